@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh clone:
+#   make serve   venv + install (pinned) + default synthetic dataset if missing + serve the app
+#   make test    venv + install + Debian's chromium if missing + lint + import contracts + whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= data/default
+PORT   ?= 5006
+ADDRESS ?= 127.0.0.1
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: venv data serve test lint chromium bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# synth writes into a temporary folder and renames it, so an interrupted run never looks complete
+$(DATA)/annotations.json: | $(STAMP)
+	$(BIN)/thalia-viewer synth $(DATA)
+
+data: $(DATA)/annotations.json
+
+serve: venv data
+	$(BIN)/thalia-viewer serve $(DATA) --port $(PORT) --address $(ADDRESS)
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) && echo "chromium: $(CHROMIUM)"
+
+lint: venv
+	$(BIN)/ruff check thalia_viewer tests bench
+	$(BIN)/lint-imports
+
+test: venv chromium lint
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

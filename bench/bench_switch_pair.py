@@ -1,0 +1,193 @@
+"""Switch pair in the explore app on a 4096^2 frame: server time and bytes sent, ours vs a naive full-res view.
+
+Both run the app's own stack in-process (Panel + HoloViews + Bokeh document, no browser), showing wrapped
+phase, coherence at 50 % and the deformation mask, and switch to another pair of the frame:
+
+- ours: ``AppState`` + ``LayerMap`` (screen-resolution Datashader aggregation, one ``DynamicMap`` per layer,
+  masks as uint8 codes), the plot at a 900 x 760 px screen size, switching to the next pair as ``j`` does:
+  *prefetched* (the app aggregates the next and previous pair in the background while a pair is on
+  screen; the run waits for that before switching, as a user looking at a pair for a second does) and
+  *cold* (the session's aggregates cleared before every switch: a pair never seen, read and aggregated
+  on the spot, the layers in parallel);
+- naive: the same three layers as full-resolution ``hv.Image``s in a ``pn.pane.HoloViews``, replaced on
+  each switch (what plotting the arrays directly does).
+
+Server time = the switch (watchers, reads, aggregation, plot update) plus serialising the document
+patches into websocket messages (Bokeh's protocol); bytes = those messages (header, JSON content, binary
+buffers), as the browser would receive them (before any websocket compression). The raw read of the
+three full arrays is timed too: the floor under the naive way.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Final
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+from bokeh.document import Document
+from bokeh.document.events import DocumentChangedEvent
+from bokeh.protocol import Protocol
+
+from bench.common import Timing, print_ratio, time_it, timing_dict, write_results
+from bench.datasets import big_frame
+from thalia_viewer.app.explorer import ExplorerApp
+from thalia_viewer.app.views.layer_map import LayerMap
+from thalia_viewer.app.views.timeseries import thumbnail_uri
+from thalia_viewer.core import schema
+from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.pairs import Pair
+from thalia_viewer.viz import elements
+
+NAME: Final = "switch_pair"
+SIZE: Final = 4096  # px a side of the frame
+N_DATES: Final = 4
+SCREEN: Final = (900, 760)  # px of the map's plot area
+LAYERS: Final = ("phase", "coherence")
+OPACITY: Final = (1.0, 0.5)
+MASK: Final = "deformation"
+REPEATS: Final = 7  # ours: one switch per repeat, cycling through the frame's pairs
+NAIVE_REPEATS: Final = 2  # a full-res switch serialises ~150 MB
+TARGET_S: Final = 0.150
+MB: Final = 1e6
+THUMBNAIL_WIDTH: Final = 150  # px, as in layouts/explore.yaml
+
+
+class PatchMeter:
+    """Collects the document changes of one action and measures them as Bokeh websocket messages."""
+
+    def __init__(self, doc: Document) -> None:
+        self.events: list[DocumentChangedEvent] = []
+        self.protocol = Protocol()
+        doc.on_change(self.events.append)
+
+    def reset(self) -> None:
+        self.events.clear()
+
+    def message_sizes(self) -> list[int]:
+        """Bytes of each PATCH-DOC message (one per change, as the server sends them outside ``hold``)."""
+        sizes = []
+        for event in self.events:
+            msg = self.protocol.create("PATCH-DOC", [event])
+            size = len(msg.header_json) + len(msg.metadata_json) + len(msg.content_json)
+            size += sum(memoryview(b.data).nbytes for b in msg.buffers)
+            sizes.append(size)
+        return sizes
+
+
+def _document(viewable: Any) -> tuple[Document, PatchMeter]:
+    doc = Document()
+    pn.state.curdoc = doc
+    doc.add_root(pn.panel(viewable).get_root(doc))
+    return doc, PatchMeter(doc)
+
+
+def _timed(runs: list[float], warm: list[float]) -> Timing:
+    return Timing(statistics.median(runs), min(runs), runs, warm)
+
+
+def _ours(root: str, pairs: list[Pair], prefetched: bool) -> dict[str, Any]:
+    """Switch pair ``REPEATS`` times (+1 warm-up), cold or after the neighbours' prefetch has finished.
+
+    The whole explore page is in the document (map, label card, navigator, time series, dates matrix).
+    """
+    app = ExplorerApp(root, opener=ThaliaDataset)
+    state = app.state
+    state.set_layers(list(LAYERS), list(OPACITY))
+    state.masks = [MASK]
+    state.go(pairs[0])
+    view = next(v for v in app.views.values() if isinstance(v, LayerMap))
+    _, meter = _document(pn.Column(*app.sidebar(), *app.main()))
+    view.set_screen_size(*SCREEN)
+    runs: list[float] = []
+    sizes: list[list[int]] = []
+    for i in range(1, REPEATS + 2):
+        if prefetched:
+            view._aggs.wait_prefetch()  # the user looked at the pair for a second: j finds the next one ready
+        else:
+            view._aggs.clear()  # a pair never seen: read and aggregate it
+        meter.reset()
+        t0 = time.perf_counter()
+        state.go(pairs[i % len(pairs)])
+        sizes.append(meter.message_sizes())  # serialising the messages is server work too
+        runs.append(time.perf_counter() - t0)
+    shape = view._element("value0", width=SCREEN[0], height=SCREEN[1], keys=view._feed.keys).data.shape
+    view._aggs.clear()
+    return {"timing": _timed(runs[1:], runs[:1]), "bytes": int(np.median([sum(s) for s in sizes[1:]])),
+            "max_message": max(max(s) for s in sizes[1:]), "messages": int(np.median([len(s) for s in sizes[1:]])),
+            "aggregate_shape": shape}  # fmt: skip
+
+
+def _naive_overlay(ds: ThaliaDataset, pair: Pair) -> hv.Overlay:
+    frame = ds.frame(pair.frame)
+    arrays = frame.read(pair, [*LAYERS, MASK])
+    e = elements
+    bounds = frame.bounds
+    extent = e.Extent(bounds[0], bounds[2], bounds[1], bounds[3])
+    kdims = [e.geo_dimension("x", frame.x_dim), e.geo_dimension("y", frame.y_dim)]
+    layers = []
+    for key, opacity in zip(LAYERS, OPACITY, strict=True):
+        layer = schema.layer(key)
+        layers.append(e.layer_image(arrays[key], layer, extent, layer.span, kdims).opts(alpha=opacity))
+    layers.append(e.mask_image(arrays[MASK], schema.layer(MASK).variable, extent, "fill", kdims, fill_alpha=0.35))
+    return hv.Overlay(layers).opts(width=SCREEN[0], height=SCREEN[1])
+
+
+def _naive(root: str, pairs: list[Pair]) -> dict[str, Any]:
+    ds = ThaliaDataset(root)
+    pane = pn.pane.HoloViews(_naive_overlay(ds, pairs[0]))
+    _, meter = _document(pane)
+    sizes: list[list[int]] = []
+    i = [0]
+
+    def switch() -> None:
+        i[0] += 1
+        meter.reset()
+        pane.object = _naive_overlay(ds, pairs[i[0] % len(pairs)])
+        sizes.append(meter.message_sizes())
+
+    timing = time_it(switch, repeats=NAIVE_REPEATS, warmup=0)
+    return {"timing": timing, "bytes": int(np.median([sum(s) for s in sizes])), "max_message": max(max(s) for s in sizes)}
+
+
+def main() -> dict[str, Any]:
+    """Time and measure pair switches on a 4096^2 frame; print medians, ratios and the JSON file."""
+    root = str(big_frame(SIZE, N_DATES))
+    ds = ThaliaDataset(root)
+    frame = ds.frame(ds.frames[0])
+    pairs = frame.pairs
+    read = time_it(lambda: frame.read(pairs[1], [*LAYERS, MASK]), repeats=3, warmup=1)
+    # time-series thumbnails: drawn once per process by a background worker in the served app, shared by all
+    # sessions; drawn here first so the timed switches measure what a switch waits for
+    thumbs = time_it(lambda: [thumbnail_uri(root, p.key, THUMBNAIL_WIDTH) for p in pairs], repeats=1, warmup=0)
+    cold = _ours(root, pairs, prefetched=False)
+    ours = _ours(root, pairs, prefetched=True)
+    naive = _naive(root, pairs)
+    ratio = print_ratio(f"{NAME} (server time, next pair prefetched)", ours["timing"], naive["timing"])
+    cold_ratio = print_ratio(f"{NAME} (server time, cold pair)", cold["timing"], naive["timing"], "ours cold")
+    byte_ratio = naive["bytes"] / ours["bytes"]
+    print(f"{NAME} (bytes sent): ours {ours['bytes'] / MB:.2f} MB in {ours['messages']} messages "
+          f"(largest {ours['max_message'] / MB:.2f} MB) vs naive {naive['bytes'] / MB:.1f} MB "
+          f"(largest {naive['max_message'] / MB:.1f} MB) -> {byte_ratio:.0f}x")  # fmt: skip
+    print(f"time-series thumbnails (background, once per process): {thumbs.median_s / len(pairs) * 1000:.0f} ms a pair")
+    print(f"raw read of the 3 full-res arrays (floor of a cold switch): {read.median_s * 1000:.0f} ms; ours median "
+          f"{ours['timing'].median_s * 1000:.0f} ms prefetched, {cold['timing'].median_s * 1000:.0f} ms cold "
+          f"(target < {TARGET_S * 1000:.0f} ms)")  # fmt: skip
+    figures = {
+        "frame_px": [SIZE, SIZE], "screen_px": list(SCREEN), "layers": [*LAYERS, MASK], "pairs": len(pairs),
+        "ours": {**timing_dict(ours["timing"]), "bytes": ours["bytes"], "max_message_bytes": ours["max_message"],
+                 "messages": ours["messages"], "aggregate_shape": list(ours["aggregate_shape"])},
+        "ours_cold": {**timing_dict(cold["timing"]), "bytes": cold["bytes"], "max_message_bytes": cold["max_message"]},
+        "naive": {**timing_dict(naive["timing"]), "bytes": naive["bytes"], "max_message_bytes": naive["max_message"]},
+        "raw_read": timing_dict(read), "thumbnail_s_per_pair": round(thumbs.median_s / len(pairs), 4), "ratio": ratio, "cold_ratio": cold_ratio, "bytes_ratio": byte_ratio, "target_s": TARGET_S,
+        "within_target": ours["timing"].median_s < TARGET_S,
+    }  # fmt: skip
+    path = write_results(NAME, figures)
+    print(f"wrote {path}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Benchmark helpers: repeated timings (median / min), JSON figures under ``bench/results/`` and ratios.
+
+Every benchmark compares two ways of doing the same work in one run and prints the ratio; figures are
+written as JSON (``bench/results/<name>.json``, git-ignored), never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
+DEFAULT_REPEATS: Final = 5
+DEFAULT_WARMUP: Final = 1
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of repeated runs of one function (warm-up runs excluded)."""
+
+    median_s: float
+    min_s: float
+    runs_s: list[float]
+    warmup_s: list[float]  # the first calls (JIT compilation, caches), reported apart
+
+
+def time_it(fn: Callable[[], Any], repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP) -> Timing:
+    """Run ``fn`` ``warmup`` times untimed-for-the-median, then ``repeats`` times; seconds per run."""
+    warm = []
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t0)
+    runs = []
+    for _ in range(max(repeats, 1)):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return Timing(statistics.median(runs), min(runs), runs, warm)
+
+
+def timing_dict(timing: Timing) -> dict[str, Any]:
+    """A ``Timing`` as rounded JSON-ready figures."""
+    return {
+        k: [round(v, 4) for v in x] if isinstance(x, list) else round(x, 4) for k, x in asdict(timing).items()
+    }
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def write_results(name: str, figures: dict[str, Any]) -> Path:
+    """Write ``figures`` (plus the machine) to ``bench/results/<name>.json``; returns the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {"name": name, "machine": machine(), **figures}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def ratio_line(
+    name: str, ours: Timing, naive: Timing, ours_label: str = "ours", naive_label: str = "naive"
+) -> str:
+    """One line: both medians and how many times faster ours is."""
+    ratio = naive.median_s / ours.median_s if ours.median_s > 0 else float("inf")
+    return (
+        f"{name}: {ours_label} {ours.median_s:.3f} s (min {ours.min_s:.3f}) vs {naive_label} "
+        f"{naive.median_s:.3f} s (min {naive.min_s:.3f}) -> {ratio:.1f}x"
+    )
+
+
+def print_ratio(
+    name: str, ours: Timing, naive: Timing, ours_label: str = "ours", naive_label: str = "naive"
+) -> float:
+    """Print ``ratio_line`` and return the ratio naive / ours (of the medians)."""
+    print(ratio_line(name, ours, naive, ours_label, naive_label))
+    return naive.median_s / ours.median_s if ours.median_s > 0 else float("inf")

@@ -1,0 +1,101 @@
+"""Served app + headless Chromium (Debian's, through Playwright) for the browser tests.
+
+The app is started with the same ``panel serve`` command line as ``thalia-viewer serve`` on a free
+localhost port, against the session's tiny synthetic dataset, and killed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from thalia_viewer.app import theme
+from thalia_viewer.app.data import ROOT_ENV
+from thalia_viewer.app.serve import panel_command
+
+CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+START_TIMEOUT_S = 60
+VIEWPORT = {"width": 1500, "height": 1100}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(root: str, log: Path) -> Iterator[str]:
+    """``panel serve`` of the app on ``root`` at a free port; yields the app's URL."""
+    port = _free_port()
+    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
+    with log.open("w") as out:
+        proc = subprocess.Popen(panel_command(root, port=port), env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/main"
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"panel serve did not start:\n{log.read_text()[-3000:]}")
+                    time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, one per session (skips when Playwright or Chromium is missing)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_root, tmp_path_factory) -> Iterator[str]:
+    """The explore app served on the tiny dataset."""
+    with served(str(tiny_root), tmp_path_factory.mktemp("serve") / "panel.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def bad_root_url(tmp_path_factory) -> Iterator[str]:
+    """The app served on a root that does not exist (started directly: `serve()` refuses it)."""
+    missing = tmp_path_factory.mktemp("bad") / "no-such-root"
+    with served(str(missing), tmp_path_factory.mktemp("serve-bad") / "panel.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (own context: own URL, own session) with the console errors collected."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    pg.console_errors = []  # type: ignore[attr-defined]
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    yield pg
+    context.close()

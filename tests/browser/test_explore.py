@@ -1,0 +1,144 @@
+"""What a user sees in the served explore app: the map, switching pairs, overlays, shared links, errors."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import IDLE
+from thalia_viewer.core.dataset import ThaliaDataset
+
+pytestmark = pytest.mark.browser
+
+LOAD_TIMEOUT_MS = 90_000  # the first session also compiles Datashader's kernels
+CHANGE_TIMEOUT_S = 30
+MIN_PLOT_COLOURS = 150  # a wrapped-phase view has hundreds of distinct colours; a blank plot a handful
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url, timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
+    page.locator(".thalia-map canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    wait_stable(page)
+
+
+def wait_stable(page, seconds: float = 0.6) -> None:
+    """Idle, then idle again after a pause (a server round trip may still be on its way)."""
+    page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
+    time.sleep(seconds)
+    page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
+
+
+def map_pixels(page) -> np.ndarray:
+    """RGB pixels of the map's plot area (the canvas of the HoloViews pane)."""
+    png = page.locator(".thalia-map").first.screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def distinct_colours(rgb: np.ndarray) -> int:
+    return len(np.unique(rgb.reshape(-1, 3), axis=0))
+
+
+def shows(page, text: str) -> bool:
+    """Whether some element shows ``text`` (Playwright's locators see inside Panel's shadow roots)."""
+    return page.get_by_text(text).count() > 0
+
+
+def caption(page) -> str:
+    return page.locator(".thalia-caption").first.inner_text()
+
+
+def url(page) -> str:
+    """The page's URL as the browser has it now (``page.url`` only updates when Playwright pumps events)."""
+    return page.evaluate("() => window.location.href")
+
+
+def wait_until(predicate, what: str, timeout: float = CHANGE_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def wait_for_new_map(page, before: np.ndarray) -> np.ndarray:
+    holder: dict[str, np.ndarray] = {}
+
+    def changed() -> bool:
+        holder["now"] = map_pixels(page)
+        return holder["now"].shape != before.shape or not np.array_equal(holder["now"], before)
+
+    wait_until(changed, "the map to change")
+    wait_stable(page)
+    return map_pixels(page)
+
+
+def test_page_loads_and_the_map_is_not_blank(page, app_url):
+    open_app(page, app_url)
+    rgb = map_pixels(page)
+    assert rgb.shape[0] > 200 and rgb.shape[1] > 200
+    assert distinct_colours(rgb) >= MIN_PLOT_COLOURS
+    for expected in ("Thalia viewer", "Wrapped phase", "Label card", "Time series", "Dates matrix", "next pair"):
+        assert shows(page, expected), expected
+    assert "pair=" in url(page) and "frame=" in url(page)
+    assert not page.console_errors
+
+
+def test_choosing_another_pair_changes_caption_and_image(page, app_url):
+    open_app(page, app_url)
+    before_caption, before_map = caption(page), map_pixels(page)
+    page.get_by_role("button", name="pair ▶", exact=True).click()
+    wait_until(lambda: caption(page) != before_caption, "the caption to change")
+    wait_for_new_map(page, before_map)
+    after_key = caption(page)
+    page.keyboard.press("k")  # back with the keyboard
+    wait_until(lambda: caption(page) == before_caption, "k to go back to the first pair")
+    assert after_key != before_caption
+
+
+def test_clicking_a_thumbnail_opens_that_pair(page, app_url):
+    open_app(page, app_url)
+    thumbs = page.locator(".thumb")
+    wait_until(lambda: thumbs.count() > 1, "a time series of several pairs")
+    target = thumbs.nth(1) if "current" in (thumbs.nth(0).get_attribute("class") or "") else thumbs.nth(0)
+    key = target.get_attribute("data-key")
+    before = caption(page)
+    target.click()
+    wait_until(lambda: caption(page) != before, "the caption to change")
+    wait_until(lambda: f"pair={key}" in url(page), "the URL to name the pair")
+
+
+def test_toggling_an_overlay_changes_the_image(page, app_url):
+    open_app(page, app_url)  # opens at a positive pair: the deformation mask is drawn
+    before = map_pixels(page)
+    page.get_by_role("button", name="Deformation mask", exact=True).click()
+    off = wait_for_new_map(page, before)
+    assert distinct_colours(off) >= MIN_PLOT_COLOURS
+    page.get_by_role("button", name="outline", exact=True).click()
+    page.get_by_role("button", name="Deformation mask", exact=True).click()
+    outline = wait_for_new_map(page, off)
+    assert not np.array_equal(outline, before)  # outline only differs from fill + outline
+
+
+def test_a_shared_url_reopens_the_same_pair(page, app_url, tiny_root):
+    ds = ThaliaDataset(tiny_root)
+    frame = ds.frames[-1]
+    pair = ds.frame(frame).pairs[4]
+    record = ds.annotation(pair)
+    open_app(page, f"{app_url}?frame={frame}&pair={pair.primary}_{pair.secondary}")
+    wait_until(lambda: caption(page).strip() == record["caption"].strip(), "the shared pair's caption")
+    assert f"pair={pair.primary}_{pair.secondary}" in url(page) and f"frame={frame}" in url(page)
+    assert page.locator("select").first.input_value() == frame
+
+
+def test_a_bad_root_shows_an_error_notification(page, bad_root_url):
+    page.goto(bad_root_url, timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
+    toast = page.locator(".notyf__toast--error")
+    toast.first.wait_for(timeout=20_000)
+    assert "does not exist" in toast.first.inner_text()
+    assert shows(page, "No dataset to show")

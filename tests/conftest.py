@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny datasets made with the project's own generator, in temporary folders."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from thalia_viewer.core.synth.writer import write_dataset
+
+TINY = {"n_frames": 2, "shape": (160, 192), "n_dates": 12, "seed": 7}
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests never reach the network; loopback (local test servers) stays allowed."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and self.family != socket.AF_UNIX:
+            raise OSError(f"tests may not use the network (tried {address})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """A tiny synthetic dataset (2 frames, 160 x 192 px, 12 dates), Zarr 2 like the real cubes. Read-only."""
+    root = tmp_path_factory.mktemp("synth") / "tiny"
+    write_dataset(root, **TINY)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_root_v3(tmp_path_factory):
+    """The same dataset written as Zarr 3."""
+    root = tmp_path_factory.mktemp("synth3") / "tiny3"
+    write_dataset(root, zarr_format=3, **TINY)
+    return root

@@ -1,0 +1,174 @@
+"""The explore mode: an ``AppState``, the views its layout spec names, and the page template around them."""
+
+from __future__ import annotations
+
+import html
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, Final
+
+import panel as pn
+import param
+from panel.io.location import Location
+from panel.viewable import Viewer
+
+from thalia_viewer.app import theme
+from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.spec import LayoutSpec, load_spec
+from thalia_viewer.app.state import AppState, Message
+from thalia_viewer.app.views import VIEW_TYPES
+from thalia_viewer.core.dataset import ThaliaDataset
+
+#: How long notifications stay, ms (0 = until closed: errors must be read).
+NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
+URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
+SIDEBAR_WIDTH: Final = 350  # px
+
+
+def empty_state_html(root: str, message: Message | None) -> str:
+    """What the main area shows when no dataset could be opened."""
+    reason = html.escape(message.text) if message else "No dataset is open."
+    return (
+        "<div class='thalia-empty'><h2>No dataset to show</h2>"
+        f"<p>{reason}</p>"
+        f"<p class='thalia-muted'>Root: <code>{html.escape(root or '(none)')}</code></p>"
+        "<p>Serve the app on a Thalia dataset root (a folder of <code>&lt;frame&gt;.zarr</code> stores with "
+        "<code>annotations.json</code>): <code>thalia-viewer serve ROOT</code>, or generate a synthetic one "
+        "with <code>thalia-viewer synth data/default</code>.</p></div>"
+    )
+
+
+class ExplorerApp(Viewer):
+    """Browse a dataset: the views of a layout spec around one shared :class:`AppState`."""
+
+    state = param.ClassSelector(class_=AppState, doc="The session's state")
+    spec = param.ClassSelector(class_=LayoutSpec, doc="The validated layout spec")
+
+    def __init__(
+        self,
+        root: str,
+        spec: LayoutSpec | str = "explore",
+        opener: Callable[[str], ThaliaDataset] = open_dataset,
+        **params: Any,
+    ) -> None:
+        spec = spec if isinstance(spec, LayoutSpec) else load_spec(spec)
+        d = spec.defaults
+        state = AppState(
+            root, opener=opener, layers=tuple(d.get("layers", ("phase",))),
+            **{k: d[k] for k in ("masks", "mask_style", "mask_opacity", "relief") if k in d},
+        )  # fmt: skip
+        if "opacity" in d:
+            state.set_layers([s.layer for s in state.slots if s.layer != "none"], d["opacity"])
+        super().__init__(state=state, spec=spec, **params)
+        self.views: dict[str, Viewer] = {}
+        if state.dataset is not None:
+            self.views = {n: VIEW_TYPES[v.type](state=state, **v.options) for n, v in spec.views.items()}
+
+    # ------------------------------------------------------------------------------------ layout
+    def _section(self, name: str, sidebar: bool) -> pn.viewable.Viewable:
+        view = self.views[name]
+        title = getattr(view, "section_title", None)
+        if title is None:
+            return view
+        return pn.Card(view, title=title, collapsible=True, sizing_mode="stretch_width", margin=(4, 4) if sidebar else (6, 6),
+                       header_background="#eef2f6", css_classes=[f"thalia-section-{name}"])  # fmt: skip
+
+    def sidebar(self) -> list[pn.viewable.Viewable]:
+        """The sidebar sections, top to bottom."""
+        if not self.views:
+            return []
+        return [self._section(n, sidebar=True) for n in self.spec.sidebar]
+
+    def main(self) -> list[pn.viewable.Viewable]:
+        """The main area: the spec's rows (a nested list is a column)."""
+        if not self.views:
+            return [pn.pane.HTML(empty_state_html(self.state.root, self.state.message), sizing_mode="stretch_width")]
+        rows = []
+        for row in self.spec.main:
+            items = [
+                pn.Column(*(self._section(n, False) for n in item), sizing_mode="stretch_width")
+                if isinstance(item, list) else self._section(item, False)
+                for item in row
+            ]  # fmt: skip
+            rows.append(items[0] if len(items) == 1 else pn.Row(*items, sizing_mode="stretch_width"))
+        return rows
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(pn.Column(*self.sidebar(), width=SIDEBAR_WIDTH), pn.Column(*self.main(), sizing_mode="stretch_width"),
+                      sizing_mode="stretch_width")  # fmt: skip
+
+    def template(self) -> pn.template.BaseTemplate:
+        """The page: a FastListTemplate with the project's header, logo, favicon and stylesheet."""
+        subtitle = f" · {self.spec.title}" if self.spec.title else ""
+        return pn.template.FastListTemplate(
+            title=f"{theme.APP_NAME}{subtitle}", sidebar=self.sidebar(), main=self.main(), logo=theme.logo_uri(),
+            favicon=theme.favicon_url(), header_background=theme.HEADER_BACKGROUND, accent_base_color=theme.ACCENT,
+            sidebar_width=SIDEBAR_WIDTH, main_layout=None, raw_css=[theme.css()], font_url="",
+            meta_description=self.spec.description, theme_toggle=False, design=theme.OfflineFast,
+        )  # fmt: skip
+
+    # --------------------------------------------------------------------------------- serving
+    def _notify(self, message: Message | None) -> None:
+        notifications = pn.state.notifications
+        if message is None or notifications is None:
+            return
+        show = {"error": notifications.error, "warning": notifications.warning}.get(message.level, notifications.info)
+        show(message.text, duration=NOTIFICATION_MS.get(message.level, 4000))
+
+    def _read_url(self, location: Location | None = None) -> None:
+        """Open the frame and pair of ``?frame=...&pair=P_S`` (read raw: Panel's parser turns P_S into a number)."""
+        location = location or pn.state.location
+        query = dict(urllib.parse.parse_qsl((location.search if location else "").lstrip("?")))
+        updates = {p: query[q] for p, q in URL_PARAMETERS.items() if query.get(q)}
+        if updates:
+            self.state.param.update(**updates)
+
+    def _write_url(self, location: Location | None = None) -> None:
+        """Put the frame and pair on screen in the URL (both, every time: a shared link reopens the view)."""
+        location = location or pn.state.location
+        if location is None or self.state.dataset is None:
+            return
+        query = dict(urllib.parse.parse_qsl(location.search.lstrip("?")))
+        query.update({q: str(getattr(self.state, p) or "") for p, q in URL_PARAMETERS.items()})
+        search = "?" + urllib.parse.urlencode(query)
+        if location.search != search:
+            location.search = search
+
+    def servable(self, title: str | None = None, **kwargs: Any) -> Viewer:  # type: ignore[override]
+        """Serve the template (in ``panel serve``), or this viewer in a notebook."""
+        if not in_server():
+            return super().servable(title=title, **kwargs)
+        pending = [self.state.message] if self.state.message is not None else []
+        loaded = False
+
+        def on_message(event: param.parameterized.Event) -> None:
+            if loaded:
+                self._notify(event.new)
+            else:
+                pending.append(event.new)
+
+        def on_load() -> None:
+            nonlocal loaded
+            loaded = True
+            for message in pending:
+                self._notify(message)
+            self._write_url()
+
+        self.state.param.watch(on_message, "message")
+        if self.state.dataset is not None and pn.state.location is not None:
+            self._read_url()
+            self.state.param.watch(lambda *_: self._write_url(), list(URL_PARAMETERS))
+        pn.state.onload(on_load)
+        self.template().servable(title=title or theme.APP_NAME)
+        return self
+
+
+def in_server() -> bool:
+    """Whether this runs in a ``panel serve`` session (``pn.state.served`` only answers for the app script)."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+def create_app(root: str, spec: LayoutSpec | str = "explore") -> ExplorerApp:
+    """The explore app of a dataset root (the dataset is opened once per process and shared)."""
+    return ExplorerApp(root, spec)

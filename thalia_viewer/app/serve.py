@@ -1,0 +1,97 @@
+"""``thalia-viewer serve``: run ``panel serve`` on the app module with a dataset root."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+from thalia_viewer.app import theme
+from thalia_viewer.app.data import ROOT_ENV
+from thalia_viewer.core.dataset import ThaliaDataset
+
+APP_MODULE: Final = Path(__file__).with_name("main.py")
+EXIT_INTERRUPTED: Final = 130
+ANY_ADDRESS: Final = ("0.0.0.0", "::", "")
+
+
+def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
+                  extra: list[str] | None = None) -> list[str]:  # fmt: skip
+    """The ``panel serve`` command line: app module, port, address, websocket origins, extra options, root."""
+    cmd = [sys.executable, "-m", "panel", "serve", str(APP_MODULE), "--port", str(port), "--address", address or "0.0.0.0"]
+    origins = [f"{address}:{port}"] if address not in ANY_ADDRESS else []
+    if address in ("127.0.0.1", "localhost", *ANY_ADDRESS):
+        origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
+    for origin in dict.fromkeys(origins):
+        cmd += ["--allow-websocket-origin", origin]
+    if theme.ASSETS_DIR.is_dir():
+        cmd += ["--static-dirs", f"{theme.STATIC_ROUTE}={theme.ASSETS_DIR}"]
+    if show:
+        cmd.append("--show")
+    extra = [a for a in (extra or []) if a != "--"]
+    return [*cmd, *extra, "--args", root]
+
+
+def split_extra(extra: list[str] | None, port: int, address: str) -> tuple[list[str], int, str]:
+    """Take ``--port`` / ``--address`` out of the extra ``panel serve`` options (they set the allowed origins)."""
+    rest: list[str] = []
+    items = [a for a in (extra or []) if a != "--"]
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        name, eq, value = arg.partition("=")
+        if name in ("--port", "--address"):
+            if not eq:
+                if i + 1 >= len(items):
+                    msg = f"{name} needs a value"
+                    raise ValueError(msg)
+                value = items[i + 1]
+                i += 1
+            if name == "--port":
+                try:
+                    port = int(value)
+                except ValueError:
+                    msg = f"--port expects a number, got {value!r}"
+                    raise ValueError(msg) from None
+            else:
+                address = value
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, port, address
+
+
+def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None) -> int:
+    """Serve the explore app on ``root``; blocks until the server stops and returns its exit code.
+
+    The root is checked first (a bad one raises ``DatasetNotFoundError`` before anything starts), then passed
+    to the app as ``--args ROOT`` and ``$THALIA_ROOT``. ``--port`` / ``--address`` found among ``extra``
+    win over the arguments (the CLI's ``serve ROOT --port N`` hands them over that way). ``extra`` are more ``panel serve`` options
+    (``--num-procs 4``, ``--basic-auth FILE``, ``--prefix /thalia``, ``--allow-websocket-origin host:port``
+    when serving on 0.0.0.0 behind a name).
+    """
+    if "://" not in root:
+        root = str(Path(root).expanduser().resolve())
+    ThaliaDataset(root)  # fail early, with the dataset's own message
+    extra, port, address = split_extra(extra, port, address)
+    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
+    proc = subprocess.Popen(panel_command(root, port, address, show, extra), env=env)
+
+    def stop(signum: int, _frame: object) -> None:  # a process manager's SIGTERM stops the server too
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

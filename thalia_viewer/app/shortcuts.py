@@ -1,0 +1,96 @@
+"""Keyboard shortcuts of the app: a tiny browser component that forwards key presses to Python.
+
+Keys typed into a text box, a select or a slider are left alone; modifier combinations (Ctrl+..., Alt+...)
+too, so the browser's own shortcuts keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import param
+from panel.custom import JSComponent
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """Keys (``KeyboardEvent.key`` values), what they do (shown in the UI) and the action's name."""
+
+    keys: tuple[str, ...]
+    description: str
+    action: str
+
+
+#: Every shortcut of the explore mode, in the order of the help card.
+SHORTCUTS: Final = (
+    Shortcut(("j", "ArrowRight"), "next pair", "next_pair"),
+    Shortcut(("k", "ArrowLeft"), "previous pair", "previous_pair"),
+    Shortcut(("]",), "next primary date (closest baseline)", "next_primary"),
+    Shortcut(("[",), "previous primary date (closest baseline)", "previous_primary"),
+    Shortcut(("m",), "mask overlays on / off", "toggle_masks"),
+    Shortcut(("o",), "mask style: fill, outline, both", "cycle_mask_style"),
+)
+KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←"}
+
+
+def help_html(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> str:
+    """The shortcuts as an HTML table of ``<kbd>`` keys and descriptions."""
+    rows = "".join(
+        "<tr><td>" + " ".join(f"<kbd>{KEY_NAMES.get(k, k)}</kbd>" for k in s.keys) + f"</td><td>{s.description}</td></tr>"
+        for s in shortcuts
+    )
+    return f"<table class='thalia-keys'>{rows}</table>"
+
+
+class KeyboardShortcuts(JSComponent):
+    """Listens to key presses on the whole page and calls ``on_key(key)`` in Python for the listed keys."""
+
+    keys = param.List(default=[k for s in SHORTCUTS for k in s.keys], item_type=str, doc="Keys to forward")
+
+    _esm = """
+    export function render({ model }) {
+      function editing(e) {
+        for (const n of (e.composedPath ? e.composedPath() : [e.target])) {
+          if (!n || !n.tagName) { continue; }
+          const tag = n.tagName.toLowerCase();
+          if (tag === 'input' || tag === 'textarea' || tag === 'select' || n.isContentEditable) { return true; }
+          if (n.getAttribute && n.getAttribute('role') === 'slider') { return true; }
+        }
+        return false;
+      }
+      function handler(e) {
+        if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+        if (!model.keys.includes(e.key) || editing(e)) { return; }
+        e.preventDefault();
+        model.send_msg({key: e.key});
+      }
+      document.addEventListener('keydown', handler);
+      model.on('remove', () => document.removeEventListener('keydown', handler));
+      const el = document.createElement('span');
+      el.className = 'thalia-shortcuts';
+      return el;
+    }
+    """
+
+    def __init__(self, on_key: Callable[[str], None] | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.on_key = on_key  # called with the key (a KeyboardEvent.key string); not sent to the browser
+
+    def _handle_msg(self, msg: Any) -> None:
+        key = msg.get("key") if isinstance(msg, dict) else None
+        if key in self.keys and self.on_key is not None:
+            self.on_key(key)
+
+
+def dispatcher(actions: dict[str, Callable[[], None]], shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> Callable[[str], None]:
+    """A ``on_key`` callback calling ``actions[shortcut.action]`` for the shortcut of each key."""
+    by_key = {k: s.action for s in shortcuts for k in s.keys}
+
+    def on_key(key: str) -> None:
+        action = actions.get(by_key.get(key, ""))
+        if action is not None:
+            action()
+
+    return on_key

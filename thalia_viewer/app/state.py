@@ -1,0 +1,359 @@
+"""``AppState``: what one session shows (dataset, frame, pair, layers, overlays) and how it moves.
+
+Plain ``param`` (no widgets): views build their widgets with ``from_param`` and watch these parameters,
+tests drive it without a browser. The URL syncs ``frame`` and ``pair`` (``?frame=...&pair=P_S``).
+
+Invariants, kept by :meth:`AppState.go`: ``primary`` offers the primary dates of ``frame`` that have a valid
+pair, ``secondary`` only the secondary dates of ``primary`` that form a valid pair, and ``pair`` is
+``f"{primary}_{secondary}"`` of a valid pair (or ``""`` when there is none). Errors never raise out of a
+parameter change: they become a :class:`Message` on ``message`` (the app shows it as a notification).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import param
+import xarray as xr
+
+from thalia_viewer.core import schema
+from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
+from thalia_viewer.core.frame import Frame
+from thalia_viewer.core.pairs import Pair
+from thalia_viewer.viz.elements import MaskStyle, PairStatus, pair_status, pretty_date
+
+NONE: Final = "none"  # an unused layer slot
+#: Layers a slot can show (continuous and cyclic), in the order of ``schema.LAYERS``.
+VALUE_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is not schema.LayerKind.CLASSES)
+#: Class layers that can be overlaid (deformation, activity type, intensity).
+MASK_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is schema.LayerKind.CLASSES)
+MAX_LAYERS: Final = 3  # layer slots, bottom first; more than three stacked rasters is unreadable
+POSITIVE_MARK: Final = "●"  # marks positive pairs in date lists
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notification for the user: level (``error`` / ``warning`` / ``info``), text, and a serial number."""
+
+    level: str
+    text: str
+    serial: int
+
+
+def _layer_names(keys: tuple[str, ...], none: bool) -> dict[str, str]:
+    names = {"—": NONE} if none else {}
+    names.update({schema.LAYERS[k].title: k for k in keys})
+    return names
+
+
+class LayerSlot(param.Parameterized):
+    """One raster of the layer stack: which layer and how opaque (slot 0 is the bottom)."""
+
+    layer = param.Selector(default=NONE, objects=_layer_names(VALUE_LAYERS, none=True), doc="Layer shown in this slot")
+    opacity = param.Number(default=1.0, bounds=(0.0, 1.0), step=0.05, doc="Opacity, 0 transparent to 1 opaque")
+
+
+class AppState(param.Parameterized):
+    """The dataset, frame, pair and display choices of one session."""
+
+    root = param.String(default="", constant=True, doc="Dataset root: a folder or an fsspec URL")
+    frame = param.Selector(default=None, objects=[], check_on_set=False, doc="Frame (volcano) id")
+    primary = param.Selector(default=None, objects=[], check_on_set=False, label="Primary date",
+                             doc="Primary acquisition date, YYYYMMDD")  # fmt: skip
+    secondary = param.Selector(default=None, objects=[], check_on_set=False, label="Secondary date",
+                               doc="Secondary acquisition date, YYYYMMDD (only those that form a valid pair)")  # fmt: skip
+    pair = param.String(default="", doc="The pair on screen as PRIMARY_SECONDARY (YYYYMMDD_YYYYMMDD); '' when none")
+    slots = param.List(default=[], item_type=LayerSlot, doc="Layer stack, bottom first")
+    masks = param.ListSelector(default=["deformation"], objects=list(MASK_LAYERS), label="Mask overlays",
+                               doc="Class masks drawn over the layers")  # fmt: skip
+    mask_style = param.Selector(default=MaskStyle.BOTH.value, objects=[s.value for s in MaskStyle], label="Mask style",
+                                doc="Fill the labelled regions, outline them, or both")  # fmt: skip
+    mask_opacity = param.Number(default=0.35, bounds=(0.0, 1.0), step=0.05, label="Mask fill opacity",
+                                doc="Opacity of the mask fill (outlines stay opaque)")  # fmt: skip
+    relief = param.Boolean(default=False, label="Hillshade relief", doc="Shade the DEM's relief over the bottom layer")
+    message = param.ClassSelector(class_=Message, default=None, doc="The latest notification for the user")
+
+    def __init__(
+        self,
+        root: str = "",
+        opener: Callable[[str], ThaliaDataset] = ThaliaDataset,
+        layers: tuple[str, ...] = ("phase",),
+        **params: Any,
+    ) -> None:
+        slots = [LayerSlot(name=f"slot{i}") for i in range(MAX_LAYERS)]
+        slots[0].param.layer.objects = _layer_names(VALUE_LAYERS, none=False)
+        slots[0].layer = VALUE_LAYERS[0]
+        super().__init__(root=root, slots=slots, **params)
+        self._serial = itertools.count(1)
+        self._moving = False
+        self.dataset: ThaliaDataset | None = None
+        self.set_layers(layers)
+        if root:
+            try:
+                self.dataset = opener(root)
+                frames = self.dataset.frames
+            except ThaliaError as exc:
+                self.dataset = None
+                self.notify("error", str(exc))
+            else:
+                self.param.frame.objects = list(frames)  # a copy: Selector appends unknown values to it
+                if not frames:
+                    self.notify("error", f"dataset root {self.dataset.root} holds no <frame>.zarr store.")
+                else:
+                    self.go_frame(frames[0])
+        else:
+            self.notify("error", "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT.")
+        self.param.watch(self._on_frame, "frame")
+        self.param.watch(self._on_dates, ["primary", "secondary"])
+        self.param.watch(self._on_pair, "pair")
+
+    # ----------------------------------------------------------------------------------- messages
+    def notify(self, level: str, text: str) -> None:
+        """Post a message for the user (``error``, ``warning`` or ``info``)."""
+        self.message = Message(level, text, next(self._serial))
+
+    # ------------------------------------------------------------------------------------- lookup
+    @property
+    def frame_obj(self) -> Frame | None:
+        """The open frame on screen, or ``None``."""
+        if self.dataset is None or not self.frame:
+            return None
+        try:
+            return self.dataset.frame(self.frame)
+        except ThaliaError:
+            return None
+
+    @property
+    def current(self) -> Pair | None:
+        """The pair on screen, or ``None``."""
+        if not self.frame or not self.pair:
+            return None
+        primary, _, secondary = self.pair.partition("_")
+        return Pair(self.frame, primary, secondary)
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """Valid pairs of the frame on screen, sorted by (primary, secondary)."""
+        frame = self.frame_obj
+        return frame.pairs if frame is not None else []
+
+    def record(self, pair: Pair | None = None) -> dict | None:
+        """The annotation record of ``pair`` (default: the pair on screen)."""
+        pair = pair or self.current
+        frame = self.frame_obj
+        return frame.annotation(pair) if frame is not None and pair is not None else None
+
+    def status(self, pair: Pair) -> PairStatus:
+        """Matrix status of a valid pair of the frame on screen."""
+        return pair_status(self.record(pair), valid=True)
+
+    def layer(self, key: str, pair: Pair | None = None) -> xr.DataArray:
+        """Layer ``key`` of ``pair`` (default: on screen): a lazy 2-D array in display units (raises ``ThaliaError``)."""
+        frame, pair = self.frame_obj, pair or self.current
+        if frame is None or pair is None:
+            msg = "no pair is selected."
+            raise PairNotFoundError(msg, "Pick a frame and a pair.")
+        return frame.layer(pair, key)
+
+    def layer_identity(self, key: str, pair: Pair | None = None) -> tuple | None:
+        """What layer ``key`` of ``pair`` (default: on screen) depends on: equal identities, equal arrays."""
+        frame, pair = self.frame_obj, pair or self.current
+        if frame is None or pair is None or key == NONE:
+            return None
+        spec = schema.layer(key)
+        names = (
+            [schema.era5_variable(spec.variable, d) for d in schema.DATE_DIMS] if spec.delta else [spec.variable]
+        )
+        dims = {str(d) for n in names if n in frame.ds.data_vars for d in frame.ds[n].dims}
+        dates = tuple(v for d, v in ((schema.PRIMARY, pair.primary), (schema.SECONDARY, pair.secondary)) if d in dims)
+        return (self.root, self.frame, spec.key, *dates)
+
+    # -------------------------------------------------------------------------------- date labels
+    def _date_label(self, date: str, pairs: list[Pair], primary: bool) -> str:
+        marks = sum(1 for p in pairs if self.status(p) in (PairStatus.DEFORMATION, PairStatus.EARTHQUAKE))
+        if primary:
+            text = f"{pretty_date(date)}  ({len(pairs)} pair{'s' if len(pairs) != 1 else ''}"
+            return text + (f", {marks} {POSITIVE_MARK})" if marks else ")")
+        days = pairs[0].baseline_days
+        return f"{pretty_date(date)}  ({days} d)" + (f"  {POSITIVE_MARK}" if marks else "")
+
+    def _date_options(self, primary: str | None) -> tuple[dict[str, str], dict[str, str]]:
+        pairs = self.pairs
+        by_primary: dict[str, list[Pair]] = {}
+        for p in pairs:
+            by_primary.setdefault(p.primary, []).append(p)
+        primaries = {self._date_label(d, ps, primary=True): d for d, ps in by_primary.items()}
+        secondaries = {
+            self._date_label(p.secondary, [p], primary=False): p.secondary for p in by_primary.get(primary or "", [])
+        }
+        return primaries, secondaries
+
+    # --------------------------------------------------------------------------------- navigation
+    def default_pair(self, frame_id: str) -> Pair | None:
+        """Where a frame opens: its first positive pair, else its first pair, else ``None``."""
+        if self.dataset is None:
+            return None
+        frame = self.dataset.frame(frame_id)
+        return (frame.positives or frame.pairs or [None])[0]
+
+    def go(self, pair: Pair | None) -> None:
+        """Show ``pair`` (any frame of the dataset) or nothing; keeps every date list consistent."""
+        frame_id = pair.frame if pair is not None else self.frame
+        self._moving = True
+        try:
+            self.param.frame.objects = list(self.dataset.frames) if self.dataset is not None else []
+            primaries, secondaries = {}, {}
+            if pair is not None:
+                frame = self.dataset.frame(pair.frame)  # type: ignore[union-attr]
+                if pair not in set(frame.pairs):
+                    pair = None
+            with param.parameterized.batch_call_watchers(self):
+                self.frame = frame_id
+                primaries, secondaries = self._date_options(pair.primary if pair else None)
+                self.param.primary.objects = primaries
+                self.param.secondary.objects = secondaries
+                self.param.update(
+                    primary=pair.primary if pair else None,
+                    secondary=pair.secondary if pair else None,
+                    pair=f"{pair.primary}_{pair.secondary}" if pair else "",
+                )
+        finally:
+            self._moving = False
+
+    def go_frame(self, frame_id: str) -> None:
+        """Open a frame at its default pair; an unknown frame is reported and the view stays."""
+        if self.dataset is None:
+            return
+        try:
+            pair = self.default_pair(frame_id)
+        except ThaliaError as exc:
+            self.notify("error", str(exc))
+            return
+        if pair is None:
+            self.notify("warning", f"frame {frame_id} has no valid pair.")
+        self._moving = True
+        try:
+            self.frame = frame_id
+        finally:
+            self._moving = False
+        self.go(pair)
+
+    def go_key(self, key: str) -> bool:
+        """Show the pair named ``FRAME/P_S`` or ``P_S`` (frame on screen); reports and returns False if invalid."""
+        try:
+            pair = Pair.parse(key) if "/" in key else Pair.parse(f"{self.frame}/{key}")
+            if self.dataset is None:
+                raise DatasetNotFoundError("no dataset is open.", "Serve the app on a dataset root.")
+            pair = self.dataset.resolve(pair.frame, pair.primary, pair.secondary)
+        except (ThaliaError, ValueError) as exc:
+            self.notify("error", str(exc))
+            return False
+        self.go(pair)
+        return True
+
+    def step(self, n: int) -> None:
+        """Move ``n`` pairs along the frame's pairs, ordered by (primary, secondary); stops at the ends."""
+        pairs, cur = self.pairs, self.current
+        if not pairs:
+            return
+        i = pairs.index(cur) if cur in pairs else -1 if n > 0 else len(pairs)
+        j = min(max(i + n, 0), len(pairs) - 1)
+        if j == i:
+            self.notify("info", "first pair of this frame." if n < 0 else "last pair of this frame.")
+            return
+        self.go(pairs[j])
+
+    def step_primary(self, n: int) -> None:
+        """Move ``n`` primary dates, to the pair whose temporal baseline is closest to the current one."""
+        frame, cur = self.frame_obj, self.current
+        if frame is None:
+            return
+        dates = frame.primary_dates
+        if not dates:
+            return
+        i = dates.index(cur.primary) if cur is not None and cur.primary in dates else 0
+        j = min(max(i + n, 0), len(dates) - 1)
+        if j == i and cur is not None:
+            self.notify("info", "first primary date." if n < 0 else "last primary date.")
+            return
+        series = frame.timeseries(dates[j])
+        baseline = cur.baseline_days if cur is not None else 0
+        self.go(min(series, key=lambda p: abs(p.baseline_days - baseline)))
+
+    def set_layers(self, keys: tuple[str, ...] | list[str], opacities: list[float] | None = None) -> None:
+        """Fill the layer stack, bottom first (unknown keys raise ``KeyError`` naming the valid ones)."""
+        keys = [schema.layer(k).key for k in keys][:MAX_LAYERS]
+        if not keys:
+            keys = [VALUE_LAYERS[0]]
+        for i, slot in enumerate(self.slots):
+            key = keys[i] if i < len(keys) else NONE
+            if key != NONE and key not in VALUE_LAYERS:
+                msg = f"layer {key!r} is a class mask; use it as a mask overlay, not a layer slot"
+                raise KeyError(msg)
+            slot.param.update(layer=key, opacity=(opacities[i] if opacities and i < len(opacities) else 1.0))
+
+    # ---------------------------------------------------------------------------------- watchers
+    def _on_frame(self, event: param.parameterized.Event) -> None:
+        if self._moving or event.new == event.old:
+            return
+        if self.dataset is None:
+            return
+        if event.new not in self.dataset.frames:
+            self.notify(
+                "error",
+                f"no frame {event.new!r} in {self.dataset.root} (frames: {', '.join(self.dataset.frames)}).",
+            )
+            self._moving = True
+            try:
+                self.param.frame.objects = list(self.dataset.frames)
+                self.frame = event.old if event.old in self.dataset.frames else (self.dataset.frames or [None])[0]
+            finally:
+                self._moving = False
+            return
+        # the pair may arrive together with the frame (a URL): keep it if it is valid there
+        if self.pair and self._valid(event.new, self.pair):
+            self.go(self._pair_of(event.new, self.pair))
+        else:
+            self.go_frame(event.new)
+
+    def _on_dates(self, *events: param.parameterized.Event) -> None:
+        if self._moving:
+            return
+        changed = {e.name: e for e in events}
+        frame = self.frame_obj
+        if frame is None:
+            return
+        if "primary" in changed and changed["primary"].new != changed["primary"].old:
+            series = frame.timeseries(self.primary) if self.primary in frame.primary_dates else []
+            if not series:
+                self.notify("error", f"frame {self.frame} has no valid pair with primary date {self.primary}.")
+                self.go(self.current)
+                return
+            old = self.current
+            baseline = old.baseline_days if old is not None else 0
+            self.go(min(series, key=lambda p: abs(p.baseline_days - baseline)))
+            return
+        if self.primary and self.secondary:
+            self.go_key(f"{self.frame}/{self.primary}_{self.secondary}")
+
+    def _on_pair(self, event: param.parameterized.Event) -> None:
+        if self._moving or not event.new or event.new == event.old:
+            return
+        if not self.go_key(f"{self.frame}/{event.new}"):
+            fallback = self._pair_of(self.frame, event.old) if event.old and self._valid(self.frame, event.old) else None
+            self.go(fallback or (self.default_pair(self.frame) if self.frame else None))
+
+    def _valid(self, frame_id: str, key: str) -> bool:
+        try:
+            pair = self._pair_of(frame_id, key)
+        except ValueError:
+            return False
+        return self.dataset is not None and pair in set(self.dataset.frame(frame_id).pairs)
+
+    @staticmethod
+    def _pair_of(frame_id: str, key: str) -> Pair:
+        return Pair.parse(f"{frame_id}/{key}")

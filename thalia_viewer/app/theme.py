@@ -1,0 +1,59 @@
+"""The app's look: the CSS and the logo in ``assets/``, inlined so any ``panel serve`` finds them."""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from panel.io.resources import CDN_DIST
+from panel.theme.fast import Fast
+
+#: Folder of the CSS and icons (``assets/`` at the repository root, next to the package).
+ASSETS_DIR: Final = Path(__file__).resolve().parents[2] / "assets"
+HEADER_BACKGROUND: Final = "#13283d"  # the logo's slate
+ACCENT: Final = "#1f6feb"
+APP_NAME: Final = "Thalia viewer"
+#: URL route of ``assets/`` when the server publishes it (``thalia-viewer serve`` passes ``--static-dirs``).
+STATIC_ROUTE: Final = "thalia-assets"
+STATIC_ENV: Final = "THALIA_ASSETS_ROUTE"
+
+
+@cache
+def css() -> str:
+    """The app's stylesheet (``assets/thalia.css``), or ``""`` when the assets are not installed."""
+    path = ASSETS_DIR / "thalia.css"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+@cache
+def logo_uri() -> str:
+    """``assets/logo.svg`` as a data URI (used for the header logo and the favicon)."""
+    path = ASSETS_DIR / "logo.svg"
+    if not path.exists():
+        return ""
+    return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def favicon_url() -> str:
+    """The favicon's URL: ``assets/logo.svg`` where the server publishes ``assets/``, else ``""`` (Panel's).
+
+    Panel's templates only take a favicon path ending in ``.svg`` / ``.png`` ..., not a data URI.
+    """
+    route = os.environ.get(STATIC_ENV, "").strip("/")
+    return f"{route}/logo.svg" if route and (ASSETS_DIR / "logo.svg").exists() else ""
+
+
+class OfflineFast(Fast):
+    """Panel's Fast design without its web font (fonts.googleapis.com): labs often serve without internet.
+
+    Relative resources resolve by class name, so the design script is named by its bundled path.
+    """
+
+    _resources = {  # noqa: RUF012  (same shape as the parent's)
+        **Fast._resources,
+        "font": {},
+        "js_modules": {**Fast._resources["js_modules"], "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js"},
+    }

@@ -1,0 +1,31 @@
+"""The app's views (``pn.viewable.Viewer`` subclasses), registered by the ``type`` names of layout specs."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from panel.viewable import Viewer
+
+from thalia_viewer.app.views.dates_matrix import DatesMatrix
+from thalia_viewer.app.views.label_card import LabelCard
+from thalia_viewer.app.views.layer_controls import LayerControls
+from thalia_viewer.app.views.layer_map import LayerMap
+from thalia_viewer.app.views.navigator import Navigator, Shortcuts
+from thalia_viewer.app.views.timeseries import TimeseriesStrip
+
+#: ``type:`` name in a layout spec -> view class (each declares its own ``view_type``).
+VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
+    cls.view_type: cls  # type: ignore[attr-defined]
+    for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip)
+}
+#: Parameters a spec may not set (the app supplies them).
+RESERVED: Final = ("name", "state")
+
+
+def view_options() -> dict[str, list[str]]:
+    """Option names a spec may give each view type: the view class's own parameters."""
+    return {t: [p for p in cls.param if p not in RESERVED] for t, cls in VIEW_TYPES.items()}
+
+
+__all__ = ["VIEW_TYPES", "DatesMatrix", "LabelCard", "LayerControls", "LayerMap", "Navigator", "Shortcuts",
+           "TimeseriesStrip", "view_options"]  # fmt: skip

@@ -1,0 +1,129 @@
+"""A Thalia dataset root: ``<frame_id>.zarr`` stores plus ``annotations.json`` and ``quality_timeseries.json``.
+
+Dataset features: one Zarr store per Sentinel-1 frame, a dense primary x secondary grid of interferograms
+of which only real pairs are filled. Dataset format: DESIGN.md, "The data". Classes: ``schema``.
+
+>>> ds = ThaliaDataset("data/default")
+>>> frame = ds.frame(ds.frames[0])
+>>> pair = frame.pairs[0]
+>>> frame.layer(pair, "phase")   # lazy 2-D DataArray, radians
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+from . import schema
+from .errors import AnnotationFileError, DatasetNotFoundError, PairNotFoundError
+from .frame import Frame
+from .io import Location
+from .pairs import Pair
+
+
+class ThaliaDataset:
+    """A dataset root, local or remote (any fsspec URL), opened lazily."""
+
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> None:
+        self.location = Location(root, storage_options)
+        self.root = self.location.url
+        if not self.location.exists():
+            msg = f"dataset root {self.root} does not exist."
+            raise DatasetNotFoundError(msg, "Check the path or URL, or generate a synthetic dataset with `thalia-viewer synth PATH`.")
+        self._frames: dict[str, Frame] = {}
+
+    def __repr__(self) -> str:
+        return f"ThaliaDataset({self.root!r}, frames={len(self.frames)})"
+
+    # ------------------------------------------------------------------------------------- content
+    @cached_property
+    def annotations(self) -> dict[str, dict]:
+        """``annotations.json``: records keyed by ``str(uniqueID)`` (empty when the file is absent)."""
+        data = self.location.read_json(schema.ANNOTATIONS_FILE, required=False)
+        if data is None:
+            return {}
+        where = self.location.join(schema.ANNOTATIONS_FILE)
+        if not isinstance(data, dict):
+            msg = f"{where} holds a {type(data).__name__}; expected an object keyed by uniqueID."
+            raise AnnotationFileError(msg, "Restore the file from the original distribution.")
+        for key, rec in data.items():
+            if not isinstance(rec, dict):
+                msg = f"{where}: record {key!r} is a {type(rec).__name__}; expected an object."
+                raise AnnotationFileError(msg, "Fix or remove that record.")
+            missing = [f for f in ("frameID", "primary_date", "secondary_date") if f not in rec]
+            if missing:
+                msg = f"{where}: record {key!r} lacks {', '.join(missing)}."
+                raise AnnotationFileError(msg, "Every record names its frame and both dates (YYYYMMDD).")
+        return data
+
+    @cached_property
+    def quality(self) -> dict[str, dict] | None:
+        """``quality_timeseries.json`` (frame -> primary -> ``{length, secondary_date, uniqueID}``), or ``None``."""
+        data = self.location.read_json(schema.QUALITY_FILE, required=False)
+        if data is not None and not (isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())):
+            msg = f"{self.location.join(schema.QUALITY_FILE)} is not frame -> primary date -> group."
+            raise AnnotationFileError(msg, "Restore the file, or delete it to fall back to the annotations.")
+        return data
+
+    @cached_property
+    def _records_by_frame(self) -> dict[str, dict[tuple[str, str], dict]]:
+        index: dict[str, dict[tuple[str, str], dict]] = {}
+        for key, rec in self.annotations.items():
+            try:
+                cell = (schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"]))
+            except ValueError as exc:
+                msg = f"{self.location.join(schema.ANNOTATIONS_FILE)}: record {key!r}: {exc}."
+                raise AnnotationFileError(msg, "Dates are YYYYMMDD strings.") from None
+            index.setdefault(str(rec["frameID"]), {})[cell] = rec
+        return index
+
+    @cached_property
+    def frames(self) -> list[str]:
+        """Frame ids: the ``*.zarr`` stores at the root (or, where it cannot be listed, those the JSON files name)."""
+        entries = self.location.listdir()
+        if entries is not None:
+            found = [e[: -len(schema.STORE_SUFFIX)] for e in entries if e.endswith(schema.STORE_SUFFIX)]
+        else:
+            named = set(self.quality or {}) | set(self._records_by_frame)
+            found = [f for f in named if self.location.exists(f + schema.STORE_SUFFIX)]
+        return sorted(found)
+
+    def frame(self, frame_id: str) -> Frame:
+        """The frame store ``frame_id``, opened lazily (cached)."""
+        if frame_id not in self._frames:
+            if frame_id not in self.frames:
+                msg = f"no frame {frame_id!r} in {self.root} (frames: {', '.join(self.frames) or 'none'})."
+                raise DatasetNotFoundError(msg, "Pick one of the listed frames.")
+            name = frame_id + schema.STORE_SUFFIX
+            ds = self.location.open_zarr(name)
+            quality = None if self.quality is None else self.quality.get(frame_id, {})
+            self._frames[frame_id] = Frame(
+                frame_id, ds, quality, self._records_by_frame.get(frame_id, {}), source=self.location.join(name)
+            )
+        return self._frames[frame_id]
+
+    # --------------------------------------------------------------------------------------- pairs
+    def pairs(self, frames: Iterable[str] | None = None, split: str | None = None) -> list[Pair]:
+        """Valid pairs of some frames (all by default), optionally of one benchmark split."""
+        out: list[Pair] = []
+        for f in frames or self.frames:
+            out += [p for p in self.frame(f).pairs if split is None or p.split == split]
+        return out
+
+    def annotation(self, pair: Pair) -> dict | None:
+        """The annotation record of ``pair``, if any."""
+        return self._records_by_frame.get(pair.frame, {}).get((pair.primary, pair.secondary))
+
+    def resolve(self, frame: str, primary: str, secondary: str) -> Pair:
+        """A valid pair from user input, with an error that lists what exists otherwise."""
+        try:
+            return self.frame(frame).pair(primary, secondary)
+        except ValueError as exc:
+            raise PairNotFoundError(str(exc), "Dates are YYYYMMDD.") from None
+
+
+def open_dataset(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> ThaliaDataset:
+    """Open a Thalia dataset root (local folder or fsspec URL)."""
+    return ThaliaDataset(root, storage_options)

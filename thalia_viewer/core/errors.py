@@ -1,0 +1,51 @@
+"""Errors of the Thalia format and data layer; each says what was wrong, where, and what to do.
+
+They subclass the matching builtins, so callers may catch ``FileNotFoundError`` or ``ValueError``;
+the CLI prints any :class:`ThaliaError` as one paragraph without a traceback, the app as a notification.
+"""
+
+from __future__ import annotations
+
+
+class ThaliaError(Exception):
+    """Base of every error this project raises about data, files and user input."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} {hint}" if hint else message)
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class DatasetNotFoundError(ThaliaError, FileNotFoundError):
+    """The dataset root, a frame store or a file does not exist."""
+
+
+class NotAThaliaStoreError(ThaliaError, ValueError):
+    """A path exists but is not a Zarr store, or not in the Thalia layout."""
+
+
+class MissingVariableError(ThaliaError, KeyError):
+    """A required variable is absent from a frame store."""
+
+
+class SchemaError(ThaliaError, ValueError):
+    """Dims, dtypes, dates or values do not follow the Thalia format."""
+
+
+class CorruptChunkError(ThaliaError, OSError):
+    """A chunk of a store cannot be read or decoded."""
+
+
+class AnnotationFileError(ThaliaError, ValueError):
+    """``annotations.json`` or ``quality_timeseries.json`` is malformed."""
+
+
+class PairNotFoundError(ThaliaError, KeyError):
+    """A (frame, primary date, secondary date) pair that the dataset does not hold."""
+
+
+class UnknownLayerError(ThaliaError, KeyError):
+    """A layer name that the viewer does not know."""

@@ -1,0 +1,92 @@
+"""Where a dataset lives: local folders and fsspec URLs (``http(s)://``, ``s3://``, ...) behind one API."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any
+
+import fsspec
+import xarray as xr
+from fsspec.implementations.local import LocalFileSystem
+
+from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreError
+
+
+class Location:
+    """A dataset root: a filesystem (fsspec) and a path in it, with helpers to read JSON and Zarr."""
+
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> None:
+        self.url = os.fspath(root)
+        self.storage_options = dict(storage_options or {})
+        self.fs, self.path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        self.path = self.path.rstrip("/")
+
+    @property
+    def is_local(self) -> bool:
+        """True for a folder on this machine."""
+        return isinstance(self.fs, LocalFileSystem)
+
+    def join(self, *parts: str) -> str:
+        """The URL (or local path) of ``parts`` under the root."""
+        base = self.path if self.is_local else self.url.rstrip("/")
+        return "/".join([base, *parts])
+
+    def _fs_path(self, *parts: str) -> str:
+        return "/".join([self.path, *parts])
+
+    def exists(self, *parts: str) -> bool:
+        """Whether ``parts`` exists under the root (the root itself without parts)."""
+        try:
+            return bool(self.fs.exists(self._fs_path(*parts)))
+        except (OSError, ValueError):
+            return False
+
+    def listdir(self) -> list[str] | None:
+        """Entry names at the root, or ``None`` where the filesystem cannot list (plain HTTP)."""
+        try:
+            entries = self.fs.ls(self.path, detail=False)
+        except (OSError, ValueError, NotImplementedError):
+            return None
+        return sorted({str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries})
+
+    def read_json(self, name: str, required: bool = True) -> Any:
+        """A JSON file under the root, parsed; ``None`` if absent and not required."""
+        if not self.exists(name):
+            if required:
+                msg = f"{self.join(name)} does not exist."
+                raise DatasetNotFoundError(msg, "A Thalia root holds <frame>.zarr stores and this file.")
+            return None
+        try:
+            with self.fs.open(self._fs_path(name), "rb") as f:
+                return json.loads(f.read().decode("utf-8"))
+        except json.JSONDecodeError as exc:
+            msg = f"{self.join(name)} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            raise AnnotationFileError(msg, "Fix or restore the file; the data were not changed.") from None
+        except UnicodeDecodeError:
+            msg = f"{self.join(name)} is not UTF-8 text."
+            raise AnnotationFileError(msg, "Restore the file from the original distribution.") from None
+
+    def open_zarr(self, name: str) -> xr.Dataset:
+        """The Zarr store ``name`` under the root, lazily (dask arrays with the on-disk chunks)."""
+        target = self.join(name)
+        if not self.exists(name):
+            msg = f"frame store {target} does not exist."
+            raise DatasetNotFoundError(msg, "List the frames with `thalia-viewer info ROOT`.")
+        kwargs: dict[str, Any] = {"chunks": {}, "consolidated": None}
+        if not self.is_local:
+            kwargs["storage_options"] = self.storage_options
+        try:
+            with warnings.catch_warnings():
+                # stores without consolidated metadata (Zarr 3) make xarray warn before falling back
+                warnings.simplefilter("ignore")
+                return xr.open_zarr(target, **kwargs)
+        except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+            msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
+            raise NotAThaliaStoreError(
+                msg, "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it."
+            ) from None
+        except Exception as exc:  # zarr raises its own error types for broken metadata
+            msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
+            raise NotAThaliaStoreError(msg, "Re-extract or re-generate this frame store.") from None

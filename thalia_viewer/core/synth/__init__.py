@@ -1,0 +1,1 @@
+"""Physics-based synthetic Thalia cubes: deformation sources, atmosphere, terrain, coherence, writer."""

@@ -1,0 +1,148 @@
+"""Write synthetic frames in the real Thalia layout, one pair at a time (never the whole cube in memory).
+
+``<out>/<frame_id>.zarr`` (Zarr 2 and consolidated like the real cubes, or Zarr 3), ``annotations.json``,
+``quality_timeseries.json``. The dataset is written to a hidden sibling folder and renamed at the end, so
+an interrupted run never leaves something that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import dask.array as da
+import numcodecs
+import numpy as np
+import xarray as xr
+import zarr
+import zarr.codecs
+
+from .. import schema
+from .generator import FrameSimulator
+from .labels import PairFacts, annotation_record
+from .scenario import plan_dataset
+
+CHUNK_PX = 1024  # spatial chunk side; pair variables are chunked (1, 1, CHUNK_PX, CHUNK_PX)
+
+
+def _compressor(zarr_format: int) -> object:
+    if zarr_format == 2:
+        return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)
+    return zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+
+
+def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date]) -> xr.Dataset:
+    """The frame's coordinates and lazily-filled variables (only metadata gets written from it)."""
+    h, w = sim.plan.shape
+    cy, cx = min(CHUNK_PX, h), min(CHUNK_PX, w)
+    ny, nx = len(primaries), len(secondaries)
+    y, x = "y", "x"
+
+    def grid(dtype: str, fill: float) -> da.Array:
+        return da.full((ny, nx, h, w), fill, dtype=dtype, chunks=(1, 1, cy, cx))
+
+    def dated(n: int) -> da.Array:
+        return da.full((n, h, w), np.nan, dtype="float32", chunks=(1, cy, cx))
+
+    gm = {"grid_mapping": schema.SPATIAL_REF}
+    pair_dims = (schema.PRIMARY, schema.SECONDARY, y, x)
+    data_vars: dict[str, tuple] = {
+        schema.PHASE: (pair_dims, grid("float32", np.nan), {"long_name": "wrapped interferometric phase", "units": "rad", **gm}),
+        schema.COHERENCE: (pair_dims, grid("float32", np.nan), {"long_name": "coherence scaled to 0-255", "units": "1", **gm}),
+        schema.DEM: ((y, x), da.zeros((h, w), dtype="float32", chunks=(cy, cx)), {"long_name": "elevation", "units": "m", **gm}),
+    }
+    for field, (_, title, units) in schema.ERA5_SHORT.items():
+        for which, n in ((schema.PRIMARY, ny), (schema.SECONDARY, nx)):
+            data_vars[schema.era5_variable(field, which)] = (
+                (which, y, x), dated(n), {"long_name": f"ERA5 {title.lower()} at the {which.replace('_', ' ')}", "units": units, **gm},
+            )  # fmt: skip
+    for name, table in schema.MASK_CLASSES.items():
+        meanings = " ".join(f"{c.code}={c.name}" for c in table)
+        data_vars[name] = (pair_dims, grid("uint8", 0), {"long_name": name.replace("_", " "), "flag_meanings": meanings, **gm})
+    coords = {
+        schema.PRIMARY: np.array(primaries, dtype="datetime64[ns]"),
+        schema.SECONDARY: np.array(secondaries, dtype="datetime64[ns]"),
+        y: (y, sim.lat, {"units": "degrees_north", "standard_name": "latitude"}),
+        x: (x, sim.lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        schema.SPATIAL_REF: ((), np.int64(0), {"crs_wkt": schema.WGS84_WKT, "spatial_ref": schema.WGS84_WKT, "epsg": 4326}),
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=sim.plan.attrs())
+
+
+def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress: Callable[[str], None] | None = None) -> dict[tuple[date, date], PairFacts]:
+    """Write one frame store at ``path``; return the simulated facts of each pair."""
+    plan = sim.plan
+    primaries = sorted({p for p, _ in plan.pairs})
+    secondaries = sorted({s for _, s in plan.pairs})
+    template = _template(sim, primaries, secondaries)
+    encoding = {name: {"compressors": [_compressor(zarr_format)]} for name in template.data_vars}
+    for name in template.data_vars:
+        if template[name].dtype.kind == "f":
+            encoding[name]["_FillValue"] = np.float32(np.nan)
+    template.to_zarr(path, mode="w", compute=False, zarr_format=zarr_format, consolidated=zarr_format == 2, encoding=encoding)
+    group = zarr.open_group(str(path), mode="r+", zarr_format=zarr_format)
+    group[schema.DEM][:] = sim.dem
+    for which, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):
+        for i, day in enumerate(dates):
+            for field, values in sim.era5(day).items():
+                group[schema.era5_variable(field, which)][i] = values
+    facts: dict[tuple[date, date], PairFacts] = {}
+    for n, (p, s) in enumerate(plan.pairs):
+        i, j = primaries.index(p), secondaries.index(s)
+        fields, facts[(p, s)] = sim.pair(p, s)
+        for name, values in fields.items():
+            group[name][i, j] = values
+        if progress and (n + 1) % 10 == 0:
+            progress(f"  {plan.frame_id}: {n + 1}/{len(plan.pairs)} pairs")
+    return facts
+
+
+def write_dataset(
+    out: Path,
+    n_frames: int = 3,
+    shape: tuple[int, int] = (512, 512),
+    n_dates: int = 12,
+    seed: int = 0,
+    zarr_format: int = 2,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Generate a synthetic dataset at ``out``; return a one-line summary."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
+        raise FileExistsError(msg)
+    if zarr_format not in (2, 3):
+        msg = f"--zarr-format must be 2 or 3, got {zarr_format}"
+        raise ValueError(msg)
+    plans = plan_dataset(n_frames, shape, n_dates, seed)
+    partial = out.parent / f".{out.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    records: dict[str, dict] = {}
+    quality: dict[str, dict[str, dict]] = {}
+    uid = 1
+    for plan in plans:
+        if progress:
+            progress(f"{plan.frame_id}: {plan.shape[0]} x {plan.shape[1]} px, {len(plan.dates)} dates, {len(plan.pairs)} pairs")
+        facts = write_frame(partial / f"{plan.frame_id}{schema.STORE_SUFFIX}", FrameSimulator(plan), zarr_format, progress)
+        groups = quality.setdefault(plan.frame_id, {})
+        for p, s in sorted(facts):
+            record = annotation_record(uid, plan.frame_id, facts[(p, s)])
+            records[str(uid)] = record
+            if not any(record[flag] for flag in schema.UNUSABLE_FLAGS):
+                group = groups.setdefault(record["primary_date"], {"length": 0, "secondary_date": [], "uniqueID": []})
+                group["secondary_date"].append(record["secondary_date"])
+                group["uniqueID"].append(uid)
+                group["length"] += 1
+            uid += 1
+    (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
+    (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    positives = sum(schema.is_positive(r) for r in records.values())
+    return f"wrote {out}: {len(plans)} frames, {len(records)} pairs ({positives} positive), Zarr {zarr_format}"
