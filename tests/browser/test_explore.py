@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import IDLE
 from thalia_viewer.core.dataset import ThaliaDataset
@@ -33,10 +34,20 @@ def wait_stable(page, seconds: float = 0.6) -> None:
     page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
 
 
-def map_pixels(page) -> np.ndarray:
-    """RGB pixels of the map's plot area (the canvas of the HoloViews pane)."""
-    png = page.locator(".thalia-map").first.screenshot()
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+def map_pixels(page, attempts: int = 5) -> np.ndarray:
+    """RGB pixels of the map's plot area (the canvas of the HoloViews pane).
+
+    Showing or hiding a layer rebuilds the plot, so the element may be replaced while we look: retry.
+    """
+    for attempt in range(attempts):
+        try:
+            png = page.locator(".thalia-map").first.screenshot(timeout=10_000)
+            return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        except PlaywrightError:
+            if attempt == attempts - 1:
+                raise
+            wait_stable(page)
+    raise AssertionError("unreachable")
 
 
 def distinct_colours(rgb: np.ndarray) -> int:
