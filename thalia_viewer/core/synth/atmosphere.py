@@ -52,6 +52,9 @@ ERA5_WAVELENGTH_M = 25_000.0
 #: scales longer than the ~2 km wet layer), flattening beyond the outer scale.
 TURBULENCE_BETA = 8.0 / 3.0
 TURBULENCE_OUTER_SCALE_M = 50_000.0
+#: Below the thickness of the wet layer the turbulence is 3-D and the spectrum of its column integral
+#: steepens by k^-1 (to k^-11/3, Hanssen 2001 ch. 4.7): pixel-scale roughness stays physical.
+WET_LAYER_THICKNESS_M = 2_000.0
 FIT_MAX_SAMPLES = 2**20  # pixels used by the phase-elevation regression
 TCWV_FLOOR_KG_M2 = 0.1  # water vapour never goes negative
 COLUMN_TEMPERATURE_LAPSE_K_M = -4.0e-3  # mass-mean temperature of the column above z drops ~4 K/km
@@ -185,7 +188,8 @@ def water_vapour_turbulence(
 
     One realisation seeded by ``weather.seed`` with the 2-D spectrum ``S(k) = C (k^2 + k0^2)^(-beta/2)``,
     ``beta = 8/3``, ``k0 = 1 / 50 km``, ``C`` such that the variance over an unbounded domain is
-    ``weather.turbulence_kg_m2 ** 2``. Modes of wavelength longer than ``era5_wavelength_m`` form the
+    ``weather.turbulence_kg_m2 ** 2``, steepened by ``(1 + (k h)^2)^-1/2`` below the wet layer's thickness
+    ``h`` (which removes a few per cent of that variance, all at the kilometre scale). Modes of wavelength longer than ``era5_wavelength_m`` form the
     large-scale part (what ERA5 resolves), the others the small-scale part: their sum is the full field
     and a low-pass at that wavelength of the small-scale part is exactly zero.
     """
@@ -195,7 +199,9 @@ def water_vapour_turbulence(
     beta = TURBULENCE_BETA
     c = weather.turbulence_kg_m2**2 * (beta - 2.0) * k0 ** (beta - 2.0) / (2.0 * math.pi)
     # irfft2 of white noise * A gives variance mean(A^2) = sum S dkx dky when A^2 = S / (dx dy)
-    amplitude = np.sqrt(np.float32(c / (dx * dy)) * (k * k + np.float32(k0 * k0)) ** np.float32(-beta / 2.0))
+    power = (k * k + np.float32(k0 * k0)) ** np.float32(-beta / 2.0)
+    power /= np.sqrt(1.0 + (k * np.float32(WET_LAYER_THICKNESS_M)) ** 2)  # thick-layer regime
+    amplitude = np.sqrt(np.float32(c / (dx * dy)) * power)
     amplitude[0, 0] = 0.0  # the frame mean belongs to the stratified part
     spectrum = white_spectrum(shape, np.random.default_rng(weather.seed))
     low = k < np.float32(1.0 / era5_wavelength_m)
