@@ -117,6 +117,7 @@ MASK_CLASSES: Final[dict[str, tuple[ClassCode, ...]]] = {
 }
 EARTHQUAKE_ACTIVITY: Final = 5
 EARTHQUAKE_INTENSITY: Final = 4
+UNIDENTIFIED_ACTIVITY: Final = 6  # what a deformation_mask pixel of a real cube is, without more facts
 
 
 def class_by_name(table: tuple[ClassCode, ...], name: str) -> ClassCode:
@@ -135,6 +136,19 @@ def deformation_from_activity(activity: np.ndarray) -> np.ndarray:
     out = np.where(activity > 0, 1, 0).astype(np.uint8)
     out[activity == EARTHQUAKE_ACTIVITY] = 2
     return out
+
+
+def consistent_masks(activity: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(deformation_mask, intensity_level_mask)`` made consistent with ``activity_type_mask`` (uint8).
+
+    Intensity becomes 0 where activity is 0, the earthquake code where activity is earthquake, and 0 (level
+    unknown) where another activity carries the earthquake code; other levels are kept.
+    """
+    activity = np.asarray(activity)
+    out = np.array(intensity, dtype=np.uint8)
+    out[(activity == 0) | (out == EARTHQUAKE_INTENSITY)] = 0
+    out[activity == EARTHQUAKE_ACTIVITY] = EARTHQUAKE_INTENSITY
+    return deformation_from_activity(activity), out
 
 
 def intensity_level_from_fringes(fringes: float, earthquake: bool = False) -> int:
