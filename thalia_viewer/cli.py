@@ -84,6 +84,47 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from .core.annotations import AnnotationStore
+    from .core.pairs import Pair
+
+    if (args.primary is None) != (args.secondary is None) or (args.primary and not args.frame):
+        raise ValueError("a pair needs --frame, --primary and --secondary together")
+    store = AnnotationStore(args.store, create=False)
+    pair = Pair(args.frame, args.primary, args.secondary) if args.primary else None
+    versions = store.history(frame=args.frame, pair=pair)
+    rows = [(f"{v.time:%Y-%m-%d %H:%M:%S}", v.author, v.pair.key, v.message, v.short_id) for v in versions]
+    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(("time (UTC)", "author", "pair", "message", "id"))]
+    for row in [("time (UTC)", "author", "pair", "message", "id"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    tags = {v: k for k, v in store.tags().items()}
+    for v in versions:
+        if v.id in tags:
+            print(f"tag {tags[v.id]}: {v.short_id}")
+    print(f"{len(versions)} version(s)")
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from .core.annotations import AnnotationStore
+
+    store = AnnotationStore(args.store, create=False)
+    snapshot = store.tag(args.name, args.version)
+    print(f"tagged {snapshot} as {args.name}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .core.annotations import default_store_path
+    from .core.annotations.export import export_dataset
+
+    start = time.perf_counter()
+    store = args.store or default_store_path(args.root)
+    summary = export_dataset(args.root, store, Path(args.out), version=args.tag, overwrite=args.overwrite, progress=print)
+    print(f"{summary} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .app.serve import serve
 
@@ -125,6 +166,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG path")
     p.add_argument("--width", type=int, default=800, help="panel width, pixels")
     p.set_defaults(func=_render)
+
+    p = sub.add_parser("history", help="saves and reverts of an annotation store, newest first")
+    p.add_argument("store", help="annotation store: a folder (ROOT/.thalia/annotations by default) or s3:// URL")
+    p.add_argument("--frame", help="only this frame")
+    p.add_argument("--primary", help="with --frame and --secondary: only this pair (YYYYMMDD)")
+    p.add_argument("--secondary", help="YYYYMMDD")
+    p.set_defaults(func=_history)
+
+    p = sub.add_parser("tag", help="label a version of an annotation store as a release")
+    p.add_argument("store")
+    p.add_argument("name", help="release name, e.g. labels-v1 (tags are immutable)")
+    p.add_argument("--version", help="snapshot id (or a unique prefix) or tag; default: the latest version")
+    p.set_defaults(func=_tag)
+
+    p = sub.add_parser("export", help="write the dataset corrected by an annotation store, in the Thalia layout")
+    p.add_argument("root", help="source dataset root")
+    p.add_argument("out", help="output folder (must not exist, unless --overwrite)")
+    p.add_argument("--store", help="annotation store (default: ROOT/.thalia/annotations)")
+    p.add_argument("--tag", help="version to export: tag or snapshot id (default: the latest)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("serve", help="serve the app (panel serve) on a dataset root")
     p.add_argument("root")

@@ -13,16 +13,20 @@ from panel.io.location import Location
 from panel.viewable import Viewer
 
 from thalia_viewer.app import theme
+from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_location
 from thalia_viewer.app.spec import LayoutSpec, load_spec
 from thalia_viewer.app.state import AppState, Message
 from thalia_viewer.app.views import VIEW_TYPES
 from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.errors import ThaliaError
 
 #: How long notifications stay, ms (0 = until closed: errors must be read).
 NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 SIDEBAR_WIDTH: Final = 350  # px
+AVAILABLE_MODES: Final = ("explore", "annotate")  # modes with a layout in layouts/
 
 
 def empty_state_html(root: str, message: Message | None) -> str:
@@ -61,8 +65,36 @@ class ExplorerApp(Viewer):
             state.set_layers([s.layer for s in state.slots if s.layer != "none"], d["opacity"])
         super().__init__(state=state, spec=spec, **params)
         self.views: dict[str, Viewer] = {}
+        self.edit: EditSession | None = None
         if state.dataset is not None:
-            self.views = {n: VIEW_TYPES[v.type](state=state, **v.options) for n, v in spec.views.items()}
+            self._attach_store()
+            self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
+
+    def _attach_store(self) -> None:
+        """Show saved corrections over the source; in annotate mode, edit them (an :class:`EditSession`)."""
+        state = self.state
+        location = store_location(state.root)
+        if location is None:
+            if self.spec.mode == "annotate":
+                state.notify("error", f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved.")
+            return
+        try:
+            store = open_store(location, state.root)
+        except ThaliaError as exc:
+            state.notify("error", str(exc))
+            return
+        if self.spec.mode == "annotate":
+            self.edit = EditSession(state, store)
+        else:
+            StoreOverlay(state, store)
+
+    def _view(self, view_type: str, options: dict[str, Any]) -> Viewer:
+        cls = VIEW_TYPES[view_type]
+        if "edit" in cls.param:
+            if self.edit is None and getattr(cls, "needs_edit", False):
+                return pn.pane.HTML("<p class='thalia-muted'>Editing is off: no annotation store.</p>")  # type: ignore[return-value]
+            return cls(state=self.state, edit=self.edit, **options)
+        return cls(state=self.state, **options)
 
     # ------------------------------------------------------------------------------------ layout
     def _section(self, name: str, sidebar: bool) -> pn.viewable.Viewable:
@@ -170,5 +202,12 @@ def in_server() -> bool:
 
 
 def create_app(root: str, spec: LayoutSpec | str = "explore") -> ExplorerApp:
-    """The explore app of a dataset root (the dataset is opened once per process and shared)."""
+    """The app of a dataset root in one mode (the dataset is opened once per process and shared)."""
     return ExplorerApp(root, spec)
+
+
+def requested_mode(session_args: dict[str, list[bytes]] | None) -> str:
+    """The mode a page asks for with ``?mode=annotate`` (default and unknown: explore)."""
+    values = (session_args or {}).get("mode") or [b"explore"]
+    mode = values[0].decode(errors="replace").strip().lower()
+    return mode if mode in AVAILABLE_MODES else "explore"

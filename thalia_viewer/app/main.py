@@ -1,4 +1,6 @@
-"""Entry point of ``panel serve``: the explore app on the root given by ``--args ROOT`` or ``$THALIA_ROOT``.
+"""Entry point of ``panel serve``: the app on the root given by ``--args ROOT`` or ``$THALIA_ROOT``.
+
+The mode comes from the URL: ``/main`` explores, ``/main?mode=annotate`` corrects masks and labels.
 
     panel serve thalia_viewer/app/main.py --args data/default
     THALIA_ROOT=data/default panel serve thalia_viewer/app/main.py --num-procs 4 --basic-auth creds.json
@@ -11,7 +13,7 @@ import panel as pn
 
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import root_from
-from thalia_viewer.app.explorer import create_app
+from thalia_viewer.app.explorer import create_app, requested_mode
 
 pn.extension(
     notifications=True,
@@ -21,4 +23,4 @@ pn.extension(
     disconnect_notification="Connection to the server lost: reload the page.",
 )
 
-create_app(root_from(sys.argv, os.environ)).servable()
+create_app(root_from(sys.argv, os.environ), requested_mode(pn.state.session_args)).servable()

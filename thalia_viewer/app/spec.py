@@ -185,11 +185,11 @@ class _Validator:
                     raise self.fail(path, f"unknown view {item!r}.{suggestion(item, views)}", item,
                                     f"Views defined under 'views': {', '.join(views)}.")  # fmt: skip
                 return item
-            if isinstance(item, list) and depth < 2:
+            if isinstance(item, list) and depth < 3:  # main: rows, then columns within a row
                 return [check(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item)]
             raise self.fail(path, f"expected a view name or a list of view names, got {item!r}")
 
-        return [check(v, f"{where}[{i}]", 1 if where == "main" else 2) for i, v in enumerate(raw)]
+        return [check(v, f"{where}[{i}]", 1 if where == "main" else 3) for i, v in enumerate(raw)]
 
 
 def validate_spec(data: Any, text: str = "", source: str = "<spec>", registry: Mapping[str, Iterable[str]] | None = None) -> LayoutSpec:

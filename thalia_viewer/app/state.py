@@ -91,6 +91,11 @@ class AppState(param.Parameterized):
         self._serial = itertools.count(1)
         self._moving = False
         self.dataset: ThaliaDataset | None = None
+        #: Where corrected masks and records come from before the source (the annotation store, the editor):
+        #: each returns ``None`` for a pair it does not hold; ``overlay_version`` says what changes them.
+        self.mask_source: Callable[[Pair, str], xr.DataArray | None] | None = None
+        self.record_source: Callable[[Pair], dict | None] | None = None
+        self.overlay_version: Callable[[Pair], Any] | None = None
         self.set_layers(layers)
         if root:
             try:
@@ -145,7 +150,10 @@ class AppState(param.Parameterized):
         """The annotation record of ``pair`` (default: the pair on screen)."""
         pair = pair or self.current
         frame = self.frame_obj
-        return frame.annotation(pair) if frame is not None and pair is not None else None
+        if frame is None or pair is None:
+            return None
+        corrected = self.record_source(pair) if self.record_source is not None else None
+        return corrected if corrected is not None else frame.annotation(pair)
 
     def status(self, pair: Pair) -> PairStatus:
         """Matrix status of a valid pair of the frame on screen."""
@@ -157,6 +165,10 @@ class AppState(param.Parameterized):
         if frame is None or pair is None:
             msg = "no pair is selected."
             raise PairNotFoundError(msg, "Pick a frame and a pair.")
+        if self.mask_source is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
+            corrected = self.mask_source(pair, key)
+            if corrected is not None:
+                return corrected
         return frame.layer(pair, key)
 
     def layer_identity(self, key: str, pair: Pair | None = None) -> tuple | None:
@@ -170,6 +182,8 @@ class AppState(param.Parameterized):
         )
         dims = {str(d) for n in names if n in frame.ds.data_vars for d in frame.ds[n].dims}
         dates = tuple(v for d, v in ((schema.PRIMARY, pair.primary), (schema.SECONDARY, pair.secondary)) if d in dims)
+        if spec.kind is schema.LayerKind.CLASSES and self.overlay_version is not None:
+            dates += (self.overlay_version(pair),)
         return (self.root, self.frame, spec.key, *dates)
 
     # -------------------------------------------------------------------------------- date labels

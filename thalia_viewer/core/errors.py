@@ -6,6 +6,8 @@ the CLI prints any :class:`ThaliaError` as one paragraph without a traceback, th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ThaliaError(Exception):
     """Base of every error this project raises about data, files and user input."""
@@ -49,3 +51,29 @@ class PairNotFoundError(ThaliaError, KeyError):
 
 class UnknownLayerError(ThaliaError, KeyError):
     """A layer name that the viewer does not know."""
+
+
+class AnnotationStoreError(ThaliaError, ValueError):
+    """The annotation store cannot be opened, or a version, tag or pair in it is unknown or taken."""
+
+
+class InvalidEditError(ThaliaError, ValueError):
+    """Masks or a label record given to the annotation store are malformed; nothing was written."""
+
+
+class ConflictError(ThaliaError, RuntimeError):
+    """Someone else saved the same pair after the editor opened it; nothing was written.
+
+    ``author``, ``time`` (UTC), ``saved_message`` and ``version`` describe their save.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, pair: str = "", version: str = "", author: str = "",
+        time: datetime | None = None, saved_message: str = "",
+    ) -> None:  # fmt: skip
+        super().__init__(message, hint)
+        self.pair = pair
+        self.version = version
+        self.author = author
+        self.time = time
+        self.saved_message = saved_message

@@ -79,6 +79,19 @@ class Frame:
         x, y = self.x, self.y
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
+    def to_pixels(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> np.ndarray:
+        """``(N, 2)`` float pixel coordinates ``(row, col)`` of map points (x, y in the store's units, degrees).
+
+        Pixel ``(i, j)`` is centred on ``(y[i], x[j])``; the grid is regular, so this is one affine map.
+        Points off the frame map outside ``[0, rows) x [0, cols)`` (the editing tools clip them).
+        """
+        xs, ys = self.x, self.y
+        dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) or 1.0
+        dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1) or 1.0
+        cols = (np.asarray(x, dtype=np.float64) - xs[0]) / dx
+        rows = (np.asarray(y, dtype=np.float64) - ys[0]) / dy
+        return np.column_stack([rows.ravel(), cols.ravel()])
+
     # --------------------------------------------------------------------------------------- pairs
     @cached_property
     def pairs(self) -> list[Pair]:

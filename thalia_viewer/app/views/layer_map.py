@@ -30,6 +30,7 @@ from thalia_viewer.app.aggregates import AggregateCache, Job, compute_aggregate
 from thalia_viewer.app.state import MASK_LAYERS, NONE, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
+from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
@@ -71,6 +72,7 @@ class LayerMap(Viewer):
     section_title: ClassVar[str | None] = None  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
+    edit = param.Parameter(default=None, doc="The annotate session (an EditSession) whose tools draw on the map")
     height = param.Integer(default=640, bounds=(240, 2000), doc="Plot height, px")
     max_side = param.Integer(default=MAX_SIDE, bounds=(64, 8192), doc="Largest aggregate side, px")
 
@@ -100,6 +102,9 @@ class LayerMap(Viewer):
             slot.param.watch(lambda *_: self._refresh_feed(), "layer")
             slot.param.watch(lambda *_: self._update_legend(), ["layer", "opacity"])
         state.param.watch(lambda *_: self._update_legend(), ["masks", "mask_style"])
+        self._drawing = MapDrawing(self.edit) if self.edit is not None else None
+        if self.edit is not None:
+            self.edit.param.watch(lambda *_: self._refresh_feed(), "revision")
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _: self._aggs.clear())
         self._rebuild()
@@ -190,7 +195,8 @@ class LayerMap(Viewer):
             "bgcolor": "#f6f8fa",
         }  # fmt: skip
         self._plot_ready = False
-        return hv.DynamicMap(self._stack, streams=streams)
+        dmap = hv.DynamicMap(self._stack, streams=streams)
+        return dmap if self._drawing is None else dmap * self._drawing.layers()
 
     def _stack(self, x_range: tuple | None = None, y_range: tuple | None = None, width: int | None = None,
                height: int | None = None, scale: float = 1.0, keys: dict | None = None, mask_opacity: float = 1.0,
@@ -371,6 +377,8 @@ class LayerMap(Viewer):
             fig.x_range.update(reset_start=e.x0, reset_end=e.x1)
             fig.y_range.update(reset_start=e.y0, reset_end=e.y1)
         readout.attach_readout(plot, self.readout, values, masks, list(MASK_LAYERS))
+        if self._drawing is not None:
+            self._drawing.attach(fig)
 
     # ------------------------------------------------------------------------------------ legend
     def _update_legend(self) -> None:

@@ -1,0 +1,263 @@
+"""``EditSession``: the annotate mode's state: the tool, the class it paints, and the pair's masks being edited.
+
+Plain ``param`` like :class:`~thalia_viewer.app.state.AppState` (views build widgets from it; tests drive it
+without a browser). Map gestures arrive in map coordinates (lon / lat) and become pixels through the frame;
+the pixels are changed by :class:`~thalia_viewer.core.editing.MaskEditor`, the saves go to the versioned
+:class:`~thalia_viewer.core.annotations.AnnotationStore`. Unsaved edits of every pair opened in the session
+are kept (switching pairs never drops them); each save is one commit, attributed, and a pair saved by
+someone else since it was opened is a conflict the user resolves (reload theirs, overwrite, keep editing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import param
+import xarray as xr
+
+from thalia_viewer.app.overlay import StoreOverlay, as_layer
+from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
+from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
+from thalia_viewer.core.editing import Box, MaskClass, MaskEditor
+from thalia_viewer.core.errors import ConflictError, ThaliaError
+from thalia_viewer.core.pairs import Pair
+from thalia_viewer.core.record import with_derived_fields
+
+#: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
+TOOLS: Final = {"Pan": "pan", "Brush": "brush", "Eraser": "eraser", "Lasso": "lasso", "Polygon": "polygon",
+                "Fill": "fill"}  # fmt: skip
+ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
+VOLCANIC_LEVELS: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY]
+ANONYMOUS: Final = ""
+
+
+@dataclass
+class Conflict:
+    """A save refused because someone else saved the same pair since it was opened."""
+
+    pair: Pair
+    text: str
+
+
+class EditSession(param.Parameterized):
+    """Tool, class, author and the unsaved edits of one annotate session."""
+
+    tool = param.Selector(default="brush", objects=TOOLS, doc="What a drag, a click or a polygon on the map does")
+    radius = param.Integer(default=6, bounds=(1, 200), label="Brush radius (px)",
+                           doc="Brush and eraser radius in data pixels (~100 m each), whatever the zoom")  # fmt: skip
+    activity = param.Selector(default="Mogi", objects=ACTIVITY_NAMES, label="Activity type",
+                              doc="Activity type painted by brush, lasso, polygon and fill")  # fmt: skip
+    intensity = param.Selector(default="Medium", objects=VOLCANIC_LEVELS, label="Intensity level",
+                               doc="Intensity painted (earthquakes take 'None')")  # fmt: skip
+    author = param.String(default=ANONYMOUS, doc="Who saves: the logged-in user, else a name set once")
+    message = param.String(default="", doc="What this save changes")
+    revision = param.Integer(default=0, doc="Bumped by every change of the masks on screen")
+    record_revision = param.Integer(default=0, doc="Bumped by every change of the label record on screen")
+    dirty = param.Boolean(default=False, doc="The pair on screen has unsaved edits")
+    conflict = param.ClassSelector(class_=Conflict, default=None, doc="A save waiting for the user's choice")
+    status = param.String(default="", doc="One line on what was last done")
+
+    def __init__(self, state: AppState, store: AnnotationStore, **params: Any) -> None:
+        super().__init__(**params)
+        self.state = state
+        self.store = store
+        self._editors: dict[Pair, MaskEditor] = {}
+        self._records: dict[Pair, dict] = {}
+        self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
+        self.saved = StoreOverlay(state, store)
+        state.mask_source = self.mask_layer
+        state.record_source = self.record
+        state.overlay_version = self.version
+        state.param.watch(lambda *_: self._on_pair(), "pair")
+        self._on_pair()
+
+    # ------------------------------------------------------------------------------------ loading
+    @property
+    def pair(self) -> Pair | None:
+        return self.state.current
+
+    @property
+    def editor(self) -> MaskEditor | None:
+        """The editor of the pair on screen (opened on first use)."""
+        pair = self.pair
+        if pair is None:
+            return None
+        if pair not in self._editors:
+            self._open(pair)
+        return self._editors.get(pair)
+
+    def _open(self, pair: Pair) -> None:
+        annotation = self._read(pair)
+        self._editors[pair] = MaskEditor(annotation.masks[schema.ACTIVITY_MASK], annotation.masks[schema.INTENSITY_MASK])
+        self._records[pair] = dict(annotation.record or {})
+        self._bases[pair] = annotation.version
+
+    def _read(self, pair: Pair) -> PairAnnotation:
+        """The pair as stored now: the overlay's latest version, else the source cube."""
+        return self.store.read_merged(pair)
+
+    def _on_pair(self) -> None:
+        try:
+            editor = self.editor
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return
+        self.conflict = None
+        self.dirty = bool(editor is not None and editor.dirty)
+        self._changed()
+
+    # -------------------------------------------------------------------------------- map sources
+    def mask_layer(self, pair: Pair, key: str) -> xr.DataArray | None:
+        """Mask layer ``key`` of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
+        editor = self._editors.get(pair)
+        if editor is None or self.state.dataset is None:
+            return self.saved.mask_layer(pair, key)
+        masks = {name: array.copy() for name, array in editor.masks.items()}
+        return as_layer(PairAnnotation(pair, masks, {}), key, self.state.dataset)
+
+    def version(self, pair: Pair) -> Any:
+        """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
+        return (self.saved.version(pair), self.revision if pair in self._editors else None)
+
+    def record(self, pair: Pair) -> dict | None:
+        """The label record of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
+        return self._records[pair] if pair in self._records else self.saved.record(pair)
+
+    # ---------------------------------------------------------------------------------- gestures
+    @property
+    def mask_class(self) -> MaskClass:
+        """The class the painting tools paint now."""
+        intensity = None if self.activity == "Earthquake" else self.intensity
+        return MaskClass.from_names(self.activity, intensity)
+
+    def _pixels(self, xs: Any, ys: Any) -> np.ndarray:
+        frame = self.state.frame_obj
+        points = frame.to_pixels(xs, ys)  # type: ignore[union-attr]
+        return points[np.isfinite(points).all(axis=1)]
+
+    def stroke(self, xs: Any, ys: Any) -> Box | None:
+        """A freehand stroke in map coordinates: brush, eraser or lasso, as the tool says."""
+        if self.tool == "lasso":
+            return self.polygon(xs, ys)
+        points = self._pixels(xs, ys)
+        return self._edit(
+            lambda e: e.erase(points, self.radius) if self.tool == "eraser" else e.brush(points, self.radius, self.mask_class),
+            "erased" if self.tool == "eraser" else f"painted {self.mask_class.name}",
+        )  # fmt: skip
+
+    def polygon(self, xs: Any, ys: Any) -> Box | None:
+        """Fill the polygon (or closed lasso path) through these map points with the class."""
+        points = self._pixels(xs, ys)
+        if len(points) < 3:
+            return None
+        return self._edit(lambda e: e.fill_polygon(points, self.mask_class), f"filled a polygon with {self.mask_class.name}")
+
+    def fill_at(self, x: float, y: float) -> Box | None:
+        """Flood-fill the region under the map point ``(x, y)`` with the class."""
+        (row, col), = self._pixels([x], [y])
+        return self._edit(lambda e: e.flood_fill(row, col, self.mask_class), f"filled a region with {self.mask_class.name}")
+
+    def undo(self) -> Box | None:
+        return self._edit(lambda e: e.undo(), "undone", quiet_if_none="nothing to undo")
+
+    def redo(self) -> Box | None:
+        return self._edit(lambda e: e.redo(), "redone", quiet_if_none="nothing to redo")
+
+    def clear(self) -> Box | None:
+        return self._edit(lambda e: e.clear(), "cleared every mask pixel")
+
+    def replace(self, activity: np.ndarray, intensity: np.ndarray, what: str) -> Box | None:
+        """Replace the masks as one undoable edit (e.g. a model's prediction as the starting mask)."""
+        return self._edit(lambda e: e.replace(activity, intensity), what)
+
+    def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
+        editor = self.editor
+        if editor is None:
+            self.state.notify("warning", "no pair is open: pick a pair before editing.")
+            return None
+        try:
+            box = action(editor)
+        except ThaliaError as exc:
+            self.state.notify("warning", str(exc))
+            return None
+        if box is None:
+            if quiet_if_none:
+                self.status = quiet_if_none
+            return None
+        self.status = f"{done} ({box.shape[0]} x {box.shape[1]} px)"
+        self._changed()
+        return box
+
+    def _changed(self) -> None:
+        editor = self.editor
+        self.dirty = bool(editor is not None and editor.dirty)
+        self.revision += 1
+
+    # ------------------------------------------------------------------------------------- labels
+    def set_field(self, field: str, value: Any) -> None:
+        """Change one field of the pair's label record (validated on save)."""
+        pair = self.pair
+        if pair is None or pair not in self._records:
+            return
+        self._records[pair][field] = value
+        self.record_revision += 1
+        self.dirty = True
+
+    def derived_record(self) -> tuple[dict, list[str]]:
+        """The record with the fields that follow from the masks recomputed, and a warning per field that
+        disagrees with what was typed."""
+        editor, pair = self.editor, self.pair
+        record = dict(self._records.get(pair, {})) if pair else {}
+        if editor is None:
+            return record, []
+        return with_derived_fields(record, editor.masks)
+
+    # --------------------------------------------------------------------------------------- save
+    def save(self, force: bool = False) -> bool:
+        """Commit the pair on screen (masks + record) as one version; False when refused or in conflict."""
+        editor, pair = self.editor, self.pair
+        if editor is None or pair is None:
+            return False
+        author = self.author.strip()
+        if not author:
+            self.state.notify("warning", "Set your name before saving: every version says who made it.")
+            return False
+        record, warnings = self.derived_record()
+        message = self.message.strip() or f"Correct masks of {pair.key}"
+        try:
+            version = self.store.save_pair(
+                pair, editor.masks, record, author=author, message=message, base=self._bases.get(pair), force=force
+            )
+        except ConflictError as exc:
+            self.conflict = Conflict(pair, str(exc))
+            return False
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return False
+        editor.mark_saved()
+        self._records[pair] = record
+        self._bases[pair] = version
+        self.conflict = None
+        self.message = ""
+        self.dirty = False
+        self.status = f"saved version {version[:8]} of {pair.key}"
+        for warning in warnings:
+            self.state.notify("warning", warning)
+        self.state.notify("info", f"Saved {pair.key} as version {version[:8]}.")
+        self.record_revision += 1
+        return True
+
+    def reload(self) -> None:
+        """Drop this session's edits of the pair on screen and open it as stored now (e.g. theirs)."""
+        pair = self.pair
+        if pair is None:
+            return
+        for table in (self._editors, self._records, self._bases):
+            table.pop(pair, None)
+        self.conflict = None
+        self._on_pair()
+        self.record_revision += 1
+        self.status = f"reloaded {pair.key} as stored"

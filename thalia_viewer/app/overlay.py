@@ -1,0 +1,85 @@
+"""Corrections over the source in every mode: the annotation store's saved versions, read per pair.
+
+:func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``);
+:class:`StoreOverlay` plugs it into an :class:`~thalia_viewer.app.state.AppState`, so the map, the label card
+and the time series show the latest saved correction of a pair instead of the source cube. The annotate
+mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsaved edits on top.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+import panel as pn
+import xarray as xr
+
+from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
+from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
+from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.io import Location
+from thalia_viewer.core.pairs import Pair
+
+STORE_ENV: Final = "THALIA_STORE"
+
+
+def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
+    """Where the app keeps corrections: ``$THALIA_STORE``, else beside a local root, else nowhere (``None``)."""
+    explicit = (environ if environ is not None else os.environ).get(STORE_ENV, "").strip()
+    if explicit:
+        return explicit
+    return default_store_path(root) if Location(root).is_local else None
+
+
+@pn.cache(max_items=8)
+def open_store(location: str, root: str) -> AnnotationStore:
+    """The annotation store at ``location`` for the dataset at ``root``, opened once per process."""
+    from thalia_viewer.app.data import open_dataset
+
+    return AnnotationStore(location, dataset=open_dataset(root))
+
+
+def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataArray:
+    """Mask layer ``key`` of a stored annotation, with the frame's coordinates, as the source layer has them."""
+    frame = dataset.frame(ann.pair.frame)
+    spec = schema.layer(key)
+    return xr.DataArray(
+        ann.masks[spec.variable], dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x},
+        name=spec.key, attrs={"long_name": spec.title, "units": spec.units, "layer": spec.key},
+    )  # fmt: skip
+
+
+class StoreOverlay:
+    """Saved corrections as the state's mask and record sources (read-only)."""
+
+    def __init__(self, state: AppState, store: AnnotationStore) -> None:
+        self.state, self.store = state, store
+        state.mask_source = self.mask_layer
+        state.record_source = self.record
+        state.overlay_version = self.version
+
+    def version(self, pair: Pair) -> Any:
+        """The pair's latest saved version (``None``: never corrected)."""
+        try:
+            return self.store.pair_version(pair)
+        except ThaliaError:
+            return None
+
+    def _read(self, pair: Pair) -> PairAnnotation | None:
+        if self.version(pair) is None:
+            return None
+        try:
+            return self.store.read_pair(pair)
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return None
+
+    def mask_layer(self, pair: Pair, key: str) -> xr.DataArray | None:
+        ann = self._read(pair)
+        return None if ann is None or self.state.dataset is None else as_layer(ann, key, self.state.dataset)
+
+    def record(self, pair: Pair) -> dict | None:
+        ann = self._read(pair)
+        return None if ann is None else ann.record

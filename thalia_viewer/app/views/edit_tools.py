@@ -1,0 +1,98 @@
+"""The annotate mode's tool box: tool, brush radius, class, undo / redo / clear, and their shortcuts."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final
+
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from thalia_viewer.app.annotate import ACTIVITY_NAMES, TOOLS, VOLCANIC_LEVELS, EditSession
+from thalia_viewer.app.shortcuts import KeyboardShortcuts, Shortcut, dispatcher, help_html
+from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
+
+RADIUS_STEP: Final = 2  # px per + / - press
+#: Shortcuts of the annotate mode (the explore ones stay active too).
+EDIT_SHORTCUTS: Final = (
+    Shortcut(("b",), "brush", "tool_brush"),
+    Shortcut(("e",), "eraser", "tool_eraser"),
+    Shortcut(("l",), "lasso", "tool_lasso"),
+    Shortcut(("p",), "polygon (click vertices, double-click to close)", "tool_polygon"),
+    Shortcut(("f",), "fill the region under a click", "tool_fill"),
+    Shortcut(("h",), "pan / zoom", "tool_pan"),
+    Shortcut(("+", "-"), "brush radius", "radius"),
+    *(Shortcut((str(c.code),), f"class {c.name}", f"activity_{c.code}") for c in schema.ACTIVITY_TYPES if c.code),
+    Shortcut(("q", "w", "r"), "intensity Low, Medium, High", "intensity"),
+    Shortcut(("z",), "undo", "undo"),
+    Shortcut(("y",), "redo", "redo"),
+    Shortcut(("s",), "save", "save"),
+)
+INTENSITY_KEYS: Final = dict(zip(("q", "w", "r"), VOLCANIC_LEVELS, strict=True))
+
+
+class EditTools(Viewer):
+    """Pick the tool and the class it paints; undo, redo, clear."""
+
+    view_type: ClassVar[str] = "edit_tools"  # name in layouts/*.yaml
+    needs_edit: ClassVar[bool] = True  # shown only where an annotation store is open
+    section_title: ClassVar[str | None] = "Mask tools"
+
+    state = param.ClassSelector(class_=AppState, doc="The session's state")
+    edit = param.ClassSelector(class_=EditSession, doc="The annotate session")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        e = self.edit
+        undo = pn.widgets.Button(name="↶ Undo", description="Undo the last edit (z)", sizing_mode="stretch_width")
+        redo = pn.widgets.Button(name="↷ Redo", description="Redo (y)", sizing_mode="stretch_width")
+        clear = pn.widgets.Button(name="Clear", description="Remove every mask pixel of this pair (undoable)",
+                                  button_type="danger", button_style="outline", sizing_mode="stretch_width")  # fmt: skip
+        undo.on_click(lambda _: e.undo())
+        redo.on_click(lambda _: e.redo())
+        clear.on_click(lambda _: e.clear())
+        self.keyboard = KeyboardShortcuts(
+            on_key=self._on_key, keys=[k for s in EDIT_SHORTCUTS for k in s.keys], height=0, width=0, margin=0
+        )
+        self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-muted"])
+        e.param.watch(lambda *_: self._update_status(), ["status", "dirty"])
+        self._update_status()
+        self._layout = pn.Column(
+            pn.widgets.RadioButtonGroup.from_param(e.param.tool, label="", button_style="outline", button_type="primary",
+                                                   sizing_mode="stretch_width", css_classes=["thalia-tools"]),
+            pn.widgets.IntSlider.from_param(e.param.radius, sizing_mode="stretch_width"),
+            pn.widgets.Select.from_param(e.param.activity, sizing_mode="stretch_width"),
+            pn.widgets.Select.from_param(e.param.intensity, sizing_mode="stretch_width"),
+            pn.Row(undo, redo, clear, sizing_mode="stretch_width"),
+            self._status,
+            pn.Card(pn.pane.HTML(help_html(EDIT_SHORTCUTS), margin=(0, 6)), title="Shortcuts", collapsed=True,
+                    sizing_mode="stretch_width", margin=(4, 4)),
+            self.keyboard,
+            sizing_mode="stretch_width",
+        )  # fmt: skip
+
+    def _update_status(self) -> None:
+        e = self.edit
+        state = "<b>unsaved edits</b>" if e.dirty else "no unsaved edits"
+        self._status.object = f"{state}{' · ' + e.status if e.status else ''}"
+
+    def _on_key(self, key: str) -> None:
+        e = self.edit
+        actions = {
+            **{f"tool_{t}": (lambda t=t: setattr(e, "tool", t)) for t in TOOLS.values()},
+            **{f"activity_{c.code}": (lambda c=c: setattr(e, "activity", c.name)) for c in schema.ACTIVITY_TYPES if c.code},
+            "undo": e.undo, "redo": e.redo, "save": e.save,
+        }  # fmt: skip
+        if key in ("+", "-"):
+            e.radius = max(1, min(200, e.radius + (RADIUS_STEP if key == "+" else -RADIUS_STEP)))
+        elif key in INTENSITY_KEYS:
+            e.intensity = INTENSITY_KEYS[key]
+        else:
+            dispatcher(actions, EDIT_SHORTCUTS)(key)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+__all__ = ["ACTIVITY_NAMES", "EDIT_SHORTCUTS", "EditTools"]

@@ -1,0 +1,44 @@
+"""One pair's annotation as the editor sees it: its three masks, its label record and where they come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from .. import schema
+from ..dataset import ThaliaDataset
+from ..pairs import Pair
+
+#: Layer key of each mask variable (what :meth:`Frame.read` takes).
+MASK_LAYERS = {spec.variable: key for key, spec in schema.LAYERS.items() if spec.kind is schema.LayerKind.CLASSES}
+
+
+@dataclass
+class PairAnnotation:
+    """Masks (uint8 codes keyed by :data:`schema.MASKS` names, (rows, columns)) and the label record of a pair.
+
+    ``version`` is the id of the latest commit that touched the pair as of the snapshot read (``None``: never
+    edited): pass it as ``base`` when saving an edit of these masks. ``source`` is True when the masks and
+    record come from the source cube (the pair has no correction at that version). ``author``, ``message``
+    and ``time`` (UTC) describe the save that produced a correction.
+    """
+
+    pair: Pair
+    masks: dict[str, np.ndarray]
+    record: dict[str, Any]
+    version: str | None = None
+    source: bool = False
+    author: str = ""
+    message: str = ""
+    time: datetime | None = None
+
+
+def source_annotation(dataset: ThaliaDataset, pair: Pair) -> PairAnnotation:
+    """``pair``'s masks and record as the source dataset holds them (activity / intensity derived if absent)."""
+    frame = dataset.frame(pair.frame)
+    layers = frame.read(pair, [MASK_LAYERS[m] for m in schema.MASKS])
+    masks = {m: np.asarray(layers[MASK_LAYERS[m]], dtype=np.uint8) for m in schema.MASKS}
+    return PairAnnotation(pair, masks, dict(frame.annotation(pair) or {}), source=True)

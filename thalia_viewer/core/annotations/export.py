@@ -1,0 +1,215 @@
+"""Export a corrected dataset in the Thalia layout: source cubes with the store's corrections written in.
+
+``OUT/<frame>.zarr`` is a file copy of each source store (same Zarr format, chunks, codecs and
+consolidated metadata) in which only the corrected pairs' mask cells are rewritten; real cubes that lack
+``activity_type_mask`` / ``intensity_level_mask`` get them, derived from the records for the other pairs.
+``annotations.json`` holds the corrected records, each with ``segmentation_mask`` polygons vectorised from
+its deformation mask; ``quality_timeseries.json`` is the source's, updated for the corrected records'
+flags. The export is written beside ``OUT`` and renamed at the end: an interrupted one leaves no ``OUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .. import schema
+from ..dataset import ThaliaDataset
+from ..errors import AnnotationStoreError
+from ..frame import Frame
+from ..pairs import Pair
+from .annotation import MASK_LAYERS
+from .store import AnnotationStore
+from .vectorize import mask_to_polygons
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote: where, from which store version, how many frames and corrected pairs."""
+
+    out: Path
+    version: str
+    frames: int
+    pairs: int
+    records: int
+
+    def __str__(self) -> str:
+        return (
+            f"wrote {self.out}: {self.frames} frames, {self.pairs} corrected pairs, {self.records} records "
+            f"(annotation store version {self.version[:8]})"
+        )
+
+
+def export_dataset(
+    root: str | os.PathLike[str],
+    store: AnnotationStore | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    version: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ExportSummary:
+    """Write the dataset at ``root`` corrected by ``store`` at ``version`` (tag, id; default tip) to ``out``."""
+    dataset = ThaliaDataset(root)
+    if not isinstance(store, AnnotationStore):
+        store = AnnotationStore(store, dataset=dataset, create=False)
+    snapshot = store.resolve(version)
+    out = Path(out).absolute()
+    _check_out(dataset, out, overwrite)
+    edited: dict[str, list[Pair]] = {}
+    for pair in store.edited_pairs(snapshot):
+        edited.setdefault(pair.frame, []).append(pair)
+    unknown = sorted(set(edited) - set(dataset.frames))
+    if unknown:
+        msg = f"the annotation store corrects frame(s) {unknown} that {dataset.root} does not hold."
+        raise AnnotationStoreError(msg, "Export with the dataset root the corrections were made on.")
+    partial = out.parent / f".{out.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    records = dict(dataset.annotations)
+    corrected: dict[str, dict[str, Any]] = {}
+    for frame_id in dataset.frames:
+        if progress:
+            progress(f"{frame_id}: copying the store, {len(edited.get(frame_id, []))} corrected pair(s)")
+        target = partial / f"{frame_id}{schema.STORE_SUFFIX}"
+        _copy_store(dataset, frame_id, target)
+        frame = dataset.frame(frame_id)
+        group = zarr.open_group(str(target), mode="r+", use_consolidated=False)
+        _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
+        for pair in edited.get(frame_id, []):
+            ann = store.read_merged(pair, snapshot)
+            _write_masks(group, _cell(frame, pair), ann.masks)
+            record = {**ann.record, "segmentation_mask": mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])}
+            corrected[str(record["uniqueID"])] = record
+    records = _merge_records(records, corrected)
+    quality = _quality(dataset.quality, records, corrected.values())
+    (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
+    (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records))
+
+
+def _check_out(dataset: ThaliaDataset, out: Path, overwrite: bool) -> None:
+    if dataset.location.is_local and Path(dataset.location.path).absolute() in (out, *out.parents):
+        msg = f"export target {out} is (inside) the source dataset {dataset.root}; source cubes are never written."
+        raise AnnotationStoreError(msg, "Export to a new folder outside the dataset root.")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        msg = f"export target {out} already exists and is not empty."
+        raise FileExistsError(f"{msg} Choose a new folder, or pass overwrite=True (--overwrite).")
+
+
+def _copy_store(dataset: ThaliaDataset, frame_id: str, target: Path) -> None:
+    """Copy the frame's store files as they are (chunks, codecs, consolidated metadata)."""
+    name = f"{frame_id}{schema.STORE_SUFFIX}"
+    if dataset.location.is_local:
+        shutil.copytree(dataset.location.join(name), target)
+    else:
+        dataset.location.fs.get(f"{dataset.location.path}/{name}", str(target), recursive=True)
+
+
+def _mask_dims(frame: Frame) -> tuple[str, ...]:
+    return tuple(str(d) for d in frame.ds[schema.DEFORMATION_MASK].dims)
+
+
+def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iterable[Pair]) -> None:
+    """Create the project's activity / intensity rasters a real cube lacks; fill them for the uncorrected pairs."""
+    missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in group]
+    if not missing:
+        return
+    like = group[schema.DEFORMATION_MASK]
+    dims = _mask_dims(frame)
+    v2 = like.metadata.zarr_format == 2
+    for name in missing:
+        meanings = " ".join(f"{c.code}={c.name}" for c in schema.MASK_CLASSES[name])
+        attrs: dict[str, Any] = {"long_name": name.replace("_", " "), "flag_meanings": meanings}
+        layout: dict[str, Any] = {"fill_value": None} if v2 else {"fill_value": 0, "dimension_names": dims}
+        if v2:  # xarray's Zarr 2 dims; a null fill value, or xarray would read code 0 as missing (NaN)
+            attrs["_ARRAY_DIMENSIONS"] = list(dims)
+        group.create_array(
+            name, shape=like.shape, chunks=like.chunks, dtype="uint8", compressors=like.compressors, attributes=attrs, **layout
+        )
+    skipped = set(skip)
+    for pair in frame.pairs:
+        if pair in skipped:
+            continue
+        i, j = _cell(frame, pair)
+        derived = frame.read(pair, [MASK_LAYERS[m] for m in missing])
+        for name in missing:
+            values = derived[MASK_LAYERS[name]]
+            if values.any():
+                group[name][i, j] = values
+    _reconsolidate(target, group)
+
+
+def _reconsolidate(target: Path, group: zarr.Group) -> None:
+    """Rewrite consolidated metadata where the source store had it (Zarr 2 ``.zmetadata``, Zarr 3 inline)."""
+    if group.metadata.zarr_format == 2:
+        if (target / ".zmetadata").exists():
+            zarr.consolidate_metadata(str(target))
+    elif group.metadata.consolidated_metadata is not None:
+        zarr.consolidate_metadata(str(target))
+
+
+def _cell(frame: Frame, pair: Pair) -> tuple[int, int]:
+    """(primary, secondary) indices of ``pair`` in the frame's date grid."""
+    primaries = [schema.format_date(d) for d in frame.ds[schema.PRIMARY].values]
+    secondaries = [schema.format_date(d) for d in frame.ds[schema.SECONDARY].values]
+    return primaries.index(pair.primary), secondaries.index(pair.secondary)
+
+
+def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:
+    """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
+    i, j = cell
+    for name in schema.MASKS:
+        array = group[name]
+        values = masks[name].astype(array.dtype)
+        if np.issubdtype(array.dtype, np.floating):
+            before = array[i, j]
+            values = np.where(np.isnan(before) & (masks[name] == 0), before, values)
+        array[i, j] = values
+
+
+def _merge_records(records: dict[str, dict], corrected: dict[str, dict]) -> dict[str, dict]:
+    """Source records with the corrected ones in their place (keyed by ``str(uniqueID)``)."""
+    where = {_cell_of(rec): key for key, rec in records.items()}
+    out = dict(records)
+    for key, rec in corrected.items():
+        out.pop(where.get(_cell_of(rec), key), None)
+        out[key] = rec
+    return out
+
+
+def _cell_of(rec: dict) -> tuple[str, str, str]:
+    return str(rec["frameID"]), schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"])
+
+
+def _usable(rec: dict) -> bool:
+    return not any(rec.get(flag) for flag in schema.UNUSABLE_FLAGS)
+
+
+def _quality(source: dict | None, records: dict[str, dict], corrected: Iterable[dict]) -> dict:
+    """``quality_timeseries.json``: the source's (or one built from all records) with the corrected pairs' flags."""
+    changed = list(records.values()) if source is None else list(corrected)
+    quality: dict[str, dict[str, dict]] = json.loads(json.dumps(source or {}))
+    for rec in changed:
+        frame, primary, secondary = _cell_of(rec)
+        groups = quality.setdefault(frame, {})
+        group = groups.setdefault(primary, {"length": 0, "secondary_date": [], "uniqueID": []})
+        entries = dict(zip(group["secondary_date"], group["uniqueID"], strict=True))
+        entries.pop(secondary, None)
+        if _usable(rec):
+            entries[secondary] = rec["uniqueID"]
+        ordered = sorted(entries)
+        group.update(length=len(ordered), secondary_date=ordered, uniqueID=[entries[s] for s in ordered])
+        if not ordered:
+            del groups[primary]
+    return quality

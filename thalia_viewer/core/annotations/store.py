@@ -1,0 +1,415 @@
+"""The versioned annotation store: corrections of masks and labels as an Icechunk overlay on read-only cubes.
+
+Layout (Zarr 3 inside an Icechunk repository): the root group's attrs mark the store; one group per frame
+(``attrs["shape"]``: rows, columns); one group per corrected pair, ``<frame>/<primary>_<secondary>``,
+holding ``deformation_mask``, ``activity_type_mask`` and ``intensity_level_mask`` (uint8, full frame,
+512 x 512 chunks) and, in its attrs, the pair's ``annotations.json`` record and who saved it. Each save
+or revert of a pair is one commit on ``main`` whose metadata names author, kind and pair; a save writes
+only the chunks that differ from the pair's previous version. History is never rewritten.
+
+>>> store = AnnotationStore(default_store_path(root), dataset=ThaliaDataset(root))
+>>> ann = store.read_merged(pair)                      # correction if any, else the source
+>>> store.save_pair(pair, ann.masks, ann.record, author="ana", message="trim mask", base=ann.version)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import icechunk
+import numpy as np
+import zarr
+
+from .. import schema
+from ..dataset import ThaliaDataset
+from ..errors import AnnotationStoreError, ConflictError, InvalidEditError
+from ..io import Location
+from ..pairs import Pair
+from .annotation import PairAnnotation, source_annotation
+from .checks import check_masks, check_record
+from .chunks import changed_blocks, chunk_shape, write_blocks
+from .diff import PairDiff, pair_diff
+from .locking import commit_lock
+from .versions import BRANCH, History, Kind, Version, commit_metadata
+
+STORE_MARK: Final = "thalia_annotations"  # root attrs key that marks an annotation store
+FORMAT_VERSION: Final = 1
+DEFAULT_SUBDIR: Final = (".thalia", "annotations")
+MAX_ATTEMPTS: Final = 8  # whole-save retries when a concurrent commit clashes structurally
+REBASE_TRIES: Final = 20  # rebases of one commit onto commits of other pairs
+CACHE_PAIRS: Final = 2  # pairs' masks kept in memory per store (48 MB each at 4096 x 4096)
+_QUIET_LOGS: Final = "warn,icechunk::storage::object_store=error,icechunk::session=error"
+
+Source = PairAnnotation | Callable[[Pair], PairAnnotation]
+
+
+def default_store_path(root: str | os.PathLike[str]) -> str:
+    """Where a dataset root keeps its annotation store by default: ``ROOT/.thalia/annotations``."""
+    return Location(root).join(*DEFAULT_SUBDIR)
+
+
+def _storage(location: str | os.PathLike[str] | icechunk.Storage) -> tuple[icechunk.Storage, Path | None, str]:
+    """Icechunk storage of a local folder, a ``file://`` / ``s3://bucket/prefix`` URL or a ready Storage.
+
+    S3 stores use ``icechunk.s3_storage(bucket=..., prefix=..., from_env=True)``: credentials and region
+    come from the usual AWS environment variables. Returns (storage, local folder or None, display name).
+    """
+    if isinstance(location, icechunk.Storage):
+        return location, None, repr(location)
+    text = os.fspath(location)
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme == "s3":
+        bucket, _, prefix = rest.partition("/")
+        return icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, from_env=True), None, text
+    if sep and scheme != "file":
+        msg = f"annotation store URL {text!r}: scheme {scheme!r} is not supported."
+        raise AnnotationStoreError(msg, "Use a local folder, file://PATH or s3://BUCKET/PREFIX, or pass an icechunk.Storage.")
+    folder = Path(rest if sep else text).expanduser().absolute()
+    return icechunk.local_filesystem_storage(str(folder)), folder, str(folder)
+
+
+def _group_path(pair: Pair) -> str:
+    return f"{pair.frame}/{pair.primary}_{pair.secondary}"
+
+
+class AnnotationStore:
+    """A versioned, attributed, conflict-safe store of pair corrections (see the module docstring).
+
+    ``location``: a local folder (created when ``create``), ``file://`` or ``s3://bucket/prefix`` URL, or an
+    ``icechunk.Storage``. ``dataset``: the source dataset; with it, masks are checked against the frame's
+    shape and the pair's existence, and reads can fall back to the source (:meth:`read_merged`).
+    Safe for several processes writing at once (local folders use a commit lock, object stores Icechunk's
+    conditional updates). ``cache_pairs``: how many pairs' masks (3 x rows x columns bytes each) are kept in
+    memory so that saving an edit of a pair just read or saved need not read its previous version again.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | icechunk.Storage,
+        dataset: ThaliaDataset | None = None,
+        create: bool = True,
+        cache_pairs: int = CACHE_PAIRS,
+    ) -> None:
+        self.dataset = dataset
+        self._cache_pairs = cache_pairs
+        if "ICECHUNK_LOG" not in os.environ:
+            icechunk.set_logs_filter(_QUIET_LOGS)  # expected: the local-storage warning (see locking) and rebase aborts
+        storage, self._folder, self.location = _storage(location)
+        self._repo = self._open(storage, create)
+        self._history = History(self._repo)
+        self._cache: OrderedDict[tuple[str, str], dict[str, np.ndarray]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"AnnotationStore({self.location!r})"
+
+    # ---------------------------------------------------------------------------------------- open
+    def _open(self, storage: icechunk.Storage, create: bool) -> icechunk.Repository:
+        folder = self._folder
+        missing = f"annotation store {self.location} does not exist."
+        if folder is not None and not folder.is_dir():
+            if not create or folder.exists():
+                raise AnnotationStoreError(missing, "Check the path; a store is created by the first save in the app.")
+            folder.mkdir(parents=True)
+        try:
+            if not icechunk.Repository.exists(storage):
+                if not create:
+                    raise AnnotationStoreError(missing, "Check the path or URL; a store is created by the first save in the app.")
+                with commit_lock(folder):  # another process may be creating it too
+                    if not icechunk.Repository.exists(storage):
+                        if folder is not None and any(folder.iterdir()):
+                            msg = f"{self.location} is a non-empty folder but not an annotation store."
+                            raise AnnotationStoreError(msg, "Point to a store folder, or to an empty or new folder to create one.")
+                        return self._create(storage)
+            repo = icechunk.Repository.open(storage)
+        except icechunk.IcechunkError as exc:
+            msg = f"annotation store {self.location} cannot be opened ({_first_line(exc)})."
+            raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from None
+        root = zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
+        if STORE_MARK not in root.attrs:
+            msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
+            raise AnnotationStoreError(msg, "Point to a store made by thalia-viewer, or to a new folder.")
+        return repo
+
+    @staticmethod
+    def _create(storage: icechunk.Storage) -> icechunk.Repository:
+        repo = icechunk.Repository.create(storage)
+        session = repo.writable_session(BRANCH)
+        root = zarr.open_group(session.store, mode="w", zarr_format=3)
+        root.attrs[STORE_MARK] = {"format": FORMAT_VERSION, "layout": "<frame>/<primary>_<secondary>"}
+        session.commit("create the annotation store", metadata={"kind": "create"})
+        return repo
+
+    # ------------------------------------------------------------------------------------- versions
+    def resolve(self, version: str | None = None) -> str:
+        """The snapshot id of ``version``: a snapshot id (or a unique prefix of one on main), a tag or a branch.
+
+        ``None`` is the tip of main.
+        """
+        if version is None:
+            return self._repo.lookup_branch(BRANCH)
+        version = version.strip()
+        if version in self._repo.list_tags():
+            return self._repo.lookup_tag(version)
+        if version in self._repo.list_branches():
+            return self._repo.lookup_branch(version)
+        try:
+            return self._repo.lookup_snapshot(version).id
+        except icechunk.IcechunkError:
+            matches = self._history.ids_starting_with(version) if version else []
+            if len(matches) == 1:
+                return matches[0]
+        tags = ", ".join(sorted(self._repo.list_tags())) or "none"
+        msg = f"annotation store {self.location} has no version {version!r} (tags: {tags})."
+        raise AnnotationStoreError(msg, "Versions are snapshot ids from `thalia-viewer history STORE`, tag or branch names.")
+
+    def history(self, frame: str | None = None, pair: Pair | None = None) -> list[Version]:
+        """Saves and reverts on main, newest first, optionally of one frame or one pair."""
+        out = self._history.versions()
+        if frame is not None:
+            out = [v for v in out if v.pair.frame == frame]
+        if pair is not None:
+            out = [v for v in out if v.pair == pair]
+        return out
+
+    def pair_version(self, pair: Pair) -> str | None:
+        """The id of the latest commit that touched ``pair`` (``None``: never edited)."""
+        latest = self._history.latest(pair)
+        return latest.id if latest else None
+
+    def tag(self, name: str, version: str | None = None) -> str:
+        """Label ``version`` (default: the tip of main) as release ``name``; returns its snapshot id."""
+        name = name.strip()
+        if not name or name in (BRANCH,):
+            msg = f"{name!r} cannot name a tag."
+            raise AnnotationStoreError(msg, "Use a release name such as labels-v1.")
+        existing = self.tags()
+        if name in existing:
+            msg = f"tag {name!r} already exists (version {existing[name][:8]}); tags are immutable releases."
+            raise AnnotationStoreError(msg, f"Choose another name, e.g. {name}-2.")
+        snapshot = self.resolve(version)
+        try:
+            self._repo.create_tag(name, snapshot_id=snapshot)
+        except icechunk.IcechunkError as exc:
+            msg = f"tag {name!r} cannot be created ({_first_line(exc)})."
+            raise AnnotationStoreError(msg, "Another writer may have just created it; list tags and choose another name.") from None
+        return snapshot
+
+    def tags(self) -> dict[str, str]:
+        """Release tags: name -> snapshot id, sorted by name."""
+        return {name: self._repo.lookup_tag(name) for name in sorted(self._repo.list_tags())}
+
+    # ---------------------------------------------------------------------------------------- reads
+    def read_pair(self, pair: Pair, version: str | None = None) -> PairAnnotation | None:
+        """The correction of ``pair`` at ``version`` (default: tip of main), or ``None`` if it has none there."""
+        return self._read_at(pair, self.resolve(version))
+
+    def read_merged(self, pair: Pair, version: str | None = None) -> PairAnnotation:
+        """The correction of ``pair`` at ``version`` if any, else the source's masks and record (needs ``dataset``).
+
+        Its ``version`` is the ``base`` to pass to :meth:`save_pair` when saving an edit of it.
+        """
+        snapshot = self.resolve(version)
+        found = self._read_at(pair, snapshot)
+        if found is not None:
+            return found
+        ann = source_annotation(self._dataset(), pair)
+        latest = self._history.latest(pair, at=snapshot)
+        ann.version = latest.id if latest else None
+        return ann
+
+    def edited_pairs(self, version: str | None = None, frame: str | None = None) -> list[Pair]:
+        """Pairs that hold a correction at ``version`` (default: tip of main), sorted."""
+        root = self._root(self.resolve(version))
+        frames = [frame] if frame is not None else [name for name, _ in root.groups()]
+        out = []
+        for f in frames:
+            group = root.get(f)
+            if isinstance(group, zarr.Group):
+                out += [Pair(f, *name.split("_")) for name, _ in group.groups()]
+        return sorted(out)
+
+    def diff(self, pair: Pair, a: str | None, b: str | None = None, source: Source | None = None) -> PairDiff:
+        """Pixels added / removed per mask and record fields changed from version ``a`` to ``b`` (default tip).
+
+        A version where the pair has no correction means the source: ``source`` gives it (a
+        :class:`PairAnnotation`, or a callable of the pair), else the store's ``dataset`` is read.
+        """
+        return pair_diff(self._state(pair, a, source), self._state(pair, b, source))
+
+    def _state(self, pair: Pair, version: str | None, source: Source | None) -> PairAnnotation:
+        found = self.read_pair(pair, version)
+        if found is not None:
+            return found
+        if source is None:
+            return source_annotation(self._dataset(), pair)
+        return source(pair) if callable(source) else source
+
+    def _root(self, snapshot: str) -> zarr.Group:
+        return zarr.open_group(self._repo.readonly_session(snapshot_id=snapshot).store, mode="r")
+
+    def _read_at(self, pair: Pair, snapshot: str) -> PairAnnotation | None:
+        group = self._root(snapshot).get(_group_path(pair))
+        if not isinstance(group, zarr.Group):
+            return None
+        latest = self._history.latest(pair, at=snapshot)
+        version = latest.id if latest else None
+        cached = self._cache.get((pair.key, version)) if version else None
+        if cached:
+            masks = {m: cached[m].copy() for m in schema.MASKS}
+        else:
+            masks = {m: group[m][:] for m in schema.MASKS}
+            if version:
+                self._remember(pair, version, {m: a.copy() for m, a in masks.items()})
+        attrs = group.attrs.asdict()
+        saved = attrs.get("saved", {})
+        when = datetime.fromisoformat(saved["time"]) if "time" in saved else None
+        return PairAnnotation(
+            pair, masks, dict(attrs.get("record", {})), version=version, author=saved.get("author", ""),
+            message=saved.get("message", ""), time=when,
+        )  # fmt: skip
+
+    def _remember(self, pair: Pair, version: str, masks: dict[str, np.ndarray]) -> None:
+        self._cache[(pair.key, version)] = masks
+        while len(self._cache) > self._cache_pairs:
+            self._cache.popitem(last=False)
+
+    def _dataset(self) -> ThaliaDataset:
+        if self.dataset is None:
+            msg = f"{self!r} was opened without its source dataset, which this read needs."
+            raise AnnotationStoreError(msg, "Open the store with AnnotationStore(path, dataset=ThaliaDataset(root)).")
+        return self.dataset
+
+    # --------------------------------------------------------------------------------------- writes
+    def save_pair(
+        self, pair: Pair, masks: Mapping[str, np.ndarray], record: Mapping[str, Any], author: str, message: str,
+        *, base: str | None, force: bool = False,
+    ) -> str:  # fmt: skip
+        """Commit ``pair``'s masks (class codes keyed by :data:`schema.MASKS`) and record; returns the new version id.
+
+        ``base`` is the pair's version the edit started from (:attr:`PairAnnotation.version`; ``None``: from a
+        never-edited source). If someone saved the pair since, :class:`ConflictError` names them and nothing
+        is written; ``force=True`` overwrites (their save stays in the history). Bad masks or record raise
+        :class:`InvalidEditError` and write nothing.
+        """
+        shape = self._frame_shape(pair)
+        checked = check_masks(pair, masks, shape)
+        source = self.dataset.annotation(pair) if self.dataset is not None else None
+        rec = check_record(pair, record, source)
+        return self._commit(pair, Kind.SAVE, checked, rec, _author(author), message, base=base, force=force)
+
+    def revert(self, pair: Pair, version: str, author: str, message: str) -> str:
+        """A new commit restoring ``pair`` as it was at ``version`` (before any correction: the source)."""
+        snapshot = self.resolve(version)
+        target = self._read_at(pair, snapshot)
+        if target is None and self.read_pair(pair) is None:
+            msg = f"pair {pair} already shows the source cube: there is nothing to revert."
+            raise AnnotationStoreError(msg, "Pick a version of this pair from its history.")
+        masks, record = (None, None) if target is None else (target.masks, target.record)
+        return self._commit(
+            pair, Kind.REVERT, masks, record, _author(author), message, base=None, force=True, reverted_to=snapshot
+        )
+
+    def _frame_shape(self, pair: Pair) -> tuple[int, int] | None:
+        if self.dataset is not None:
+            frame = self.dataset.frame(pair.frame)
+            frame.pair(pair.primary, pair.secondary)  # PairNotFoundError for a pair the source lacks
+            return frame.shape
+        group = self._root(self.resolve()).get(pair.frame)
+        return tuple(group.attrs["shape"]) if isinstance(group, zarr.Group) else None  # type: ignore[return-value]
+
+    def _commit(
+        self, pair: Pair, kind: Kind, masks: dict[str, np.ndarray] | None, record: dict[str, Any] | None,
+        author: str, message: str, *, base: str | None, force: bool, reverted_to: str | None = None,
+    ) -> str:  # fmt: skip
+        """Write and commit one pair, retrying from the new tip when a concurrent commit clashes structurally."""
+        saved = {"author": author, "message": message, "time": datetime.now(UTC).isoformat(), "kind": kind.value}
+        for _ in range(MAX_ATTEMPTS):
+            session = self._repo.writable_session(BRANCH)
+            latest = self._history.latest(pair, at=session.snapshot_id)
+            if not force:
+                _check_base(pair, latest, base)
+            root = zarr.open_group(session.store, mode="r+")
+            if masks is None:
+                if root.get(_group_path(pair)) is not None:
+                    del root[_group_path(pair)]
+            else:
+                self._write(root, pair, masks, {"record": record, "saved": saved}, latest)
+            try:
+                with commit_lock(self._folder):
+                    snapshot = session.commit(
+                        message or f"{kind.value} {pair}", metadata=commit_metadata(pair, author, kind, reverted_to),
+                        rebase_with=icechunk.ConflictDetector(), rebase_tries=REBASE_TRIES,
+                    )  # fmt: skip
+            except icechunk.RebaseFailedError:
+                continue  # the same pair, or its new frame group, was committed meanwhile: start again from the tip
+            if masks is not None:
+                self._remember(pair, snapshot, masks)
+            return snapshot
+        msg = f"pair {pair} could not be committed after {MAX_ATTEMPTS} attempts: other writers kept changing it."
+        raise AnnotationStoreError(msg, "Reload the pair and save again.")
+
+    def _write(
+        self, root: zarr.Group, pair: Pair, masks: dict[str, np.ndarray], attrs: dict[str, Any], latest: Version | None
+    ) -> None:
+        """Create what is missing and write the changed chunks and the attrs of ``pair``'s group."""
+        shape = masks[schema.DEFORMATION_MASK].shape
+        frame_group = root.get(pair.frame)
+        if not isinstance(frame_group, zarr.Group):
+            frame_group = root.create_group(pair.frame, attributes={"shape": list(shape)})
+        name = f"{pair.primary}_{pair.secondary}"
+        group = frame_group.get(name)
+        previous: Mapping[str, np.ndarray | None]
+        if isinstance(group, zarr.Group):
+            cached = self._cache.get((pair.key, latest.id)) if latest else None
+            previous = cached or {m: group[m][:] for m in schema.MASKS}
+        else:
+            group = frame_group.create_group(name)
+            chunks = chunk_shape(shape)
+            for m in schema.MASKS:
+                group.create_array(m, shape=shape, chunks=chunks, dtype="uint8", fill_value=0)
+            previous = dict.fromkeys(schema.MASKS)
+        writes = []
+        for m in schema.MASKS:
+            array = group[m]
+            writes.append((array, masks[m], changed_blocks(previous[m], masks[m], array.chunks)))
+        write_blocks(writes)
+        group.attrs.put(attrs)
+
+
+def _check_base(pair: Pair, latest: Version | None, base: str | None) -> None:
+    """Raise :class:`ConflictError` when ``pair``'s latest version is not the one the edit started from."""
+    current = latest.id if latest else None
+    if current == base:
+        return
+    if latest is None:
+        msg = f"pair {pair} has no saved version, but the edit says it started from version {base}."
+        raise AnnotationStoreError(msg, "Pass base=None for an edit of the source, or the version you loaded.")
+    started = "the source" if base is None else f"version {base[:8]}"
+    when = latest.time.strftime("%Y-%m-%d %H:%M:%S UTC")
+    what = "reverted" if latest.kind is Kind.REVERT else "saved"
+    msg = (
+        f"pair {pair} was {what} by {latest.author} at {when} (\"{latest.message}\", version {latest.short_id}) "
+        f"after you started editing from {started}; your changes were not saved."
+    )
+    hint = "Reload the pair to see their version and redo your edit on it, or save again with force to overwrite theirs (it stays in the history)."
+    raise ConflictError(
+        msg, hint, pair=pair.key, version=latest.id, author=latest.author, time=latest.time, saved_message=latest.message
+    )
+
+
+def _author(author: str) -> str:
+    name = str(author or "").strip()
+    if not name:
+        msg = "a save needs the author's name; nothing was saved."
+        raise InvalidEditError(msg, "Enter your name before saving.")
+    return name
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip(" x|`->") for line in str(exc).splitlines() if line.strip(" x|`->")]
+    return lines[0] if lines else type(exc).__name__
