@@ -59,19 +59,32 @@ def test_export_round_trip(tiny_root, tmp_path):
     frame = source.frame(source.frames[0])
     edited, dropped = frame.positives[0], frame.positives[1]
     ann = store.read_merged(edited)
-    masks = paint(erase(ann.masks, slice(0, 160), slice(0, 192)), slice(20, 70), slice(30, 90), activity=3, intensity=1)
+    masks = paint(
+        erase(ann.masks, slice(0, 160), slice(0, 192)), slice(20, 70), slice(30, 90), activity=3, intensity=1
+    )
     masks = paint(masks, slice(100, 130), slice(120, 180), activity=5)
-    record = {**ann.record, "caption": "sill and quake, redrawn", "activity_type": ["Sill", "Earthquake"],
-              "intensity_level": ["Low", "None"], "label": ["Deformation", "Earthquake"], "is_crowd": 1}  # fmt: skip
+    record = {
+        **ann.record,
+        "caption": "sill and quake, redrawn",
+        "activity_type": ["Sill", "Earthquake"],
+        "intensity_level": ["Low", "None"],
+        "label": ["Deformation", "Earthquake"],
+        "is_crowd": 1,
+    }
     store.save_pair(edited, masks, record, "ana", "redraw", base=None)
     store.tag("v1")
     gone = store.read_merged(dropped)
-    store.save_pair(dropped, gone.masks, {**gone.record, "corrupted": 1}, "bob", "corrupted after all", base=None)
+    store.save_pair(
+        dropped, gone.masks, {**gone.record, "corrupted": 1}, "bob", "corrupted after all", base=None
+    )
 
     summary = export_dataset(tiny_root, store, tmp_path / "out")
     out = tmp_path / "out"
-    assert summary.pairs == 2 and summary.frames == 2 and sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{f}.zarr" for f in source.frames] + [schema.ANNOTATIONS_FILE, schema.QUALITY_FILE]
+    assert (
+        summary.pairs == 2
+        and summary.frames == 2
+        and sorted(p.name for p in out.iterdir())
+        == sorted([f"{f}.zarr" for f in source.frames] + [schema.ANNOTATIONS_FILE, schema.QUALITY_FILE])
     )
     assert tree_digest(tiny_root) == digest  # the source was never written
 
@@ -87,11 +100,15 @@ def test_export_round_trip(tiny_root, tmp_path):
     exported = ThaliaDataset(out)
     got = exported.frame(frame.frame_id)
     layers = got.read(edited, ["deformation", "activity", "intensity"])
-    assert np.array_equal(layers["deformation"], masks[DEF]) and np.array_equal(layers["activity"], masks[ACT])
+    assert np.array_equal(layers["deformation"], masks[DEF]) and np.array_equal(
+        layers["activity"], masks[ACT]
+    )
     assert np.array_equal(layers["intensity"], masks[INT])
     rec = exported.annotation(edited)
     assert {k: v for k, v in rec.items() if k != "segmentation_mask"} == record
-    assert len(rec["segmentation_mask"]) == 2 and all(len(p) >= 6 and len(p) % 2 == 0 for p in rec["segmentation_mask"])
+    assert len(rec["segmentation_mask"]) == 2 and all(
+        len(p) >= 6 and len(p) % 2 == 0 for p in rec["segmentation_mask"]
+    )
     assert iou(rasterize(rec["segmentation_mask"], frame.shape), masks[DEF] > 0) > 0.9
     assert exported.annotation(dropped)["corrupted"] == 1 and dropped not in got.pairs
     assert len(got.pairs) == len(frame.pairs) - 1
@@ -108,7 +125,9 @@ def test_export_of_real_style_cubes_adds_the_project_masks(tmp_path):
     store = AnnotationStore(tmp_path / "store", dataset=source)
     pair = frame.positives[0]
     ann = store.read_merged(pair)
-    masks = paint(erase(ann.masks, slice(0, 64), slice(0, 64)), slice(5, 20), slice(5, 30), activity=2, intensity=3)
+    masks = paint(
+        erase(ann.masks, slice(0, 64), slice(0, 64)), slice(5, 20), slice(5, 30), activity=2, intensity=3
+    )
     store.save_pair(pair, masks, ann.record, "ana", "dyke", base=ann.version)
     export_dataset(root, store, tmp_path / "out")
     plain = xr.open_zarr(tmp_path / "out" / f"{realistic.FRAME}.zarr")
@@ -118,7 +137,11 @@ def test_export_of_real_style_cubes_adds_the_project_masks(tmp_path):
         assert np.array_equal(cell(plain, name, pair).astype(np.uint8), masks[name])
     other = frame.positives[1]  # untouched: activity / intensity derived from its record (Mogi, Medium)
     blob = cell(plain, DEF, other) == 1
-    assert blob.any() and (cell(plain, ACT, other)[blob] == 1).all() and (cell(plain, INT, other)[blob] == 2).all()
+    assert (
+        blob.any()
+        and (cell(plain, ACT, other)[blob] == 1).all()
+        and (cell(plain, INT, other)[blob] == 2).all()
+    )
     assert validate(str(tmp_path / "out")).ok
 
 
@@ -152,17 +175,32 @@ def test_cli_export(capsys, tiny_root, tmp_path):
     store = AnnotationStore(tmp_path / "store", dataset=source)
     pair = source.frame(source.frames[0]).positives[0]
     ann = store.read_merged(pair)
-    store.save_pair(pair, paint(ann.masks, slice(0, 9), slice(0, 9)), {**ann.record, "caption": "cli"}, "ana", "x", base=None)
+    store.save_pair(
+        pair,
+        paint(ann.masks, slice(0, 9), slice(0, 9)),
+        {**ann.record, "caption": "cli"},
+        "ana",
+        "x",
+        base=None,
+    )
     store.tag("release")
-    code = main(["export", str(tiny_root), str(tmp_path / "out"), "--store", store.location, "--tag", "release"])
+    code = main(
+        ["export", str(tiny_root), str(tmp_path / "out"), "--store", store.location, "--tag", "release"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "1 corrected pairs" in out
     records = json.loads((tmp_path / "out" / schema.ANNOTATIONS_FILE).read_text())
     assert [r["caption"] for r in records.values() if "segmentation_mask" in r] == ["cli"]
     for argv, expected in (
-        (["export", str(tiny_root), str(tmp_path / "o2"), "--store", str(tmp_path / "nowhere")], "does not exist"),
-        (["export", str(tiny_root), str(tmp_path / "o3"), "--store", store.location, "--tag", "nope"], "no version 'nope'"),
+        (
+            ["export", str(tiny_root), str(tmp_path / "o2"), "--store", str(tmp_path / "nowhere")],
+            "does not exist",
+        ),
+        (
+            ["export", str(tiny_root), str(tmp_path / "o3"), "--store", store.location, "--tag", "nope"],
+            "no version 'nope'",
+        ),
         (["export", str(tiny_root), str(tmp_path / "out"), "--store", store.location], "already exists"),
     ):
         assert main(argv) == 2, argv

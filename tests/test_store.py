@@ -1,4 +1,4 @@
-"""The versioned annotation store: round trips, history, revert, tags, conflicts, concurrent writers, kills, bad input."""
+"""Annotation store: round trip, history, revert, tags, conflicts, concurrent writers, kills, bad input."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import signal
 import time
 from pathlib import Path
 
+import icechunk
 import numpy as np
 import pytest
+import zarr
 
 from thalia_viewer.cli import main
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
 from thalia_viewer.core.annotations import store as store_module
+from thalia_viewer.core.annotations.chunks import CHUNK_PX
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import (
     AnnotationStoreError,
@@ -30,11 +33,15 @@ DEF, ACT, INT = schema.DEFORMATION_MASK, schema.ACTIVITY_MASK, schema.INTENSITY_
 SPAWN = mp.get_context("spawn")
 
 
-def paint(masks: dict[str, np.ndarray], rows: slice, cols: slice, activity: int = 1, intensity: int = 2) -> dict[str, np.ndarray]:
+def paint(
+    masks: dict[str, np.ndarray], rows: slice, cols: slice, activity: int = 1, intensity: int = 2
+) -> dict[str, np.ndarray]:
     """A consistent edit: ``activity`` (and the deformation it implies) and ``intensity`` over a box."""
     out = {k: v.copy() for k, v in masks.items()}
     out[ACT][rows, cols] = activity
-    out[INT][rows, cols] = schema.EARTHQUAKE_INTENSITY if activity == schema.EARTHQUAKE_ACTIVITY else intensity
+    out[INT][rows, cols] = (
+        schema.EARTHQUAKE_INTENSITY if activity == schema.EARTHQUAKE_ACTIVITY else intensity
+    )
     out[DEF] = schema.deformation_from_activity(out[ACT])
     return out
 
@@ -76,7 +83,8 @@ def test_save_and_read_back_exactly(store, pairs):
     assert start.source and start.version is None and store.read_pair(pair) is None
     masks = paint(start.masks, slice(10, 40), slice(20, 70), activity=2, intensity=3)
     record = {**start.record, "caption": "a dyke, corrected", "confidence": 0.9, "activity_type": ["Dyke"]}
-    version = store.save_pair(pair, masks, record, author="ana", message="dyke outline", base=start.version)
+    stale = {**record, "segmentation_mask": [[0, 0, 1, 0, 1, 1]]}  # derived from the masks: not stored
+    version = store.save_pair(pair, masks, stale, author="ana", message="dyke outline", base=start.version)
     got = store.read_pair(pair)
     assert got is not None and not got.source
     assert same(got.masks, masks) and got.record == record
@@ -92,15 +100,30 @@ def test_history_newest_first_with_authors_filtered_by_pair(store, pairs):
     ids = []
     for pair, author, message in ((a, "ana", "first"), (b, "bob", "other pair"), (a, "carl", "second")):
         ann = store.read_merged(pair)
-        ids.append(store.save_pair(pair, paint(ann.masks, slice(0, 5), slice(0, 5)), ann.record, author, message, base=ann.version))
+        ids.append(
+            store.save_pair(
+                pair,
+                paint(ann.masks, slice(0, 5), slice(0, 5)),
+                ann.record,
+                author,
+                message,
+                base=ann.version,
+            )
+        )
     history = store.history()
     assert [v.id for v in history] == ids[::-1]
-    assert [(v.author, v.message, v.pair) for v in history] == [("carl", "second", a), ("bob", "other pair", b), ("ana", "first", a)]
+    assert [(v.author, v.message, v.pair) for v in history] == [
+        ("carl", "second", a),
+        ("bob", "other pair", b),
+        ("ana", "first", a),
+    ]
     assert all(v.time.utcoffset().total_seconds() == 0 for v in history)
     assert history[0].time >= history[1].time >= history[2].time
     assert [v.id for v in store.history(pair=a)] == [ids[2], ids[0]]
     assert [v.id for v in store.history(frame=a.frame)] == ids[::-1]
     assert store.history(frame="999A_00000_000000") == []
+    assert store.edited_pairs() == sorted([a, b]) and store.edited_pairs(frame="999A_00000_000000") == []
+    assert store.edited_pairs(version=ids[0]) == [a]
     assert store.pair_version(a) == ids[2] and store.pair_version(b) == ids[1]
 
 
@@ -108,14 +131,31 @@ def test_a_save_writes_only_the_changed_chunks(tmp_path, pairs, dataset):
     pair = pairs[0]
     record = dataset.annotation(pair)
     store = AnnotationStore(tmp_path / "big")  # no dataset: the frame's shape comes from its first save
-    zeros = {m: np.zeros((1100, 1300), np.uint8) for m in schema.MASKS}
-    v1 = store.save_pair(pair, paint(zeros, slice(0, 600), slice(0, 10)), record, "ana", "two chunks", base=None)
-    v2 = store.save_pair(pair, paint(store.read_pair(pair).masks, slice(700, 710), slice(1200, 1210)), record, "ana", "corner", base=v1)
+    c = CHUNK_PX
+    shape = (c + 76, c + 276)  # a 2 x 2 chunk grid with partial edge chunks
+    zeros = {m: np.zeros(shape, np.uint8) for m in schema.MASKS}
+    v1 = store.save_pair(
+        pair, paint(zeros, slice(0, 600), slice(0, 10)), record, "ana", "one chunk", base=None
+    )
+    edited = paint(store.read_pair(pair).masks, slice(c + 50, c + 60), slice(c + 250, c + 260), activity=5)
+    v2 = store.save_pair(pair, edited, record, "ana", "corner", base=v1)
     diff = store._repo.diff(from_snapshot_id=v1, to_snapshot_id=v2)
     path = f"/{pair.frame}/{pair.primary}_{pair.secondary}"
-    assert {k: sorted(v) for k, v in diff.updated_chunks.items()} == {f"{path}/{m}": [[1, 2]] for m in schema.MASKS}
-    with pytest.raises(InvalidEditError, match=r"differ from the frame's \(1100, 1300\)"):
-        store.save_pair(pair, {m: np.zeros((100, 100), np.uint8) for m in schema.MASKS}, record, "ana", "x", base=v2)
+    assert {k: sorted(v) for k, v in diff.updated_chunks.items()} == {
+        f"{path}/{m}": [[1, 1]] for m in schema.MASKS
+    }
+    assert same(AnnotationStore(store.location, cache_pairs=0).read_pair(pair).masks, edited)
+    plain = zarr.open_group(store._repo.readonly_session(branch="main").store, mode="r")[path.lstrip("/")]
+    assert same({m: plain[m][:] for m in schema.MASKS}, edited)  # chunks as zarr itself reads them
+    cleared = erase(edited, slice(0, shape[0]), slice(0, shape[1]))
+    v3 = store.save_pair(pair, cleared, record, "ana", "erase all", base=v2)
+    assert same(AnnotationStore(store.location, cache_pairs=0).read_pair(pair).masks, cleared)
+    assert same(store.read_pair(pair, v2).masks, edited)
+    assert store.pair_version(pair) == v3
+    with pytest.raises(InvalidEditError, match=rf"differ from the frame's \({shape[0]}, {shape[1]}\)"):
+        store.save_pair(
+            pair, {m: np.zeros((100, 100), np.uint8) for m in schema.MASKS}, record, "ana", "x", base=v3
+        )
 
 
 def test_revert_restores_the_older_masks_with_a_new_commit(store, pairs):
@@ -123,7 +163,14 @@ def test_revert_restores_the_older_masks_with_a_new_commit(store, pairs):
     ann = store.read_merged(pair)
     first = paint(ann.masks, slice(0, 30), slice(0, 30))
     v1 = store.save_pair(pair, first, {**ann.record, "caption": "v1"}, "ana", "v1", base=None)
-    v2 = store.save_pair(pair, erase(first, slice(0, 160), slice(0, 192)), {**ann.record, "caption": "v2"}, "bob", "v2", base=v1)
+    v2 = store.save_pair(
+        pair,
+        erase(first, slice(0, 160), slice(0, 192)),
+        {**ann.record, "caption": "v2"},
+        "bob",
+        "v2",
+        base=v1,
+    )
     v3 = store.revert(pair, v1, author="carl", message="back to v1")
     assert v3 not in (v1, v2)
     got = store.read_pair(pair)
@@ -138,7 +185,9 @@ def test_revert_to_before_the_first_edit_shows_the_source(store, pairs):
     pair = pairs[0]
     source = store.read_merged(pair)
     before = store.resolve()  # the tip before the pair's first edit
-    store.save_pair(pair, paint(source.masks, slice(0, 9), slice(0, 9)), source.record, "ana", "edit", base=None)
+    store.save_pair(
+        pair, paint(source.masks, slice(0, 9), slice(0, 9)), source.record, "ana", "edit", base=None
+    )
     undo = store.revert(pair, before, "ana", "undo everything")
     assert store.read_pair(pair) is None
     merged = store.read_merged(pair)
@@ -171,7 +220,14 @@ def test_tags_label_releases_and_read_back(store, pairs):
     ann = store.read_merged(pair)
     v1 = store.save_pair(pair, paint(ann.masks, slice(0, 9), slice(0, 9)), ann.record, "ana", "v1", base=None)
     assert store.tag("labels-v1") == v1
-    v2 = store.save_pair(pair, erase(store.read_pair(pair).masks, slice(0, 160), slice(0, 192)), ann.record, "ana", "v2", base=v1)
+    v2 = store.save_pair(
+        pair,
+        erase(store.read_pair(pair).masks, slice(0, 160), slice(0, 192)),
+        ann.record,
+        "ana",
+        "v2",
+        base=v1,
+    )
     assert store.tag("old", version=v1[:6]) == v1  # a unique id prefix, as `history` prints it
     assert store.tags() == {"labels-v1": v1, "old": v1}
     assert same(store.read_pair(pair, "labels-v1").masks, paint(ann.masks, slice(0, 9), slice(0, 9)))
@@ -180,13 +236,22 @@ def test_tags_label_releases_and_read_back(store, pairs):
         store.tag("labels-v1")
     with pytest.raises(AnnotationStoreError, match="no version 'nope'"):
         store.read_pair(pair, "nope")
+    with pytest.raises(AnnotationStoreError, match="cannot name a tag"):
+        store.tag("main")
 
 
 def test_second_writer_on_one_pair_gets_a_conflict_naming_the_first(store, pairs):
     pair = pairs[0]
     other_session = AnnotationStore(store.location, dataset=store.dataset)
     mine, theirs = store.read_merged(pair), other_session.read_merged(pair)
-    v1 = other_session.save_pair(pair, paint(theirs.masks, slice(0, 9), slice(0, 9)), theirs.record, "bob", "bob's fix", base=theirs.version)
+    v1 = other_session.save_pair(
+        pair,
+        paint(theirs.masks, slice(0, 9), slice(0, 9)),
+        theirs.record,
+        "bob",
+        "bob's fix",
+        base=theirs.version,
+    )
     my_masks = paint(mine.masks, slice(50, 60), slice(50, 60), activity=4)
     with pytest.raises(ConflictError, match=r"saved by bob .*bob's fix") as info:
         store.save_pair(pair, my_masks, mine.record, "ana", "ana's fix", base=mine.version)
@@ -194,11 +259,13 @@ def test_second_writer_on_one_pair_gets_a_conflict_naming_the_first(store, pairs
     assert [v.id for v in store.history()] == [v1]  # nothing written
     forced = store.save_pair(pair, my_masks, mine.record, "ana", "ana's fix", base=mine.version, force=True)
     assert same(other_session.read_pair(pair).masks, my_masks)
-    assert [v.author for v in store.history(pair=pair)] == ["ana", "bob"] and store.pair_version(pair) == forced
+    assert [v.author for v in store.history(pair=pair)] == ["ana", "bob"] and store.pair_version(
+        pair
+    ) == forced
 
 
 def meanwhile(monkeypatch, action) -> None:
-    """Run ``action`` once, after the next save has written its chunks and before it commits (a concurrent writer)."""
+    """Run ``action`` once, after the next save wrote its chunks, before it commits (a concurrent writer)."""
     real = store_module.commit_lock
     pending = [action]
 
@@ -216,7 +283,10 @@ def test_two_sessions_from_one_base_on_different_pairs_both_land(store, pairs, m
     a, b = pairs[0], pairs[1]
     other = AnnotationStore(store.location, dataset=store.dataset)
     ann_a, ann_b = store.read_merged(a), other.read_merged(b)
-    masks_a, masks_b = paint(ann_a.masks, slice(0, 9), slice(0, 9)), paint(ann_b.masks, slice(9, 19), slice(9, 19))
+    masks_a, masks_b = (
+        paint(ann_a.masks, slice(0, 9), slice(0, 9)),
+        paint(ann_b.masks, slice(9, 19), slice(9, 19)),
+    )
     meanwhile(monkeypatch, lambda: other.save_pair(b, masks_b, ann_b.record, "bob", "b", base=None))
     store.save_pair(a, masks_a, ann_a.record, "ana", "a", base=None)  # both create the frame group: retried
     assert {v.author for v in store.history()} == {"ana", "bob"}
@@ -230,12 +300,14 @@ def test_a_save_racing_on_the_same_pair_is_a_conflict(store, pairs, monkeypatch)
     theirs = paint(ann.masks, slice(0, 9), slice(0, 9))
     meanwhile(monkeypatch, lambda: other.save_pair(pair, theirs, ann.record, "bob", "first in", base=None))
     with pytest.raises(ConflictError, match="saved by bob"):
-        store.save_pair(pair, paint(ann.masks, slice(20, 29), slice(0, 9)), ann.record, "ana", "late", base=None)
+        store.save_pair(
+            pair, paint(ann.masks, slice(20, 29), slice(0, 9)), ann.record, "ana", "late", base=None
+        )
     assert [v.author for v in store.history()] == ["bob"] and same(store.read_pair(pair).masks, theirs)
 
 
 def _save_in_child(location: str, root: str, key: str, author: str, ready: str = "", go: str = "") -> str:
-    """Child process: open the store and prepare an edit of pair ``key``; say ``ready``, wait for ``go``; save."""
+    """Child process: open the store, prepare an edit of ``key``; say ``ready``, wait for ``go``; save."""
     store = AnnotationStore(location, dataset=ThaliaDataset(root))
     pair = Pair.parse(key)
     ann = store.read_merged(pair)
@@ -253,7 +325,9 @@ def test_processes_writing_different_pairs_at_once_all_land(store, dataset, tiny
     go = tmp_path / "go"
     with SPAWN.Pool(len(pairs)) as pool:
         jobs = [
-            pool.apply_async(_save_in_child, (store.location, str(tiny_root), p.key, f"user{k}", str(ready[k]), str(go)))
+            pool.apply_async(
+                _save_in_child, (store.location, str(tiny_root), p.key, f"user{k}", str(ready[k]), str(go))
+            )
             for k, p in enumerate(pairs)
         ]
         deadline = time.time() + 120
@@ -303,7 +377,9 @@ def test_a_writer_killed_mid_save_leaves_every_version_intact(store, pairs, tiny
         masks = paint(masks, slice(k * 10, k * 10 + 10), slice(0, 10))
         saved[store.save_pair(pair, masks, ann.record, "ana", f"v{k}", base=store.pair_version(pair))] = masks
     flag = tmp_path / "started"
-    child = SPAWN.Process(target=_killable_save, args=(store.location, str(tiny_root), pair.key, str(flag), where))
+    child = SPAWN.Process(
+        target=_killable_save, args=(store.location, str(tiny_root), pair.key, str(flag), where)
+    )
     child.start()
     deadline = time.time() + 60
     while not flag.exists() and child.is_alive() and time.time() < deadline:
@@ -316,7 +392,9 @@ def test_a_writer_killed_mid_save_leaves_every_version_intact(store, pairs, tiny
     for version, expected in saved.items():
         assert same(reopened.read_pair(pair, version).masks, expected)
     after = paint(masks, slice(100, 110), slice(0, 10))
-    new = reopened.save_pair(pair, after, ann.record, "ana", "after the crash", base=reopened.pair_version(pair))
+    new = reopened.save_pair(
+        pair, after, ann.record, "ana", "after the crash", base=reopened.pair_version(pair)
+    )
     assert same(reopened.read_pair(pair).masks, after) and reopened.pair_version(pair) == new
 
 
@@ -328,13 +406,25 @@ def test_bad_input_is_refused_and_nothing_written(store, pairs, dataset):
     inconsistent = {**good, DEF: np.zeros_like(good[DEF])}
     stray = {**good, INT: np.full_like(good[INT], 1)}
     cases = {
-        "wrong shape": ({m: a[:-1] for m, a in good.items()}, ann.record, r"differ from the frame's \(160, 192\)"),
-        "unknown class code": (unknown_code, ann.record, r"activity_type_mask holds unknown class code\(s\) \[9\]"),
+        "wrong shape": (
+            {m: a[:-1] for m, a in good.items()},
+            ann.record,
+            r"differ from the frame's \(160, 192\)",
+        ),
+        "unknown class code": (
+            unknown_code,
+            ann.record,
+            r"activity_type_mask holds unknown class code\(s\) \[9\]",
+        ),
         "masks disagree": (inconsistent, ann.record, "deformation_mask disagrees with activity_type_mask"),
         "intensity without deformation": (stray, ann.record, "intensity_level_mask is set at"),
         "missing mask": ({DEF: good[DEF]}, ann.record, "missing"),
         "float fractions": ({**good, DEF: good[DEF] + 0.5}, ann.record, "unknown class code"),
-        "bad confidence": (good, {**ann.record, "confidence": 3}, r"confidence=3 is not a number in \[0, 1\]"),
+        "bad confidence": (
+            good,
+            {**ann.record, "confidence": 3},
+            r"confidence=3 is not a number in \[0, 1\]",
+        ),
         "bad label": (good, {**ann.record, "label": ["Volcano"]}, "label value 'Volcano'"),
         "other pair's record": (good, {**ann.record, "secondary_date": "20991231"}, "does not match pair"),
         "new uniqueID": (good, {**ann.record, "uniqueID": 99999}, "differs from the source record"),
@@ -346,7 +436,9 @@ def test_bad_input_is_refused_and_nothing_written(store, pairs, dataset):
     with pytest.raises(InvalidEditError, match="author"):
         store.save_pair(pair, good, ann.record, "  ", "no author", base=None)
     with pytest.raises(PairNotFoundError):
-        store.save_pair(Pair(pair.frame, "20000101", "20000113"), good, ann.record, "ana", "no such pair", base=None)
+        store.save_pair(
+            Pair(pair.frame, "20000101", "20000113"), good, ann.record, "ana", "no such pair", base=None
+        )
     assert store.history() == [] and store.read_pair(pair) is None
     assert len(list(store._repo.ancestry(branch="main"))) == 2  # initial + store creation: nothing else
 
@@ -361,21 +453,52 @@ def test_bad_store_locations_are_clear_errors(tmp_path):
         AnnotationStore(tmp_path / "junk")
     with pytest.raises(AnnotationStoreError, match="not supported"):
         AnnotationStore("gopher://host/store")
+    icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "bare")))
+    assert AnnotationStore(tmp_path / "bare").history() == []  # created, killed before its first commit
+    foreign = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "foreign")))
+    session = foreign.writable_session("main")
+    zarr.open_group(session.store, mode="w").attrs["other"] = 1
+    session.commit("someone else's data")
+    with pytest.raises(AnnotationStoreError, match="not a thalia-viewer annotation store"):
+        AnnotationStore(tmp_path / "foreign")
 
 
 def test_cli_history_and_tag(capsys, store, pairs):
     a, b = pairs[0], pairs[1]
     for pair, author in ((a, "ana"), (b, "bob")):
         ann = store.read_merged(pair)
-        store.save_pair(pair, paint(ann.masks, slice(0, 9), slice(0, 9)), ann.record, author, f"fix by {author}", base=None)
+        store.save_pair(
+            pair,
+            paint(ann.masks, slice(0, 9), slice(0, 9)),
+            ann.record,
+            author,
+            f"fix by {author}",
+            base=None,
+        )
     newest = store.history()[0]
     assert main(["history", store.location]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == ["time", "(UTC)", "author", "pair", "message", "id"]
-    assert "bob" in lines[1] and b.key in lines[1] and "fix by bob" in lines[1] and newest.short_id in lines[1]
+    assert (
+        "bob" in lines[1] and b.key in lines[1] and "fix by bob" in lines[1] and newest.short_id in lines[1]
+    )
     assert "ana" in lines[2] and "2 version(s)" in out
-    assert main(["history", store.location, "--frame", a.frame, "--primary", a.primary, "--secondary", a.secondary]) == 0
+    assert (
+        main(
+            [
+                "history",
+                store.location,
+                "--frame",
+                a.frame,
+                "--primary",
+                a.primary,
+                "--secondary",
+                a.secondary,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "fix by ana" in out and "fix by bob" not in out
     assert main(["tag", store.location, "release-1"]) == 0

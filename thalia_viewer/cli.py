@@ -120,7 +120,8 @@ def _export(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     store = args.store or default_store_path(args.root)
-    summary = export_dataset(args.root, store, Path(args.out), version=args.tag, overwrite=args.overwrite, progress=print)
+    out = Path(args.out)
+    summary = export_dataset(args.root, store, out, version=args.tag, overwrite=args.overwrite, progress=print)
     print(f"{summary} in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -13,12 +13,14 @@ from ..dataset import ThaliaDataset
 from ..pairs import Pair
 
 #: Layer key of each mask variable (what :meth:`Frame.read` takes).
-MASK_LAYERS = {spec.variable: key for key, spec in schema.LAYERS.items() if spec.kind is schema.LayerKind.CLASSES}
+MASK_LAYERS = {
+    spec.variable: key for key, spec in schema.LAYERS.items() if spec.kind is schema.LayerKind.CLASSES
+}
 
 
 @dataclass
 class PairAnnotation:
-    """Masks (uint8 codes keyed by :data:`schema.MASKS` names, (rows, columns)) and the label record of a pair.
+    """A pair's masks (uint8 (rows, columns) codes keyed by :data:`schema.MASKS` names) and label record.
 
     ``version`` is the id of the latest commit that touched the pair as of the snapshot read (``None``: never
     edited): pass it as ``base`` when saving an edit of these masks. ``source`` is True when the masks and
@@ -37,7 +39,7 @@ class PairAnnotation:
 
 
 def source_annotation(dataset: ThaliaDataset, pair: Pair) -> PairAnnotation:
-    """``pair``'s masks and record as the source dataset holds them (activity / intensity derived if absent)."""
+    """``pair``'s masks and record as the source holds them (activity / intensity derived if absent)."""
     frame = dataset.frame(pair.frame)
     layers = frame.read(pair, [MASK_LAYERS[m] for m in schema.MASKS])
     masks = {m: np.asarray(layers[MASK_LAYERS[m]], dtype=np.uint8) for m in schema.MASKS}

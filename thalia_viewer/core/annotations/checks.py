@@ -1,13 +1,14 @@
 """Checks of what an editor asks the annotation store to save: three class rasters and one label record.
 
 Everything is checked before anything is written, and each problem names the pair, the mask or field,
-what was found and what is expected.
+what was found and what is expected. The rules between the masks (:func:`check_consistency`) are checked
+on the chunks a save writes: the others are those of the previous, already checked, version (or all 0).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -16,22 +17,25 @@ from .. import schema
 from ..errors import InvalidEditError
 from ..pairs import Pair
 from ..validate import validate_record
+from .chunks import Block
 
 _FIX = "Nothing was saved; fix the masks in the editor and save again."
 
 
-def check_masks(pair: Pair, masks: Mapping[str, np.ndarray], shape: tuple[int, int] | None) -> dict[str, np.ndarray]:
-    """The three masks of ``pair`` as uint8 codes, after checking keys, shape, codes and consistency.
+def check_masks(
+    pair: Pair, masks: Mapping[str, np.ndarray], shape: tuple[int, int] | None
+) -> dict[str, np.ndarray]:
+    """The three masks of ``pair`` as uint8 codes (copies), after checking keys, shapes and class codes.
 
     ``shape`` is the frame's (rows, columns) in pixels, or ``None`` when unknown (then the masks must only
-    agree with each other). Rules: ``deformation_mask`` = :func:`schema.deformation_from_activity` of
-    ``activity_type_mask``; no intensity outside deformation; the earthquake intensity code only, or 0, on
-    earthquake pixels.
+    agree with each other).
     """
     missing = [m for m in schema.MASKS if m not in masks]
     extra = sorted(set(masks) - set(schema.MASKS))
     if missing or extra:
-        msg = f"pair {pair}: masks must be exactly {list(schema.MASKS)}; missing {missing}, unexpected {extra}."
+        msg = (
+            f"pair {pair}: masks must be exactly {list(schema.MASKS)}; missing {missing}, unexpected {extra}."
+        )
         raise InvalidEditError(msg, _FIX)
     out = {name: _codes(pair, name, masks[name]) for name in schema.MASKS}
     shapes = {name: a.shape for name, a in out.items()}
@@ -40,7 +44,6 @@ def check_masks(pair: Pair, masks: Mapping[str, np.ndarray], shape: tuple[int, i
     if wrong:
         msg = f"pair {pair}: mask shape(s) {wrong} differ from the frame's {tuple(expected)} (rows, columns)."
         raise InvalidEditError(msg, _FIX)
-    _check_consistency(pair, out)
     return out
 
 
@@ -68,65 +71,95 @@ def _codes(pair: Pair, name: str, values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _check_consistency(pair: Pair, m: dict[str, np.ndarray]) -> None:
-    """The activity -> deformation rule of :func:`schema.deformation_from_activity`, and the intensity rules.
+def check_consistency(pair: Pair, masks: Mapping[str, np.ndarray], blocks: Iterable[Block]) -> None:
+    """The rules between the uint8 masks of ``pair``, within ``blocks`` (row and column slices).
 
-    Codes are known valid here, so each deformation class must cover exactly the pixels of the activity
-    codes that imply it; the class implied by most codes is then right wherever the others are.
+    ``deformation_mask`` = :func:`schema.deformation_from_activity` of ``activity_type_mask``; no intensity
+    outside deformation; on earthquake pixels intensity is 0 or the earthquake code, used nowhere else.
     """
-    deformation, activity, intensity = (m[n] for n in schema.MASKS)
-    activity_codes = [c.code for c in schema.ACTIVITY_TYPES]
-    implied = schema.deformation_from_activity(np.array(activity_codes)).tolist()
-    sources = {c.code: [k for k, d in zip(activity_codes, implied, strict=True) if d == c.code] for c in schema.DEFORMATION_CLASSES}
-    remainder = max(sources, key=lambda d: len(sources[d]))
-    is_class = {d: deformation == d for d in sources if d != remainder}
-    for d, mask in is_class.items():
-        expected = activity == sources[d][0]
-        for k in sources[d][1:]:
-            expected |= activity == k
-        n = int(np.count_nonzero(expected != mask))
-        if n:
-            msg = (
-                f"pair {pair}: {schema.DEFORMATION_MASK} disagrees with {schema.ACTIVITY_MASK} at {n} pixel(s) "
-                "(activity 1-4 and 6 imply deformation 1, activity 5 (Earthquake) implies 2, 0 implies 0)."
-            )
-            raise InvalidEditError(msg, _FIX)
-    none, quake = deformation == 0, deformation == 2
-    nonzero = intensity != 0
-    stray = int(np.count_nonzero(none & nonzero))
+    counts = np.zeros(3, np.int64)
+    for block in blocks:
+        counts += _rule_breaks(*(masks[n][block] for n in schema.MASKS))
+    disagree, stray, quake = counts.tolist()
+    if disagree:
+        msg = (
+            f"pair {pair}: {schema.DEFORMATION_MASK} disagrees with {schema.ACTIVITY_MASK} "
+            f"at {disagree} pixel(s) "
+            "(activity 1-4 and 6 imply deformation 1, activity 5 (Earthquake) implies 2, 0 implies 0)."
+        )
+        raise InvalidEditError(msg, _FIX)
     if stray:
         msg = f"pair {pair}: {schema.INTENSITY_MASK} is set at {stray} pixel(s) without deformation."
         raise InvalidEditError(msg, _FIX)
-    eq = schema.EARTHQUAKE_INTENSITY
-    wrong = int(np.count_nonzero((intensity == eq) != (quake & nonzero)))
-    if wrong:
+    if quake:
+        eq = schema.EARTHQUAKE_INTENSITY
         msg = (
-            f"pair {pair}: {schema.INTENSITY_MASK} on earthquake pixels (deformation 2) must be {eq} (None) or 0, "
-            f"and {eq} only there; {wrong} pixel(s) break that."
+            f"pair {pair}: {schema.INTENSITY_MASK} on earthquake pixels (deformation 2) must be "
+            f"{eq} (None) or 0, "
+            f"and {eq} only there; {quake} pixel(s) break that."
         )
         raise InvalidEditError(msg, _FIX)
 
 
+def _rule_breaks(
+    deformation: np.ndarray, activity: np.ndarray, intensity: np.ndarray
+) -> tuple[int, int, int]:
+    """Pixels breaking each rule of :func:`check_consistency` (codes are known valid).
+
+    Each deformation class must cover exactly the pixels of the activity codes that imply it; the class
+    implied by most codes is then right wherever the others are.
+    """
+    disagree = 0
+    for d, codes in _IMPLIED_BY.items():
+        if d != _REMAINDER:
+            expected = np.isin(activity, codes) if len(codes) > 1 else activity == codes[0]
+            disagree += int(np.count_nonzero(expected != (deformation == d)))
+    nonzero = intensity != 0
+    stray = int(np.count_nonzero(nonzero & (deformation == 0)))
+    eq = schema.EARTHQUAKE_INTENSITY
+    quake = int(np.count_nonzero((intensity == eq) != (nonzero & (deformation == 2))))
+    return disagree, stray, quake
+
+
+def _implied_by() -> dict[int, list[int]]:
+    """Deformation code -> the activity codes implying it (:func:`schema.deformation_from_activity`)."""
+    activity = [c.code for c in schema.ACTIVITY_TYPES]
+    implied = schema.deformation_from_activity(np.array(activity)).tolist()
+    return {
+        c.code: [k for k, d in zip(activity, implied, strict=True) if d == c.code]
+        for c in schema.DEFORMATION_CLASSES
+    }
+
+
+_IMPLIED_BY = _implied_by()
+_REMAINDER = max(_IMPLIED_BY, key=lambda d: len(_IMPLIED_BY[d]))
+
+
 def check_record(pair: Pair, record: Mapping[str, Any], source: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``record`` as a plain JSON-able dict, after checking its fields (:func:`validate_record`) against ``pair``.
+    """``record`` as a plain JSON-able dict, its fields checked (:func:`validate_record`) against ``pair``.
 
     ``source`` is the pair's record in the source ``annotations.json`` (its ``uniqueID`` must be kept).
+    ``segmentation_mask`` is dropped: the masks are the truth, the export vectorises them again.
     """
     if not isinstance(record, Mapping):
-        msg = f"pair {pair}: the label record is a {type(record).__name__}; expected a dict like an annotations.json record."
+        kind = type(record).__name__
+        msg = f"pair {pair}: the label record is a {kind}; expected a dict like an annotations.json record."
         raise InvalidEditError(msg, _FIX)
     try:
         rec = json.loads(json.dumps(dict(record), allow_nan=False))
     except (TypeError, ValueError) as exc:
         msg = f"pair {pair}: the label record is not plain JSON ({exc})."
         raise InvalidEditError(msg, _FIX) from None
+    rec.pop("segmentation_mask", None)
     problems = validate_record(str(rec.get("uniqueID", pair)), rec)
     named = {"frameID": pair.frame, "primary_date": pair.primary, "secondary_date": pair.secondary}
     for field, value in named.items():
         if field in rec and str(rec[field]) != value:
             problems.append(f"{field}={rec[field]!r} does not match pair {pair} ({value!r})")
     if source is not None and "uniqueID" in source and rec.get("uniqueID") != source["uniqueID"]:
-        problems.append(f"uniqueID={rec.get('uniqueID')!r} differs from the source record's {source['uniqueID']!r}")
+        problems.append(
+            f"uniqueID={rec.get('uniqueID')!r} differs from the source record's {source['uniqueID']!r}"
+        )
     if problems:
         msg = f"pair {pair}: the label record is invalid: " + "; ".join(problems) + "."
         raise InvalidEditError(msg, _FIX)

@@ -35,7 +35,7 @@ class MaskDiff:
 
 @dataclass(frozen=True)
 class PairDiff:
-    """Differences from version ``a`` to version ``b`` of a pair: per mask, and per record field (old, new)."""
+    """Differences from version ``a`` to ``b`` of a pair: per mask, and per record field (old, new)."""
 
     masks: dict[str, MaskDiff]
     record: dict[str, tuple[Any, Any]]
@@ -54,6 +54,10 @@ def mask_diff(old: np.ndarray, new: np.ndarray) -> MaskDiff:
 def pair_diff(a: PairAnnotation, b: PairAnnotation) -> PairDiff:
     """Differences from ``a`` to ``b`` (two states of one pair)."""
     masks = {m: mask_diff(a.masks[m], b.masks[m]) for m in schema.MASKS}
-    fields = [f for f in (*schema.ANNOTATION_FIELDS, *schema.OPTIONAL_ANNOTATION_FIELDS) if f in a.record or f in b.record]
+    fields = [
+        f
+        for f in (*schema.ANNOTATION_FIELDS, *schema.OPTIONAL_ANNOTATION_FIELDS)
+        if f in a.record or f in b.record
+    ]
     record = {f: (a.record.get(f), b.record.get(f)) for f in fields if a.record.get(f) != b.record.get(f)}
     return PairDiff(masks, record)

@@ -56,7 +56,7 @@ def export_dataset(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ExportSummary:
-    """Write the dataset at ``root`` corrected by ``store`` at ``version`` (tag, id; default tip) to ``out``."""
+    """Write the dataset at ``root``, corrected by ``store`` at ``version`` (default: tip), to ``out``."""
     dataset = ThaliaDataset(root)
     if not isinstance(store, AnnotationStore):
         store = AnnotationStore(store, dataset=dataset, create=False)
@@ -73,7 +73,30 @@ def export_dataset(
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    records = dict(dataset.annotations)
+    try:
+        corrected = _write_frames(dataset, store, snapshot, edited, partial, progress)
+        records = _merge_records(dict(dataset.annotations), corrected)
+        quality = _quality(dataset.quality, records, corrected.values())
+        (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
+        (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records))
+
+
+def _write_frames(
+    dataset: ThaliaDataset,
+    store: AnnotationStore,
+    snapshot: str,
+    edited: dict[str, list[Pair]],
+    partial: Path,
+    progress: Callable[[str], None] | None,
+) -> dict[str, dict[str, Any]]:
+    """Copy every frame store into ``partial`` and write the corrections in; returns the corrected records."""
     corrected: dict[str, dict[str, Any]] = {}
     for frame_id in dataset.frames:
         if progress:
@@ -86,21 +109,16 @@ def export_dataset(
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
             _write_masks(group, _cell(frame, pair), ann.masks)
-            record = {**ann.record, "segmentation_mask": mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])}
-            corrected[str(record["uniqueID"])] = record
-    records = _merge_records(records, corrected)
-    quality = _quality(dataset.quality, records, corrected.values())
-    (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
-    (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
-    return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records))
+            polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
+            corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
+    return corrected
 
 
 def _check_out(dataset: ThaliaDataset, out: Path, overwrite: bool) -> None:
     if dataset.location.is_local and Path(dataset.location.path).absolute() in (out, *out.parents):
-        msg = f"export target {out} is (inside) the source dataset {dataset.root}; source cubes are never written."
+        msg = (
+            f"export target {out} is (in) the source dataset {dataset.root}; source cubes are never written."
+        )
         raise AnnotationStoreError(msg, "Export to a new folder outside the dataset root.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         msg = f"export target {out} already exists and is not empty."
@@ -121,7 +139,7 @@ def _mask_dims(frame: Frame) -> tuple[str, ...]:
 
 
 def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iterable[Pair]) -> None:
-    """Create the project's activity / intensity rasters a real cube lacks; fill them for the uncorrected pairs."""
+    """Create the activity / intensity rasters a real cube lacks; fill them for the uncorrected pairs."""
     missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in group]
     if not missing:
         return
@@ -135,7 +153,13 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
         if v2:  # xarray's Zarr 2 dims; a null fill value, or xarray would read code 0 as missing (NaN)
             attrs["_ARRAY_DIMENSIONS"] = list(dims)
         group.create_array(
-            name, shape=like.shape, chunks=like.chunks, dtype="uint8", compressors=like.compressors, attributes=attrs, **layout
+            name,
+            shape=like.shape,
+            chunks=like.chunks,
+            dtype="uint8",
+            compressors=like.compressors,
+            attributes=attrs,
+            **layout,
         )
     skipped = set(skip)
     for pair in frame.pairs:
@@ -189,7 +213,11 @@ def _merge_records(records: dict[str, dict], corrected: dict[str, dict]) -> dict
 
 
 def _cell_of(rec: dict) -> tuple[str, str, str]:
-    return str(rec["frameID"]), schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"])
+    return (
+        str(rec["frameID"]),
+        schema.format_date(rec["primary_date"]),
+        schema.format_date(rec["secondary_date"]),
+    )
 
 
 def _usable(rec: dict) -> bool:
@@ -197,7 +225,7 @@ def _usable(rec: dict) -> bool:
 
 
 def _quality(source: dict | None, records: dict[str, dict], corrected: Iterable[dict]) -> dict:
-    """``quality_timeseries.json``: the source's (or one built from all records) with the corrected pairs' flags."""
+    """``quality_timeseries.json``: the source's (or one built from the records), corrected pairs updated."""
     changed = list(records.values()) if source is None else list(corrected)
     quality: dict[str, dict[str, dict]] = json.loads(json.dumps(source or {}))
     for rec in changed:

@@ -3,7 +3,7 @@
 Layout (Zarr 3 inside an Icechunk repository): the root group's attrs mark the store; one group per frame
 (``attrs["shape"]``: rows, columns); one group per corrected pair, ``<frame>/<primary>_<secondary>``,
 holding ``deformation_mask``, ``activity_type_mask`` and ``intensity_level_mask`` (uint8, full frame,
-512 x 512 chunks) and, in its attrs, the pair's ``annotations.json`` record and who saved it. Each save
+1024 x 1024 chunks) and, in its attrs, the pair's ``annotations.json`` record and who saved it. Each save
 or revert of a pair is one commit on ``main`` whose metadata names author, kind and pair; a save writes
 only the chunks that differ from the pair's previous version. History is never rewritten.
 
@@ -31,8 +31,8 @@ from ..errors import AnnotationStoreError, ConflictError, InvalidEditError
 from ..io import Location
 from ..pairs import Pair
 from .annotation import PairAnnotation, source_annotation
-from .checks import check_masks, check_record
-from .chunks import changed_blocks, chunk_shape, write_blocks
+from .checks import check_consistency, check_masks, check_record
+from .chunks import changed_blocks, create_mask_array, read_arrays, write_blocks
 from .diff import PairDiff, pair_diff
 from .locking import commit_lock
 from .versions import BRANCH, History, Kind, Version, commit_metadata
@@ -53,7 +53,9 @@ def default_store_path(root: str | os.PathLike[str]) -> str:
     return Location(root).join(*DEFAULT_SUBDIR)
 
 
-def _storage(location: str | os.PathLike[str] | icechunk.Storage) -> tuple[icechunk.Storage, Path | None, str]:
+def _storage(
+    location: str | os.PathLike[str] | icechunk.Storage,
+) -> tuple[icechunk.Storage, Path | None, str]:
     """Icechunk storage of a local folder, a ``file://`` / ``s3://bucket/prefix`` URL or a ready Storage.
 
     S3 stores use ``icechunk.s3_storage(bucket=..., prefix=..., from_env=True)``: credentials and region
@@ -68,7 +70,9 @@ def _storage(location: str | os.PathLike[str] | icechunk.Storage) -> tuple[icech
         return icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, from_env=True), None, text
     if sep and scheme != "file":
         msg = f"annotation store URL {text!r}: scheme {scheme!r} is not supported."
-        raise AnnotationStoreError(msg, "Use a local folder, file://PATH or s3://BUCKET/PREFIX, or pass an icechunk.Storage.")
+        raise AnnotationStoreError(
+            msg, "Use a local folder, file://PATH or s3://BUCKET/PREFIX, or pass an icechunk.Storage."
+        )
     folder = Path(rest if sep else text).expanduser().absolute()
     return icechunk.local_filesystem_storage(str(folder)), folder, str(folder)
 
@@ -97,8 +101,10 @@ class AnnotationStore:
     ) -> None:
         self.dataset = dataset
         self._cache_pairs = cache_pairs
-        if "ICECHUNK_LOG" not in os.environ:
-            icechunk.set_logs_filter(_QUIET_LOGS)  # expected: the local-storage warning (see locking) and rebase aborts
+        if (
+            "ICECHUNK_LOG" not in os.environ
+        ):  # silence what is expected: the local-storage warning, rebase aborts
+            icechunk.set_logs_filter(_QUIET_LOGS)
         storage, self._folder, self.location = _storage(location)
         self._repo = self._open(storage, create)
         self._history = History(self._repo)
@@ -113,40 +119,42 @@ class AnnotationStore:
         missing = f"annotation store {self.location} does not exist."
         if folder is not None and not folder.is_dir():
             if not create or folder.exists():
-                raise AnnotationStoreError(missing, "Check the path; a store is created by the first save in the app.")
+                raise AnnotationStoreError(
+                    missing, "Check the path; a store is created by the first save in the app."
+                )
             folder.mkdir(parents=True)
         try:
             if not icechunk.Repository.exists(storage):
                 if not create:
-                    raise AnnotationStoreError(missing, "Check the path or URL; a store is created by the first save in the app.")
+                    raise AnnotationStoreError(
+                        missing, "Check the path or URL; a store is created by the first save in the app."
+                    )
                 with commit_lock(folder):  # another process may be creating it too
                     if not icechunk.Repository.exists(storage):
                         if folder is not None and any(folder.iterdir()):
                             msg = f"{self.location} is a non-empty folder but not an annotation store."
-                            raise AnnotationStoreError(msg, "Point to a store folder, or to an empty or new folder to create one.")
-                        return self._create(storage)
+                            raise AnnotationStoreError(
+                                msg, "Point to a store folder, or to an empty or new folder to create one."
+                            )
+                        repo = icechunk.Repository.create(storage)
+                        _initialize(repo)
+                        return repo
             repo = icechunk.Repository.open(storage)
         except icechunk.IcechunkError as exc:
             msg = f"annotation store {self.location} cannot be opened ({_first_line(exc)})."
             raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from None
-        root = zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
-        if STORE_MARK not in root.attrs:
-            msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
-            raise AnnotationStoreError(msg, "Point to a store made by thalia-viewer, or to a new folder.")
-        return repo
-
-    @staticmethod
-    def _create(storage: icechunk.Storage) -> icechunk.Repository:
-        repo = icechunk.Repository.create(storage)
-        session = repo.writable_session(BRANCH)
-        root = zarr.open_group(session.store, mode="w", zarr_format=3)
-        root.attrs[STORE_MARK] = {"format": FORMAT_VERSION, "layout": "<frame>/<primary>_<secondary>"}
-        session.commit("create the annotation store", metadata={"kind": "create"})
+        if not _is_marked(repo):
+            if len(list(repo.ancestry(branch=BRANCH))) > 1:
+                msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
+                raise AnnotationStoreError(msg, "Point to a store made by thalia-viewer, or to a new folder.")
+            with commit_lock(folder):  # created, then interrupted before its first commit
+                if not _is_marked(repo):
+                    _initialize(repo)
         return repo
 
     # ------------------------------------------------------------------------------------- versions
     def resolve(self, version: str | None = None) -> str:
-        """The snapshot id of ``version``: a snapshot id (or a unique prefix of one on main), a tag or a branch.
+        """The snapshot id of ``version``: a snapshot id (or a unique prefix of one on main), tag or branch.
 
         ``None`` is the tip of main.
         """
@@ -165,7 +173,9 @@ class AnnotationStore:
                 return matches[0]
         tags = ", ".join(sorted(self._repo.list_tags())) or "none"
         msg = f"annotation store {self.location} has no version {version!r} (tags: {tags})."
-        raise AnnotationStoreError(msg, "Versions are snapshot ids from `thalia-viewer history STORE`, tag or branch names.")
+        raise AnnotationStoreError(
+            msg, "Versions are snapshot ids from `thalia-viewer history STORE`, tag or branch names."
+        )
 
     def history(self, frame: str | None = None, pair: Pair | None = None) -> list[Version]:
         """Saves and reverts on main, newest first, optionally of one frame or one pair."""
@@ -184,8 +194,8 @@ class AnnotationStore:
     def tag(self, name: str, version: str | None = None) -> str:
         """Label ``version`` (default: the tip of main) as release ``name``; returns its snapshot id."""
         name = name.strip()
-        if not name or name in (BRANCH,):
-            msg = f"{name!r} cannot name a tag."
+        if not name or name in self._repo.list_branches():
+            msg = f"{name!r} cannot name a tag (it is empty or a branch name)."
             raise AnnotationStoreError(msg, "Use a release name such as labels-v1.")
         existing = self.tags()
         if name in existing:
@@ -196,7 +206,9 @@ class AnnotationStore:
             self._repo.create_tag(name, snapshot_id=snapshot)
         except icechunk.IcechunkError as exc:
             msg = f"tag {name!r} cannot be created ({_first_line(exc)})."
-            raise AnnotationStoreError(msg, "Another writer may have just created it; list tags and choose another name.") from None
+            raise AnnotationStoreError(
+                msg, "Another writer may have just created it; list tags and choose another name."
+            ) from None
         return snapshot
 
     def tags(self) -> dict[str, str]:
@@ -205,13 +217,14 @@ class AnnotationStore:
 
     # ---------------------------------------------------------------------------------------- reads
     def read_pair(self, pair: Pair, version: str | None = None) -> PairAnnotation | None:
-        """The correction of ``pair`` at ``version`` (default: tip of main), or ``None`` if it has none there."""
+        """The correction of ``pair`` at ``version`` (default: tip of main), or ``None`` if it has none."""
         return self._read_at(pair, self.resolve(version))
 
     def read_merged(self, pair: Pair, version: str | None = None) -> PairAnnotation:
-        """The correction of ``pair`` at ``version`` if any, else the source's masks and record (needs ``dataset``).
+        """The correction of ``pair`` at ``version`` if any, else the source's masks and record.
 
-        Its ``version`` is the ``base`` to pass to :meth:`save_pair` when saving an edit of it.
+        Needs ``dataset`` for the source. Its ``version`` is the ``base`` to pass to :meth:`save_pair` when
+        saving an edit of it.
         """
         snapshot = self.resolve(version)
         found = self._read_at(pair, snapshot)
@@ -234,7 +247,7 @@ class AnnotationStore:
         return sorted(out)
 
     def diff(self, pair: Pair, a: str | None, b: str | None = None, source: Source | None = None) -> PairDiff:
-        """Pixels added / removed per mask and record fields changed from version ``a`` to ``b`` (default tip).
+        """Pixels added / removed per mask, record fields changed, from version ``a`` to ``b`` (default tip).
 
         A version where the pair has no correction means the source: ``source`` gives it (a
         :class:`PairAnnotation`, or a callable of the pair), else the store's ``dataset`` is read.
@@ -262,8 +275,8 @@ class AnnotationStore:
         if cached:
             masks = {m: cached[m].copy() for m in schema.MASKS}
         else:
-            masks = {m: group[m][:] for m in schema.MASKS}
-            if version:
+            masks = dict(zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True))
+            if version and self._cache_pairs:
                 self._remember(pair, version, {m: a.copy() for m, a in masks.items()})
         attrs = group.attrs.asdict()
         saved = attrs.get("saved", {})
@@ -274,6 +287,8 @@ class AnnotationStore:
         )  # fmt: skip
 
     def _remember(self, pair: Pair, version: str, masks: dict[str, np.ndarray]) -> None:
+        if not self._cache_pairs:
+            return
         self._cache[(pair.key, version)] = masks
         while len(self._cache) > self._cache_pairs:
             self._cache.popitem(last=False)
@@ -281,18 +296,27 @@ class AnnotationStore:
     def _dataset(self) -> ThaliaDataset:
         if self.dataset is None:
             msg = f"{self!r} was opened without its source dataset, which this read needs."
-            raise AnnotationStoreError(msg, "Open the store with AnnotationStore(path, dataset=ThaliaDataset(root)).")
+            raise AnnotationStoreError(
+                msg, "Open the store with AnnotationStore(path, dataset=ThaliaDataset(root))."
+            )
         return self.dataset
 
     # --------------------------------------------------------------------------------------- writes
     def save_pair(
-        self, pair: Pair, masks: Mapping[str, np.ndarray], record: Mapping[str, Any], author: str, message: str,
-        *, base: str | None, force: bool = False,
-    ) -> str:  # fmt: skip
-        """Commit ``pair``'s masks (class codes keyed by :data:`schema.MASKS`) and record; returns the new version id.
+        self,
+        pair: Pair,
+        masks: Mapping[str, np.ndarray],
+        record: Mapping[str, Any],
+        author: str,
+        message: str,
+        *,
+        base: str | None,
+        force: bool = False,
+    ) -> str:
+        """Commit ``pair``'s masks (codes keyed by :data:`schema.MASKS`) and record; returns the version id.
 
-        ``base`` is the pair's version the edit started from (:attr:`PairAnnotation.version`; ``None``: from a
-        never-edited source). If someone saved the pair since, :class:`ConflictError` names them and nothing
+        ``base`` is the pair's version the edit started from (:attr:`PairAnnotation.version`; ``None``: from
+        a never-edited source). If someone saved the pair since, :class:`ConflictError` names them and nothing
         is written; ``force=True`` overwrites (their save stays in the history). Bad masks or record raise
         :class:`InvalidEditError` and write nothing.
         """
@@ -310,8 +334,9 @@ class AnnotationStore:
             msg = f"pair {pair} already shows the source cube: there is nothing to revert."
             raise AnnotationStoreError(msg, "Pick a version of this pair from its history.")
         masks, record = (None, None) if target is None else (target.masks, target.record)
+        author = _author(author)
         return self._commit(
-            pair, Kind.REVERT, masks, record, _author(author), message, base=None, force=True, reverted_to=snapshot
+            pair, Kind.REVERT, masks, record, author, message, base=None, force=True, reverted_to=snapshot
         )
 
     def _frame_shape(self, pair: Pair) -> tuple[int, int] | None:
@@ -320,14 +345,31 @@ class AnnotationStore:
             frame.pair(pair.primary, pair.secondary)  # PairNotFoundError for a pair the source lacks
             return frame.shape
         group = self._root(self.resolve()).get(pair.frame)
-        return tuple(group.attrs["shape"]) if isinstance(group, zarr.Group) else None  # type: ignore[return-value]
+        if not isinstance(group, zarr.Group):
+            return None
+        rows, cols = group.attrs["shape"]  # type: ignore[misc]
+        return int(rows), int(cols)
 
     def _commit(
-        self, pair: Pair, kind: Kind, masks: dict[str, np.ndarray] | None, record: dict[str, Any] | None,
-        author: str, message: str, *, base: str | None, force: bool, reverted_to: str | None = None,
-    ) -> str:  # fmt: skip
-        """Write and commit one pair, retrying from the new tip when a concurrent commit clashes structurally."""
-        saved = {"author": author, "message": message, "time": datetime.now(UTC).isoformat(), "kind": kind.value}
+        self,
+        pair: Pair,
+        kind: Kind,
+        masks: dict[str, np.ndarray] | None,
+        record: dict[str, Any] | None,
+        author: str,
+        message: str,
+        *,
+        base: str | None,
+        force: bool,
+        reverted_to: str | None = None,
+    ) -> str:
+        """Write and commit one pair, retrying from the new tip when a concurrent commit clashes structurally.
+
+        ``masks`` ``None`` deletes the pair's correction (back to the source).
+        """
+        now = datetime.now(UTC).isoformat()
+        saved = {"author": author, "message": message, "time": now, "kind": kind.value}
+        metadata = commit_metadata(pair, author, kind, reverted_to)
         for _ in range(MAX_ATTEMPTS):
             session = self._repo.writable_session(BRANCH)
             latest = self._history.latest(pair, at=session.snapshot_id)
@@ -342,21 +384,33 @@ class AnnotationStore:
             try:
                 with commit_lock(self._folder):
                     snapshot = session.commit(
-                        message or f"{kind.value} {pair}", metadata=commit_metadata(pair, author, kind, reverted_to),
-                        rebase_with=icechunk.ConflictDetector(), rebase_tries=REBASE_TRIES,
-                    )  # fmt: skip
+                        message or f"{kind.value} {pair}",
+                        metadata=metadata,
+                        rebase_with=icechunk.ConflictDetector(),
+                        rebase_tries=REBASE_TRIES,
+                    )
             except icechunk.RebaseFailedError:
-                continue  # the same pair, or its new frame group, was committed meanwhile: start again from the tip
+                continue  # the same pair, or its new frame group, was committed meanwhile: redo from the tip
             if masks is not None:
                 self._remember(pair, snapshot, masks)
             return snapshot
-        msg = f"pair {pair} could not be committed after {MAX_ATTEMPTS} attempts: other writers kept changing it."
+        msg = (
+            f"pair {pair} could not be committed in {MAX_ATTEMPTS} attempts: other writers kept changing it."
+        )
         raise AnnotationStoreError(msg, "Reload the pair and save again.")
 
     def _write(
-        self, root: zarr.Group, pair: Pair, masks: dict[str, np.ndarray], attrs: dict[str, Any], latest: Version | None
+        self,
+        root: zarr.Group,
+        pair: Pair,
+        masks: dict[str, np.ndarray],
+        attrs: dict[str, Any],
+        latest: Version | None,
     ) -> None:
-        """Create what is missing and write the changed chunks and the attrs of ``pair``'s group."""
+        """Create what is missing and write the changed chunks and the attrs of ``pair``'s group.
+
+        The changed chunks are checked first (:func:`check_consistency`); an error leaves nothing committed.
+        """
         shape = masks[schema.DEFORMATION_MASK].shape
         frame_group = root.get(pair.frame)
         if not isinstance(frame_group, zarr.Group):
@@ -366,19 +420,38 @@ class AnnotationStore:
         previous: Mapping[str, np.ndarray | None]
         if isinstance(group, zarr.Group):
             cached = self._cache.get((pair.key, latest.id)) if latest else None
-            previous = cached or {m: group[m][:] for m in schema.MASKS}
+            previous = cached or dict(
+                zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True)
+            )
         else:
             group = frame_group.create_group(name)
-            chunks = chunk_shape(shape)
             for m in schema.MASKS:
-                group.create_array(m, shape=shape, chunks=chunks, dtype="uint8", fill_value=0)
+                create_mask_array(group, m, shape)
             previous = dict.fromkeys(schema.MASKS)
-        writes = []
-        for m in schema.MASKS:
-            array = group[m]
-            writes.append((array, masks[m], changed_blocks(previous[m], masks[m], array.chunks)))
+        writes = [
+            (group[m], masks[m], changed_blocks(previous[m], masks[m], group[m].chunks)) for m in schema.MASKS
+        ]
+        check_consistency(
+            pair, masks, {(b[0].start, b[1].start): b for _, _, blocks in writes for b in blocks}.values()
+        )
         write_blocks(writes)
         group.attrs.put(attrs)
+
+
+def _is_marked(repo: icechunk.Repository) -> bool:
+    try:
+        root = zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
+    except FileNotFoundError:
+        return False
+    return STORE_MARK in root.attrs
+
+
+def _initialize(repo: icechunk.Repository) -> None:
+    """Mark a new repository as an annotation store (its first commit)."""
+    session = repo.writable_session(BRANCH)
+    root = zarr.open_group(session.store, mode="w", zarr_format=3)
+    root.attrs[STORE_MARK] = {"format": FORMAT_VERSION, "layout": "<frame>/<primary>_<secondary>"}
+    session.commit("create the annotation store", metadata={"kind": "create"})
 
 
 def _check_base(pair: Pair, latest: Version | None, base: str | None) -> None:
@@ -388,17 +461,28 @@ def _check_base(pair: Pair, latest: Version | None, base: str | None) -> None:
         return
     if latest is None:
         msg = f"pair {pair} has no saved version, but the edit says it started from version {base}."
-        raise AnnotationStoreError(msg, "Pass base=None for an edit of the source, or the version you loaded.")
+        raise AnnotationStoreError(
+            msg, "Pass base=None for an edit of the source, or the version you loaded."
+        )
     started = "the source" if base is None else f"version {base[:8]}"
     when = latest.time.strftime("%Y-%m-%d %H:%M:%S UTC")
     what = "reverted" if latest.kind is Kind.REVERT else "saved"
     msg = (
-        f"pair {pair} was {what} by {latest.author} at {when} (\"{latest.message}\", version {latest.short_id}) "
-        f"after you started editing from {started}; your changes were not saved."
+        f'pair {pair} was {what} by {latest.author} at {when} ("{latest.message}", '
+        f"version {latest.short_id}) after you started editing from {started}; your changes were not saved."
     )
-    hint = "Reload the pair to see their version and redo your edit on it, or save again with force to overwrite theirs (it stays in the history)."
+    hint = (
+        "Reload the pair to see their version and redo your edit on it, "
+        "or save again with force to overwrite theirs (it stays in the history)."
+    )
     raise ConflictError(
-        msg, hint, pair=pair.key, version=latest.id, author=latest.author, time=latest.time, saved_message=latest.message
+        msg,
+        hint,
+        pair=pair.key,
+        version=latest.id,
+        author=latest.author,
+        time=latest.time,
+        saved_message=latest.message,
     )
 
 

@@ -109,7 +109,7 @@ class History:
         return [i for i in self._ids if i.startswith(prefix.upper())]
 
     def latest(self, pair: Pair, at: str | None = None) -> Version | None:
-        """The latest commit that touched ``pair`` at snapshot ``at`` (default: the tip of main), or ``None``."""
+        """The latest commit that touched ``pair`` at snapshot ``at`` (default: tip of main), or ``None``."""
         self.refresh()
         if at is not None and at not in self._position:
             return self._latest_off_main(pair, at)
