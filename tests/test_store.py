@@ -306,38 +306,47 @@ def test_a_save_racing_on_the_same_pair_is_a_conflict(store, pairs, monkeypatch)
     assert [v.author for v in store.history()] == ["bob"] and same(store.read_pair(pair).masks, theirs)
 
 
-def _save_in_child(location: str, root: str, key: str, author: str, ready: str = "", go: str = "") -> str:
-    """Child process: open the store, prepare an edit of ``key``; say ``ready``, wait for ``go``; save."""
+def _save_in_child(
+    location: str, root: str, keys: list[str], author: str, ready: str = "", go: str = ""
+) -> list[str]:
+    """Child process: open the store, prepare edits of ``keys``; say ``ready``, wait for ``go``; save them."""
     store = AnnotationStore(location, dataset=ThaliaDataset(root))
-    pair = Pair.parse(key)
-    ann = store.read_merged(pair)
-    masks = paint(ann.masks, slice(0, 40), slice(0, 40))
+    edits = []
+    for key in keys:
+        ann = store.read_merged(Pair.parse(key))
+        edits.append((ann, paint(ann.masks, slice(0, 40), slice(0, 40))))
     if ready:
         Path(ready).touch()
         while not Path(go).exists():
             time.sleep(0.001)
-    return store.save_pair(pair, masks, ann.record, author, f"edit of {key}", base=ann.version)
+    return [
+        store.save_pair(ann.pair, masks, ann.record, author, f"edit of {ann.pair}", base=ann.version)
+        for ann, masks in edits
+    ]
 
 
 def test_processes_writing_different_pairs_at_once_all_land(store, dataset, tiny_root, tmp_path):
-    pairs = dataset.pairs()[:3]
-    ready = [tmp_path / f"ready{k}" for k in range(len(pairs))]
+    pairs = dataset.pairs()[:6]
+    work = {"ana": pairs[0::2], "bob": pairs[1::2]}  # one process each, three saves each, interleaved
+    ready = {author: tmp_path / f"ready-{author}" for author in work}
     go = tmp_path / "go"
-    with SPAWN.Pool(len(pairs)) as pool:
+    with SPAWN.Pool(len(work)) as pool:
         jobs = [
             pool.apply_async(
-                _save_in_child, (store.location, str(tiny_root), p.key, f"user{k}", str(ready[k]), str(go))
+                _save_in_child,
+                (store.location, str(tiny_root), [p.key for p in todo], author, str(ready[author]), str(go)),
             )
-            for k, p in enumerate(pairs)
+            for author, todo in work.items()
         ]
         deadline = time.time() + 120
-        while not all(r.exists() for r in ready) and time.time() < deadline:
+        while not all(r.exists() for r in ready.values()) and time.time() < deadline:
             time.sleep(0.01)
-        go.touch()  # every child has its edit ready: they all save at once
-        ids = [job.get(timeout=120) for job in jobs]
+        go.touch()  # both processes have their edits ready: they save at once
+        ids = [i for job in jobs for i in job.get(timeout=120)]
     history = store.history()
     assert sorted(v.id for v in history) == sorted(ids) and len(set(ids)) == len(pairs)
     assert {v.pair for v in history} == set(pairs)
+    assert {v.author for v in history if v.pair in work["bob"]} == {"bob"}
     for pair in pairs:
         assert store.read_pair(pair).masks[DEF][:40, :40].all()
 
@@ -364,7 +373,7 @@ def _killable_save(location: str, root: str, key: str, flag: str, where: str) ->
                 yield
 
         store_module.commit_lock = slow_lock
-    _save_in_child(location, root, key, "victim")
+    _save_in_child(location, root, [key], "victim")
 
 
 @pytest.mark.parametrize("where", ["chunks", "commit"])

@@ -93,9 +93,10 @@ def _history(args: argparse.Namespace) -> int:
     store = AnnotationStore(args.store, create=False)
     pair = Pair(args.frame, args.primary, args.secondary) if args.primary else None
     versions = store.history(frame=args.frame, pair=pair)
-    rows = [(f"{v.time:%Y-%m-%d %H:%M:%S}", v.author, v.pair.key, v.message, v.short_id) for v in versions]
-    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(("time (UTC)", "author", "pair", "message", "id"))]
-    for row in [("time (UTC)", "author", "pair", "message", "id"), *rows]:
+    table = [("time (UTC)", "author", "pair", "message", "id")]
+    table += [(f"{v.time:%Y-%m-%d %H:%M:%S}", v.author, v.pair.key, v.message, v.short_id) for v in versions]
+    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]))]
+    for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     tags = {v: k for k, v in store.tags().items()}
     for v in versions:
