@@ -130,7 +130,60 @@ def _export(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .app.serve import serve
 
-    return serve(args.root, port=args.port, address=args.address, show=args.show, extra=args.panel_args)
+    return serve(args.root, port=args.port, address=args.address, show=args.show, extra=args.panel_args, store=args.store)
+
+
+def _train_command(args: argparse.Namespace) -> str:
+    """The explicit command line that reproduces a ``train`` run (every recipe option spelt out)."""
+    import shlex
+
+    parts = ["thalia-viewer", "train", args.root, "--model", args.model, "--out", args.out]
+    for flag in ("store", "setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "seed", "zoo"):
+        value = getattr(args, flag)
+        if value is not None:
+            parts += [f"--{flag.replace('_', '-')}", str(value)]
+    parts += ["--eval-seeds", *map(str, args.eval_seeds)] if args.eval_seeds else []
+    parts += [f"--{f}" for f in ("scratch", "no_augment") if getattr(args, f)]
+    return shlex.join(parts).replace("--no_augment", "--no-augment")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .ml.training import TrainConfig, train
+    from .ml.training.console import ConsoleProgress
+
+    config = TrainConfig(
+        root=args.root, model=args.model, out=args.out, zoo=args.zoo, store=args.store, setting=args.setting,
+        timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, augment=not args.no_augment, seed=args.seed, scratch=args.scratch,
+        num_workers=args.workers, device=args.device, resume=args.resume, checkpoint_dir=args.checkpoint_dir,
+        eval_seeds=tuple(args.eval_seeds), command=_train_command(args),
+    )  # fmt: skip
+    result = train(config, progress=ConsoleProgress())
+    if result.cancelled:
+        print(f"cancelled; resume with --resume (checkpoint {result.checkpoint})")
+        return 130
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.test is not None:
+        print(result.test.table())
+    print(f"best epoch {result.best_epoch}; wrote {result.card_path} in {result.seconds:.0f} s")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .ml.training import evaluate
+
+    result = evaluate(
+        args.root, args.model, split=args.split, seeds=args.seeds, store=args.store, crop=args.crop,
+        batch_size=args.batch_size, device=args.device,
+    )  # fmt: skip
+    print(result.table())
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,8 +248,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--show", action="store_true", help="open a browser")
+    p.add_argument("--store", help="annotation store (folder or s3://...); default: ROOT/.thalia/annotations for a local root")
     p.add_argument("panel_args", nargs=argparse.REMAINDER, help="after --: extra `panel serve` options")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("train", help="train or fine-tune a model (Thalia protocol); writes its card and weights")
+    p.add_argument("root", help="dataset root")
+    p.add_argument("--model", required=True, help="parent model: zoo name or card YAML (architecture; weights to start from)")
+    p.add_argument("--out", required=True, help="name of the new model card")
+    p.add_argument("--store", help="labels from an annotation store version, STORE@TAG (or STORE: its latest); default: the source masks")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--setting", choices=("base", "atmospheric"), help="input setting (default: the parent's)")
+    p.add_argument("--timesteps", type=int, choices=(1, 3), help="time steps (default: the parent's)")
+    p.add_argument("--crop", type=int, default=schema.CROP_SIZE, help=f"crop side, px (default {schema.CROP_SIZE})")
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-5, help="AdamW learning rate (default 1e-5; fine-tunes may use more)")
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scratch", action="store_true", help="random initialisation, ignoring the parent's weights")
+    p.add_argument("--no-augment", action="store_true", help="no flips, rotations, blur or resized crops")
+    p.add_argument("--resume", action="store_true", help="continue from this run's last checkpoint (--epochs may grow)")
+    p.add_argument("--workers", type=int, default=0, help="loader processes (default 0: read in the training process)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
+    p.add_argument("--zoo", help="folder of the new card and weights (default: $THALIA_ZOO or ~/.thalia/zoo)")
+    p.add_argument("--checkpoint-dir", help="default: ~/.cache/thalia-viewer/checkpoints/OUT")
+    p.add_argument("--eval-seeds", type=int, nargs="*", default=[0, 1, 2], help="crop seeds of the final test evaluation (none: skip)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="precision / recall / F1 / IoU of a model on a split (the paper's Table 4)")
+    p.add_argument("root", help="dataset root")
+    p.add_argument("--model", required=True, help="zoo name or card YAML (with weights)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="crop seeds (scores are mean ± std over them)")
+    p.add_argument("--store", help="labels from an annotation store version, STORE@TAG; default: the source masks")
+    p.add_argument("--crop", type=int, help="crop side, px (default 512, or the smallest frame)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
+    p.add_argument("--json", help="also write the scores as JSON to this file")
+    p.set_defaults(func=_evaluate)
     return parser
 
 

@@ -11,6 +11,7 @@ from typing import Final
 
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
+from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.core.dataset import ThaliaDataset
 
 APP_MODULE: Final = Path(__file__).with_name("main.py")
@@ -64,20 +65,26 @@ def split_extra(extra: list[str] | None, port: int, address: str) -> tuple[list[
     return rest, port, address
 
 
-def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None) -> int:
+def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None,
+          store: str | None = None) -> int:  # fmt: skip
     """Serve the explore app on ``root``; blocks until the server stops and returns its exit code.
 
     The root is checked first (a bad one raises ``DatasetNotFoundError`` before anything starts), then passed
     to the app as ``--args ROOT`` and ``$THALIA_ROOT``. ``--port`` / ``--address`` found among ``extra``
     win over the arguments (the CLI's ``serve ROOT --port N`` hands them over that way). ``extra`` are more ``panel serve`` options
     (``--num-procs 4``, ``--basic-auth FILE``, ``--prefix /thalia``, ``--allow-websocket-origin host:port``
-    when serving on 0.0.0.0 behind a name).
+    when serving on 0.0.0.0 behind a name). ``store``: the annotation store every session saves to (passed as
+    ``$THALIA_STORE``; default: beside a local root).
     """
     if "://" not in root:
         root = str(Path(root).expanduser().resolve())
     ThaliaDataset(root)  # fail early, with the dataset's own message
     extra, port, address = split_extra(extra, port, address)
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
+    if store:
+        if "://" not in store:
+            store = str(Path(store).expanduser().resolve())
+        env[STORE_ENV] = store
     proc = subprocess.Popen(panel_command(root, port, address, show, extra), env=env)
 
     def stop(signum: int, _frame: object) -> None:  # a process manager's SIGTERM stops the server too

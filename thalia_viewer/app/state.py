@@ -165,6 +165,8 @@ class AppState(param.Parameterized):
         if frame is None or pair is None:
             msg = "no pair is selected."
             raise PairNotFoundError(msg, "Pick a frame and a pair.")
+        if pair.frame != frame.frame_id and self.dataset is not None:  # a prefetch that outlived a frame switch
+            frame = self.dataset.frame(pair.frame)
         if self.mask_source is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
             corrected = self.mask_source(pair, key)
             if corrected is not None:

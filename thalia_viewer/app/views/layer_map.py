@@ -181,6 +181,8 @@ class LayerMap(Viewer):
         self._size_stream, self._range_stream = size, ranges
         opacities = [hv.streams.Params(slot, ["opacity"], rename={"opacity": f"opacity{i}"}) for i, slot in enumerate(state.slots)]
         streams = [ranges, size, hv.streams.Params(self._feed, ["keys"]), hv.streams.Params(state, ["mask_opacity"]), *opacities]
+        if self._drawing is not None:
+            streams.append(hv.streams.Params(self._drawing, ["vertices"]))
         values = [i for i, n in enumerate(names) if n.startswith("value")]
         masks = [i for i, n in enumerate(names) if n.startswith("mask:")]
         hook = partial(self._overlay_hook, values, masks)
@@ -195,12 +197,11 @@ class LayerMap(Viewer):
             "bgcolor": "#f6f8fa",
         }  # fmt: skip
         self._plot_ready = False
-        dmap = hv.DynamicMap(self._stack, streams=streams)
-        return dmap if self._drawing is None else dmap * self._drawing.layers()
+        return hv.DynamicMap(self._stack, streams=streams)
 
     def _stack(self, x_range: tuple | None = None, y_range: tuple | None = None, width: int | None = None,
                height: int | None = None, scale: float = 1.0, keys: dict | None = None, mask_opacity: float = 1.0,
-               **opacities: float) -> hv.Overlay:  # fmt: skip
+               vertices: list | None = None, **opacities: float) -> hv.Overlay:  # fmt: skip
         """Every layer's element for this view, with its opacity (unchanged layers: the very same element)."""
         layers = []
         for name in self._built_names or []:
@@ -211,6 +212,8 @@ class LayerMap(Viewer):
                 variable = schema.layer(name.removeprefix("mask:")).variable
                 element.opts(cmap=elements.mask_palette(variable, fill_alpha=mask_opacity))
             layers.append(element)
+        if self._drawing is not None:
+            layers += self._drawing.elements(vertices)
         overlay = hv.Overlay(layers)
         if not self._plot_ready:  # plot options are read when the plot is made; later frames skip the cost
             overlay = overlay.opts(**self._plot_opts)
@@ -281,7 +284,7 @@ class LayerMap(Viewer):
         for key in self._visible_layers():
             identity = self.state.layer_identity(key, pair)
             if identity is not None:
-                jobs.append(((identity, view, size), partial(_layer_aggregate, frame, pair, key, view, size)))
+                jobs.append(((identity, view, size), partial(_layer_aggregate, self.state, pair, key, view, size)))
         return jobs
 
     def _prefetch_neighbours(self) -> None:
@@ -406,6 +409,7 @@ def _label(name: str) -> str:
     return name.replace(":", "_")
 
 
-def _layer_aggregate(frame: Any, pair: Pair, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
-    """A prefetch job: layer ``key`` of ``pair`` aggregated at ``view``."""
-    return compute_aggregate(frame.layer(pair, key), key, view, size)
+def _layer_aggregate(state: AppState, pair: Pair, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
+    """A prefetch job: layer ``key`` of ``pair`` aggregated at ``view``, as the state shows it (corrections
+    and unsaved edits over the source)."""
+    return compute_aggregate(state.layer(key, pair), key, view, size)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 import holoviews as hv
+import panel as pn
+import param
 from bokeh.models import FreehandDrawTool, PanTool
 
 STROKE_COLOR: Final = "#111111"
@@ -22,19 +24,21 @@ POLYGON_COLOR: Final = "#0969da"
 FREEHAND_TOOLS: Final = ("brush", "eraser", "lasso")
 
 
-class MapDrawing:
-    """Draw streams bound to one :class:`~thalia_viewer.app.annotate.EditSession`."""
+class MapDrawing(param.Parameterized):
+    """Draw streams bound to one :class:`~thalia_viewer.app.annotate.EditSession`.
 
-    def __init__(self, edit: Any) -> None:
+    Its elements go inside the map's own overlay (:meth:`elements`), not on top of it: an overlay of the
+    map's ``DynamicMap`` with other elements would drop the map's plot options (toolbar, active tools, hooks).
+    """
+
+    vertices = param.List(default=[], doc="Map points of the polygon being clicked, (x, y) each")
+
+    def __init__(self, edit: Any, **params: Any) -> None:
+        super().__init__(**params)
         self.edit = edit
-        self.stroke = hv.Path([]).opts(color=STROKE_COLOR, line_width=2, alpha=0.8)
+        self.stroke = hv.Path([], label="stroke").opts(color=STROKE_COLOR, line_width=2, alpha=0.8)
         self.freehand = hv.streams.FreehandDraw(source=self.stroke, num_objects=1)
         self.freehand.add_subscriber(self._on_stroke)
-        self._vertices: list[tuple[float, float]] = []
-        self._outline = hv.streams.Pipe(data=[])
-        self.outline = hv.DynamicMap(lambda data: hv.Path([data] if data else []), streams=[self._outline]).opts(
-            hv.opts.Path(color=POLYGON_COLOR, line_width=2, line_dash="dashed")
-        )
         self.tap = hv.streams.Tap(source=self.stroke, transient=True)
         self.double_tap = hv.streams.DoubleTap(source=self.stroke, transient=True)
         self.tap.add_subscriber(self._on_tap)
@@ -43,25 +47,30 @@ class MapDrawing:
         edit.param.watch(lambda *_: self._activate(), "tool")
         edit.state.param.watch(lambda *_: self._reset_polygon(), "pair")
 
-    def layers(self) -> hv.Overlay:
-        """What the map overlays on its layers: the stroke being drawn and the polygon being clicked."""
-        return self.stroke * self.outline
+    def elements(self, vertices: list | None = None) -> list[hv.Element]:
+        """What the map draws on top of its layers: the stroke being drawn and the polygon being clicked."""
+        outline = hv.Path([list(vertices)] if vertices else [], label="outline").opts(
+            color=POLYGON_COLOR, line_width=2, line_dash="dashed"
+        )
+        return [self.stroke, outline]
 
     # ------------------------------------------------------------------------------------ figure
     def attach(self, figure: Any) -> None:
-        """Remember the map's figure (from a plot hook) and make the session's tool the active drag."""
-        if figure is not self._figure:
-            self._figure = figure
-            self._activate()
+        """Remember the map's figure and make the session's tool the active drag (from the plot hook, after
+        every update: HoloViews resets the active drag to its ``active_tools`` on each one)."""
+        self._figure = figure
+        self._activate()
 
     def _activate(self) -> None:
         fig = self._figure
         if fig is None:
             return
-        tool_type = FreehandDrawTool if self.edit.tool in FREEHAND_TOOLS else PanTool
-        tool = next((t for t in fig.toolbar.tools if isinstance(t, tool_type)), None)
-        if tool is not None and fig.toolbar.active_drag is not tool:
-            fig.toolbar.active_drag = tool
+        drawing = self.edit.tool in FREEHAND_TOOLS
+        if drawing or isinstance(fig.toolbar.active_drag, FreehandDrawTool):  # else keep the user's zoom / pan
+            tool_type = FreehandDrawTool if drawing else PanTool
+            tool = next((t for t in fig.toolbar.tools if isinstance(t, tool_type)), None)
+            if tool is not None and fig.toolbar.active_drag is not tool:
+                fig.toolbar.active_drag = tool
         if self.edit.tool != "polygon":
             self._reset_polygon()
 
@@ -76,31 +85,51 @@ class MapDrawing:
     # ---------------------------------------------------------------------------------- gestures
     def _on_stroke(self, data: dict | None = None, **_: Any) -> None:
         xs, ys = (data or {}).get("xs") or [], (data or {}).get("ys") or []
-        if not xs or not len(xs[-1]):
-            return
+        if xs and len(xs[-1]):
+            after_event(lambda: self._stroke(list(xs[-1]), list(ys[-1])))
+
+    def _stroke(self, xs: list[float], ys: list[float]) -> None:
         if self.edit.tool in FREEHAND_TOOLS:
-            self.edit.stroke(list(xs[-1]), list(ys[-1]))
+            self.edit.stroke(xs, ys)
         self._clear_stroke()
 
     def _on_tap(self, x: float | None = None, y: float | None = None, **_: Any) -> None:
-        if x is None or y is None:
-            return
+        if x is not None and y is not None:
+            after_event(lambda: self._tap(x, y))
+
+    def _tap(self, x: float, y: float) -> None:
         if self.edit.tool == "fill":
             self.edit.fill_at(x, y)
         elif self.edit.tool == "polygon":
-            self._vertices.append((x, y))
-            self._outline.send(list(self._vertices))
+            self.vertices = [*self.vertices, (x, y)]
 
     def _on_double_tap(self, x: float | None = None, y: float | None = None, **_: Any) -> None:
-        if self.edit.tool != "polygon" or x is None or y is None:
+        if x is not None and y is not None:
+            after_event(lambda: self._double_tap(x, y))
+
+    def _double_tap(self, x: float, y: float) -> None:
+        if self.edit.tool != "polygon":
             return
-        points = [*self._vertices, (x, y)]
+        points = [*self.vertices, (x, y)]
         self._reset_polygon()
         if len(points) >= 3:
             xs, ys = zip(*points, strict=True)
             self.edit.polygon(list(xs), list(ys))
 
     def _reset_polygon(self) -> None:
-        if self._vertices:
-            self._vertices = []
-            self._outline.send([])
+        if self.vertices:
+            self.vertices = []
+
+
+def after_event(callback: Any) -> None:
+    """Run ``callback`` with the document locked, once the browser event being handled is done.
+
+    Draw and tap streams call back outside Bokeh's document lock: changing the figure or the map's streams
+    there fails (or is never sent), so the work goes to the next tick, through Panel so that the session's
+    document is current. Outside a served session: at once.
+    """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.execute(callback, schedule=True)
+    else:
+        callback()
