@@ -20,6 +20,7 @@ import pytest
 
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
+from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
 
 CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
@@ -37,10 +38,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(root: str, log: Path) -> Iterator[str]:
-    """``panel serve`` of the app on ``root`` at a free port; yields the app's URL."""
+def served(root: str, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``); yields the app's URL."""
     port = _free_port()
-    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
+    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **(env or {})}
     with log.open("w") as out:
         proc = subprocess.Popen(panel_command(root, port=port), env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/main"
@@ -80,6 +81,20 @@ def app_url(tiny_root, tmp_path_factory) -> Iterator[str]:
     """The explore app served on the tiny dataset."""
     with served(str(tiny_root), tmp_path_factory.mktemp("serve") / "panel.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def annotate_store(tmp_path_factory) -> Path:
+    """Where the served annotate app saves (a fresh annotation store; never beside the shared tiny dataset)."""
+    return tmp_path_factory.mktemp("store") / "annotations"
+
+
+@pytest.fixture(scope="session")
+def annotate_url(tiny_root, annotate_store, tmp_path_factory) -> Iterator[str]:
+    """The annotate mode served on the tiny dataset, saving to ``annotate_store``."""
+    log = tmp_path_factory.mktemp("serve-annotate") / "panel.log"
+    with served(str(tiny_root), log, env={STORE_ENV: str(annotate_store)}) as url:
+        yield f"{url}?mode=annotate"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,101 @@
+"""The annotate mode in a browser: draw with the mouse, save, reload, and find the edit and its version."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tests.browser.pages import (
+    changed_fraction,
+    map_pixels,
+    open_app,
+    shows,
+    wait_for_new_map,
+    wait_stable,
+    wait_until,
+)
+from thalia_viewer.core import schema
+from thalia_viewer.core.annotations import AnnotationStore
+from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.pairs import Pair
+
+pytestmark = pytest.mark.browser
+
+AUTHOR, MESSAGE = "Ada Lovelace", "widen the Mogi mask to the north"
+SAME_VIEW = 0.02  # fraction of map pixels that may differ between two renderings of the same masks
+
+
+def current_pair(page) -> Pair:
+    """The pair on screen, from the URL the app keeps in sync."""
+    query = page.evaluate("() => Object.fromEntries(new URLSearchParams(window.location.search))")
+    return Pair.parse(f"{query['frame']}/{query['pair']}")
+
+
+def drag(page, points: list[tuple[float, float]]) -> None:
+    """A mouse drag through ``points`` (fractions of the map canvas)."""
+    box = page.locator(".thalia-map canvas").first.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def click_polygon(page, points: list[tuple[float, float]]) -> None:
+    """Click each vertex, double-click the last one (closes and fills the polygon)."""
+    box = page.locator(".thalia-map canvas").first.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    for x, y in xy[:-1]:
+        page.mouse.click(x, y)
+        time.sleep(0.5)  # separate clicks, not a double click
+        wait_stable(page, 0.2)
+    page.mouse.dblclick(*xy[-1])
+
+
+def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annotate_store, tiny_root):
+    open_app(page, annotate_url)
+    pair = current_pair(page)
+    untouched = map_pixels(page)
+
+    name = page.get_by_placeholder("saved with every version")
+    name.fill(AUTHOR)
+    name.press("Enter")
+
+    drag(page, [(0.35 + 0.02 * i, 0.30 + 0.015 * (i % 4)) for i in range(12)])  # the brush is the default tool
+    stroked = wait_for_new_map(page, untouched)
+    assert changed_fraction(stroked, untouched) > 0.002
+
+    page.get_by_role("button", name="Polygon", exact=True).click()
+    wait_stable(page)
+    click_polygon(page, [(0.45, 0.62), (0.60, 0.62), (0.60, 0.75), (0.45, 0.75)])
+    edited = wait_for_new_map(page, stroked)
+    assert changed_fraction(edited, stroked) > 0.005
+    assert shows(page, "unsaved edits")
+
+    message = page.get_by_placeholder("e.g. trim the dyke mask")
+    message.fill(MESSAGE)
+    message.press("Enter")
+    wait_stable(page)
+    page.get_by_role("button", name="Save version", exact=True).click()
+    wait_until(lambda: shows(page, MESSAGE) and shows(page, AUTHOR), "the save to appear in the pair's history")
+
+    store = AnnotationStore(annotate_store, dataset=ThaliaDataset(tiny_root))
+    (version,) = store.history(pair=pair)
+    assert (version.author, version.message) == (AUTHOR, MESSAGE)
+    saved = store.read_pair(pair)
+    source = ThaliaDataset(tiny_root).frame(pair.frame).read(pair, ["activity"])["activity"]
+    painted = saved.masks[schema.ACTIVITY_MASK] != np.asarray(source)
+    assert painted.sum() > 50  # the stroke and the polygon, rasterised at native resolution
+    assert set(np.unique(saved.masks[schema.ACTIVITY_MASK][painted])) == {schema.class_by_name(schema.ACTIVITY_TYPES, "Mogi").code}
+
+    page.reload()
+    open_app(page, page.evaluate("() => window.location.href"))
+    wait_until(lambda: shows(page, MESSAGE), "the history to list the save after a reload")
+    assert shows(page, version.short_id)
+    reloaded = map_pixels(page)
+    assert changed_fraction(reloaded, edited) < SAME_VIEW
+    assert changed_fraction(reloaded, untouched) > 0.005
+    assert not page.console_errors
