@@ -35,6 +35,39 @@ ANONYMOUS: Final = ""
 
 
 @dataclass
+class Comparison:
+    """Two versions of a pair compared on the map: the activity-type mask's pixels added and removed."""
+
+    pair: Pair
+    old: str | None  # version id; None: the source cube
+    new: str | None  # version id; None: the latest saved version
+    codes: np.ndarray  # MaskDiff.codes(): 0 unchanged, 1 added, 2 removed
+    added: int
+    removed: int
+    fields: list[str]  # record fields that changed
+
+    @property
+    def token(self) -> tuple:
+        """What the map's diff layer depends on."""
+        return (self.pair, self.old, self.new)
+
+    def summary(self) -> str:
+        names = {None: "the source"}
+        old, new = names.get(self.old, (self.old or "")[:8]), names.get(self.new, (self.new or "latest")[:8])
+        fields = f"; fields changed: {', '.join(self.fields)}" if self.fields else "; no field changed"
+        return f"{old} → {new}: +{self.added} px added (green), −{self.removed} px removed (red){fields}"
+
+
+@dataclass
+class Preview:
+    """A saved version of a pair shown read-only on the map."""
+
+    pair: Pair
+    version: str
+    annotation: PairAnnotation
+
+
+@dataclass
 class Conflict:
     """A save refused because someone else saved the same pair since it was opened."""
 
@@ -58,6 +91,8 @@ class EditSession(param.Parameterized):
     record_revision = param.Integer(default=0, doc="Bumped by every change of the label record on screen")
     dirty = param.Boolean(default=False, doc="The pair on screen has unsaved edits")
     conflict = param.ClassSelector(class_=Conflict, default=None, doc="A save waiting for the user's choice")
+    comparison = param.ClassSelector(class_=Comparison, default=None, doc="Two versions diffed on the map")
+    preview = param.ClassSelector(class_=Preview, default=None, doc="A saved version shown read-only instead of the edits")
     status = param.String(default="", doc="One line on what was last done")
 
     def __init__(self, state: AppState, store: AnnotationStore, **params: Any) -> None:
@@ -100,6 +135,7 @@ class EditSession(param.Parameterized):
         return self.store.read_merged(pair)
 
     def _on_pair(self) -> None:
+        self.preview = self.comparison = None
         try:
             editor = self.editor
         except ThaliaError as exc:
@@ -111,7 +147,11 @@ class EditSession(param.Parameterized):
 
     # -------------------------------------------------------------------------------- map sources
     def mask_layer(self, pair: Pair, key: str) -> xr.DataArray | None:
-        """Mask layer ``key`` of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
+        """Mask layer ``key`` of ``pair`` as previewed, else as edited in this session, else as saved, else
+        ``None`` (the source)."""
+        preview = self.preview
+        if preview is not None and preview.pair == pair and self.state.dataset is not None:
+            return as_layer(preview.annotation, key, self.state.dataset)
         editor = self._editors.get(pair)
         if editor is None or self.state.dataset is None:
             return self.saved.mask_layer(pair, key)
@@ -120,7 +160,8 @@ class EditSession(param.Parameterized):
 
     def version(self, pair: Pair) -> Any:
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
-        return (self.saved.version(pair), self.revision if pair in self._editors else None)
+        preview = self.preview.version if self.preview is not None and self.preview.pair == pair else None
+        return (self.saved.version(pair), self.revision if pair in self._editors else None, preview)
 
     def record(self, pair: Pair) -> dict | None:
         """The label record of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
@@ -174,6 +215,9 @@ class EditSession(param.Parameterized):
         return self._edit(lambda e: e.replace(activity, intensity), what)
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
+        if self.preview is not None:
+            self.state.notify("warning", f"Showing version {self.preview.version[:8]} read-only: go back to editing first.")
+            return None
         editor = self.editor
         if editor is None:
             self.state.notify("warning", "no pair is open: pick a pair before editing.")
@@ -261,3 +305,42 @@ class EditSession(param.Parameterized):
         self._on_pair()
         self.record_revision += 1
         self.status = f"reloaded {pair.key} as stored"
+
+    # ----------------------------------------------------------------------------- versions on map
+    def show_version(self, version: str) -> bool:
+        """Show saved ``version`` of the pair on screen read-only (edits stay, hidden until :meth:`back_to_edits`)."""
+        pair = self.pair
+        if pair is None:
+            return False
+        try:
+            annotation = self.store.read_merged(pair, version)
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return False
+        self.preview = Preview(pair, version, annotation)
+        self.status = f"showing version {version[:8]} (read-only)"
+        self.revision += 1
+        return True
+
+    def compare(self, old: str | None, new: str | None = None) -> Comparison | None:
+        """Draw on the map what changed in the pair from version ``old`` (None: the source) to ``new``
+        (None: the latest saved version)."""
+        pair = self.pair
+        if pair is None:
+            return None
+        try:
+            diff = self.store.diff(pair, old, new)
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return None
+        mask = diff.masks[schema.ACTIVITY_MASK]
+        self.comparison = Comparison(pair, old, new, mask.codes(), mask.n_added, mask.n_removed, sorted(diff.record))
+        self.status = self.comparison.summary()
+        return self.comparison
+
+    def back_to_edits(self) -> None:
+        """Leave a preview or a comparison: the map shows this session's edits again."""
+        if self.preview is not None or self.comparison is not None:
+            self.preview = self.comparison = None
+            self.status = "back to editing"
+            self.revision += 1

@@ -200,6 +200,20 @@ def _corner(extent: Extent) -> tuple[float, float, float, float]:
     return extent.x0, extent.y0, extent.x0 + dx, extent.y0 + dy
 
 
+#: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added, 2 removed.
+DIFF_COLORS: Final = (TRANSPARENT, "#1a7f37e6", "#cf222ee6")
+
+
+def diff_image(
+    codes: np.ndarray, extent: Extent, kdims: Sequence[hv.Dimension | str] | None = None, label: str = ""
+) -> hv.Image:
+    """North-up change codes (0 unchanged, 1 added, 2 removed) drawn green / red over the layers."""
+    vdim = hv.Dimension("change", label="Change (0 none, 1 added, 2 removed)")
+    return hv.Image(np.asarray(codes), bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[vdim], label=label).opts(
+        cmap=list(DIFF_COLORS), clim=(-0.5, len(DIFF_COLORS) - 0.5)
+    )
+
+
 def blank_image(
     extent: Extent, kdims: Sequence[hv.Dimension | str] | None = None, vdim: str = "value", label: str = ""
 ) -> hv.Image:

@@ -26,7 +26,7 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from thalia_viewer.app.aggregates import AggregateCache, Job, compute_aggregate
+from thalia_viewer.app.aggregates import AggregateCache, Job, compute_aggregate, load_view
 from thalia_viewer.app.state import MASK_LAYERS, NONE, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
@@ -36,13 +36,14 @@ from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
-from thalia_viewer.viz.shade import Extent, data_extent, data_span
+from thalia_viewer.viz.shade import Extent, aggregate_classes, data_extent, data_span, make_canvas
 
 DEFAULT_WIDTH: Final = 900  # px, before the browser reports the plot size
 MAX_SIDE: Final = 2400  # px, cap of an aggregate side (a 4K screen); bounds every message by screen size
 VALUE_DIGITS: Final[dict[str, int]] = {"phase": 2, "coherence": 2, "dem": 0}
 DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
+DIFF: Final = "diff"  # annotate mode: pixels changed between two versions
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 
 # Blank layers are one NaN pixel; HoloViews' range code warns about their all-NaN min / max.
@@ -104,7 +105,7 @@ class LayerMap(Viewer):
         state.param.watch(lambda *_: self._update_legend(), ["masks", "mask_style"])
         self._drawing = MapDrawing(self.edit) if self.edit is not None else None
         if self.edit is not None:
-            self.edit.param.watch(lambda *_: self._refresh_feed(), "revision")
+            self.edit.param.watch(lambda *_: self._refresh_feed(), ["revision", "comparison"])
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _: self._aggs.clear())
         self._rebuild()
@@ -122,6 +123,9 @@ class LayerMap(Viewer):
         for key in MASK_LAYERS:
             identity = state.layer_identity(key) if key in state.masks else None
             keys[mask_slot(key)] = (identity, state.mask_style) if identity is not None else None
+        if self.edit is not None:
+            comparison = self.edit.comparison
+            keys[DIFF] = comparison.token if comparison is not None and comparison.pair == state.current else None
         return keys
 
     def _refresh_feed(self) -> None:
@@ -170,7 +174,8 @@ class LayerMap(Viewer):
         state = self.state
         names = [value_slot(0)] + ([RELIEF] if state.relief else [])
         names += [value_slot(i) for i, slot in enumerate(state.slots) if i and slot.layer != NONE]
-        return names + [mask_slot(k) for k in MASK_LAYERS if k in state.masks]
+        names += [mask_slot(k) for k in MASK_LAYERS if k in state.masks]
+        return names + ([DIFF] if self.edit is not None else [])
 
     def _overlay(self, view: tuple | None = None) -> hv.DynamicMap:
         """One ``DynamicMap`` of the whole stack: one refresh per pair switch, zoom or opacity change."""
@@ -319,6 +324,8 @@ class LayerMap(Viewer):
             element = self._relief_element(feed, view, size)
         elif name.startswith("mask:"):
             element = self._mask_element(name.removeprefix("mask:"), feed, view, size)
+        elif name == DIFF:
+            element = self._diff_element(view, size)
         else:
             element = self._value_element(int(name.removeprefix("value")), feed, view, size)
         self._memo[name] = (inputs, element)
@@ -369,6 +376,17 @@ class LayerMap(Viewer):
             return self._blank(mask_slot(key))
         self._labels[mask_slot(key)] = readout.mask_label(layer.title, key)
         return elements.mask_image(agg.values, layer.variable, view, style, self._kdims, label=_label(mask_slot(key)))
+
+    def _diff_element(self, view: Extent, size: tuple[int, int]) -> hv.Element:
+        """The comparison's added / removed pixels at this view (changed pixels win over unchanged ones)."""
+        comparison, frame = self.edit.comparison, self.state.frame_obj
+        if comparison is None or frame is None:
+            return self._blank(DIFF)
+        codes = xr.DataArray(comparison.codes, dims=(frame.y_dim, frame.x_dim),
+                             coords={frame.y_dim: frame.y, frame.x_dim: frame.x}, name=DIFF)  # fmt: skip
+        agg = aggregate_classes(load_view(codes, view), make_canvas(view, *size))
+        self._labels[DIFF] = "Change"
+        return elements.diff_image(agg.values, view, self._kdims, label=_label(DIFF))
 
     def _overlay_hook(self, values: list[int], masks: list[int], plot: Any, element: Any) -> None:
         """Plot hook, after every update: name each layer's glyph renderer for the readout; the first time,

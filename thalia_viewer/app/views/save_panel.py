@@ -49,6 +49,17 @@ class SavePanel(Viewer):
         self._conflict = pn.Column(self._conflict_text, pn.Row(theirs, overwrite, keep), visible=False,
                                    sizing_mode="stretch_width")  # fmt: skip
         self._history = pn.Column(sizing_mode="stretch_width", css_classes=["thalia-history"])
+        self._viewing = pn.pane.Alert("", alert_type="info", sizing_mode="stretch_width", margin=(2, 10))
+        back = pn.widgets.Button(name="Back to editing", button_type="primary", button_style="outline",
+                                 sizing_mode="stretch_width")  # fmt: skip
+        back.on_click(lambda _: e.back_to_edits())
+        self._banner = pn.Column(self._viewing, back, visible=False, sizing_mode="stretch_width")
+        self._old = pn.widgets.Select(name="Compare", sizing_mode="stretch_width", margin=(2, 4))
+        self._new = pn.widgets.Select(name="with", sizing_mode="stretch_width", margin=(2, 4))
+        compare = pn.widgets.Button(name="Show diff", button_style="outline", align="end", width=90, margin=(2, 4))
+        compare.on_click(lambda _: e.compare(self._old.value or None, self._new.value or None))
+        self._compare = pn.Row(self._old, self._new, compare, sizing_mode="stretch_width", visible=False)
+        e.param.watch(lambda *_: self._update_banner(), ["preview", "comparison"])
         e.param.watch(lambda *_: self._update_conflict(), "conflict")
         e.param.watch(lambda *_: self._update_save(), ["dirty", "author"])
         e.param.watch(lambda *_: self._update_history(), "record_revision")
@@ -56,8 +67,8 @@ class SavePanel(Viewer):
         self._update_save()
         self._update_history()
         self._layout = pn.Column(author, message, self._save, self._conflict, pn.pane.HTML(
-            "<div class='thalia-subhead'>History of this pair</div>", margin=(8, 10, 0, 10)), self._history,
-            sizing_mode="stretch_width")  # fmt: skip
+            "<div class='thalia-subhead'>History of this pair</div>", margin=(8, 10, 0, 10)), self._banner,
+            self._history, self._compare, sizing_mode="stretch_width")  # fmt: skip
 
     def _update_save(self) -> None:
         e = self.edit
@@ -78,18 +89,43 @@ class SavePanel(Viewer):
         except ThaliaError as exc:
             versions = []
             self.state.notify("error", str(exc))
-        for v in versions:
-            revert = pn.widgets.Button(name="Revert", button_style="outline", width=70, margin=(2, 4),
-                                       description=f"A new version of this pair restoring {v.short_id}")  # fmt: skip
-            revert.on_click(lambda _, vid=v.id: self._revert(vid))
+        for i, v in enumerate(versions):
+            previous = versions[i + 1].id if i + 1 < len(versions) else ""
+            buttons = []
+            for name, tip, action in (
+                ("Show", f"Show version {v.short_id} on the map, read-only", lambda _, vid=v.id: self.edit.show_version(vid)),
+                ("Changes", "Pixels this save added (green) and removed (red) on the map",
+                 lambda _, a=previous, b=v.id: self.edit.compare(a or None, b)),
+                ("Revert", f"A new version of this pair restoring {v.short_id}", lambda _, vid=v.id: self._revert(vid)),
+            ):  # fmt: skip
+                button = pn.widgets.Button(name=name, button_style="outline", width=74, margin=(2, 2), description=tip)
+                button.on_click(action)
+                buttons.append(button)
             text = (f"<b>{html.escape(v.author)}</b> · {v.time:%Y-%m-%d %H:%M} UTC · <code>{v.short_id}</code><br>"
                     f"{html.escape(v.message)}")  # fmt: skip
-            rows.append(pn.Row(pn.pane.HTML(text, sizing_mode="stretch_width", margin=(2, 6)), revert,
-                               sizing_mode="stretch_width", css_classes=["thalia-version"]))  # fmt: skip
+            rows.append(pn.Column(pn.pane.HTML(text, sizing_mode="stretch_width", margin=(2, 6)), pn.Row(*buttons),
+                                  sizing_mode="stretch_width", css_classes=["thalia-version"]))  # fmt: skip
+        options = {"source": ""} | {f"{v.short_id} · {v.author} · {v.time:%m-%d %H:%M}": v.id for v in versions}
+        self._old.options, self._new.options = options, options
+        if versions:  # default: what the latest save changed
+            self._new.value = versions[0].id
+            self._old.value = versions[1].id if len(versions) > 1 else ""
+        self._compare.visible = bool(versions)
         if not rows:
             rows = [pn.pane.HTML("<span class='thalia-muted'>Never corrected: the masks are the source's.</span>",
                                  margin=(2, 10))]  # fmt: skip
         self._history.objects = rows
+
+    def _update_banner(self) -> None:
+        e = self.edit
+        if e.preview is not None:
+            text = f"Showing version <code>{e.preview.version[:8]}</code> read-only; your edits are kept."
+        elif e.comparison is not None:
+            text = html.escape(e.comparison.summary())
+        else:
+            text = ""
+        self._viewing.object = text
+        self._banner.visible = bool(text)
 
     def _revert(self, version: str) -> None:
         e, pair = self.edit, self.state.current

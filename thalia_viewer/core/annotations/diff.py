@@ -10,6 +10,8 @@ import numpy as np
 from .. import schema
 from .annotation import PairAnnotation
 
+UNCHANGED, ADDED, REMOVED = 0, 1, 2  # codes of MaskDiff.codes()
+
 
 @dataclass(frozen=True)
 class MaskDiff:
@@ -21,6 +23,13 @@ class MaskDiff:
 
     added: np.ndarray
     removed: np.ndarray
+
+    def codes(self) -> np.ndarray:
+        """One raster for the map: :data:`UNCHANGED` 0, :data:`ADDED` 1, :data:`REMOVED` 2 (uint8)."""
+        out = np.zeros(self.added.shape, np.uint8)
+        out[self.added] = ADDED
+        out[self.removed] = REMOVED
+        return out
 
     @property
     def n_added(self) -> int:

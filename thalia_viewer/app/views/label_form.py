@@ -1,0 +1,152 @@
+"""The annotate mode's label form: every field of the pair's record, each limited to its valid values.
+
+Flags, phase, crowd and label pick from the format's own values (``schema``); confidence is a 0-1 slider;
+the per-pattern lists (activity types, intensity levels) are typed as comma-separated names and refused
+unless every name is valid. The fields that follow from the masks are shown as the masks say them, live,
+with a warning wherever the typed record disagrees: on save the masks win (``core.record``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, ClassVar, Final
+
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.state import AppState
+from thalia_viewer.app.views.label_card import field_title
+from thalia_viewer.core import schema
+from thalia_viewer.core.record import DERIVED_FIELDS
+
+LABELS: Final = [label.value for label in schema.Label]
+PHASES: Final = [phase.value for phase in schema.Phase]
+ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
+INTENSITY_NAMES: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code]
+LIST_FIELDS: Final = {"activity_type": ACTIVITY_NAMES, "intensity_level": INTENSITY_NAMES}
+YES_NO: Final = {"no": 0, "yes": 1}
+
+
+def parse_names(text: str, valid: list[str]) -> list[str]:
+    """Comma-separated names -> list, each matched to ``valid`` case-insensitively; raises ``ValueError``
+    naming the first unknown one."""
+    lookup = {v.lower(): v for v in valid}
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n.lower() not in lookup]
+    if unknown:
+        msg = f"{unknown[0]!r} is not one of {', '.join(valid)}"
+        raise ValueError(msg)
+    return [lookup[n.lower()] for n in names]
+
+
+def derived_html(derived: dict[str, Any], warnings: list[str]) -> str:
+    """What the masks say the derived fields are, and the disagreements with the typed record."""
+    patterns = list(zip(derived["activity_type"], derived["intensity_level"], strict=True))
+    text = ", ".join(f"{a} ({i})" for a, i in patterns) or "no pattern"
+    head = (f"<div class='thalia-derived'><b>From the masks:</b> {html.escape(' + '.join(derived['label']))} · "
+            f"{html.escape(text)}{' · crowd' if derived['is_crowd'] else ''}</div>")  # fmt: skip
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    return head + (f"<ul class='thalia-derived-warnings'>{items}</ul>" if items else "")
+
+
+class LabelForm(Viewer):
+    """Edit the label record of the pair on screen (saved with the masks by the save panel)."""
+
+    view_type: ClassVar[str] = "label_form"  # name in layouts/*.yaml
+    needs_edit: ClassVar[bool] = True
+    section_title: ClassVar[str | None] = "Labels and caption"
+
+    state = param.ClassSelector(class_=AppState, doc="The session's state")
+    edit = param.ClassSelector(class_=EditSession, doc="The annotate session")
+    width = param.Integer(default=340, bounds=(240, 800), doc="Form width, px")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._loading = False
+        w = {"sizing_mode": "stretch_width", "margin": (2, 10)}
+        self._widgets: dict[str, pn.widgets.Widget] = {
+            "label": pn.widgets.MultiChoice(name="Label", options=LABELS, **w),
+            "activity_type": pn.widgets.TextInput(name="Activity types (one per pattern)",
+                                                  placeholder=", ".join(ACTIVITY_NAMES[:3]), **w),
+            "intensity_level": pn.widgets.TextInput(name="Intensity levels (one per pattern)",
+                                                    placeholder="Low, Medium, High, None", **w),
+            "phase": pn.widgets.Select(name="Phase", options=PHASES, **w),
+            "confidence": pn.widgets.FloatSlider(name="Confidence", start=0, end=1, step=0.05, **w),
+            "is_crowd": pn.widgets.Select(name="Is crowd", options=YES_NO, **w),
+            **{field: pn.widgets.Select(name=field_title(field), options={v: k for k, v in names.items()}, **w)
+               for field, names in schema.FLAG_FIELDS.items()},
+            "caption": pn.widgets.TextAreaInput(name="Caption", auto_grow=True, rows=4, **w),
+        }
+        for field, widget in self._widgets.items():
+            widget.param.watch(lambda event, f=field: self._changed(f, event.new), "value")
+        self._derived = pn.pane.HTML("", sizing_mode="stretch_width", margin=(4, 10))
+        self._error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width", margin=(2, 10))
+        self.edit.param.watch(lambda *_: self._load(), "record_revision")
+        self.edit.param.watch(lambda *_: self._update_derived(), "revision")
+        self.state.param.watch(lambda *_: self._load(), "pair")
+        order = ["label", "activity_type", "intensity_level", "phase", "confidence", "is_crowd", *schema.FLAG_FIELDS]
+        self._layout = pn.Column(self._derived, self._error, *(self._widgets[f] for f in order),
+                                 self._widgets["caption"], width=self.width, css_classes=["thalia-label-form"])  # fmt: skip
+        self._load()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # ------------------------------------------------------------------------------------- record
+    def _load(self) -> None:
+        """Show the record of the pair on screen (as edited in this session, else as stored)."""
+        pair = self.state.current
+        record = (self.edit.record(pair) or self.state.record(pair) or {}) if pair is not None else {}
+        self._loading = True
+        try:
+            for field, widget in self._widgets.items():
+                widget.value = self._widget_value(field, widget, record.get(field))
+        finally:
+            self._loading = False
+        self._error.visible = False
+        self._update_derived()
+
+    @staticmethod
+    def _widget_value(field: str, widget: pn.widgets.Widget, value: Any) -> Any:
+        if field in LIST_FIELDS:
+            return ", ".join(str(v) for v in (value or []))
+        if field == "label":
+            return [v for v in (value or []) if v in LABELS]
+        if field == "confidence":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except (TypeError, ValueError):
+                return 0.0
+        if field == "caption":
+            return str(value or "")
+        options = list(widget.options.values()) if isinstance(widget.options, dict) else list(widget.options)
+        if field in schema.FLAG_FIELDS or field == "is_crowd":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                value = None
+        return value if value in options else options[0]
+
+    def _changed(self, field: str, value: Any) -> None:
+        if self._loading:
+            return
+        if field in LIST_FIELDS:
+            try:
+                value = parse_names(str(value), LIST_FIELDS[field])
+            except ValueError as exc:
+                self._error.object = f"{field_title(field)}: {html.escape(str(exc))}. Not changed."
+                self._error.visible = True
+                return
+        self._error.visible = False
+        self.edit.set_field(field, value)
+        self._update_derived()
+
+    def _update_derived(self) -> None:
+        editor = self.edit.editor if self.state.current is not None else None
+        if editor is None:
+            self._derived.object = ""
+            return
+        record, warnings = self.edit.derived_record()
+        self._derived.object = derived_html({f: record[f] for f in DERIVED_FIELDS}, warnings)
