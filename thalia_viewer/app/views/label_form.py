@@ -67,17 +67,17 @@ class LabelForm(Viewer):
         self._loading = False
         w = {"sizing_mode": "stretch_width", "margin": (2, 10)}
         self._widgets: dict[str, pn.widgets.Widget] = {
-            "label": pn.widgets.MultiChoice(name="Label", options=LABELS, **w),
-            "activity_type": pn.widgets.TextInput(name="Activity types (one per pattern)",
+            "label": pn.widgets.MultiChoice(label="Label", options=LABELS, **w),
+            "activity_type": pn.widgets.TextInput(label="Activity types (one per pattern)",
                                                   placeholder=", ".join(ACTIVITY_NAMES[:3]), **w),
-            "intensity_level": pn.widgets.TextInput(name="Intensity levels (one per pattern)",
+            "intensity_level": pn.widgets.TextInput(label="Intensity levels (one per pattern)",
                                                     placeholder="Low, Medium, High, None", **w),
-            "phase": pn.widgets.Select(name="Phase", options=PHASES, **w),
-            "confidence": pn.widgets.FloatSlider(name="Confidence", start=0, end=1, step=0.05, **w),
-            "is_crowd": pn.widgets.Select(name="Is crowd", options=YES_NO, **w),
-            **{field: pn.widgets.Select(name=field_title(field), options={v: k for k, v in names.items()}, **w)
+            "phase": pn.widgets.Select(label="Phase", options=PHASES, **w),
+            "confidence": pn.widgets.FloatSlider(label="Confidence", start=0, end=1, step=0.05, **w),
+            "is_crowd": pn.widgets.Select(label="Is crowd", options=YES_NO, **w),
+            **{field: pn.widgets.Select(label=field_title(field), options={v: k for k, v in names.items()}, **w)
                for field, names in schema.FLAG_FIELDS.items()},
-            "caption": pn.widgets.TextAreaInput(name="Caption", auto_grow=True, rows=4, **w),
+            "caption": pn.widgets.TextAreaInput(label="Caption", auto_grow=True, rows=4, **w),
         }
         for field, widget in self._widgets.items():
             widget.param.watch(lambda event, f=field: self._changed(f, event.new), "value")
