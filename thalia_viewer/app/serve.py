@@ -38,31 +38,36 @@ def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show:
 
 def split_extra(extra: list[str] | None, port: int, address: str) -> tuple[list[str], int, str]:
     """Take ``--port`` / ``--address`` out of the extra ``panel serve`` options (they set the allowed origins)."""
+    rest, options = take_options(extra, ("--port", "--address"))
+    if "--port" in options:
+        try:
+            port = int(options["--port"])
+        except ValueError:
+            msg = f"--port expects a number, got {options['--port']!r}"
+            raise ValueError(msg) from None
+    return rest, port, options.get("--address", address)
+
+
+def take_options(extra: list[str] | None, names: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """Split ``--name value`` / ``--name=value`` of ``names`` out of an option list (the last one wins)."""
     rest: list[str] = []
+    found: dict[str, str] = {}
     items = [a for a in (extra or []) if a != "--"]
     i = 0
     while i < len(items):
-        arg = items[i]
-        name, eq, value = arg.partition("=")
-        if name in ("--port", "--address"):
+        name, eq, value = items[i].partition("=")
+        if name in names:
             if not eq:
                 if i + 1 >= len(items):
                     msg = f"{name} needs a value"
                     raise ValueError(msg)
                 value = items[i + 1]
                 i += 1
-            if name == "--port":
-                try:
-                    port = int(value)
-                except ValueError:
-                    msg = f"--port expects a number, got {value!r}"
-                    raise ValueError(msg) from None
-            else:
-                address = value
+            found[name] = value
         else:
-            rest.append(arg)
+            rest.append(items[i])
         i += 1
-    return rest, port, address
+    return rest, found
 
 
 def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None,
@@ -80,6 +85,8 @@ def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = 
         root = str(Path(root).expanduser().resolve())
     ThaliaDataset(root)  # fail early, with the dataset's own message
     extra, port, address = split_extra(extra, port, address)
+    extra, ours = take_options(extra, ("--store",))  # `serve ROOT --port N --store S` reaches here as extra
+    store = ours.get("--store", store)
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
     if store:
         if "://" not in store:

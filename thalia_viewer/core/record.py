@@ -1,7 +1,7 @@
 """The fields of an annotation record that follow from its masks: label, activity types, intensities, crowd.
 
-A pattern is one 8-connected region of ``deformation_mask > 0``; its activity type and intensity level are
-the most frequent codes of ``activity_type_mask`` / ``intensity_level_mask`` inside it. Patterns are listed
+A pattern is the pixels of one activity type within a few pixels of each other (:func:`patterns`); its
+intensity level is the most frequent code of ``intensity_level_mask`` inside it. Patterns are listed
 largest first, as the lists of ``annotations.json`` hold one entry per pattern.
 """
 
@@ -17,6 +17,8 @@ from . import schema
 
 DERIVED_FIELDS: Final = ("label", "activity_type", "intensity_level", "is_crowd")
 _EIGHT_CONNECTED: Final = np.ones((3, 3), bool)
+#: Regions of one activity type closer than this (px, ~100 m each) are one pattern.
+PATTERN_GAP_PX: Final = 16
 
 
 def _mode(values: np.ndarray) -> int:
@@ -24,17 +26,27 @@ def _mode(values: np.ndarray) -> int:
 
 
 def patterns(masks: Mapping[str, np.ndarray]) -> list[tuple[int, int, int]]:
-    """``(pixels, activity code, intensity code)`` of every pattern of the masks, largest first."""
+    """``(pixels, activity code, intensity code)`` of every pattern of the masks, largest first.
+
+    A pattern is the pixels of one activity type that lie within :data:`PATTERN_GAP_PX` of each other: two
+    touching regions of different types are two patterns, a lobe cut in pieces by an eraser stroke or by
+    decorrelation stays one.
+    """
     deformation = np.asarray(masks[schema.DEFORMATION_MASK])
-    labelled, n = ndimage.label(deformation > 0, structure=_EIGHT_CONNECTED)
-    if n == 0:
-        return []
-    activity = np.asarray(masks[schema.ACTIVITY_MASK])
+    activity = np.where(deformation > 0, np.asarray(masks[schema.ACTIVITY_MASK]), 0)
     intensity = np.asarray(masks[schema.INTENSITY_MASK])
     found = []
-    for k, region in enumerate(ndimage.find_objects(labelled), start=1):
-        inside = labelled[region] == k
-        found.append((int(inside.sum()), _mode(activity[region][inside]), _mode(intensity[region][inside])))
+    for code in np.unique(activity[activity > 0]):
+        pixels = activity == code
+        grown = ndimage.binary_dilation(pixels, structure=_EIGHT_CONNECTED, iterations=PATTERN_GAP_PX // 2)
+        labelled, _ = ndimage.label(grown, structure=_EIGHT_CONNECTED)
+        labelled[~pixels] = 0
+        for k, region in enumerate(ndimage.find_objects(labelled), start=1):
+            if region is None:
+                continue
+            inside = labelled[region] == k
+            if inside.any():
+                found.append((int(inside.sum()), int(code), _mode(intensity[region][inside])))
     return sorted(found, key=lambda p: -p[0])
 
 
