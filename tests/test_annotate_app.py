@@ -8,7 +8,7 @@ import pytest
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.views.label_form import LabelForm, parse_names
-from thalia_viewer.app.views.layer_map import DIFF, LayerMap
+from thalia_viewer.app.views.layer_map import LayerMap, overlay_slot
 from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore
@@ -147,7 +147,7 @@ def test_label_form_limits_fields_and_shows_the_derived_warnings(session):
 
 
 def test_show_a_version_and_diff_two_versions_on_the_map(session):
-    layer_map = LayerMap(state=session.state, edit=session)
+    layer_map = LayerMap(state=session.state, edit=session, overlays=[session])
     session.editor.clear()
     session.stroke(*line(session, 30, range(10, 40)))
     assert session.save()
@@ -161,8 +161,8 @@ def test_show_a_version_and_diff_two_versions_on_the_map(session):
     comparison = session.compare(first)
     assert comparison.added > 0 and comparison.removed > 0
     assert (comparison.codes[60, 12:38] == 1).all() and (comparison.codes[30, 12:18] == 2).all()
-    assert layer_map._feed_keys()[DIFF] == comparison.token
-    assert DIFF in layer_map._active_names()
+    assert layer_map._feed_keys()[overlay_slot(0)] == comparison.token
+    assert overlay_slot(0) in layer_map._active_names()
 
     assert session.show_version(first)
     shown = session.state.layer("activity").values

@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,8 +47,8 @@ def served(root: str, log: Path, env: dict[str, str] | None = None) -> Iterator[
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                try:  # listening is ready: a page request would build a whole session (slow on a busy machine)
+                    with socket.create_connection(("127.0.0.1", port), timeout=2):
                         break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:

@@ -11,7 +11,7 @@ someone else since it was opened is a conflict the user resolves (reload theirs,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import param
@@ -25,6 +25,7 @@ from thalia_viewer.core.editing import Box, MaskClass, MaskEditor
 from thalia_viewer.core.errors import ConflictError, ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.record import with_derived_fields
+from thalia_viewer.viz import elements
 
 #: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
 TOOLS: Final = {"Pan": "pan", "Brush": "brush", "Eraser": "eraser", "Lasso": "lasso", "Polygon": "polygon",
@@ -93,6 +94,11 @@ class EditSession(param.Parameterized):
     conflict = param.ClassSelector(class_=Conflict, default=None, doc="A save waiting for the user's choice")
     comparison = param.ClassSelector(class_=Comparison, default=None, doc="Two versions diffed on the map")
     preview = param.ClassSelector(class_=Preview, default=None, doc="A saved version shown read-only instead of the edits")
+    overlay_revision = param.Integer(default=0, doc="Bumped when the version diff drawn on the map changes")
+
+    #: The version diff as a code overlay of the map (``app.overlay.CodeOverlay``).
+    overlay_title: ClassVar[str] = "Change (1 added, 2 removed)"
+    overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
 
     def __init__(self, state: AppState, store: AnnotationStore, **params: Any) -> None:
@@ -307,6 +313,18 @@ class EditSession(param.Parameterized):
         self.status = f"reloaded {pair.key} as stored"
 
     # ----------------------------------------------------------------------------- versions on map
+    def overlay_token(self, pair: Pair) -> tuple | None:
+        """What the diff layer shows for ``pair`` (``None``: nothing)."""
+        c = self.comparison
+        return c.token if c is not None and c.pair == pair else None
+
+    def overlay_codes(self) -> np.ndarray | None:
+        return None if self.comparison is None else self.comparison.codes
+
+    @param.depends("comparison", watch=True)
+    def _comparison_changed(self) -> None:
+        self.overlay_revision += 1
+
     def show_version(self, version: str) -> bool:
         """Show saved ``version`` of the pair on screen read-only (edits stay, hidden until :meth:`back_to_edits`)."""
         pair = self.pair

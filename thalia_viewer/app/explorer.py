@@ -16,6 +16,7 @@ from thalia_viewer.app import theme
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_location
+from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
 from thalia_viewer.app.state import AppState, Message
 from thalia_viewer.app.views import VIEW_TYPES
@@ -66,8 +67,11 @@ class ExplorerApp(Viewer):
         super().__init__(state=state, spec=spec, **params)
         self.views: dict[str, Viewer] = {}
         self.edit: EditSession | None = None
+        self.predict: PredictSession | None = None
         if state.dataset is not None:
             self._attach_store()
+            if any(VIEW_TYPES[v.type].param.get("predict") is not None for v in spec.views.values()):
+                self.predict = PredictSession(state, edit=self.edit)
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
 
     def _attach_store(self) -> None:
@@ -90,6 +94,10 @@ class ExplorerApp(Viewer):
 
     def _view(self, view_type: str, options: dict[str, Any]) -> Viewer:
         cls = VIEW_TYPES[view_type]
+        if "overlays" in cls.param:
+            options = {**options, "overlays": [o for o in (self.edit, self.predict) if o is not None]}
+        if "predict" in cls.param:
+            options = {**options, "predict": self.predict}
         if "edit" in cls.param:
             if self.edit is None and getattr(cls, "needs_edit", False):
                 return pn.pane.HTML("<p class='thalia-muted'>Editing is off: no annotation store.</p>")  # type: ignore[return-value]

@@ -9,8 +9,9 @@ mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsav
 from __future__ import annotations
 
 import os
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Protocol
 
+import numpy as np
 import panel as pn
 import xarray as xr
 
@@ -23,6 +24,20 @@ from thalia_viewer.core.io import Location
 from thalia_viewer.core.pairs import Pair
 
 STORE_ENV: Final = "THALIA_STORE"
+
+
+class CodeOverlay(Protocol):
+    """Something the map draws on top of its layers as small integer codes (0 = nothing), e.g. the pixels a
+    version changed or a prediction against the labels. ``overlay_revision`` (a param) is bumped on change."""
+
+    overlay_title: ClassVar[str]
+    overlay_colors: ClassVar[tuple[str, ...]]  # #rrggbbaa per code
+
+    def overlay_token(self, pair: Pair) -> Any:
+        """What the overlay shows for ``pair`` now (equal tokens, equal codes; ``None``: nothing)."""
+
+    def overlay_codes(self) -> np.ndarray | None:
+        """The codes, the frame's shape (uint8)."""
 
 
 def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:

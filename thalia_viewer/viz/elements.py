@@ -202,15 +202,19 @@ def _corner(extent: Extent) -> tuple[float, float, float, float]:
 
 #: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added, 2 removed.
 DIFF_COLORS: Final = (TRANSPARENT, "#1a7f37e6", "#cf222ee6")
+#: Ground truth vs prediction, as in the Thalia paper's figures: 1 truth only (red), 2 prediction only
+#: (green), 3 both (yellow).
+TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201bd9", "#1fb01fd9", "#ffd400e6")
 
 
-def diff_image(
-    codes: np.ndarray, extent: Extent, kdims: Sequence[hv.Dimension | str] | None = None, label: str = ""
-) -> hv.Image:
-    """North-up change codes (0 unchanged, 1 added, 2 removed) drawn green / red over the layers."""
-    vdim = hv.Dimension("change", label="Change (0 none, 1 added, 2 removed)")
+def code_image(
+    codes: np.ndarray, extent: Extent, colors: Sequence[str], kdims: Sequence[hv.Dimension | str] | None = None,
+    title: str = "code", label: str = "",
+) -> hv.Image:  # fmt: skip
+    """North-up small integer codes (0 = nothing) drawn in ``colors`` (``#rrggbbaa``, one per code)."""
+    vdim = hv.Dimension("code", label=title)
     return hv.Image(np.asarray(codes), bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[vdim], label=label).opts(
-        cmap=list(DIFF_COLORS), clim=(-0.5, len(DIFF_COLORS) - 0.5)
+        cmap=list(colors), clim=(-0.5, len(colors) - 0.5)
     )
 
 

@@ -13,6 +13,7 @@ from thalia_viewer.app.views.label_form import LabelForm
 from thalia_viewer.app.views.layer_controls import LayerControls
 from thalia_viewer.app.views.layer_map import LayerMap
 from thalia_viewer.app.views.navigator import Navigator, Shortcuts
+from thalia_viewer.app.views.predict_panel import PredictPanel
 from thalia_viewer.app.views.save_panel import SavePanel
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
 
@@ -20,7 +21,7 @@ from thalia_viewer.app.views.timeseries import TimeseriesStrip
 VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
     for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
-                SavePanel, LabelForm)
+                SavePanel, LabelForm, PredictPanel)
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -31,5 +32,5 @@ def view_options() -> dict[str, list[str]]:
     return {t: [p for p in cls.param if p not in RESERVED] for t, cls in VIEW_TYPES.items()}
 
 
-__all__ = ["VIEW_TYPES", "DatesMatrix", "EditTools", "LabelCard", "LabelForm", "LayerControls", "LayerMap", "Navigator", "SavePanel",
+__all__ = ["VIEW_TYPES", "DatesMatrix", "EditTools", "LabelCard", "LabelForm", "LayerControls", "LayerMap", "Navigator", "PredictPanel", "SavePanel",
            "Shortcuts", "TimeseriesStrip", "view_options"]  # fmt: skip

@@ -43,7 +43,11 @@ MAX_SIDE: Final = 2400  # px, cap of an aggregate side (a 4K screen); bounds eve
 VALUE_DIGITS: Final[dict[str, int]] = {"phase": 2, "coherence": 2, "dem": 0}
 DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
-DIFF: Final = "diff"  # annotate mode: pixels changed between two versions
+
+
+def overlay_slot(i: int) -> str:
+    """Feed name of the i-th code overlay (a version diff, a prediction vs the labels)."""
+    return f"overlay{i}"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 
 # Blank layers are one NaN pixel; HoloViews' range code warns about their all-NaN min / max.
@@ -74,6 +78,7 @@ class LayerMap(Viewer):
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
     edit = param.Parameter(default=None, doc="The annotate session (an EditSession) whose tools draw on the map")
+    overlays = param.List(default=[], doc="Code overlays drawn on top (``app.overlay.CodeOverlay``: a diff, a prediction)")
     height = param.Integer(default=640, bounds=(240, 2000), doc="Plot height, px")
     max_side = param.Integer(default=MAX_SIDE, bounds=(64, 8192), doc="Largest aggregate side, px")
 
@@ -105,7 +110,9 @@ class LayerMap(Viewer):
         state.param.watch(lambda *_: self._update_legend(), ["masks", "mask_style"])
         self._drawing = MapDrawing(self.edit) if self.edit is not None else None
         if self.edit is not None:
-            self.edit.param.watch(lambda *_: self._refresh_feed(), ["revision", "comparison"])
+            self.edit.param.watch(lambda *_: self._refresh_feed(), "revision")
+        for overlay in self.overlays:
+            overlay.param.watch(lambda *_: self._refresh_feed(), "overlay_revision")
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _: self._aggs.clear())
         self._rebuild()
@@ -123,9 +130,8 @@ class LayerMap(Viewer):
         for key in MASK_LAYERS:
             identity = state.layer_identity(key) if key in state.masks else None
             keys[mask_slot(key)] = (identity, state.mask_style) if identity is not None else None
-        if self.edit is not None:
-            comparison = self.edit.comparison
-            keys[DIFF] = comparison.token if comparison is not None and comparison.pair == state.current else None
+        for i, overlay in enumerate(self.overlays):
+            keys[overlay_slot(i)] = overlay.overlay_token(state.current) if state.current is not None else None
         return keys
 
     def _refresh_feed(self) -> None:
@@ -175,7 +181,7 @@ class LayerMap(Viewer):
         names = [value_slot(0)] + ([RELIEF] if state.relief else [])
         names += [value_slot(i) for i, slot in enumerate(state.slots) if i and slot.layer != NONE]
         names += [mask_slot(k) for k in MASK_LAYERS if k in state.masks]
-        return names + ([DIFF] if self.edit is not None else [])
+        return names + [overlay_slot(i) for i in range(len(self.overlays))]
 
     def _overlay(self, view: tuple | None = None) -> hv.DynamicMap:
         """One ``DynamicMap`` of the whole stack: one refresh per pair switch, zoom or opacity change."""
@@ -324,8 +330,8 @@ class LayerMap(Viewer):
             element = self._relief_element(feed, view, size)
         elif name.startswith("mask:"):
             element = self._mask_element(name.removeprefix("mask:"), feed, view, size)
-        elif name == DIFF:
-            element = self._diff_element(view, size)
+        elif name.startswith("overlay"):
+            element = self._code_element(int(name.removeprefix("overlay")), view, size)
         else:
             element = self._value_element(int(name.removeprefix("value")), feed, view, size)
         self._memo[name] = (inputs, element)
@@ -377,16 +383,16 @@ class LayerMap(Viewer):
         self._labels[mask_slot(key)] = readout.mask_label(layer.title, key)
         return elements.mask_image(agg.values, layer.variable, view, style, self._kdims, label=_label(mask_slot(key)))
 
-    def _diff_element(self, view: Extent, size: tuple[int, int]) -> hv.Element:
-        """The comparison's added / removed pixels at this view (changed pixels win over unchanged ones)."""
-        comparison, frame = self.edit.comparison, self.state.frame_obj
-        if comparison is None or frame is None:
-            return self._blank(DIFF)
-        codes = xr.DataArray(comparison.codes, dims=(frame.y_dim, frame.x_dim),
-                             coords={frame.y_dim: frame.y, frame.x_dim: frame.x}, name=DIFF)  # fmt: skip
-        agg = aggregate_classes(load_view(codes, view), make_canvas(view, *size))
-        self._labels[DIFF] = "Change"
-        return elements.diff_image(agg.values, view, self._kdims, label=_label(DIFF))
+    def _code_element(self, i: int, view: Extent, size: tuple[int, int]) -> hv.Element:
+        """Code overlay ``i`` at this view (a labelled code wins over 0 where a screen pixel holds both)."""
+        overlay, frame, name = self.overlays[i], self.state.frame_obj, overlay_slot(i)
+        codes = overlay.overlay_codes()
+        if codes is None or frame is None or codes.shape != frame.shape:
+            return self._blank(name)
+        da = xr.DataArray(codes, dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x}, name=name)
+        agg = aggregate_classes(load_view(da, view), make_canvas(view, *size))
+        self._labels[name] = overlay.overlay_title
+        return elements.code_image(agg.values, view, overlay.overlay_colors, self._kdims, overlay.overlay_title, label=_label(name))
 
     def _overlay_hook(self, values: list[int], masks: list[int], plot: Any, element: Any) -> None:
         """Plot hook, after every update: name each layer's glyph renderer for the readout; the first time,

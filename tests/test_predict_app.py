@@ -1,0 +1,88 @@
+"""Predict in the app without a browser: background run, truth / prediction overlay, scores, accept."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.predict import (
+    BOTH,
+    NO_MODEL,
+    PREDICTION_ONLY,
+    TRUTH_ONLY,
+    PredictSession,
+    truth_prediction_codes,
+)
+from thalia_viewer.app.state import AppState
+from thalia_viewer.app.views.layer_map import LayerMap, overlay_slot
+from thalia_viewer.app.views.predict_panel import PredictPanel, metrics_html
+from thalia_viewer.core import schema
+from thalia_viewer.core.annotations import AnnotationStore
+from thalia_viewer.core.dataset import ThaliaDataset
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    """A user zoo holding one untrained small model (predictions are noise, but real model output)."""
+    from thalia_viewer.ml.zoo import ModelZoo, build_model, write_card
+
+    card = dataclasses.replace(ModelZoo().get("thalia-small"), name="tiny-test", weights=None, tile_size=64,
+                               tile_overlap=16, path=None)  # fmt: skip
+    write_card(card, tmp_path / "zoo", model=build_model(card))
+    monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "zoo"))
+    return "tiny-test"
+
+
+def test_overlay_codes_follow_the_papers_colours():
+    truth = np.array([[1, 1, 0, 0]], np.uint8)
+    pred = np.array([[1, 0, 1, 0]], np.uint8)
+    assert truth_prediction_codes(truth, pred).tolist() == [[BOTH, TRUTH_ONLY, PREDICTION_ONLY, 0]]
+
+
+def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zoo, tmp_path):
+    state = AppState(str(tiny_root))
+    edit = EditSession(state, AnnotationStore(tmp_path / "store", dataset=ThaliaDataset(tiny_root)), author="Ada")
+    predict = PredictSession(state, edit=edit)
+    assert tiny_zoo in predict.param.model.objects
+    predict.model = tiny_zoo
+    layer_map = LayerMap(state=state, edit=edit, overlays=[edit, predict])
+    panel = PredictPanel(state=state, predict=predict, edit=edit)
+
+    predict.predict()
+    predict.wait(120)
+    assert not predict.running and predict.progress == 100
+    result = predict.result
+    assert result.mask.shape == state.frame_obj.shape and result.probability.dtype == np.float32
+    metrics = predict.metrics()
+    assert set(metrics) >= {"precision", "recall", "f1", "iou"}
+    assert "IoU" in panel._scores.object and "IoU" in metrics_html(metrics)
+    assert layer_map._feed_keys()[overlay_slot(1)] is not None
+    codes = predict.overlay_codes()
+    assert np.array_equal(codes & TRUTH_ONLY > 0, result.target > 0)
+
+    predict.show_truth = False
+    assert not (predict.overlay_codes() & TRUTH_ONLY).any()
+
+    edit.activity, edit.intensity = "Sill", "Low"
+    assert predict.accept()
+    sill = schema.class_by_name(schema.ACTIVITY_TYPES, "Sill").code
+    expected = np.where(result.mask > 0, sill, 0)
+    assert np.array_equal(edit.editor.masks[schema.ACTIVITY_MASK], expected)
+    edit.undo()  # accepting is one undoable edit
+    assert not np.array_equal(edit.editor.masks[schema.ACTIVITY_MASK], expected) or not result.mask.any()
+
+    predict._forget()
+    assert predict.result is None and layer_map._feed_keys()[overlay_slot(1)] is None
+
+
+def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "empty-zoo"))
+    monkeypatch.setattr("thalia_viewer.app.predict.model_names", lambda: [])
+    state = AppState(str(tiny_root))
+    predict = PredictSession(state)
+    assert predict.model == NO_MODEL
+    predict.predict()
+    assert state.message is not None and "train" in state.message.text
