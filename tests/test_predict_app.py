@@ -86,3 +86,36 @@ def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, mo
     assert predict.model == NO_MODEL
     predict.predict()
     assert state.message is not None and "train" in state.message.text
+
+
+def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, tiny_zoo, tmp_path):
+    from thalia_viewer.app.explorer import ExplorerApp
+    from thalia_viewer.app.review import ReviewRow, rank
+    from thalia_viewer.app.views.review import aggregate_html
+
+    app = ExplorerApp(str(tiny_root), "review")
+    review, state = app.review, app.state
+    review.model = tiny_zoo
+    review.start()
+    review.wait(300)
+    assert review.done == review.total == len(state.frame_obj.pairs)
+    table = app.views["table"]
+    ranked = review.ranked()
+    assert [r.pair for r in ranked] == table._rows
+    assert all(a.iou <= b.iou or np.isnan(b.iou) for a, b in zip(ranked, ranked[1:], strict=False) if not np.isnan(a.iou))
+    assert "all pixels" in aggregate_html(review.aggregate())
+
+    table._clicked(type("Click", (), {"row": 0})())
+    assert state.current == ranked[0].pair
+    assert app.views["sides"]._pane.object is not None
+
+    accepted = app.views["accept"].accept()
+    mask = review.mask(state.current)
+    assert accepted == bool(mask.any())
+    if accepted:
+        assert np.array_equal(app.edit.editor.masks[schema.DEFORMATION_MASK] > 0, mask > 0)
+
+    rows = [ReviewRow(ranked[0].pair, 5, 0, 5, 1.0, 0.5, 0.67, 0.5), ReviewRow(ranked[0].pair, 1, 9, 0, 0.1, 1.0, 0.18, 0.1)]
+    assert [r.iou for r in rank(rows)] == [0.1, 0.5]
+    assert [r.fp for r in rank(rows, "fp")] == [9]
+    assert [r.fn for r in rank(rows, "fn")] == [5]

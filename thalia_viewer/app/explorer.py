@@ -17,6 +17,7 @@ from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_location
 from thalia_viewer.app.predict import PredictSession
+from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
 from thalia_viewer.app.state import AppState, Message
 from thalia_viewer.app.views import VIEW_TYPES
@@ -27,7 +28,8 @@ from thalia_viewer.core.errors import ThaliaError
 NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 SIDEBAR_WIDTH: Final = 350  # px
-AVAILABLE_MODES: Final = ("explore", "annotate")  # modes with a layout in layouts/
+AVAILABLE_MODES: Final = ("explore", "annotate", "review")
+EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
 
 
 def empty_state_html(root: str, message: Message | None) -> str:
@@ -68,9 +70,12 @@ class ExplorerApp(Viewer):
         self.views: dict[str, Viewer] = {}
         self.edit: EditSession | None = None
         self.predict: PredictSession | None = None
+        self.review: ReviewSession | None = None
         if state.dataset is not None:
             self._attach_store()
-            if any(VIEW_TYPES[v.type].param.get("predict") is not None for v in spec.views.values()):
+            if any("review" in VIEW_TYPES[v.type].param for v in spec.views.values()):
+                self.review = ReviewSession(state)
+            if any("predict" in VIEW_TYPES[v.type].param for v in spec.views.values()):
                 self.predict = PredictSession(state, edit=self.edit)
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
 
@@ -79,7 +84,7 @@ class ExplorerApp(Viewer):
         state = self.state
         location = store_location(state.root)
         if location is None:
-            if self.spec.mode == "annotate":
+            if self.spec.mode in EDITING_MODES:
                 state.notify("error", f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved.")
             return
         try:
@@ -87,7 +92,7 @@ class ExplorerApp(Viewer):
         except ThaliaError as exc:
             state.notify("error", str(exc))
             return
-        if self.spec.mode == "annotate":
+        if self.spec.mode in EDITING_MODES:
             self.edit = EditSession(state, store)
         else:
             StoreOverlay(state, store)
@@ -98,6 +103,8 @@ class ExplorerApp(Viewer):
             options = {**options, "overlays": [o for o in (self.edit, self.predict) if o is not None]}
         if "predict" in cls.param:
             options = {**options, "predict": self.predict}
+        if "review" in cls.param:
+            options = {**options, "review": self.review}
         if "edit" in cls.param:
             if self.edit is None and getattr(cls, "needs_edit", False):
                 return pn.pane.HTML("<p class='thalia-muted'>Editing is off: no annotation store.</p>")  # type: ignore[return-value]

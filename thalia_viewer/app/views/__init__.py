@@ -14,6 +14,7 @@ from thalia_viewer.app.views.layer_controls import LayerControls
 from thalia_viewer.app.views.layer_map import LayerMap
 from thalia_viewer.app.views.navigator import Navigator, Shortcuts
 from thalia_viewer.app.views.predict_panel import PredictPanel
+from thalia_viewer.app.views.review import AcceptPrediction, ReviewControls, ReviewTable, SideBySide
 from thalia_viewer.app.views.save_panel import SavePanel
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
 
@@ -21,7 +22,7 @@ from thalia_viewer.app.views.timeseries import TimeseriesStrip
 VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
     for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
-                SavePanel, LabelForm, PredictPanel)
+                SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction)
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -32,5 +33,22 @@ def view_options() -> dict[str, list[str]]:
     return {t: [p for p in cls.param if p not in RESERVED] for t, cls in VIEW_TYPES.items()}
 
 
-__all__ = ["VIEW_TYPES", "DatesMatrix", "EditTools", "LabelCard", "LabelForm", "LayerControls", "LayerMap", "Navigator", "PredictPanel", "SavePanel",
-           "Shortcuts", "TimeseriesStrip", "view_options"]  # fmt: skip
+__all__ = [
+    "VIEW_TYPES",
+    "AcceptPrediction",
+    "DatesMatrix",
+    "EditTools",
+    "LabelCard",
+    "LabelForm",
+    "LayerControls",
+    "LayerMap",
+    "Navigator",
+    "PredictPanel",
+    "ReviewControls",
+    "ReviewTable",
+    "SavePanel",
+    "Shortcuts",
+    "SideBySide",
+    "TimeseriesStrip",
+    "view_options",
+]  # fmt: skip

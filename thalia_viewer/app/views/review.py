@@ -1,0 +1,252 @@
+"""Review mode views: run a model over pairs, the table of disagreements, annotator and model side by side."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, ClassVar, Final
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from thalia_viewer.app.aggregates import compute_aggregate
+from thalia_viewer.app.review import ReviewSession
+from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
+from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.pairs import Pair
+from thalia_viewer.viz import elements
+from thalia_viewer.viz.shade import data_extent, data_span
+
+SIDE_MAX_PX: Final = 1024  # longest side of each side-by-side image, px (a 4096^2 frame is averaged 4x4)
+SCORE_NAMES: Final = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
+
+
+def aggregate_html(agg: dict[str, Any]) -> str:
+    """The set's scores as in the paper's tables: micro (summed confusion) and the mean per pair, in %."""
+    if not agg.get("count"):
+        return "<p class='thalia-muted'>Scores of the set appear as pairs are reviewed.</p>"
+    head = "<tr><th></th>" + "".join(f"<th>{t}</th>" for _, t in SCORE_NAMES) + "</tr>"
+
+    def row(name: str, scores: dict[str, float]) -> str:
+        cells = "".join(f"<td>{'—' if math.isnan(scores[k]) else f'{100 * scores[k]:.1f}'}</td>" for k, _ in SCORE_NAMES)
+        return f"<tr><th>{name}</th>{cells}</tr>"
+
+    return (f"<table class='thalia-record thalia-scores'>{head}{row('all pixels', agg['micro'])}"
+            f"{row('mean per pair', agg['macro'])}</table>"
+            f"<div class='thalia-muted'>deformation class, {agg['count']} pairs</div>")  # fmt: skip
+
+
+class ReviewControls(Viewer):
+    """Model and pair set, Run / Cancel with a progress bar, and the set's aggregate scores."""
+
+    view_type: ClassVar[str] = "review_controls"
+    section_title: ClassVar[str | None] = "Review a model"
+
+    state = param.ClassSelector(class_=AppState)
+    review = param.ClassSelector(class_=ReviewSession)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        r = self.review
+        self._run = pn.widgets.Button(name="Run review", button_type="primary", sizing_mode="stretch_width")
+        self._run.on_click(lambda _: r.start())
+        cancel = pn.widgets.Button(name="Cancel", sizing_mode="stretch_width")
+        cancel.on_click(lambda _: r.cancel())
+        self._bar = pn.indicators.Progress(value=0, max=100, height=14, sizing_mode="stretch_width", visible=False)
+        self._status = pn.pane.HTML("", css_classes=["thalia-muted"], sizing_mode="stretch_width", margin=(0, 10))
+        self._scores = pn.pane.HTML("", sizing_mode="stretch_width", margin=(4, 10))
+        self._layout = pn.Column(
+            pn.widgets.Select.from_param(r.param.model, label="Model", sizing_mode="stretch_width"),
+            pn.widgets.Select.from_param(r.param.scope, label="Pairs", sizing_mode="stretch_width"),
+            pn.Row(self._run, cancel, sizing_mode="stretch_width"), self._bar, self._status, self._scores,
+            sizing_mode="stretch_width",
+        )  # fmt: skip
+        r.param.watch(lambda *_: self._update(), ["running", "progress", "status", "rows_revision"])
+        self._update()
+
+    def _update(self) -> None:
+        r = self.review
+        self._bar.visible, self._bar.value = r.running, r.progress
+        self._run.disabled = r.running
+        self._run.name = f"Reviewing… {r.done}/{r.total}" if r.running else "Run review"
+        self._status.object = html.escape(r.status)
+        self._scores.object = aggregate_html(r.aggregate())
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class ReviewTable(Viewer):
+    """Reviewed pairs, most disagreement first; a click opens the pair side by side."""
+
+    view_type: ClassVar[str] = "review_table"
+    section_title: ClassVar[str | None] = "Pairs ranked by disagreement"
+
+    state = param.ClassSelector(class_=AppState)
+    review = param.ClassSelector(class_=ReviewSession)
+    height = param.Integer(default=420, bounds=(150, 2000))
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        r = self.review
+        self._rows: list[Pair] = []
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=["frame", "pair", "split", "IoU", "F1", "false +", "false −", "labelled px"]),
+            disabled=True, selectable=1, show_index=False, height=self.height, sizing_mode="stretch_width",
+            formatters={"IoU": {"type": "progress", "max": 1, "color": "#cf222e"}, "F1": {"type": "money", "precision": 3}},
+            header_filters={"frame": {"type": "input", "func": "like", "placeholder": "filter"},
+                            "split": {"type": "list", "values": ["", "train", "val", "test"]}},
+            css_classes=["thalia-review-table"],
+        )  # fmt: skip
+        self._table.on_click(self._clicked)
+        show = pn.widgets.RadioButtonGroup.from_param(r.param.show, button_style="outline", sizing_mode="stretch_width")
+        self._layout = pn.Column(show, self._table, sizing_mode="stretch_width")
+        r.param.watch(lambda *_: self._update(), ["rows_revision", "show"])
+        self._update()
+
+    def _update(self) -> None:
+        rows = self.review.ranked()
+        self._rows = [row.pair for row in rows]
+        columns = list(self._table.value.columns)
+        self._table.value = pd.DataFrame([row.as_record() for row in rows], columns=columns)
+
+    def _clicked(self, event: Any) -> None:
+        if 0 <= event.row < len(self._rows):
+            self.review.open(self._rows[event.row])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class SideBySide(Viewer):
+    """Annotator mask (red) and model mask (green) over the phase, side by side, zoomed together."""
+
+    view_type: ClassVar[str] = "side_by_side"
+    section_title: ClassVar[str | None] = "Annotator | model"
+
+    state = param.ClassSelector(class_=AppState)
+    review = param.ClassSelector(class_=ReviewSession)
+    edit = param.Parameter(default=None, doc="The edit session: an accepted mask shows on the annotator side")
+    height = param.Integer(default=460, bounds=(200, 2000))
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.edit is not None:
+            self.edit.param.watch(lambda *_: self._update(force=True), "revision")
+        self._pane = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
+        self._title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self._layout = pn.Column(self._title, self._pane, sizing_mode="stretch_width")
+        self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        self.review.param.watch(lambda *_: self._update_if_missing(), "rows_revision")
+        self._shown: tuple | None = None
+        self._update()
+
+    def _update_if_missing(self) -> None:
+        if self._shown is None or not self._shown[1]:
+            self._update()
+
+    def _update(self, force: bool = False) -> None:
+        pair, frame = self.state.current, self.state.frame_obj
+        if force:
+            self._shown = None
+        if pair is None or frame is None:
+            self._pane.object, self._shown = None, None
+            return
+        has_model = pair in self.review._masks
+        if self._shown == (pair, has_model):
+            return
+        try:
+            sides = self._sides(pair, frame)
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return
+        self._shown = (pair, has_model)
+        self._title.object = f"<b>{html.escape(pair.key)}</b> · scroll or box-zoom one side: the other follows"
+        self._pane.object = sides
+
+    def _sides(self, pair: Pair, frame: Any) -> hv.Layout:
+        phase = self.state.layer("phase", pair)
+        view = data_extent(phase)
+        rows, cols = frame.shape
+        scale = max(rows, cols) / SIDE_MAX_PX
+        size = (max(2, round(cols / max(scale, 1))), max(2, round(rows / max(scale, 1))))
+        agg = compute_aggregate(phase, "phase", view, size)
+        kdims = [elements.geo_dimension("x", frame.x_dim), elements.geo_dimension("y", frame.y_dim)]
+        base = elements.layer_image(agg, "phase", view, schema.layer("phase").span or data_span(agg), kdims)
+        truth = np.asarray(self.state.layer("deformation", pair).values) > 0
+        mask = self.review.mask(pair) if pair in self.review._masks else None
+        colors = elements.TRUTH_PREDICTION_COLORS
+        left = base * self._codes(truth.astype(np.uint8), view, size, colors, kdims, frame)
+        right = base.clone() * (self._codes((mask > 0).astype(np.uint8) * 2, view, size, colors, kdims, frame)
+                                if mask is not None else hv.Text(view.x0, view.y1, " not reviewed yet").opts(
+                                    text_align="left", text_baseline="top"))  # fmt: skip
+        opts = {"responsive": True, "height": self.height - 40, "data_aspect": 1 / max(math.cos(math.radians(
+                (view.y0 + view.y1) / 2)), 0.05), "tools": ["hover"], "active_tools": ["wheel_zoom"]}  # fmt: skip
+        return (left.opts(title="Annotator (red)", **opts) + right.opts(title=f"Model {self.review.model} (green)", **opts)).cols(2)
+
+    @staticmethod
+    def _codes(codes: np.ndarray, view: Any, size: tuple[int, int], colors: tuple[str, ...], kdims: list, frame: Any) -> hv.Image:
+        import xarray as xr
+
+        from thalia_viewer.app.aggregates import load_view
+        from thalia_viewer.viz.shade import aggregate_classes, make_canvas
+
+        da = xr.DataArray(codes, dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x})
+        agg = aggregate_classes(load_view(da, view), make_canvas(view, *size))
+        return elements.code_image(agg.values, view, colors, kdims, "mask")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class AcceptPrediction(Viewer):
+    """Accept the model's mask of the pair on screen as the starting mask (an edit, saved like any other)."""
+
+    view_type: ClassVar[str] = "accept_prediction"
+    needs_edit: ClassVar[bool] = True
+    section_title: ClassVar[str | None] = "Correct"
+
+    state = param.ClassSelector(class_=AppState)
+    review = param.ClassSelector(class_=ReviewSession)
+    edit = param.Parameter(default=None)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        accept = pn.widgets.Button(name="Accept the model's mask as the starting mask", button_type="primary",
+                                   sizing_mode="stretch_width")  # fmt: skip
+        accept.on_click(lambda _: self.accept())
+        link = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self._link = link
+        self.state.param.watch(lambda *_: self._update_link(), ["pair", "frame"])
+        self._update_link()
+        self._layout = pn.Column(
+            pn.widgets.Select.from_param(self.edit.param.activity, sizing_mode="stretch_width"),
+            pn.widgets.Select.from_param(self.edit.param.intensity, sizing_mode="stretch_width"),
+            accept, link, sizing_mode="stretch_width",
+        )  # fmt: skip
+
+    def _update_link(self) -> None:
+        pair = self.state.current
+        if pair is not None:
+            href = f"?mode=annotate&frame={pair.frame}&pair={pair.primary}_{pair.secondary}"
+            self._link.object = f"<a href='{href}' target='_blank'>Open this pair in annotate mode ↗</a>"
+
+    def accept(self) -> bool:
+        """Replace the pair's masks by the model's, in the class picked here (undoable; save to keep it)."""
+        pair, edit = self.state.current, self.edit
+        mask = self.review.mask(pair) if pair is not None else None
+        if mask is None:
+            self.state.notify("warning", "Review this pair first: no model mask to accept.")
+            return False
+        cls = edit.mask_class
+        activity = np.where(mask > 0, cls.activity, 0).astype(np.uint8)
+        intensity = np.where(mask > 0, cls.intensity, 0).astype(np.uint8)
+        return edit.replace(activity, intensity, f"accepted the {self.review.model} mask as {cls.name}") is not None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
