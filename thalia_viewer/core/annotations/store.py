@@ -159,7 +159,11 @@ class AnnotationStore:
         ``None`` is the tip of main.
         """
         if version is None:
-            return self._repo.lookup_branch(BRANCH)
+            try:
+                return self._repo.lookup_branch(BRANCH)
+            except icechunk.IcechunkError as exc:  # e.g. the folder was deleted under a running app
+                msg = f"annotation store {self.location} has no {BRANCH!r} branch any more ({str(exc).strip()[:200]})."
+                raise AnnotationStoreError(msg, "Check that nobody moved or deleted the store; restart the app.") from exc
         version = version.strip()
         if version in self._repo.list_tags():
             return self._repo.lookup_tag(version)
