@@ -21,6 +21,7 @@ from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
+from thalia_viewer.ml.zoo import ZOO_ENV
 
 CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -28,6 +29,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 START_TIMEOUT_S = 60
 VIEWPORT = {"width": 1500, "height": 1100}
+BROWSER_MODEL = "browser-test-model"
 
 
 def _free_port() -> int:
@@ -89,10 +91,25 @@ def annotate_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def annotate_url(tiny_root, annotate_store, tmp_path_factory) -> Iterator[str]:
-    """The annotate mode served on the tiny dataset, saving to ``annotate_store``."""
+def browser_zoo(tmp_path_factory) -> Path:
+    """A user zoo with one small untrained model whose tiny threshold predicts deformation everywhere (so what the
+    browser shows does not depend on training)."""
+    import dataclasses
+
+    from thalia_viewer.ml.zoo import ModelZoo, build_model, write_card
+
+    folder = tmp_path_factory.mktemp("zoo")
+    card = dataclasses.replace(ModelZoo().get("thalia-small"), name=BROWSER_MODEL, weights=None, tile_size=64,
+                               tile_overlap=16, threshold=1e-6, path=None)  # fmt: skip
+    write_card(card, folder, model=build_model(card))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def annotate_url(tiny_root, annotate_store, browser_zoo, tmp_path_factory) -> Iterator[str]:
+    """The annotate mode served on the tiny dataset, saving to ``annotate_store``, with ``browser_zoo``."""
     log = tmp_path_factory.mktemp("serve-annotate") / "panel.log"
-    with served(str(tiny_root), log, env={STORE_ENV: str(annotate_store)}) as url:
+    with served(str(tiny_root), log, env={STORE_ENV: str(annotate_store), ZOO_ENV: str(browser_zoo)}) as url:
         yield f"{url}?mode=annotate"
 
 

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.browser.conftest import BROWSER_MODEL
 from tests.browser.pages import (
     changed_fraction,
     map_pixels,
@@ -98,4 +99,21 @@ def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annot
     reloaded = map_pixels(page)
     assert changed_fraction(reloaded, edited) < SAME_VIEW
     assert changed_fraction(reloaded, untouched) > 0.005
+    assert not page.console_errors
+
+
+def test_predict_shows_overlay_and_scores_and_accepting_puts_it_in_the_editor(page, annotate_url):
+    open_app(page, annotate_url)
+    before = map_pixels(page)
+    page.locator(f"select:has(option:text-is('{BROWSER_MODEL}'))").first.select_option(label=BROWSER_MODEL)
+    wait_stable(page)
+    page.get_by_role("button", name="Predict this pair", exact=True).click()
+    wait_until(lambda: shows(page, "IoU") and shows(page, "Precision"), "the pair's scores", timeout=120)
+    overlaid = wait_for_new_map(page, before)
+    assert changed_fraction(overlaid, before) > 0.05  # prediction everywhere: green / yellow over the frame
+    assert shows(page, BROWSER_MODEL)
+
+    page.get_by_role("button", name="Use prediction as the mask", exact=True).click()
+    wait_until(lambda: shows(page, "unsaved edits"), "the accepted prediction to be an unsaved edit")
+    wait_until(lambda: shows(page, f"accepted the {BROWSER_MODEL} prediction"), "the editor's status line")
     assert not page.console_errors
