@@ -119,3 +119,22 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     assert [r.iou for r in rank(rows)] == [0.1, 0.5]
     assert [r.fp for r in rank(rows, "fp")] == [9]
     assert [r.fn for r in rank(rows, "fn")] == [5]
+
+
+def test_train_mode_fine_tunes_in_the_background_and_the_model_reaches_predict(tiny_root, tiny_zoo, tmp_path, monkeypatch):
+    from thalia_viewer.app.explorer import ExplorerApp
+    from thalia_viewer.app.views.train import before_after_html
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = ExplorerApp(str(tiny_root), "train")
+    t = app.train
+    t.model, t.out, t.epochs, t.crop, t.batch_size = tiny_zoo, "tiny-ft", 1, 64, 2
+    t.start()
+    t.wait(600)
+    assert not t.running, t.status
+    assert t.new_model == "tiny-ft", t.status
+    assert t.steps and t.epochs_done and "val_loss" in t.epochs_done[-1]
+    assert t.progress == 100
+    assert "tiny-ft" in app.predict.param.model.objects
+    assert "tiny-ft" in before_after_html(t.model, t.new_model, t.before, t.after)
+    assert app.views["curves"]._pane.object is not None

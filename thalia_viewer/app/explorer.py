@@ -20,6 +20,7 @@ from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
 from thalia_viewer.app.state import AppState, Message
+from thalia_viewer.app.train import TrainSession
 from thalia_viewer.app.views import VIEW_TYPES
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import ThaliaError
@@ -28,7 +29,7 @@ from thalia_viewer.core.errors import ThaliaError
 NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 SIDEBAR_WIDTH: Final = 350  # px
-AVAILABLE_MODES: Final = ("explore", "annotate", "review")
+AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train")
 EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
 
 
@@ -71,10 +72,13 @@ class ExplorerApp(Viewer):
         self.edit: EditSession | None = None
         self.predict: PredictSession | None = None
         self.review: ReviewSession | None = None
+        self.train: TrainSession | None = None
         if state.dataset is not None:
             self._attach_store()
             if any("review" in VIEW_TYPES[v.type].param for v in spec.views.values()):
                 self.review = ReviewSession(state)
+            if any("train" in VIEW_TYPES[v.type].param for v in spec.views.values()):
+                self.train = TrainSession(state, on_new_model=self._new_model)
             if any("predict" in VIEW_TYPES[v.type].param for v in spec.views.values()):
                 self.predict = PredictSession(state, edit=self.edit)
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
@@ -105,11 +109,19 @@ class ExplorerApp(Viewer):
             options = {**options, "predict": self.predict}
         if "review" in cls.param:
             options = {**options, "review": self.review}
+        if "train" in cls.param:
+            options = {**options, "train": self.train}
         if "edit" in cls.param:
             if self.edit is None and getattr(cls, "needs_edit", False):
                 return pn.pane.HTML("<p class='thalia-muted'>Editing is off: no annotation store.</p>")  # type: ignore[return-value]
             return cls(state=self.state, edit=self.edit, **options)
         return cls(state=self.state, **options)
+
+    def _new_model(self, name: str) -> None:
+        """A fine-tune wrote ``name``: list it wherever this session picks models."""
+        for session in (self.predict, self.review):
+            if session is not None and hasattr(session, "refresh_models"):
+                session.refresh_models()
 
     # ------------------------------------------------------------------------------------ layout
     def _section(self, name: str, sidebar: bool) -> pn.viewable.Viewable:

@@ -82,9 +82,14 @@ class ReviewSession(param.Parameterized):
         self._masks: OrderedDict[Pair, tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
         self._cancel = threading.Event()
         self._future: Future | None = None
+        self.refresh_models()
+
+    def refresh_models(self) -> None:
+        """Re-read the zoo (a model trained meanwhile appears)."""
         names = model_names() or [NO_MODEL]
         self.param.model.objects = names
-        self.model = names[0]
+        if self.model not in names:
+            self.model = names[0]
 
     # -------------------------------------------------------------------------------------- pairs
     def pairs(self) -> list[Pair]:

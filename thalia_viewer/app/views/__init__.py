@@ -17,12 +17,14 @@ from thalia_viewer.app.views.predict_panel import PredictPanel
 from thalia_viewer.app.views.review import AcceptPrediction, ReviewControls, ReviewTable, SideBySide
 from thalia_viewer.app.views.save_panel import SavePanel
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
+from thalia_viewer.app.views.train import BeforeAfter, TrainControls, TrainCurves
 
 #: ``type:`` name in a layout spec -> view class (each declares its own ``view_type``).
 VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
     for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
-                SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction)
+                SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction,
+                TrainControls, TrainCurves, BeforeAfter)
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -36,6 +38,7 @@ def view_options() -> dict[str, list[str]]:
 __all__ = [
     "VIEW_TYPES",
     "AcceptPrediction",
+    "BeforeAfter",
     "DatesMatrix",
     "EditTools",
     "LabelCard",
@@ -50,5 +53,7 @@ __all__ = [
     "Shortcuts",
     "SideBySide",
     "TimeseriesStrip",
+    "TrainControls",
+    "TrainCurves",
     "view_options",
 ]  # fmt: skip
