@@ -164,7 +164,23 @@ class ExplorerApp(Viewer):
             favicon=theme.favicon_url(), header_background=theme.HEADER_BACKGROUND, accent_base_color=theme.ACCENT,
             sidebar_width=SIDEBAR_WIDTH, main_layout=None, raw_css=[theme.css()], font_url="",
             meta_description=self.spec.description, theme_toggle=False, design=theme.OfflineFast,
+            header=[self._mode_links()],
         )  # fmt: skip
+
+    def _mode_links(self) -> pn.pane.HTML:
+        """Links to the other modes at the pair on screen (kept up to date as the pair changes)."""
+        pane = pn.pane.HTML("", css_classes=["thalia-modes"], margin=(0, 20), align="center")
+
+        def update(*_: Any) -> None:
+            pair = self.state.current
+            where = f"&frame={pair.frame}&pair={pair.primary}_{pair.secondary}" if pair is not None else ""
+            links = [f"<b>{m.capitalize()}</b>" if m == self.spec.mode else
+                     f"<a href='?mode={m}{html.escape(where)}'>{m.capitalize()}</a>" for m in AVAILABLE_MODES]  # fmt: skip
+            pane.object = " · ".join(links)
+
+        self.state.param.watch(update, ["frame", "pair"])
+        update()
+        return pane
 
     # --------------------------------------------------------------------------------- serving
     def _notify(self, message: Message | None) -> None:
