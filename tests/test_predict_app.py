@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -102,12 +103,12 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     table = app.views["table"]
     ranked = review.ranked()
     assert [r.pair for r in ranked] == table._rows
-    assert all(a.iou <= b.iou or np.isnan(b.iou) for a, b in zip(ranked, ranked[1:], strict=False) if not np.isnan(a.iou))
+    assert all(a.iou <= b.iou or np.isnan(b.iou) for a, b in itertools.pairwise(ranked) if not np.isnan(a.iou))
     assert "all pixels" in aggregate_html(review.aggregate())
 
     table._clicked(type("Click", (), {"row": 0})())
     assert state.current == ranked[0].pair
-    assert app.views["sides"]._pane.object is not None
+    assert app.views["sides"]._left.object is not None and app.views["sides"]._right.object is not None
 
     accepted = app.views["accept"].accept()
     mask = review.mask(state.current)

@@ -138,9 +138,12 @@ class SideBySide(Viewer):
         super().__init__(**params)
         if self.edit is not None:
             self.edit.param.watch(lambda *_: self._update(force=True), "revision")
-        self._pane = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
+        # two panes in one layout: Panel links their axes (linked_axes), each keeps half the width
+        self._left = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
+        self._right = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
         self._title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
-        self._layout = pn.Column(self._title, self._pane, sizing_mode="stretch_width")
+        self._layout = pn.Column(self._title, pn.Row(self._left, self._right, sizing_mode="stretch_width"),
+                                 sizing_mode="stretch_width")  # fmt: skip
         self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
         self.review.param.watch(lambda *_: self._update_if_missing(), "rows_revision")
         self._shown: tuple | None = None
@@ -155,7 +158,7 @@ class SideBySide(Viewer):
         if force:
             self._shown = None
         if pair is None or frame is None:
-            self._pane.object, self._shown = None, None
+            self._left.object = self._right.object = self._shown = None
             return
         has_model = pair in self.review._masks
         if self._shown == (pair, has_model):
@@ -167,9 +170,9 @@ class SideBySide(Viewer):
             return
         self._shown = (pair, has_model)
         self._title.object = f"<b>{html.escape(pair.key)}</b> · scroll or box-zoom one side: the other follows"
-        self._pane.object = sides
+        self._left.object, self._right.object = sides
 
-    def _sides(self, pair: Pair, frame: Any) -> hv.Layout:
+    def _sides(self, pair: Pair, frame: Any) -> tuple[hv.Overlay, hv.Overlay]:
         phase = self.state.layer("phase", pair)
         view = data_extent(phase)
         rows, cols = frame.shape
@@ -187,7 +190,7 @@ class SideBySide(Viewer):
                                     text_align="left", text_baseline="top"))  # fmt: skip
         opts = {"responsive": True, "height": self.height - 40, "data_aspect": 1 / max(math.cos(math.radians(
                 (view.y0 + view.y1) / 2)), 0.05), "tools": ["hover"], "active_tools": ["wheel_zoom"]}  # fmt: skip
-        return (left.opts(title="Annotator (red)", **opts) + right.opts(title=f"Model {self.review.model} (green)", **opts)).cols(2)
+        return left.opts(title="Annotator (red)", **opts), right.opts(title=f"Model {self.review.model} (green)", **opts)
 
     @staticmethod
     def _codes(codes: np.ndarray, view: Any, size: tuple[int, int], colors: tuple[str, ...], kdims: list, frame: Any) -> hv.Image:
