@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,7 @@ from ..core import schema
 from ..core.dataset import ThaliaDataset
 from ..core.pairs import Pair
 from .errors import PredictionOutputError
+from .files import write_text
 from .metrics import Confusion, aggregate
 from .zoo import ModelCard, ModelZoo, load_model, resolve_card
 
@@ -145,11 +145,7 @@ def _check_run(out: Path, card: ModelCard, root: str) -> None:
 
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, default=str)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=1, default=str))
 
 
 # ------------------------------------------------------------------------------------ worker side

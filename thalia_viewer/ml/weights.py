@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import MissingWeightsError, ModelWeightsError
+from .files import replacing
 from .torch_env import import_torch
 
 if TYPE_CHECKING:
@@ -171,14 +171,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], metadata: Mappi
     from safetensors.torch import save_file
 
     path = Path(path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={str(k): str(v) for k, v in (metadata or {}).items()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path) as tmp:
+        save_file(tensors, str(tmp), metadata={str(k): str(v) for k, v in (metadata or {}).items()})
     return path

@@ -7,7 +7,7 @@ overlap, threshold), where its weights are (a safetensors file next to the card)
 
     name: thalia-small
     architecture: unet
-    encoder: mobilenet_v2
+    encoder: tu-mobilenetv3_small_100   # an smp encoder name ("tu-" = timm), built offline
     setting: base            # base: phase, coherence, DEM; atmospheric: plus 6 ERA5 channels
     timesteps: 1             # 1 or 3 (time-major: channel t*C + c)
     classes: [Deformation]   # one class: 1 logit (sigmoid); several: softmax over them
@@ -30,9 +30,9 @@ import inspect
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,6 +40,7 @@ import yaml
 
 from ..core import schema
 from .errors import InputError, MissingWeightsError, ModelCardError, ModelStackError, UnknownModelError
+from .files import write_text
 from .inputs import Setting, channel_names, setting_of
 
 if TYPE_CHECKING:
@@ -220,6 +221,10 @@ class ModelCard:
                 raise bad(name, f"is {v!r}; expected a mapping with text keys.")
             else:
                 setattr(self, name, dict(v))
+        for key in PROVENANCE_KEYS:
+            value = self.provenance.get(key)
+            if value is not None and not isinstance(value, str | Mapping | date):
+                raise bad("provenance", f"gives {key!r} = {value!r}; expected text, a mapping, a time or null.")
         reserved = {"encoder_name", "encoder_weights", "in_channels", "classes", "arch"} & set(self.options)
         if reserved:
             raise bad("options", f"sets {sorted(reserved)}, which the card's own fields decide.")
@@ -305,12 +310,7 @@ def write_card(
             card.weights = p.name if p.parent == directory else str(p)
     card.path = target
     card.validate(str(target))
-    text = yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110)
-    fd, tmp = tempfile.mkstemp(prefix=f".{card.name}.", suffix=".tmp", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
-    return target
+    return write_text(target, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110))
 
 
 def user_zoo() -> Path:
