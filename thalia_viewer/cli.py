@@ -138,7 +138,7 @@ def _train_command(args: argparse.Namespace) -> str:
     import shlex
 
     parts = ["thalia-viewer", "train", args.root, "--model", args.model, "--out", args.out]
-    for flag in ("store", "setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "seed", "zoo"):
+    for flag in ("store", "setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "val_every", "seed", "zoo"):
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
@@ -154,9 +154,10 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         root=args.root, model=args.model, out=args.out, zoo=args.zoo, store=args.store, setting=args.setting,
         timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, augment=not args.no_augment, seed=args.seed, scratch=args.scratch,
-        num_workers=args.workers, device=args.device, resume=args.resume, checkpoint_dir=args.checkpoint_dir,
-        eval_seeds=tuple(args.eval_seeds), command=_train_command(args),
+        weight_decay=args.weight_decay, augment=not args.no_augment, val_every=args.val_every, seed=args.seed,
+        scratch=args.scratch, num_workers=args.workers, device=args.device, threads=args.threads,
+        resume=args.resume, checkpoint_dir=args.checkpoint_dir, eval_seeds=tuple(args.eval_seeds),
+        command=_train_command(args),
     )  # fmt: skip
     result = train(config, progress=ConsoleProgress())
     if result.cancelled:
@@ -183,6 +184,46 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .ml.batch import predict_dataset
+    from .ml.zoo import PACKAGED_ZOO, ModelZoo, user_zoo
+
+    if args.scheduler and args.workers:
+        raise ValueError("give --scheduler ADDRESS or --workers N, not both")
+    start = time.perf_counter()
+    width = 0
+
+    def progress(done: int, total: int, key: str) -> None:
+        nonlocal width
+        line = f"predict: {done}/{total} pairs ({time.perf_counter() - start:.0f} s){f'  {key}' if key else ''}"
+        print(f"\r{line.ljust(width)}", end="" if done < total else "\n", flush=True)
+        width = len(line)
+
+    try:
+        result = predict_dataset(
+            args.root, args.model, frames=args.frame, split=args.split, out=args.out,
+            client=args.scheduler, n_workers=args.workers, processes=not args.threads,
+            zoo=ModelZoo([PACKAGED_ZOO, user_zoo(), args.zoo]) if args.zoo else None,
+            weights=args.weights, progress=progress,
+        )  # fmt: skip
+    except BaseException:
+        if width:  # end the progress line before the error message
+            print(flush=True)
+        raise
+    micro = result["aggregate"]["micro"]
+    if result["aggregate"]["count"]:
+        print(
+            f"{result['aggregate']['count']} labelled pairs: precision {micro['precision']:.3f}, recall "
+            f"{micro['recall']:.3f}, F1 {micro['f1']:.3f}, IoU {micro['iou']:.3f} (micro, deformation class)"
+        )
+    print(f"wrote {Path(args.out) / 'metrics.json'} and one store per frame in {time.perf_counter() - start:.1f} s")
+    if result["failed"]:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(result["failed"].items())[:3])
+        print(f"thalia-viewer predict: error: {len(result['failed'])} pair(s) failed ({shown}). Run again to retry them.", file=sys.stderr)
+        return EXIT_PROBLEM
     return 0
 
 
@@ -267,9 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scratch", action="store_true", help="random initialisation, ignoring the parent's weights")
     p.add_argument("--no-augment", action="store_true", help="no flips, rotations, blur or resized crops")
+    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last); default 1")
     p.add_argument("--resume", action="store_true", help="continue from this run's last checkpoint (--epochs may grow)")
     p.add_argument("--workers", type=int, default=0, help="loader processes (default 0: read in the training process)")
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is steadier on a busy CPU)")
     p.add_argument("--zoo", help="folder of the new card and weights (default: $THALIA_ZOO or ~/.thalia/zoo)")
     p.add_argument("--checkpoint-dir", help="default: ~/.cache/thalia-viewer/checkpoints/OUT")
     p.add_argument("--eval-seeds", type=int, nargs="*", default=[0, 1, 2], help="crop seeds of the final test evaluation (none: skip)")
@@ -286,6 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     p.add_argument("--json", help="also write the scores as JSON to this file")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="predict deformation masks of every pair with a model, on Dask (resumable)")
+    p.add_argument("root", help="dataset root")
+    p.add_argument("--model", required=True, help="zoo name or card YAML")
+    p.add_argument("--out", required=True, help="output folder: one Zarr store per frame, metrics.json (re-run to resume)")
+    p.add_argument("--frame", action="append", help="only this frame (repeatable)")
+    p.add_argument("--split", choices=("train", "val", "test"), help="only pairs of this benchmark split")
+    p.add_argument("--weights", help="weights file instead of the card's (safetensors, or an official .pt/.pth checkpoint)")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:8786); default: a local cluster")
+    p.add_argument("--workers", type=int, help="workers of the local cluster (default 2)")
+    p.add_argument("--threads", action="store_true", help="local workers as threads of this process, not processes")
+    p.add_argument("--zoo", help="extra folder of model cards (default: the packaged zoo and $THALIA_ZOO or ~/.thalia/zoo)")
+    p.set_defaults(func=_predict)
     return parser
 
 
