@@ -1,0 +1,325 @@
+"""Train (or fine-tune) a segmentation model on a Thalia root and write its model card and weights.
+
+One epoch: every positive training sample plus as many random negatives, cropped and augmented
+(:mod:`.loader`), AdamW on the focal loss; then the validation split's loss and deformation scores. The
+model with the lowest validation loss is kept. After every epoch a checkpoint (model, optimizer, RNG,
+history, best model) is written; ``resume=True`` continues from it and gives the same result as an
+uninterrupted run (everything random about an epoch derives from ``(seed, epoch)``). ``progress`` hears of
+every step and epoch; ``cancel`` (a ``threading.Event`` or a callable) is checked between steps.
+
+>>> result = train(TrainConfig(root="data/default", model="thalia-small", out="my-model", epochs=5))
+>>> result.card_path       # <zoo>/my-model.yaml, next to my-model.safetensors
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import torch
+
+from ...core.dataset import ThaliaDataset
+from ..errors import InputError
+from ..torch_env import import_torch, resolve_device
+from ..weights import load_state_dict
+from ..zoo import ModelCard, ModelZoo, build_model, user_zoo, write_card
+from .augment import Augment
+from .config import RESUMABLE, TrainConfig
+from .evaluation import Evaluation, evaluate_model, resolve_card, score_loader
+from .labels import Labels
+from .loader import CropDataset, CropSpec, make_loader
+from .loss import FocalLoss
+from .samples import build_samples, counts
+from .sampling import epoch_items, fixed_items
+
+CHECKPOINT_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What :func:`train` reports: ``phase`` is ``train`` (after a step), ``val``, ``epoch`` (done) or ``test``."""
+
+    phase: str
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # steps (batches) done in this phase
+    total: int  # steps in this phase
+    loss: float | None = None  # mean training loss of the epoch so far
+    metrics: dict[str, Any] | None = None  # at "epoch": train_loss, val_loss, precision, recall, f1, iou, seconds
+
+
+Cancel = Callable[[], bool] | Any  # a callable, or anything with is_set() (threading.Event)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced; ``card`` is None when it was cancelled (its checkpoint stays for a resume)."""
+
+    card: ModelCard | None
+    card_path: Path | None
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_val_loss: float | None
+    cancelled: bool
+    checkpoint: Path
+    test: Evaluation | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _cancelled(cancel: Cancel | None) -> bool:
+    if cancel is None:
+        return False
+    is_set = getattr(cancel, "is_set", None)
+    return bool(is_set() if callable(is_set) else cancel())
+
+
+def _new_card(parent: ModelCard, config: TrainConfig) -> ModelCard:
+    card = dataclasses.replace(
+        parent, name=config.out, setting=config.setting or parent.setting,
+        timesteps=config.timesteps or parent.timesteps, weights=None, provenance={}, metrics={}, path=None,
+    )  # fmt: skip
+    card.validate(f"the new card {config.out!r}")
+    return card
+
+
+def _initial_weights(parent: ModelCard, card: ModelCard, config: TrainConfig) -> Path | None:
+    """The parent's weights file to start from, or None (random initialisation)."""
+    if config.scratch or not parent.has_weights:
+        return None
+    if (parent.in_channels, parent.classes) != (card.in_channels, card.classes):
+        msg = (
+            f"model {parent.name!r} takes {parent.in_channels} input channels ({parent.setting}, {parent.timesteps} "
+            f"time step(s)), but the run asks for {card.in_channels} ({card.setting}, {card.timesteps})."
+        )
+        raise InputError(msg, "Keep the parent's --setting and --timesteps to fine-tune it, or pass --scratch.")
+    return parent.weights_path
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, Any]:
+    if not path.is_file():
+        msg = f"there is no checkpoint to resume at {path}."
+        raise InputError(msg, "Run without --resume to start training (it writes a checkpoint every epoch).")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        msg = f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})."
+        raise InputError(msg, "It is damaged or not from thalia-viewer: delete it and train without --resume.") from None
+    if state.get("version") != CHECKPOINT_VERSION:
+        msg = f"checkpoint {path} has format {state.get('version')!r}, this version reads {CHECKPOINT_VERSION}."
+        raise InputError(msg, "Train without --resume.")
+    saved, now = state["recipe"], config.recipe()
+    changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]]
+    if state.get("root") != config.root:
+        changed.append(f"root: {state.get('root')!r} -> {config.root!r}")
+    if state.get("labels") != labels:
+        changed.append(f"labels: {state.get('labels')!r} -> {labels!r}")
+    if changed:
+        what = ", ".join(changed)
+        msg = f"checkpoint {path} was made with other settings ({what})."
+        raise InputError(msg, "Resume with the same settings (only --epochs may grow), or train without --resume.")
+    if state["epoch"] >= config.epochs:
+        msg = f"checkpoint {path} already holds {state['epoch']} epochs; --epochs {config.epochs} adds none."
+        raise InputError(msg, f"Pass --epochs {state['epoch'] + 1} or more to train further.")
+    return state
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+
+
+def _step_report(
+    report: Callable[[TrainProgress], None], epoch: int, epochs: int, total: int, step: int, loss: float
+) -> None:
+    report(TrainProgress("train", epoch, epochs, step, total, loss))
+
+
+def _fit_epoch(
+    model: torch.nn.Module,
+    loader: Any,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: torch.nn.Module,
+    device: torch.device,
+    cancel: Cancel | None,
+    step_done: Callable[[int, float], None],
+) -> float | None:
+    """One pass over ``loader``: the mean training loss, or None when ``cancel`` stopped it between steps."""
+    model.train()
+    loss_sum, seen = 0.0, 0
+    for step, (x, y) in enumerate(loader, start=1):
+        if _cancelled(cancel):
+            return None
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x.to(device)), y.to(device))
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss.detach()) * len(x)
+        seen += len(x)
+        step_done(step, loss_sum / seen)
+    return loss_sum / max(seen, 1)
+
+
+def train(
+    config: TrainConfig,
+    progress: Callable[[TrainProgress], None] | None = None,
+    cancel: Cancel | None = None,
+    zoo: ModelZoo | None = None,
+) -> TrainResult:
+    """Run ``config``; write ``<zoo>/<out>.yaml`` + ``.safetensors`` unless cancelled. See the module docstring."""
+    import_torch()
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, progress, cancel, zoo)
+    finally:
+        torch.set_num_threads(threads)  # a process-wide setting: give the caller (an app worker) its own back
+
+
+def _train(
+    config: TrainConfig,
+    progress: Callable[[TrainProgress], None] | None,
+    cancel: Cancel | None,
+    zoo: ModelZoo | None,
+) -> TrainResult:
+    start = time.perf_counter()
+    device = resolve_device(config.device)
+    report = progress or (lambda _p: None)
+    parent = resolve_card(config.model, zoo)
+    card = _new_card(parent, config)
+    config = config.replace(setting=card.setting, timesteps=card.timesteps)  # the recipe records what ran
+    init = _initial_weights(parent, card, config)
+
+    dataset = ThaliaDataset(config.root)
+    labels = Labels.from_spec(dataset, config.store)
+    train_samples = build_samples(dataset, "train", labels, card.timesteps, training=True)
+    val_samples = build_samples(dataset, "val", labels, card.timesteps)
+    n_pos, _ = counts(train_samples)
+    if n_pos == 0:
+        msg = f"the train split of {config.root} has no positive sample (labels: {labels.snapshot.describe()}), so there is nothing to learn."
+        raise InputError(msg, "Label deformation in some training pairs (primary dates up to 2019-05-31) or use another root.")
+    samples = train_samples + val_samples
+    masks = labels.masks(p for s in samples for p in s.pairs)
+    shapes = {f: dataset.frame(f).shape for f in sorted({s.frame for s in samples})}
+    stats = card.normalisation
+    train_data = CropDataset(
+        CropSpec(config.root, card.setting, config.crop, stats, Augment() if config.augment else None),
+        train_samples, masks, shapes,
+    )  # fmt: skip
+    val_data = CropDataset(CropSpec(config.root, card.setting, config.crop, stats), val_samples, masks, shapes)
+
+    torch.manual_seed(config.seed)
+    model = build_model(card)
+    if init is not None:
+        load_state_dict(init, model)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = FocalLoss(config.focal_alpha, config.focal_gamma, card.deformation_index)
+
+    checkpoint = config.checkpoint_path()
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"epoch": None, "val_loss": None, "state": None}
+    first = 1
+    if config.resume:
+        state = _load_checkpoint(checkpoint, config, labels.snapshot.describe())
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, best, first = list(state["history"]), dict(state["best"]), int(state["epoch"]) + 1
+        torch.set_rng_state(state["rng"])
+
+    flags = [s.positive for s in train_samples]
+    loader, sampler = make_loader(train_data, [], config.batch_size, config.num_workers)
+    val_loader, _ = make_loader(val_data, fixed_items(len(val_samples), config.seed), config.batch_size)
+    notes = [] if val_samples else ["the val split is empty: the last epoch is kept, not the best"]
+    cancelled = False
+    for epoch in range(first, config.epochs + 1):
+        t0 = time.perf_counter()
+        sampler.items = epoch_items(flags, config.seed, epoch)
+        total = len(loader)
+        step_done = partial(_step_report, report, epoch, config.epochs, total)
+        train_loss = _fit_epoch(model, loader, optimizer, loss_fn, device, cancel, step_done)
+        if train_loss is None:
+            cancelled = True
+            break
+        validate = bool(val_samples) and (epoch % config.val_every == 0 or epoch == config.epochs)
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": round(train_loss, 6), "val_loss": None}
+        if validate:
+            report(TrainProgress("val", epoch, config.epochs, 0, len(val_loader), row["train_loss"]))
+            val_loss, conf = score_loader(model, card, val_loader, device, loss_fn)
+            row.update(val_loss=round(val_loss or 0.0, 6), **{k: round(v, 4) for k, v in conf.scores().items()})
+            if best["val_loss"] is None or row["val_loss"] < best["val_loss"]:
+                best = {"epoch": epoch, "val_loss": row["val_loss"], "state": _state_copy(model)}
+        elif not val_samples:  # nothing to select with: the latest epoch is the best
+            best = {"epoch": epoch, "val_loss": None, "state": _state_copy(model)}
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        history.append(row)
+        _save_checkpoint(checkpoint, {
+            "version": CHECKPOINT_VERSION, "epoch": epoch, "model": _state_copy(model),
+            "optimizer": optimizer.state_dict(), "history": history, "best": best, "rng": torch.get_rng_state(),
+            "recipe": config.recipe(), "root": config.root, "labels": labels.snapshot.describe(),
+        })  # fmt: skip
+        report(TrainProgress("epoch", epoch, config.epochs, total, total, row["train_loss"], dict(row, best=best["epoch"] == epoch)))
+    if cancelled:
+        return TrainResult(None, None, history, best["epoch"], best["val_loss"], True, checkpoint,
+                           seconds=time.perf_counter() - start, notes=notes)  # fmt: skip
+
+    model.load_state_dict(best["state"])
+    test = None
+    if config.eval_seeds:
+        try:
+            test = evaluate_model(
+                model, card, dataset, labels, "test", config.eval_seeds, batch_size=config.batch_size, device=device,
+                progress=lambda k, n: report(TrainProgress("test", config.epochs, config.epochs, k, n)),
+            )  # fmt: skip
+        except InputError as exc:  # no test pairs or no positives there: the card says so
+            notes.append(f"no test scores: {exc.message}")
+    seconds = time.perf_counter() - start
+    _describe(card, parent, config, labels, init, history, best, test, seconds, notes)
+    path = write_card(card, Path(config.zoo).expanduser() if config.zoo else user_zoo(), model=model)
+    card.path, card.weights = path, path.with_suffix(".safetensors").name
+    return TrainResult(card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes)
+
+
+def _describe(
+    card: ModelCard, parent: ModelCard, config: TrainConfig, labels: Labels, init: Path | None,
+    history: list[dict[str, Any]], best: dict[str, Any], test: Evaluation | None, seconds: float, notes: list[str],
+) -> None:  # fmt: skip
+    """Fill the new card's provenance and metrics in place."""
+    best_row = next((r for r in history if r["epoch"] == best["epoch"]), history[-1] if history else {})
+    card.provenance = {
+        "data_snapshot": {"root": config.root, "labels": labels.snapshot.to_dict()},
+        "parent": parent.name if init is not None else None,
+        "architecture_from": parent.name,
+        "recipe": config.recipe(),
+        "command": config.command or None,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_seconds": round(seconds, 1),
+        "device": str(resolve_device(config.device)),
+        "best_epoch": best["epoch"],
+    }
+    card.metrics = {"val": {k: v for k, v in best_row.items() if k != "seconds"}}
+    if test is not None:
+        card.metrics["test"] = test.to_dict()
+    if notes:
+        card.provenance["notes"] = list(notes)
+    if card.name != parent.name or not card.description:
+        start = f"fine-tuned from {parent.name}" if init is not None else f"trained from scratch ({parent.name}'s architecture)"
+        card.description = (
+            f"{card.architecture} / {card.encoder}, {card.setting} setting, {card.timesteps} time step(s), {start} "
+            f"on {config.root} with labels {labels.snapshot.describe()} by `thalia-viewer train`."
+        )
+
