@@ -204,7 +204,7 @@ def _corner(extent: Extent) -> tuple[float, float, float, float]:
 DIFF_COLORS: Final = (TRANSPARENT, "#1a7f37e6", "#cf222ee6")
 #: Ground truth vs prediction, as in the Thalia paper's figures: 1 truth only (red), 2 prediction only
 #: (green), 3 both (yellow).
-TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201bd9", "#1fb01fd9", "#ffd400e6")
+TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201ba6", "#1fb01fa6", "#ffd400bf")
 
 
 def code_image(

@@ -98,7 +98,7 @@ class ReviewTable(Viewer):
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=["frame", "pair", "split", "IoU", "F1", "false +", "false −", "labelled px"]),
             disabled=True, selectable=1, show_index=False, height=self.height, sizing_mode="stretch_width",
-            formatters={"IoU": {"type": "progress", "max": 1, "color": "#cf222e"}, "F1": {"type": "money", "precision": 3}},
+            formatters={"IoU": {"type": "money", "precision": 3}, "F1": {"type": "money", "precision": 3}},
             header_filters={"frame": {"type": "input", "func": "like", "placeholder": "filter"},
                             "split": {"type": "list", "values": ["", "train", "val", "test"]}},
             css_classes=["thalia-review-table"],
