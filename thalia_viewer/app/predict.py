@@ -9,15 +9,13 @@ overlay, in the Thalia paper's colours: truth only red, prediction only green, b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar, Final
 
 import numpy as np
-import panel as pn
 import param
-from panel.io.state import set_curdoc
 
+from thalia_viewer.app.background import in_session
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
@@ -113,8 +111,8 @@ class PredictSession(param.Parameterized):
             return
         self.running, self.progress, self.status = True, 0, f"running {self.model} on {pair.key}…"
         name = self.model
-        on_progress = self._bound(lambda done, total: setattr(self, "progress", round(100 * done / max(total, 1))))
-        on_done = self._bound(lambda result, error: self._finish(pair, result, error))
+        on_progress = in_session(lambda done, total: setattr(self, "progress", round(100 * done / max(total, 1))))
+        on_done = in_session(lambda result, error: self._finish(pair, result, error))
 
         def job() -> None:
             try:
@@ -127,21 +125,6 @@ class PredictSession(param.Parameterized):
                 on_done(result, None)
 
         self._future = _WORKER.submit(job)
-
-    def _bound(self, fn: Callable[..., None]) -> Callable[..., None]:
-        """``fn`` called from the worker, run in this session."""
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
-            return fn
-
-        def call(*args: Any) -> None:
-            def run() -> None:
-                with set_curdoc(doc):
-                    fn(*args)
-
-            doc.add_next_tick_callback(run)
-
-        return call
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the running prediction is done (scripts and tests)."""

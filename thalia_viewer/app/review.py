@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-import panel as pn
 import param
-from panel.io.state import set_curdoc
 
+from thalia_viewer.app.background import in_session
 from thalia_viewer.app.predict import NO_MODEL, model_names, predictor
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
@@ -119,7 +117,7 @@ class ReviewSession(param.Parameterized):
         self.status = f"reviewing {len(pairs)} pairs with {self.model}…"
         self.rows_revision += 1
         name, ds = self.model, self.state.dataset
-        add, finish = self._bound(self._add), self._bound(self._finish)
+        add, finish = in_session(self._add), in_session(self._finish)
 
         def job() -> None:
             errors: list[str] = []
@@ -147,20 +145,6 @@ class ReviewSession(param.Parameterized):
         """Block until the run ends (scripts and tests)."""
         if self._future is not None:
             self._future.result(timeout)
-
-    def _bound(self, fn: Callable[..., None]) -> Callable[..., None]:
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
-            return fn
-
-        def call(*args: Any) -> None:
-            def run() -> None:
-                with set_curdoc(doc):
-                    fn(*args)
-
-            doc.add_next_tick_callback(run)
-
-        return call
 
     def _add(self, pair: Pair, result: Any) -> None:
         c = result.confusion

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
-import panel as pn
 import param
-from panel.io.state import set_curdoc
 
+from thalia_viewer.app.background import in_session
 from thalia_viewer.app.overlay import store_location
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
@@ -121,7 +120,7 @@ class TrainSession(param.Parameterized):
         self.running, self.progress, self.phase, self.new_model = True, 0, "starting", ""
         self.status = f"fine-tuning {self.model} into {config.out}…"
         self.revision += 1
-        report, finish = self._bound(self._report), self._bound(self._finish)
+        report, finish = in_session(self._report), in_session(self._finish)
 
         def job() -> None:
             from thalia_viewer.ml.training import evaluate, train
@@ -149,20 +148,6 @@ class TrainSession(param.Parameterized):
         """Block until the run ends (scripts and tests)."""
         if self._future is not None:
             self._future.result(timeout)
-
-    def _bound(self, fn: Callable[..., None]) -> Callable[..., None]:
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
-            return fn
-
-        def call(*args: Any) -> None:
-            def run() -> None:
-                with set_curdoc(doc):
-                    fn(*args)
-
-            doc.add_next_tick_callback(run)
-
-        return call
 
     def _report(self, p: Any) -> None:
         if p.phase == "train" and p.loss is not None:
