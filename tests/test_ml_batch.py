@@ -117,11 +117,17 @@ def test_predict_cli(capsys, tiny_root, zoo_dir, tmp_path):
         (["--model", "nope"], r"no model 'nope' in the zoo .*Models: deeplabv3-resnet50-atmospheric-t1"),
         (["--model", "unet-resnet50-base-t1"], r"has no weights .*thalia-viewer train .*--weights PATH"),
         (["--model", "unet-resnet50-base-t1", "--weights", "{tmp}/nothing.pt"], r"weights file .*nothing.pt does not exist"),
-        (["--model", "thalia-small", "--zoo", "{tmp}/empty"], r"weights file of model 'thalia-small' does not exist"),
+        (["--model", "ghost", "--zoo", "{tmp}/zoo"], r"weights file of model 'ghost' does not exist"),
         (["--model", "thalia-small", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], r"--scheduler ADDRESS or --workers N"),
     ],
 )
 def test_predict_cli_errors_without_traceback(capsys, tiny_root, tmp_path, args, message):
+    import dataclasses
+
+    from thalia_viewer.ml.zoo import ModelZoo, write_card
+
+    ghost = dataclasses.replace(ModelZoo().get("thalia-small"), name="ghost", weights="ghost.safetensors", path=None)
+    write_card(ghost, tmp_path / "zoo")  # a card whose weights file was never written
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = run(capsys, "predict", tiny_root, "--out", tmp_path / "o", *args)
     assert code == 2
