@@ -30,6 +30,7 @@ def test_a_short_fine_tune_shows_progress_and_reaches_predict(page, annotate_url
     page.get_by_role("button", name="Start fine-tune", exact=True).click()
     wait_until(lambda: shows(page, "epoch 1/1"), "the run to report its first epoch", timeout=180)
     wait_until(lambda: shows(page, f"{NEW_MODEL} is in the zoo"), "the run to finish", timeout=600)
-    assert page.locator(f"select option:text-is('{NEW_MODEL}')").count() > 0  # Predict lists it
+    listed = page.locator(f"select option:text-is('{NEW_MODEL}')")
+    wait_until(lambda: listed.count() > 0, "Predict to list the new model")
     assert shows(page, "Before / after")
     assert not page.console_errors
