@@ -41,12 +41,9 @@ def patterns(masks: Mapping[str, np.ndarray]) -> list[tuple[int, int, int]]:
         grown = ndimage.binary_dilation(pixels, structure=_EIGHT_CONNECTED, iterations=PATTERN_GAP_PX // 2)
         labelled, _ = ndimage.label(grown, structure=_EIGHT_CONNECTED)
         labelled[~pixels] = 0
-        for k, region in enumerate(ndimage.find_objects(labelled), start=1):
-            if region is None:
-                continue
+        for k, region in enumerate(ndimage.find_objects(labelled), start=1):  # each grown part holds a pixel
             inside = labelled[region] == k
-            if inside.any():
-                found.append((int(inside.sum()), int(code), _mode(intensity[region][inside])))
+            found.append((int(inside.sum()), int(code), _mode(intensity[region][inside])))
     return sorted(found, key=lambda p: -p[0])
 
 

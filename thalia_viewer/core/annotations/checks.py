@@ -104,35 +104,13 @@ def check_consistency(pair: Pair, masks: Mapping[str, np.ndarray], blocks: Itera
 def _rule_breaks(
     deformation: np.ndarray, activity: np.ndarray, intensity: np.ndarray
 ) -> tuple[int, int, int]:
-    """Pixels breaking each rule of :func:`check_consistency` (codes are known valid).
-
-    Each deformation class must cover exactly the pixels of the activity codes that imply it; the class
-    implied by most codes is then right wherever the others are.
-    """
-    disagree = 0
-    for d, codes in _IMPLIED_BY.items():
-        if d != _REMAINDER:
-            expected = np.isin(activity, codes) if len(codes) > 1 else activity == codes[0]
-            disagree += int(np.count_nonzero(expected != (deformation == d)))
+    """Pixels breaking each rule of :func:`check_consistency` (codes are known valid)."""
+    disagree = int(np.count_nonzero(schema.deformation_from_activity(activity) != deformation))
     nonzero = intensity != 0
     stray = int(np.count_nonzero(nonzero & (deformation == 0)))
     eq = schema.EARTHQUAKE_INTENSITY
     quake = int(np.count_nonzero((intensity == eq) != (nonzero & (deformation == 2))))
     return disagree, stray, quake
-
-
-def _implied_by() -> dict[int, list[int]]:
-    """Deformation code -> the activity codes implying it (:func:`schema.deformation_from_activity`)."""
-    activity = [c.code for c in schema.ACTIVITY_TYPES]
-    implied = schema.deformation_from_activity(np.array(activity)).tolist()
-    return {
-        c.code: [k for k, d in zip(activity, implied, strict=True) if d == c.code]
-        for c in schema.DEFORMATION_CLASSES
-    }
-
-
-_IMPLIED_BY = _implied_by()
-_REMAINDER = max(_IMPLIED_BY, key=lambda d: len(_IMPLIED_BY[d]))
 
 
 def check_record(pair: Pair, record: Mapping[str, Any], source: Mapping[str, Any] | None) -> dict[str, Any]:

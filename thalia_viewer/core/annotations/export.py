@@ -108,7 +108,7 @@ def _write_frames(
         _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
-            _write_masks(group, _cell(frame, pair), ann.masks)
+            _write_masks(group, frame.cell(pair), ann.masks)
             polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
             corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
     return corrected
@@ -165,7 +165,7 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
     for pair in frame.pairs:
         if pair in skipped:
             continue
-        i, j = _cell(frame, pair)
+        i, j = frame.cell(pair)
         derived = frame.read(pair, [MASK_LAYERS[m] for m in missing])
         for name in missing:
             values = derived[MASK_LAYERS[name]]
@@ -181,13 +181,6 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
             zarr.consolidate_metadata(str(target))
     elif group.metadata.consolidated_metadata is not None:
         zarr.consolidate_metadata(str(target))
-
-
-def _cell(frame: Frame, pair: Pair) -> tuple[int, int]:
-    """(primary, secondary) indices of ``pair`` in the frame's date grid."""
-    primaries = [schema.format_date(d) for d in frame.ds[schema.PRIMARY].values]
-    secondaries = [schema.format_date(d) for d in frame.ds[schema.SECONDARY].values]
-    return primaries.index(pair.primary), secondaries.index(pair.secondary)
 
 
 def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:

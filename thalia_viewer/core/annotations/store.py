@@ -251,17 +251,20 @@ class AnnotationStore:
         return sorted(out)
 
     def diff(self, pair: Pair, a: str | None, b: str | None = None, source: Source | None = None) -> PairDiff:
-        """Pixels added / removed per mask, record fields changed, from version ``a`` to ``b`` (default tip).
+        """Pixels added / removed per mask, record fields changed, from version ``a`` (``None``: the source) to
+        ``b`` (``None``: the tip of main).
 
-        A version where the pair has no correction means the source: ``source`` gives it (a
-        :class:`PairAnnotation`, or a callable of the pair), else the store's ``dataset`` is read.
+        The source, and a version where the pair has no correction, is given by ``source`` (a
+        :class:`PairAnnotation`, or a callable of the pair), else read from the store's ``dataset``.
         """
-        return pair_diff(self._state(pair, a, source), self._state(pair, b, source))
+        old = self._source(pair, source) if a is None else self._state(pair, a, source)
+        return pair_diff(old, self._state(pair, b, source))
 
     def _state(self, pair: Pair, version: str | None, source: Source | None) -> PairAnnotation:
         found = self.read_pair(pair, version)
-        if found is not None:
-            return found
+        return found if found is not None else self._source(pair, source)
+
+    def _source(self, pair: Pair, source: Source | None) -> PairAnnotation:
         if source is None:
             return source_annotation(self._dataset(), pair)
         return source(pair) if callable(source) else source
@@ -280,7 +283,7 @@ class AnnotationStore:
             masks = {m: cached[m].copy() for m in schema.MASKS}
         else:
             masks = dict(zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True))
-            if version and self._cache_pairs:
+            if version:
                 self._remember(pair, version, {m: a.copy() for m, a in masks.items()})
         attrs = group.attrs.asdict()
         saved = attrs.get("saved", {})
@@ -334,7 +337,7 @@ class AnnotationStore:
         """A new commit restoring ``pair`` as it was at ``version`` (before any correction: the source)."""
         snapshot = self.resolve(version)
         target = self._read_at(pair, snapshot)
-        if target is None and self.read_pair(pair) is None:
+        if target is None and not isinstance(self._root(self.resolve()).get(_group_path(pair)), zarr.Group):
             msg = f"pair {pair} already shows the source cube: there is nothing to revert."
             raise AnnotationStoreError(msg, "Pick a version of this pair from its history.")
         masks, record = (None, None) if target is None else (target.masks, target.record)

@@ -110,7 +110,8 @@ class History:
 
     def latest(self, pair: Pair, at: str | None = None) -> Version | None:
         """The latest commit that touched ``pair`` at snapshot ``at`` (default: tip of main), or ``None``."""
-        self.refresh()
+        if at is None or at not in self._position:  # a snapshot already indexed needs no new ancestry read
+            self.refresh()
         if at is not None and at not in self._position:
             return self._latest_off_main(pair, at)
         positions = self._touches.get(pair.key, [])

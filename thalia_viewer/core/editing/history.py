@@ -98,19 +98,11 @@ class History:
 
     def undo(self) -> Step | None:
         """The step to revert (moved to the redo stack), or None."""
-        if not self._undo:
-            return None
-        entry = self._undo.pop()
-        self._redo.append(entry)
-        return entry[1]
+        return _move(self._undo, self._redo)
 
     def redo(self) -> Step | None:
         """The step to apply again (moved back to the undo stack), or None."""
-        if not self._redo:
-            return None
-        entry = self._redo.pop()
-        self._undo.append(entry)
-        return entry[1]
+        return _move(self._redo, self._undo)
 
     def clear(self) -> None:
         """Forget every step; the current state keeps its id."""
@@ -118,3 +110,12 @@ class History:
         self._undo.clear()
         self._redo.clear()
         self._nbytes = 0
+
+
+def _move(source: deque, target: deque) -> Step | None:
+    """Move the newest entry of ``source`` onto ``target``; its step, or None when ``source`` is empty."""
+    if not source:
+        return None
+    entry = source.pop()
+    target.append(entry)
+    return entry[1]
