@@ -110,9 +110,7 @@ def _run(ds: ThaliaDataset, frame: Frame, pair: Pair, work: Path) -> dict:
         cold.read_pair(pair)
 
     group = zarr.open_group(str(Path(ds.root) / f"{frame.frame_id}{schema.STORE_SUFFIX}"), mode="r")
-    primaries = [schema.format_date(d) for d in frame.ds[schema.PRIMARY].values]
-    secondaries = [schema.format_date(d) for d in frame.ds[schema.SECONDARY].values]
-    i, j = primaries.index(pair.primary), secondaries.index(pair.secondary)
+    i, j = frame.cell(pair)
 
     def raw() -> None:
         for name in schema.MASKS:

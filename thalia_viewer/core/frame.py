@@ -79,6 +79,11 @@ class Frame:
         x, y = self.x, self.y
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
+    def raster(self, values: np.ndarray, name: str | None = None, attrs: dict | None = None) -> xr.DataArray:
+        """A (rows, columns) array of this frame's grid as a DataArray with the frame's spatial coordinates."""
+        return xr.DataArray(values, dims=(self.y_dim, self.x_dim), coords={self.y_dim: self.y, self.x_dim: self.x},
+                            name=name, attrs=attrs or {})  # fmt: skip
+
     def to_pixels(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> np.ndarray:
         """``(N, 2)`` float pixel coordinates ``(row, col)`` of map points (x, y in the store's units, degrees).
 
@@ -165,7 +170,7 @@ class Frame:
         """Required variables of the format absent from this store."""
         return [v for v in schema.REQUIRED_VARIABLES if v not in self.ds.data_vars]
 
-    def _cell(self, pair: Pair) -> tuple[int, int]:
+    def cell(self, pair: Pair) -> tuple[int, int]:
         if pair.frame != self.frame_id or not self._has_cell(pair):
             msg = f"pair {pair} is not in frame store {self.source}."
             raise PairNotFoundError(msg, "Pick a pair listed by `thalia-viewer info ROOT --frame FRAME`.")
@@ -176,7 +181,7 @@ class Frame:
         if name not in self.ds.data_vars:
             msg = f"{self.source} has no variable {name!r}."
             raise MissingVariableError(msg, "This layer cannot be shown; `thalia-viewer validate ROOT` lists what is missing.")
-        i, j = self._cell(pair)
+        i, j = self.cell(pair)
         da = self.ds[name]
         index = {d: k for d, k in ((schema.PRIMARY, i), (schema.SECONDARY, j)) if d in da.dims}
         da = da.isel(index)
@@ -272,7 +277,7 @@ def _derived_code(variable: str, record: dict | None) -> int:
             return schema.class_by_name(table, names.pop()).code
         except ValueError:
             pass
-    return schema.class_by_name(schema.ACTIVITY_TYPES, "Unidentified").code if variable == schema.ACTIVITY_MASK else 0
+    return schema.UNIDENTIFIED_ACTIVITY if variable == schema.ACTIVITY_MASK else 0
 
 
 def _earthquake_code(variable: str) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core import schema
 from ..core.dataset import ThaliaDataset
+from ..core.io import CHUNK_PX, compressor
 from ..core.pairs import Pair
 from .errors import PredictionOutputError
 from .files import write_text
@@ -40,8 +41,9 @@ from .zoo import ModelCard, ModelZoo, load_model, resolve_card
 RUN_FILE: Final = "run.json"
 METRICS_FILE: Final = "metrics.json"
 PAIRS_DIR: Final = "pairs"
-CHUNK_PX: Final = 1024  # spatial chunk side of the output stores
 DEFAULT_WORKERS: Final = 2
+#: The prediction stores' class codes: the deformation mask's none and deformation (model outputs are binary).
+FLAG_MEANINGS: Final = " ".join(f"{c.code}={c.name}" for c in schema.DEFORMATION_CLASSES[:2])
 
 BatchProgress = Callable[[int, int, str], None]  # (units done, units in all, last unit's key)
 
@@ -74,16 +76,13 @@ def plan_units(ds: ThaliaDataset, card: ModelCard, frames: Iterable[str] | None 
     units: list[Unit] = []
     for frame_id in frames or ds.frames:
         frame = ds.frame(frame_id)
-        primaries = [schema.format_date(v) for v in frame.ds[schema.PRIMARY].values]
-        secondaries = [schema.format_date(v) for v in frame.ds[schema.SECONDARY].values]
-        pairs = [p for p in frame.pairs if split is None or p.split == split]
+        pairs = ds.pairs([frame_id], split=split)
         if card.timesteps == 1:
             seqs = [(p,) for p in pairs]
         else:
             seqs = [s for primary in sorted({p.primary for p in pairs}) for s in frame.sequences(primary, card.timesteps)]
         for seq in seqs:
-            last = seq[-1]
-            units.append(Unit(frame_id, tuple(seq), (primaries.index(last.primary), secondaries.index(last.secondary))))
+            units.append(Unit(frame_id, tuple(seq), frame.cell(seq[-1])))
     return units
 
 
@@ -106,7 +105,6 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
             raise PredictionOutputError(msg, "Remove it, or pick another --out folder.")
         return
     import dask.array as da
-    import numcodecs
 
     chunks = (1, 1, min(CHUNK_PX, shape[2]), min(CHUNK_PX, shape[3]))
     coords = {d: src[d] for d in dims}
@@ -114,14 +112,13 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
         coords[schema.SPATIAL_REF] = src[schema.SPATIAL_REF]
     mask = xr.DataArray(
         da.zeros(shape, dtype=np.uint8, chunks=chunks), dims=dims, coords=coords,
-        attrs={"long_name": "predicted deformation mask", "flag_meanings": "0=none 1=deformation",
+        attrs={"long_name": "predicted deformation mask", "flag_meanings": FLAG_MEANINGS,
                "model": card.name, "threshold": card.threshold},
     )  # fmt: skip
     out = xr.Dataset({schema.DEFORMATION_MASK: mask}, attrs={"frame_id": frame_id, "model": card.name})
-    compressor = numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)
     tmp = path.with_name(f".{path.name}.partial")
     out.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True,
-                encoding={schema.DEFORMATION_MASK: {"compressors": [compressor], "chunks": chunks}})  # fmt: skip
+                encoding={schema.DEFORMATION_MASK: {"compressors": [compressor(2)], "chunks": chunks}})  # fmt: skip
     os.replace(tmp, path)
 
 

@@ -14,24 +14,16 @@ from datetime import date
 from pathlib import Path
 
 import dask.array as da
-import numcodecs
 import numpy as np
 import xarray as xr
 import zarr
 import zarr.codecs
 
 from .. import schema
+from ..io import CHUNK_PX, compressor
 from .generator import FrameSimulator
 from .labels import PairFacts, annotation_record
 from .scenario import plan_dataset
-
-CHUNK_PX = 1024  # spatial chunk side; pair variables are chunked (1, 1, CHUNK_PX, CHUNK_PX)
-
-
-def _compressor(zarr_format: int) -> object:
-    if zarr_format == 2:
-        return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)
-    return zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
 
 
 def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date]) -> xr.Dataset:
@@ -78,7 +70,7 @@ def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress:
     primaries = sorted({p for p, _ in plan.pairs})
     secondaries = sorted({s for _, s in plan.pairs})
     template = _template(sim, primaries, secondaries)
-    encoding = {name: {"compressors": [_compressor(zarr_format)]} for name in template.data_vars}
+    encoding = {name: {"compressors": [compressor(zarr_format)]} for name in template.data_vars}
     for name in template.data_vars:
         if template[name].dtype.kind == "f":
             encoding[name]["_FillValue"] = np.float32(np.nan)
