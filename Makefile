@@ -45,8 +45,6 @@ test: venv chromium lint
 bench: venv
 	$(BIN)/python -m bench.run
 
-# the shipped default model (model_zoo/thalia-small.*): trained from scratch on the default synthetic dataset,
-# on the CPU (about 25 min on 2 cores), then scored on its test split
 # The default model: thalia-small trained from scratch by this project's own `train` on a larger synthetic root
 # (12 frames, 24 dates: 116 positive training pairs; data/default has 8), then scored on both test splits.
 TRAIN_DATA ?= data/train-large

@@ -31,13 +31,13 @@ ITEMS = 16  # crops per timed run
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data" / "default"
 
 
-def _dataset(root: Path, setting: str, crop: int) -> tuple[CropDataset, ThaliaDataset]:
+def _dataset(root: Path, setting: str, crop: int) -> CropDataset:
     ds = ThaliaDataset(root)
     labels = Labels(ds)
     samples = [s for split in schema.Split for s in build_samples(ds, split, labels)]
     masks = labels.masks(p for s in samples for p in s.pairs)
     shapes = {f: ds.frame(f).shape for f in ds.frames}
-    return CropDataset(CropSpec(str(root), setting, crop), samples, masks, shapes), ds
+    return CropDataset(CropSpec(str(root), setting, crop), samples, masks, shapes)
 
 
 def naive_item(root: Path, data: CropDataset, index: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def naive_item(root: Path, data: CropDataset, index: int, seed: int) -> tuple[np
 
 
 def _compare(name: str, root: Path, setting: str, crop: int, workers: bool) -> dict:
-    data, _ = _dataset(root, setting, crop)
+    data = _dataset(root, setting, crop)
     items = fixed_items(len(data), 0) * (ITEMS // len(data) + 1)
     items = items[:ITEMS]
     for index, seed in items[:3]:  # same crops both ways
@@ -93,7 +93,7 @@ def _warm_default() -> dict | None:
     """The default dataset's 512 px frames with 256 px crops: whole pairs kept, a second epoch reads memory."""
     if not (DEFAULT_ROOT / schema.ANNOTATIONS_FILE).exists():
         return None
-    data, _ = _dataset(DEFAULT_ROOT, "base", 256)
+    data = _dataset(DEFAULT_ROOT, "base", 256)
     items = fixed_items(len(data), 0)
     t0 = time.perf_counter()
     for index, seed in items:

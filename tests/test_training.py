@@ -131,10 +131,11 @@ def test_crop_size_is_checked():
         check_crop(100, (512, 512))
 
 
-def test_loader_crops_are_the_windows_of_the_inputs(tiny_root):
+@pytest.mark.parametrize("timesteps", [1, 3])
+def test_loader_crops_are_the_windows_of_the_inputs(tiny_root, timesteps):
     ds = ThaliaDataset(tiny_root)
     labels = Labels(ds)
-    samples = build_samples(ds, "train", labels)
+    samples = build_samples(ds, "train", labels, timesteps=timesteps, training=True)
     masks = labels.masks(p for s in samples for p in s.pairs)
     shapes = {f: ds.frame(f).shape for f in ds.frames}
     for crop, cache_mb in ((CROP, 64), (96, 64), (96, 0)):  # windowed reads; whole-pair cache; cache off
@@ -145,7 +146,7 @@ def test_loader_crops_are_the_windows_of_the_inputs(tiny_root):
             frame, sample = ds.frame(samples[index].frame), samples[index]
             np.testing.assert_array_equal(x, inputs.sequence_input(frame, sample.pairs, "base", window))
             np.testing.assert_array_equal(y, inputs.target(frame, sample.pairs, window))
-            assert x.shape == (3, crop, crop) and y.dtype == np.uint8
+            assert x.shape == (3 * timesteps, crop, crop) and y.dtype == np.uint8
             assert y.any() == sample.positive  # positive crops hold deformation, negative ones none
 
 

@@ -17,6 +17,7 @@ from .core.errors import ThaliaError
 
 EXIT_PROBLEM = 2  # bad input or an invalid dataset
 EXIT_BUG = 3  # an unexpected error: please report it
+SPLITS = [s.value for s in schema.Split]
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -143,8 +144,8 @@ def _train_command(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     parts += ["--eval-seeds", *map(str, args.eval_seeds)] if args.eval_seeds else []
-    parts += [f"--{f}" for f in ("scratch", "no_augment") if getattr(args, f)]
-    return shlex.join(parts).replace("--no_augment", "--no-augment")
+    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment") if getattr(args, f)]
+    return shlex.join(parts)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -188,7 +189,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .ml.batch import predict_dataset
+    from .ml.batch import METRICS_FILE, predict_dataset
     from .ml.zoo import PACKAGED_ZOO, ModelZoo, user_zoo
 
     if args.scheduler and args.workers:
@@ -219,7 +220,7 @@ def _predict(args: argparse.Namespace) -> int:
             f"{result['aggregate']['count']} labelled pairs: precision {micro['precision']:.3f}, recall "
             f"{micro['recall']:.3f}, F1 {micro['f1']:.3f}, IoU {micro['iou']:.3f} (micro, deformation class)"
         )
-    print(f"wrote {Path(args.out) / 'metrics.json'} and one store per frame in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {Path(args.out) / METRICS_FILE} and one store per frame in {time.perf_counter() - start:.1f} s")
     if result["failed"]:
         shown = "; ".join(f"{k}: {v}" for k, v in list(result["failed"].items())[:3])
         print(f"thalia-viewer predict: error: {len(result['failed'])} pair(s) failed ({shown}). Run again to retry them.", file=sys.stderr)
@@ -300,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="labels from an annotation store version, STORE@TAG (or STORE: its latest); default: the source masks")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--setting", choices=("base", "atmospheric"), help="input setting (default: the parent's)")
-    p.add_argument("--timesteps", type=int, choices=(1, 3), help="time steps (default: the parent's)")
+    p.add_argument("--timesteps", type=int, choices=(1, schema.SEQUENCE_LENGTH), help="time steps (default: the parent's)")
     p.add_argument("--crop", type=int, default=schema.CROP_SIZE, help=f"crop side, px (default {schema.CROP_SIZE})")
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=1e-5, help="AdamW learning rate (default 1e-5; fine-tunes may use more)")
@@ -321,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="precision / recall / F1 / IoU of a model on a split (the paper's Table 4)")
     p.add_argument("root", help="dataset root")
     p.add_argument("--model", required=True, help="zoo name or card YAML (with weights)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="crop seeds (scores are mean ± std over them)")
     p.add_argument("--store", help="labels from an annotation store version, STORE@TAG; default: the source masks")
     p.add_argument("--crop", type=int, help="crop side, px (default 512, or the smallest frame)")
@@ -335,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="zoo name or card YAML")
     p.add_argument("--out", required=True, help="output folder: one Zarr store per frame, metrics.json (re-run to resume)")
     p.add_argument("--frame", action="append", help="only this frame (repeatable)")
-    p.add_argument("--split", choices=("train", "val", "test"), help="only pairs of this benchmark split")
+    p.add_argument("--split", choices=SPLITS, help="only pairs of this benchmark split")
     p.add_argument("--weights", help="weights file instead of the card's (safetensors, or an official .pt/.pth checkpoint)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:8786); default: a local cluster")
     p.add_argument("--workers", type=int, help="workers of the local cluster (default 2)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -50,12 +50,12 @@ class Prediction:
     window: tuple[int, int, int, int]  # (row0, row1, col0, col1) of the frame
     target: np.ndarray | None = None  # uint8 (H, W) ground truth (union of the pairs' masks), if any
     confusion: Confusion | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    asked: Pair | None = None  # the pair asked for, when a pair (not a sequence) was given
 
     @property
     def pair(self) -> Pair:
         """The pair asked for (the last of a sequence when a sequence was given)."""
-        return self.extra.get("asked", self.pairs[-1])
+        return self.asked or self.pairs[-1]
 
     @property
     def metrics(self) -> dict[str, Any] | None:
@@ -135,11 +135,7 @@ class Predictor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-            logits = self.model(x)
-            if self.card.num_outputs == 1:
-                prob = torch.sigmoid(logits[:, 0].float())
-            else:
-                prob = torch.softmax(logits.float(), dim=1)[:, self.card.deformation_index]
+            prob = deformation_probability(self.model(x), self.card)
         return prob.cpu().numpy()
 
     def predict_array(self, x: np.ndarray, progress: Progress | None = None) -> np.ndarray:
@@ -212,13 +208,21 @@ class Predictor:
         mask = (probability >= self.card.threshold).astype(np.uint8)
         result = Prediction(
             pairs=seq, probability=probability, mask=mask, model=self.card.name, device=str(self.device),
-            seconds=0.0, window=window, extra={"asked": pair if isinstance(pair, Pair) else seq[-1]},
+            seconds=0.0, window=window, asked=pair if isinstance(pair, Pair) else None,
         )  # fmt: skip
         if inputs.has_target(frame):
             result.target = inputs.target(frame, seq, window)
             result.confusion = confusion(mask, result.target)
         result.seconds = time.perf_counter() - start
         return result
+
+
+def deformation_probability(logits: torch.Tensor, card: ModelCard) -> torch.Tensor:
+    """(N, H, W) probability of the deformation class from a model's (N, K, H, W) logits: a sigmoid for one
+    output, else the softmax at the card's deformation channel (prediction and evaluation score alike)."""
+    if card.num_outputs == 1:
+        return logits[:, 0].float().sigmoid()
+    return logits.float().softmax(dim=1)[:, card.deformation_index]
 
 
 def _rows(windows: list[tiling.Window]) -> Iterator[tuple[tuple[int, int], list[tiling.Window]]]:

@@ -14,7 +14,7 @@ to the model, which a network cannot consume.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Final
 
@@ -207,24 +207,23 @@ def sequence_for(frame: Frame, pair: Pair, length: int = schema.SEQUENCE_LENGTH)
 
 def valid_mask(frame: Frame, pairs: Pair | Sequence[Pair], window: Window | None = None) -> np.ndarray:
     """bool (H, W): pixels where at least one pair of the sequence has a phase value (not no-data)."""
-    seq = _as_sequence(pairs)
-    window = check_window(frame, window)
-    phase_key = _LAYER_OF[schema.PHASE]
-    out = np.zeros((window[1] - window[0], window[3] - window[2]), dtype=bool)
-    for p in dict.fromkeys(seq):
-        out |= np.isfinite(_read(frame, p, [phase_key], window)[phase_key])
-    return out
+    return _union(frame, pairs, schema.PHASE, window, np.isfinite)
 
 
 def target(frame: Frame, pairs: Pair | Sequence[Pair], window: Window | None = None) -> np.ndarray:
     """uint8 (H, W) benchmark target: union of the pairs' deformation masks, earthquake (2) mapped to 1."""
-    seq = _as_sequence(pairs)
+    return _union(frame, pairs, schema.DEFORMATION_MASK, window, lambda codes: codes > 0).astype(np.uint8)
+
+
+def _union(frame: Frame, pairs: Pair | Sequence[Pair], variable: str, window: Window | None,
+           test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:  # fmt: skip
+    """bool (H, W): pixels where ``test`` holds for ``variable`` in at least one pair (each read once)."""
     window = check_window(frame, window)
-    key = _LAYER_OF[schema.DEFORMATION_MASK]
+    key = _LAYER_OF[variable]
     out = np.zeros((window[1] - window[0], window[3] - window[2]), dtype=bool)
-    for p in dict.fromkeys(seq):
-        out |= _read(frame, p, [key], window)[key] > 0
-    return out.astype(np.uint8)
+    for p in dict.fromkeys(_as_sequence(pairs)):
+        out |= test(_read(frame, p, [key], window)[key])
+    return out
 
 
 def has_target(frame: Frame) -> bool:

@@ -64,11 +64,6 @@ class Confusion:
         """tp / (tp + fp + fn) (Jaccard)."""
         return _ratio(self.tp, self.tp + self.fp + self.fn, self._empty)
 
-    @property
-    def pixels(self) -> int:
-        """Pixels counted."""
-        return self.tp + self.fp + self.fn + self.tn
-
     def scores(self) -> dict[str, float]:
         """precision, recall, f1, iou."""
         return {name: float(getattr(self, name)) for name in SCORES}
@@ -97,11 +92,6 @@ def confusion(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | No
     fp = int(np.count_nonzero(pred & ~true))
     fn = int(np.count_nonzero(~pred & true))
     return Confusion(tp, fp, fn, int(pred.size) - tp - fp - fn)
-
-
-def scores(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-    """precision, recall, f1, iou of the deformation class."""
-    return confusion(prediction, target, valid).scores()
 
 
 def aggregate(confusions: Iterable[Confusion]) -> dict[str, Any]:

@@ -110,12 +110,3 @@ class Blender:
         out = np.zeros(self.shape, dtype=np.float32)
         np.divide(self._sum, self._weight, out=out, where=self._weight > 0)
         return out
-
-
-def pad_to_multiple(x: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """``x`` (..., H, W) zero-padded at the bottom / right to multiples of ``multiple``; and the original (H, W)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, ph), (0, pw)])
-    return x, (h, w)

@@ -42,13 +42,14 @@ from ..core import schema
 from .errors import InputError, MissingWeightsError, ModelCardError, ModelStackError, UnknownModelError
 from .files import write_text
 from .inputs import Setting, channel_names, setting_of
+from .weights import SAFETENSORS_SUFFIX
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 CARD_SUFFIX: Final = ".yaml"
-WEIGHTS_SUFFIX: Final = ".safetensors"
+WEIGHTS_SUFFIX: Final = SAFETENSORS_SUFFIX
 PACKAGED_ZOO: Final = Path(__file__).resolve().parents[2] / "model_zoo"
 ZOO_ENV: Final = "THALIA_ZOO"
 USER_ZOO: Final = Path("~/.thalia/zoo")

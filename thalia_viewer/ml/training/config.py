@@ -16,6 +16,7 @@ from ...core import schema
 from ..errors import InputError
 from ..zoo import NAME_PATTERN, TIMESTEPS
 
+DEFAULT_SEEDS: Final = (0, 1, 2)  # crop seeds of an evaluation (mean / std over them)
 LR: Final = 1e-5
 WEIGHT_DECAY: Final = 1e-2
 BATCH_SIZE: Final = 2
@@ -54,7 +55,7 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 is steadier on a shared CPU
     resume: bool = False  # continue from this run's last checkpoint
     checkpoint_dir: str | None = None  # default: $XDG_CACHE_HOME/thalia-viewer/checkpoints/<out>
-    eval_seeds: tuple[int, ...] = (0, 1, 2)  # crop seeds of the final test-split evaluation ([] to skip)
+    eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     command: str = ""  # the command line that started the run (recorded in the card)
 
     def __post_init__(self) -> None:

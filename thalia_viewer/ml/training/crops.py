@@ -14,10 +14,12 @@ from typing import Final
 import numpy as np
 
 from ..errors import InputError
-from .labels import PairMask, Window
+from ..inference import DEFAULT_STRIDE
+from ..inputs import Window
+from .labels import PairMask
 
 RETRIES: Final = 10
-STRIDE: Final = 32  # smp encoders downsample 5 times: crops are multiples of 32 px
+STRIDE: Final = DEFAULT_STRIDE  # smp encoders downsample 5 times: crops are multiples of 32 px
 
 
 def check_crop(crop: int, shape: tuple[int, int], where: str = "") -> int:

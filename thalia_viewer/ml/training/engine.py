@@ -14,7 +14,6 @@ every step and epoch; ``cancel`` (a ``threading.Event`` or a callable) is checke
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +26,13 @@ import torch
 
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
+from ..files import replacing
 from ..torch_env import import_torch, resolve_device
 from ..weights import load_state_dict
-from ..zoo import ModelCard, ModelZoo, build_model, user_zoo, write_card
+from ..zoo import ModelCard, ModelZoo, build_model, resolve_card, user_zoo, write_card
 from .augment import Augment
 from .config import RESUMABLE, TrainConfig
-from .evaluation import Evaluation, evaluate_model, resolve_card, score_loader
+from .evaluation import Evaluation, evaluate_model, score_loader
 from .labels import Labels
 from .loader import CropDataset, CropSpec, make_loader
 from .loss import FocalLoss
@@ -104,10 +104,8 @@ def _initial_weights(parent: ModelCard, card: ModelCard, config: TrainConfig) ->
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, Any]:
@@ -288,7 +286,7 @@ def _train(
         except InputError as exc:  # no test pairs or no positives there: the card says so
             notes.append(f"no test scores: {exc.message}")
     seconds = time.perf_counter() - start
-    _describe(card, parent, config, labels, init, history, best, test, seconds, notes)
+    _describe(card, parent, config, labels, init, history, best, test, seconds, notes, device)
     path = write_card(card, Path(config.zoo).expanduser() if config.zoo else user_zoo(), model=model)
     card.path, card.weights = path, path.with_suffix(".safetensors").name
     return TrainResult(card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes)
@@ -297,6 +295,7 @@ def _train(
 def _describe(
     card: ModelCard, parent: ModelCard, config: TrainConfig, labels: Labels, init: Path | None,
     history: list[dict[str, Any]], best: dict[str, Any], test: Evaluation | None, seconds: float, notes: list[str],
+    device: torch.device,
 ) -> None:  # fmt: skip
     """Fill the new card's provenance and metrics in place."""
     best_row = next((r for r in history if r["epoch"] == best["epoch"]), history[-1] if history else {})
@@ -308,7 +307,7 @@ def _describe(
         "command": config.command or None,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 1),
-        "device": str(resolve_device(config.device)),
+        "device": str(device),
         "best_epoch": best["epoch"],
     }
     card.metrics = {"val": {k: v for k, v in best_row.items() if k != "seconds"}}

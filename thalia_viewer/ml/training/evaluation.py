@@ -18,19 +18,19 @@ from typing import Any, Final
 
 import torch
 
+from ...core import schema
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
+from ..inference import DEFAULT_STRIDE, deformation_probability
 from ..metrics import SCORES, Confusion, confusion, mean_std
 from ..torch_env import import_torch, resolve_device
-from ..zoo import ModelCard, ModelZoo, load_card, load_model
-from .crops import STRIDE
+from ..zoo import ModelCard, ModelZoo, load_model, resolve_card
+from .config import DEFAULT_SEEDS
 from .labels import Labels, LabelSnapshot
 from .loader import CropDataset, CropSpec, make_loader
 from .samples import Sample, build_samples, counts, split_of
 from .sampling import fixed_items
 
-DEFAULT_SEEDS: Final = (0, 1, 2)
-EVAL_CROP: Final = 512  # px, the benchmark's crop (clipped to the smallest frame)
 ROW_NAMES: Final = {"precision": "Precision", "recall": "Recall", "f1": "F1", "iou": "IoU"}
 
 Progress = Callable[[int, int], None]  # (batches done, batches in all)
@@ -77,18 +77,11 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def deformation_probability(logits: torch.Tensor, card: ModelCard) -> torch.Tensor:
-    """(N, H, W) probability of the deformation class from (N, K, H, W) logits."""
-    if card.num_outputs == 1:
-        return torch.sigmoid(logits[:, 0].float())
-    return torch.softmax(logits.float(), dim=1)[:, card.deformation_index]
-
-
 def eval_crop(dataset: ThaliaDataset, frames: Sequence[str], crop: int | None = None) -> int:
     """``crop`` or the benchmark's 512 px, no larger than the smallest frame, a multiple of 32 px."""
     smallest = min(min(dataset.frame(f).shape) for f in frames)
-    size = min(crop or EVAL_CROP, smallest)
-    return max(STRIDE, size // STRIDE * STRIDE)
+    size = min(crop or schema.CROP_SIZE, smallest)
+    return max(DEFAULT_STRIDE, size // DEFAULT_STRIDE * DEFAULT_STRIDE)
 
 
 def score_loader(
@@ -158,14 +151,6 @@ def evaluate_model(
     )
 
 
-def resolve_card(model: str | ModelCard, zoo: ModelZoo | None = None) -> ModelCard:
-    """A card from a zoo name or a YAML path."""
-    if isinstance(model, ModelCard):
-        return model
-    text = str(model)
-    if text.endswith((".yaml", ".yml")):
-        return load_card(text)
-    return (zoo or ModelZoo()).get(text)
 
 
 def evaluate(

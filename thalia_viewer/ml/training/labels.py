@@ -23,13 +23,13 @@ from ...core.annotations.annotation import MASK_LAYERS
 from ...core.dataset import ThaliaDataset
 from ...core.errors import AnnotationStoreError
 from ...core.pairs import Pair
+from ..inputs import Window
 
 SOURCE: Final = "source"  # label snapshot of the source cubes' own masks
 REF_SEPARATOR: Final = "@"  # STORE@TAG
 MAX_POINTS: Final = 64  # deformation pixels kept per pair to test whether a crop holds deformation
 _DEFORMATION_LAYER: Final = MASK_LAYERS[schema.DEFORMATION_MASK]
 
-Window = tuple[int, int, int, int]  # (row0, row1, col0, col1), pixels, end-exclusive
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,9 @@ class CropDataset(Dataset):
         """Normalised input (T*C, rows, cols) of ``sample`` inside ``window``."""
         frame = self.frame(sample.frame)
         h, w = self.shapes[sample.frame]
-        if h * w > FULL_READ_FACTOR * self.spec.crop**2 or self.spec.cache_mb <= 0:
+        pair_bytes = h * w * len(inputs.channel_names(self.spec.setting)) * np.dtype(np.float32).itemsize
+        if h * w > FULL_READ_FACTOR * self.spec.crop**2 or pair_bytes > self.spec.cache_mb * 2**20:
+            # a whole pair read that the cache cannot keep would be read again for every crop
             return inputs.sequence_input(frame, sample.pairs, self.spec.setting, window, self.spec.stats)
         r0, r1, c0, c1 = window
         return np.concatenate([self._whole(frame, p)[:, r0:r1, c0:c1] for p in sample.pairs])

@@ -30,11 +30,9 @@ def undersample(positive: Sequence[bool], seed: int, epoch: int) -> list[int]:
     return [int(i) for i in rng.permutation(order)]
 
 
-def epoch_items(positive: Sequence[bool], seed: int, epoch: int, balance: bool = True) -> list[Item]:
-    """(sample index, item seed) of one epoch; ``balance=False`` keeps every sample (in a seeded order)."""
-    indices = undersample(positive, seed, epoch) if balance else [
-        int(i) for i in epoch_rng(seed, epoch).permutation(len(positive))
-    ]
+def epoch_items(positive: Sequence[bool], seed: int, epoch: int) -> list[Item]:
+    """(sample index, item seed) of one epoch: every positive and as many negatives, in a seeded order."""
+    indices = undersample(positive, seed, epoch)
     seeds = epoch_rng(seed, epoch, salt=1).integers(0, 2**31 - 1, size=len(indices))
     return [(i, int(s)) for i, s in zip(indices, seeds, strict=True)]
 
