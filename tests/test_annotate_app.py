@@ -171,3 +171,33 @@ def test_show_a_version_and_diff_two_versions_on_the_map(session):
     session.back_to_edits()
     assert session.preview is None and session.comparison is None
     assert (session.state.layer("activity").values[60, 12:38] == MOGI).all()
+
+
+# ------------------------------------------------------------------------------ derived record fields
+def _masks(activity: np.ndarray, intensity: np.ndarray) -> dict[str, np.ndarray]:
+    deformation, intensity = schema.consistent_masks(activity, intensity)
+    return {schema.DEFORMATION_MASK: deformation, schema.ACTIVITY_MASK: activity, schema.INTENSITY_MASK: intensity}
+
+
+def test_patterns_are_one_per_activity_type_within_the_gap_largest_first():
+    from thalia_viewer.core.record import PATTERN_GAP_PX
+
+    activity, intensity = np.zeros((120, 120), np.uint8), np.zeros((120, 120), np.uint8)
+    mogi, dyke = (schema.class_by_name(schema.ACTIVITY_TYPES, n).code for n in ("Mogi", "Dyke"))
+    activity[10:20, 10:20] = mogi  # two Mogi blobs closer than the gap: one pattern
+    activity[10:20, 20 + PATTERN_GAP_PX // 2:30 + PATTERN_GAP_PX // 2] = mogi
+    intensity[10:20, 10:40] = 2
+    intensity[10:12, 10:14] = 3  # a few High pixels: the pattern's level is its most frequent one
+    activity[60:100, 20:60] = dyke  # touching a Mogi blob below it: another type, another pattern
+    activity[100:103, 20:60] = mogi  # 120 px: smaller than the two merged blobs (200 px)
+    intensity[60:103, 20:60] = 1
+    derived = derived_fields(_masks(activity, intensity))
+    assert derived["activity_type"] == ["Dyke", "Mogi", "Mogi"]  # largest first
+    assert derived["intensity_level"] == ["Low", "Medium", "Low"]
+    assert derived["is_crowd"] == 1 and derived["label"] == [schema.Label.DEFORMATION.value]
+
+    quake = np.zeros((40, 40), np.uint8)
+    quake[5:15, 5:15] = schema.EARTHQUAKE_ACTIVITY
+    derived = derived_fields(_masks(quake, np.zeros_like(quake)))
+    assert derived == {"label": [schema.Label.EARTHQUAKE.value], "activity_type": ["Earthquake"],
+                       "intensity_level": ["None"], "is_crowd": 0}  # fmt: skip

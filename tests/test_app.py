@@ -509,6 +509,23 @@ def test_serve_takes_port_and_address_out_of_the_extra_options():
         serve_module.split_extra(["--port", "x"], 5006, "127.0.0.1")
 
 
+def test_serve_passes_the_store_to_every_process(tiny_root, tmp_path, monkeypatch):
+    """``serve ROOT --store S`` reaches serve() among the extra options; the app processes get $THALIA_STORE."""
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, cmd, env):
+            seen["cmd"], seen["env"] = cmd, env
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(serve_module.subprocess, "Popen", FakePopen)
+    assert serve_module.serve(str(tiny_root), extra=["--store", str(tmp_path / "s"), "--", "--num-procs", "2"]) == 0
+    assert seen["env"][serve_module.STORE_ENV] == str(tmp_path / "s")
+    assert "--store" not in seen["cmd"] and "--num-procs" in seen["cmd"]
+
+
 def test_hiding_a_mask_rebuilds_the_plot_at_the_same_view_and_static_layers_are_not_resent(state):
     view = LayerMap(state=state)
     e = view._extent

@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 import xarray as xr
 
-from thalia_viewer.viz.shade import Extent, aggregate
+from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, make_canvas
 
 CACHE_ITEMS: Final = 64  # aggregates kept per session (a few MB each at screen size)
 FOREGROUND_WORKERS: Final = 1  # layers of one switch computed one after the other (see the module docstring)
@@ -170,3 +170,9 @@ def load_view(da: xr.DataArray, view: Extent) -> xr.DataArray:
 def compute_aggregate(da: xr.DataArray, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
     """Layer ``key``'s aggregate at ``view`` on a (width, height) px canvas, by the rules of ``viz.shade``."""
     return aggregate(load_view(da, view), key, size[0], view.x_range, view.y_range, height=size[1])
+
+
+def code_aggregate(codes: xr.DataArray, view: Extent, size: tuple[int, int]) -> np.ndarray:
+    """Small integer codes (0 = nothing; a diff, truth vs prediction) at ``view`` on a (width, height) px
+    canvas: the most frequent non-zero code of each screen pixel, so thin changes stay visible."""
+    return aggregate_classes(load_view(codes, view), make_canvas(view, *size)).values

@@ -161,8 +161,8 @@ class EditSession(param.Parameterized):
         editor = self._editors.get(pair)
         if editor is None or self.state.dataset is None:
             return self.saved.mask_layer(pair, key)
-        masks = {name: array.copy() for name, array in editor.masks.items()}
-        return as_layer(PairAnnotation(pair, masks, {}), key, self.state.dataset)
+        variable = schema.layer(key).variable  # copied: a prefetch thread reads it while the user paints
+        return as_layer(PairAnnotation(pair, {variable: editor.masks[variable].copy()}, {}), key, self.state.dataset)
 
     def version(self, pair: Pair) -> Any:
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
@@ -217,8 +217,17 @@ class EditSession(param.Parameterized):
         return self._edit(lambda e: e.clear(), "cleared every mask pixel")
 
     def replace(self, activity: np.ndarray, intensity: np.ndarray, what: str) -> Box | None:
-        """Replace the masks as one undoable edit (e.g. a model's prediction as the starting mask)."""
+        """Replace the masks as one undoable edit."""
         return self._edit(lambda e: e.replace(activity, intensity), what)
+
+    def accept_mask(self, mask: np.ndarray, source: str) -> Box | None:
+        """A model's binary mask as the starting masks, in the class picked in the tools (one undoable edit,
+        saved through the store like any other); ``source`` names it in the status line."""
+        cls = self.mask_class
+        labelled = np.asarray(mask) > 0
+        activity = np.where(labelled, cls.activity, 0).astype(np.uint8)
+        intensity = np.where(labelled, cls.intensity, 0).astype(np.uint8)
+        return self.replace(activity, intensity, f"accepted the {source} as {cls.name}")
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
         if self.preview is not None:

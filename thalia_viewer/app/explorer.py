@@ -75,12 +75,11 @@ class ExplorerApp(Viewer):
         self.train: TrainSession | None = None
         if state.dataset is not None:
             self._attach_store()
-            if any("review" in VIEW_TYPES[v.type].param for v in spec.views.values()):
-                self.review = ReviewSession(state)
-            if any("train" in VIEW_TYPES[v.type].param for v in spec.views.values()):
-                self.train = TrainSession(state, on_new_model=self._new_model)
-            if any("predict" in VIEW_TYPES[v.type].param for v in spec.views.values()):
-                self.predict = PredictSession(state, edit=self.edit)
+            # a session object only where a view of the layout uses it (a parameter of that name)
+            wants = {p for v in spec.views.values() for p in VIEW_TYPES[v.type].param}
+            self.review = ReviewSession(state) if "review" in wants else None
+            self.train = TrainSession(state, on_new_model=self._new_model) if "train" in wants else None
+            self.predict = PredictSession(state, edit=self.edit) if "predict" in wants else None
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
 
     def _attach_store(self) -> None:
@@ -120,7 +119,7 @@ class ExplorerApp(Viewer):
     def _new_model(self, name: str) -> None:
         """A fine-tune wrote ``name``: list it wherever this session picks models."""
         for session in (self.predict, self.review):
-            if session is not None and hasattr(session, "refresh_models"):
+            if session is not None:
                 session.refresh_models()
 
     # ------------------------------------------------------------------------------------ layout

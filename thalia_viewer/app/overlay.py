@@ -58,12 +58,10 @@ def open_store(location: str, root: str) -> AnnotationStore:
 
 def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataArray:
     """Mask layer ``key`` of a stored annotation, with the frame's coordinates, as the source layer has them."""
-    frame = dataset.frame(ann.pair.frame)
     spec = schema.layer(key)
-    return xr.DataArray(
-        ann.masks[spec.variable], dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x},
-        name=spec.key, attrs={"long_name": spec.title, "units": spec.units, "layer": spec.key},
-    )  # fmt: skip
+    return dataset.frame(ann.pair.frame).raster(
+        ann.masks[spec.variable], spec.key, {"long_name": spec.title, "units": spec.units, "layer": spec.key}
+    )
 
 
 class StoreOverlay:

@@ -186,10 +186,7 @@ class PredictSession(param.Parameterized):
         if r is None or edit is None:
             self.state.notify("warning", "Nothing to accept: predict this pair in annotate mode first.")
             return False
-        cls = edit.mask_class
-        activity = np.where(r.mask > 0, cls.activity, 0).astype(np.uint8)
-        intensity = np.where(r.mask > 0, cls.intensity, 0).astype(np.uint8)
-        box = edit.replace(activity, intensity, f"accepted the {r.model} prediction as {cls.name}")
+        box = edit.accept_mask(r.mask, f"{r.model} prediction")
         if box is not None:
             self.show_prediction = False  # the prediction is the mask now; keep the truth for comparison
         return box is not None

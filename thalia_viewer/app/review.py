@@ -178,6 +178,10 @@ class ReviewSession(param.Parameterized):
         while len(self._masks) > KEPT_MASKS:
             self._masks.popitem(last=False)
 
+    def has_mask(self, pair: Pair) -> bool:
+        """Whether the model's mask of ``pair`` is at hand (reviewed and still kept)."""
+        return pair in self._masks
+
     def mask(self, pair: Pair) -> np.ndarray | None:
         """The model's mask of a reviewed pair (predicted again if it was dropped from memory)."""
         if pair in self._masks:

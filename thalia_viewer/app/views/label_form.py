@@ -15,7 +15,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.annotate import ACTIVITY_NAMES, EditSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.views.label_card import field_title
 from thalia_viewer.core import schema
@@ -23,7 +23,6 @@ from thalia_viewer.core.record import DERIVED_FIELDS
 
 LABELS: Final = [label.value for label in schema.Label]
 PHASES: Final = [phase.value for phase in schema.Phase]
-ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
 INTENSITY_NAMES: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code]
 LIST_FIELDS: Final = {"activity_type": ACTIVITY_NAMES, "intensity_level": INTENSITY_NAMES}
 YES_NO: Final = {"no": 0, "yes": 1}

@@ -26,7 +26,7 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from thalia_viewer.app.aggregates import AggregateCache, Job, compute_aggregate, load_view
+from thalia_viewer.app.aggregates import AggregateCache, Job, code_aggregate, compute_aggregate
 from thalia_viewer.app.state import MASK_LAYERS, NONE, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
@@ -36,18 +36,13 @@ from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
-from thalia_viewer.viz.shade import Extent, aggregate_classes, data_extent, data_span, make_canvas
+from thalia_viewer.viz.shade import Extent, data_extent, data_span
 
 DEFAULT_WIDTH: Final = 900  # px, before the browser reports the plot size
 MAX_SIDE: Final = 2400  # px, cap of an aggregate side (a 4K screen); bounds every message by screen size
 VALUE_DIGITS: Final[dict[str, int]] = {"phase": 2, "coherence": 2, "dem": 0}
 DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
-
-
-def overlay_slot(i: int) -> str:
-    """Feed name of the i-th code overlay (a version diff, a prediction vs the labels)."""
-    return f"overlay{i}"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 
 # Blank layers are one NaN pixel; HoloViews' range code warns about their all-NaN min / max.
@@ -62,6 +57,11 @@ def value_slot(i: int) -> str:
 def mask_slot(key: str) -> str:
     """Feed name of a mask layer."""
     return f"mask:{key}"
+
+
+def overlay_slot(i: int) -> str:
+    """Feed name of the i-th code overlay (a version diff, a prediction vs the labels)."""
+    return f"overlay{i}"
 
 
 class _Feed(param.Parameterized):
@@ -389,10 +389,9 @@ class LayerMap(Viewer):
         codes = overlay.overlay_codes()
         if codes is None or frame is None or codes.shape != frame.shape:
             return self._blank(name)
-        da = xr.DataArray(codes, dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x}, name=name)
-        agg = aggregate_classes(load_view(da, view), make_canvas(view, *size))
+        agg = code_aggregate(frame.raster(codes, name), view, size)
         self._labels[name] = overlay.overlay_title
-        return elements.code_image(agg.values, view, overlay.overlay_colors, self._kdims, overlay.overlay_title, label=_label(name))
+        return elements.code_image(agg, view, overlay.overlay_colors, self._kdims, overlay.overlay_title, label=_label(name))
 
     def _overlay_hook(self, values: list[int], masks: list[int], plot: Any, element: Any) -> None:
         """Plot hook, after every update: name each layer's glyph renderer for the readout; the first time,

@@ -13,7 +13,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.aggregates import compute_aggregate
+from thalia_viewer.app.aggregates import code_aggregate, compute_aggregate
+from thalia_viewer.app.predict import truth_prediction_codes
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
@@ -160,7 +161,7 @@ class SideBySide(Viewer):
         if pair is None or frame is None:
             self._left.object = self._right.object = self._shown = None
             return
-        has_model = pair in self.review._masks
+        has_model = self.review.has_mask(pair)
         if self._shown == (pair, has_model):
             return
         try:
@@ -182,10 +183,10 @@ class SideBySide(Viewer):
         kdims = [elements.geo_dimension("x", frame.x_dim), elements.geo_dimension("y", frame.y_dim)]
         base = elements.layer_image(agg, "phase", view, schema.layer("phase").span or data_span(agg), kdims)
         truth = np.asarray(self.state.layer("deformation", pair).values) > 0
-        mask = self.review.mask(pair) if pair in self.review._masks else None
+        mask = self.review.mask(pair) if self.review.has_mask(pair) else None
         colors = elements.TRUTH_PREDICTION_COLORS
-        left = base * self._codes(truth.astype(np.uint8), view, size, colors, kdims, frame)
-        right = base.clone() * (self._codes((mask > 0).astype(np.uint8) * 2, view, size, colors, kdims, frame)
+        left = base * self._codes(truth_prediction_codes(truth, None), view, size, colors, kdims, frame)
+        right = base.clone() * (self._codes(truth_prediction_codes(None, mask), view, size, colors, kdims, frame)
                                 if mask is not None else hv.Text(view.x0, view.y1, " not reviewed yet").opts(
                                     text_align="left", text_baseline="top"))  # fmt: skip
         opts = {"responsive": True, "height": self.height - 40, "data_aspect": 1 / max(math.cos(math.radians(
@@ -194,14 +195,7 @@ class SideBySide(Viewer):
 
     @staticmethod
     def _codes(codes: np.ndarray, view: Any, size: tuple[int, int], colors: tuple[str, ...], kdims: list, frame: Any) -> hv.Image:
-        import xarray as xr
-
-        from thalia_viewer.app.aggregates import load_view
-        from thalia_viewer.viz.shade import aggregate_classes, make_canvas
-
-        da = xr.DataArray(codes, dims=(frame.y_dim, frame.x_dim), coords={frame.y_dim: frame.y, frame.x_dim: frame.x})
-        agg = aggregate_classes(load_view(da, view), make_canvas(view, *size))
-        return elements.code_image(agg.values, view, colors, kdims, "mask")
+        return elements.code_image(code_aggregate(frame.raster(codes), view, size), view, colors, kdims, "mask")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -246,10 +240,7 @@ class AcceptPrediction(Viewer):
         if mask is None:
             self.state.notify("warning", "Review this pair first: no model mask to accept.")
             return False
-        cls = edit.mask_class
-        activity = np.where(mask > 0, cls.activity, 0).astype(np.uint8)
-        intensity = np.where(mask > 0, cls.intensity, 0).astype(np.uint8)
-        return edit.replace(activity, intensity, f"accepted the {self.review.model} mask as {cls.name}") is not None
+        return edit.accept_mask(mask, f"{self.review.model} mask") is not None
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
