@@ -14,7 +14,7 @@ from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.ml import inputs, tiling
 from thalia_viewer.ml.errors import InputError
 from thalia_viewer.ml.inference import Predictor
-from thalia_viewer.ml.metrics import Confusion, aggregate, confusion, mean_std
+from thalia_viewer.ml.metrics import Confusion, ThresholdSweep, aggregate, confusion, mean_std
 from thalia_viewer.ml.zoo import ModelCard
 
 # The benchmark's statistics and channel order, spelt out from DESIGN.md on purpose (an independent oracle).
@@ -254,3 +254,22 @@ def test_aggregate_and_mean_std():
     stats = mean_std([{"f1": 0.5, "iou": 0.3}, {"f1": 0.7, "iou": 0.5}])
     assert stats["f1"]["mean"] == pytest.approx(0.6) and stats["f1"]["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert mean_std([{"f1": 0.5}])["f1"]["std"] == 0.0
+
+
+def test_threshold_sweep_matches_a_confusion_per_threshold_and_picks_the_best():
+    rng = np.random.default_rng(3)
+    truth = rng.random((2, 16, 16)) < 0.3
+    probability = np.clip(0.35 + 0.3 * truth + 0.2 * rng.standard_normal(truth.shape), 0, 1)  # positives higher
+    sweep = ThresholdSweep()
+    sweep.add(probability[0], truth[0])
+    sweep.add(probability[1], truth[1])  # batch by batch, pooled
+    for i, t in enumerate(sweep.thresholds):
+        assert sweep.confusion(i) == confusion(probability >= t, truth)
+    best, at = sweep.best("iou")
+    ious = {t: confusion(probability >= t, truth).iou for t in sweep.thresholds}
+    assert at.iou == max(ious.values()) and best == min(t for t, v in ious.items() if v == at.iou)
+    assert 0.3 < best < 0.7  # between the two populations, not the grid's ends
+    with pytest.raises(ValueError, match="unknown score"):
+        sweep.best("accuracy")
+    with pytest.raises(ValueError, match="differ in shape"):
+        sweep.add(probability[0], truth)

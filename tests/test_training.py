@@ -210,7 +210,10 @@ def test_training_lowers_the_loss_and_writes_a_card_that_loads_and_predicts(trai
     assert prov["data_snapshot"] == {"root": str(tiny_root), "labels": "source"}
     assert prov["parent"] is None and prov["recipe"]["crop"] == CROP and prov["recipe"]["lr"] == 3e-3
     assert prov["command"] is None and prov["trained_at"]
-    assert set(card.metrics) == {"val", "test"} and "iou" in card.metrics["test"]
+    assert set(card.metrics) == {"val", "val_at_threshold", "test"} and "iou" in card.metrics["test"]
+    # the operating threshold was picked on the validation split and the test scores use it
+    assert card.threshold == prov["threshold"]["value"] and prov["threshold"]["replaced"] == 0.5
+    assert prov["threshold"]["chosen_on"] == "val split, best pooled iou" and prov["recipe"]["calibrate"] is True
     assert card.weights_path.stat().st_size < 10e6
     from thalia_viewer.ml.inference import Predictor
 

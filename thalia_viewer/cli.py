@@ -144,7 +144,7 @@ def _train_command(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     parts += ["--eval-seeds", *map(str, args.eval_seeds)] if args.eval_seeds else []
-    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment") if getattr(args, f)]
+    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment", "keep_threshold") if getattr(args, f)]
     return shlex.join(parts)
 
 
@@ -158,7 +158,7 @@ def _train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, augment=not args.no_augment, val_every=args.val_every, seed=args.seed,
         scratch=args.scratch, num_workers=args.workers, device=args.device, threads=args.threads,
         resume=args.resume, checkpoint_dir=args.checkpoint_dir, eval_seeds=tuple(args.eval_seeds),
-        command=_train_command(args),
+        calibrate=not args.keep_threshold, command=_train_command(args),
     )  # fmt: skip
     result = train(config, progress=ConsoleProgress())
     if result.cancelled:
@@ -310,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scratch", action="store_true", help="random initialisation, ignoring the parent's weights")
     p.add_argument("--no-augment", action="store_true", help="no flips, rotations, blur or resized crops")
     p.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last); default 1")
+    p.add_argument("--keep-threshold", action="store_true", help="keep the parent's threshold (default: the one with the best validation IoU)")
     p.add_argument("--resume", action="store_true", help="continue from this run's last checkpoint (--epochs may grow)")
     p.add_argument("--workers", type=int, default=0, help="loader processes (default 0: read in the training process)")
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")

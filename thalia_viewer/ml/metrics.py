@@ -112,3 +112,56 @@ def mean_std(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]
         values = [float(r[k]) for r in runs]
         out[k] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
     return out
+
+
+THRESHOLD_GRID: Final = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
+
+
+class ThresholdSweep:
+    """Pooled confusion of the deformation class at every threshold of a grid, accumulated batch by batch.
+
+    What picks a model's operating threshold on the validation split: a loss like the focal loss leaves
+    probabilities that are not calibrated, so 0.5 is rarely the best cut.
+
+    >>> sweep = ThresholdSweep()
+    >>> sweep.add(probability, truth)           # any number of times
+    >>> threshold, scores = sweep.best("iou")
+    """
+
+    def __init__(self, thresholds: Sequence[float] = THRESHOLD_GRID) -> None:
+        self.thresholds = np.asarray(sorted(float(t) for t in thresholds), dtype=np.float64)
+        self._tp = np.zeros(len(self.thresholds), dtype=np.int64)  # positives predicted at each threshold
+        self._fp = np.zeros(len(self.thresholds), dtype=np.int64)
+        self._positives = 0
+        self._pixels = 0
+
+    def add(self, probability: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Count one batch: ``probability`` 0-1 and ``target`` (non-zero = deformation) of one shape."""
+        p = np.asarray(probability, dtype=np.float64)
+        t = np.asarray(target) != 0
+        if p.shape != t.shape:
+            msg = f"probability {p.shape} and target {t.shape} differ in shape."
+            raise ValueError(msg)
+        if valid is not None:
+            keep = np.asarray(valid, dtype=bool)
+            p, t = p[keep], t[keep]
+        pos, neg = np.sort(p[t], axis=None), np.sort(p[~t], axis=None)
+        self._tp += pos.size - np.searchsorted(pos, self.thresholds, side="left")  # p >= threshold
+        self._fp += neg.size - np.searchsorted(neg, self.thresholds, side="left")
+        self._positives += pos.size
+        self._pixels += p.size
+
+    def confusion(self, index: int) -> Confusion:
+        """The pooled confusion at ``self.thresholds[index]``."""
+        tp, fp = int(self._tp[index]), int(self._fp[index])
+        fn = self._positives - tp
+        return Confusion(tp, fp, fn, self._pixels - tp - fp - fn)
+
+    def best(self, score: str = "iou") -> tuple[float, Confusion]:
+        """The threshold with the highest ``score`` (the lowest such threshold on ties) and its confusion."""
+        if score not in SCORES:
+            msg = f"unknown score {score!r}; expected one of {SCORES}."
+            raise ValueError(msg)
+        values = [getattr(self.confusion(i), score) for i in range(len(self.thresholds))]
+        index = int(np.argmax(values))
+        return float(self.thresholds[index]), self.confusion(index)

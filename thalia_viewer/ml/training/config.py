@@ -25,7 +25,7 @@ ALPHA: Final = 0.25  # focal loss: weight of the background class; deformation g
 GAMMA: Final = 2.0  # focal loss exponent
 CACHE_ENV: Final = "XDG_CACHE_HOME"
 #: Recipe fields that a resume may change (the rest must match the checkpoint's).
-RESUMABLE: Final = ("epochs", "eval_seeds")
+RESUMABLE: Final = ("epochs", "eval_seeds", "calibrate")
 
 
 @dataclass
@@ -56,6 +56,7 @@ class TrainConfig:
     resume: bool = False  # continue from this run's last checkpoint
     checkpoint_dir: str | None = None  # default: $XDG_CACHE_HOME/thalia-viewer/checkpoints/<out>
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
+    calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)
     command: str = ""  # the command line that started the run (recorded in the card)
 
     def __post_init__(self) -> None:
@@ -83,7 +84,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         """Every hyper-parameter of the run (what reproduces it, with the data and labels)."""
         keep = ("setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "focal_alpha",
-                "focal_gamma", "augment", "val_every", "seed", "scratch", "eval_seeds")  # fmt: skip
+                "focal_gamma", "augment", "val_every", "seed", "scratch", "eval_seeds", "calibrate")  # fmt: skip
         out = {k: getattr(self, k) for k in keep}
         out["eval_seeds"] = list(self.eval_seeds)
         out.update(

@@ -2,8 +2,9 @@
 
 One epoch: every positive training sample plus as many random negatives, cropped and augmented
 (:mod:`.loader`), AdamW on the focal loss; then the validation split's loss and deformation scores. The
-model with the lowest validation loss is kept. After every epoch a checkpoint (model, optimizer, RNG,
-history, best model) is written; ``resume=True`` continues from it and gives the same result as an
+model with the lowest validation loss is kept; its operating threshold is the one with the best validation
+IoU (``calibrate``: the focal loss leaves probabilities for which 0.5 is rarely the best cut). After every
+epoch a checkpoint (model, optimizer, RNG, history, best model) is written; ``resume=True`` continues from it and gives the same result as an
 uninterrupted run (everything random about an epoch derives from ``(seed, epoch)``). ``progress`` hears of
 every step and epoch; ``cancel`` (a ``threading.Event`` or a callable) is checked between steps.
 
@@ -27,6 +28,7 @@ import torch
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
 from ..files import replacing
+from ..metrics import THRESHOLD_GRID, ThresholdSweep
 from ..torch_env import import_torch, resolve_device
 from ..weights import load_state_dict
 from ..zoo import ModelCard, ModelZoo, build_model, resolve_card, user_zoo, write_card
@@ -276,6 +278,10 @@ def _train(
                            seconds=time.perf_counter() - start, notes=notes)  # fmt: skip
 
     model.load_state_dict(best["state"])
+    calibration = None
+    if config.calibrate and any(s.positive for s in val_samples):
+        report(TrainProgress("val", config.epochs, config.epochs, 0, len(val_loader)))
+        calibration = calibrate_threshold(model, card, val_loader, device)
     test = None
     if config.eval_seeds:
         try:
@@ -286,16 +292,35 @@ def _train(
         except InputError as exc:  # no test pairs or no positives there: the card says so
             notes.append(f"no test scores: {exc.message}")
     seconds = time.perf_counter() - start
-    _describe(card, parent, config, labels, init, history, best, test, seconds, notes, device)
+    _describe(card, parent, config, labels, init, history, best, test, seconds, notes, device, calibration)
     path = write_card(card, Path(config.zoo).expanduser() if config.zoo else user_zoo(), model=model)
     card.path, card.weights = path, path.with_suffix(".safetensors").name
     return TrainResult(card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes)
 
 
+def calibrate_threshold(
+    model: torch.nn.Module, card: ModelCard, loader: Any, device: torch.device, score: str = "iou"
+) -> dict[str, Any]:
+    """Set ``card.threshold`` to the grid value with the best pooled ``score`` over ``loader`` (validation).
+
+    Returns what the card records: the value, what it was chosen on, the grid, the threshold it replaced
+    and the scores at the new one.
+    """
+    sweep = ThresholdSweep()
+    score_loader(model, card, loader, device, sweep=sweep)
+    before = card.threshold
+    card.threshold, at = sweep.best(score)
+    return {
+        "value": card.threshold, "chosen_on": f"val split, best pooled {score}", "replaced": before,
+        "grid": [THRESHOLD_GRID[0], THRESHOLD_GRID[-1], round(THRESHOLD_GRID[1] - THRESHOLD_GRID[0], 2)],
+        "scores": {k: round(v, 4) for k, v in at.scores().items()},
+    }  # fmt: skip
+
+
 def _describe(
     card: ModelCard, parent: ModelCard, config: TrainConfig, labels: Labels, init: Path | None,
     history: list[dict[str, Any]], best: dict[str, Any], test: Evaluation | None, seconds: float, notes: list[str],
-    device: torch.device,
+    device: torch.device, calibration: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Fill the new card's provenance and metrics in place."""
     best_row = next((r for r in history if r["epoch"] == best["epoch"]), history[-1] if history else {})
@@ -311,6 +336,9 @@ def _describe(
         "best_epoch": best["epoch"],
     }
     card.metrics = {"val": {k: v for k, v in best_row.items() if k != "seconds"}}
+    if calibration is not None:
+        card.provenance["threshold"] = {k: v for k, v in calibration.items() if k != "scores"}
+        card.metrics["val_at_threshold"] = calibration["scores"]
     if test is not None:
         card.metrics["test"] = test.to_dict()
     if notes:

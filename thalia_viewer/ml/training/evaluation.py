@@ -22,7 +22,7 @@ from ...core import schema
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
 from ..inference import DEFAULT_STRIDE, deformation_probability
-from ..metrics import SCORES, Confusion, confusion, mean_std
+from ..metrics import SCORES, Confusion, ThresholdSweep, confusion, mean_std
 from ..torch_env import import_torch, resolve_device
 from ..zoo import ModelCard, ModelZoo, load_model, resolve_card
 from .config import DEFAULT_SEEDS
@@ -91,8 +91,12 @@ def score_loader(
     device: torch.device,
     loss_fn: torch.nn.Module | None = None,
     progress: Progress | None = None,
+    sweep: ThresholdSweep | None = None,
 ) -> tuple[float | None, Confusion]:
-    """Mean loss (when ``loss_fn``) and pooled confusion of the deformation class over a loader."""
+    """Mean loss (when ``loss_fn``) and pooled confusion of the deformation class over a loader.
+
+    ``sweep``: also counts every probability into it (the confusion at each threshold of its grid).
+    """
     model.eval()
     total = Confusion()
     loss_sum, n = 0.0, 0
@@ -103,8 +107,10 @@ def score_loader(
             if loss_fn is not None:
                 loss_sum += float(loss_fn(logits, y.to(device))) * len(x)
                 n += len(x)
-            mask = (deformation_probability(logits, card) >= card.threshold).cpu().numpy()
-            total = total + confusion(mask, y.numpy())
+            probability = deformation_probability(logits, card).cpu().numpy()
+            total = total + confusion(probability >= card.threshold, y.numpy())
+            if sweep is not None:
+                sweep.add(probability, y.numpy())
             if progress:
                 progress(k + 1, batches)
     return (loss_sum / n if n else None), total
