@@ -235,6 +235,14 @@ def test_resume_gives_the_uninterrupted_result(tiny_root, card_path, tmp_path):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr=1e-2))
     with pytest.raises(InputError, match="already holds 2 epochs"):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True))
+    # a learning-rate drop may be added at an epoch not yet run: the same as a straight run with it
+    with pytest.raises(InputError, match=r"lr_drop: None -> 2"):
+        train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=2))
+    dropped = train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=3))
+    straight3 = train(config(tiny_root, card_path, tmp_path, out="straight3", epochs=3, augment=True, lr_drop=3))
+    assert [r["train_loss"] for r in dropped.history] == [r["train_loss"] for r in straight3.history]
+    assert dropped.card.provenance["recipe"]["lr_drop"] == 3
+    assert TrainConfig(root=".", model="m", out="o", lr=1e-3, lr_drop=3).lr_until(4) == [1e-3, 1e-3, 1e-4, 1e-4]
 
 
 def test_cancel_stops_between_steps_and_keeps_the_checkpoint(tiny_root, card_path, tmp_path):
@@ -296,12 +304,13 @@ def test_evaluate_gives_table_4(trained, tiny_root):
 
 def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained):
     code = main(["train", str(tiny_root), "--model", str(card_path), "--out", "cli-model", "--zoo", str(tmp_path),
-                 "--epochs", "1", "--crop", str(CROP), "--batch-size", "4", "--lr", "0.003", "--no-augment",
+                 "--epochs", "1", "--crop", str(CROP), "--batch-size", "4", "--lr", "0.003", "--lr-drop", "5", "--no-augment",
                  "--checkpoint-dir", str(tmp_path / "ck"), "--eval-seeds"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "epoch 1/1: train loss" in out and "cli-model.yaml" in out
     card = ModelZoo([tmp_path]).get("cli-model")
     assert card.provenance["command"].startswith(f"thalia-viewer train {tiny_root} --model {card_path} --out cli-model")
+    assert "--lr-drop 5" in card.provenance["command"] and card.provenance["recipe"]["lr_drop"] == 5
     result, _ = trained
     code = main(["evaluate", str(tiny_root), "--model", str(result.card_path), "--split", "val", "--seeds", "0"])
     out = capsys.readouterr().out
@@ -317,6 +326,7 @@ def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained)
         (["train", "{root}", "--model", "{card}", "--out", "x", "--crop", "64", "--resume",
           "--checkpoint-dir", "{root}/none"], "no checkpoint to resume"),
         (["train", "{root}", "--model", "{card}", "--out", "bad name!"], "not usable as a card name"),
+        (["train", "{root}", "--model", "{card}", "--out", "x", "--lr-drop", "1"], "lr_drop must be an epoch >= 2"),
     ],
 )  # fmt: skip
 def test_cli_errors_are_one_paragraph(tiny_root, card_path, capsys, argv, message):

@@ -139,7 +139,7 @@ def _train_command(args: argparse.Namespace) -> str:
     import shlex
 
     parts = ["thalia-viewer", "train", args.root, "--model", args.model, "--out", args.out]
-    for flag in ("store", "setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "val_every", "seed", "zoo"):
+    for flag in ("store", "setting", "timesteps", "epochs", "crop", "batch_size", "lr", "lr_drop", "weight_decay", "val_every", "seed", "zoo"):
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
@@ -154,7 +154,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         root=args.root, model=args.model, out=args.out, zoo=args.zoo, store=args.store, setting=args.setting,
-        timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr,
+        timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr, lr_drop=args.lr_drop,
         weight_decay=args.weight_decay, augment=not args.no_augment, val_every=args.val_every, seed=args.seed,
         scratch=args.scratch, num_workers=args.workers, device=args.device, threads=args.threads,
         resume=args.resume, checkpoint_dir=args.checkpoint_dir, eval_seeds=tuple(args.eval_seeds),
@@ -305,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=schema.CROP_SIZE, help=f"crop side, px (default {schema.CROP_SIZE})")
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=1e-5, help="AdamW learning rate (default 1e-5; fine-tunes may use more)")
+    p.add_argument("--lr-drop", type=int, metavar="EPOCH", help="from this epoch on, train at lr / 10 (default: constant lr)")
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scratch", action="store_true", help="random initialisation, ignoring the parent's weights")

@@ -18,7 +18,8 @@ TAG: Final = "thalia-readout"
 
 READOUT_JS: Final = """
 const g = cb_data.geometry;
-if (g == null || g.x == null) { return; }
+// leaving the map sends a non-finite position: keep the last reading instead of printing Infinity
+if (g == null || !Number.isFinite(g.x) || !Number.isFinite(g.y)) { return; }
 function sample(r) {
   const d = r.data_source.data;
   if (!d.image || d.image.length == 0) { return null; }

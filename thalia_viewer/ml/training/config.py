@@ -43,6 +43,7 @@ class TrainConfig:
     crop: int = schema.CROP_SIZE  # px
     batch_size: int = BATCH_SIZE
     lr: float = LR
+    lr_drop: int | None = None  # from this epoch on (1-based) the learning rate is lr / 10; None: constant
     weight_decay: float = WEIGHT_DECAY
     focal_alpha: float = ALPHA
     focal_gamma: float = GAMMA
@@ -75,6 +76,9 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 msg = f"{name} must be a whole number >= {low}, got {value!r}."
                 raise InputError(msg, f"Pass --{name.replace('_', '-')} {max(low, 1)} or more.")
+        if self.lr_drop is not None and (isinstance(self.lr_drop, bool) or not isinstance(self.lr_drop, int) or self.lr_drop < 2):
+            msg = f"lr_drop must be an epoch >= 2 (the first epoch at lr / 10), got {self.lr_drop!r}."
+            raise InputError(msg, "Pass --lr-drop 2 or more, or leave it out for a constant learning rate.")
         for name in ("lr", "weight_decay"):
             if not float(getattr(self, name)) >= 0:
                 msg = f"{name} must be >= 0, got {getattr(self, name)!r}."
@@ -83,7 +87,7 @@ class TrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         """Every hyper-parameter of the run (what reproduces it, with the data and labels)."""
-        keep = ("setting", "timesteps", "epochs", "crop", "batch_size", "lr", "weight_decay", "focal_alpha",
+        keep = ("setting", "timesteps", "epochs", "crop", "batch_size", "lr", "lr_drop", "weight_decay", "focal_alpha",
                 "focal_gamma", "augment", "val_every", "seed", "scratch", "eval_seeds", "calibrate")  # fmt: skip
         out = {k: getattr(self, k) for k in keep}
         out["eval_seeds"] = list(self.eval_seeds)
@@ -92,6 +96,14 @@ class TrainConfig:
             selection="lowest validation loss",
         )  # fmt: skip
         return out
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (1-based): ``lr``, divided by 10 from ``lr_drop`` on."""
+        return self.lr / 10 if self.lr_drop is not None and epoch >= self.lr_drop else self.lr
+
+    def lr_until(self, epoch: int) -> list[float]:
+        """The learning rates of epochs 1..``epoch`` (what a resume must not change)."""
+        return [self.lr_at(e) for e in range(1, epoch + 1)]
 
     def checkpoint_path(self) -> Path:
         """The run's checkpoint file (``last.pt``)."""

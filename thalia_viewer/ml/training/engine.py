@@ -123,7 +123,11 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
         msg = f"checkpoint {path} has format {state.get('version')!r}, this version reads {CHECKPOINT_VERSION}."
         raise InputError(msg, "Train without --resume.")
     saved, now = state["recipe"], config.recipe()
-    changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]]
+    # a learning-rate drop may be added or moved as long as the epochs already run keep their rates
+    done = int(state["epoch"])
+    same_past = config.replace(lr_drop=saved.get("lr_drop")).lr_until(done) == config.lr_until(done)
+    free = RESUMABLE + (("lr_drop",) if same_past else ())
+    changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in free and saved.get(k) != now[k]]
     if state.get("root") != config.root:
         changed.append(f"root: {state.get('root')!r} -> {config.root!r}")
     if state.get("labels") != labels:
@@ -131,7 +135,7 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
     if changed:
         what = ", ".join(changed)
         msg = f"checkpoint {path} was made with other settings ({what})."
-        raise InputError(msg, "Resume with the same settings (only --epochs may grow), or train without --resume.")
+        raise InputError(msg, "Resume with the same settings (only --epochs may grow, and --lr-drop may name an epoch not yet run), or train without --resume.")
     if state["epoch"] >= config.epochs:
         msg = f"checkpoint {path} already holds {state['epoch']} epochs; --epochs {config.epochs} adds none."
         raise InputError(msg, f"Pass --epochs {state['epoch'] + 1} or more to train further.")
@@ -249,6 +253,8 @@ def _train(
     for epoch in range(first, config.epochs + 1):
         t0 = time.perf_counter()
         sampler.items = epoch_items(flags, config.seed, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(epoch)
         total = len(loader)
         step_done = partial(_step_report, report, epoch, config.epochs, total)
         train_loss = _fit_epoch(model, loader, optimizer, loss_fn, device, cancel, step_done)
