@@ -233,8 +233,12 @@ def test_resume_gives_the_uninterrupted_result(tiny_root, card_path, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(InputError, match=r"lr: 0\.003 -> 0\.01"):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr=1e-2))
-    with pytest.raises(InputError, match="already holds 2 epochs"):
-        train(config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True))
+    with pytest.raises(InputError, match="already holds 2 epochs, more than --epochs 1"):
+        train(config(tiny_root, card_path, tmp_path, out="halves", epochs=1, augment=True, resume=True))
+    finished = train(config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True))
+    assert finished.history == resumed.history  # the same epochs: only the run's end (threshold, card) again
+    c = load_model(finished.card, "cpu").state_dict()
+    assert all(torch.equal(a[k], c[k]) for k in a)
     # a learning-rate drop may be added at an epoch not yet run: the same as a straight run with it
     with pytest.raises(InputError, match=r"lr_drop: None -> 2"):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=2))

@@ -3,9 +3,10 @@
 One epoch: every positive training sample plus as many random negatives, cropped and augmented
 (:mod:`.loader`), AdamW on the focal loss; then the validation split's loss and deformation scores. The
 model with the lowest validation loss is kept; its operating threshold is the one with the best validation
-IoU (``calibrate``: the focal loss leaves probabilities for which 0.5 is rarely the best cut). After every
-epoch a checkpoint (model, optimizer, RNG, history, best model) is written; ``resume=True`` continues from it and gives the same result as an
-uninterrupted run (everything random about an epoch derives from ``(seed, epoch)``). ``progress`` hears of
+IoU on evaluation-sized crops (``calibrate``: the focal loss leaves probabilities for which 0.5 is rarely
+the best cut). After every epoch a checkpoint (model, optimizer, RNG, history, best model) is written;
+``resume=True`` continues from it (with ``epochs`` equal to the checkpoint's, it only finishes the run:
+threshold, test scores, card) and gives the same result as an uninterrupted run (everything random about an epoch derives from ``(seed, epoch)``). ``progress`` hears of
 every step and epoch; ``cancel`` (a ``threading.Event`` or a callable) is checked between steps.
 
 >>> result = train(TrainConfig(root="data/default", model="thalia-small", out="my-model", epochs=5))
@@ -34,7 +35,7 @@ from ..weights import load_state_dict
 from ..zoo import ModelCard, ModelZoo, build_model, resolve_card, user_zoo, write_card
 from .augment import Augment
 from .config import RESUMABLE, TrainConfig
-from .evaluation import Evaluation, evaluate_model, score_loader
+from .evaluation import Evaluation, eval_crop, evaluate_model, score_loader
 from .labels import Labels
 from .loader import CropDataset, CropSpec, make_loader
 from .loss import FocalLoss
@@ -136,9 +137,9 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
         what = ", ".join(changed)
         msg = f"checkpoint {path} was made with other settings ({what})."
         raise InputError(msg, "Resume with the same settings (only --epochs may grow, and --lr-drop may name an epoch not yet run), or train without --resume.")
-    if state["epoch"] >= config.epochs:
-        msg = f"checkpoint {path} already holds {state['epoch']} epochs; --epochs {config.epochs} adds none."
-        raise InputError(msg, f"Pass --epochs {state['epoch'] + 1} or more to train further.")
+    if state["epoch"] > config.epochs:
+        msg = f"checkpoint {path} already holds {state['epoch']} epochs, more than --epochs {config.epochs}."
+        raise InputError(msg, f"Pass --epochs {state['epoch']} to finish that run, or more to train further.")
     return state
 
 
@@ -283,11 +284,18 @@ def _train(
         return TrainResult(None, None, history, best["epoch"], best["val_loss"], True, checkpoint,
                            seconds=time.perf_counter() - start, notes=notes)  # fmt: skip
 
+    finishing = time.perf_counter()
     model.load_state_dict(best["state"])
     calibration = None
     if config.calibrate and any(s.positive for s in val_samples):
-        report(TrainProgress("val", config.epochs, config.epochs, 0, len(val_loader)))
-        calibration = calibrate_threshold(model, card, val_loader, device)
+        # at the crop the scores are given at (whole frames up to 512 px, like Predict), not the training crop:
+        # the best cut moves with how much background a crop holds
+        size = eval_crop(dataset, sorted({s.frame for s in val_samples}))
+        calib_data = CropDataset(CropSpec(config.root, card.setting, size, stats), val_samples, masks, shapes)
+        calib_loader, _ = make_loader(calib_data, fixed_items(len(val_samples), config.seed), config.batch_size)
+        report(TrainProgress("val", config.epochs, config.epochs, 0, len(calib_loader)))
+        calibration = calibrate_threshold(model, card, calib_loader, device)
+        calibration["crop"] = size
     test = None
     if config.eval_seeds:
         try:
@@ -297,7 +305,8 @@ def _train(
             )  # fmt: skip
         except InputError as exc:  # no test pairs or no positives there: the card says so
             notes.append(f"no test scores: {exc.message}")
-    seconds = time.perf_counter() - start
+    # the epochs' own times (a resumed run counts the earlier ones too) and this finishing phase
+    seconds = sum(r.get("seconds", 0.0) for r in history) + time.perf_counter() - finishing
     _describe(card, parent, config, labels, init, history, best, test, seconds, notes, device, calibration)
     path = write_card(card, Path(config.zoo).expanduser() if config.zoo else user_zoo(), model=model)
     card.path, card.weights = path, path.with_suffix(".safetensors").name
@@ -341,10 +350,12 @@ def _describe(
         "device": str(device),
         "best_epoch": best["epoch"],
     }
-    card.metrics = {"val": {k: v for k, v in best_row.items() if k != "seconds"}}
+    # the epochs' validation ran on training-sized crops at the parent's threshold; say so beside the scores
+    val = {k: v for k, v in best_row.items() if k != "seconds"}
+    card.metrics = {"val": {**val, "crop": config.crop, "threshold": calibration["replaced"] if calibration else card.threshold}}
     if calibration is not None:
         card.provenance["threshold"] = {k: v for k, v in calibration.items() if k != "scores"}
-        card.metrics["val_at_threshold"] = calibration["scores"]
+        card.metrics["val_at_threshold"] = {**calibration["scores"], "crop": calibration["crop"], "threshold": calibration["value"]}
     if test is not None:
         card.metrics["test"] = test.to_dict()
     if notes:
