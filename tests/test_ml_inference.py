@@ -260,13 +260,15 @@ def test_threshold_sweep_matches_a_confusion_per_threshold_and_picks_the_best():
     rng = np.random.default_rng(3)
     truth = rng.random((2, 16, 16)) < 0.3
     probability = np.clip(0.35 + 0.3 * truth + 0.2 * rng.standard_normal(truth.shape), 0, 1)  # positives higher
+    probability = probability.astype(np.float32)  # what a model gives
+    probability[0, 0, :5] = np.float32([0.3, 0.6, 0.7, 0.35, 0.95])  # exactly on the grid: counted as >=
     sweep = ThresholdSweep()
     sweep.add(probability[0], truth[0])
     sweep.add(probability[1], truth[1])  # batch by batch, pooled
     for i, t in enumerate(sweep.thresholds):
-        assert sweep.confusion(i) == confusion(probability >= t, truth)
+        assert sweep.confusion(i) == confusion(probability >= float(t), truth)  # as evaluation thresholds
     best, at = sweep.best("iou")
-    ious = {t: confusion(probability >= t, truth).iou for t in sweep.thresholds}
+    ious = {t: confusion(probability >= float(t), truth).iou for t in sweep.thresholds}
     assert at.iou == max(ious.values()) and best == min(t for t, v in ious.items() if v == at.iou)
     assert 0.3 < best < 0.7  # between the two populations, not the grid's ends
     with pytest.raises(ValueError, match="unknown score"):

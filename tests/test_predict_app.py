@@ -138,4 +138,10 @@ def test_train_mode_fine_tunes_in_the_background_and_the_model_reaches_predict(t
     assert t.progress == 100
     assert "tiny-ft" in app.predict.param.model.objects
     assert "tiny-ft" in before_after_html(t.model, t.new_model, t.before, t.after)
+    # "after" is what training scored its threshold with, not a second pass over the validation split
+    from thalia_viewer.ml.metrics import SCORES
+    from thalia_viewer.ml.zoo import resolve_card
+
+    card = resolve_card("tiny-ft")
+    assert t.after == {k: card.metrics["val_at_threshold"][k] for k in SCORES}
     assert app.views["curves"]._pane.object is not None

@@ -308,13 +308,15 @@ def test_evaluate_gives_table_4(trained, tiny_root):
 
 def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained):
     code = main(["train", str(tiny_root), "--model", str(card_path), "--out", "cli-model", "--zoo", str(tmp_path),
-                 "--epochs", "1", "--crop", str(CROP), "--batch-size", "4", "--lr", "0.003", "--lr-drop", "5", "--no-augment",
+                 "--epochs", "1", "--crop", str(CROP), "--batch-size", "4", "--lr", "0.003", "--lr-drop", "5", "--no-augment", "--keep-threshold",
                  "--checkpoint-dir", str(tmp_path / "ck"), "--eval-seeds"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "epoch 1/1: train loss" in out and "cli-model.yaml" in out
     card = ModelZoo([tmp_path]).get("cli-model")
     assert card.provenance["command"].startswith(f"thalia-viewer train {tiny_root} --model {card_path} --out cli-model")
     assert "--lr-drop 5" in card.provenance["command"] and card.provenance["recipe"]["lr_drop"] == 5
+    assert card.provenance["recipe"]["calibrate"] is False and "threshold" not in card.provenance
+    assert card.threshold == 0.5 and "val_at_threshold" not in card.metrics  # the parent's, kept
     result, _ = trained
     code = main(["evaluate", str(tiny_root), "--model", str(result.card_path), "--split", "val", "--seeds", "0"])
     out = capsys.readouterr().out

@@ -128,7 +128,7 @@ class TrainSession(param.Parameterized):
             try:
                 before = _val_scores(evaluate, config.root, config.model, store)
                 result = train(config, progress=report, cancel=self._cancel)
-                after = None if result.card is None else _val_scores(evaluate, config.root, result.card, store)
+                after = None if result.card is None else _new_val_scores(evaluate, config.root, result.card, store)
             except ThaliaError as exc:
                 finish(None, None, None, str(exc))
             except Exception as exc:  # a failed run must end with a message, not silently
@@ -177,6 +177,17 @@ class TrainSession(param.Parameterized):
                 self.on_new_model(result.card.name)
             self.refresh()
         self.revision += 1
+
+
+def _new_val_scores(evaluate: Any, root: str, card: Any, store: str | None) -> dict[str, Any] | None:
+    """The new model's validation scores: the ones training picked its threshold with (same split, labels,
+    whole-frame crops of seed 0 and threshold), else a run of :func:`_val_scores`."""
+    from thalia_viewer.ml.metrics import SCORES
+
+    scores = card.metrics.get("val_at_threshold")
+    if scores and card.provenance.get("recipe", {}).get("seed") == VAL_SEEDS[0]:
+        return {k: scores[k] for k in SCORES}
+    return _val_scores(evaluate, root, card, store)
 
 
 def _val_scores(evaluate: Any, root: str, model: Any, store: str | None) -> dict[str, Any] | None:

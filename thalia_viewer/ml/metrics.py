@@ -78,16 +78,21 @@ class Confusion:
         return cls(int(data["tp"]), int(data["fp"]), int(data["fn"]), int(data["tn"]))
 
 
+def _aligned(values: np.ndarray, target: np.ndarray, valid: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and the bool ``target != 0``, checked to have one shape, kept to ``valid`` pixels when given."""
+    true = np.asarray(target) != 0
+    if values.shape != true.shape:
+        msg = f"{name} {values.shape} and target {true.shape} differ in shape; compare masks of one pair."
+        raise ValueError(msg)
+    if valid is None:
+        return values, true
+    keep = np.asarray(valid, dtype=bool)
+    return values[keep], true[keep]
+
+
 def confusion(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> Confusion:
     """Confusion counts of two masks of the same shape (non-zero = deformation), over ``valid`` pixels."""
-    pred = np.asarray(prediction) != 0
-    true = np.asarray(target) != 0
-    if pred.shape != true.shape:
-        msg = f"prediction {pred.shape} and target {true.shape} differ in shape; compare masks of one pair."
-        raise ValueError(msg)
-    if valid is not None:
-        valid = np.asarray(valid, dtype=bool)
-        pred, true = pred[valid], true[valid]
+    pred, true = _aligned(np.asarray(prediction) != 0, target, valid, "prediction")
     tp = int(np.count_nonzero(pred & true))
     fp = int(np.count_nonzero(pred & ~true))
     fn = int(np.count_nonzero(~pred & true))
@@ -137,17 +142,12 @@ class ThresholdSweep:
 
     def add(self, probability: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> None:
         """Count one batch: ``probability`` 0-1 and ``target`` (non-zero = deformation) of one shape."""
-        p = np.asarray(probability, dtype=np.float64)
-        t = np.asarray(target) != 0
-        if p.shape != t.shape:
-            msg = f"probability {p.shape} and target {t.shape} differ in shape."
-            raise ValueError(msg)
-        if valid is not None:
-            keep = np.asarray(valid, dtype=bool)
-            p, t = p[keep], t[keep]
+        p, t = _aligned(np.asarray(probability), target, valid, "probability")
         pos, neg = np.sort(p[t], axis=None), np.sort(p[~t], axis=None)
-        self._tp += pos.size - np.searchsorted(pos, self.thresholds, side="left")  # p >= threshold
-        self._fp += neg.size - np.searchsorted(neg, self.thresholds, side="left")
+        # compared in the probabilities' own dtype, as `probability >= threshold` does (0.7 in float32 is below 0.7)
+        cuts = self.thresholds.astype(p.dtype) if np.issubdtype(p.dtype, np.floating) else self.thresholds
+        self._tp += pos.size - np.searchsorted(pos, cuts, side="left")  # p >= threshold
+        self._fp += neg.size - np.searchsorted(neg, cuts, side="left")
         self._positives += pos.size
         self._pixels += p.size
 

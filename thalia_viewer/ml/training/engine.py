@@ -29,13 +29,13 @@ import torch
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
 from ..files import replacing
-from ..metrics import THRESHOLD_GRID, ThresholdSweep
+from ..metrics import ThresholdSweep
 from ..torch_env import import_torch, resolve_device
 from ..weights import load_state_dict
 from ..zoo import ModelCard, ModelZoo, build_model, resolve_card, user_zoo, write_card
 from .augment import Augment
 from .config import RESUMABLE, TrainConfig
-from .evaluation import Evaluation, eval_crop, evaluate_model, score_loader
+from .evaluation import Evaluation, evaluate_model, score_loader
 from .labels import Labels
 from .loader import CropDataset, CropSpec, make_loader
 from .loss import FocalLoss
@@ -288,14 +288,8 @@ def _train(
     model.load_state_dict(best["state"])
     calibration = None
     if config.calibrate and any(s.positive for s in val_samples):
-        # at the crop the scores are given at (whole frames up to 512 px, like Predict), not the training crop:
-        # the best cut moves with how much background a crop holds
-        size = eval_crop(dataset, sorted({s.frame for s in val_samples}))
-        calib_data = CropDataset(CropSpec(config.root, card.setting, size, stats), val_samples, masks, shapes)
-        calib_loader, _ = make_loader(calib_data, fixed_items(len(val_samples), config.seed), config.batch_size)
-        report(TrainProgress("val", config.epochs, config.epochs, 0, len(calib_loader)))
-        calibration = calibrate_threshold(model, card, calib_loader, device)
-        calibration["crop"] = size
+        report(TrainProgress("val", config.epochs, config.epochs, 0, len(val_loader)))
+        calibration = calibrate_threshold(model, card, dataset, labels, config.seed, config.batch_size, device)
     test = None
     if config.eval_seeds:
         try:
@@ -314,20 +308,24 @@ def _train(
 
 
 def calibrate_threshold(
-    model: torch.nn.Module, card: ModelCard, loader: Any, device: torch.device, score: str = "iou"
+    model: torch.nn.Module, card: ModelCard, dataset: ThaliaDataset, labels: Labels, seed: int, batch_size: int,
+    device: torch.device, score: str = "iou",
 ) -> dict[str, Any]:
-    """Set ``card.threshold`` to the grid value with the best pooled ``score`` over ``loader`` (validation).
+    """Set ``card.threshold`` to the grid value with the best pooled ``score`` on the validation split.
 
-    Returns what the card records: the value, what it was chosen on, the grid, the threshold it replaced
-    and the scores at the new one.
+    Scored like the test split (:func:`evaluate_model`: whole frames up to 512 px, as Predict sees them),
+    not on training crops: the best cut moves with how much background a crop holds. Returns what the
+    card records: the value, what it was chosen on, the grid, the crop, the threshold it replaced and the
+    scores at the new one.
     """
     sweep = ThresholdSweep()
-    score_loader(model, card, loader, device, sweep=sweep)
+    scored = evaluate_model(model, card, dataset, labels, "val", (seed,), batch_size=batch_size, device=device, sweep=sweep)
     before = card.threshold
     card.threshold, at = sweep.best(score)
+    grid = sweep.thresholds
     return {
         "value": card.threshold, "chosen_on": f"val split, best pooled {score}", "replaced": before,
-        "grid": [THRESHOLD_GRID[0], THRESHOLD_GRID[-1], round(THRESHOLD_GRID[1] - THRESHOLD_GRID[0], 2)],
+        "grid": [float(grid[0]), float(grid[-1]), round(float(grid[1] - grid[0]), 2)], "crop": scored.crop,
         "scores": {k: round(v, 4) for k, v in at.scores().items()},
     }  # fmt: skip
 

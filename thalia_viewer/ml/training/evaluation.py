@@ -127,8 +127,12 @@ def evaluate_model(
     batch_size: int = 4,
     device: torch.device | None = None,
     progress: Progress | None = None,
+    sweep: ThresholdSweep | None = None,
 ) -> Evaluation:
-    """:func:`evaluate` with a model already in memory (what training calls at its end)."""
+    """:func:`evaluate` with a model already in memory (what training calls at its end).
+
+    ``sweep``: also counts every probability into it (how training picks the card's threshold).
+    """
     device = device or next(model.parameters()).device
     split = split_of(split).value
     samples: list[Sample] = build_samples(dataset, split, labels, card.timesteps)
@@ -149,7 +153,7 @@ def evaluate_model(
     per_seed = []
     for seed in seeds:
         loader, _ = make_loader(data, fixed_items(len(samples), seed), batch_size)
-        _, conf = score_loader(model, card, loader, device, progress=progress)
+        _, conf = score_loader(model, card, loader, device, progress=progress, sweep=sweep)
         per_seed.append(conf.to_dict())
     summary = mean_std([{k: s[k] for k in SCORES} for s in per_seed])
     return Evaluation(
