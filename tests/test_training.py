@@ -282,6 +282,16 @@ def test_labels_from_a_store_snapshot_are_used_and_recorded(tiny_root, card_path
         Labels.from_spec(ds, f"{tmp_path / 'store'}@nope")
 
 
+def test_a_fine_tune_records_its_parents_labels(trained, tiny_root, tmp_path):
+    parent, _ = trained
+    child = train(config(tiny_root, parent.card_path, tmp_path, out="child", epochs=1, eval_seeds=(), calibrate=False))
+    grandchild = train(config(tiny_root, child.card_path, tmp_path, out="grandchild", epochs=1, eval_seeds=(), calibrate=False))
+    prov = grandchild.card.provenance
+    assert prov["parent"] == "child" and [a["name"] for a in prov["lineage"]] == ["child", "trained"]
+    assert prov["lineage"][1]["data_snapshot"] == {"root": str(tiny_root), "labels": "source"}
+    assert ModelZoo([tmp_path / "zoo"]).get("grandchild").provenance["lineage"] == prov["lineage"]
+
+
 def test_no_positive_in_the_train_split_is_a_clear_error(tiny_root, card_path, tmp_path):
     root = tmp_path / "negatives"
     shutil.copytree(tiny_root, root)

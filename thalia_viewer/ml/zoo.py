@@ -3,7 +3,8 @@
 A card says what a model is (segmentation-models-pytorch architecture and encoder), what it eats (input
 setting, time steps, normalisation), what it outputs (classes), how to run it on whole frames (tile size,
 overlap, threshold), where its weights are (a safetensors file next to the card) and where it came from
-(provenance: data snapshot, parent model, recipe, command, time) with its metrics. Example::
+(provenance: data snapshot, parent model and the lineage of its ancestors' data and commands, recipe,
+command, time) with its metrics. Example::
 
     name: thalia-small
     architecture: unet

@@ -348,6 +348,11 @@ def _describe(
         "device": str(device),
         "best_epoch": best["epoch"],
     }
+    if init is not None:
+        # a fine-tune learnt from its parent's labels too: keep the whole chain, nearest ancestor first
+        ancestor = {"name": parent.name, **{k: parent.provenance.get(k) for k in ("data_snapshot", "command")}}
+        earlier = parent.provenance.get("lineage")
+        card.provenance["lineage"] = [ancestor, *(earlier if isinstance(earlier, list) else [])]
     # the epochs' validation ran on training-sized crops at the parent's threshold; say so beside the scores
     val = {k: v for k, v in best_row.items() if k != "seconds"}
     card.metrics = {"val": {**val, "crop": config.crop, "threshold": calibration["replaced"] if calibration else card.threshold}}
