@@ -170,6 +170,27 @@ def test_export_refuses_to_overwrite_or_write_into_the_source(tiny_root, tmp_pat
         export_dataset(tiny_root, store, tiny_root / "export")
 
 
+def test_an_interrupted_export_leaves_the_previous_one_whole(tiny_root, tmp_path):
+    store = AnnotationStore(tmp_path / "store")
+    out = tmp_path / "out"
+    export_dataset(tiny_root, store, out)
+    before = tree_digest(out)
+    steps = []
+
+    def kill_on_the_second_frame(message: str) -> None:
+        steps.append(message)
+        if len(steps) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_dataset(tiny_root, store, out, overwrite=True, progress=kill_on_the_second_frame)
+    assert tree_digest(out) == before
+    leftovers = lambda: sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out"))  # noqa: E731
+    assert leftovers() == []  # no partial copy left behind
+    export_dataset(tiny_root, store, out, overwrite=True)
+    assert tree_digest(out) == before and leftovers() == []
+
+
 def test_cli_export(capsys, tiny_root, tmp_path):
     source = ThaliaDataset(tiny_root)
     store = AnnotationStore(tmp_path / "store", dataset=source)

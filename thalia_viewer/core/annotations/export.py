@@ -82,9 +82,7 @@ def export_dataset(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
+    _swap_in(partial, out)
     return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records))
 
 
@@ -112,6 +110,18 @@ def _write_frames(
             polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
             corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
     return corrected
+
+
+def _swap_in(partial: Path, out: Path) -> None:
+    """Move the finished ``partial`` export to ``out``; an old export there is removed only once replaced."""
+    if not out.exists():
+        partial.rename(out)
+        return
+    old = out.parent / f".{out.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)  # a kill from here to the next rename leaves both complete exports beside ``out``
+    partial.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_out(dataset: ThaliaDataset, out: Path, overwrite: bool) -> None:
