@@ -111,6 +111,34 @@ def test_predict_cli(capsys, tiny_root, zoo_dir, tmp_path):
     assert (tmp_path / "p" / f"{frame}.zarr").is_dir()
 
 
+def test_a_failed_pair_is_reported_and_retried_alone(capsys, tiny_root, zoo_dir, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(tiny_root, root)
+    frame = ThaliaDataset(root).frame(ThaliaDataset(root).frames[0])
+    pairs = [p for p in frame.pairs if p.split == "test"]
+    bad = pairs[1]
+    chunk = root / f"{frame.frame_id}.zarr" / "insar_difference" / "{}.{}.0.0".format(*frame.cell(bad))
+    good_bytes = chunk.read_bytes()
+    chunk.write_bytes(b"\x00garbage" * 16)
+    argv = ("predict", root, "--model", "thalia-small", "--zoo", zoo_dir, "--frame", frame.frame_id, "--split", "test", "--threads",
+            "--workers", "2", "--out", tmp_path / "p")  # fmt: skip
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and "Traceback" not in err
+    assert f"1 pair(s) failed ({bad.key}: " in err and "Run again to retry them." in err
+    metrics = json.loads((tmp_path / "p" / "metrics.json").read_text())
+    assert list(metrics["failed"]) == [bad.key] and metrics["predicted"] == len(pairs) - 1
+    markers = {p.stem for p in (tmp_path / "p" / "pairs" / frame.frame_id).glob("*.json")}
+    assert markers == {f"{p.primary}_{p.secondary}" for p in pairs if p != bad}
+    chunk.write_bytes(good_bytes)  # repaired: a second run predicts that pair only
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert f"predict: {len(pairs)}/{len(pairs)} pairs" in out
+    metrics = json.loads((tmp_path / "p" / "metrics.json").read_text())
+    assert metrics["failed"] == {} and metrics["predicted"] == len(pairs)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
