@@ -28,7 +28,7 @@ from thalia_viewer.ml.training.sampling import epoch_items, fixed_items, undersa
 torch = pytest.importorskip("torch")
 
 from thalia_viewer.ml.training import TrainConfig, evaluate, train  # noqa: E402
-from thalia_viewer.ml.training.loader import CropDataset, CropSpec  # noqa: E402
+from thalia_viewer.ml.training.loader import CropDataset, CropSpec, make_loader  # noqa: E402
 from thalia_viewer.ml.training.loss import FocalLoss  # noqa: E402
 from thalia_viewer.ml.zoo import ModelZoo, load_model  # noqa: E402
 
@@ -148,6 +148,28 @@ def test_loader_crops_are_the_windows_of_the_inputs(tiny_root, timesteps):
             np.testing.assert_array_equal(y, inputs.target(frame, sample.pairs, window))
             assert x.shape == (3 * timesteps, crop, crop) and y.dtype == np.uint8
             assert y.any() == sample.positive  # positive crops hold deformation, negative ones none
+
+
+def test_loader_workers_give_the_same_batches_epoch_after_epoch(tiny_root):
+    ds = ThaliaDataset(tiny_root)
+    labels = Labels(ds)
+    samples = build_samples(ds, "train", labels, timesteps=1, training=True)
+    masks = labels.masks(p for s in samples for p in s.pairs)
+    data = CropDataset(CropSpec(str(tiny_root), "base", CROP), samples, masks, {f: ds.frame(f).shape for f in ds.frames})
+    flags = [s.positive for s in samples]
+
+    def batches(workers: int) -> list[list[np.ndarray]]:
+        loader, sampler = make_loader(data, [], batch_size=4, num_workers=workers)
+        epochs = []
+        for epoch in (1, 2):  # persistent workers see the next epoch's items through the sampler
+            sampler.items = epoch_items(flags, seed=5, epoch=epoch)[:12]
+            epochs.append([t.numpy() for x, y in loader for t in (x, y)])
+        return epochs
+
+    serial, parallel = batches(0), batches(2)
+    assert len(serial[0]) == 6 and not all(np.array_equal(a, b) for a, b in zip(*serial, strict=True))
+    for a, b in zip(serial, parallel, strict=True):
+        assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
 
 
 # ------------------------------------------------------------------------------------ sampling
