@@ -88,6 +88,30 @@ def test_dask_prediction_equals_single_process_and_resumes(tiny_root, zoo_dir, t
     assert again["pairs"][redo.key]["metrics"] == pytest.approx(Confusion.from_dict(result["pairs"][redo.key]["metrics"]).to_dict())
 
 
+def test_time_series_models_predict_each_sequence_into_its_last_pair(tiny_root, tmp_path):
+    import dataclasses
+
+    card = dataclasses.replace(load_card(PACKAGED_ZOO / "thalia-small.yaml"), name="t3", timesteps=3, weights=None, path=None)
+    torch.manual_seed(4)
+    write_card(card, tmp_path / "zoo", model=build_model(card))
+    card = ModelZoo([tmp_path / "zoo"]).get("t3")
+    ds = ThaliaDataset(tiny_root)
+    frame = ds.frame(ds.frames[1])
+    units = batch.plan_units(ds, card, [frame.frame_id], split="val")
+    assert units and all(len(u.pairs) == 3 and len({p.primary for p in u.pairs}) == 1 for u in units)
+    assert all(u.pairs[-1].split == "val" and u.cell == frame.cell(u.pairs[-1]) for u in units)
+    out = tmp_path / "out"
+    result = batch.predict_dataset(tiny_root, card, frames=[frame.frame_id], split="val", out=out, n_workers=2,
+                                   processes=False)  # fmt: skip
+    assert result["predicted"] == len(units) and not result["failed"]
+    stored = xr.open_zarr(out / f"{frame.frame_id}.zarr")["deformation_mask"].values
+    predictor = Predictor(card, device="cpu")
+    for unit in units[:3]:
+        expected = predictor.predict_pair(frame, unit.pairs)
+        np.testing.assert_array_equal(stored[unit.cell], expected.mask)
+        assert result["pairs"][unit.key]["pairs"] == [p.key for p in unit.pairs]
+
+
 def test_output_of_another_model_is_not_mixed(tiny_root, zoo_dir, tmp_path):
     out = tmp_path / "o"
     (out).mkdir()
