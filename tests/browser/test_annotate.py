@@ -72,8 +72,10 @@ def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annot
     page.get_by_role("button", name="Polygon", exact=True).click()
     wait_stable(page)
     click_polygon(page, [(0.45, 0.62), (0.60, 0.62), (0.60, 0.75), (0.45, 0.75)])
-    edited = wait_for_new_map(page, stroked)
-    assert changed_fraction(edited, stroked) > 0.005
+    # the vertices' markers may redraw the map before the filled polygon does: wait for the fill itself
+    wait_until(lambda: changed_fraction(map_pixels(page), stroked) > 0.005, "the polygon's fill on the map")
+    wait_stable(page)
+    edited = map_pixels(page)
     assert shows(page, "unsaved edits")
 
     message = page.get_by_placeholder("e.g. trim the dyke mask")
