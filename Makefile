@@ -45,9 +45,10 @@ test: venv chromium lint
 bench: venv
 	$(BIN)/python -m bench.run
 
-# The default model: thalia-small trained from scratch by this project's own `train` on a larger synthetic root
-# (20 frames x 16 campaigns of 4 dates, about 210 events; 494 positive training pairs, data/default has 8),
-# then scored on both test splits. About 6 min of synth and 75 min of training on 2 CPU cores; 3.5 GB of data.
+# The default model: thalia-small trained by this project's own `train` on a larger synthetic root (20 frames x
+# 16 campaigns of 4 dates, about 210 events; 494 positive training pairs, data/default has 8): from scratch on
+# 256-px crops, then fine-tuned on whole 384-px frames; then scored on both test splits. About 6 min of synth
+# and 2 h 15 min of training on 2 CPU cores; 3.5 GB of data.
 TRAIN_DATA ?= data/train-wide
 $(TRAIN_DATA)/annotations.json: | $(STAMP)
 	$(BIN)/thalia-viewer synth $(TRAIN_DATA) --frames 20 --dates 64 --size 384 384 --seed 23

@@ -170,7 +170,7 @@ def test_export_refuses_to_overwrite_or_write_into_the_source(tiny_root, tmp_pat
         export_dataset(tiny_root, store, tiny_root / "export")
 
 
-def test_an_interrupted_export_leaves_the_previous_one_whole(tiny_root, tmp_path):
+def test_an_interrupted_export_leaves_the_previous_one_whole(tiny_root, tmp_path, monkeypatch):
     store = AnnotationStore(tmp_path / "store")
     out = tmp_path / "out"
     export_dataset(tiny_root, store, out)
@@ -189,6 +189,19 @@ def test_an_interrupted_export_leaves_the_previous_one_whole(tiny_root, tmp_path
     assert leftovers() == []  # no partial copy left behind
     export_dataset(tiny_root, store, out, overwrite=True)
     assert tree_digest(out) == before and leftovers() == []
+
+    # killed while swapping the new copy in: the previous export is still whole, beside ``out``
+    rename = Path.rename
+
+    def killed_moving_the_copy_in(self, target):
+        if self.name == ".out.partial":
+            raise KeyboardInterrupt
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", killed_moving_the_copy_in)
+    with pytest.raises(KeyboardInterrupt):
+        export_dataset(tiny_root, store, out, overwrite=True)
+    assert tree_digest(tmp_path / ".out.old") == before
 
 
 def test_cli_export(capsys, tiny_root, tmp_path):

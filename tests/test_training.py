@@ -60,9 +60,11 @@ def config(root, card_path, tmp, out="m", **kw) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def trained(tiny_root, card_path, tmp_path_factory):
-    """One short run (3 epochs) shared by the tests that need a trained model."""
+    """One short run (3 epochs) shared by the tests that need a trained model: (result, tmp, progress reports)."""
     tmp = tmp_path_factory.mktemp("run")
-    return train(config(tiny_root, card_path, tmp, out="trained", epochs=3, val_every=2, eval_seeds=(0,))), tmp
+    reports = []
+    result = train(config(tiny_root, card_path, tmp, out="trained", epochs=3, val_every=2, eval_seeds=(0,)), progress=reports.append)
+    return result, tmp, reports
 
 
 # ------------------------------------------------------------------------------------ samples
@@ -222,10 +224,17 @@ def test_focal_loss_weights_and_modes():
 
 # ------------------------------------------------------------------------------------ training
 def test_training_lowers_the_loss_and_writes_a_card_that_loads_and_predicts(trained, tiny_root):
-    result, tmp = trained
+    result, tmp, reports = trained
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert [r["val_loss"] is None for r in result.history] == [True, False, False]  # validated at 2 and 3 (last)
+    # after the epochs, the threshold calibration and the test scoring report their batches
+    finish = [(r.phase, r.step, r.total) for r in reports if r.phase in ("threshold", "test")]
+    phases = [p for p, *_ in finish]
+    assert phases == ["threshold"] * phases.count("threshold") + ["test"] * phases.count("test")
+    for phase in ("threshold", "test"):
+        steps = [(k, n) for p, k, n in finish if p == phase]
+        assert steps and [k for k, _ in steps] == list(range(1, steps[0][1] + 1))
     assert result.best_epoch in (2, 3) and result.checkpoint.is_file()
     card = ModelZoo([tmp / "zoo"]).get("trained")
     prov = card.provenance
@@ -305,7 +314,7 @@ def test_labels_from_a_store_snapshot_are_used_and_recorded(tiny_root, card_path
 
 
 def test_a_fine_tune_records_its_parents_labels(trained, tiny_root, tmp_path):
-    parent, _ = trained
+    parent, *_ = trained
     child = train(config(tiny_root, parent.card_path, tmp_path, out="child", epochs=1, eval_seeds=(), calibrate=False))
     grandchild = train(config(tiny_root, child.card_path, tmp_path, out="grandchild", epochs=1, eval_seeds=(), calibrate=False))
     prov = grandchild.card.provenance
@@ -327,7 +336,7 @@ def test_no_positive_in_the_train_split_is_a_clear_error(tiny_root, card_path, t
 
 # ----------------------------------------------------------------------------------- evaluate
 def test_evaluate_gives_table_4(trained, tiny_root):
-    result, _ = trained
+    result, *_ = trained
     ev = evaluate(str(tiny_root), str(result.card_path), split="val", seeds=(0, 1), device="cpu")
     assert ev.samples == 12 and ev.positives > 0 and ev.crop == 160 and len(ev.per_seed) == 2
     table = ev.table()
@@ -349,7 +358,7 @@ def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained)
     assert "--lr-drop 5" in card.provenance["command"] and card.provenance["recipe"]["lr_drop"] == 5
     assert card.provenance["recipe"]["calibrate"] is False and "threshold" not in card.provenance
     assert card.threshold == 0.5 and "val_at_threshold" not in card.metrics  # the parent's, kept
-    result, _ = trained
+    result, *_ = trained
     code = main(["evaluate", str(tiny_root), "--model", str(result.card_path), "--split", "val", "--seeds", "0"])
     out = capsys.readouterr().out
     assert code == 0 and "IoU" in out and "seed 0" in out

@@ -40,8 +40,8 @@ class ConsoleProgress:
             self._bar = None
 
     def __call__(self, p: TrainProgress) -> None:
-        if p.phase in ("train", "test"):
-            label = f"epoch {p.epoch}/{p.epochs}" if p.phase == "train" else "test"
+        if p.phase in ("train", "threshold", "test"):
+            label = f"epoch {p.epoch}/{p.epochs}" if p.phase == "train" else p.phase
             if self._tqdm is not None:
                 if self._bar is None or p.step == 1:
                     self._close()

@@ -6,8 +6,9 @@ model with the lowest validation loss is kept; its operating threshold is the on
 IoU on evaluation-sized crops (``calibrate``: the focal loss leaves probabilities for which 0.5 is rarely
 the best cut). After every epoch a checkpoint (model, optimizer, RNG, history, best model) is written;
 ``resume=True`` continues from it (with ``epochs`` equal to the checkpoint's, it only finishes the run:
-threshold, test scores, card) and gives the same result as an uninterrupted run (everything random about an epoch derives from ``(seed, epoch)``). ``progress`` hears of
-every step and epoch; ``cancel`` (a ``threading.Event`` or a callable) is checked between steps.
+threshold, test scores, card) and gives the same result as an uninterrupted run (everything random about
+an epoch derives from ``(seed, epoch)``). ``progress`` hears of every step and epoch; ``cancel`` (a
+``threading.Event`` or a callable) is checked between steps.
 
 >>> result = train(TrainConfig(root="data/default", model="thalia-small", out="my-model", epochs=5))
 >>> result.card_path       # <zoo>/my-model.yaml, next to my-model.safetensors
@@ -47,7 +48,8 @@ CHECKPOINT_VERSION: Final = 1
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """What :func:`train` reports: ``phase`` is ``train`` (after a step), ``val``, ``epoch`` (done) or ``test``."""
+    """What :func:`train` reports: ``phase`` is ``train`` (after a step), ``val``, ``epoch`` (done), then
+    ``threshold`` (calibration on the validation split) and ``test`` (after a batch)."""
 
     phase: str
     epoch: int  # 1-based
@@ -288,8 +290,10 @@ def _train(
     model.load_state_dict(best["state"])
     calibration = None
     if config.calibrate and any(s.positive for s in val_samples):
-        report(TrainProgress("val", config.epochs, config.epochs, 0, len(val_loader)))
-        calibration = calibrate_threshold(model, card, dataset, labels, config.seed, config.batch_size, device)
+        calibration = calibrate_threshold(
+            model, card, dataset, labels, config.seed, config.batch_size, device,
+            progress=lambda k, n: report(TrainProgress("threshold", config.epochs, config.epochs, k, n)),
+        )  # fmt: skip
     test = None
     if config.eval_seeds:
         try:
@@ -309,7 +313,7 @@ def _train(
 
 def calibrate_threshold(
     model: torch.nn.Module, card: ModelCard, dataset: ThaliaDataset, labels: Labels, seed: int, batch_size: int,
-    device: torch.device, score: str = "iou",
+    device: torch.device, score: str = "iou", progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Set ``card.threshold`` to the grid value with the best pooled ``score`` on the validation split.
 
@@ -319,7 +323,9 @@ def calibrate_threshold(
     scores at the new one.
     """
     sweep = ThresholdSweep()
-    scored = evaluate_model(model, card, dataset, labels, "val", (seed,), batch_size=batch_size, device=device, sweep=sweep)
+    scored = evaluate_model(
+        model, card, dataset, labels, "val", (seed,), batch_size=batch_size, device=device, progress=progress, sweep=sweep,
+    )  # fmt: skip
     before = card.threshold
     card.threshold, at = sweep.best(score)
     grid = sweep.thresholds
