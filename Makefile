@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh clone:
 #   make serve   venv + install (pinned) + default synthetic dataset if missing + serve the app
-#   make test    venv + install + Debian's chromium if missing + lint + import contracts + whole suite
+#   make test    venv + install + Debian's chromium if missing + lint + import contracts + compat + whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,7 @@ ADDRESS ?= 127.0.0.1
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: venv data serve test lint chromium bench clean default-model
+.PHONY: venv data serve test lint chromium bench clean default-model compat
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,21 @@ lint: venv
 	$(BIN)/ruff check thalia_viewer tests bench
 	$(BIN)/lint-imports
 
-test: venv chromium lint
-	$(BIN)/python -m pytest
+# The dataset users' stack (zarr-python 2.18.3, xarray 2025.1.2, numpy 1.26.4) in a side virtualenv reads back
+# a synthetic root, a corrected export and a batch prediction written by ours: every value must match.
+COMPAT_VENV ?= build/compat-venv
+COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
+$(COMPAT_STAMP): tests/compat/requirements.txt
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -r tests/compat/requirements.txt
+	@touch $(COMPAT_STAMP)
+
+compat: venv $(COMPAT_STAMP)
+	$(BIN)/python -m tests.compat.check --python $(COMPAT_VENV)/bin/python
+
+# THALIA_COMPAT_RAN: the suite's own compat test skips what `make compat` just checked
+test: venv chromium lint compat
+	THALIA_COMPAT_RAN=1 $(BIN)/python -m pytest
 
 bench: venv
 	$(BIN)/python -m bench.run

@@ -128,6 +128,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repair(args: argparse.Namespace) -> int:
+    from .core.repair import repair_root
+
+    if (Path(args.root) / "run.json").is_file():  # a `predict --out` folder
+        from .ml.batch import repair_predictions
+
+        report = repair_predictions(args.root)
+    else:
+        report = repair_root(args.root)
+    print(report.summary())
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .app.serve import serve
 
@@ -250,7 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"), help="pixels (default 512 512)")
     p.add_argument("--dates", type=int, default=12, help="acquisitions per frame (default 12: 3 campaigns of 4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--zarr-format", type=int, choices=(2, 3), default=2, help="2 like the real cubes (default), or 3")
+    p.add_argument("--zarr-format", type=int, choices=(2, 3), default=2, help=(
+        "2 like the real cubes (default: what the official Thalia loader, on zarr-python 2, reads), or 3 "
+        "(zarr-python 3 only: the official loader cannot read it)"
+    ))
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_synth)
 
@@ -284,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", help="version to export: tag or snapshot id (default: the latest)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser(
+        "repair", help="write the zero chunks that zarr-python 2 reads as garbage (roots and prediction folders of earlier versions)",
+        description="Fix in place a Zarr 2 dataset root (or a `predict --out` folder) written by earlier versions of "
+        "thalia-viewer, whose all-zero mask chunks were never written: zarr-python 2 (the official Thalia loader) "
+        "reads those as uninitialised memory. Writes only missing chunks, as zeros (what zarr 3 already reads); "
+        "safe to run twice. `thalia-viewer validate ROOT` lists what it would fix.",
+    )  # fmt: skip
+    p.add_argument("root", help="local dataset root (or prediction folder) to repair in place")
+    p.set_defaults(func=_repair)
 
     p = sub.add_parser("serve", help="serve the app (panel serve) on a dataset root")
     p.add_argument("root")

@@ -13,19 +13,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreError
 
-#: Spatial chunk side of every raster the project writes (synthetic cubes, corrections, predictions), px:
-#: as the source cubes'. Pair variables are chunked (1, 1, CHUNK_PX, CHUNK_PX).
-CHUNK_PX = 1024
-
-
-def compressor(zarr_format: int) -> object:
-    """The compressor of the Zarr arrays the project writes (Blosc zstd, bit-shuffled) for Zarr 2 or 3."""
-    import numcodecs
-    import zarr.codecs
-
-    if zarr_format == 2:
-        return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)
-    return zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+# The write-side rules (chunk side, compressor, fill values, empty chunks) live in zarr_write; re-exported here.
+from .zarr_write import CHUNK_PX, compressor  # noqa: F401
 
 
 class Location:

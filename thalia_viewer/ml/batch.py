@@ -31,8 +31,9 @@ import numpy as np
 
 from ..core import schema
 from ..core.dataset import ThaliaDataset
-from ..core.io import CHUNK_PX, compressor
 from ..core.pairs import Pair
+from ..core.repair import RepairReport, StoreCells, repair_stores
+from ..core.zarr_write import CHUNK_PX, open_array, write_template
 from .errors import PredictionOutputError
 from .files import write_text
 from .metrics import Confusion, aggregate
@@ -117,8 +118,7 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
     )  # fmt: skip
     out = xr.Dataset({schema.DEFORMATION_MASK: mask}, attrs={"frame_id": frame_id, "model": card.name})
     tmp = path.with_name(f".{path.name}.partial")
-    out.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True,
-                encoding={schema.DEFORMATION_MASK: {"compressors": [compressor(2)], "chunks": chunks}})  # fmt: skip
+    write_template(out, tmp, zarr_format=2, chunks={schema.DEFORMATION_MASK: chunks})
     os.replace(tmp, path)
 
 
@@ -179,7 +179,6 @@ def predict_unit(
 ) -> dict[str, Any]:  # fmt: skip
     """Predict one unit, write its mask into its cell of ``OUT/<frame>.zarr``, then its marker JSON."""
     import dask
-    import zarr
 
     start = time.perf_counter()
     predictor = _predictor(card_data, threads)
@@ -187,7 +186,8 @@ def predict_unit(
     with dask.config.set(scheduler="threads"):
         frame = _dataset(root, storage_options).frame(unit.frame)
         result = predictor.predict_pair(frame, unit.pairs)
-    array = zarr.open_array(str(Path(out) / f"{unit.frame}{schema.STORE_SUFFIX}" / schema.DEFORMATION_MASK), mode="r+")
+    # an all-zero prediction is written too: zarr-python 2 would read a missing chunk as garbage
+    array = open_array(Path(out) / f"{unit.frame}{schema.STORE_SUFFIX}" / schema.DEFORMATION_MASK)
     array[unit.cell[0], unit.cell[1]] = result.mask
     record = {
         "key": unit.key, "frame": unit.frame, "pairs": [p.key for p in unit.pairs], "model": predictor.card.name,
@@ -312,3 +312,30 @@ def write_metrics(out: Path, units: Sequence[Unit], card: ModelCard, failed: dic
     }  # fmt: skip
     _write_json(out / METRICS_FILE, result)
     return result
+
+
+def repair_predictions(out: str | os.PathLike[str]) -> RepairReport:
+    """Write the all-zero chunks of predicted pairs that earlier versions left unwritten, in ``OUT``'s stores.
+
+    The predicted pairs are those with a marker (``OUT/pairs/<frame>/<P>_<S>.json``); see
+    :mod:`thalia_viewer.core.repair` for how (never over an existing chunk; idempotent).
+    """
+    import xarray as xr
+
+    folder = Path(out).expanduser().absolute()
+    if not (folder / RUN_FILE).is_file():
+        msg = f"{folder} is not a prediction folder (no {RUN_FILE})."
+        raise PredictionOutputError(msg, "Point repair at a dataset root or at a `thalia-viewer predict --out` folder.")
+    stores = []
+    for path in sorted(folder.glob(f"*{schema.STORE_SUFFIX}")):
+        frame_id = path.name.removesuffix(schema.STORE_SUFFIX)
+        with xr.open_zarr(path, chunks=None) as ds:
+            primaries = [schema.format_date(d) for d in ds[schema.PRIMARY].values]
+            secondaries = [schema.format_date(d) for d in ds[schema.SECONDARY].values]
+        cells = []
+        for marker in sorted((folder / PAIRS_DIR / frame_id).glob("*.json")):
+            p, _, s = marker.stem.partition("_")
+            if p in primaries and s in secondaries:
+                cells.append((primaries.index(p), secondaries.index(s)))
+        stores.append(StoreCells(path, frame_id, cells, primaries, secondaries))
+    return repair_stores(str(folder), stores)

@@ -3,6 +3,9 @@
 ``OUT/<frame>.zarr`` is a file copy of each source store (same Zarr format, chunks, codecs and
 consolidated metadata) in which only the corrected pairs' mask cells are rewritten; real cubes that lack
 ``activity_type_mask`` / ``intensity_level_mask`` get them, derived from the records for the other pairs.
+Arrays are written by :mod:`~thalia_viewer.core.zarr_write`'s rules (a cleared pair's zero chunks land on
+disk), and chunks a valid pair needs but the source never wrote are added as zeros
+(:func:`~thalia_viewer.core.repair.repair_store`), so zarr-python 2 reads the export as zarr 3 does.
 ``annotations.json`` holds the corrected records, each with ``segmentation_mask`` polygons vectorised from
 its deformation mask; ``quality_timeseries.json`` is the source's, updated for the corrected records'
 flags. The export is written beside ``OUT`` and renamed at the end: an interrupted one leaves no ``OUT``.
@@ -26,6 +29,8 @@ from ..dataset import ThaliaDataset
 from ..errors import AnnotationStoreError
 from ..frame import Frame
 from ..pairs import Pair
+from ..repair import repair_store
+from ..zarr_write import create_class_array, writable
 from .annotation import MASK_LAYERS
 from .store import AnnotationStore
 from .vectorize import mask_to_polygons
@@ -109,6 +114,8 @@ def _write_frames(
             _write_masks(group, frame.cell(pair), ann.masks)
             polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
             corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
+        # a source written without its zero chunks (earlier versions of this project) is mended in the copy
+        repair_store(target, [frame.cell(p) for p in frame.pairs])
     return corrected
 
 
@@ -154,33 +161,21 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
     if not missing:
         return
     like = group[schema.DEFORMATION_MASK]
-    dims = _mask_dims(frame)
-    v2 = like.metadata.zarr_format == 2
+    arrays = {}
     for name in missing:
         meanings = " ".join(f"{c.code}={c.name}" for c in schema.MASK_CLASSES[name])
-        attrs: dict[str, Any] = {"long_name": name.replace("_", " "), "flag_meanings": meanings}
-        layout: dict[str, Any] = {"fill_value": None} if v2 else {"fill_value": 0, "dimension_names": dims}
-        if v2:  # xarray's Zarr 2 dims; a null fill value, or xarray would read code 0 as missing (NaN)
-            attrs["_ARRAY_DIMENSIONS"] = list(dims)
-        group.create_array(
-            name,
-            shape=like.shape,
-            chunks=like.chunks,
-            dtype="uint8",
-            compressors=like.compressors,
-            attributes=attrs,
-            **layout,
-        )
+        arrays[name] = create_class_array(
+            group, name, shape=like.shape, chunks=like.chunks, dims=_mask_dims(frame), compressors=like.compressors,
+            attrs={"long_name": name.replace("_", " "), "flag_meanings": meanings},
+        )  # fmt: skip
     skipped = set(skip)
     for pair in frame.pairs:
         if pair in skipped:
             continue
         i, j = frame.cell(pair)
         derived = frame.read(pair, [MASK_LAYERS[m] for m in missing])
-        for name in missing:
-            values = derived[MASK_LAYERS[name]]
-            if values.any():
-                group[name][i, j] = values
+        for name in missing:  # zeros too: every valid pair's chunks on disk (see zarr_write)
+            arrays[name][i, j] = derived[MASK_LAYERS[name]]
     _reconsolidate(target, group)
 
 
@@ -197,7 +192,7 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
     """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
     i, j = cell
     for name in schema.MASKS:
-        array = group[name]
+        array = writable(group[name])  # type: ignore[arg-type]  # a cleared pair's zero chunks are written
         values = masks[name].astype(array.dtype)
         if np.issubdtype(array.dtype, np.floating):
             before = array[i, j]

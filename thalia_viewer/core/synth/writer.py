@@ -2,7 +2,9 @@
 
 ``<out>/<frame_id>.zarr`` (Zarr 2 and consolidated like the real cubes, or Zarr 3), ``annotations.json``,
 ``quality_timeseries.json``. The dataset is written to a hidden sibling folder and renamed at the end, so
-an interrupted run never leaves something that looks complete.
+an interrupted run never leaves something that looks complete. Arrays are written by the rules of
+:mod:`~thalia_viewer.core.zarr_write` (Zarr 2: every pair's chunks on disk, so zarr-python 2 reads what
+zarr 3 reads). Zarr 3 output cannot be read by zarr-python 2, hence not by the official Thalia loader.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
-import zarr.codecs
 
 from .. import schema
-from ..io import CHUNK_PX, compressor
+from ..zarr_write import CHUNK_PX, writable_arrays, write_template
 from .generator import FrameSimulator
 from .labels import PairFacts, annotation_record
 from .scenario import plan_dataset
@@ -70,23 +71,20 @@ def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress:
     primaries = sorted({p for p, _ in plan.pairs})
     secondaries = sorted({s for _, s in plan.pairs})
     template = _template(sim, primaries, secondaries)
-    encoding = {name: {"compressors": [compressor(zarr_format)]} for name in template.data_vars}
-    for name in template.data_vars:
-        if template[name].dtype.kind == "f":
-            encoding[name]["_FillValue"] = np.float32(np.nan)
-    template.to_zarr(path, mode="w", compute=False, zarr_format=zarr_format, consolidated=zarr_format == 2, encoding=encoding)
-    group = zarr.open_group(str(path), mode="r+", zarr_format=zarr_format)
-    group[schema.DEM][:] = sim.dem
+    write_template(template, path, zarr_format)
+    # every chunk of every pair is written, all-zero mask chunks included (zarr_write explains why)
+    arrays = writable_arrays(zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars))
+    arrays[schema.DEM][:] = sim.dem
     for which, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):
         for i, day in enumerate(dates):
             for field, values in sim.era5(day).items():
-                group[schema.era5_variable(field, which)][i] = values
+                arrays[schema.era5_variable(field, which)][i] = values
     facts: dict[tuple[date, date], PairFacts] = {}
     for n, (p, s) in enumerate(plan.pairs):
         i, j = primaries.index(p), secondaries.index(s)
         fields, facts[(p, s)] = sim.pair(p, s)
         for name, values in fields.items():
-            group[name][i, j] = values
+            arrays[name][i, j] = values
         if progress and (n + 1) % 10 == 0:
             progress(f"  {plan.frame_id}: {n + 1}/{len(plan.pairs)} pairs")
     return facts
