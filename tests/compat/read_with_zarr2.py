@@ -60,6 +60,8 @@ def undefined_chunks(array: zarr.Array, cell: dict[str, int]) -> int:
     ranges = [
         [cell[d] // c] if d in cell else range(-(-n // c)) for d, n, c in zip(dims, array.shape, array.chunks, strict=True)
     ]
+    if not ranges:  # a 0-d array has one chunk, key "0"
+        ranges = [range(1)]
     return sum(array._chunk_key(coords) not in array.chunk_store for coords in itertools.product(*ranges))
 
 
@@ -89,8 +91,10 @@ def compare_store(entry: dict) -> tuple[list[str], list[str]]:
     arrays = []
     for name in entry["whole"]:
         n = same(np.asarray(ds[name].values), expected[f"whole/{name}"])
-        if n:
-            arrays.append(f"{entry['kind']} {entry['frame']} {name}: {'shape' if n < 0 else f'{n} cells'}")
+        undefined = undefined_chunks(group[name], {})
+        if n or undefined:
+            what = "shape" if n < 0 else f"{n} cells" + (f", {undefined} chunk(s) unwritten with a null fill value" if undefined else "")
+            arrays.append(f"{entry['kind']} {entry['frame']} {name}: {what}")
     return differing, arrays
 
 

@@ -12,6 +12,7 @@ from .dataset import ThaliaDataset
 from .errors import ThaliaError
 from .frame import Frame
 from .pairs import Pair
+from .repair import unwritten_chunk_problems  # [writes, issue 13]
 
 #: Allowed values of list / text fields of an annotation record.
 _LIST_VALUES = {
@@ -164,4 +165,5 @@ def validate(root: str, read_data: bool = True, progress: Callable[[str], None] 
             for pair in frame.pairs:
                 report.problems += _check_pair_data(frame, pair)
                 report.pairs_read += 1
+    report.problems += unwritten_chunk_problems(ds)  # [writes, issue 13] says how to repair
     return report
