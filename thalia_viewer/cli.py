@@ -130,10 +130,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def _repair(args: argparse.Namespace) -> int:
     from .core.repair import repair_root
+    from .ml.batch import RUN_FILE, repair_predictions  # no torch: batch imports it in its workers only
 
-    if (Path(args.root) / "run.json").is_file():  # a `predict --out` folder
-        from .ml.batch import repair_predictions
-
+    if (Path(args.root) / RUN_FILE).is_file():  # a `predict --out` folder
         report = repair_predictions(args.root)
     else:
         report = repair_root(args.root)
