@@ -1,6 +1,7 @@
 """Corrections over the source in every mode: the annotation store's saved versions, read per pair.
 
-:func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``);
+:func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``),
+without creating it: browsing never writes (a lab's dataset root is often read-only); the first save creates it;
 :class:`StoreOverlay` plugs it into an :class:`~thalia_viewer.app.state.AppState`, so the map, the label card
 and the time series show the latest saved correction of a pair instead of the source cube. The annotate
 mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsaved edits on top.
@@ -18,6 +19,7 @@ import xarray as xr
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
+from thalia_viewer.core.annotations.store import ON_SAVE
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.io import Location
@@ -50,10 +52,14 @@ def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None 
 
 @pn.cache(max_items=8)
 def open_store(location: str, root: str) -> AnnotationStore:
-    """The annotation store at ``location`` for the dataset at ``root``, opened once per process."""
+    """The annotation store at ``location`` for the dataset at ``root``, opened once per process.
+
+    Nothing is written until the first save: a missing store reads as an empty one and is created then (a
+    read-only place makes that save fail with a message naming ``--store`` / ``$THALIA_STORE``).
+    """
     from thalia_viewer.app.data import open_dataset
 
-    return AnnotationStore(location, dataset=open_dataset(root))
+    return AnnotationStore(location, dataset=open_dataset(root), create=ON_SAVE)
 
 
 def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataArray:
