@@ -127,3 +127,26 @@ def test_a_session_on_an_unwritable_store_notifies_and_keeps_the_edit(root_copy)
     message = edit.state.message
     assert message.level == "error" and "--store" in message.text and "THALIA_STORE" in message.text
     assert edit.dirty  # nothing lost: the edit waits for a store that can be written
+
+
+def test_the_overlay_answers_a_frame_from_one_tip_lookup_and_sees_saves(root_copy, monkeypatch):
+    from thalia_viewer.app import overlay
+
+    dataset = ThaliaDataset(root_copy)
+    store = AnnotationStore(root_copy / "store", dataset=dataset)
+    state = AppState(str(root_copy))
+    saved = overlay.StoreOverlay(state, store)
+    lookups = []
+    resolve = store.resolve
+    monkeypatch.setattr(store, "resolve", lambda *a: lookups.append(a) or resolve(*a))
+    pairs = state.pairs
+    assert all(saved.version(p) is None for p in pairs)
+    assert len(lookups) == 1  # not one per pair
+    ann = store.read_merged(pairs[0])
+    mine = store.save_pair(pairs[0], ann.masks, ann.record, author="Ada", message="m", base=None)
+    assert saved.version(pairs[0]) == mine  # a save through the same store shows at once
+    other = AnnotationStore(root_copy / "store", dataset=dataset)  # another process
+    ann = other.read_merged(pairs[1])
+    theirs = other.save_pair(pairs[1], ann.masks, ann.record, author="Grace", message="m", base=None)
+    monkeypatch.setattr(overlay, "TIP_TTL_S", 0.0)
+    assert saved.version(pairs[1]) == theirs  # and another process's once the tip is looked up again

@@ -10,6 +10,7 @@ mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsav
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, ClassVar, Final, Protocol
 
 import numpy as np
@@ -26,6 +27,8 @@ from thalia_viewer.core.io import Location
 from thalia_viewer.core.pairs import Pair
 
 STORE_ENV: Final = "THALIA_STORE"
+#: How long the store's tip is trusted before being looked up again (saves of other processes show after it).
+TIP_TTL_S: Final = 1.0
 
 
 class CodeOverlay(Protocol):
@@ -71,18 +74,30 @@ def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataAr
 
 
 class StoreOverlay:
-    """Saved corrections as the state's mask and record sources (read-only)."""
+    """Saved corrections as the state's mask and record sources (read-only).
+
+    The store's tip is looked up at most every :data:`TIP_TTL_S` (or after a save through the same store),
+    so listing the statuses of a frame's 1,326 pairs costs one lookup, not one per pair.
+    """
 
     def __init__(self, state: AppState, store: AnnotationStore) -> None:
         self.state, self.store = state, store
+        self._tip: tuple[str, int, float] | None = None  # (snapshot, store.writes, when)
         state.mask_source = self.mask_layer
         state.record_source = self.record
         state.overlay_version = self.version
 
+    def _snapshot(self) -> str:
+        now = time.monotonic()
+        tip = self._tip
+        if tip is None or tip[1] != self.store.writes or now - tip[2] > TIP_TTL_S:
+            self._tip = tip = (self.store.resolve(), self.store.writes, now)
+        return tip[0]
+
     def version(self, pair: Pair) -> Any:
         """The pair's latest saved version (``None``: never corrected)."""
         try:
-            return self.store.pair_version(pair)
+            return self.store.pair_version(pair, at=self._snapshot())
         except ThaliaError:
             return None
 

@@ -113,6 +113,7 @@ class AnnotationStore:
         ):  # silence what is expected: the local-storage warning, rebase aborts
             icechunk.set_logs_filter(_QUIET_LOGS)
         storage, self._folder, self.location = _storage(location)
+        self.writes = 0  # commits made through this object (readers caching the tip compare it)
         self._pending: icechunk.Storage | None = None  # ON_SAVE and not created yet
         self._pending_checked = 0.0
         if create == ON_SAVE and not self._exists(storage):
@@ -260,9 +261,10 @@ class AnnotationStore:
             out = [v for v in out if v.pair == pair]
         return out
 
-    def pair_version(self, pair: Pair) -> str | None:
-        """The id of the latest commit that touched ``pair`` (``None``: never edited)."""
-        latest = self._history.latest(pair)
+    def pair_version(self, pair: Pair, at: str | None = None) -> str | None:
+        """The id of the latest commit that touched ``pair`` (``None``: never edited), at snapshot ``at``
+        (default: the tip of main, looked up anew; a snapshot already seen answers without any read)."""
+        latest = self._history.latest(pair, at=at)
         return latest.id if latest else None
 
     def tag(self, name: str, version: str | None = None) -> str:
@@ -472,6 +474,7 @@ class AnnotationStore:
                 continue  # the same pair, or its new frame group, was committed meanwhile: redo from the tip
             if masks is not None:
                 self._remember(pair, snapshot, masks)
+            self.writes += 1
             return snapshot
         msg = (
             f"pair {pair} could not be committed in {MAX_ATTEMPTS} attempts: other writers kept changing it."
