@@ -65,8 +65,8 @@ class Frame:
             msg = f"{self.source}: {schema.PHASE} has dims {dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)."
             raise SchemaError(msg, "Rewrite the store with the Thalia dimension order.")
         self.y_dim, self.x_dim = (str(d) for d in dims[2:])
-        self._primary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.PRIMARY].values)}
-        self._secondary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.SECONDARY].values)}
+        self._primary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.PRIMARY].values))}
+        self._secondary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.SECONDARY].values))}
 
     # ------------------------------------------------------------------------------------ geometry
     @property
@@ -285,6 +285,13 @@ class Frame:
             msg = f"{self.source}: layers {list(layers)} of pair {pair} cannot be read ({type(exc).__name__}: {exc})."
             raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
         return {key: np.asarray(v) for key, v in zip(layers, values, strict=True)}
+
+
+def _date_keys(values: np.ndarray) -> list[str]:
+    """``YYYYMMDD`` of each date coordinate value (vectorised for datetime64: a real grid has 320)."""
+    if np.issubdtype(values.dtype, np.datetime64):
+        return [d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")]
+    return [schema.format_date(v) for v in values]
 
 
 def _pair_graph(da: xr.DataArray) -> xr.DataArray:
