@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: venv data serve test lint chromium bench clean default-model compat
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'

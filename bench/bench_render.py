@@ -5,6 +5,11 @@ labelled pixels), with the mask overlaid on both panels, all from a lazily opene
 Naive: load the full arrays, ``tf.shade`` them at 4096^2, overlay the mask at full resolution, then resize
 each RGBA image to 800 px with Pillow. Both read the same store; the raw read of the three arrays is
 timed too (the floor under both).
+
+Then the same three layers of one pair of the real-scale cube (``bench/realscale.py``: 320 x 320 date grid,
+whole-plane and 512 px-tile chunks) through the data layer (``Frame.layer`` -> ``shade_layer``), against the
+raw Zarr read of the same three arrays: the ratio says what rendering adds to the read at real scale.
+``THALIA_BENCH_ROOTS=plane`` picks real-scale roots (``small`` is the temporary store above).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import numpy as np
 import xarray as xr
 from PIL import Image
 
+from bench.bench_data_layer import Cycle, bench_pairs, bench_roots
 from bench.common import print_ratio, time_it, timing_dict, write_results
 from thalia_viewer.core import schema
+from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.viz.colormaps import colormap_for
 from thalia_viewer.viz.shade import overlay_masks, shade_layer
 
@@ -107,7 +114,37 @@ def peak_mib(fn: Callable[[], Any]) -> tuple[float, Any]:
         tracemalloc.stop()
 
 
+def frame_render(root: Path) -> dict[str, Any]:
+    """Render a pair of a frame store at ``WIDTH`` px through the data layer vs the raw read of its 3 arrays."""
+    import zarr
+
+    ds = ThaliaDataset(root)
+    frame = ds.frame(ds.frames[0])
+    group = zarr.open_consolidated(str(root / f"{frame.frame_id}{schema.STORE_SUFFIX}"), mode="r")
+    ours_pair, raw_pair = Cycle(bench_pairs(root, ds)), Cycle(bench_pairs(root, ds))
+
+    def render() -> list[np.ndarray]:
+        pair = ours_pair()
+        mask = shade_layer(frame.layer(pair, MASK_KEY), MASK_KEY, WIDTH)
+        panels = [shade_layer(frame.layer(pair, k), k, WIDTH) for k in ("phase", "coherence")]
+        return [overlay_masks(p.rgba, mask.agg.values, schema.DEFORMATION_MASK) for p in panels]
+
+    def read() -> None:
+        i, j = frame.cell(raw_pair())
+        for name in (schema.PHASE, schema.COHERENCE, schema.DEFORMATION_MASK):
+            np.asarray(group[name][i, j])
+
+    t_ours, t_read = time_it(render, repeats=REPEATS), time_it(read, repeats=REPEATS)
+    ratio = t_ours.median_s / t_read.median_s
+    print(f"{NAME} [{root.name}] {frame.shape[0]}^2, date grid {frame.ds.sizes[schema.PRIMARY]} x "
+          f"{frame.ds.sizes[schema.SECONDARY]}: render {t_ours.median_s:.3f} s vs raw read of the 3 arrays "
+          f"{t_read.median_s:.3f} s -> {ratio:.2f}x raw", flush=True)  # fmt: skip
+    return {"ours": timing_dict(t_ours), "raw_read": timing_dict(t_read), "ours_over_raw_read": round(ratio, 2),
+            "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS]}  # fmt: skip
+
+
 def main() -> dict[str, Any]:
+    real = {label: frame_render(root) for label, root in bench_roots().items() if label != "small"}
     with tempfile.TemporaryDirectory(prefix="bench_render_") as tmp:
         store = Path(tmp) / "pair.zarr"
         make_pair().chunk({"y": CHUNK, "x": CHUNK}).to_zarr(store, mode="w")
@@ -141,6 +178,7 @@ def main() -> dict[str, Any]:
         "peak_mib_ours": round(mem_ours, 1),
         "peak_mib_naive": round(mem_naive, 1),
         "store_bytes": store_bytes,
+        "realscale": real,
     }
     figures["results_file"] = str(write_results(NAME, figures))
     return figures

@@ -19,6 +19,8 @@ from typing import Any, Final
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 DEFAULT_REPEATS: Final = 5
 DEFAULT_WARMUP: Final = 1
+#: ``THALIA_BENCH_QUICK=1``: one timed run, no warm-up (for code so slow that repeats would take hours).
+QUICK: Final = os.environ.get("THALIA_BENCH_QUICK", "") not in ("", "0")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Timing:
 
 def time_it(fn: Callable[[], Any], repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP) -> Timing:
     """Run ``fn`` ``warmup`` times untimed-for-the-median, then ``repeats`` times; seconds per run."""
+    if QUICK:
+        repeats, warmup = 1, 0
     warm = []
     for _ in range(warmup):
         t0 = time.perf_counter()
@@ -59,9 +63,13 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, figures: dict[str, Any]) -> Path:
-    """Write ``figures`` (plus the machine) to ``bench/results/<name>.json``; returns the path."""
+    """Write ``figures`` (plus the machine) to ``bench/results/<name>.json``; returns the path.
+
+    ``THALIA_BENCH_TAG=before`` writes ``<name>-before.json`` instead (to keep the figures of another run).
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    tag = os.environ.get("THALIA_BENCH_TAG", "").strip()
+    path = RESULTS_DIR / (f"{name}-{tag}.json" if tag else f"{name}.json")
     payload = {"name": name, "machine": machine(), **figures}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

@@ -1,6 +1,7 @@
 """Corrections over the source in every mode: the annotation store's saved versions, read per pair.
 
-:func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``);
+:func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``),
+without creating it: browsing never writes (a lab's dataset root is often read-only); the first save creates it;
 :class:`StoreOverlay` plugs it into an :class:`~thalia_viewer.app.state.AppState`, so the map, the label card
 and the time series show the latest saved correction of a pair instead of the source cube. The annotate
 mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsaved edits on top.
@@ -9,6 +10,7 @@ mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsav
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, ClassVar, Final, Protocol
 
 import numpy as np
@@ -18,12 +20,15 @@ import xarray as xr
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
+from thalia_viewer.core.annotations.store import ON_SAVE
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.io import Location
 from thalia_viewer.core.pairs import Pair
 
 STORE_ENV: Final = "THALIA_STORE"
+#: How long the store's tip is trusted before being looked up again (saves of other processes show after it).
+TIP_TTL_S: Final = 1.0
 
 
 class CodeOverlay(Protocol):
@@ -50,10 +55,14 @@ def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None 
 
 @pn.cache(max_items=8)
 def open_store(location: str, root: str) -> AnnotationStore:
-    """The annotation store at ``location`` for the dataset at ``root``, opened once per process."""
+    """The annotation store at ``location`` for the dataset at ``root``, opened once per process.
+
+    Nothing is written until the first save: a missing store reads as an empty one and is created then (a
+    read-only place makes that save fail with a message naming ``--store`` / ``$THALIA_STORE``).
+    """
     from thalia_viewer.app.data import open_dataset
 
-    return AnnotationStore(location, dataset=open_dataset(root))
+    return AnnotationStore(location, dataset=open_dataset(root), create=ON_SAVE)
 
 
 def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataArray:
@@ -65,18 +74,30 @@ def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataAr
 
 
 class StoreOverlay:
-    """Saved corrections as the state's mask and record sources (read-only)."""
+    """Saved corrections as the state's mask and record sources (read-only).
+
+    The store's tip is looked up at most every :data:`TIP_TTL_S` (or after a save through the same store),
+    so listing the statuses of a frame's 1,326 pairs costs one lookup, not one per pair.
+    """
 
     def __init__(self, state: AppState, store: AnnotationStore) -> None:
         self.state, self.store = state, store
+        self._tip: tuple[str, int, float] | None = None  # (snapshot, store.writes, when)
         state.mask_source = self.mask_layer
         state.record_source = self.record
         state.overlay_version = self.version
 
+    def _snapshot(self) -> str:
+        now = time.monotonic()
+        tip = self._tip
+        if tip is None or tip[1] != self.store.writes or now - tip[2] > TIP_TTL_S:
+            self._tip = tip = (self.store.resolve(), self.store.writes, now)
+        return tip[0]
+
     def version(self, pair: Pair) -> Any:
         """The pair's latest saved version (``None``: never corrected)."""
         try:
-            return self.store.pair_version(pair)
+            return self.store.pair_version(pair, at=self._snapshot())
         except ThaliaError:
             return None
 

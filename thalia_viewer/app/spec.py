@@ -35,10 +35,11 @@ import yaml
 from thalia_viewer.app.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.resources import data_dir
 from thalia_viewer.viz.elements import MaskStyle
 
-#: Folder of the shipped specs (``layouts/`` at the repository root, next to the package).
-LAYOUTS_DIR: Final = Path(__file__).resolve().parents[2] / "layouts"
+#: Folder of the shipped specs (``layouts/`` at the repository root; package data ``thalia_viewer.layouts``).
+LAYOUTS_DIR: Final = data_dir("layouts")
 MODES: Final = ("explore", "annotate", "review", "train")  # explore exists; the others come later
 TOP_KEYS: Final = ("mode", "title", "description", "defaults", "views", "sidebar", "main")
 REQUIRED_TOP_KEYS: Final = ("mode", "views", "main")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import os
 from functools import cache
-from pathlib import Path
 from typing import Final
 
 from panel.io.resources import CDN_DIST
 from panel.theme.fast import Fast
 
-#: Folder of the CSS and icons (``assets/`` at the repository root, next to the package).
-ASSETS_DIR: Final = Path(__file__).resolve().parents[2] / "assets"
+from thalia_viewer.resources import data_dir
+
+#: Folder of the CSS and icons (``assets/`` at the repository root; package data ``thalia_viewer.assets``).
+ASSETS_DIR: Final = data_dir("assets")
 HEADER_BACKGROUND: Final = "#13283d"  # the logo's slate
 ACCENT: Final = "#1f6feb"
 APP_NAME: Final = "Thalia viewer"

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
+
+import xarray as xr
 
 from . import schema
 from .errors import AnnotationFileError, DatasetNotFoundError, PairNotFoundError
@@ -97,12 +99,22 @@ class ThaliaDataset:
                 msg = f"no frame {frame_id!r} in {self.root} (frames: {', '.join(self.frames) or 'none'})."
                 raise DatasetNotFoundError(msg, "Pick one of the listed frames.")
             name = frame_id + schema.STORE_SUFFIX
-            ds = self.location.open_zarr(name)
+            ds = self.location.open_zarr(name)  # lazy backend indexing: a pair read costs its own chunks
             quality = None if self.quality is None else self.quality.get(frame_id, {})
             self._frames[frame_id] = Frame(
-                frame_id, ds, quality, self._records_by_frame.get(frame_id, {}), source=self.location.join(name)
-            )
+                frame_id, ds, quality, self._records_by_frame.get(frame_id, {}), source=self.location.join(name),
+                stored_cells=partial(self.location.stored_cells, name, schema.PHASE),
+            )  # fmt: skip
         return self._frames[frame_id]
+
+    def cube(self, frame_id: str) -> xr.Dataset:
+        """The whole store of ``frame_id`` as dask arrays with the on-disk chunks, for work over the whole cube
+        (statistics over every pair, ``xr.map_blocks``). Its graph holds every chunk of the date grid: read
+        pairs through :meth:`frame` instead."""
+        if frame_id not in self.frames:
+            msg = f"no frame {frame_id!r} in {self.root} (frames: {', '.join(self.frames) or 'none'})."
+            raise DatasetNotFoundError(msg, "Pick one of the listed frames.")
+        return self.location.open_zarr(frame_id + schema.STORE_SUFFIX, chunks={})
 
     # --------------------------------------------------------------------------------------- pairs
     def pairs(self, frames: Iterable[str] | None = None, split: str | None = None) -> list[Pair]:

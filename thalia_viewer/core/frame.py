@@ -7,10 +7,11 @@ masks, ERA5 variables with one date dim or both, the project's activity / intens
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -28,10 +29,18 @@ from .pairs import timeseries as _timeseries
 
 #: Fraction of exact zeros in a pair's coherence above which zeros are taken for no-data.
 ZERO_NODATA_FRACTION = 0.005
+#: Side (px) of the central window sampled to tell the coherence scale and the no-data convention.
+SAMPLE_PX = 512
 
 
 class Frame:
-    """A lazily opened frame store with its valid pairs and their annotation records."""
+    """A lazily opened frame store with its valid pairs and their annotation records.
+
+    ``ds`` is best opened with xarray's lazy backend indexing (``xr.open_zarr(..., chunks=None)``): a layer is
+    then a dask array over the chunks of its own pair only, so reading a pair costs the same whatever the size
+    of the date grid. ``stored_cells`` (optional) lists the (primary, secondary) indices of the cells that
+    hold written chunks, which spares sampling every cell of the grid when no JSON lists the pairs.
+    """
 
     def __init__(
         self,
@@ -40,10 +49,12 @@ class Frame:
         quality: Mapping[str, Any] | None = None,
         records: Mapping[tuple[str, str], dict] | None = None,
         source: str = "",
+        stored_cells: Callable[[], set[tuple[int, int]] | None] | None = None,
     ) -> None:
         self.frame_id = frame_id
         self.ds = ds
         self.source = source or frame_id
+        self._stored_cells = stored_cells
         self._quality = quality
         self.records: dict[tuple[str, str], dict] = dict(records or {})
         if schema.PHASE not in ds.data_vars:
@@ -54,8 +65,8 @@ class Frame:
             msg = f"{self.source}: {schema.PHASE} has dims {dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)."
             raise SchemaError(msg, "Rewrite the store with the Thalia dimension order.")
         self.y_dim, self.x_dim = (str(d) for d in dims[2:])
-        self._primary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.PRIMARY].values)}
-        self._secondary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.SECONDARY].values)}
+        self._primary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.PRIMARY].values))}
+        self._secondary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.SECONDARY].values))}
 
     # ------------------------------------------------------------------------------------ geometry
     @property
@@ -121,14 +132,28 @@ class Frame:
         return pair.primary in self._primary_index and pair.secondary in self._secondary_index
 
     def _non_empty_pairs(self) -> list[Pair]:
-        """Cells whose central 8x8 window of phase holds a finite non-zero value (no JSON available)."""
+        """Cells whose central 8x8 window of phase holds a finite non-zero value (no JSON available).
+
+        Only the cells that hold written chunks are sampled when the store can be listed (a real grid is
+        mostly empty: 1,326 pairs of 102,400 cells), else every cell.
+        """
         h, w = self.shape
         window = {self.y_dim: slice(h // 2 - 4, h // 2 + 4), self.x_dim: slice(w // 2 - 4, w // 2 + 4)}
-        sample = self.ds[schema.PHASE].isel(window)
-        filled = (np.isfinite(sample) & (sample != 0)).any([self.y_dim, self.x_dim]).values
+        phase = self.ds[schema.PHASE]
+        stored = self._stored_cells() if self._stored_cells is not None else None
+        if stored is None:
+            cells = [(int(i), int(j)) for i in range(phase.shape[0]) for j in range(phase.shape[1])]
+        else:
+            cells = sorted((i, j) for i, j in stored if i < phase.shape[0] and j < phase.shape[1])
         p_dates = list(self._primary_index)
         s_dates = list(self._secondary_index)
-        return [Pair(self.frame_id, p_dates[i], s_dates[j]) for i, j in zip(*np.nonzero(filled), strict=True)]
+        if not cells:
+            return []
+        rows, cols = (xr.DataArray(np.array(v), dims="cell") for v in zip(*cells, strict=True))
+        sample = phase.isel({schema.PRIMARY: rows, schema.SECONDARY: cols, **window})
+        sample = sample.chunk({"cell": 64}) if sample.chunks is None else sample  # read the cells in parallel
+        filled = (np.isfinite(sample) & (sample != 0)).any([self.y_dim, self.x_dim]).values
+        return [Pair(self.frame_id, p_dates[i], s_dates[j]) for (i, j), f in zip(cells, filled, strict=True) if f]
 
     @property
     def primary_dates(self) -> list[str]:
@@ -188,13 +213,16 @@ class Frame:
         if da.dims != (self.y_dim, self.x_dim):
             msg = f"{self.source}: {name} has dims {self.ds[name].dims}; expected date dims then ({self.y_dim}, {self.x_dim})."
             raise SchemaError(msg, "Rewrite the variable with the frame's spatial dims.")
-        return da
+        return _pair_graph(da)
 
     @cached_property
     def _coherence_sample(self) -> np.ndarray | None:
+        """A central window of the first pair's coherence (the chunks under it are all that is read)."""
         if schema.COHERENCE not in self.ds.data_vars or not self.pairs:
             return None
-        return np.asarray(self._variable(schema.COHERENCE, self.pairs[0]).values)
+        h, w = self.shape
+        rows, cols = slice(max(h // 2 - SAMPLE_PX // 2, 0), h // 2 + SAMPLE_PX // 2), slice(max(w // 2 - SAMPLE_PX // 2, 0), w // 2 + SAMPLE_PX // 2)
+        return np.asarray(self._variable(schema.COHERENCE, self.pairs[0]).isel({self.y_dim: rows, self.x_dim: cols}).values)
 
     @cached_property
     def coherence_scale(self) -> float:
@@ -246,17 +274,36 @@ class Frame:
         return derived.astype(np.uint8).assign_attrs(derived_from=schema.DEFORMATION_MASK)
 
     def read(self, pair: Pair, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        """Layers of ``pair`` loaded into memory; a chunk that cannot be decoded raises :class:`CorruptChunkError`."""
-        out: dict[str, np.ndarray] = {}
-        for key, da in self.layers(pair, keys).items():
-            try:
-                out[key] = np.asarray(da.values)
-            except (MissingVariableError, SchemaError):
-                raise
-            except Exception as exc:
-                msg = f"{self.source}: layer {key!r} of pair {pair} cannot be read ({type(exc).__name__}: {exc})."
-                raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
-        return out
+        """Layers of ``pair`` loaded into memory, in one parallel read; a chunk that cannot be decoded raises
+        :class:`CorruptChunkError`."""
+        layers = self.layers(pair, keys)
+        try:
+            values = dask.compute(*(da.data for da in layers.values()))
+        except (MissingVariableError, SchemaError):
+            raise
+        except Exception as exc:
+            msg = f"{self.source}: layers {list(layers)} of pair {pair} cannot be read ({type(exc).__name__}: {exc})."
+            raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
+        return {key: np.asarray(v) for key, v in zip(layers, values, strict=True)}
+
+
+def _date_keys(values: np.ndarray) -> list[str]:
+    """``YYYYMMDD`` of each date coordinate value (vectorised for datetime64: a real grid has 320)."""
+    if np.issubdtype(values.dtype, np.datetime64):
+        return [d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")]
+    return [schema.format_date(v) for v in values]
+
+
+def _pair_graph(da: xr.DataArray) -> xr.DataArray:
+    """A 2-D selection as a dask array over its own chunks only (the store's spatial chunks, else one chunk).
+
+    Layers stay lazy through their arithmetic (scaling, masking, casting), a window or a decimated view reads
+    only the chunks it needs, and the graph has one task per chunk of ONE pair, whatever the date grid.
+    """
+    if da.chunks is not None:  # already dask (a Frame over a dask-chunked dataset): keep its chunks
+        return da
+    preferred = da.encoding.get("preferred_chunks", {})
+    return da.chunk({d: preferred.get(d, -1) for d in da.dims})
 
 
 def _as_codes(da: xr.DataArray) -> xr.DataArray:

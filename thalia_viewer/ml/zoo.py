@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from ..core import schema
+from ..resources import data_dir
 from .errors import InputError, MissingWeightsError, ModelCardError, ModelStackError, UnknownModelError
 from .files import write_text
 from .inputs import Setting, channel_names, setting_of
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
 CARD_SUFFIX: Final = ".yaml"
 WEIGHTS_SUFFIX: Final = SAFETENSORS_SUFFIX
-PACKAGED_ZOO: Final = Path(__file__).resolve().parents[2] / "model_zoo"
+PACKAGED_ZOO: Final = data_dir("model_zoo")
 ZOO_ENV: Final = "THALIA_ZOO"
 USER_ZOO: Final = Path("~/.thalia/zoo")
 DEFAULT_MODEL: Final = "thalia-small"

@@ -15,6 +15,8 @@ only the chunks that differ from the pair's previous version. History is never r
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -43,6 +45,10 @@ DEFAULT_SUBDIR: Final = (".thalia", "annotations")
 MAX_ATTEMPTS: Final = 8  # whole-save retries when a concurrent commit clashes structurally
 REBASE_TRIES: Final = 20  # rebases of one commit onto commits of other pairs
 CACHE_PAIRS: Final = 2  # pairs' masks kept in memory per store (48 MB each at 4096 x 4096)
+#: ``create=ON_SAVE``: a missing store reads as an empty one and is created by the first write (browsing
+#: never writes: a dataset root is often read-only).
+ON_SAVE: Final = "on_save"
+PENDING_RECHECK_S: Final = 5.0  # a store not created yet: how often a remote one is looked for again
 _QUIET_LOGS: Final = "warn,icechunk::storage::object_store=error,icechunk::session=error"
 
 Source = PairAnnotation | Callable[[Pair], PairAnnotation]
@@ -84,8 +90,9 @@ def _group_path(pair: Pair) -> str:
 class AnnotationStore:
     """A versioned, attributed, conflict-safe store of pair corrections (see the module docstring).
 
-    ``location``: a local folder (created when ``create``), ``file://`` or ``s3://bucket/prefix`` URL, or an
-    ``icechunk.Storage``. ``dataset``: the source dataset; with it, masks are checked against the frame's
+    ``location``: a local folder (created when ``create``; with ``create=ON_SAVE`` only by the first save,
+    tag or revert, a missing store reading as an empty one until then, or until another process creates it),
+    ``file://`` or ``s3://bucket/prefix`` URL, or an ``icechunk.Storage``. ``dataset``: the source dataset; with it, masks are checked against the frame's
     shape and the pair's existence, and reads can fall back to the source (:meth:`read_merged`).
     Safe for several processes writing at once (local folders use a commit lock, object stores Icechunk's
     conditional updates). ``cache_pairs``: how many pairs' masks (3 x rows x columns bytes each) are kept in
@@ -96,7 +103,7 @@ class AnnotationStore:
         self,
         location: str | os.PathLike[str] | icechunk.Storage,
         dataset: ThaliaDataset | None = None,
-        create: bool = True,
+        create: bool | str = True,
         cache_pairs: int = CACHE_PAIRS,
     ) -> None:
         self.dataset = dataset
@@ -106,14 +113,73 @@ class AnnotationStore:
         ):  # silence what is expected: the local-storage warning, rebase aborts
             icechunk.set_logs_filter(_QUIET_LOGS)
         storage, self._folder, self.location = _storage(location)
-        self._repo = self._open(storage, create)
-        self._history = History(self._repo)
+        self.writes = 0  # commits made through this object (readers caching the tip compare it)
+        self._pending: icechunk.Storage | None = None  # ON_SAVE and not created yet
+        self._pending_checked = 0.0
+        if create == ON_SAVE and not self._exists(storage):
+            self._pending = storage
+            self._repo_now = icechunk.Repository.create(icechunk.in_memory_storage())
+            _initialize(self._repo_now)
+        else:
+            self._repo_now = self._open(storage, bool(create))
+        self._history_now = History(self._repo_now)
         self._cache: OrderedDict[tuple[str, str], dict[str, np.ndarray]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"AnnotationStore({self.location!r})"
 
     # ---------------------------------------------------------------------------------------- open
+    @property
+    def exists(self) -> bool:
+        """Whether the store exists (``False`` for an ``ON_SAVE`` store nobody has saved to yet)."""
+        self._adopt()
+        return self._pending is None
+
+    @property
+    def _repo(self) -> icechunk.Repository:
+        self._adopt()
+        return self._repo_now
+
+    @property
+    def _history(self) -> History:
+        self._adopt()
+        return self._history_now
+
+    def _exists(self, storage: icechunk.Storage) -> bool:
+        if self._folder is not None and not self._folder.is_dir():
+            return False
+        try:
+            return bool(icechunk.Repository.exists(storage))
+        except icechunk.IcechunkError:
+            return False
+
+    def _adopt(self, create: bool = False) -> None:
+        """An ``ON_SAVE`` store not created yet: open it once it exists (another process may have created it),
+        or create it now for a write (``create``)."""
+        if self._pending is None:
+            return
+        if not create:
+            now = time.monotonic()
+            if self._folder is None and now - self._pending_checked < PENDING_RECHECK_S:
+                return  # a remote store: do not look it up on every read
+            self._pending_checked = now
+            if not self._exists(self._pending):
+                return
+        repo = self._open(self._pending, create=True)
+        self._pending, self._repo_now, self._history_now = None, repo, History(repo)
+
+    def _writable(self) -> None:
+        """Before a write: create an ``ON_SAVE`` store now, and check that a local one can be written (a
+        read-only folder would otherwise fail halfway, inside Icechunk)."""
+        self._adopt(create=True)
+        if self._folder is None:
+            return
+        try:
+            with tempfile.TemporaryFile(dir=self._folder, prefix=".write-check-"):
+                pass
+        except OSError as exc:
+            raise _not_writable(self.location, exc) from None
+
     def _open(self, storage: icechunk.Storage, create: bool) -> icechunk.Repository:
         folder = self._folder
         missing = f"annotation store {self.location} does not exist."
@@ -122,7 +188,10 @@ class AnnotationStore:
                 raise AnnotationStoreError(
                     missing, "Check the path; a store is created by the first save in the app."
                 )
-            folder.mkdir(parents=True)
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise _not_writable(self.location, exc) from None
         try:
             if not icechunk.Repository.exists(storage):
                 if not create:
@@ -143,6 +212,8 @@ class AnnotationStore:
         except icechunk.IcechunkError as exc:
             msg = f"annotation store {self.location} cannot be opened ({_first_line(exc)})."
             raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from None
+        except OSError as exc:  # the commit lock or the repository's files cannot be written
+            raise _not_writable(self.location, exc) from None
         if not _is_marked(repo):
             if len(list(repo.ancestry(branch=BRANCH))) > 1:
                 msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
@@ -190,14 +261,16 @@ class AnnotationStore:
             out = [v for v in out if v.pair == pair]
         return out
 
-    def pair_version(self, pair: Pair) -> str | None:
-        """The id of the latest commit that touched ``pair`` (``None``: never edited)."""
-        latest = self._history.latest(pair)
+    def pair_version(self, pair: Pair, at: str | None = None) -> str | None:
+        """The id of the latest commit that touched ``pair`` (``None``: never edited), at snapshot ``at``
+        (default: the tip of main, looked up anew; a snapshot already seen answers without any read)."""
+        latest = self._history.latest(pair, at=at)
         return latest.id if latest else None
 
     def tag(self, name: str, version: str | None = None) -> str:
         """Label ``version`` (default: the tip of main) as release ``name``; returns its snapshot id."""
         name = name.strip()
+        self._writable()
         if not name or name in self._repo.list_branches():
             msg = f"{name!r} cannot name a tag (it is empty or a branch name)."
             raise AnnotationStoreError(msg, "Use a release name such as labels-v1.")
@@ -374,6 +447,7 @@ class AnnotationStore:
 
         ``masks`` ``None`` deletes the pair's correction (back to the source).
         """
+        self._writable()
         now = datetime.now(UTC).isoformat()
         saved = {"author": author, "message": message, "time": now, "kind": kind.value}
         metadata = commit_metadata(pair, author, kind, reverted_to)
@@ -400,6 +474,7 @@ class AnnotationStore:
                 continue  # the same pair, or its new frame group, was committed meanwhile: redo from the tip
             if masks is not None:
                 self._remember(pair, snapshot, masks)
+            self.writes += 1
             return snapshot
         msg = (
             f"pair {pair} could not be committed in {MAX_ATTEMPTS} attempts: other writers kept changing it."
@@ -504,3 +579,13 @@ def _author(author: str) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip(" x|`->") for line in str(exc).splitlines() if line.strip(" x|`->")]
     return lines[0] if lines else type(exc).__name__
+
+
+def _not_writable(location: str, exc: OSError) -> AnnotationStoreError:
+    """The store cannot be created or written where it is (e.g. beside a read-only dataset root)."""
+    reason = exc.strerror or type(exc).__name__
+    msg = f"annotation store {location} cannot be written ({reason}: {exc.filename or location})."
+    return AnnotationStoreError(
+        msg, "Save corrections to a writable place: serve with `thalia-viewer serve ROOT --store PATH` or set "
+        "THALIA_STORE=PATH (a folder, or s3://BUCKET/PREFIX).",
+    )

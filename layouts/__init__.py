@@ -1,0 +1,1 @@
+"""Layout specs of the app's modes (YAML), installed as package data ``thalia_viewer.layouts``."""
