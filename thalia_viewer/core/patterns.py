@@ -256,7 +256,10 @@ def reconcile(
         if k not in reached:
             outcomes.append(keep_all[k])
             continue
-        mine = [m for m, _ in overlaps.get(k, []) if m not in claimed]
+        same_class = (e.activity_code, e.intensity_code)
+        mine = [m for m, _ in sorted(overlaps.get(k, []), key=lambda t: ((found.activity[t[0]], found.intensity[t[0]]) != same_class
+                                                                         and found.activity[t[0]] != e.activity_code, -t[1]))
+                if m not in claimed]  # its own class continues it first, then the most overlapping  # fmt: skip
         if not mine:
             removed.append(k)
             continue
@@ -290,9 +293,11 @@ def _group_outcomes(
         if match is not None:
             claimed.add(match)
             out[k] = Outcome(e.activity, e.intensity, k, match)
+    # the group lives on where "not placed" pixels remain (or, for entries of one class, pixels of that class)
     group_classes = {(entries[k].activity_code, entries[k].intensity_code) for k in unplaced}
+    one_class = group_classes if len(group_classes) == 1 else set()
     remains = [m for m in patterns if found.activity[m] == schema.UNPLACED_ACTIVITY
-               or (found.activity[m], found.intensity[m]) in group_classes]  # fmt: skip
+               or (found.activity[m], found.intensity[m]) in one_class]  # fmt: skip
     claimed.update(remains)  # what is left of the group's region is the group's, not a new pattern
     for k in unplaced:
         if k not in out:

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 FIT_PAIRS: Final = 24
 #: The transform of a frame is known when the median IoU of its pairs' polygons with their masks reaches this.
 MIN_FRAME_IOU: Final = 0.5
-#: A pair's polygons place its classes when their IoU with its mask reaches this (hand-drawn, coarse outlines).
-MIN_PAIR_IOU: Final = 0.3
+#: A pair's polygons place its classes when their IoU with its mask reaches this (else a wrong class could land).
+MIN_PAIR_IOU: Final = 0.5
 #: Pairs whose bounding boxes miss the fitted transform by more than this many cube pixels (and more than
 #: three times the median miss) are left out of the fit (a pattern the polygons do not hold, say).
 OUTLIER_PX: Final = 6.0

@@ -94,8 +94,7 @@ def _polygons(
         edit = reconcile(entries, base.masks, saved.masks, owner, placement.unplaced if placement else ())
         if edit.lists == (kinds, levels):
             if owner is None:
-                owner, _ = class_owners(entries, find_patterns(base.masks[schema.ACTIVITY_MASK], base.masks[schema.INTENSITY_MASK],
-                                                               (slice(None), slice(None))))  # fmt: skip
+                owner = _class_owners(entries, base.masks)
             out = []
             for o in edit.outcomes:
                 if o.kept and raw is not None and len(raw) == len(entries):
@@ -109,13 +108,19 @@ def _polygons(
             return out, ""
     # typed lists that do not follow from the strokes: outline the saved masks' patterns, matched by class
     saved_entries = record_entries(saved.record) or []
-    activity, intensity = saved.masks[schema.ACTIVITY_MASK], saved.masks[schema.INTENSITY_MASK]
+    owner = _class_owners(saved_entries, saved.masks)
+    out = [convert(owner == k) for k in range(len(saved_entries))]
+    return out, "the record's lists were typed: each pattern is outlined from the masks' pattern of its class"
+
+
+def _class_owners(entries: list, masks: dict[str, np.ndarray]) -> np.ndarray:
+    """Owners (whole frame) of the masks' patterns, matched to ``entries`` by class."""
+    activity, intensity = masks[schema.ACTIVITY_MASK], masks[schema.INTENSITY_MASK]
     found = find_patterns(activity, intensity, window_of(activity))
-    owners, _ = class_owners(saved_entries, found)
+    owners, _ = class_owners(entries, found)
     full = np.full(activity.shape, NO_OWNER, np.int16)
     full[found.window] = owners
-    out = [convert(full == k) for k in range(len(saved_entries))]
-    return out, "the record's lists were typed: each pattern is outlined from the masks' pattern of its class"
+    return full
 
 
 def _ordered(record: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:

@@ -45,10 +45,12 @@ MAX_VERTICES: Final = 50  # real polygons have 5-50 vertices
 @dataclass(frozen=True)
 class RealStyle:
     """How real-style records are written: ``polygons`` in ``annotations.json`` or not; ``second_share`` of
-    the campaigns with an event that get a second pattern (at least one per frame that has one)."""
+    the campaigns with an event that get a second pattern (at least one per frame that has one);
+    ``keep_rasters`` leaves the simulated activity / intensity rasters in the cubes (the truth, for tests)."""
 
     polygons: bool = True
     second_share: float = 0.5
+    keep_rasters: bool = False
 
 
 def polygon_frame(plan: FramePlan) -> PolygonTransform:
@@ -134,7 +136,7 @@ def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], 
                 polygons = record_polygons(rec, np.asarray(group[schema.ACTIVITY_MASK][i, j]), frame)
             if style.polygons:
                 records[key] = _with_polygons(rec, polygons)
-        for name in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK):
+        for name in () if style.keep_rasters else (schema.ACTIVITY_MASK, schema.INTENSITY_MASK):
             del group[name]
         group.attrs[TRUTH_ATTR] = frame.as_dict()
         if (path / ".zmetadata").exists() or (group.metadata.zarr_format == 3 and group.metadata.consolidated_metadata):
