@@ -60,12 +60,14 @@ def changes_html(update: RecordUpdate | None, placement: str = "") -> str:
         return "".join(parts)
     if update.changes:
         rows = "".join(
-            f"<tr><td><b>{html.escape(field_title(c.field))}</b></td><td>{_value(c.old)}</td>"
-            f"<td>→ {_value(c.new)}</td><td style='color:#555'>{html.escape(c.why)}</td></tr>"
+            "<div style='margin:3px 0;padding:2px 6px;border-left:3px solid #2563eb;background:#f3f6fd'>"
+            f"<div><b>{html.escape(field_title(c.field))}</b>"
+            f"{f' <span style=color:#555>· {html.escape(c.why)}</span>' if c.why else ''}</div>"
+            f"<div><span style='color:#777;text-decoration:line-through'>{_value(c.old)}</span> → <b>{_value(c.new)}</b></div>"
+            "</div>"
             for c in update.changes
         )
-        parts.append("<div class='thalia-record-changes' style='font-size:12px'><b>A save will change in the record:</b>"
-                     f"<table style='border-collapse:collapse;width:100%'>{rows}</table></div>")  # fmt: skip
+        parts.append(f"<div class='thalia-record-changes' style='font-size:12px'><b>A save will change in the record:</b>{rows}</div>")
     else:
         parts.append("<div class='thalia-record-changes' style='font-size:12px'>"
                      "A save changes nothing in the record.</div>")  # fmt: skip
