@@ -332,13 +332,38 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
 
 def _nearest(labels: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> np.ndarray | None:
     """Label (among ``allowed``) of the nearest pixel holding one, for each pixel of ``where`` in row-major
-    order; ``None`` if no pixel holds one. Works on the box around both."""
-    seeds = np.isin(labels, list(allowed))
-    if not seeds.any():
-        return None
-    box = _bbox(seeds | where)
-    _, (ri, ci) = ndimage.distance_transform_edt(~seeds[box], return_indices=True)
-    return labels[box][ri, ci][where[box]]
+    order; ``None`` if no pixel holds one. Pixels inside an allowed polygon take its label; the others are
+    looked up by a distance transform over their box, grown until the nearest label is surely inside it."""
+    ok = np.zeros(int(labels.max(initial=NO_OWNER)) + 2, bool)
+    ok[np.asarray(allowed, dtype=np.int64) + 1] = True
+    box = _bbox(where)
+    inside = ok[labels[box] + 1]
+    sub = where[box]
+    out = np.where(inside, labels[box], NO_OWNER)[sub]
+    rest = sub & ~inside
+    if not rest.any():
+        return out
+    h, w = labels.shape
+    r0, c0 = box[0].start, box[1].start
+    rows, cols = np.nonzero(rest)
+    pad = 16
+    while True:
+        big = (slice(max(r0 + int(rows.min()) - pad, 0), min(r0 + int(rows.max()) + 1 + pad, h)),
+               slice(max(c0 + int(cols.min()) - pad, 0), min(c0 + int(cols.max()) + 1 + pad, w)))  # fmt: skip
+        seeds = ok[labels[big] + 1]
+        whole = big == (slice(0, h), slice(0, w))
+        if seeds.any():
+            dist, (ri, ci) = ndimage.distance_transform_edt(~seeds, return_indices=True)
+            rr, cc = rows + r0 - big[0].start, cols + c0 - big[1].start
+            if whole or dist[rr, cc].max() <= pad:
+                nearest = labels[big][ri[rr, cc], ci[rr, cc]]
+                break
+        elif whole:
+            return None
+        pad *= 2
+    rest_in_sub = rest[sub]
+    out[rest_in_sub] = nearest
+    return out
 
 
 def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) -> Placement:
