@@ -46,6 +46,8 @@ MIN_PAIR_IOU: Final = 0.5
 #: Pairs whose bounding boxes miss the fitted transform by more than this many cube pixels (and more than
 #: three times the median miss) are left out of the fit (a pattern the polygons do not hold, say).
 OUTLIER_PX: Final = 6.0
+#: Deformation pixels outside every polygon closer than this (px) are looked up together.
+CLUSTER_PX: Final = 4
 NO_OWNER: Final = -1
 UNPLACED_OWNER: Final = -2
 
@@ -332,38 +334,45 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
 
 def _nearest(labels: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> np.ndarray | None:
     """Label (among ``allowed``) of the nearest pixel holding one, for each pixel of ``where`` in row-major
-    order; ``None`` if no pixel holds one. Pixels inside an allowed polygon take its label; the others are
-    looked up by a distance transform over their box, grown until the nearest label is surely inside it."""
+    order; ``None`` if no pixel holds one. Pixels inside an allowed polygon take its label; the others, in
+    clusters, by a distance transform over each cluster's box grown until the nearest label is surely in it."""
     ok = np.zeros(int(labels.max(initial=NO_OWNER)) + 2, bool)
     ok[np.asarray(allowed, dtype=np.int64) + 1] = True
     box = _bbox(where)
     inside = ok[labels[box] + 1]
     sub = where[box]
-    out = np.where(inside, labels[box], NO_OWNER)[sub]
+    out = np.where(inside, labels[box], NO_OWNER)
     rest = sub & ~inside
-    if not rest.any():
-        return out
+    if rest.any():
+        clusters, _ = ndimage.label(ndimage.maximum_filter(rest.view(np.uint8), size=2 * CLUSTER_PX + 1) > 0,
+                                    structure=np.ones((3, 3), bool))  # fmt: skip
+        for k, part in enumerate(ndimage.find_objects(clusters), start=1):
+            rows, cols = np.nonzero(rest[part] & (clusters[part] == k))
+            rows, cols = rows + part[0].start + box[0].start, cols + part[1].start + box[1].start
+            found = _nearest_of(labels, ok, rows, cols)
+            if found is None:
+                return None
+            out[rows - box[0].start, cols - box[1].start] = found
+    return out[sub]
+
+
+def _nearest_of(labels: np.ndarray, ok: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """Nearest allowed label (``ok[label + 1]``) of the pixels ``(rows, cols)`` of the frame."""
     h, w = labels.shape
-    r0, c0 = box[0].start, box[1].start
-    rows, cols = np.nonzero(rest)
     pad = 16
     while True:
-        big = (slice(max(r0 + int(rows.min()) - pad, 0), min(r0 + int(rows.max()) + 1 + pad, h)),
-               slice(max(c0 + int(cols.min()) - pad, 0), min(c0 + int(cols.max()) + 1 + pad, w)))  # fmt: skip
+        big = (slice(max(int(rows.min()) - pad, 0), min(int(rows.max()) + 1 + pad, h)),
+               slice(max(int(cols.min()) - pad, 0), min(int(cols.max()) + 1 + pad, w)))  # fmt: skip
         seeds = ok[labels[big] + 1]
         whole = big == (slice(0, h), slice(0, w))
         if seeds.any():
             dist, (ri, ci) = ndimage.distance_transform_edt(~seeds, return_indices=True)
-            rr, cc = rows + r0 - big[0].start, cols + c0 - big[1].start
+            rr, cc = rows - big[0].start, cols - big[1].start
             if whole or dist[rr, cc].max() <= pad:
-                nearest = labels[big][ri[rr, cc], ci[rr, cc]]
-                break
+                return labels[big][ri[rr, cc], ci[rr, cc]]
         elif whole:
             return None
         pad *= 2
-    rest_in_sub = rest[sub]
-    out[rest_in_sub] = nearest
-    return out
 
 
 def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) -> Placement:
