@@ -362,6 +362,7 @@ def test_export_of_the_merged_file_puts_edited_polygons_in_cube_pixels_under_the
     i, j = dataset.frame(other.frame).cell(other)
     labelled = np.asarray(cube[schema.DEFORMATION_MASK][i, j]) == 1
     assert (np.asarray(cube[schema.ACTIVITY_MASK][i, j])[labelled] == schema.UNPLACED_ACTIVITY).all()
+    assert validate(str(tmp_path / "out")).ok, validate(str(tmp_path / "out")).summary()
 
 
 def test_annotations_text_splices_records_in_the_source_layout():

@@ -268,9 +268,8 @@ class Frame:
             return cached
         record = self.annotation(pair)
         if schema.ACTIVITY_MASK in self.ds.data_vars and schema.INTENSITY_MASK in self.ds.data_vars:
-            layers = self.read(pair, ["activity", "intensity"])
-            activity, intensity = layers["activity"], layers["intensity"]
-            found = Placement(activity, intensity, np.zeros((0, 0), np.int16), (slice(0, 0), slice(0, 0)),
+            none = np.zeros((0, 0), np.uint8)  # the cube's rasters are read as layers; no owners
+            found = Placement(none, none, none.astype(np.int16), (slice(0, 0), slice(0, 0)),
                               PlacementStatus.CUBE, record_entries(record) or [])  # fmt: skip
         else:
             deformation = self.deformation(pair)

@@ -331,5 +331,5 @@ def _problems(edit: PatternEdit) -> list[str]:
                             "paint it with a class.")  # fmt: skip
         elif not o.intensity:
             problems.append(f"pattern {n} ({o.activity}) has no intensity level in the masks; "
-                            "paint it with Low, Medium or High, or type its level in the form.")  # fmt: skip
+                            f"paint it with {', '.join(schema.VOLCANIC_LEVEL_NAMES)}, or type its level in the form.")  # fmt: skip
     return problems

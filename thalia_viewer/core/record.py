@@ -105,7 +105,7 @@ def _list_problems(kinds: Any, levels: Any) -> list[str]:
         if quake and level != schema.NO_LEVEL:
             out.append(f"pattern {n} is an earthquake: its intensity level is {schema.NO_LEVEL!r}, not {level!r}.")
         elif not quake and level == schema.NO_LEVEL:
-            out.append(f"pattern {n} ({kind}): {schema.NO_LEVEL!r} is the earthquakes' level; pick Low, Medium or High.")
+            out.append(f"pattern {n} ({kind}): {schema.NO_LEVEL!r} is the earthquakes' level; pick {', '.join(schema.VOLCANIC_LEVEL_NAMES)}.")
     return out
 
 

@@ -130,6 +130,7 @@ EARTHQUAKE_INTENSITY: Final = 4
 UNIDENTIFIED_ACTIVITY: Final = 6  # deformation whose record names no volcanic class at all
 UNPLACED_ACTIVITY: Final = UNPLACED_ACTIVITY_CLASS.code
 UNPLACED_INTENSITY: Final = UNPLACED_INTENSITY_CLASS.code
+VOLCANIC_LEVEL_NAMES: Final = tuple(c.name for c in INTENSITY_LEVELS if c.code not in (0, EARTHQUAKE_INTENSITY))
 EARTHQUAKE: Final = ACTIVITY_TYPES[EARTHQUAKE_ACTIVITY].name  # the record's name of the earthquake class
 NO_LEVEL: Final = INTENSITY_LEVELS[EARTHQUAKE_INTENSITY].name  # "None": the earthquake's intensity level
 

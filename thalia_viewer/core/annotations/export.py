@@ -49,7 +49,7 @@ class ExportSummary:
             f"wrote {self.out}: {self.frames} frames, {self.pairs} corrected pairs, {self.records} records "
             f"(annotation store version {self.version[:8]})"
         )
-        return "\n".join([head, *(f"  changed {c}" for c in self.changed)])
+        return "\n".join([*(f"changed {c}" for c in self.changed), head])  # the head last: the CLI adds the time
 
 
 def export_dataset(
