@@ -25,6 +25,7 @@ from thalia_viewer.core.annotations import AnnotationStore, export_dataset
 from thalia_viewer.core.annotations.export_records import _spans, annotations_text
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.editing import MaskClass, MaskEditor
+from thalia_viewer.core.errors import InvalidEditError
 from thalia_viewer.core.placement import (
     PolygonTransform,
     Status,
@@ -376,3 +377,19 @@ def test_annotations_text_splices_records_in_the_source_layout():
     assert '"x":2}' in text and ' "2": {"uniqueID": 2, "frameID": "F", "primary_date": "20200101"' in text
     assert text.endswith("}\n")
     assert annotations_text("[1]", merged, corrected) == json.dumps(merged, indent=1)  # not splicable: a fresh dump
+
+
+def test_the_store_keeps_the_not_placed_codes_together(merged_root, tmp_path):
+    dataset = ThaliaDataset(merged_root)
+    store = AnnotationStore(tmp_path / "store", dataset=dataset)
+    (pair, _), *_ = two_pattern_pairs(dataset)
+    source = store.read_merged(pair)
+    broken = {k: v.copy() for k, v in source.masks.items()}
+    broken[schema.INTENSITY_MASK][broken[schema.ACTIVITY_MASK] == schema.UNPLACED_ACTIVITY] = 2
+    with pytest.raises(InvalidEditError, match="not placed"):
+        store.save_pair(pair, broken, source.record, "ana", "x", base=source.version)
+    assert store.edited_pairs() == []
+    store.save_pair(pair, source.masks, {**source.record, "caption": "checked"}, "ana", "caption", base=source.version)
+    saved = store.read_pair(pair)
+    assert np.array_equal(saved.masks[schema.ACTIVITY_MASK], source.masks[schema.ACTIVITY_MASK])
+    assert saved.record["activity_type"] == source.record["activity_type"]
