@@ -393,3 +393,14 @@ def test_the_store_keeps_the_not_placed_codes_together(merged_root, tmp_path):
     saved = store.read_pair(pair)
     assert np.array_equal(saved.masks[schema.ACTIVITY_MASK], source.masks[schema.ACTIVITY_MASK])
     assert saved.record["activity_type"] == source.record["activity_type"]
+
+
+def test_cli_synth_real_style(tmp_path, capsys):
+    out = tmp_path / "merged"
+    assert main(["synth", str(out), "--frames", "1", "--size", "128", "128", "--dates", "4", "--real-style", "no-polygons"]) == 0
+    records = json.loads((out / schema.ANNOTATIONS_FILE).read_text())
+    assert records and all(schema.POLYGONS_FIELD not in r for r in records.values())
+    assert schema.ACTIVITY_MASK not in xr.open_zarr(out / f"{FRAME}.zarr")
+    with pytest.raises(SystemExit):  # argparse: an unknown choice is a usage error (exit 2)
+        main(["synth", str(tmp_path / "x"), "--real-style", "sometimes"])
+    assert "invalid choice" in capsys.readouterr().err

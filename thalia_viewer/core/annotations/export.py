@@ -6,7 +6,8 @@ consolidated metadata) in which only the corrected pairs' mask cells are rewritt
 ``annotations.json`` is the source's, byte for byte, with each corrected record spliced in its place
 (``export_records``: its polygons in the source's pixel frame under ``segmentation_mask`` when that frame is
 known, else in cube pixels under ``segmentation_mask_cube_px``); ``quality_timeseries.json`` is the
-source's, updated for the corrected records' flags. The export is written beside ``OUT`` and renamed at the end: an interrupted one leaves no ``OUT``.
+source's, updated for the corrected records' flags. The export is written beside ``OUT`` and renamed at the
+end: an interrupted one leaves no ``OUT``.
 """
 
 from __future__ import annotations
