@@ -115,18 +115,29 @@ def test_save_conflict_reload_and_overwrite(session, tiny_root, tmp_path):
     assert len(session.store.history(pair=session.pair)) == 3
 
 
-def test_saving_needs_an_author_and_fixes_derived_fields(session):
+def test_saving_needs_an_author_and_changes_only_what_the_strokes_and_form_changed(session):
     session.author = ""
-    session.stroke(*line(session, 30, range(10, 40)))
+    session.editor.clear()
     assert not session.save()
     session.author = "Ada"
-    session.set_field("label", [schema.Label.NON_DEFORMATION.value])
-    record, warnings = session.derived_record()
-    assert record["label"] == derived_fields(session.editor.masks)["label"]
-    assert any(w.startswith("label") for w in warnings)
+    assert session.save()  # cleared: the label follows, the lists lose every pattern
+    saved = session.store.read_pair(session.pair)
+    assert saved.record["label"] == [schema.Label.NON_DEFORMATION.value] and saved.record["activity_type"] == []
+    session.stroke(*line(session, 30, range(10, 40)))
+    update = session.pending()
+    changed = {c.field: c for c in update.changes}
+    assert changed["label"].new == [schema.Label.DEFORMATION.value] and "Deformation appear" in changed["label"].why
+    assert changed["activity_type"].new == ["Mogi"] and changed["intensity_level"].new == ["Medium"]
+    assert "new pattern Mogi / Medium" in changed["activity_type"].why
+    session.set_field("label", [schema.Label.EARTHQUAKE.value])  # typed against the masks: refused
+    update = session.pending()
+    assert update.problems and "typed" in update.problems[0]
+    assert not session.save() and session.dirty
+    session.set_field("label", [schema.Label.DEFORMATION.value])
     assert session.save()
     saved = session.store.read_pair(session.pair)
-    assert saved.record["label"] == record["label"]
+    assert saved.record["label"] == [schema.Label.DEFORMATION.value] and saved.record["activity_type"] == ["Mogi"]
+    assert saved.record["intensity_level"] == ["Medium"]
 
 
 def test_label_form_limits_fields_and_shows_the_derived_warnings(session):
@@ -140,7 +151,7 @@ def test_label_form_limits_fields_and_shows_the_derived_warnings(session):
     assert session.record(session.pair)["activity_type"] == ["Mogi", "Dyke"]
     form._widgets["caption"].value = "Two inflation centres."
     assert session.record(session.pair)["caption"] == "Two inflation centres."
-    assert "From the masks" in form._derived.object
+    assert "A save will change" in form._derived.object and "Atmospheric fringes" in form._derived.object
     assert parse_names("low, HIGH", ["Low", "Medium", "High"]) == ["Low", "High"]
     with pytest.raises(ValueError, match="'Huge'"):
         parse_names("Huge", ["Low"])

@@ -130,7 +130,9 @@ def test_load_copies_validates_and_exposes_read_only_views():
         editor.activity[0, 0] = 1
     assert set(editor.masks) == set(schema.MASKS)
     with pytest.raises(SchemaError, match="unknown codes"):
-        MaskEditor(np.full((4, 4), 7, np.uint8), np.zeros((4, 4), np.uint8))
+        MaskEditor(np.full((4, 4), schema.UNPLACED_ACTIVITY + 1, np.uint8), np.zeros((4, 4), np.uint8))
+    unplaced = MaskEditor(np.full((4, 4), schema.UNPLACED_ACTIVITY, np.uint8), np.zeros((4, 4), np.uint8))
+    assert (unplaced.intensity == schema.UNPLACED_INTENSITY).all() and (unplaced.deformation == 1).all()
     with pytest.raises(SchemaError, match="shape"):
         MaskEditor(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))
     with pytest.raises(SchemaError, match="2-D"):

@@ -20,6 +20,7 @@ from thalia_viewer.core.annotations import AnnotationStore
 from thalia_viewer.core.annotations.export import export_dataset
 from thalia_viewer.core.annotations.vectorize import mask_to_polygons
 from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.editing.footprints import polygon_footprint
 from thalia_viewer.core.errors import AnnotationStoreError
 from thalia_viewer.core.validate import validate
 
@@ -31,6 +32,17 @@ def rasterize(polygons: list[list[int]], shape: tuple[int, int]) -> np.ndarray:
     for polygon in polygons:
         draw.polygon(polygon, fill=1, outline=1)
     return np.array(image)
+
+
+def fill(polygons: list[list[float]], shape: tuple[int, int]) -> np.ndarray:
+    """Flat ``[x0, y0, ...]`` polygons in cube pixels filled by the centre-inside rule, as a boolean raster."""
+    out = np.zeros(shape, bool)
+    for flat in polygons:
+        xy = np.asarray(flat, dtype=float).reshape(-1, 2)
+        footprint = polygon_footprint(xy[:, ::-1], shape)
+        if footprint is not None:
+            out[footprint.box.slices] |= footprint.covered
+    return out
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -105,11 +117,14 @@ def test_export_round_trip(tiny_root, tmp_path):
     )
     assert np.array_equal(layers["intensity"], masks[INT])
     rec = exported.annotation(edited)
-    assert {k: v for k, v in rec.items() if k != "segmentation_mask"} == record
-    assert len(rec["segmentation_mask"]) == 2 and all(
-        len(p) >= 6 and len(p) % 2 == 0 for p in rec["segmentation_mask"]
-    )
-    assert iou(rasterize(rec["segmentation_mask"], frame.shape), masks[DEF] > 0) > 0.9
+    # the source file has no polygons: the edited record's are in cube pixels, under their own key
+    assert schema.POLYGONS_FIELD not in rec and {k: v for k, v in rec.items() if k != schema.CUBE_POLYGONS_FIELD} == record
+    cube_px = rec[schema.CUBE_POLYGONS_FIELD]
+    assert len(cube_px) == 2 and all(len(p) >= 6 and len(p) % 2 == 0 for p in cube_px)
+    assert iou(fill(cube_px, frame.shape), masks[DEF] > 0) > 0.95
+    assert list(rec) == [*list(record)[:-2], schema.CUBE_POLYGONS_FIELD, *list(record)[-2:]]  # before is_crowd
+    assert [c.polygons_key for c in summary.changed] == [schema.CUBE_POLYGONS_FIELD] * 2
+    assert "cube pixels" in str(summary)
     assert exported.annotation(dropped)["corrupted"] == 1 and dropped not in got.pairs
     assert len(got.pairs) == len(frame.pairs) - 1
     assert validate(str(out)).ok, validate(str(out)).summary()
@@ -225,7 +240,7 @@ def test_cli_export(capsys, tiny_root, tmp_path):
     assert code == 0, err
     assert "1 corrected pairs" in out
     records = json.loads((tmp_path / "out" / schema.ANNOTATIONS_FILE).read_text())
-    assert [r["caption"] for r in records.values() if "segmentation_mask" in r] == ["cli"]
+    assert [r["caption"] for r in records.values() if schema.CUBE_POLYGONS_FIELD in r] == ["cli"]
     for argv, expected in (
         (
             ["export", str(tiny_root), str(tmp_path / "o2"), "--store", str(tmp_path / "nowhere")],

@@ -202,7 +202,7 @@ def test_colormaps_by_kind():
     assert colormaps.cmap_name("phase") == colormaps.PHASE_CMAP
     assert colormaps.cmap_name("tcwv_delta") == colormaps.DELTA_CMAP
     assert len(colormaps.colormap_for("coherence")) == 256
-    assert len(colormaps.colormap_for("activity")) == len(schema.ACTIVITY_TYPES)
+    assert len(colormaps.colormap_for("activity")) == len(schema.MASK_CLASSES[schema.ACTIVITY_MASK])
     with pytest.raises(ValueError, match="class layer"):
         colormaps.cmap_name("deformation")
 

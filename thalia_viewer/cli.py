@@ -60,14 +60,35 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from .core.synth.realstyle import RealStyle
     from .core.synth.writer import write_dataset
 
     start = time.perf_counter()
+    real_style = RealStyle(polygons=args.real_style == "polygons") if args.real_style else None
     summary = write_dataset(
         Path(args.out), n_frames=args.frames, shape=tuple(args.size), n_dates=args.dates, seed=args.seed,
-        zarr_format=args.zarr_format, overwrite=args.overwrite, progress=print,
+        zarr_format=args.zarr_format, overwrite=args.overwrite, progress=print, real_style=real_style,
     )  # fmt: skip
     print(f"{summary} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _placement(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .core.dataset import ThaliaDataset
+
+    ds = ThaliaDataset(args.root)
+    for frame_id in args.frame or ds.frames:
+        frame = ds.frame(frame_id)
+        print(frame.polygon_fit.summary())
+        counts: Counter[str] = Counter()
+        for pair in frame.positives:
+            placed = frame.placement(pair)
+            counts[placed.status.value] += 1
+            if args.pairs:
+                print(f"  {pair.key}: {placed.summary()}")
+        print("  " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) if counts else "  no positive pair")
     return 0
 
 
@@ -267,7 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(zarr-python 3 only: the official loader cannot read it)"
     ))
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--real-style", choices=("polygons", "no-polygons"),
+                   help="records and cubes like the real ones: several patterns per pair, no activity / intensity "
+                        "rasters in the cubes; 'polygons': one segmentation_mask polygon per pattern in preview-PNG "
+                        "pixels (~3.3 cube px), as the authors' per-pair files; 'no-polygons': none, as the merged "
+                        "annotations.json")  # fmt: skip
     p.set_defaults(func=_synth)
+
+    p = sub.add_parser("placement", help="how the records' per-pattern classes are placed on the cubes (polygon fit)")
+    p.add_argument("root")
+    p.add_argument("--frame", action="append", help="only this frame (repeatable)")
+    p.add_argument("--pairs", action="store_true", help="one line per positive pair")
+    p.set_defaults(func=_placement)
 
     p = sub.add_parser("render", help="a PNG of one pair's layers, through Datashader")
     p.add_argument("root")

@@ -24,7 +24,7 @@ from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.editing import Box, MaskClass, MaskEditor
 from thalia_viewer.core.errors import ConflictError, ThaliaError
 from thalia_viewer.core.pairs import Pair
-from thalia_viewer.core.record import with_derived_fields
+from thalia_viewer.core.record import Opened, RecordUpdate
 from thalia_viewer.viz import elements
 
 #: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
@@ -108,6 +108,7 @@ class EditSession(param.Parameterized):
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
+        self._opened: dict[Pair, Opened] = {}  # record and masks as opened (or last saved): what a save changes
         self.saved = StoreOverlay(state, store)
         state.mask_source = self.mask_layer
         state.record_source = self.record
@@ -135,6 +136,8 @@ class EditSession(param.Parameterized):
         self._editors[pair] = MaskEditor(annotation.masks[schema.ACTIVITY_MASK], annotation.masks[schema.INTENSITY_MASK])
         self._records[pair] = dict(annotation.record or {})
         self._bases[pair] = annotation.version
+        how = "" if annotation.source else f"as saved in version {(annotation.version or '')[:8]}"
+        self._opened[pair] = Opened.of(annotation.record or {}, annotation.masks, annotation.placement, how=how)
 
     def _read(self, pair: Pair) -> PairAnnotation:
         """The pair as stored now: the overlay's latest version, else the source cube."""
@@ -265,14 +268,25 @@ class EditSession(param.Parameterized):
         self.record_revision += 1
         self.dirty = True
 
-    def derived_record(self) -> tuple[dict, list[str]]:
-        """The record with the fields that follow from the masks recomputed, and a warning per field that
-        disagrees with what was typed."""
+    def pending(self) -> RecordUpdate | None:
+        """What saving the pair on screen writes in its record, field by field, with the reasons, the problems
+        that keep it from being saved and notes (``core.record``); ``None`` when no pair is open."""
         editor, pair = self.editor, self.pair
-        record = dict(self._records.get(pair, {})) if pair else {}
-        if editor is None:
-            return record, []
-        return with_derived_fields(record, editor.masks)
+        if editor is None or pair is None or pair not in self._opened:
+            return None
+        return self._opened[pair].update(self._records.get(pair, {}), editor.masks)
+
+    def placement_text(self) -> str:
+        """How the classes of the pair on screen were placed when it was opened (or last saved)."""
+        pair = self.pair
+        return self._opened[pair].how if pair in self._opened else ""
+
+    def derived_record(self) -> tuple[dict, list[str]]:
+        """The record a save writes and the problems and notes about it."""
+        update = self.pending()
+        if update is None:
+            return dict(self._records.get(self.pair, {})) if self.pair else {}, []
+        return update.record, update.problems + update.notes
 
     # --------------------------------------------------------------------------------------- save
     def save(self, force: bool = False) -> bool:
@@ -284,7 +298,13 @@ class EditSession(param.Parameterized):
         if not author:
             self.state.notify("warning", "Set your name before saving: every version says who made it.")
             return False
-        record, warnings = self.derived_record()
+        update = self.pending()
+        if update is None:
+            return False
+        if update.problems:
+            self.state.notify("error", f"Not saved: {' '.join(update.problems)}")
+            return False
+        record = update.record
         message = self.message.strip() or f"Correct masks of {pair.key}"
         try:
             version = self.store.save_pair(
@@ -296,6 +316,7 @@ class EditSession(param.Parameterized):
         except ThaliaError as exc:
             self.state.notify("error", str(exc))
             return False
+        self._opened[pair] = self._opened[pair].saved(update, editor.masks)
         editor.mark_saved()
         self._records[pair] = record
         self._bases[pair] = version
@@ -303,9 +324,8 @@ class EditSession(param.Parameterized):
         self.message = ""
         self.dirty = False
         self.status = f"saved version {version[:8]} of {pair.key}"
-        for warning in warnings:
-            self.state.notify("warning", warning)
-        self.state.notify("info", f"Saved {pair.key} as version {version[:8]}.")
+        fields = ", ".join(c.field for c in update.changes)
+        self.state.notify("info", f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."))
         self.record_revision += 1
         return True
 
@@ -314,7 +334,7 @@ class EditSession(param.Parameterized):
         pair = self.pair
         if pair is None:
             return
-        for table in (self._editors, self._records, self._bases):
+        for table in (self._editors, self._records, self._bases, self._opened):
             table.pop(pair, None)
         self.conflict = None
         self._on_pair()

@@ -7,6 +7,7 @@ masks, ERA5 variables with one date dim or both, the project's activity / intens
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -26,11 +27,14 @@ from .errors import (
 from .pairs import Pair
 from .pairs import sequences as _sequences
 from .pairs import timeseries as _timeseries
+from .placement import FrameFit, Placement, estimate_fit, place, record_entries, record_polygons
+from .placement import Status as PlacementStatus
 
 #: Fraction of exact zeros in a pair's coherence above which zeros are taken for no-data.
 ZERO_NODATA_FRACTION = 0.005
 #: Side (px) of the central window sampled to tell the coherence scale and the no-data convention.
 SAMPLE_PX = 512
+PLACEMENT_CACHE = 3  # pairs whose placed class rasters are kept (activity and intensity are read apart)
 
 
 class Frame:
@@ -67,6 +71,8 @@ class Frame:
         self.y_dim, self.x_dim = (str(d) for d in dims[2:])
         self._primary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.PRIMARY].values))}
         self._secondary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.SECONDARY].values))}
+        self._placements: dict[tuple[str, str], Placement] = {}
+        self._placement_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------------ geometry
     @property
@@ -263,15 +269,45 @@ class Frame:
         return {k: self.layer(pair, k) for k in keys}
 
     def _mask(self, pair: Pair, variable: str) -> xr.DataArray:
-        """A class raster as uint8 codes (NaN -> 0); activity / intensity derived when the store lacks them."""
-        if variable in self.ds.data_vars:
-            return _as_codes(self._variable(variable, pair))
-        if variable == schema.DEFORMATION_MASK:
-            return _as_codes(self._variable(variable, pair))  # raises MissingVariableError
-        deformation = _as_codes(self._variable(schema.DEFORMATION_MASK, pair))
-        code = _derived_code(variable, self.annotation(pair))
-        derived = xr.where(deformation == 2, _earthquake_code(variable), xr.where(deformation == 1, code, 0))
-        return derived.astype(np.uint8).assign_attrs(derived_from=schema.DEFORMATION_MASK)
+        """A class raster as uint8 codes (NaN -> 0); activity / intensity placed from the record when the
+        store lacks them (:meth:`placement`)."""
+        if variable in self.ds.data_vars or variable == schema.DEFORMATION_MASK:
+            return _as_codes(self._variable(variable, pair))  # MissingVariableError for a missing deformation
+        placed = self.placement(pair)
+        values = (placed.activity if variable == schema.ACTIVITY_MASK else placed.intensity).copy()  # the cache's stays
+        return self.raster(values, variable, {"derived_from": schema.DEFORMATION_MASK, "placement": placed.status.value})
+
+    def deformation(self, pair: Pair) -> np.ndarray:
+        """``deformation_mask`` of ``pair`` as uint8 codes (0 none, 1 volcanic, 2 earthquake), in memory."""
+        return self.read(pair, ["deformation"])["deformation"]
+
+    @cached_property
+    def polygon_fit(self) -> FrameFit:
+        """The transform from the records' polygon pixels to this cube's pixels, and its fit."""
+        return estimate_fit(self)
+
+    def placement(self, pair: Pair) -> Placement:
+        """Per-pattern classes of ``pair`` from its deformation mask and record (``core.placement``); from the
+        cube's own rasters when it has them (status ``CUBE``, no owners). The last few are cached."""
+        key = (pair.primary, pair.secondary)
+        with self._placement_lock:
+            cached = self._placements.get(key)
+        if cached is not None:
+            return cached
+        record = self.annotation(pair)
+        if schema.ACTIVITY_MASK in self.ds.data_vars and schema.INTENSITY_MASK in self.ds.data_vars:
+            none = np.zeros((0, 0), np.uint8)  # the cube's rasters are read as layers; no owners
+            found = Placement(none, none, none.astype(np.int16), (slice(0, 0), slice(0, 0)),
+                              PlacementStatus.CUBE, record_entries(record) or [])  # fmt: skip
+        else:
+            deformation = self.deformation(pair)
+            needs_fit = record_polygons(record) is not None and len((record or {}).get("activity_type") or []) > 1
+            found = place(deformation, record, self.polygon_fit if needs_fit else None)
+        with self._placement_lock:
+            self._placements[key] = found
+            while len(self._placements) > PLACEMENT_CACHE:
+                self._placements.pop(next(iter(self._placements)))
+        return found
 
     def read(self, pair: Pair, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Layers of ``pair`` loaded into memory, in one parallel read; a chunk that cannot be decoded raises
@@ -310,22 +346,3 @@ def _as_codes(da: xr.DataArray) -> xr.DataArray:
     if np.issubdtype(da.dtype, np.floating):
         da = da.fillna(0)
     return da.astype(np.uint8)
-
-
-def _derived_code(variable: str, record: dict | None) -> int:
-    """The one activity / intensity code a record implies for all its deformation pixels (else Unidentified / 0)."""
-    field, table = {
-        schema.ACTIVITY_MASK: ("activity_type", schema.ACTIVITY_TYPES),
-        schema.INTENSITY_MASK: ("intensity_level", schema.INTENSITY_LEVELS),
-    }[variable]
-    names = {n for n in (record or {}).get(field, []) if n != "Earthquake" and n != "None"}
-    if len(names) == 1:
-        try:
-            return schema.class_by_name(table, names.pop()).code
-        except ValueError:
-            pass
-    return schema.UNIDENTIFIED_ACTIVITY if variable == schema.ACTIVITY_MASK else 0
-
-
-def _earthquake_code(variable: str) -> int:
-    return schema.EARTHQUAKE_ACTIVITY if variable == schema.ACTIVITY_MASK else schema.EARTHQUAKE_INTENSITY

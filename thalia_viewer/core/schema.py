@@ -110,15 +110,30 @@ INTENSITY_LEVELS: Final = (
     ClassCode(3, "High", "#d73027", "more than 3 fringes"),
     ClassCode(4, "None", "#9e9ac8", "earthquake (no intensity level)"),
 )
-#: Class tables by mask variable.
+#: Raster-only codes (never names in a record): deformation whose classes the record gives, for several
+#: patterns, without saying which pixels are which (no polygons, or polygons that do not fit the cube).
+#: Both rasters carry them together; the record's ``activity_type`` / ``intensity_level`` lists hold the
+#: classes. Exports document them in ``flag_meanings``.
+UNPLACED_ACTIVITY_CLASS: Final = ClassCode(
+    7, "Not_placed", "#b0b0b0", "classes from the record (several patterns), not placed on pixels"
+)
+UNPLACED_INTENSITY_CLASS: Final = ClassCode(
+    5, "Not_placed", "#d0d0d0", "levels from the record (several patterns), not placed on pixels"
+)
+#: Class tables by mask variable: the record's classes plus the raster-only "not placed" codes.
 MASK_CLASSES: Final[dict[str, tuple[ClassCode, ...]]] = {
     DEFORMATION_MASK: DEFORMATION_CLASSES,
-    ACTIVITY_MASK: ACTIVITY_TYPES,
-    INTENSITY_MASK: INTENSITY_LEVELS,
+    ACTIVITY_MASK: (*ACTIVITY_TYPES, UNPLACED_ACTIVITY_CLASS),
+    INTENSITY_MASK: (*INTENSITY_LEVELS, UNPLACED_INTENSITY_CLASS),
 }
 EARTHQUAKE_ACTIVITY: Final = 5
 EARTHQUAKE_INTENSITY: Final = 4
-UNIDENTIFIED_ACTIVITY: Final = 6  # what a deformation_mask pixel of a real cube is, without more facts
+UNIDENTIFIED_ACTIVITY: Final = 6  # deformation whose record names no volcanic class at all
+UNPLACED_ACTIVITY: Final = UNPLACED_ACTIVITY_CLASS.code
+UNPLACED_INTENSITY: Final = UNPLACED_INTENSITY_CLASS.code
+VOLCANIC_LEVEL_NAMES: Final = tuple(c.name for c in INTENSITY_LEVELS if c.code not in (0, EARTHQUAKE_INTENSITY))
+EARTHQUAKE: Final = ACTIVITY_TYPES[EARTHQUAKE_ACTIVITY].name  # the record's name of the earthquake class
+NO_LEVEL: Final = INTENSITY_LEVELS[EARTHQUAKE_INTENSITY].name  # "None": the earthquake's intensity level
 
 
 def class_by_name(table: tuple[ClassCode, ...], name: str) -> ClassCode:
@@ -142,13 +157,15 @@ def deformation_from_activity(activity: np.ndarray) -> np.ndarray:
 def consistent_masks(activity: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(deformation_mask, intensity_level_mask)`` made consistent with ``activity_type_mask`` (uint8).
 
-    Intensity becomes 0 where activity is 0, the earthquake code where activity is earthquake, and 0 (level
-    unknown) where another activity carries the earthquake code; other levels are kept.
+    Intensity becomes 0 where activity is 0, the earthquake code where activity is earthquake, the "not
+    placed" code where activity is "not placed", and 0 (level unknown) where another activity carries the
+    earthquake or "not placed" code; other levels are kept.
     """
     activity = np.asarray(activity)
     out = np.array(intensity, dtype=np.uint8)
-    out[(activity == 0) | (out == EARTHQUAKE_INTENSITY)] = 0
+    out[(activity == 0) | (out == EARTHQUAKE_INTENSITY) | (out == UNPLACED_INTENSITY)] = 0
     out[activity == EARTHQUAKE_ACTIVITY] = EARTHQUAKE_INTENSITY
+    out[activity == UNPLACED_ACTIVITY] = UNPLACED_INTENSITY
     return deformation_from_activity(activity), out
 
 
@@ -202,6 +219,12 @@ ANNOTATION_FIELDS: Final = (
     "label", "activity_type", "intensity_level", "phase", "confidence", "is_crowd", "caption",
 )  # fmt: skip
 OPTIONAL_ANNOTATION_FIELDS: Final = ("segmentation_mask",)
+#: Polygons of a record, one per pattern (flat ``[x0, y0, x1, y1, ...]``), in the source's pixel frame: the
+#: Hephaestus records' LiCSAR preview-PNG pixels (~333 m), not the cube's grid.
+POLYGONS_FIELD: Final = "segmentation_mask"
+#: The project's key for polygons in cube pixels (x = column, y = row, pixel centres at integers), written
+#: by an export for an edited record when the source's pixel frame is not known for its frame.
+CUBE_POLYGONS_FIELD: Final = "segmentation_mask_cube_px"
 #: A pair is "usable" (kept in quality_timeseries.json) unless one of these flags is set.
 UNUSABLE_FLAGS: Final = ("corrupted", "processing_error", "no_info")
 

@@ -2,8 +2,9 @@
 
 Flags, phase, crowd and label pick from the format's own values (``schema``); confidence is a 0-1 slider;
 the per-pattern lists (activity types, intensity levels) are typed as comma-separated names and refused
-unless every name is valid. The fields that follow from the masks are shown as the masks say them, live,
-with a warning wherever the typed record disagrees: on save the masks win (``core.record``).
+unless every name is valid. Above the fields: how the record's patterns were placed on the pixels, and,
+live, what a save will change in the record, field by field, with the reason (a stroke, a typed value); what
+keeps it from being saved; notes (``core.record``). Nothing the person did not change is written.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from thalia_viewer.app.annotate import ACTIVITY_NAMES, EditSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.views.label_card import field_title
 from thalia_viewer.core import schema
-from thalia_viewer.core.record import DERIVED_FIELDS
+from thalia_viewer.core.record import RecordUpdate
 
 LABELS: Final = [label.value for label in schema.Label]
 PHASES: Final = [phase.value for phase in schema.Phase]
@@ -40,14 +41,41 @@ def parse_names(text: str, valid: list[str]) -> list[str]:
     return [lookup[n.lower()] for n in names]
 
 
-def derived_html(derived: dict[str, Any], warnings: list[str]) -> str:
-    """What the masks say the derived fields are, and the disagreements with the typed record."""
-    patterns = list(zip(derived["activity_type"], derived["intensity_level"], strict=True))
-    text = ", ".join(f"{a} ({i})" for a, i in patterns) or "no pattern"
-    head = (f"<div class='thalia-derived'><b>From the masks:</b> {html.escape(' + '.join(derived['label']))} · "
-            f"{html.escape(text)}{' · crowd' if derived['is_crowd'] else ''}</div>")  # fmt: skip
-    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
-    return head + (f"<ul class='thalia-derived-warnings'>{items}</ul>" if items else "")
+_VALUE_CHARS: Final = 90  # longer values (captions) are cut in the preview
+
+
+def _value(value: Any) -> str:
+    text = "—" if value is None or value == [] else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return html.escape(text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…")
+
+
+def changes_html(update: RecordUpdate | None, placement: str = "") -> str:
+    """How the patterns were placed, what a save changes in the record (field, now, after, why), what keeps
+    it from being saved and notes, as one HTML block."""
+    parts = []
+    if placement:
+        parts.append(f"<div class='thalia-placement' style='font-size:12px;color:#555'><b>Patterns:</b> "
+                     f"{html.escape(placement)}</div>")  # fmt: skip
+    if update is None:
+        return "".join(parts)
+    if update.changes:
+        rows = "".join(
+            "<div style='margin:3px 0;padding:2px 6px;border-left:3px solid #2563eb;background:#f3f6fd'>"
+            f"<div><b>{html.escape(field_title(c.field))}</b>"
+            f"{f' <span style=color:#555>· {html.escape(c.why)}</span>' if c.why else ''}</div>"
+            f"<div><span style='color:#777;text-decoration:line-through'>{_value(c.old)}</span> → <b>{_value(c.new)}</b></div>"
+            "</div>"
+            for c in update.changes
+        )
+        parts.append(f"<div class='thalia-record-changes' style='font-size:12px'><b>A save will change in the record:</b>{rows}</div>")
+    else:
+        parts.append("<div class='thalia-record-changes' style='font-size:12px'>"
+                     "A save changes nothing in the record.</div>")  # fmt: skip
+    for items, color, title in ((update.problems, "#b42318", "Not saved until fixed:"), (update.notes, "#9a6700", "Note:")):
+        if items:
+            lis = "".join(f"<li>{html.escape(t)}</li>" for t in items)
+            parts.append(f"<div style='font-size:12px;color:{color}'><b>{title}</b><ul style='margin:2px 0;padding-left:18px'>{lis}</ul></div>")
+    return "".join(parts)
 
 
 class LabelForm(Viewer):
@@ -143,9 +171,8 @@ class LabelForm(Viewer):
         self._update_derived()
 
     def _update_derived(self) -> None:
-        editor = self.edit.editor if self.state.current is not None else None
-        if editor is None:
+        """Refresh what a save will change (after every stroke and every typed value)."""
+        if self.state.current is None or self.edit.editor is None:
             self._derived.object = ""
             return
-        record, warnings = self.edit.derived_record()
-        self._derived.object = derived_html({f: record[f] for f in DERIVED_FIELDS}, warnings)
+        self._derived.object = changes_html(self.edit.pending(), self.edit.placement_text())

@@ -11,6 +11,7 @@ import numpy as np
 from .. import schema
 from ..dataset import ThaliaDataset
 from ..pairs import Pair
+from ..placement import Placement
 
 #: Layer key of each mask variable (what :meth:`Frame.read` takes).
 MASK_LAYERS = {
@@ -25,7 +26,8 @@ class PairAnnotation:
     ``version`` is the id of the latest commit that touched the pair as of the snapshot read (``None``: never
     edited): pass it as ``base`` when saving an edit of these masks. ``source`` is True when the masks and
     record come from the source cube (the pair has no correction at that version). ``author``, ``message``
-    and ``time`` (UTC) describe the save that produced a correction.
+    and ``time`` (UTC) describe the save that produced a correction. ``placement`` (source only) says which
+    record entry owns each deformation pixel and how the classes were placed (``core.placement``).
     """
 
     pair: Pair
@@ -36,11 +38,14 @@ class PairAnnotation:
     author: str = ""
     message: str = ""
     time: datetime | None = None
+    placement: Placement | None = None
 
 
 def source_annotation(dataset: ThaliaDataset, pair: Pair) -> PairAnnotation:
-    """``pair``'s masks and record as the source holds them (activity / intensity derived if absent)."""
+    """``pair``'s masks and record as the source holds them (activity / intensity placed from the record if
+    the cube lacks them)."""
     frame = dataset.frame(pair.frame)
     layers = frame.read(pair, [MASK_LAYERS[m] for m in schema.MASKS])
     masks = {m: np.asarray(layers[MASK_LAYERS[m]], dtype=np.uint8) for m in schema.MASKS}
-    return PairAnnotation(pair, masks, dict(frame.annotation(pair) or {}), source=True)
+    record = dict(frame.annotation(pair) or {})
+    return PairAnnotation(pair, masks, record, source=True, placement=frame.placement(pair))

@@ -75,12 +75,13 @@ def check_consistency(pair: Pair, masks: Mapping[str, np.ndarray], blocks: Itera
     """The rules between the uint8 masks of ``pair``, within ``blocks`` (row and column slices).
 
     ``deformation_mask`` = :func:`schema.deformation_from_activity` of ``activity_type_mask``; no intensity
-    outside deformation; on earthquake pixels intensity is 0 or the earthquake code, used nowhere else.
+    outside deformation; on earthquake pixels intensity is 0 or the earthquake code, used nowhere else; the
+    "not placed" codes of both rasters go together.
     """
-    counts = np.zeros(3, np.int64)
+    counts = np.zeros(4, np.int64)
     for block in blocks:
         counts += _rule_breaks(*(masks[n][block] for n in schema.MASKS))
-    disagree, stray, quake = counts.tolist()
+    disagree, stray, quake, unplaced = counts.tolist()
     if disagree:
         msg = (
             f"pair {pair}: {schema.DEFORMATION_MASK} disagrees with {schema.ACTIVITY_MASK} "
@@ -99,18 +100,25 @@ def check_consistency(pair: Pair, masks: Mapping[str, np.ndarray], blocks: Itera
             f"and {eq} only there; {quake} pixel(s) break that."
         )
         raise InvalidEditError(msg, _FIX)
+    if unplaced:
+        msg = (
+            f"pair {pair}: {schema.ACTIVITY_MASK} {schema.UNPLACED_ACTIVITY} and {schema.INTENSITY_MASK} "
+            f"{schema.UNPLACED_INTENSITY} (classes not placed) go together; {unplaced} pixel(s) have only one."
+        )
+        raise InvalidEditError(msg, _FIX)
 
 
 def _rule_breaks(
     deformation: np.ndarray, activity: np.ndarray, intensity: np.ndarray
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """Pixels breaking each rule of :func:`check_consistency` (codes are known valid)."""
     disagree = int(np.count_nonzero(schema.deformation_from_activity(activity) != deformation))
     nonzero = intensity != 0
     stray = int(np.count_nonzero(nonzero & (deformation == 0)))
     eq = schema.EARTHQUAKE_INTENSITY
     quake = int(np.count_nonzero((intensity == eq) != (nonzero & (deformation == 2))))
-    return disagree, stray, quake
+    unplaced = int(np.count_nonzero((intensity == schema.UNPLACED_INTENSITY) != (activity == schema.UNPLACED_ACTIVITY)))
+    return disagree, stray, quake, unplaced
 
 
 def check_record(pair: Pair, record: Mapping[str, Any], source: Mapping[str, Any] | None) -> dict[str, Any]:

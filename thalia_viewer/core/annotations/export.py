@@ -6,9 +6,11 @@ consolidated metadata) in which only the corrected pairs' mask cells are rewritt
 Arrays are written by :mod:`~thalia_viewer.core.zarr_write`'s rules (a cleared pair's zero chunks land on
 disk), and chunks a valid pair needs but the source never wrote are added as zeros
 (:func:`~thalia_viewer.core.repair.repair_store`), so zarr-python 2 reads the export as zarr 3 does.
-``annotations.json`` holds the corrected records, each with ``segmentation_mask`` polygons vectorised from
-its deformation mask; ``quality_timeseries.json`` is the source's, updated for the corrected records'
-flags. The export is written beside ``OUT`` and renamed at the end: an interrupted one leaves no ``OUT``.
+``annotations.json`` is the source's, byte for byte, with each corrected record spliced in its place
+(``export_records``: its polygons in the source's pixel frame under ``segmentation_mask`` when that frame is
+known, else in cube pixels under ``segmentation_mask_cube_px``); ``quality_timeseries.json`` is the
+source's, updated for the corrected records' flags. The export is written beside ``OUT`` and renamed at the
+end: an interrupted one leaves no ``OUT``.
 """
 
 from __future__ import annotations
@@ -32,25 +34,28 @@ from ..pairs import Pair
 from ..repair import repair_store
 from ..zarr_write import create_class_array, writable
 from .annotation import MASK_LAYERS
+from .export_records import RecordChange, annotations_text, corrected_record, file_has_polygons, merge_records
 from .store import AnnotationStore
-from .vectorize import mask_to_polygons
 
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: where, from which store version, how many frames and corrected pairs."""
+    """What an export wrote: where, from which store version, how many frames and corrected pairs, and
+    which records changed with the key and coordinate system of their polygons."""
 
     out: Path
     version: str
     frames: int
     pairs: int
     records: int
+    changed: tuple[RecordChange, ...] = ()
 
     def __str__(self) -> str:
-        return (
+        head = (
             f"wrote {self.out}: {self.frames} frames, {self.pairs} corrected pairs, {self.records} records "
             f"(annotation store version {self.version[:8]})"
         )
+        return "\n".join([*(f"changed {c}" for c in self.changed), head])  # the head last: the CLI adds the time
 
 
 def export_dataset(
@@ -78,17 +83,26 @@ def export_dataset(
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    changed: list[RecordChange] = []
     try:
-        corrected = _write_frames(dataset, store, snapshot, edited, partial, progress)
-        records = _merge_records(dict(dataset.annotations), corrected)
+        corrected = _write_frames(dataset, store, snapshot, edited, partial, progress, changed)
+        records = merge_records(dict(dataset.annotations), corrected)
         quality = _quality(dataset.quality, records, corrected.values())
-        (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
+        (partial / schema.ANNOTATIONS_FILE).write_text(annotations_text(_source_text(dataset), records, corrected))
         (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     _swap_in(partial, out)
-    return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records))
+    return ExportSummary(out, snapshot, len(dataset.frames), len(corrected), len(records), tuple(changed))
+
+
+def _source_text(dataset: ThaliaDataset) -> str | None:
+    """The source ``annotations.json`` as text (``None`` when absent)."""
+    loc = dataset.location
+    if not loc.exists(schema.ANNOTATIONS_FILE):
+        return None
+    return loc.fs.cat_file(f"{loc.path}/{schema.ANNOTATIONS_FILE}").decode("utf-8")
 
 
 def _write_frames(
@@ -98,9 +112,12 @@ def _write_frames(
     edited: dict[str, list[Pair]],
     partial: Path,
     progress: Callable[[str], None] | None,
+    changed: list[RecordChange] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Copy every frame store into ``partial`` and write the corrections in; returns the corrected records."""
+    """Copy every frame store into ``partial`` and write the corrections in; returns the corrected records
+    (and notes each in ``changed``)."""
     corrected: dict[str, dict[str, Any]] = {}
+    polygons_in_file = file_has_polygons(dataset.annotations)
     for frame_id in dataset.frames:
         if progress:
             progress(f"{frame_id}: copying the store, {len(edited.get(frame_id, []))} corrected pair(s)")
@@ -112,8 +129,10 @@ def _write_frames(
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
             _write_masks(group, frame.cell(pair), ann.masks)
-            polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
-            corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
+            record, change = corrected_record(dataset, frame, pair, ann, polygons_in_file)
+            corrected[str(ann.record["uniqueID"])] = record
+            if changed is not None:
+                changed.append(change)
         # a source written without its zero chunks (earlier versions of this project) is mended in the copy
         repair_store(target, [frame.cell(p) for p in frame.pairs])
     return corrected
@@ -198,16 +217,6 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
             before = array[i, j]
             values = np.where(np.isnan(before) & (masks[name] == 0), before, values)
         array[i, j] = values
-
-
-def _merge_records(records: dict[str, dict], corrected: dict[str, dict]) -> dict[str, dict]:
-    """Source records with the corrected ones in their place (keyed by ``str(uniqueID)``)."""
-    where = {_cell_of(rec): key for key, rec in records.items()}
-    out = dict(records)
-    for key, rec in corrected.items():
-        out.pop(where.get(_cell_of(rec), key), None)
-        out[key] = rec
-    return out
 
 
 def _cell_of(rec: dict) -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ series shows deformation appear and grow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -166,6 +166,15 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
                                  "azimuth": rng.uniform(0, 180)},
     }[kind]()
     return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, duration, fringes, sign, params)
+
+
+def event_at(kind: str, first: date, rng: np.random.Generator, radius_m: float, distance: tuple[float, float]) -> Event:
+    """An event of ``kind`` in the campaign starting ``first``, at ``distance`` (fractions of the volcano
+    radius, drawn uniformly) from the summit in a random direction: a second pattern apart from the first."""
+    placed = _event(kind, first, rng, radius_m)
+    dist = rng.uniform(*distance) * radius_m
+    angle = rng.uniform(0, 2 * math.pi)
+    return replace(placed, x0=dist * math.cos(angle), y0=dist * math.sin(angle))
 
 
 def plan_dataset(

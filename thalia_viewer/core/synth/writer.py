@@ -24,6 +24,7 @@ from .. import schema
 from ..zarr_write import CHUNK_PX, writable_arrays, write_template
 from .generator import FrameSimulator
 from .labels import PairFacts, annotation_record
+from .realstyle import RealStyle, adjust_plans, finish
 from .scenario import plan_dataset
 
 
@@ -99,8 +100,10 @@ def write_dataset(
     zarr_format: int = 2,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    real_style: RealStyle | None = None,
 ) -> str:
-    """Generate a synthetic dataset at ``out``; return a one-line summary."""
+    """Generate a synthetic dataset at ``out``; return a one-line summary. ``real_style``: records and cubes
+    shaped like the real ones (``synth.realstyle``)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
@@ -109,6 +112,8 @@ def write_dataset(
         msg = f"--zarr-format must be 2 or 3, got {zarr_format}"
         raise ValueError(msg)
     plans = plan_dataset(n_frames, shape, n_dates, seed)
+    if real_style is not None:
+        plans = adjust_plans(plans, real_style)
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -129,6 +134,8 @@ def write_dataset(
                 group["uniqueID"].append(uid)
                 group["length"] += 1
             uid += 1
+    if real_style is not None:
+        finish(partial, plans, records, real_style)
     (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
     (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
     if out.exists():
