@@ -62,7 +62,9 @@ def _scene() -> tuple[np.ndarray, dict[str, Any], FrameFit]:
     deformation = (sill | dyke).astype(np.uint8)
     transform = PolygonTransform(3.3, 3.3, 2.0, -1.0)
     polygons = [flat(simplify(transform.to_source(outline(m)), 0.35), 1) for m in (sill, dyke)]
-    record = {"label": ["Deformation"], "activity_type": ["Sill", "Dyke"], "intensity_level": ["Low", "High"],
+    kinds = [schema.ACTIVITY_TYPES[3].name, schema.ACTIVITY_TYPES[2].name]  # a sill and a dyke
+    levels = [schema.INTENSITY_LEVELS[1].name, schema.INTENSITY_LEVELS[3].name]  # low and high
+    record = {"label": [schema.Label.DEFORMATION.value], "activity_type": kinds, "intensity_level": levels,
               schema.POLYGONS_FIELD: polygons, "is_crowd": 1}  # fmt: skip
     return deformation, record, FrameFit("bench", transform, {"bench": 1.0})
 
