@@ -42,7 +42,7 @@ def test_validate_and_info_on_generated_data(capsys, tiny_root, tiny_root_v3):
 
 
 def _corrupt_chunk(root: Path) -> None:
-    chunk = next(p for p in (root / f"{realistic.FRAME}.zarr" / "insar_difference").iterdir() if p.name[0].isdigit())
+    chunk = next(p for p in sorted((root / f"{realistic.FRAME}.zarr" / "insar_difference").iterdir()) if p.name[0].isdigit())
     chunk.write_bytes(b"\x00garbage" * 16)
 
 
