@@ -42,7 +42,7 @@ from ..errors import PairNotFoundError
 from ..io import CHUNK_PX, compressor
 from ..pairs import Pair
 from .generator import LABEL_MIN_FRINGES, FrameSimulator
-from .labels import LOW_COHERENCE, PairFacts, Pattern, annotation_record
+from .labels import PairFacts, Pattern, annotation_record
 from .scenario import KNOWN_PLACES, PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, _event
 
 N_RECORDS: Final = 19_919
