@@ -234,6 +234,8 @@ def _records(frame: CatalogueFrame, first_uid: int, rng: np.random.Generator) ->
             direction=frame.frame_id[3], volcano=frame.volcano,
         )  # fmt: skip
         record = annotation_record(first_uid + k, frame.frame_id, facts)
+        if rng.random() < 0.5:  # experts word the same place differently
+            record["caption"] = record["caption"].replace(" at the summit", " near the summit")
         if glacier and rng.random() < 0.2:
             record["glacier_fringes"] = int(rng.choice([1, 2], p=[0.75, 0.25]))
         if rng.random() < FLAG_SHARES["image_artifacts"]:
