@@ -4,7 +4,7 @@ A query is terms separated by spaces; a pair must match every term. Examples::
 
     activity:Dyke intensity:High year:2018          every High-intensity dyke of 2018
     sill "near the summit"                          captions with the word sill and that phrase
-    frame:124D* flag:turbulent confidence>0.7       Etna's frames, turbulent mixing, confident labels
+    frame:124D* flag:turbulent confidence>=0.7      Etna's frames, turbulent mixing, confident labels
     label:earthquake OR activity:dyke,sill phase:unrest
     volcano:fournaise baseline<=24 -corrected:yes    short pairs of Piton de la Fournaise nobody corrected
     model:positive label:negative sort:-model_pixels  (with a review run) the model's false alarms, largest first
