@@ -43,7 +43,7 @@ def test_search_errors_are_one_paragraph(capsys, catalogue_root, tmp_path):
         (("x", "--store", tmp_path / "none"), "does not exist"),
         (("x", "--review", tmp_path / "none"), "no review run"),
     ]:
-        code, out, err = run(capsys, "search", catalogue_root, *argv)
+        code, _, err = run(capsys, "search", catalogue_root, *argv)
         assert code == 2 and says.replace("needs", "need(s)") in err and "Traceback" not in err, err
     code, _, err = run(capsys, "search", tmp_path / "missing", "x")
     assert code == 2 and "does not exist" in err

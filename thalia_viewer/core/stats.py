@@ -73,7 +73,7 @@ def dataset_stats(t: pd.DataFrame) -> DatasetStats:
     """Statistics of catalogue rows ``t`` (a :class:`~.catalog.Catalog` table or a slice of one)."""
     valid = t[t["valid"]]
     totals = {
-        "records": int(t["labelled"].sum()), "pairs": int(len(valid)), "positive": int(valid["positive"].sum()),
+        "records": int(t["labelled"].sum()), "pairs": len(valid), "positive": int(valid["positive"].sum()),
         "frames": int(t["frame"].nunique()), "unusable": int((~t["valid"] & t["labelled"]).sum()),
         "corrected": int(t["corrected"].sum()),
     }  # fmt: skip
