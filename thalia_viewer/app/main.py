@@ -16,6 +16,7 @@ from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
 
 pn.extension(
+    "tabulator",  # the search panel (every mode) and the review table: loaded for every session
     notifications=True,
     raw_css=[theme.css()],
     design=theme.OfflineFast,
