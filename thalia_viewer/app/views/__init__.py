@@ -17,6 +17,7 @@ from thalia_viewer.app.views.predict_panel import PredictPanel
 from thalia_viewer.app.views.review import AcceptPrediction, ReviewControls, ReviewTable, SideBySide
 from thalia_viewer.app.views.save_panel import SavePanel
 from thalia_viewer.app.views.search import SearchPanel
+from thalia_viewer.app.views.stats import StatsView
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
 from thalia_viewer.app.views.train import BeforeAfter, TrainControls, TrainCurves
 
@@ -25,7 +26,7 @@ VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
     for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
                 SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction,
-                TrainControls, TrainCurves, BeforeAfter, SearchPanel)
+                TrainControls, TrainCurves, BeforeAfter, SearchPanel, StatsView)
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -54,6 +55,7 @@ __all__ = [
     "SearchPanel",
     "Shortcuts",
     "SideBySide",
+    "StatsView",
     "TimeseriesStrip",
     "TrainControls",
     "TrainCurves",

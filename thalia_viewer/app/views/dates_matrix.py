@@ -262,11 +262,12 @@ class DatesMatrix(Viewer):
         self._row_span = Span(location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
         self._col_span = Span(location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
         self._pane = pn.pane.Bokeh(None, width=self.height, height=self.height, margin=(0, 10))
-        self._overview = pn.pane.Bokeh(None, margin=(0, 10), visible=False)
+        self._overview = pn.pane.Bokeh(None, margin=(0, 10))
+        self._overview_box = pn.Column(self._overview, margin=0, visible=False)
         self._info = pn.pane.HTML("", margin=(4, 10), css_classes=["thalia-summary"], width=380)
         self._legend = pn.pane.HTML(legend_html(), sizing_mode="stretch_width", margin=(4, 10))
         self._layout = pn.Column(
-            pn.Row(self._pane, pn.Column(self._overview, self._info, margin=0), sizing_mode="stretch_width"),
+            pn.Row(self._pane, pn.Column(self._overview_box, self._info, margin=0), sizing_mode="stretch_width"),
             self._legend, sizing_mode="stretch_width",
         )  # fmt: skip
         self.state.param.watch(lambda *_: self._rebuild(), "frame")
@@ -293,7 +294,7 @@ class DatesMatrix(Viewer):
         self._frame = frame.frame_id if frame is not None else None
         if frame is None or not (frame.pairs or frame.records):
             self._cells = pd.DataFrame(columns=CELL_COLUMNS)
-            self._pane.object, self._overview.visible = None, False
+            self._pane.object, self._overview_box.visible = None, False
             self._info.object = "<span class='thalia-muted'>No pair in this frame.</span>"
             return
         self._cells = cells = matrix_cells(frame, self.state.record, self._corrected_by())
@@ -311,7 +312,7 @@ class DatesMatrix(Viewer):
         self._overview_fig = self._overview_figure(overview_cells(cells)) if zoomed else None
         self._pane.object = self._fig
         self._overview.object = self._overview_fig
-        self._overview.visible = zoomed
+        self._overview_box.visible = zoomed
         self._info.object = self._info_html()
 
     @property

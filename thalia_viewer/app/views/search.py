@@ -140,9 +140,9 @@ class SearchPanel(Viewer):
         self.input = pn.widgets.TextInput(value=s.query, placeholder=PLACEHOLDER, sizing_mode="stretch_width", margin=(5, 5),
                                           css_classes=["thalia-search-input"])  # fmt: skip
         self.input.param.watch(lambda e: self.submit(e.new), "value")
-        search = pn.widgets.Button(name="Search", button_type="primary", width=72, margin=(5, 2))
+        search = pn.widgets.Button(label="Search", button_type="primary", width=72, margin=(5, 2))
         search.on_click(lambda _: self.submit(self.input.value_input or self.input.value))
-        clear = pn.widgets.Button(name="✕", description="Clear the search", width=34, margin=(5, 5, 5, 2))
+        clear = pn.widgets.Button(label="✕", description="Clear the search", width=34, margin=(5, 5, 5, 2))
         clear.on_click(lambda _: self.submit(""))
         steps = pn.widgets.Checkbox.from_param(s.param.step_results, margin=(0, 10))
         self.status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-search-status"],

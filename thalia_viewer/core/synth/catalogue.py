@@ -133,12 +133,13 @@ def _pairs(n_pairs: int, n_primaries: int, rng: np.random.Generator) -> list[tup
     acq = _acquisitions(n_primaries + extra, rng)
     available = np.array([min(MAX_SERIES, len(acq) - 1 - i) for i in range(n_primaries)])
     counts = np.ones(n_primaries, int)
+    appetite = rng.lognormal(0.0, 0.7, n_primaries)  # most groups 3-4 pairs, a few up to MAX_SERIES
     while (left := n_pairs - int(counts.sum())) > 0:
         room = available - counts
         open_ = np.flatnonzero(room > 0)
         if not len(open_):
             break
-        add = rng.multinomial(left, np.full(len(open_), 1 / len(open_)))
+        add = rng.multinomial(left, appetite[open_] / appetite[open_].sum())
         counts[open_] += np.minimum(add, room[open_])
     pairs: list[tuple[date, date]] = []
     for i, k in enumerate(counts):
