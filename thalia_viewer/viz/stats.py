@@ -10,6 +10,7 @@ from typing import Final
 
 import holoviews as hv
 import pandas as pd
+from bokeh.models import HoverTool
 
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
@@ -39,7 +40,7 @@ def frames_bars(frames: pd.DataFrame, height: int = 640) -> hv.Bars:
     data = pd.DataFrame(rows, columns=["frame", "label", "pairs"])
     return hv.Bars(data, kdims=["frame", "label"], vdims=["pairs"]).opts(
         stacked=True, invert_axes=True, cmap={"positive": POSITIVE, "negative": NEGATIVE}, color="label",
-        height=height, responsive=True, title="Valid pairs per frame (positive / negative)", xlabel="", ylabel="pairs",
+        height=height, responsive=True, title="Valid pairs per frame", xlabel="", ylabel="pairs", xticks=5,
         legend_position="bottom_right", **BASE_OPTS,
     )  # fmt: skip
 
@@ -50,7 +51,7 @@ def split_bars(splits: pd.DataFrame, height: int = 300) -> hv.Bars:
     data = splits[labels].reset_index().melt(id_vars="split", var_name="label", value_name="pairs")
     return hv.Bars(data, kdims=["split", "label"], vdims=["pairs"]).opts(
         stacked=True, cmap={k: LABEL_COLORS.get(k, "#999999") for k in labels}, color="label", height=height,
-        responsive=True, title="Class balance per split", xlabel="", legend_position="top_right", **BASE_OPTS,
+        responsive=True, title="Class balance per split (valid pairs)", xlabel="", legend_position="right", **BASE_OPTS,
     )  # fmt: skip
 
 
@@ -60,7 +61,7 @@ def class_bars(table: pd.DataFrame, classes: tuple[schema.ClassCode, ...], title
     data = table[splits].reset_index().melt(id_vars="class", var_name="split", value_name="pairs")
     return hv.Bars(data, kdims=["class", "split"], vdims=["pairs"]).opts(
         stacked=True, cmap={s: SPLIT_COLORS.get(s, "#999999") for s in splits}, color="split", height=height,
-        responsive=True, title=title, xlabel="", legend_position="top_right", **BASE_OPTS,
+        responsive=True, title=title, xlabel="", legend_position="right", **BASE_OPTS,
     )  # fmt: skip
 
 
@@ -82,18 +83,20 @@ def flag_bars(flags: pd.DataFrame, height: int = 300) -> hv.Overlay:
     long["flag"] = pd.Categorical(long["flag"], categories=order, ordered=True)
     return hv.Bars(long.sort_values("flag"), kdims=["flag", "label"], vdims=["pairs"]).opts(
         stacked=True, invert_axes=True, cmap={"positive": POSITIVE, "negative": NEGATIVE}, color="label", height=height,
-        responsive=True, title="Noise flags (records)", xlabel="", legend_position="bottom_right", **BASE_OPTS,
+        responsive=True, title="Noise flags (records; positives in red)", xlabel="", show_legend=False, xticks=4, **BASE_OPTS,
     )  # fmt: skip
 
 
 def phase_bars(phase: pd.DataFrame, height: int = 300) -> hv.Bars:
-    """Pairs per volcanic phase, stacked by label."""
-    labels = list(phase.columns)
-    data = phase.reset_index().melt(id_vars="phase", var_name="label", value_name="pairs")
+    """Volcanic phase of the positive pairs, stacked by label (the negatives, nearly all at rest, in the title)."""
+    labels = [c for c in phase.columns if c not in (schema.Label.NON_DEFORMATION.value, UNLABELLED)]
+    resting = int(phase.drop(columns=labels).to_numpy().sum())
+    data = phase[labels].reset_index().melt(id_vars="phase", var_name="label", value_name="pairs")
     data = data[data["pairs"] > 0]
     return hv.Bars(data, kdims=["phase", "label"], vdims=["pairs"]).opts(
         stacked=True, cmap={k: LABEL_COLORS.get(k, "#999999") for k in labels}, color="label", height=height,
-        responsive=True, title="Volcanic phase", xlabel="", logy=False, legend_position="top_right", **BASE_OPTS,
+        responsive=True, title=f"Volcanic phase of the positive pairs ({resting:,} negatives not shown)", xlabel="",
+        legend_position="right", **BASE_OPTS,
     )  # fmt: skip
 
 
@@ -101,13 +104,15 @@ def monthly_heatmap(monthly: pd.DataFrame, height: int | None = None) -> hv.Heat
     """Positive pairs per frame (rows) and month of the primary date (columns); years labelled."""
     months = list(monthly.columns)
     data = monthly.reset_index().melt(id_vars="frame", var_name="month", value_name="positive")
+    data["index"] = data["month"].map({m: i for i, m in enumerate(months)}).astype(int)
     vmax = max(int(data["positive"].max()), 1) if len(data) else 1
-    ticks = [(i, m[:4]) for i, m in enumerate(months) if m.endswith("-01") or i == 0]
+    ticks = [(i, m[:4]) for i, m in enumerate(months) if m.endswith("-01")] or [(0, months[0][:4])] if months else []
     rows = len(monthly.index)
-    heat = hv.HeatMap(data, kdims=[hv.Dimension("month", label="Month of the primary date"), "frame"], vdims=["positive"])
+    heat = hv.HeatMap(data, kdims=[hv.Dimension("index", label="Month of the primary date"), "frame"], vdims=["positive", "month"])
     return heat.opts(
         cmap=HEAT_CMAP, clim=(0, vmax), colorbar=True, height=height or max(260, 16 * rows + 90), responsive=True,
-        title="Positive pairs per frame and month", xticks=ticks, tools=["hover"], toolbar=None, line_color="#f3f4f6",
+        title="Positive pairs per frame and month", xticks=ticks, toolbar=None, line_color="#f3f4f6",
+        tools=[HoverTool(tooltips=[("Frame", "@frame"), ("Month", "@month"), ("Positive pairs", "@positive")])],
         line_width=0.5, fontsize={"title": 12, "labels": 11, "xticks": 10, "yticks": 9}, xlabel="", ylabel="",
         invert_yaxis=True, default_tools=[],
     )  # fmt: skip

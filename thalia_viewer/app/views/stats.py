@@ -38,6 +38,9 @@ TOTALS_CSS = """
 """
 
 
+SIDE_COLUMN_PX = 540  # the class balance and flags beside the (wider) per-frame bars
+
+
 class StatsView(Viewer):
     """Counts by frame, split, label, activity type, intensity, phase and flag, and positives over time per frame."""
 
@@ -54,10 +57,11 @@ class StatsView(Viewer):
         self._totals = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TOTALS_CSS], margin=(0, 10))
         self._panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False, margin=(4, 8))
                        for name in ("frames", "splits", "activity", "intensity", "phase", "flags", "confidence", "monthly")}  # fmt: skip
+        self._panes["frames"].min_width = 560
         p = self._panes
         self._layout = pn.Column(
             self._totals,
-            pn.Row(p["frames"], pn.Column(p["splits"], p["flags"], sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            pn.Row(p["frames"], pn.Column(p["splits"], p["flags"], width=SIDE_COLUMN_PX), sizing_mode="stretch_width"),
             pn.Row(p["activity"], p["intensity"], sizing_mode="stretch_width"),
             pn.Row(p["phase"], p["confidence"], sizing_mode="stretch_width"),
             p["monthly"],
@@ -94,7 +98,7 @@ class StatsView(Viewer):
         conf["confidence"] = conf["confidence"].map(lambda v: f"{v:.2f}")
         self._panes["confidence"].object = hv.Bars(conf, kdims=["confidence", "label"], vdims=["pairs"]).opts(
             stacked=True, cmap={"positive": plots.POSITIVE, "negative": plots.NEGATIVE}, color="label", height=300,
-            responsive=True, title="Annotator confidence", xlabel="", legend_position="top_left", **plots.BASE_OPTS,
+            responsive=True, title="Annotator confidence", xlabel="", legend_position="right", **plots.BASE_OPTS,
         )  # fmt: skip
         self._panes["monthly"].object = plots.monthly_heatmap(t["monthly"])
 
