@@ -84,18 +84,25 @@ _TICKER_JS: Final = """
 const s = cb_data.start, e = cb_data.end;
 const lo = Math.min(s, e), hi = Math.max(s, e);
 const inside = (a) => a.filter((t) => t >= lo && t <= hi);
-for (const level of [months, quarters, years]) {
-  const t = inside(level);
-  if (t.length <= max_labels) { return t; }
+let length = side;  // the plot's size once laid out (unset before: reading it throws)
+try { length = (horizontal ? fig.inner_width : fig.inner_height) || side; } catch (err) { length = side; }
+const gap = min_px * (hi - lo) / Math.max(length, 1);  // index units between two labels
+let level = years;
+for (const l of [months, quarters, years]) {
+  if (inside(l).length <= max_labels) { level = l; break; }
 }
-const y = inside(years);
-const step = Math.ceil(y.length / Math.max(max_labels, 1));
-return y.filter((_, i) => i % step === 0);
+const kept = [];
+const fits = (t) => kept.every((k) => Math.abs(k - t) >= gap);
+for (const t of inside(years)) { if (fits(t)) { kept.push(t); } }
+for (const t of inside(level)) { if (fits(t)) { kept.push(t); } }
+return kept.sort((a, b) => a - b);
 """
 _FORMAT_JS: Final = "const k = String(tick); return (k in labels) ? labels[k] : '';"
 _ZOOM_JS: Final = """
 const span = Math.abs(xr.end - xr.start);
-const px = Math.max(fig.inner_width || side, 1) / Math.max(span, 1e-9);
+let width = side;
+try { width = fig.inner_width || side; } catch (err) { width = side; }
+const px = Math.max(width, 1) / Math.max(span, 1e-9);
 marks.visible = px >= glyph_px;
 marks.glyph.size = Math.max(5, Math.min(12, px * 0.45));
 """
@@ -377,8 +384,11 @@ class DatesMatrix(Viewer):
         fig.add_layout(self._col_span)
         levels, labels = axis_ticks(self._dates)
         max_labels = max(2, (side - AXIS_PX) // LABEL_PX)
-        for axis, grid in ((fig.xaxis, fig.xgrid), (fig.yaxis, fig.ygrid)):
-            ticker = CustomJSTicker(major_code=_TICKER_JS, minor_code="return [];", args={**levels, "max_labels": max_labels})
+        for axis, grid, horizontal in ((fig.xaxis, fig.xgrid, True), (fig.yaxis, fig.ygrid, False)):
+            ticker = CustomJSTicker(major_code=_TICKER_JS, minor_code="return [];", args={
+                **levels, "max_labels": max_labels, "fig": fig, "horizontal": horizontal, "side": side - AXIS_PX,
+                "min_px": LABEL_PX,
+            })  # fmt: skip
             axis.ticker = ticker
             grid.ticker = ticker
             axis.formatter = CustomJSTickFormatter(code=_FORMAT_JS, args={"labels": labels})

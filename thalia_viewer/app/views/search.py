@@ -69,9 +69,9 @@ def flags_text(row: pd.Series | Any) -> str:
 
 
 def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
-    """What the results table shows of catalogue rows ``t`` (compact: frame, date, days, label)."""
+    """What the results table shows of catalogue rows ``t`` (compact: frame, primary date + baseline, label)."""
     if t.empty:
-        cols = ["frame", "primary", "days", "label"] if not wide else ["frame", "volcano", "primary", "secondary", "days", "label"]
+        cols = ["frame", "primary", "label"] if not wide else ["frame", "volcano", "primary", "secondary", "days", "label"]
         return pd.DataFrame(columns=cols)
     out = pd.DataFrame({
         "frame": t["frame"].astype(str).to_numpy(),
@@ -80,7 +80,8 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
         "label": [label_html(v) for v in t["label"].astype(str)],
     })  # fmt: skip
     if not wide:
-        return out
+        out["primary"] = [f"{p} +{d} d" for p, d in zip(out["primary"], out["days"], strict=True)]
+        return out.drop(columns="days")
     out.insert(1, "volcano", t["volcano"].astype(str).str.split(",").str[0].to_numpy())
     out.insert(3, "secondary", t["secondary"].dt.strftime("%Y-%m-%d").to_numpy())
     out["split"] = t["split"].astype(str).to_numpy()
@@ -139,7 +140,8 @@ class SearchPanel(Viewer):
         self.session = s = search_session(self.state)
         self.input = pn.widgets.TextInput(value=s.query, placeholder=PLACEHOLDER, sizing_mode="stretch_width", margin=(5, 5),
                                           css_classes=["thalia-search-input"])  # fmt: skip
-        self.input.param.watch(lambda e: self.submit(e.new), "value")
+        self._quiet = False
+        self.input.param.watch(lambda e: None if self._quiet else self.submit(e.new), "value")
         search = pn.widgets.Button(label="Search", button_type="primary", width=72, margin=(5, 2))
         search.on_click(lambda _: self.submit(self.input.value_input or self.input.value))
         clear = pn.widgets.Button(label="✕", description="Clear the search", width=34, margin=(5, 5, 5, 2))
@@ -183,8 +185,11 @@ class SearchPanel(Viewer):
         """Run ``query`` (at once when the catalogue is ready, else when it is built) and show its results."""
         query = (query or "").strip()
         if query != self.input.value:
-            self.input.value = query  # its watcher calls submit again: it finds the query unchanged below
-            return
+            self._quiet = True  # show the query in the box without its watcher running it a second time
+            try:
+                self.input.value = query
+            finally:
+                self._quiet = False
         root = self.state.root
         if self.state.dataset is None or not root:
             return
