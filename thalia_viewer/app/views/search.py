@@ -39,9 +39,15 @@ FLAG_SHORT: Final = {"atmospheric_fringes": {1: "strat.", 2: "turb.", 3: "strat.
                      "glacier_fringes": "glacier", "low_coherence": "low coh.", "corrupted": "corrupted",
                      "processing_error": "proc. error", "no_info": "no info", "image_artifacts": "artifacts"}  # fmt: skip
 FACETS_SHOWN: Final = 6  # values per facet in the compact panel
+TABLE_STYLES: Final = """
+.tabulator, .tabulator .tabulator-row .tabulator-cell, .tabulator .tabulator-header .tabulator-col { font-size: 12px !important; }
+.tabulator .tabulator-row .tabulator-cell { padding: 3px 4px !important; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 3px 4px !important; }
+"""
 STYLES: Final = """
 .thalia-search-status { font-size: 12.5px; color: #1f2328; line-height: 1.4; }
 .thalia-search-status .err { color: #b42318; }
+.thalia-search-status code { font-size: 11.5px; background: #f6f8fa; padding: 0 3px; border-radius: 3px; }
 .thalia-search-status kbd { border: 1px solid #afb8c1; border-bottom-width: 2px; border-radius: 4px; padding: 0 3px;
                             font: 11px ui-monospace, monospace; background: #fff; }
 .thalia-facets { font-size: 12px; color: #1f2328; }
@@ -54,9 +60,15 @@ STYLES: Final = """
 """
 
 
-def label_html(label: str) -> str:
+#: Label names of the compact (sidebar) table.
+LABEL_SHORT: Final = {"Deformation": "def.", "Earthquake": "eq.", BOTH_LABELS: "def.+eq.", "Non_Deformation": "neg.",
+                      UNLABELLED: "—"}  # fmt: skip
+
+
+def label_html(label: str, short: bool = False) -> str:
     text, color = LABEL_STYLE.get(label, (label, "#cccccc"))
-    return f"<span style='color:{color};font-size:14px'>●</span> {html.escape(text)}"
+    shown = LABEL_SHORT.get(label, text) if short else text
+    return f"<span style='color:{color};font-size:14px' title='{html.escape(text)}'>●</span> {html.escape(shown)}"
 
 
 def flags_text(row: pd.Series | Any) -> str:
@@ -77,7 +89,7 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
         "frame": t["frame"].astype(str).to_numpy(),
         "primary": t["primary"].dt.strftime("%Y-%m-%d").to_numpy(),
         "days": t["baseline"].to_numpy(),
-        "label": [label_html(v) for v in t["label"].astype(str)],
+        "label": [label_html(v, short=not wide) for v in t["label"].astype(str)],
     })  # fmt: skip
     if not wide:
         out["primary"] = [f"{p} +{d} d" for p, d in zip(out["primary"], out["days"], strict=True)]
@@ -113,7 +125,7 @@ def facets_html(facets: dict[str, dict[str, int]], limit: int | None) -> str:
         items = list(counts.items())
         shown = items if limit is None else items[:limit]
         more = f" <span class='n'>+{len(items) - len(shown)} more</span>" if len(shown) < len(items) else ""
-        values = "".join(f"<span class='v'>{html.escape(str(k))} <span class='n'>{v:,}</span></span>" for k, v in shown)
+        values = " ".join(f"<span class='v'>{html.escape(str(k))} <span class='n'>{v:,}</span></span>" for k, v in shown)
         lines.append(f"<div class='f'><b>{html.escape(name)}</b>{values}{more}</div>")
     return "".join(lines)
 
@@ -152,6 +164,7 @@ class SearchPanel(Viewer):
         self.table = pn.widgets.Tabulator(
             results_frame(pd.DataFrame(), self.wide), pagination="remote", page_size=self.page_size, disabled=True,
             selectable=1, show_index=False, sizing_mode="stretch_width", formatters={"label": {"type": "html"}, "open": {"type": "html"}},
+            widths={} if self.wide else {"frame": 136, "primary": 118}, stylesheets=[TABLE_STYLES],
             header_align="left", layout="fit_data_stretch", css_classes=["thalia-search-results"], margin=(4, 5),
             visible=False,
         )  # fmt: skip
@@ -199,7 +212,8 @@ class SearchPanel(Viewer):
             self.session.run(query)
             then()
             return
-        self.status.object = "<span class='thalia-muted'>Building the catalogue of this dataset (once per server)…</span>"
+        self.status.object = ("<div class='thalia-search-status'><span class='thalia-muted'>Building the catalogue of this "
+                              "dataset (once per server)…</span></div>")  # fmt: skip
         finish = in_session(lambda: (self.session.run(query), then()))
         _builder.submit(lambda: (future.result(), finish()))
 
@@ -247,8 +261,8 @@ class SearchPanel(Viewer):
         self.table.value = results_frame(s.table(), self.wide, s.query)
         self.table.visible = True
         self.facets.object = (
-            f"<details {'open' if self.wide else ''}><summary>Counts per facet</summary>"
-            f"{facets_html(s.facets(), None if self.wide else FACETS_SHOWN)}</details>"
+            f"<div class='thalia-facets'><details {'open' if self.wide else ''}><summary>Counts per facet</summary>"
+            f"{facets_html(s.facets(), None if self.wide else FACETS_SHOWN)}</details></div>"
         )
         self._show_status()
         self._highlight()
@@ -256,19 +270,20 @@ class SearchPanel(Viewer):
     def _show_status(self) -> None:
         s = self.session
         if s.error:
-            self.status.object = f"<span class='err'>{html.escape(s.error)}</span>"
+            self.status.object = f"<div class='thalia-search-status'><span class='err'>{html.escape(s.error)}</span></div>"
             return
         if not s.active:
-            self.status.object = ("<span class='thalia-muted'>Every pair of every frame: type a query and press Enter "
-                                  "(syntax below).</span>")  # fmt: skip
+            self.status.object = ("<div class='thalia-search-status'><span class='thalia-muted'>Every pair of every frame: "
+                                  "type a query and press Enter (syntax below).</span></div>")  # fmt: skip
             return
         n, frames = len(s.results), len({p.frame for p in s.results})
         total = len(s.catalog) if s.catalog is not None else 0
         keys = " · <kbd>j</kbd> / <kbd>k</kbd> step through them" if s.step_results and s.valid_results else ""
         unusable = len(s.results) - len(s.valid_results)
         note = f" · {unusable:,} not openable (unusable)" if unusable else ""
-        self.status.object = (f"<b>{n:,}</b> pair{'s' if n != 1 else ''} in {frames} frame{'s' if frames != 1 else ''} "
-                              f"(of {total:,}) for <code>{html.escape(s.query)}</code> · {s.millis:.1f} ms{note}{keys}")  # fmt: skip
+        self.status.object = (f"<div class='thalia-search-status'><b>{n:,}</b> pair{'s' if n != 1 else ''} in {frames} "
+                              f"frame{'s' if frames != 1 else ''} (of {total:,}) for <code>{html.escape(s.query)}</code> · "
+                              f"{s.millis:.1f} ms{note}{keys}</div>")  # fmt: skip
 
     def _highlight(self) -> None:
         """Select the result row of the pair on screen (and turn to its page)."""
