@@ -77,7 +77,7 @@ def test_wide_results_link_to_explore_with_the_query(tiny_root):
     cat = Catalog.from_root(tiny_root)
     t = cat.search("label:positive")
     frame = results_frame(t, wide=True, query='a "b" <c>')
-    assert list(frame.columns[:6]) == ["frame", "volcano", "primary", "secondary", "days", "label"]
+    assert list(frame.columns[:7]) == ["open", "frame", "volcano", "primary", "secondary", "days", "label"]
     link = frame["open"].iloc[0]
     assert "mode=explore" in link and "q=a+%22b%22+%3Cc%3E" in link and "<c>" not in link
 

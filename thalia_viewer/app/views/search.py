@@ -112,7 +112,7 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
         frame, pair = key.split("/")
         href = "?" + urllib.parse.urlencode({"mode": "explore", "frame": frame, "pair": pair, **({URL_PARAMETER: query} if query else {})})
         links.append(f"<a href='{html.escape(href, quote=True)}'>open ↗</a>" if valid else "<span title='not a valid pair'>—</span>")
-    out["open"] = links
+    out.insert(0, "open", links)  # first: the table may scroll sideways
     return out
 
 
