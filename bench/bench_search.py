@@ -66,14 +66,14 @@ QUAKE = _word("earthquake")
 def queries(volcano: Callable[[str], str]) -> list[tuple[str, Callable[[Record], bool]]]:
     """(our query, the same conditions on a record dict)."""
     return [
-        ("activity:Dyke intensity:High year:2018",
-         lambda r: "Dyke" in r["activity_type"] and "High" in r["intensity_level"] and r["primary_date"][:4] == "2018"),
+        ("activity:Dyke intensity:High year:2018..2019",
+         lambda r: "Dyke" in r["activity_type"] and "High" in r["intensity_level"] and "2018" <= r["primary_date"][:4] <= "2019"),
         ('sill "near the summit"', lambda r: bool(SILL.search(r["caption"]) and NEAR.search(r["caption"]))),
         ("frame:124D* flag:turbulent confidence>=0.7",
          lambda r: r["frameID"].startswith("124D") and r["atmospheric_fringes"] & 2 > 0 and r["confidence"] >= 0.7),
         ("label:earthquake", lambda r: "Earthquake" in r["label"]),
-        ("flag:turbulent frame:087D* label:positive",
-         lambda r: r["atmospheric_fringes"] & 2 > 0 and r["frameID"].startswith("087D") and _positive(r)),
+        ("flag:turbulent label:positive volcano:etna",
+         lambda r: r["atmospheric_fringes"] & 2 > 0 and _positive(r) and "etna" in volcano(r["frameID"]).lower()),
         ("phase:unrest split:test intensity:high,medium",
          lambda r: r["phase"] == "Unrest" and "20200101" <= r["primary_date"] <= "20211231"
          and bool({"High", "Medium"} & set(r["intensity_level"]))),
