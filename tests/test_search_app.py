@@ -14,6 +14,7 @@ from thalia_viewer.app.views.dates_matrix import DatesMatrix, axis_ticks, overvi
 from thalia_viewer.app.views.search import SearchPanel, results_frame, url_query
 from thalia_viewer.app.views.stats import StatsView
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
+from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import Catalog
 
 BIG = "162A_06192_060402"
@@ -141,3 +142,24 @@ def test_timeseries_strip_draws_only_the_thumbnails_asked_for(catalogue_root):
     assert set(view.sources) == set(keys[here - 1 : here + 2]) | set(keys[-2:])
     assert all(v.startswith("data:image/webp") for v in view.sources.values())
     assert np.all([k in keys for k in view.strip.loaded])  # each update pushes only the new ones
+
+
+def test_the_review_modes_run_feeds_model_and_disagree(state):
+    import param
+
+    from thalia_viewer.app.review import ReviewRow
+
+    class FakeReview(param.Parameterized):
+        rows_revision = param.Integer(default=0)
+
+    panel = SearchPanel(state=state)
+    review = FakeReview()
+    review.rows = []
+    panel.attach_review(review)
+    assert not panel.session.run("model:positive") and "review run" in panel.session.error
+    negative = next(p for p in state.dataset.pairs() if not schema.is_positive(state.dataset.annotation(p)))
+    review.rows = [ReviewRow(negative, tp=0, fp=120, fn=0, precision=0.0, recall=1.0, f1=0.0, iou=0.0)]
+    review.rows_revision += 1
+    panel.submit("model:positive disagree:yes")
+    assert panel.session.results == [negative]
+    assert "model IoU" not in panel.table.value.columns  # the compact table keeps three columns

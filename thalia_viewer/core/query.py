@@ -473,7 +473,8 @@ class Query:
         """Boolean mask of the matching rows of ``cat``."""
         if self.review_fields and "reviewed" not in cat.table:
             msg = f"{', '.join(self.review_fields)} need(s) a review run, and this catalogue has none."
-            raise QueryError(msg, "Give one with --review DIR (a `thalia-viewer predict --out` folder) or run Review in the app.")
+            raise QueryError(msg, "Give a `thalia-viewer predict --out` folder: --review DIR on the command line, $THALIA_REVIEW "
+                                  "for the app; or run a review in the app's review mode.")
         if not self.groups:
             return np.ones(len(cat), bool)
         out = np.zeros(len(cat), bool)
