@@ -299,7 +299,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _flags_text(row) -> str:
-    names = {"atmospheric_fringes": {1: "strat", 2: "turb", 3: "strat+turb"}}
+    names = {schema.FLAG_ATMOSPHERIC: {schema.ATMO_STRATIFIED: "strat", schema.ATMO_TURBULENT: "turb",
+                                       schema.ATMO_STRATIFIED | schema.ATMO_TURBULENT: "strat+turb"}}
     out = []
     for f in schema.FLAG_FIELDS:
         v = int(getattr(row, f))

@@ -254,13 +254,13 @@ class Catalog:
 def flag_masks(t: pd.DataFrame) -> dict[str, np.ndarray]:
     """Boolean arrays of each noise flag, by readable name (``turbulent mixing`` and ``vertical stratification``
     split the atmospheric code, whose 3 means both)."""
-    atmo = t["atmospheric_fringes"].to_numpy()
+    atmo = t[schema.FLAG_ATMOSPHERIC].to_numpy()
     out = {
         "vertical stratification": (atmo & schema.ATMO_STRATIFIED) > 0,
         "turbulent mixing": (atmo & schema.ATMO_TURBULENT) > 0,
     }
     for name in schema.FLAG_FIELDS:
-        if name != "atmospheric_fringes":
+        if name != schema.FLAG_ATMOSPHERIC:
             out[name.replace("_", " ")] = t[name].to_numpy() > 0
     return out
 

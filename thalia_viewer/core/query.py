@@ -215,14 +215,14 @@ _LABEL_CHOICES: Final = {
 _LABEL_CHOICES["negative"] = _LABEL_CHOICES["nondeformation"] = _LABEL_CHOICES["non_deformation"]
 _LABEL_CHOICES["unlabeled"] = _LABEL_CHOICES["unlabelled"]
 _FLAG_CHOICES: Final = {
-    "stratified": _flag("atmospheric_fringes", schema.ATMO_STRATIFIED),
-    "stratification": _flag("atmospheric_fringes", schema.ATMO_STRATIFIED),
-    "turbulent": _flag("atmospheric_fringes", schema.ATMO_TURBULENT),
-    "turbulence": _flag("atmospheric_fringes", schema.ATMO_TURBULENT),
-    "atmospheric": _flag("atmospheric_fringes"), "orbital": _flag("orbital_fringes"), "glacier": _flag("glacier_fringes"),
-    "low_coherence": _flag("low_coherence"), "coherence": _flag("low_coherence"), "corrupted": _flag("corrupted"),
-    "processing_error": _flag("processing_error"), "processing": _flag("processing_error"), "no_info": _flag("no_info"),
-    "artifacts": _flag("image_artifacts"), "image_artifacts": _flag("image_artifacts"),
+    "stratified": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_STRATIFIED),
+    "stratification": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_STRATIFIED),
+    "turbulent": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_TURBULENT),
+    "turbulence": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_TURBULENT),
+    "atmospheric": _flag(schema.FLAG_ATMOSPHERIC), "orbital": _flag(schema.FLAG_ORBITAL), "glacier": _flag(schema.FLAG_GLACIER),
+    "low_coherence": _flag(schema.FLAG_LOW_COHERENCE), "coherence": _flag(schema.FLAG_LOW_COHERENCE), "corrupted": _flag(schema.FLAG_CORRUPTED),
+    "processing_error": _flag(schema.FLAG_PROCESSING_ERROR), "processing": _flag(schema.FLAG_PROCESSING_ERROR), "no_info": _flag(schema.FLAG_NO_INFO),
+    "artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS), "image_artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS),
     "unusable": _any_flag(schema.UNUSABLE_FLAGS), "any": _any_flag(tuple(schema.FLAG_FIELDS)),
 }  # fmt: skip
 _MODEL_CHOICES: Final = {

@@ -195,6 +195,9 @@ FLAG_FIELDS: Final[dict[str, dict[int, str]]] = {
     "no_info": {0: "no", 1: "yes"},
     "image_artifacts": {0: "no", 1: "yes"},
 }
+#: The flag fields by name, for code that needs one in particular.
+(FLAG_CORRUPTED, FLAG_PROCESSING_ERROR, FLAG_GLACIER, FLAG_ORBITAL, FLAG_ATMOSPHERIC, FLAG_LOW_COHERENCE, FLAG_NO_INFO,
+ FLAG_IMAGE_ARTIFACTS) = FLAG_FIELDS  # fmt: skip
 ATMO_STRATIFIED: Final = 1
 ATMO_TURBULENT: Final = 2
 #: Fields of an ``annotations.json`` record, in the official order (``segmentation_mask`` is optional).

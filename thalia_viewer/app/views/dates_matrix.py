@@ -68,11 +68,11 @@ SNAP_PX: Final = 8  # a click this close to a cell opens it
 OVERVIEW_CELL_PX: Final = 26
 #: Flag glyphs, most telling first (one glyph per cell): (name, marker, legend symbol, what it marks).
 FLAG_GLYPHS: Final = (
-    ("atmospheric_fringes", "triangle", "▲", "atmospheric fringes"),
-    ("low_coherence", "circle", "●", "low coherence"),
-    ("orbital_fringes", "diamond", "◆", "orbital fringes"),
-    ("glacier_fringes", "square", "■", "glacier fringes"),
-    ("image_artifacts", "x", "✕", "image artifacts"),
+    (schema.FLAG_ATMOSPHERIC, "triangle", "▲", "atmospheric fringes"),
+    (schema.FLAG_LOW_COHERENCE, "circle", "●", "low coherence"),
+    (schema.FLAG_ORBITAL, "diamond", "◆", "orbital fringes"),
+    (schema.FLAG_GLACIER, "square", "■", "glacier fringes"),
+    (schema.FLAG_IMAGE_ARTIFACTS, "x", "✕", "image artifacts"),
 )
 POSITIVE_STATUSES: Final = (PairStatus.DEFORMATION, PairStatus.EARTHQUAKE)
 #: Overview colours: share of positive pairs in a month, none to all.

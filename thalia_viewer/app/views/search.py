@@ -22,6 +22,7 @@ from panel.viewable import Viewer
 from thalia_viewer.app.background import in_session
 from thalia_viewer.app.search import URL_PARAMETER, _builder, prepare_catalog, search_session
 from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
 from thalia_viewer.core.query import help_text
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus
@@ -35,9 +36,13 @@ LABEL_STYLE: Final = {
     "Non_Deformation": ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
     UNLABELLED: ("unlabelled", STATUS_COLORS[PairStatus.UNLABELLED]),
 }
-FLAG_SHORT: Final = {"atmospheric_fringes": {1: "strat.", 2: "turb.", 3: "strat.+turb."}, "orbital_fringes": "orbital",
-                     "glacier_fringes": "glacier", "low_coherence": "low coh.", "corrupted": "corrupted",
-                     "processing_error": "proc. error", "no_info": "no info", "image_artifacts": "artifacts"}  # fmt: skip
+FLAG_SHORT: Final = {
+    schema.FLAG_ATMOSPHERIC: {schema.ATMO_STRATIFIED: "strat.", schema.ATMO_TURBULENT: "turb.",
+                              schema.ATMO_STRATIFIED | schema.ATMO_TURBULENT: "strat.+turb."},
+    schema.FLAG_ORBITAL: "orbital", schema.FLAG_GLACIER: "glacier", schema.FLAG_LOW_COHERENCE: "low coh.",
+    schema.FLAG_CORRUPTED: "corrupted", schema.FLAG_PROCESSING_ERROR: "proc. error", schema.FLAG_NO_INFO: "no info",
+    schema.FLAG_IMAGE_ARTIFACTS: "artifacts",
+}  # fmt: skip
 FACETS_SHOWN: Final = 6  # values per facet in the compact panel
 TABLE_STYLES: Final = """
 .tabulator, .tabulator .tabulator-row .tabulator-cell, .tabulator .tabulator-header .tabulator-col { font-size: 12px !important; }
