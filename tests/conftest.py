@@ -39,3 +39,15 @@ def tiny_root_v3(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth3") / "tiny3"
     write_dataset(root, zarr_format=3, **TINY)
     return root
+
+
+@pytest.fixture(scope="session")
+def catalogue_root(tmp_path_factory):
+    """The real-size catalogue (38 frames, 19,919 records, up to 320 dates), cubes metadata-only except the
+    first two pairs of the 320-date frame 162A_06192_060402 (128 x 128 px). Read-only."""
+    from thalia_viewer.core.synth.catalogue import default_keys, plan_catalogue, write_catalogue
+
+    frame = next(f for f in plan_catalogue(0) if f.frame_id == "162A_06192_060402")
+    root = tmp_path_factory.mktemp("catalogue") / "catalogue"
+    write_catalogue(root, shape=(128, 128), fill=default_keys(frame, 2))
+    return root

@@ -453,12 +453,12 @@ def test_dates_matrix_tap_opens_a_pair_and_refuses_unusable_ones(tmp_path):
     state = AppState(str(root))
     view = DatesMatrix(state=state)
     target = state.pairs[-1]
-    view._on_tap(x=elements.pretty_date(target.secondary), y=elements.pretty_date(target.primary))
+    assert view.open_at(*view.cell_of(target))
     assert state.current == target
-    view._on_tap(x="2019-02-10", y="2019-01-17")
+    assert not view.open_dates("20190117", "20190210")
     assert state.current == target
     assert state.message.level == "warning" and "not usable" in state.message.text
-    view._on_tap(x="1999-01-01", y="1999-01-01")  # outside every cell: nothing happens
+    assert not view.open_at(-40.0, 90.0)  # far from every cell: nothing happens
     assert state.current == target
 
 
@@ -493,7 +493,8 @@ def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     series = state.frame_obj.timeseries(state.current.primary)
     items = view.strip.items
     assert [i["key"] for i in items] == [f"{p.primary}_{p.secondary}" for p in series]
-    assert all(i["src"].startswith("data:image/webp;base64,") for i in items)
+    assert set(view.sources) == {i["key"] for i in items}  # a short series: all drawn around the pair on screen
+    assert all(src.startswith("data:image/webp;base64,") for src in view.sources.values())
     other = next(i["key"] for i in items if i["key"] != state.pair) if len(items) > 1 else None
     if other:
         view.strip.value = other  # a click

@@ -64,6 +64,14 @@ def _synth(args: argparse.Namespace) -> int:
     from .core.synth.writer import write_dataset
 
     start = time.perf_counter()
+    if args.catalogue:
+        from .core.synth.catalogue import write_catalogue
+
+        size = tuple(args.size)
+        summary = write_catalogue(Path(args.out), seed=args.seed, shape=size, fill_per_frame=args.fill, overwrite=args.overwrite,
+                                  progress=print)  # fmt: skip
+        print(f"{summary} in {time.perf_counter() - start:.1f} s")
+        return 0
     real_style = RealStyle(polygons=args.real_style == "polygons") if args.real_style else None
     summary = write_dataset(
         Path(args.out), n_frames=args.frames, shape=tuple(args.size), n_dates=args.dates, seed=args.seed,
@@ -261,6 +269,101 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(args: argparse.Namespace):  # -> Catalog (imported lazily)
+    """The catalogue of ``args.root`` with the annotation store's corrections and a review run's scores."""
+    from .core.annotations import AnnotationStore, default_store_path
+    from .core.catalog import Catalog
+    from .core.dataset import ThaliaDataset
+    from .core.io import Location
+
+    ds = ThaliaDataset(args.root)
+    store = None
+    location = args.store or (default_store_path(args.root) if Location(args.root).is_local else None)
+    if args.store or (location and Location(location).exists()):
+        store = AnnotationStore(location, dataset=ds, create=False)
+    return Catalog.from_root(ds, store=store, review=args.review)
+
+
+#: Columns of ``search`` output (CSV / JSON add the rest with --all-columns).
+SEARCH_COLUMNS = ("key", "frame", "volcano", "primary", "secondary", "baseline", "split", "valid", "label", "activity",
+                  "intensity", "phase", *schema.FLAG_FIELDS, "confidence", "is_crowd", "corrected", "corrected_by",
+                  "caption")  # fmt: skip
+
+
+def _search(args: argparse.Namespace) -> int:
+    import json
+
+    cat = _catalog(args)
+    start = time.perf_counter()
+    rows = cat.select(args.query)
+    seconds = time.perf_counter() - start
+    found = cat.table.iloc[rows]
+    columns = [c for c in (*SEARCH_COLUMNS, *(c for c in cat.table.columns if c.startswith("model_") or c in ("reviewed", "disagree")))
+               if c in found.columns]  # fmt: skip
+    if args.all_columns:
+        columns = list(found.columns)
+    shown = found[columns].head(args.limit) if args.limit else found[columns]
+    if args.csv or args.json:
+        out = shown.copy()
+        for c in ("primary", "secondary"):
+            if c in out:
+                out[c] = out[c].dt.strftime("%Y-%m-%d")
+        if "corrected_at" in out:
+            out["corrected_at"] = out["corrected_at"].astype(str).replace("NaT", "")
+        if args.csv:
+            out.to_csv(sys.stdout, index=False)
+        else:
+            records = json.loads(out.to_json(orient="records", force_ascii=False))
+            print(json.dumps({"query": args.query, "count": len(found), "pairs": records}, indent=1, ensure_ascii=False))
+        return 0
+    brief = shown[["key", "label", "activity", "intensity", "baseline", "confidence"]].copy()
+    brief["flags"] = [_flags_text(r) for r in shown.itertuples()]
+    brief["corrected"] = [str(b) if c else "" for b, c in zip(shown["corrected_by"].astype(str), shown["corrected"], strict=True)]
+    if len(brief):
+        print(brief.to_string(index=False, max_colwidth=40))
+    frames = found["frame"].nunique()
+    more = f" (first {args.limit} shown)" if args.limit and len(found) > args.limit else ""
+    print(f"{len(found)} pair(s) in {frames} frame(s) of {len(cat)}{more}; query answered in {seconds * 1e3:.1f} ms")
+    if args.facets:
+        for name, counts in cat.facets(rows).items():
+            if counts:
+                print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in list(counts.items())[:12]))
+    return 0
+
+
+def _flags_text(row) -> str:
+    names = {schema.FLAG_ATMOSPHERIC: {schema.ATMO_STRATIFIED: "strat", schema.ATMO_TURBULENT: "turb",
+                                       schema.ATMO_STRATIFIED | schema.ATMO_TURBULENT: "strat+turb"}}
+    out = []
+    for f in schema.FLAG_FIELDS:
+        v = int(getattr(row, f))
+        if v:
+            out.append(names.get(f, {}).get(v, f.replace("_fringes", "").replace("_", " ")))
+    return ", ".join(out)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import json
+
+    from .core.stats import dataset_stats
+
+    cat = _catalog(args)
+    table = cat.search(args.query) if args.query else cat.table
+    stats = dataset_stats(table)
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=1, default=str, ensure_ascii=False))
+        return 0
+    if args.csv:
+        out = Path(args.csv)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, t in stats.tables.items():
+            t.to_csv(out / f"{name}.csv")
+        print(f"wrote {len(stats.tables)} tables to {out}")
+        return 0
+    print(stats.text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(prog="thalia-viewer", description=__doc__.splitlines()[0])
@@ -293,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "rasters in the cubes; 'polygons': one segmentation_mask polygon per pattern in preview-PNG "
                         "pixels (~3.3 cube px), as the authors' per-pair files; 'no-polygons': none, as the merged "
                         "annotations.json")  # fmt: skip
+    p.add_argument("--catalogue", action="store_true",
+                   help="the real-size catalogue instead: 38 frames, 19,919 records, up to 320 dates; cubes metadata-only")
+    p.add_argument("--fill", type=int, default=4, metavar="N",
+                   help="with --catalogue: simulate N pairs per frame (where the app opens it); default 4, 0: none")
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("placement", help="how the records' per-pattern classes are placed on the cubes (polygon fit)")
@@ -402,7 +509,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", action="store_true", help="local workers as threads of this process, not processes")
     p.add_argument("--zoo", help="extra folder of model cards (default: the packaged zoo and $THALIA_ZOO or ~/.thalia/zoo)")
     p.set_defaults(func=_predict)
+
+    from .core.query import help_text
+
+    p = sub.add_parser("search", help="find pairs across the whole catalogue with a query (see --help)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="query language:\n" + help_text().replace("``", ""))  # fmt: skip
+    p.add_argument("root", help="dataset root")
+    p.add_argument("query", help='e.g. \'activity:Dyke intensity:High year:2018\' or \'sill "near the summit"\' ("" lists every pair)')
+    _catalog_options(p)
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="the matching pairs as JSON")
+    form.add_argument("--csv", action="store_true", help="the matching pairs as CSV")
+    p.add_argument("--limit", type=int, default=0, help="show at most N pairs (default: all)")
+    p.add_argument("--facets", action="store_true", help="also counts per facet (label, activity, flag, frame, ...)")
+    p.add_argument("--all-columns", action="store_true", help="every catalogue column in CSV / JSON")
+    p.set_defaults(func=_search)
+
+    p = sub.add_parser("stats", help="dataset statistics: pairs per frame, class balance, flags, positives over time")
+    p.add_argument("root", help="dataset root")
+    p.add_argument("--query", default="", help="statistics of the pairs matching this search query only")
+    _catalog_options(p)
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="every table as JSON")
+    form.add_argument("--csv", metavar="DIR", help="write one CSV per table into DIR")
+    p.set_defaults(func=_stats)
     return parser
+
+
+def _catalog_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="annotation store whose corrections count (default: ROOT/.thalia/annotations if it exists)")
+    p.add_argument("--review", metavar="DIR", help="a `thalia-viewer predict --out` folder: adds the model's scores (model:, disagree:, iou ...)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -426,6 +563,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"thalia-viewer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

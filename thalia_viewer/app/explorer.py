@@ -29,7 +29,7 @@ from thalia_viewer.core.errors import ThaliaError
 NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 SIDEBAR_WIDTH: Final = 350  # px
-AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train")
+AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train", "stats")
 EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
 
 
@@ -81,6 +81,9 @@ class ExplorerApp(Viewer):
             self.train = TrainSession(state, on_new_model=self._new_model) if "train" in wants else None
             self.predict = PredictSession(state, edit=self.edit) if "predict" in wants else None
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
+            for view in self.views.values():  # views that use the review mode's run when there is one
+                if self.review is not None and hasattr(view, "attach_review"):
+                    view.attach_review(self.review)
 
     def _attach_store(self) -> None:
         """Show saved corrections over the source; in annotate mode, edit them (an :class:`EditSession`)."""

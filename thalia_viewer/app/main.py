@@ -16,7 +16,7 @@ from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
 
 pn.extension(
-    "tabulator",  # the review table: loaded for every session, or later sessions get a blank page
+    "tabulator",  # search panel (every mode), review table: loaded for EVERY session, or later ones are blank
     notifications=True,
     raw_css=[theme.css()],
     design=theme.OfflineFast,

@@ -40,7 +40,7 @@ from thalia_viewer.viz.elements import MaskStyle
 
 #: Folder of the shipped specs (``layouts/`` at the repository root; package data ``thalia_viewer.layouts``).
 LAYOUTS_DIR: Final = data_dir("layouts")
-MODES: Final = ("explore", "annotate", "review", "train")  # explore exists; the others come later
+MODES: Final = ("explore", "annotate", "review", "train", "stats")  # explore exists; the others come later
 TOP_KEYS: Final = ("mode", "title", "description", "defaults", "views", "sidebar", "main")
 REQUIRED_TOP_KEYS: Final = ("mode", "views", "main")
 DEFAULT_KEYS: Final = ("layers", "opacity", "masks", "mask_style", "mask_opacity", "relief")

@@ -96,6 +96,9 @@ class AppState(param.Parameterized):
         self.mask_source: Callable[[Pair, str], xr.DataArray | None] | None = None
         self.record_source: Callable[[Pair], dict | None] | None = None
         self.overlay_version: Callable[[Pair], Any] | None = None
+        #: The pairs :meth:`step` walks, across frames, when it returns a list (the results of a search);
+        #: ``None`` or an empty list: the frame's pairs.
+        self.walk: Callable[[], list[Pair] | None] | None = None
         self.set_layers(layers)
         if root:
             try:
@@ -272,14 +275,17 @@ class AppState(param.Parameterized):
         return True
 
     def step(self, n: int) -> None:
-        """Move ``n`` pairs along the frame's pairs, ordered by (primary, secondary); stops at the ends."""
-        pairs, cur = self.pairs, self.current
+        """Move ``n`` pairs along the frame's pairs, ordered by (primary, secondary), or along :attr:`walk`'s
+        pairs (search results) when it gives some; stops at the ends."""
+        walk = self.walk() if self.walk is not None else None
+        pairs, cur = (walk or self.pairs), self.current
         if not pairs:
             return
         i = pairs.index(cur) if cur in pairs else -1 if n > 0 else len(pairs)
         j = min(max(i + n, 0), len(pairs) - 1)
         if j == i:
-            self.notify("info", "first pair of this frame." if n < 0 else "last pair of this frame.")
+            where = "result" if walk else "pair of this frame"
+            self.notify("info", f"first {where}." if n < 0 else f"last {where}.")
             return
         self.go(pairs[j])
 

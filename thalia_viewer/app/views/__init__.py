@@ -16,6 +16,8 @@ from thalia_viewer.app.views.navigator import Navigator, Shortcuts
 from thalia_viewer.app.views.predict_panel import PredictPanel
 from thalia_viewer.app.views.review import AcceptPrediction, ReviewControls, ReviewTable, SideBySide
 from thalia_viewer.app.views.save_panel import SavePanel
+from thalia_viewer.app.views.search import SearchPanel
+from thalia_viewer.app.views.stats import StatsView
 from thalia_viewer.app.views.timeseries import TimeseriesStrip
 from thalia_viewer.app.views.train import BeforeAfter, TrainControls, TrainCurves
 
@@ -24,7 +26,7 @@ VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
     for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
                 SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction,
-                TrainControls, TrainCurves, BeforeAfter)
+                TrainControls, TrainCurves, BeforeAfter, SearchPanel, StatsView)
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -50,8 +52,10 @@ __all__ = [
     "ReviewControls",
     "ReviewTable",
     "SavePanel",
+    "SearchPanel",
     "Shortcuts",
     "SideBySide",
+    "StatsView",
     "TimeseriesStrip",
     "TrainControls",
     "TrainCurves",

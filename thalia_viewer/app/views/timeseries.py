@@ -1,10 +1,13 @@
 """The time-series strip: the pairs of the primary date on screen, ordered by secondary date, as thumbnails.
 
 Each thumbnail is the pair's wrapped phase (Datashader circular mean at thumbnail size, cyclic colours)
-with the outlines of its deformation mask, and its label; a click opens the pair. Thumbnails are source
-data only, so they are cached per process and shared by every session. In a served app the missing ones
-are drawn by a background worker (a full-resolution read per pair: ~0.3 s on a 4096^2 frame) and appear
-when ready; the strip, its labels and its clicks work at once.
+with the outlines of its deformation mask, and its label; a click opens the pair. The strip scrolls, and its
+images load lazily: the cards (dates, label, baseline) come at once, the images only for the cards in or
+near view (the browser asks as they scroll in) and around the pair on screen, each pushed as soon as it is
+drawn (one at a time on a background worker: a decimated read, ~0.1-0.3 s per pair on a 4096^2 frame), so a
+primary date with 30+ secondary dates shows its first thumbnails in a fraction of a second, not all of them
+after tens of seconds. Thumbnails are source data only, so they are cached per process and shared by every
+session.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import html
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, ClassVar, Final
@@ -22,6 +26,7 @@ import numpy as np
 import panel as pn
 import param
 from panel.custom import JSComponent
+from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 from PIL import Image
 
@@ -37,6 +42,9 @@ MAX_THUMBNAILS: Final = 4096  # per process (10-20 KB each)
 THUMBNAIL_QUALITY: Final = 85  # WebP: noisy phase is ~4x smaller than PNG, the mask outlines stay crisp
 OVERSAMPLING: Final = 3  # source pixels per thumbnail pixel kept (a thumbnail is a preview: decimated first)
 NO_DATA_RGB: Final = (246, 248, 250)  # thumbnail background where the frame has no data
+PREFETCH: Final = 4  # thumbnails drawn on each side of the pair on screen before the browser asks
+MAX_REQUEST: Final = 64  # thumbnails one browser message may ask for
+SCROLL_HINT: Final = 8  # series longer than this say "scroll for more"
 
 
 _cache: OrderedDict[tuple[str, str, int], str] = OrderedDict()
@@ -82,35 +90,90 @@ def render_thumbnail(root: str, key: str, width: int) -> str:
 
 
 class ThumbnailStrip(JSComponent):
-    """A horizontal strip of clickable thumbnails; ``value`` is the key of the highlighted / clicked one."""
+    """A horizontal, scrolling strip of clickable thumbnails whose images load lazily.
 
-    items = param.List(default=[], doc="Dicts with key, src, title, label, color, tooltip")
+    ``items`` lists the cards (no image); the browser asks for the images of the cards in or near view
+    (``{"want": [keys]}`` messages, handled by ``on_want``) and shows those pushed in ``loaded`` (each update
+    holds only the new ones). ``value`` is the key of the highlighted card; a click sets it.
+    """
+
+    items = param.List(default=[], doc="Dicts with key, title, label, color, tooltip")
     value = param.String(default="", doc="Key of the highlighted thumbnail; set by a click")
+    loaded = param.Dict(default={}, doc="Images pushed in the latest update: key -> data URI")
 
     _esm = """
     export function render({ model, el }) {
       const strip = document.createElement('div');
       strip.className = 'strip';
+      const srcs = new Map();
+      const requested = new Set();
+      let cards = new Map();
+      let pending = new Set();
+      let timer = null;
+      function flush() {
+        timer = null;
+        const keys = [...pending].filter((k) => !srcs.has(k) && !requested.has(k));
+        pending.clear();
+        keys.forEach((k) => requested.add(k));
+        if (keys.length) { model.send_msg({want: keys}); }
+      }
+      const io = new IntersectionObserver((entries) => {
+        for (const e of entries) {
+          if (e.isIntersecting) { pending.add(e.target.dataset.key); }
+        }
+        if (pending.size && timer === null) { timer = setTimeout(flush, 60); }
+      }, {root: strip, rootMargin: '0px 450px 0px 450px'});
+      function show(card, key) {
+        const src = srcs.get(key);
+        if (!src) { return; }
+        const holder = card.querySelector('.img');
+        holder.className = 'img';
+        holder.innerHTML = `<img src="${src}" alt="${card.dataset.title}">`;
+      }
+      function highlight() {
+        for (const [k, c] of cards) { c.classList.toggle('current', k === model.value); }
+        const cur = cards.get(model.value);
+        if (cur) {
+          const a = cur.offsetLeft, b = a + cur.offsetWidth;
+          if (a < strip.scrollLeft || b > strip.scrollLeft + strip.clientWidth) {
+            strip.scrollLeft = Math.max(0, a - (strip.clientWidth - cur.offsetWidth) / 2);
+          }
+        }
+      }
       function draw() {
+        io.disconnect();
         strip.innerHTML = '';
+        cards = new Map();
+        srcs.clear();
+        requested.clear();
         if (!model.items.length) {
           strip.innerHTML = "<div class='empty'>No pair to show.</div>";
         }
         for (const it of model.items) {
           const card = document.createElement('button');
-          card.className = 'thumb' + (it.key === model.value ? ' current' : '');
+          card.className = 'thumb';
           card.title = it.tooltip;
           card.dataset.key = it.key;
-          const img = it.src ? `<img src="${it.src}" alt="${it.title}">` : `<div class="pending">drawing…</div>`;
-          card.innerHTML = img + `<div class="t">${it.title}</div>` +
+          card.dataset.title = it.title;
+          card.innerHTML = `<div class="img pending"></div><div class="t">${it.title}</div>` +
                            `<div class="s"><span class="chip" style="background:${it.color}"></span>${it.label}</div>`;
           card.addEventListener('click', () => { model.value = it.key; });
           strip.appendChild(card);
+          cards.set(it.key, card);
+          io.observe(card);
         }
-        const cur = strip.querySelector('.current');
-        if (cur && cur.scrollIntoView) { cur.scrollIntoView({block: 'nearest', inline: 'nearest'}); }
+        highlight();
       }
-      model.on(['items', 'value'], draw);
+      model.on('items', draw);
+      model.on('value', highlight);
+      model.on('loaded', () => {
+        for (const [k, v] of Object.entries(model.loaded)) {
+          srcs.set(k, v);
+          requested.delete(k);
+          const c = cards.get(k);
+          if (c) { show(c, k); }
+        }
+      });
       draw();
       return strip;
     }
@@ -118,7 +181,7 @@ class ThumbnailStrip(JSComponent):
 
     _stylesheets: ClassVar[list[str]] = [
         """
-        .strip { display: flex; gap: 8px; overflow-x: auto; padding: 4px 2px 8px 2px; }
+        .strip { display: flex; gap: 8px; overflow-x: auto; padding: 4px 2px 8px 2px; scroll-behavior: smooth; }
         .thumb { flex: 0 0 auto; display: flex; flex-direction: column; align-items: stretch; gap: 2px;
                  padding: 4px; border: 2px solid transparent; border-radius: 6px; background: #ffffff;
                  cursor: pointer; font: 12px/1.3 system-ui, sans-serif; color: #1f2328; text-align: left; }
@@ -129,27 +192,41 @@ class ThumbnailStrip(JSComponent):
         .s { color: #57606a; display: flex; align-items: center; gap: 4px; }
         .chip { display: inline-block; width: 10px; height: 10px; border-radius: 2px; border: 1px solid #57606a; }
         .empty { color: #57606a; padding: 12px; font: 13px system-ui, sans-serif; }
-        .pending { width: 150px; height: 120px; display: flex; align-items: center; justify-content: center;
-                   background: #f6f8fa; border: 1px dashed #d0d7de; color: #57606a; }
+        .img.pending { width: var(--thumb-width, 150px); height: calc(var(--thumb-width, 150px) * 0.8);
+                       background: linear-gradient(90deg, #f6f8fa, #eef1f4, #f6f8fa); border: 1px dashed #d0d7de; }
         """
     ]
 
+    def __init__(self, on_want: Callable[[list[str]], None] | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.on_want = on_want  # called with the keys the browser wants images of; not sent to the browser
+
+    def _handle_msg(self, msg: Any) -> None:
+        keys = msg.get("want") if isinstance(msg, dict) else None
+        if isinstance(keys, list) and self.on_want is not None:
+            self.on_want([str(k) for k in keys][:MAX_REQUEST])
+
 
 class TimeseriesStrip(Viewer):
-    """Thumbnails of the pairs sharing the primary date on screen, ordered by secondary date."""
+    """Thumbnails of the pairs sharing the primary date on screen, ordered by secondary date (loaded lazily)."""
 
     view_type: ClassVar[str] = "timeseries_strip"  # name in layouts/*.yaml
     section_title: ClassVar[str | None] = 'Time series'  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
     thumbnail_width = param.Integer(default=THUMBNAIL_WIDTH, bounds=(60, 400), doc="Thumbnail width, px")
+    prefetch = param.Integer(default=PREFETCH, bounds=(0, 50), doc="Thumbnails drawn on each side of the pair on screen before the browser asks")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._primary: tuple[str | None, str | None] = (None, None)
         self._series: list[Pair] = []
+        self._requested: set[str] = set()
+        #: Images pushed to the browser for the series on screen: key (``PRIMARY_SECONDARY``) -> data URI.
+        self.sources: dict[str, str] = {}
         self._title = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self.strip = ThumbnailStrip(sizing_mode="stretch_width", margin=(0, 10))
+        self.strip = ThumbnailStrip(on_want=self.request, sizing_mode="stretch_width", margin=(0, 10),
+                                    styles={"--thumb-width": f"{self.thumbnail_width}px"})  # fmt: skip
         self.strip.param.watch(self._on_click, "value")
         self._layout = pn.Column(self._title, self.strip, sizing_mode="stretch_width")
         self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
@@ -159,60 +236,93 @@ class TimeseriesStrip(Viewer):
         s, cur = self.state, self.state.current
         frame = s.frame_obj
         if cur is None or frame is None:
-            self._series = []
+            self._series, self._primary, self._requested, self.sources = [], (None, None), set(), {}
             self.strip.param.update(items=[], value="")
             self._title.object = ""
             return
+        key = f"{cur.primary}_{cur.secondary}"
         if self._primary != (s.frame, cur.primary):
             self._primary = (s.frame, cur.primary)
             self._series = series = frame.timeseries(cur.primary)
+            self._requested, self.sources = set(), {}
             self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {pretty_date(cur.primary)}: "
-                                  f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date</div>")  # fmt: skip
-            self.strip.param.update(items=self._items(series), value=f"{cur.primary}_{cur.secondary}")
-            self._draw_missing(series)
+                                  f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date"
+                                  f"{' (scroll for more)' if len(series) > SCROLL_HINT else ''}</div>")  # fmt: skip
+            self.strip.param.update(items=self._items(series), value=key, loaded={})
+            self._prefetch(cur)
         else:
-            self.strip.value = f"{cur.primary}_{cur.secondary}"
+            self.strip.value = key
+            self._prefetch(cur)
 
-    def _draw_missing(self, series: list[Pair]) -> None:
-        """Draw the thumbnails not cached yet: here (no server) or on the worker, then refresh the strip."""
-        missing = [p for p in series if cached_thumbnail(self.state.root, p.key, self.thumbnail_width) is None]
+    def _prefetch(self, cur: Pair) -> None:
+        """Ask for the thumbnails around the pair on screen (the browser asks for the rest as they scroll in)."""
+        keys = [f"{p.primary}_{p.secondary}" for p in self._series]
+        here = keys.index(f"{cur.primary}_{cur.secondary}") if f"{cur.primary}_{cur.secondary}" in keys else 0
+        self.request(keys[max(0, here - self.prefetch) : here + self.prefetch + 1])
+
+    def request(self, keys: list[str]) -> None:
+        """Push the images of ``keys`` (of the series on screen): cached ones at once, the others as they are drawn
+        (here when not served, else on the worker, closest to the pair on screen first)."""
+        series = {f"{p.primary}_{p.secondary}": p for p in self._series}
+        wanted = [k for k in keys if k in series and k not in self._requested]
+        if not wanted:
+            return
+        self._requested.update(wanted)
+        ready = {k: uri for k in wanted if (uri := cached_thumbnail(self.state.root, series[k].key, self.thumbnail_width))}
+        if ready:
+            self._push(self._primary, ready, [])
+        missing = [series[k] for k in wanted if k not in ready]
         if not missing:
             return
         doc = pn.state.curdoc
         if doc is None or doc.session_context is None:
-            self._refresh(self._primary, self._render(missing))
+            self._push(self._primary, *self._render(missing, self._primary))
             return
         token = self._primary
-        future = _worker.submit(self._render, missing)
-        future.add_done_callback(lambda f: doc.add_next_tick_callback(partial(self._refresh, token, f.result())))
 
-    def _render(self, pairs: list[Pair]) -> list[str]:
-        errors = []
+        def job() -> None:
+            for pair in missing:  # one push per thumbnail: the first appear while the others are drawn
+                if token != self._primary:
+                    return
+                images, errors = self._render([pair], token)
+                doc.add_next_tick_callback(partial(self._push_in, doc, token, images, errors))
+
+        _worker.submit(job)
+
+    def _render(self, pairs: list[Pair], token: tuple[str | None, str | None]) -> tuple[dict[str, str], list[str]]:
+        images, errors = {}, []
         for p in pairs:
+            if token != self._primary:
+                break
             try:
-                thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
+                images[f"{p.primary}_{p.secondary}"] = thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
             except ThaliaError as exc:
                 errors.append(str(exc))
             except Exception as exc:  # a worker thread: report, never lose it
                 errors.append(f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc}).")
-        return errors
+        return images, errors
 
-    def _refresh(self, token: tuple[str | None, str | None], errors: list[str]) -> None:
-        """Show the thumbnails drawn since (if the strip still shows the same primary date) and any error."""
+    def _push_in(self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: list[str]) -> None:
+        with set_curdoc(doc):
+            self._push(token, images, errors)
+
+    def _push(self, token: tuple[str | None, str | None], images: dict[str, str], errors: list[str]) -> None:
+        """Send newly drawn images of the series ``token`` to the browser (if it still shows it) and any error."""
         if errors:
             self.state.notify("error", errors[0])
-        if token == self._primary:
-            self.strip.items = self._items(self._series)
+        if token != self._primary or not images:
+            return
+        self.sources.update(images)
+        self.strip.loaded = dict(images)
 
     def _items(self, series: list[Pair]) -> list[dict]:
         items = []
         for p in series:
-            src = cached_thumbnail(self.state.root, p.key, self.thumbnail_width) or ""
             record = self.state.record(p)
             status = pair_status(record, valid=True)
             caption = str((record or {}).get("caption", "")) or "no annotation"
             items.append({
-                "key": f"{p.primary}_{p.secondary}", "src": src, "title": pretty_date(p.secondary),
+                "key": f"{p.primary}_{p.secondary}", "title": pretty_date(p.secondary),
                 "label": html.escape(f"{status.value.replace('_', ' ')} · {p.baseline_days} d"),
                 "color": STATUS_COLORS[status], "tooltip": caption,
             })  # fmt: skip

@@ -323,6 +323,17 @@ class AnnotationStore:
                 out += [Pair(f, *name.split("_")) for name, _ in group.groups()]
         return sorted(out)
 
+    def corrected_records(self, version: str | None = None) -> dict[Pair, tuple[dict[str, Any], dict[str, Any]]]:
+        """``{pair: (record, saved)}`` of every pair holding a correction at ``version`` (default: tip of main):
+        its label record and who saved it (``author``, ``message``, ``time``, ``kind``); no mask is read."""
+        root = self._root(self.resolve(version))
+        out: dict[Pair, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for frame, frame_group in root.groups():
+            for name, group in frame_group.groups():
+                attrs = group.attrs.asdict()
+                out[Pair(frame, *name.split("_"))] = (dict(attrs.get("record", {})), dict(attrs.get("saved", {})))
+        return out
+
     def diff(self, pair: Pair, a: str | None, b: str | None = None, source: Source | None = None) -> PairDiff:
         """Pixels added / removed per mask, record fields changed, from version ``a`` (``None``: the source) to
         ``b`` (``None``: the tip of main).
