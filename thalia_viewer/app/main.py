@@ -14,8 +14,10 @@ import panel as pn
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
+from thalia_viewer.app.extensions import PANEL_EXTENSIONS
 
 pn.extension(
+    *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
     notifications=True,
     raw_css=[theme.css()],
     design=theme.OfflineFast,
