@@ -14,7 +14,14 @@ import time
 import pytest
 
 from tests.browser.conftest import BROWSER_MODEL, IDLE, served
-from tests.browser.pages import LOAD_TIMEOUT_MS, MIN_PLOT_COLOURS, distinct_colours, element_pixels, shows, wait_stable
+from tests.browser.pages import (
+    LOAD_TIMEOUT_MS,
+    MIN_PLOT_COLOURS,
+    distinct_colours,
+    element_pixels,
+    shows,
+    wait_stable,
+)
 from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.ml.zoo import ZOO_ENV
 

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import panel as pn
 
-from thalia_viewer.core.roles import LOCAL, ROLES_ENV, Identity, RolesConfig, groups_from_claims, identify, load_roles
+from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.roles import (
+    LOCAL,
+    ROLES_ENV,
+    Identity,
+    RolesConfig,
+    groups_from_claims,
+    identify,
+    load_roles,
+)
 
 _lock = threading.Lock()
 _loaded: dict[str, tuple[float, RolesConfig]] = {}  # path -> (mtime, config)
@@ -52,3 +61,12 @@ def session_identity() -> Identity:
         return LOCAL
     claims = pn.state.user_info if in_session and user is not None else None
     return identify(user, groups_from_claims(claims), config)
+
+
+def identity_or_viewer() -> tuple[Identity, str | None]:
+    """:func:`session_identity`, or (when the roles file cannot be used) the user as a viewer and the error."""
+    try:
+        return session_identity(), None
+    except ThaliaError as exc:
+        in_session = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+        return identify(pn.state.user if in_session else None, (), RolesConfig()), str(exc)
