@@ -190,7 +190,8 @@ def test_accept_keeps_the_classes_of_the_mask_each_pixel_overlaps_or_is_nearest_
     assert not a[~mask].any() and "keeping the pair's classes" in how
     chosen = MaskClass.from_names("Dyke", "Medium")
     a2, i2, how2 = accepted_masks(mask, activity, intensity, None, chosen=chosen)
-    assert set(np.unique(a2[mask])) == {chosen.activity} and "you picked" in how2
+    assert set(np.unique(a2[mask])) == {chosen.activity} and set(np.unique(i2[mask])) == {chosen.intensity}
+    assert "you picked" in how2
 
 
 def test_accept_on_an_unlabelled_pair_takes_the_records_class_else_unidentified():
@@ -295,3 +296,66 @@ def test_the_browser_keeper_writes_restores_and_removes_drafts(tiny_root, tmp_pa
     signed_in = session_as(tiny_root, store, Identity("ana", Role.ANNOTATOR))
     keeper3 = BrowserKeeper(signed_in)
     assert not keeper3.remember_author and keeper3.scope != keeper2.scope  # another user's drafts are not offered
+
+
+# ------------------------------------------------------------------------------- many sessions
+def test_aggregates_are_shared_by_sessions_within_a_byte_budget():
+    import xarray as xr
+
+    from thalia_viewer.app.aggregates import AggregateCache, SharedAggregates
+
+    shared = SharedAggregates(budget_bytes=3 * 800)  # three 10 x 10 float64 arrays
+    a, b = AggregateCache(shared), AggregateCache(shared)
+    calls = []
+
+    def compute(k):
+        calls.append(k)
+        return xr.DataArray(np.full((10, 10), float(k)))
+
+    assert float(a.get(1, lambda: compute(1))[0, 0]) == 1.0
+    assert float(b.get(1, lambda: compute(1))[0, 0]) == 1.0 and calls == [1]  # the second session reuses it
+    assert b.hits == 1 and a.misses == 1
+    for k in (2, 3, 4):
+        a.get(k, lambda k=k: compute(k))
+    assert shared.nbytes <= shared.budget_bytes and 1 not in a  # least recently used went first
+    assert 4 in b
+    b.get(4, lambda: compute(4))
+    b.clear()  # a session's clear drops what it used (4), not the whole process's cache
+    assert 4 not in a and 3 in a
+
+
+def test_each_sessions_unsaved_edits_have_their_own_cache_identity(tiny_root, tmp_path):
+    one = session_as(tiny_root, tmp_path / "store", LOCAL)
+    two = session_as(tiny_root, tmp_path / "store", LOCAL)
+    paint(one)
+    paint(two)
+    one.revision = two.revision = 7  # same counters, different edits
+    assert one.version(one.pair) != two.version(two.pair)
+    assert one.state.layer_identity("activity") != two.state.layer_identity("activity")
+
+
+def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny_root, tmp_path):
+    edit = session_as(tiny_root, tmp_path / "store", LOCAL)
+    first = edit.pair
+    edit.state.step(1)
+    edit.state.step(1)
+    assert set(edit._editors) == {edit.pair}
+    edit.state.go(first)
+    paint(edit)
+    edit.state.step(1)
+    assert set(edit._editors) == {first, edit.pair} and edit.unsaved  # the edited pair stays
+
+
+@pytest.mark.parametrize("mode", ["explore", "annotate", "review", "train"])
+def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(mode, tiny_root, tmp_path, monkeypatch):
+    from thalia_viewer.app.explorer import ExplorerApp
+    from thalia_viewer.app.extensions import PANEL_EXTENSIONS, needed_extensions
+    from thalia_viewer.app.overlay import STORE_ENV
+
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "store"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = ExplorerApp(str(tiny_root), mode)
+    needed = needed_extensions(app.template())
+    assert needed <= set(PANEL_EXTENSIONS), f"{mode} renders {needed - set(PANEL_EXTENSIONS)}: add them to PANEL_EXTENSIONS"
+    if mode == "review":
+        assert "tabulator" in needed

@@ -15,6 +15,7 @@ browser keeps, and restored after a reload (:meth:`EditSession.restore_draft`).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -124,6 +125,7 @@ class EditSession(param.Parameterized):
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
         self._record_dirty: set[Pair] = set()  # pairs whose label record was changed and not saved
+        self._token = uuid.uuid4().hex  # names this session's edits in caches shared by every session
         self.param.watch(self._keep_login, "author")
         self.param.watch(lambda *_: setattr(self, "class_chosen", True), ["activity", "intensity"])
         self.saved = StoreOverlay(state, store)
@@ -154,12 +156,21 @@ class EditSession(param.Parameterized):
         self._records[pair] = dict(annotation.record or {})
         self._bases[pair] = annotation.version
 
+    def _drop_clean_pairs(self) -> None:
+        """Forget the pairs left without unsaved edits (3 bytes a pixel each; reopened from the store on return):
+        a session holds only the pair on screen and its unsaved work."""
+        keep = self.pair
+        for pair in [p for p, e in self._editors.items() if p != keep and not e.dirty and p not in self._record_dirty]:
+            for table in (self._editors, self._records, self._bases):
+                table.pop(pair, None)
+
     def _read(self, pair: Pair) -> PairAnnotation:
         """The pair as stored now: the overlay's latest version, else the source cube."""
         return self.store.read_merged(pair)
 
     def _on_pair(self) -> None:
         self.preview = self.comparison = None
+        self._drop_clean_pairs()
         try:
             _ = self.editor  # opens the pair (reads it from the store)
         except ThaliaError as exc:
@@ -184,7 +195,9 @@ class EditSession(param.Parameterized):
     def version(self, pair: Pair) -> Any:
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
         preview = self.preview.version if self.preview is not None and self.preview.pair == pair else None
-        return (self.saved.version(pair), self.revision if pair in self._editors else None, preview)
+        # the edits are this session's own: its token keeps them apart in caches shared by all sessions
+        edits = (self._token, self.revision) if pair in self._editors else None
+        return (self.saved.version(pair), edits, preview)
 
     def record(self, pair: Pair) -> dict | None:
         """The label record of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""

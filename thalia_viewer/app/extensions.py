@@ -12,19 +12,25 @@ from __future__ import annotations
 from typing import Final
 
 import panel as pn
+from panel.template.base import BaseTemplate
 from panel.viewable import Viewable
 
 #: Every Panel extension a view of any mode (layouts/*.yaml) needs; ``tabulator``: the review table.
 PANEL_EXTENSIONS: Final = ("tabulator",)
 
 
-def needed_extensions(page: Viewable) -> set[str]:
-    """Names of the Panel extensions whose Bokeh models ``page`` renders to (it is rendered once, offline)."""
+def needed_extensions(page: Viewable | BaseTemplate) -> set[str]:
+    """Names of the Panel extensions whose Bokeh models ``page`` (a viewable or a template) renders to; it is
+    rendered once into a throw-away document."""
     from bokeh.document import Document
 
     modules = {module: name for name, module in pn.extension._imports.items()}
-    root = page.get_root(Document())
-    try:
-        return {modules[m.__module__] for m in root.references() if m.__module__ in modules}
-    finally:
+    doc = Document()
+    if isinstance(page, BaseTemplate):
+        page.server_doc(doc)
+        models = {m for root in doc.roots for m in root.references()}
+    else:
+        root = page.get_root(doc)
+        models = set(root.references())
         page._cleanup(root)
+    return {modules[m.__module__] for m in models if m.__module__ in modules}
