@@ -12,6 +12,7 @@ from typing import Final
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.overlay import STORE_ENV
+from thalia_viewer.app.warm import SETUP_SCRIPT
 from thalia_viewer.core.dataset import ThaliaDataset
 
 APP_MODULE: Final = Path(__file__).with_name("main.py")
@@ -33,6 +34,8 @@ def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show:
     if show:
         cmd.append("--show")
     extra = [a for a in (extra or []) if a != "--"]
+    if not any(a.split("=", 1)[0] == "--setup" for a in extra):  # warm every process at start (app/warm.py)
+        cmd += ["--setup", str(SETUP_SCRIPT)]
     return [*cmd, *extra, "--args", root]
 
 
