@@ -179,11 +179,15 @@ def role_html(edit: EditSession) -> str:
     who = edit.identity
     if not who.authenticated and who.can(Action.TRAIN):
         return ""
-    name = html.escape(who.user) if who.user else "this page"
     role = html.escape(who.role.value)
+    if not who.authenticated:  # a roles file without a login: every page has the default role
+        name = "nobody (no login on this server)"
+    else:
+        name = f"<b>{html.escape(who.user or '')}</b>"
     if not who.can(Action.SAVE):
-        return (f"<div class='thalia-muted'>Signed in as <b>{name}</b> ({role}): you can look at every version but "
+        return (f"<div class='thalia-muted'>Signed in as {name} ({role}): you can look at every version but "
                 "not save, revert or tag. Ask an admin for the annotator role to correct labels.</div>")  # fmt: skip
-    allowed = [a for a in (Action.SAVE, Action.REVERT, Action.TAG) if who.can(a)]
-    return (f"<div class='thalia-muted'>Signed in as <b>{name}</b> ({role}): you may "
-            f"{', '.join(a.value for a in allowed)}. Every version records your login.</div>")  # fmt: skip
+    allowed = [a.value for a in (Action.SAVE, Action.REVERT, Action.TAG) if who.can(a)]
+    may = ", ".join(allowed[:-1]) + f" and {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+    return (f"<div class='thalia-muted'>Signed in as {name} ({role}): you may {may}. Every version "
+            "records your login.</div>")  # fmt: skip
