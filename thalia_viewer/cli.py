@@ -103,15 +103,21 @@ def _history(args: argparse.Namespace) -> int:
     for v in versions:
         if v.id in tags:
             print(f"tag {tags[v.id]}: {v.short_id}")
+    if args.frame is None:  # the other logged writes: release tags and models, who and when
+        for e in store.events():
+            if e.kind.value in ("tag", "model"):
+                print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.author}  {e.message}")
     print(f"{len(versions)} version(s)")
     return 0
 
 
 def _tag(args: argparse.Namespace) -> int:
+    import getpass
+
     from .core.annotations import AnnotationStore
 
     store = AnnotationStore(args.store, create=False)
-    snapshot = store.tag(args.name, args.version)
+    snapshot = store.tag(args.name, args.version, author=getpass.getuser())  # logged: who tagged what, when
     print(f"tagged {snapshot} as {args.name}")
     return 0
 

@@ -21,7 +21,15 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import START_TIMEOUT_S, VIEWPORT
-from tests.browser.pages import LOAD_TIMEOUT_MS, map_pixels, open_app, shows, wait_for_new_map, wait_stable, wait_until
+from tests.browser.pages import (
+    LOAD_TIMEOUT_MS,
+    map_pixels,
+    open_app,
+    shows,
+    wait_for_new_map,
+    wait_stable,
+    wait_until,
+)
 from tests.browser.test_annotate import current_pair, drag
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV

@@ -183,7 +183,7 @@ class ExplorerApp(Viewer):
             links = [f"<b>{m.capitalize()}</b>" if m == self.spec.mode else
                      f"<a href='?mode={m}{html.escape(where)}'>{m.capitalize()}</a>" for m in AVAILABLE_MODES]  # fmt: skip
             who = self.identity.describe()
-            user = (f"<span class='thalia-user'>{html.escape(who)} · <a href='/logout'>sign out</a></span>"
+            user = (f"<span class='thalia-user'>{html.escape(who)} · <a href='logout'>sign out</a></span>"
                     if who else "")  # fmt: skip
             pane.object = " · ".join(links) + user
 
