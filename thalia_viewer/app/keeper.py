@@ -118,6 +118,7 @@ class BrowserKeeper(JSComponent):
         self.edit = edit
         self.in_browser: set[str] = set()  # pair keys the browser holds a draft of (as of the page's start)
         self._asked: set[str] = set()  # drafts already asked for in this session
+        self._awaiting: set[str] = set()  # drafts asked for and not yet received: never removed meanwhile
         self._pending: set[Pair] = set()  # pairs whose draft is to be written
         self._scheduled = False
         self._warned: set[str] = set()
@@ -149,10 +150,12 @@ class BrowserKeeper(JSComponent):
         if pair is None or pair.key not in self.in_browser or pair.key in self._asked:
             return
         self._asked.add(pair.key)
+        self._awaiting.add(pair.key)
         self._send({"type": "get", "pair": pair.key})
 
     def _restore(self, key: str, draft: Any) -> None:
         edit = self.edit
+        self._awaiting.discard(key)
         if not isinstance(draft, dict) or edit.pair is None or edit.pair.key != key:
             return
         if not edit.restore_draft(draft) and not edit.dirty:
@@ -186,7 +189,7 @@ class BrowserKeeper(JSComponent):
                 self._warn(pair.key, str(exc))
                 continue
             if draft is None:
-                if pair.key in self.in_browser:
+                if pair.key in self.in_browser and pair.key not in self._awaiting:
                     self._send({"type": "remove", "pair": pair.key})
                     self.in_browser.discard(pair.key)
             else:
