@@ -156,7 +156,11 @@ class BrowserKeeper(JSComponent):
     def _restore(self, key: str, draft: Any) -> None:
         edit = self.edit
         self._awaiting.discard(key)
-        if not isinstance(draft, dict) or edit.pair is None or edit.pair.key != key:
+        if edit.pair is None or edit.pair.key != key:
+            self._asked.discard(key)  # the user moved on before it arrived: ask again when they come back
+            return
+        if not isinstance(draft, dict):
+            self.in_browser.discard(key)
             return
         if not edit.restore_draft(draft) and not edit.dirty:
             self._send({"type": "remove", "pair": key})  # nothing left to restore (saved meanwhile, or the same)
