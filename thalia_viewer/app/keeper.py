@@ -118,7 +118,7 @@ class BrowserKeeper(JSComponent):
         self.edit = edit
         self.in_browser: set[str] = set()  # pair keys the browser holds a draft of (as of the page's start)
         self._asked: set[str] = set()  # drafts already asked for in this session
-        self._awaiting: set[str] = set()  # drafts asked for and not yet received: never removed meanwhile
+        self._written: set[str] = set()  # drafts this session wrote or restored: the only ones it removes
         self._pending: set[Pair] = set()  # pairs whose draft is to be written
         self._scheduled = False
         self._warned: set[str] = set()
@@ -150,19 +150,19 @@ class BrowserKeeper(JSComponent):
         if pair is None or pair.key not in self.in_browser or pair.key in self._asked:
             return
         self._asked.add(pair.key)
-        self._awaiting.add(pair.key)
         self._send({"type": "get", "pair": pair.key})
 
     def _restore(self, key: str, draft: Any) -> None:
         edit = self.edit
-        self._awaiting.discard(key)
         if edit.pair is None or edit.pair.key != key:
             self._asked.discard(key)  # the user moved on before it arrived: ask again when they come back
             return
         if not isinstance(draft, dict):
             self.in_browser.discard(key)
             return
-        if not edit.restore_draft(draft) and not edit.dirty:
+        if edit.restore_draft(draft):
+            self._written.add(key)
+        elif not edit.dirty:
             self._send({"type": "remove", "pair": key})  # nothing left to restore (saved meanwhile, or the same)
             self.in_browser.discard(key)
 
@@ -193,11 +193,13 @@ class BrowserKeeper(JSComponent):
                 self._warn(pair.key, str(exc))
                 continue
             if draft is None:
-                if pair.key in self.in_browser and pair.key not in self._awaiting:
+                if pair.key in self._written:  # saved, reloaded or undone: the draft is obsolete
                     self._send({"type": "remove", "pair": pair.key})
+                    self._written.discard(pair.key)
                     self.in_browser.discard(pair.key)
             else:
                 self._send({"type": "put", "pair": pair.key, "draft": draft})
+                self._written.add(pair.key)
                 self.in_browser.add(pair.key)
                 self._asked.add(pair.key)  # this session's edits are the newest: never restore an older draft
 
