@@ -3,7 +3,8 @@
 The mode comes from the URL: ``/main`` explores, ``/main?mode=annotate`` corrects masks and labels.
 
     panel serve thalia_viewer/app/main.py --args data/default
-    THALIA_ROOT=data/default panel serve thalia_viewer/app/main.py --num-procs 4 --basic-auth creds.json
+    THALIA_ROOT=data/default panel serve thalia_viewer/app/main.py --num-procs 4 --basic-auth creds.json \
+        --cookie-secret SECRET --setup thalia_viewer/app/warm.py   # roles: THALIA_ROLES=roles.yaml
 """
 
 import os
