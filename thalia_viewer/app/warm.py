@@ -2,10 +2,12 @@
 
 What makes a cold process's first page slow (measured: 20-50 s on 2 busy cores, later pages ~2 s) is done once
 per process, before anyone asks: importing the view stack (HoloViews, Datashader, Bokeh models), Numba's
-compilation of Datashader's raster kernels for the dtypes the app uses, opening the dataset and its store,
-rendering the thumbnails of the first frame, and Panel / HoloViews building their Bokeh models for a whole
-page. The warm-up builds the explore and annotate pages of the served root into a throw-away document; what
-it compiles, imports and caches stays in the process.
+compilation of Datashader's raster kernels for the dtypes the app uses, opening the dataset, its store and
+the model zoo, and rendering the thumbnails of the first frame. The warm-up builds the explore and annotate
+apps of the served root (their views compute the thumbnails and the first aggregates) and has HoloViews draw
+a small overlay with Bokeh; what it compiles, imports and caches stays in the process. It never renders a
+Panel page: Panel shares stylesheet models between the documents it renders, and a page rendered outside a
+session would own them (later sessions then fail with "Models must be owned by only a single document").
 
 ``thalia-viewer serve`` passes this file to ``panel serve --setup``, which runs it in every process (after
 the fork with ``--num-procs N``); plain ``panel serve`` takes the same option::
@@ -34,15 +36,18 @@ READY_LINE: Final = "warmed up in"  # what the log line says once a process is w
 
 
 def warm(root: str, modes: Sequence[str] = WARM_MODES) -> float:
-    """Build the pages of ``modes`` on ``root`` once, into a throw-away document; returns the seconds taken."""
-    from bokeh.document import Document
+    """Build the apps of ``modes`` on ``root`` once (not their pages) and draw a small HoloViews overlay with
+    Bokeh; returns the seconds taken."""
+    import holoviews as hv
+    import numpy as np
 
     from thalia_viewer.app.explorer import create_app
 
     start = time.perf_counter()
     for mode in modes:
-        app = create_app(root, mode)
-        app.template().server_doc(Document())
+        create_app(root, mode)
+    image = hv.Image(np.random.default_rng(0).random((16, 16)))
+    hv.renderer("bokeh").get_plot(image * image.clone().opts(alpha=0.5) * hv.Curve([(0, 0), (1, 1)]))
     return time.perf_counter() - start
 
 
