@@ -50,7 +50,7 @@ PAIR_IN_URL: Final = "() => new URLSearchParams(window.location.search).get('pai
 PLOT: Final = {"review": ".thalia-section-sides canvas"}  # default: the map's canvas
 START_TIMEOUT_S: Final = 600  # the warm-up of a cold process on a busy machine
 PAGE_TIMEOUT_S: Final = 180
-STEP_TIMEOUT_S: Final = 60
+STEP_TIMEOUT_S: Final = 120  # a step of a page still finishing its first load can wait that long on a busy machine
 TARGET_P95_RATIO: Final = 2.0
 TARGET_MB_PER_SESSION: Final = 150.0
 
@@ -163,6 +163,7 @@ async def one_session(browser: Any, url: str, mode: str, steps: int, out: dict[s
         await wait_idle(page, PAGE_TIMEOUT_S)
         out["load_s"].append(time.perf_counter() - t0)
         await page.wait_for_function(PAIR_IN_URL, timeout=PAGE_TIMEOUT_S * 1000)  # the app has written the URL
+        await wait_idle(page, PAGE_TIMEOUT_S)  # and finished what its load started
         for _ in range(steps):
             before = await page.evaluate(PAIR_IN_URL)
             t0 = time.perf_counter()
