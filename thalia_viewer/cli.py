@@ -132,15 +132,21 @@ def _history(args: argparse.Namespace) -> int:
     for v in versions:
         if v.id in tags:
             print(f"tag {tags[v.id]}: {v.short_id}")
+    if args.frame is None:  # the other logged writes: release tags and models, who and when
+        for e in store.events():
+            if e.kind.value in ("tag", "model"):
+                print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.author}  {e.message}")
     print(f"{len(versions)} version(s)")
     return 0
 
 
 def _tag(args: argparse.Namespace) -> int:
+    import getpass
+
     from .core.annotations import AnnotationStore
 
     store = AnnotationStore(args.store, create=False)
-    snapshot = store.tag(args.name, args.version)
+    snapshot = store.tag(args.name, args.version, author=getpass.getuser())  # logged: who tagged what, when
     print(f"tagged {snapshot} as {args.name}")
     return 0
 
@@ -172,7 +178,10 @@ def _repair(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .app.serve import serve
 
-    return serve(args.root, port=args.port, address=args.address, show=args.show, extra=args.panel_args, store=args.store)
+    lab = [a for name in ("roles", "store_endpoint") if getattr(args, name, None)
+           for a in (f"--{name.replace('_', '-')}", getattr(args, name))]  # fmt: skip
+    return serve(args.root, port=args.port, address=args.address, show=args.show, extra=[*lab, *(args.panel_args or [])],
+                 store=args.store)  # fmt: skip
 
 
 def _train_command(args: argparse.Namespace) -> str:
@@ -455,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--show", action="store_true", help="open a browser")
     p.add_argument("--store", help="annotation store (folder or s3://...); default: ROOT/.thalia/annotations for a local root")
+    p.add_argument("--roles", help="roles file (YAML: user or group -> viewer/annotator/reviewer/trainer/admin); "
+                                   "needs a login: -- --basic-auth FILE or an OAuth provider")  # fmt: skip
+    p.add_argument("--store-endpoint", help="URL of an S3-compatible server for an s3:// store (MinIO, Ceph, ...)")
     p.add_argument("panel_args", nargs=argparse.REMAINDER, help="after --: extra `panel serve` options")
     p.set_defaults(func=_serve)
 

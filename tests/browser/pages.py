@@ -90,3 +90,9 @@ def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         return 1.0
     return float((a != b).any(axis=-1).mean())
+
+
+def element_pixels(page, selector: str) -> np.ndarray:
+    """RGB pixels of the first element matching ``selector`` (e.g. a section holding a plot)."""
+    png = page.locator(selector).first.screenshot(timeout=30_000)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

@@ -9,11 +9,17 @@ pair, at the same view and screen size) are computed by one background worker pe
 with ``j`` / ``k`` finds them ready. Entries are futures: a request for an aggregate being prefetched
 waits for it instead of computing it twice.
 
-Only source data derived at one view lives here (never edits); the cache is per session and bounded.
+The aggregates themselves are shared by every session of the process (:class:`SharedAggregates`, sized in
+MB: ``$THALIA_AGGREGATE_CACHE_MB``, default 256, least recently used evicted first): two people looking at
+the same pair at the same view compute it once, and a session's memory does not grow with what it viewed.
+Keys hold the identity of the data (root, frame, layer, dates, and for masks the saved version or a
+session's own edit token), so one session never sees another's unsaved edits. Per session
+(:class:`AggregateCache`) are only the queued prefetches and the hit / miss counts.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +33,10 @@ import xarray as xr
 
 from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, make_canvas
 
-CACHE_ITEMS: Final = 64  # aggregates kept per session (a few MB each at screen size)
+CACHE_ITEMS: Final = 4096  # entries of the shared cache at most, whatever their size
+CACHE_MB_ENV: Final = "THALIA_AGGREGATE_CACHE_MB"
+DEFAULT_CACHE_MB: Final = 256  # per process; a screen-size aggregate takes 1-8 MB
+SESSION_KEYS: Final = 256  # keys a session remembers as its own (for clear())
 FOREGROUND_WORKERS: Final = 1  # layers of one switch computed one after the other (see the module docstring)
 BACKGROUND_WORKERS: Final = 1  # prefetch worker per process: never more than one core taken from the sessions
 #: Prefetches start this long after being queued, so they never compete with the update of the pair on screen.
@@ -39,12 +48,93 @@ _background = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="thalia-
 Job = tuple[Hashable, Callable[[], xr.DataArray]]  # (cache key, how to compute it)
 
 
-class AggregateCache:
-    """A bounded, thread-safe map from keys to (future) aggregates."""
+def _nbytes(value: object) -> int:
+    return int(getattr(value, "nbytes", 0) or 0)
 
-    def __init__(self, max_items: int = CACHE_ITEMS) -> None:
+
+def budget_from_env(environ: dict[str, str] | os._Environ[str] | None = None) -> int:
+    """The shared cache's budget in bytes: ``$THALIA_AGGREGATE_CACHE_MB`` MB (default 256; 0 keeps nothing)."""
+    text = (environ if environ is not None else os.environ).get(CACHE_MB_ENV, "").strip()
+    try:
+        mb = float(text) if text else DEFAULT_CACHE_MB
+    except ValueError:
+        mb = DEFAULT_CACHE_MB
+    return max(0, int(mb * 2**20))
+
+
+class SharedAggregates:
+    """A thread-safe, byte-budgeted LRU map from keys to (future) aggregates, shared by the sessions of a process.
+
+    A future counts once it is done (its result's ``nbytes``); the least recently used done entries are
+    evicted until the total fits ``budget_bytes`` (running ones are never evicted: someone waits for them).
+    """
+
+    def __init__(self, budget_bytes: int | None = None, max_items: int = CACHE_ITEMS) -> None:
+        self.budget_bytes = budget_from_env() if budget_bytes is None else budget_bytes
         self.max_items = max_items
         self._items: OrderedDict[Hashable, Future[xr.DataArray]] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self.nbytes = 0  # of the done entries
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def lookup(self, key: Hashable) -> Future[xr.DataArray] | None:
+        with self._lock:
+            future = self._items.get(key)
+            if future is not None:
+                self._items.move_to_end(key)
+            return future
+
+    def _account(self, key: Hashable, future: Future[xr.DataArray]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.forget(key, future)
+            return
+        with self._lock:
+            if self._items.get(key) is future and key not in self._sizes:
+                self._sizes[key] = size = _nbytes(future.result())
+                self.nbytes += size
+                self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used done entries until the budget and the item bound hold (lock held)."""
+        for key in list(self._items):
+            if self.nbytes <= self.budget_bytes and len(self._items) <= self.max_items:
+                return
+            if self._items[key].done():
+                self._drop(key)
+
+    def _drop(self, key: Hashable) -> None:
+        self._items.pop(key, None)
+        self.nbytes -= self._sizes.pop(key, 0)
+
+    def forget(self, key: Hashable, future: Future[xr.DataArray] | None = None) -> None:
+        """Drop ``key`` (only if it still holds ``future``, when given)."""
+        with self._lock:
+            if key in self._items and (future is None or self._items[key] is future):
+                self._drop(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._sizes.clear()
+            self.nbytes = 0
+
+
+#: The process's aggregates, shared by every session.
+SHARED: Final = SharedAggregates()
+
+
+class AggregateCache:
+    """One session's view of the shared aggregates: get / warm / prefetch, its own queue and counts.
+
+    ``shared``: where the aggregates live (default: the process's :data:`SHARED`).
+    """
+
+    def __init__(self, shared: SharedAggregates | None = None) -> None:
+        self.shared = SHARED if shared is None else shared
+        self._mine: OrderedDict[Hashable, None] = OrderedDict()  # keys this session computed or used
         self._lock = threading.Lock()
         self._prefetching: list[Future[xr.DataArray]] = []
         self._generation = 0  # bumped by cancel_prefetch: waiting prefetches of older generations give up
@@ -52,25 +142,34 @@ class AggregateCache:
         self.misses = 0  # requests computed on the spot
 
     def __len__(self) -> int:
-        return len(self._items)
+        return sum(1 for key in list(self._mine) if key in self)
 
     def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            future = self._items.get(key)
-        return future is not None and future.done() and future.exception() is None
+        future = self.shared.lookup(key)
+        return future is not None and future.done() and not future.cancelled() and future.exception() is None
 
     def clear(self) -> None:
-        """Forget everything (pending prefetches are cancelled)."""
+        """Cancel the pending prefetches and drop what this session computed or used from the shared cache."""
         self.cancel_prefetch()
         with self._lock:
-            self._items.clear()
+            keys, self._mine = list(self._mine), OrderedDict()
+        for key in keys:
+            self.shared.forget(key)
+
+    def _note(self, key: Hashable) -> None:
+        with self._lock:
+            self._mine[key] = None
+            self._mine.move_to_end(key)
+            while len(self._mine) > SESSION_KEYS:
+                self._mine.popitem(last=False)
 
     def _submit(self, key: Hashable, compute: Callable[[], xr.DataArray], pool: ThreadPoolExecutor | None) -> Future[xr.DataArray]:
         """The future of ``key``: the cached one, or a new one run on ``pool`` (``None``: run it here, now)."""
-        with self._lock:
-            future = self._items.get(key)
+        self._note(key)
+        with self.shared._lock:  # look up and insert at once: two sessions asking together compute once
+            future = self.shared._items.get(key)
             if future is not None and not _failed(future):
-                self._items.move_to_end(key)
+                self.shared._items.move_to_end(key)
                 self.hits += pool is None
                 return future
             self.misses += pool is None
@@ -79,9 +178,10 @@ class AggregateCache:
                 future.set_running_or_notify_cancel()
             else:
                 future = pool.submit(compute)
-            self._items[key] = future
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            self.shared._drop(key)
+            self.shared._items[key] = future
+            self.shared._evict()
+        future.add_done_callback(lambda f: self.shared._account(key, f))
         if pool is None:
             try:
                 future.set_result(compute())
@@ -135,9 +235,7 @@ class AggregateCache:
                 future.exception(timeout=timeout)
 
     def _forget(self, key: Hashable, future: Future[xr.DataArray]) -> None:
-        with self._lock:
-            if self._items.get(key) is future:
-                del self._items[key]
+        self.shared.forget(key, future)
 
 
 class PrefetchSkipped(Exception):

@@ -6,10 +6,16 @@ the pixels are changed by :class:`~thalia_viewer.core.editing.MaskEditor`, the s
 :class:`~thalia_viewer.core.annotations.AnnotationStore`. Unsaved edits of every pair opened in the session
 are kept (switching pairs never drops them); each save is one commit, attributed, and a pair saved by
 someone else since it was opened is a conflict the user resolves (reload theirs, overwrite, keep editing).
+
+Every write (save, revert, release tag) asks the session's :class:`~thalia_viewer.core.roles.Identity` first,
+here on the server, whatever the page shows; under a login the author is the login, never the name box.
+The unsaved edits of the pair on screen can be written as a draft (:meth:`EditSession.draft`) that the
+browser keeps, and restored after a reload (:meth:`EditSession.restore_draft`).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -22,9 +28,12 @@ from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.editing import Box, MaskClass, MaskEditor
+from thalia_viewer.core.editing.accept import accepted_masks
+from thalia_viewer.core.editing.drafts import decode_draft, draft_time, encode_draft
 from thalia_viewer.core.errors import ConflictError, ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.record import Opened, RecordUpdate
+from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
 from thalia_viewer.viz import elements
 
 #: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
@@ -100,15 +109,26 @@ class EditSession(param.Parameterized):
     overlay_title: ClassVar[str] = "Change (1 added, 2 removed)"
     overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
+    unsaved = param.Boolean(default=False, doc="Some pair opened in this session has unsaved edits")
+    draft_revision = param.Integer(default=0, doc="Bumped when the unsaved edits of the pair on screen change")
+    pending_revert = param.String(default="", doc="A revert waiting for the user to drop the unsaved edits")
+    class_chosen = param.Boolean(default=False, doc="The user picked the class (an accepted mask then takes it)")
 
-    def __init__(self, state: AppState, store: AnnotationStore, **params: Any) -> None:
+    def __init__(self, state: AppState, store: AnnotationStore, identity: Identity = LOCAL, **params: Any) -> None:
+        if identity.authenticated:
+            params["author"] = identity.user
         super().__init__(**params)
         self.state = state
         self.store = store
+        self.identity = identity
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
         self._opened: dict[Pair, Opened] = {}  # record and masks as opened (or last saved): what a save changes
+        self._record_dirty: set[Pair] = set()  # pairs whose label record was changed and not saved
+        self._token = uuid.uuid4().hex  # names this session's edits in caches shared by every session
+        self.param.watch(self._keep_login, "author")
+        self.param.watch(lambda *_: setattr(self, "class_chosen", True), ["activity", "intensity"])
         self.saved = StoreOverlay(state, store)
         state.mask_source = self.mask_layer
         state.record_source = self.record
@@ -139,19 +159,27 @@ class EditSession(param.Parameterized):
         how = "" if annotation.source else f"as saved in version {(annotation.version or '')[:8]}"
         self._opened[pair] = Opened.of(annotation.record or {}, annotation.masks, annotation.placement, how=how)
 
+    def _drop_clean_pairs(self) -> None:
+        """Forget the pairs left without unsaved edits (3 bytes a pixel each; reopened from the store on return):
+        a session holds only the pair on screen and its unsaved work."""
+        keep = self.pair
+        for pair in [p for p, e in self._editors.items() if p != keep and not e.dirty and p not in self._record_dirty]:
+            for table in (self._editors, self._records, self._bases, self._opened):
+                table.pop(pair, None)
+
     def _read(self, pair: Pair) -> PairAnnotation:
         """The pair as stored now: the overlay's latest version, else the source cube."""
         return self.store.read_merged(pair)
 
     def _on_pair(self) -> None:
         self.preview = self.comparison = None
+        self._drop_clean_pairs()
         try:
-            editor = self.editor
+            _ = self.editor  # opens the pair (reads it from the store)
         except ThaliaError as exc:
             self.state.notify("error", str(exc))
             return
         self.conflict = None
-        self.dirty = bool(editor is not None and editor.dirty)
         self._changed()
 
     # -------------------------------------------------------------------------------- map sources
@@ -170,7 +198,9 @@ class EditSession(param.Parameterized):
     def version(self, pair: Pair) -> Any:
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
         preview = self.preview.version if self.preview is not None and self.preview.pair == pair else None
-        return (self.saved.version(pair), self.revision if pair in self._editors else None, preview)
+        # the edits are this session's own: its token keeps them apart in caches shared by all sessions
+        edits = (self._token, self.revision) if pair in self._editors else None
+        return (self.saved.version(pair), edits, preview)
 
     def record(self, pair: Pair) -> dict | None:
         """The label record of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
@@ -224,13 +254,26 @@ class EditSession(param.Parameterized):
         return self._edit(lambda e: e.replace(activity, intensity), what)
 
     def accept_mask(self, mask: np.ndarray, source: str) -> Box | None:
-        """A model's binary mask as the starting masks, in the class picked in the tools (one undoable edit,
-        saved through the store like any other); ``source`` names it in the status line."""
-        cls = self.mask_class
-        labelled = np.asarray(mask) > 0
-        activity = np.where(labelled, cls.activity, 0).astype(np.uint8)
-        intensity = np.where(labelled, cls.intensity, 0).astype(np.uint8)
-        return self.replace(activity, intensity, f"accepted the {source} as {cls.name}")
+        """A model's binary mask as the starting masks (one undoable edit, saved like any other).
+
+        The predicted pixels keep the pair's classes (the activity type / intensity of the mask they overlap,
+        else of the nearest pattern, else of the record: :func:`~thalia_viewer.core.editing.accept.accepted_masks`);
+        the class picker's only when the user chose one. ``source`` names the mask in the status line.
+        """
+        editor, pair = self.editor, self.pair
+        if editor is None or pair is None:
+            self.state.notify("warning", "no pair is open: pick a pair before accepting a mask.")
+            return None
+        chosen = self.mask_class if self.class_chosen else None
+        try:
+            activity, intensity, how = accepted_masks(
+                mask, editor.masks[schema.ACTIVITY_MASK], editor.masks[schema.INTENSITY_MASK], self._records.get(pair),
+                chosen,
+            )  # fmt: skip
+        except ThaliaError as exc:
+            self.state.notify("warning", str(exc))
+            return None
+        return self.replace(activity, intensity, f"accepted the {source} {how}")
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
         if self.preview is not None:
@@ -254,9 +297,16 @@ class EditSession(param.Parameterized):
         return box
 
     def _changed(self) -> None:
-        editor = self.editor
-        self.dirty = bool(editor is not None and editor.dirty)
+        editor, pair = self.editor, self.pair
+        self.dirty = bool(editor is not None and editor.dirty) or pair in self._record_dirty
+        self.unsaved = self.dirty or any(e.dirty for e in self._editors.values()) or bool(self._record_dirty)
         self.revision += 1
+        self.draft_revision += 1
+
+    def _keep_login(self, event: param.parameterized.Event) -> None:
+        """Under a login the author is the login: a name sent from the page is put back."""
+        if self.identity.authenticated and event.new != self.identity.user:
+            self.author = self.identity.user  # type: ignore[assignment]
 
     # ------------------------------------------------------------------------------------- labels
     def set_field(self, field: str, value: Any) -> None:
@@ -265,8 +315,10 @@ class EditSession(param.Parameterized):
         if pair is None or pair not in self._records:
             return
         self._records[pair][field] = value
+        self._record_dirty.add(pair)
         self.record_revision += 1
-        self.dirty = True
+        self.dirty = self.unsaved = True
+        self.draft_revision += 1
 
     def pending(self) -> RecordUpdate | None:
         """What saving the pair on screen writes in its record, field by field, with the reasons, the problems
@@ -294,7 +346,12 @@ class EditSession(param.Parameterized):
         editor, pair = self.editor, self.pair
         if editor is None or pair is None:
             return False
-        author = self.author.strip()
+        try:
+            self.identity.require(Action.SAVE)  # here, on the server: a hidden button proves nothing
+        except PermissionDenied as exc:
+            self.state.notify("error", str(exc))
+            return False
+        author = self.identity.author(self.author)
         if not author:
             self.state.notify("warning", "Set your name before saving: every version says who made it.")
             return False
@@ -320,9 +377,10 @@ class EditSession(param.Parameterized):
         editor.mark_saved()
         self._records[pair] = record
         self._bases[pair] = version
+        self._record_dirty.discard(pair)
         self.conflict = None
         self.message = ""
-        self.dirty = False
+        self._changed()
         self.status = f"saved version {version[:8]} of {pair.key}"
         fields = ", ".join(c.field for c in update.changes)
         self.state.notify("info", f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."))
@@ -336,10 +394,108 @@ class EditSession(param.Parameterized):
             return
         for table in (self._editors, self._records, self._bases, self._opened):
             table.pop(pair, None)
+        self._record_dirty.discard(pair)
         self.conflict = None
+        self.pending_revert = ""
         self._on_pair()
         self.record_revision += 1
         self.status = f"reloaded {pair.key} as stored"
+
+    def revert(self, version: str, confirmed: bool = False) -> str | None:
+        """A new version of the pair on screen restoring ``version``; returns its id, or ``None`` when refused.
+
+        With unsaved edits of the pair, nothing happens until confirmed: :attr:`pending_revert` asks first
+        (the revert drops them).
+        """
+        pair = self.pair
+        if pair is None:
+            return None
+        try:
+            self.identity.require(Action.REVERT)
+        except PermissionDenied as exc:
+            self.state.notify("error", str(exc))
+            return None
+        if self.dirty and not confirmed:
+            self.pending_revert = version
+            return None
+        self.pending_revert = ""
+        author = self.identity.author(self.author)
+        if not author:
+            self.state.notify("warning", "Set your name before reverting: every version says who made it.")
+            return None
+        try:
+            new = self.store.revert(pair, version, author=author, message=f"Revert to {version[:8]}")
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return None
+        self.reload()
+        self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
+        return new
+
+    def tag_release(self, name: str, version: str | None = None) -> str | None:
+        """Tag ``version`` (default: the latest) of the whole store as release ``name``, logged with the author."""
+        try:
+            self.identity.require(Action.TAG)
+        except PermissionDenied as exc:
+            self.state.notify("error", str(exc))
+            return None
+        author = self.identity.author(self.author)
+        if not author:
+            self.state.notify("warning", "Set your name before tagging: every release says who made it.")
+            return None
+        try:
+            snapshot = self.store.tag(name, version, author=author)
+        except ThaliaError as exc:
+            self.state.notify("error", str(exc))
+            return None
+        self.state.notify("info", f"Tagged version {snapshot[:8]} as release {name.strip()}.")
+        self.status = f"tagged {snapshot[:8]} as {name.strip()}"
+        return snapshot
+
+    # --------------------------------------------------------------------------------------- drafts
+    def draft(self, pair: Pair | None = None) -> dict | None:
+        """The unsaved edits of ``pair`` (default: on screen) as a draft for the browser (``None``: nothing
+        unsaved). Raises :class:`~thalia_viewer.core.editing.drafts.DraftTooLarge` for edits too big to keep.
+        """
+        pair = pair or self.pair
+        editor = self._editors.get(pair) if pair is not None else None
+        if editor is None or pair is None or not (editor.dirty or pair in self._record_dirty):
+            return None
+        return encode_draft(pair.key, editor.masks, self._records.get(pair, {}), self._bases.get(pair), self.message)
+
+    def restore_draft(self, draft: dict) -> bool:
+        """Put a draft of the pair on screen back as unsaved edits (one undoable edit); False when it does not
+        apply (another pair, this session has newer edits, or it equals what is stored)."""
+        editor, pair, frame = self.editor, self.pair, self.state.frame_obj
+        if editor is None or pair is None or frame is None or draft.get("pair") != pair.key:
+            return False
+        if editor.dirty or pair in self._record_dirty:
+            return False  # edits made in this page are newer than any draft
+        try:
+            activity, intensity = decode_draft(draft, pair.key, frame.shape)
+            box = editor.replace(activity, intensity)
+        except ThaliaError as exc:
+            self.state.notify("warning", str(exc))
+            return False
+        record = draft.get("record")
+        if isinstance(record, dict) and record != self._records.get(pair):
+            self._records[pair] = dict(record)
+            self._record_dirty.add(pair)
+            self.record_revision += 1
+        elif box is None:
+            return False
+        stored = self._bases.get(pair)
+        self._bases[pair] = draft.get("base")  # a save then detects a save of someone else since the draft
+        self.message = str(draft.get("message") or self.message)
+        when = draft_time(draft)
+        at = f" from {when:%Y-%m-%d %H:%M} UTC" if when else ""
+        self.status = f"restored the unsaved edits of {pair.key}{at}"
+        self._changed()
+        self.state.notify("info", f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved).")
+        if draft.get("base") != stored:
+            self.state.notify("warning", f"{pair.key} was saved by someone else since your draft: saving will ask "
+                                         "whether to keep theirs or yours.")  # fmt: skip
+        return True
 
     # ----------------------------------------------------------------------------- versions on map
     def overlay_token(self, pair: Pair) -> tuple | None:

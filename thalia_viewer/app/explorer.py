@@ -15,6 +15,8 @@ from panel.viewable import Viewer
 from thalia_viewer.app import theme
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.identity import identity_or_viewer
+from thalia_viewer.app.keeper import BrowserKeeper
 from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_location
 from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.review import ReviewSession
@@ -68,6 +70,9 @@ class ExplorerApp(Viewer):
         if "opacity" in d:
             state.set_layers([s.layer for s in state.slots if s.layer != "none"], d["opacity"])
         super().__init__(state=state, spec=spec, **params)
+        self.identity, problem = identity_or_viewer()  # the login and its role: every write asks it
+        if problem:
+            state.notify("error", f"{problem} Until it is fixed you can only look.")
         self.views: dict[str, Viewer] = {}
         self.edit: EditSession | None = None
         self.predict: PredictSession | None = None
@@ -78,12 +83,14 @@ class ExplorerApp(Viewer):
             # a session object only where a view of the layout uses it (a parameter of that name)
             wants = {p for v in spec.views.values() for p in VIEW_TYPES[v.type].param}
             self.review = ReviewSession(state) if "review" in wants else None
-            self.train = TrainSession(state, on_new_model=self._new_model) if "train" in wants else None
+            self.train = TrainSession(state, on_new_model=self._new_model, identity=self.identity) if "train" in wants else None
             self.predict = PredictSession(state, edit=self.edit) if "predict" in wants else None
             self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
             for view in self.views.values():  # views that use the review mode's run when there is one
                 if self.review is not None and hasattr(view, "attach_review"):
                     view.attach_review(self.review)
+        # drafts of unsaved edits, the leave-page warning and the remembered name live in the browser
+        self.keeper = BrowserKeeper(self.edit) if self.edit is not None else None
 
     def _attach_store(self) -> None:
         """Show saved corrections over the source; in annotate mode, edit them (an :class:`EditSession`)."""
@@ -99,7 +106,7 @@ class ExplorerApp(Viewer):
             state.notify("error", str(exc))
             return
         if self.spec.mode in EDITING_MODES:
-            self.edit = EditSession(state, store)
+            self.edit = EditSession(state, store, identity=self.identity)
         else:
             StoreOverlay(state, store)
 
@@ -166,7 +173,7 @@ class ExplorerApp(Viewer):
             favicon=theme.favicon_url(), header_background=theme.HEADER_BACKGROUND, accent_base_color=theme.ACCENT,
             sidebar_width=SIDEBAR_WIDTH, main_layout=None, raw_css=[theme.css()], font_url="",
             meta_description=self.spec.description, theme_toggle=False, design=theme.OfflineFast,
-            header=[self._mode_links()],
+            header=[self._mode_links(), *([self.keeper] if self.keeper is not None else [])],
         )  # fmt: skip
 
     def _mode_links(self) -> pn.pane.HTML:
@@ -178,7 +185,10 @@ class ExplorerApp(Viewer):
             where = f"&frame={pair.frame}&pair={pair.primary}_{pair.secondary}" if pair is not None else ""
             links = [f"<b>{m.capitalize()}</b>" if m == self.spec.mode else
                      f"<a href='?mode={m}{html.escape(where)}'>{m.capitalize()}</a>" for m in AVAILABLE_MODES]  # fmt: skip
-            pane.object = " · ".join(links)
+            who = self.identity.describe()
+            user = (f"<span class='thalia-user'>{html.escape(who)} · <a href='logout'>sign out</a></span>"
+                    if who else "")  # fmt: skip
+            pane.object = " · ".join(links) + user
 
         self.state.param.watch(update, ["frame", "pair"])
         update()

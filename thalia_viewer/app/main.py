@@ -3,7 +3,8 @@
 The mode comes from the URL: ``/main`` explores, ``/main?mode=annotate`` corrects masks and labels.
 
     panel serve thalia_viewer/app/main.py --args data/default
-    THALIA_ROOT=data/default panel serve thalia_viewer/app/main.py --num-procs 4 --basic-auth creds.json
+    THALIA_ROOT=data/default panel serve thalia_viewer/app/main.py --num-procs 4 --basic-auth creds.json \
+        --cookie-secret SECRET --setup thalia_viewer/app/warm.py   # roles: THALIA_ROLES=roles.yaml
 """
 
 import os
@@ -14,9 +15,10 @@ import panel as pn
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
+from thalia_viewer.app.extensions import PANEL_EXTENSIONS
 
 pn.extension(
-    "tabulator",  # search panel (every mode), review table: loaded for EVERY session, or later ones are blank
+    *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
     notifications=True,
     raw_css=[theme.css()],
     design=theme.OfflineFast,

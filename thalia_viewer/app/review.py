@@ -27,7 +27,8 @@ from thalia_viewer.core.pairs import Pair
 ALL: Final = "all pairs"
 FRAME: Final = "this frame"
 SPLITS: Final = ("train", "val", "test")
-KEPT_MASKS: Final = 256  # predicted masks kept per session (bit-packed: rows * cols / 8 bytes each)
+KEPT_MASKS: Final = 256  # predicted masks kept per session (bit-packed: rows * cols / 8 bytes each) ...
+KEPT_BYTES: Final = 32 * 2**20  # ... and at most this many bytes of them (16 masks of a 4096^2 frame)
 FILTERS: Final = {"all": "all", "false positives": "fp", "false negatives": "fn", "IoU below 0.5": "low"}
 
 _REVIEW_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thalia-review")
@@ -175,7 +176,8 @@ class ReviewSession(param.Parameterized):
     def _keep(self, pair: Pair, mask: np.ndarray) -> None:
         self._masks[pair] = (np.packbits(mask > 0), mask.shape)
         self._masks.move_to_end(pair)
-        while len(self._masks) > KEPT_MASKS:
+        while len(self._masks) > 1 and (len(self._masks) > KEPT_MASKS
+                                        or sum(b.nbytes for b, _ in self._masks.values()) > KEPT_BYTES):
             self._masks.popitem(last=False)
 
     def has_mask(self, pair: Pair) -> bool:

@@ -12,6 +12,7 @@ from typing import Final
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.overlay import STORE_ENV
+from thalia_viewer.app.warm import SETUP_SCRIPT
 from thalia_viewer.core.dataset import ThaliaDataset
 
 APP_MODULE: Final = Path(__file__).with_name("main.py")
@@ -33,6 +34,8 @@ def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show:
     if show:
         cmd.append("--show")
     extra = [a for a in (extra or []) if a != "--"]
+    if not any(a.split("=", 1)[0] == "--setup" for a in extra):  # warm every process at start (app/warm.py)
+        cmd += ["--setup", str(SETUP_SCRIPT)]
     return [*cmd, *extra, "--args", root]
 
 
@@ -70,6 +73,30 @@ def take_options(extra: list[str] | None, names: tuple[str, ...]) -> tuple[list[
     return rest, found
 
 
+#: ``serve`` options of a lab server, each passed to every app process as an environment variable.
+LAB_OPTIONS: Final = ("--roles", "--store-endpoint")
+AUTH_OPTIONS: Final = ("--basic-auth", "--oauth-provider", "--auth-module")
+
+
+def lab_environment(options: dict[str, str], extra: list[str]) -> dict[str, str]:
+    """``$THALIA_ROLES`` (the roles file, checked now: a bad one stops the start) and ``$THALIA_STORE_ENDPOINT``
+    from ``--roles`` / ``--store-endpoint``; warns when roles are given without a login."""
+    from thalia_viewer.core.annotations.store import ENDPOINT_ENVS
+    from thalia_viewer.core.roles import ROLES_ENV, load_roles
+
+    env = {}
+    if options.get("--roles"):
+        path = str(Path(options["--roles"]).expanduser().resolve())
+        load_roles(path)  # RolesError (exit 2) before anything starts
+        env[ROLES_ENV] = path
+        if not any(a.split("=", 1)[0] in AUTH_OPTIONS for a in extra):
+            print("warning: --roles without a login (--basic-auth FILE or --oauth-provider ...): every page gets the "
+                  "roles file's default role.", file=sys.stderr)  # fmt: skip
+    if options.get("--store-endpoint"):
+        env[ENDPOINT_ENVS[0]] = options["--store-endpoint"]
+    return env
+
+
 def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None,
           store: str | None = None) -> int:  # fmt: skip
     """Serve the explore app on ``root``; blocks until the server stops and returns its exit code.
@@ -79,19 +106,21 @@ def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = 
     win over the arguments (the CLI's ``serve ROOT --port N`` hands them over that way). ``extra`` are more ``panel serve`` options
     (``--num-procs 4``, ``--basic-auth FILE``, ``--prefix /thalia``, ``--allow-websocket-origin host:port``
     when serving on 0.0.0.0 behind a name). ``store``: the annotation store every session saves to (passed as
-    ``$THALIA_STORE``; default: beside a local root).
+    ``$THALIA_STORE``; default: beside a local root). ``--roles FILE`` and ``--store-endpoint URL`` among
+    ``extra`` go to every process as ``$THALIA_ROLES`` / ``$THALIA_STORE_ENDPOINT`` (:func:`lab_environment`).
     """
     if "://" not in root:
         root = str(Path(root).expanduser().resolve())
     ThaliaDataset(root)  # fail early, with the dataset's own message
     extra, port, address = split_extra(extra, port, address)
-    extra, ours = take_options(extra, ("--store",))  # `serve ROOT --port N --store S` reaches here as extra
+    extra, ours = take_options(extra, ("--store", *LAB_OPTIONS))  # `serve ROOT --port N --store S` reaches here as extra
     store = ours.get("--store", store)
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
     if store:
         if "://" not in store:
             store = str(Path(store).expanduser().resolve())
         env[STORE_ENV] = store
+    env.update(lab_environment(ours, extra))
     proc = subprocess.Popen(panel_command(root, port, address, show, extra), env=env)
 
     def stop(signum: int, _frame: object) -> None:  # a process manager's SIGTERM stops the server too

@@ -20,6 +20,7 @@ from thalia_viewer.app.background import in_session
 from thalia_viewer.app.overlay import store_location
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
 
 SOURCE: Final = "source (the cubes' labels)"
 TIP: Final = "latest corrections (store tip)"
@@ -54,9 +55,11 @@ class TrainSession(param.Parameterized):
     status = param.String(default="")
     new_model = param.String(default="", doc="The model the last run wrote")
 
-    def __init__(self, state: AppState, on_new_model: Callable[[str], None] | None = None, **params: Any) -> None:
+    def __init__(self, state: AppState, on_new_model: Callable[[str], None] | None = None, identity: Identity = LOCAL,
+                 **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
         self.state = state
+        self.identity = identity
         self.on_new_model = on_new_model
         self.steps: list[dict[str, Any]] = []  # {"step", "loss"} per training step
         self.epochs_done: list[dict[str, Any]] = []  # the engine's per-epoch metrics
@@ -102,6 +105,11 @@ class TrainSession(param.Parameterized):
 
         if self.running:
             return
+        try:
+            self.identity.require(Action.TRAIN)  # on the server, whatever the page shows
+        except PermissionDenied as exc:
+            self.state.notify("error", str(exc))
+            return
         if not self.model:
             self.state.notify("warning", "The zoo has no model to start from.")
             return
@@ -110,7 +118,7 @@ class TrainSession(param.Parameterized):
             config = TrainConfig(
                 root=self.state.root, model=self.model, out=self.out.strip(), store=store, epochs=self.epochs,
                 crop=self.crop, batch_size=self.batch_size, lr=self.lr, threads=1, eval_seeds=(),
-                command=f"(app) fine-tune {self.model} -> {self.out.strip()}",
+                command=f"(app) fine-tune {self.model} -> {self.out.strip()}", author=self.author(),
             )  # fmt: skip
         except ThaliaError as exc:
             self.state.notify("error", str(exc))
@@ -137,6 +145,25 @@ class TrainSession(param.Parameterized):
                 finish(result, before, after, None)
 
         self._future = _TRAIN_WORKER.submit(job)
+
+    def author(self) -> str:
+        """Who the new model is by (recorded in its card and in the store's history)."""
+        return _author_of(self.identity)
+
+    def _log_model(self, name: str, parent: str | None) -> None:
+        """Log the new model in the annotation store's history (who trained what, when), if there is a store."""
+        location = store_location(self.state.root) if self.state.root else None
+        if location is None:
+            return
+        from thalia_viewer.core.annotations import AnnotationStore, Kind
+
+        try:
+            AnnotationStore(location, create=False).log_event(
+                Kind.MODEL, self.author(), f"model {name} trained on {self.labels}", model=name, parent=parent,
+                labels=self.labels,
+            )  # fmt: skip
+        except ThaliaError as exc:
+            self.state.notify("warning", f"The model is in the zoo but could not be logged in the store: {exc}")
 
     def cancel(self) -> None:
         """Stop the run after the current step (its checkpoint stays)."""
@@ -173,10 +200,23 @@ class TrainSession(param.Parameterized):
             self.new_model = result.card.name
             self.status = f"{result.card.name} is in the zoo ({result.seconds:.0f} s, best epoch {result.best_epoch})"
             self.state.notify("info", f"New model {result.card.name} is in the zoo: pick it in Predict or Review.")
+            self._log_model(result.card.name, result.card.provenance.get("parent"))
             if self.on_new_model is not None:
                 self.on_new_model(result.card.name)
             self.refresh()
         self.revision += 1
+
+
+def _author_of(identity: Identity) -> str:
+    """Who a model is by: the login, else the local account (a single user on localhost)."""
+    if identity.user is not None:
+        return identity.user
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "local user"
 
 
 def _new_val_scores(evaluate: Any, root: str, card: Any, store: str | None) -> dict[str, Any] | None:

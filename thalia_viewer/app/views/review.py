@@ -20,6 +20,7 @@ from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
+from thalia_viewer.core.roles import Action
 from thalia_viewer.viz import elements
 from thalia_viewer.viz.shade import data_extent, data_span
 
@@ -222,10 +223,15 @@ class AcceptPrediction(Viewer):
         self.state.param.watch(lambda *_: self._update_link(), ["pair", "frame"])
         self._update_link()
         self._layout = pn.Column(
+            pn.pane.HTML("<div class='thalia-muted'>The model's pixels keep the pair's classes (those of the mask "
+                         "they overlap, else the nearest); pick a class below to paint them all with it.</div>",
+                         sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(self.edit.param.activity, sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(self.edit.param.intensity, sizing_mode="stretch_width"),
             accept, link, sizing_mode="stretch_width",
         )  # fmt: skip
+        if not self.edit.identity.can(Action.SAVE):
+            self._layout[:] = [link]  # a viewer cannot keep an accepted mask: no button that leads nowhere
 
     def _update_link(self) -> None:
         pair = self.state.current

@@ -1,4 +1,8 @@
-"""Save with author and message, resolve a conflict, and the pair's history: who, when, what; revert."""
+"""Save with author and message, resolve a conflict, and the pair's history: who, when, what; revert; tag.
+
+What a role may not do is not shown (a viewer sees the history, no Save; an annotator no release tag); the
+edit session refuses it on the server anyway. Under a login the name box shows the login, read-only.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from panel.viewable import Viewer
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.roles import Action
 
 HISTORY_ROWS: Final = 12  # versions listed per pair, newest first
 
@@ -29,11 +34,10 @@ class SavePanel(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         e = self.edit
-        user = pn.state.user if pn.state.curdoc is not None else None
-        if user and not e.author:
-            e.author = str(user)
+        who = e.identity
         author = pn.widgets.TextInput.from_param(e.param.author, name="Your name", placeholder="saved with every version",
-                                                 disabled=bool(user), sizing_mode="stretch_width")  # fmt: skip
+                                                 disabled=who.authenticated, sizing_mode="stretch_width",
+                                                 css_classes=["thalia-author"])  # fmt: skip
         message = pn.widgets.TextInput.from_param(e.param.message, name="What changed", placeholder="e.g. trim the dyke mask",
                                                   sizing_mode="stretch_width")  # fmt: skip
         self._save = pn.widgets.Button(name="Save version", button_type="primary", description="Commit this pair (s)",
@@ -64,11 +68,47 @@ class SavePanel(Viewer):
         e.param.watch(lambda *_: self._update_save(), ["dirty", "author"])
         e.param.watch(lambda *_: self._update_history(), "record_revision")
         self.state.param.watch(lambda *_: self._update_history(), "pair")
+        self._confirm_text = pn.pane.Alert("", alert_type="warning", sizing_mode="stretch_width")
+        drop = pn.widgets.Button(name="Revert and drop my edits", button_type="danger", sizing_mode="stretch_width")
+        drop.on_click(lambda _: e.revert(e.pending_revert, confirmed=True))
+        cancel = pn.widgets.Button(name="Cancel", sizing_mode="stretch_width")
+        cancel.on_click(lambda _: setattr(e, "pending_revert", ""))
+        self._confirm = pn.Column(self._confirm_text, pn.Row(drop, cancel), visible=False, sizing_mode="stretch_width",
+                                  css_classes=["thalia-confirm-revert"])  # fmt: skip
+        e.param.watch(lambda *_: self._update_confirm(), "pending_revert")
         self._update_save()
         self._update_history()
-        self._layout = pn.Column(author, message, self._save, self._conflict, pn.pane.HTML(
-            "<div class='thalia-subhead'>History of this pair</div>", margin=(8, 10, 0, 10)), self._banner,
-            self._history, self._compare, sizing_mode="stretch_width")  # fmt: skip
+        head = pn.pane.HTML("<div class='thalia-subhead'>History of this pair</div>", margin=(8, 10, 0, 10))
+        role = pn.pane.HTML(role_html(e), margin=(2, 10), sizing_mode="stretch_width", css_classes=["thalia-role"])
+        writing = [author, message, self._save, self._conflict] if who.can(Action.SAVE) else []
+        self._layout = pn.Column(role, *writing, self._confirm, head, self._banner, self._history, self._compare,
+                                 *([self._release_row()] if who.can(Action.TAG) else []),
+                                 sizing_mode="stretch_width")  # fmt: skip
+
+    def _release_row(self) -> pn.viewable.Viewable:
+        """Tag the store's latest version as a label release (reviewers and up)."""
+        name = pn.widgets.TextInput(name="Release tag", placeholder="e.g. labels-v2", sizing_mode="stretch_width")
+        button = pn.widgets.Button(name="Tag release", button_style="outline", align="end", width=110)
+
+        def tag(_: Any) -> None:
+            if self.edit.tag_release(name.value) is not None:
+                name.value = ""
+
+        button.on_click(tag)
+        return pn.Column(pn.pane.HTML("<div class='thalia-subhead'>Label release</div>", margin=(8, 10, 0, 10)),
+                         pn.Row(name, button, sizing_mode="stretch_width"), sizing_mode="stretch_width",
+                         css_classes=["thalia-release"])  # fmt: skip
+
+    def _update_confirm(self) -> None:
+        version = self.edit.pending_revert
+        self._confirm.visible = bool(version)
+        if version:
+            self._confirm_text.object = (f"Reverting to <code>{html.escape(version[:8])}</code> drops your unsaved "
+                                         "edits of this pair. Revert anyway?")  # fmt: skip
+
+    def _revert(self, version: str) -> None:
+        """Revert the pair on screen to ``version`` (asks first when there are unsaved edits)."""
+        self.edit.revert(version)
 
     def _update_save(self) -> None:
         e = self.edit
@@ -92,12 +132,15 @@ class SavePanel(Viewer):
         for i, v in enumerate(versions):
             previous = versions[i + 1].id if i + 1 < len(versions) else ""
             buttons = []
-            for name, tip, action in (
+            actions = [
                 ("Show", f"Show version {v.short_id} on the map, read-only", lambda _, vid=v.id: self.edit.show_version(vid)),
                 ("Changes", "Pixels this save added (green) and removed (red) on the map",
                  lambda _, a=previous, b=v.id: self.edit.compare(a or None, b)),
-                ("Revert", f"A new version of this pair restoring {v.short_id}", lambda _, vid=v.id: self._revert(vid)),
-            ):  # fmt: skip
+            ]  # fmt: skip
+            if self.edit.identity.can(Action.REVERT):
+                actions.append(("Revert", f"A new version of this pair restoring {v.short_id}",
+                                lambda _, vid=v.id: self.edit.revert(vid)))  # fmt: skip
+            for name, tip, action in actions:
                 button = pn.widgets.Button(name=name, button_style="outline", width=74, margin=(2, 2), description=tip)
                 button.on_click(action)
                 buttons.append(button)
@@ -127,20 +170,24 @@ class SavePanel(Viewer):
         self._viewing.object = text
         self._banner.visible = bool(text)
 
-    def _revert(self, version: str) -> None:
-        e, pair = self.edit, self.state.current
-        if pair is None:
-            return
-        if not e.author.strip():
-            self.state.notify("warning", "Set your name before reverting: every version says who made it.")
-            return
-        try:
-            new = e.store.revert(pair, version, author=e.author, message=f"Revert to {version[:8]}")
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
-            return
-        e.reload()
-        self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
-
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+def role_html(edit: EditSession) -> str:
+    """Who is signed in and what their role allows here (empty for the local single user with every right)."""
+    who = edit.identity
+    if not who.authenticated and who.can(Action.TRAIN):
+        return ""
+    role = html.escape(who.role.value)
+    if not who.authenticated:  # a roles file without a login: every page has the default role
+        name = "nobody (no login on this server)"
+    else:
+        name = f"<b>{html.escape(who.user or '')}</b>"
+    if not who.can(Action.SAVE):
+        return (f"<div class='thalia-muted'>Signed in as {name} ({role}): you can look at every version but "
+                "not save, revert or tag. Ask an admin for the annotator role to correct labels.</div>")  # fmt: skip
+    allowed = [a.value for a in (Action.SAVE, Action.REVERT, Action.TAG) if who.can(a)]
+    may = ", ".join(allowed[:-1]) + f" and {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+    return (f"<div class='thalia-muted'>Signed in as {name} ({role}): you may {may}. Every version "
+            "records your login.</div>")  # fmt: skip

@@ -13,6 +13,7 @@ from panel.viewable import Viewer
 
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.train import TrainSession
+from thalia_viewer.core.roles import Action
 
 SCORES: Final = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
 LOSS_COLOR, VAL_COLOR, IOU_COLOR, F1_COLOR = "#0969da", "#cf222e", "#1a7f37", "#8250df"
@@ -76,6 +77,10 @@ class TrainControls(Viewer):
             pn.widgets.FloatInput.from_param(t.param.lr, format="0.000000", **w),
             pn.Row(self._start, cancel, **w), self._bar, self._phase, self._status, **w,
         )  # fmt: skip
+        if not t.identity.can(Action.TRAIN):  # the session refuses it anyway; say why instead of a dead button
+            who = t.identity.describe() or "this page"
+            self._layout[:] = [pn.pane.HTML(f"<div class='thalia-muted'>Signed in as <b>{html.escape(who)}</b>: only "
+                                            "trainers fine-tune models. Pick a model in Predict.</div>", **w)]  # fmt: skip
         t.param.watch(lambda *_: self._update(), ["running", "progress", "phase", "status"])
         self._update()
 

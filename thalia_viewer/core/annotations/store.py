@@ -37,9 +37,10 @@ from .checks import check_consistency, check_masks, check_record
 from .chunks import changed_blocks, create_mask_array, read_arrays, write_blocks
 from .diff import PairDiff, pair_diff
 from .locking import commit_lock
-from .versions import BRANCH, History, Kind, Version, commit_metadata
+from .versions import APP, BRANCH, Event, History, Kind, Version, commit_metadata
 
 STORE_MARK: Final = "thalia_annotations"  # root attrs key that marks an annotation store
+LAST_EVENT: Final = "last_event"  # root attrs key a logged event rewrites (the history holds them all)
 FORMAT_VERSION: Final = 1
 DEFAULT_SUBDIR: Final = (".thalia", "annotations")
 MAX_ATTEMPTS: Final = 8  # whole-save retries when a concurrent commit clashes structurally
@@ -49,6 +50,8 @@ CACHE_PAIRS: Final = 2  # pairs' masks kept in memory per store (48 MB each at 4
 #: never writes: a dataset root is often read-only).
 ON_SAVE: Final = "on_save"
 PENDING_RECHECK_S: Final = 5.0  # a store not created yet: how often a remote one is looked for again
+#: Where an S3-compatible server's URL is looked for, first found wins.
+ENDPOINT_ENVS: Final = ("THALIA_STORE_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 _QUIET_LOGS: Final = "warn,icechunk::storage::object_store=error,icechunk::session=error"
 
 Source = PairAnnotation | Callable[[Pair], PairAnnotation]
@@ -65,7 +68,8 @@ def _storage(
     """Icechunk storage of a local folder, a ``file://`` / ``s3://bucket/prefix`` URL or a ready Storage.
 
     S3 stores use ``icechunk.s3_storage(bucket=..., prefix=..., from_env=True)``: credentials and region
-    come from the usual AWS environment variables. Returns (storage, local folder or None, display name).
+    come from the usual AWS environment variables, an S3-compatible server's address (MinIO, Ceph, ...) from
+    :func:`s3_options`. Returns (storage, local folder or None, display name).
     """
     if isinstance(location, icechunk.Storage):
         return location, None, repr(location)
@@ -73,7 +77,11 @@ def _storage(
     scheme, sep, rest = text.partition("://")
     if sep and scheme == "s3":
         bucket, _, prefix = rest.partition("/")
-        return icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, from_env=True), None, text
+        if not bucket:
+            msg = f"annotation store URL {text!r} names no bucket."
+            raise AnnotationStoreError(msg, "Use s3://BUCKET/PREFIX.")
+        storage = icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, from_env=True, **s3_options())
+        return storage, None, text
     if sep and scheme != "file":
         msg = f"annotation store URL {text!r}: scheme {scheme!r} is not supported."
         raise AnnotationStoreError(
@@ -81,6 +89,25 @@ def _storage(
         )
     folder = Path(rest if sep else text).expanduser().absolute()
     return icechunk.local_filesystem_storage(str(folder)), folder, str(folder)
+
+
+def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Options of an S3 store beyond the AWS defaults, from the environment.
+
+    ``$THALIA_STORE_ENDPOINT`` (``thalia-viewer serve --store-endpoint URL``), else the AWS SDKs'
+    ``$AWS_ENDPOINT_URL_S3`` / ``$AWS_ENDPOINT_URL``: the address of an S3-compatible server, reached with
+    path-style addressing (``http://host:9000/bucket/...``, what MinIO, Ceph and moto serve) and plain HTTP
+    allowed when the URL says ``http://``. ``$AWS_REGION`` / ``$AWS_DEFAULT_REGION`` give the region.
+    """
+    env = os.environ if environ is None else environ
+    options: dict[str, Any] = {}
+    endpoint = next((env[k].strip() for k in ENDPOINT_ENVS if env.get(k, "").strip()), "")
+    if endpoint:
+        options.update(endpoint_url=endpoint, force_path_style=True, allow_http=endpoint.startswith("http://"))
+    region = next((env[k].strip() for k in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(k, "").strip()), "")
+    if region:
+        options["region"] = region
+    return options
 
 
 def _group_path(pair: Pair) -> str:
@@ -267,8 +294,11 @@ class AnnotationStore:
         latest = self._history.latest(pair, at=at)
         return latest.id if latest else None
 
-    def tag(self, name: str, version: str | None = None) -> str:
-        """Label ``version`` (default: the tip of main) as release ``name``; returns its snapshot id."""
+    def tag(self, name: str, version: str | None = None, author: str | None = None) -> str:
+        """Label ``version`` (default: the tip of main) as release ``name``; returns its snapshot id.
+
+        With ``author``, the tag is also logged in the history (:meth:`log_event`: who tagged what, when).
+        """
         name = name.strip()
         self._writable()
         if not name or name in self._repo.list_branches():
@@ -286,7 +316,31 @@ class AnnotationStore:
             raise AnnotationStoreError(
                 msg, "Another writer may have just created it; list tags and choose another name."
             ) from None
+        if author is not None:
+            self.log_event(Kind.TAG, author, f"tag {name} at {snapshot[:8]}", tag=name, snapshot=snapshot)
         return snapshot
+
+    def log_event(self, kind: Kind, author: str, message: str, **details: Any) -> str:
+        """Log a write that touches no pair (a tag, a model trained on these labels) as a commit on main whose
+        metadata names ``author``, ``kind`` and ``details`` (JSON values); returns its snapshot id."""
+        author = _author(author)
+        metadata = {"app": APP, "kind": kind.value, "author": author, **details}
+        entry = {"kind": kind.value, "author": author, "message": message, "time": datetime.now(UTC).isoformat(), **details}
+        for _ in range(MAX_ATTEMPTS):
+            session = self._repo.writable_session(BRANCH)
+            zarr.open_group(session.store, mode="r+").attrs[LAST_EVENT] = entry  # a commit needs a change
+            try:
+                with commit_lock(self._folder):
+                    return session.commit(message, metadata=metadata, rebase_with=icechunk.ConflictDetector(),
+                                          rebase_tries=REBASE_TRIES)  # fmt: skip
+            except (icechunk.RebaseFailedError, icechunk.ConflictError):
+                continue  # another event was logged meanwhile: log again from the new tip
+        msg = f"the {kind.value} could not be logged in {MAX_ATTEMPTS} attempts: other writers kept logging."
+        raise AnnotationStoreError(msg, "Try again in a moment.")
+
+    def events(self) -> list[Event]:
+        """Every logged write (saves, reverts, tags, models), newest first: who, what, when."""
+        return self._history.events()
 
     def tags(self) -> dict[str, str]:
         """Release tags: name -> snapshot id, sorted by name."""

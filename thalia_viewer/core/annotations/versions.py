@@ -1,6 +1,8 @@
 """Versions of the annotation store: what each commit says about itself, and an index of main's history.
 
-Each save or revert is one Icechunk commit whose metadata names its author, kind and pair; the index
+Each save or revert is one Icechunk commit whose metadata names its author, kind and pair; other writes
+(a release tag, a model trained on the labels) are logged as commits too (:class:`Event`: who, what, when,
+with the details in the metadata), so the store's history answers "who did what when" for every write; the index
 reads ``repo.ancestry(branch="main")`` once and then only the commits added since, so "the latest
 version of this pair" costs a dictionary look-up however long the history grows.
 """
@@ -27,6 +29,8 @@ class Kind(StrEnum):
 
     SAVE = "save"
     REVERT = "revert"
+    TAG = "tag"  # a label release was tagged (logged; touches no pair)
+    MODEL = "model"  # a model was trained on these labels (logged; touches no pair)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,33 @@ class Version:
     def short_id(self) -> str:
         """The first 8 characters of the snapshot id (enough to name it in a table)."""
         return self.id[:8]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One logged write of any kind: snapshot id, kind, author, message, time (UTC) and its details
+    (``pair`` for saves and reverts, ``tag`` and ``snapshot`` for tags, ``model`` for models)."""
+
+    id: str
+    kind: Kind
+    author: str
+    message: str
+    time: datetime
+    details: dict[str, Any]
+
+
+def event_of(info: icechunk.SnapshotInfo) -> Event | None:
+    """The :class:`Event` a snapshot records (``None``: not a write of this app, e.g. the store's creation)."""
+    meta = dict(info.metadata or {})
+    if meta.get("app") != APP:
+        return None
+    try:
+        kind = Kind(meta.pop("kind", Kind.SAVE))
+    except ValueError:
+        return None  # a kind of a newer version of the app
+    author = str(meta.pop("author", ""))
+    meta.pop("app", None)
+    return Event(info.id, kind, author, info.message, info.written_at, meta)
 
 
 def commit_metadata(pair: Pair, author: str, kind: Kind, reverted_to: str | None = None) -> dict[str, Any]:
@@ -80,6 +111,7 @@ class History:
         self._position: dict[str, int] = {}
         self._versions: dict[int, Version] = {}  # position -> version, for commits that touch a pair
         self._touches: dict[str, list[int]] = {}  # pair key -> positions, ascending
+        self._events: list[Event | None] = []  # per position
 
     def refresh(self) -> None:
         """Read the commits added to main since the last refresh (history is never rewritten)."""
@@ -93,10 +125,17 @@ class History:
                 pos = len(self._ids)
                 self._ids.append(info.id)
                 self._position[info.id] = pos
+                self._events.append(event_of(info))
                 version = version_of(info)
                 if version is not None:
                     self._versions[pos] = version
                     self._touches.setdefault(version.pair.key, []).append(pos)
+
+    def events(self) -> list[Event]:
+        """Every logged write on main (saves, reverts, tags, models), newest first."""
+        self.refresh()
+        with self._lock:
+            return [e for e in reversed(self._events) if e is not None]
 
     def versions(self) -> list[Version]:
         """Every pair commit on main, newest first."""

@@ -59,6 +59,7 @@ class TrainConfig:
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)
     command: str = ""  # the command line that started the run (recorded in the card)
+    author: str = ""  # who started it (the app's login; recorded in the card)
 
     def __post_init__(self) -> None:
         self.check()

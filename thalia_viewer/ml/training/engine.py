@@ -349,6 +349,7 @@ def _describe(
         "architecture_from": parent.name,
         "recipe": config.recipe(),
         "command": config.command or None,
+        "author": config.author or None,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 1),
         "device": str(device),
