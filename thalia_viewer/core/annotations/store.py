@@ -324,6 +324,7 @@ class AnnotationStore:
         """Log a write that touches no pair (a tag, a model trained on these labels) as a commit on main whose
         metadata names ``author``, ``kind`` and ``details`` (JSON values); returns its snapshot id."""
         author = _author(author)
+        self._writable()
         metadata = {"app": APP, "kind": kind.value, "author": author, **details}
         entry = {"kind": kind.value, "author": author, "message": message, "time": datetime.now(UTC).isoformat(), **details}
         for _ in range(MAX_ATTEMPTS):
