@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.spec import MODES
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, Kind
@@ -346,7 +347,7 @@ def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny
     assert set(edit._editors) == {first, edit.pair} and edit.unsaved  # the edited pair stays
 
 
-@pytest.mark.parametrize("mode", ["explore", "annotate", "review", "train"])
+@pytest.mark.parametrize("mode", list(MODES))
 def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(mode, tiny_root, tmp_path, monkeypatch):
     from thalia_viewer.app.explorer import ExplorerApp
     from thalia_viewer.app.extensions import PANEL_EXTENSIONS, needed_extensions

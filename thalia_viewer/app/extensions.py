@@ -15,7 +15,7 @@ import panel as pn
 from panel.template.base import BaseTemplate
 from panel.viewable import Viewable
 
-#: Every Panel extension a view of any mode (layouts/*.yaml) needs; ``tabulator``: the review table.
+#: Every Panel extension a view of any mode (layouts/*.yaml) needs; ``tabulator``: the review and search tables.
 PANEL_EXTENSIONS: Final = ("tabulator",)
 
 
