@@ -10,6 +10,7 @@ someone else since it was opened is a conflict the user resolves (reload theirs,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -17,7 +18,8 @@ import numpy as np
 import param
 import xarray as xr
 
-from thalia_viewer.app.overlay import StoreOverlay, as_layer
+from thalia_viewer.app.messages import describe, log_unexpected
+from thalia_viewer.app.overlay import StoreOverlay, as_layer, store_exists
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
@@ -33,6 +35,20 @@ TOOLS: Final = {"Pan": "pan", "Brush": "brush", "Eraser": "eraser", "Lasso": "la
 ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
 VOLCANIC_LEVELS: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY]
 ANONYMOUS: Final = ""
+
+
+def save_error(exc: BaseException, pair: Pair, location: str) -> str:
+    """What a failed save tells the user: what failed, why, that the edits are kept, and what to do."""
+    kept = "Your edits are kept (unsaved)"
+    if not store_exists(location):
+        return (f"saving {pair} failed: the annotation store {location} is gone (moved or deleted while the app "
+                f"runs). {kept}: put the store back, then save again.")  # fmt: skip
+    if isinstance(exc, ThaliaError):
+        return f"{describe(exc, f'saving {pair}')} {kept}."
+    text = describe(exc, f"saving {pair}")
+    if not isinstance(exc, OSError):
+        text += f" Check that the annotation store {location} is writable and its disk has room."
+    return f"{text} {kept}: save again once it is fixed."
 
 
 @dataclass
@@ -101,10 +117,13 @@ class EditSession(param.Parameterized):
     overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
 
-    def __init__(self, state: AppState, store: AnnotationStore, **params: Any) -> None:
+    def __init__(self, state: AppState, store: AnnotationStore, reopen: Callable[[], AnnotationStore] | None = None,
+                 **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
         self.state = state
         self.store = store
+        self.reopen = reopen  # opens the store again after a failed save (it may have been put back)
+        self._store_failed = False
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
@@ -112,7 +131,7 @@ class EditSession(param.Parameterized):
         state.mask_source = self.mask_layer
         state.record_source = self.record
         state.overlay_version = self.version
-        state.param.watch(lambda *_: self._on_pair(), "pair")
+        state.watch(lambda *_: self._on_pair(), "pair", "opening the pair for editing")
         self._on_pair()
 
     # ------------------------------------------------------------------------------------ loading
@@ -144,8 +163,8 @@ class EditSession(param.Parameterized):
         self.preview = self.comparison = None
         try:
             editor = self.editor
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # a damaged pair or store: this pair cannot be edited, the others can
+            self.state.report(exc, f"opening {self.pair} for editing")
             return
         self.conflict = None
         self.dirty = bool(editor is not None and editor.dirty)
@@ -287,15 +306,21 @@ class EditSession(param.Parameterized):
         record, warnings = self.derived_record()
         message = self.message.strip() or f"Correct masks of {pair.key}"
         try:
+            if self._store_failed and self.reopen is not None:  # the store may be back: open it again
+                self.store = self.saved.store = self.reopen()
             version = self.store.save_pair(
                 pair, editor.masks, record, author=author, message=message, base=self._bases.get(pair), force=force
             )
         except ConflictError as exc:
             self.conflict = Conflict(pair, str(exc))
             return False
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # OSError, IcechunkError, Zarr errors, ThaliaError: nothing saved, edits kept
+            self._store_failed = not isinstance(exc, ThaliaError) or not store_exists(self.store.location)
+            log_unexpected(exc, f"saving {pair}")
+            self.status = f"not saved: {type(exc).__name__}"
+            self.state.notify("error", save_error(exc, pair, self.store.location))
             return False
+        self._store_failed = False
         editor.mark_saved()
         self._records[pair] = record
         self._bases[pair] = version
@@ -341,8 +366,8 @@ class EditSession(param.Parameterized):
             return False
         try:
             annotation = self.store.read_merged(pair, version)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:
+            self.state.report(exc, f"reading version {version[:8]} of {pair}")
             return False
         self.preview = Preview(pair, version, annotation)
         self.status = f"showing version {version[:8]} (read-only)"
@@ -357,8 +382,8 @@ class EditSession(param.Parameterized):
             return None
         try:
             diff = self.store.diff(pair, old, new)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:
+            self.state.report(exc, f"comparing versions of {pair}")
             return None
         mask = diff.masks[schema.ACTIVITY_MASK]
         self.comparison = Comparison(pair, old, new, mask.codes(), mask.n_added, mask.n_removed, sorted(diff.record))

@@ -16,6 +16,7 @@ import param
 from bokeh.models import ColumnDataSource
 from panel.viewable import Viewer
 
+from thalia_viewer.app.document import update_model
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.frame import Frame
 from thalia_viewer.core.pairs import Pair
@@ -79,8 +80,8 @@ class DatesMatrix(Viewer):
             sizing_mode="stretch_width",
         )  # fmt: skip
         self._marker = ColumnDataSource(data={"x": [], "y": []})
-        self.state.param.watch(lambda *_: self._rebuild(), "frame")
-        self.state.param.watch(lambda *_: self._move_marker(), "pair")
+        self.state.watch(lambda *_: self._rebuild(), "frame", "the dates matrix")
+        self.state.watch(lambda *_: self._move_marker(), "pair", "the dates matrix's marker")
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -112,7 +113,7 @@ class DatesMatrix(Viewer):
         pair = self.state.current
         data = {"x": [pretty_date(pair.secondary)], "y": [pretty_date(pair.primary)]} if pair else {"x": [], "y": []}
         if dict(self._marker.data) != data:
-            self._marker.data = data
+            update_model(self._marker, data=data)  # a key press or a tap runs outside the document lock
 
     def _on_tap(self, x: Any = None, y: Any = None, **_: Any) -> None:
         if x is None or y is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any, ClassVar, Final
 
 import panel as pn
@@ -10,8 +9,8 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.messages import escape, escape_markdown
 from thalia_viewer.app.state import AppState
-from thalia_viewer.core.errors import ThaliaError
 
 HISTORY_ROWS: Final = 12  # versions listed per pair, newest first
 
@@ -63,7 +62,7 @@ class SavePanel(Viewer):
         e.param.watch(lambda *_: self._update_conflict(), "conflict")
         e.param.watch(lambda *_: self._update_save(), ["dirty", "author"])
         e.param.watch(lambda *_: self._update_history(), "record_revision")
-        self.state.param.watch(lambda *_: self._update_history(), "pair")
+        self.state.watch(lambda *_: self._update_history(), "pair", "the history of this pair")
         self._update_save()
         self._update_history()
         self._layout = pn.Column(author, message, self._save, self._conflict, pn.pane.HTML(
@@ -79,16 +78,16 @@ class SavePanel(Viewer):
         conflict = self.edit.conflict
         self._conflict.visible = conflict is not None
         if conflict is not None:
-            self._conflict_text.object = html.escape(conflict.text)
+            self._conflict_text.object = escape_markdown(conflict.text)  # a Markdown pane: names and messages are data
 
     def _update_history(self) -> None:
         pair = self.state.current
         rows: list[Any] = []
         try:
             versions = self.edit.store.history(pair=pair)[:HISTORY_ROWS] if pair is not None else []
-        except ThaliaError as exc:
+        except Exception as exc:  # the store went away: an empty history, and the user is told
             versions = []
-            self.state.notify("error", str(exc))
+            self.state.report(exc, f"reading the history of {pair}")
         for i, v in enumerate(versions):
             previous = versions[i + 1].id if i + 1 < len(versions) else ""
             buttons = []
@@ -101,8 +100,8 @@ class SavePanel(Viewer):
                 button = pn.widgets.Button(name=name, button_style="outline", width=74, margin=(2, 2), description=tip)
                 button.on_click(action)
                 buttons.append(button)
-            text = (f"<b>{html.escape(v.author)}</b> · {v.time:%Y-%m-%d %H:%M} UTC · <code>{v.short_id}</code><br>"
-                    f"{html.escape(v.message)}")  # fmt: skip
+            text = (f"<b>{escape(v.author)}</b> · {v.time:%Y-%m-%d %H:%M} UTC · <code>{escape(v.short_id)}</code><br>"
+                    f"{escape(v.message)}")  # fmt: skip
             rows.append(pn.Column(pn.pane.HTML(text, sizing_mode="stretch_width", margin=(2, 6)), pn.Row(*buttons),
                                   sizing_mode="stretch_width", css_classes=["thalia-version"]))  # fmt: skip
         options = {"source": ""} | {f"{v.short_id} · {v.author} · {v.time:%m-%d %H:%M}": v.id for v in versions}
@@ -119,9 +118,9 @@ class SavePanel(Viewer):
     def _update_banner(self) -> None:
         e = self.edit
         if e.preview is not None:
-            text = f"Showing version <code>{e.preview.version[:8]}</code> read-only; your edits are kept."
+            text = f"Showing version {escape_markdown(e.preview.version[:8])} read-only; your edits are kept."
         elif e.comparison is not None:
-            text = html.escape(e.comparison.summary())
+            text = escape_markdown(e.comparison.summary())  # a Markdown pane
         else:
             text = ""
         self._viewing.object = text
@@ -136,8 +135,8 @@ class SavePanel(Viewer):
             return
         try:
             new = e.store.revert(pair, version, author=e.author, message=f"Revert to {version[:8]}")
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # OSError, IcechunkError, ThaliaError: nothing reverted
+            self.state.report(exc, f"reverting {pair} to {version[:8]}")
             return
         e.reload()
         self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")

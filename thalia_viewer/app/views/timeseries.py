@@ -10,7 +10,6 @@ when ready; the strip, its labels and its clicks work at once.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import threading
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from panel.viewable import Viewer
 from PIL import Image
 
 from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.messages import escape
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
@@ -91,24 +91,45 @@ class ThumbnailStrip(JSComponent):
     export function render({ model, el }) {
       const strip = document.createElement('div');
       strip.className = 'strip';
+      function node(tag, cls, text) {  // data goes in as text, never as markup
+        const n = document.createElement(tag);
+        if (cls) { n.className = cls; }
+        if (text !== undefined) { n.textContent = text; }
+        return n;
+      }
       function draw() {
-        strip.innerHTML = '';
+        strip.replaceChildren();
         if (!model.items.length) {
-          strip.innerHTML = "<div class='empty'>No pair to show.</div>";
+          strip.appendChild(node('div', 'empty', 'No pair to show.'));
         }
         for (const it of model.items) {
-          const card = document.createElement('button');
-          card.className = 'thumb' + (it.key === model.value ? ' current' : '');
+          const card = node('button', 'thumb' + (it.key === model.value ? ' current' : ''));
           card.title = it.tooltip;
           card.dataset.key = it.key;
-          const img = it.src ? `<img src="${it.src}" alt="${it.title}">` : `<div class="pending">drawing…</div>`;
-          card.innerHTML = img + `<div class="t">${it.title}</div>` +
-                           `<div class="s"><span class="chip" style="background:${it.color}"></span>${it.label}</div>`;
+          if (it.src && String(it.src).startsWith('data:image/')) {
+            const img = node('img');
+            img.src = it.src;
+            img.alt = it.title;
+            card.appendChild(img);
+          } else {
+            card.appendChild(node('div', 'pending', 'drawing…'));
+          }
+          card.appendChild(node('div', 't', it.title));
+          const line = node('div', 's');
+          const chip = node('span', 'chip');
+          chip.style.background = it.color;
+          line.append(chip, document.createTextNode(it.label));
+          card.appendChild(line);
           card.addEventListener('click', () => { model.value = it.key; });
           strip.appendChild(card);
         }
+        // bring the current thumbnail into the strip's view, sideways only: the page itself never scrolls
         const cur = strip.querySelector('.current');
-        if (cur && cur.scrollIntoView) { cur.scrollIntoView({block: 'nearest', inline: 'nearest'}); }
+        if (cur) {
+          const c = cur.getBoundingClientRect(), b = strip.getBoundingClientRect();
+          if (c.left < b.left) { strip.scrollLeft -= b.left - c.left; }
+          else if (c.right > b.right) { strip.scrollLeft += c.right - b.right; }
+        }
       }
       model.on(['items', 'value'], draw);
       draw();
@@ -152,7 +173,7 @@ class TimeseriesStrip(Viewer):
         self.strip = ThumbnailStrip(sizing_mode="stretch_width", margin=(0, 10))
         self.strip.param.watch(self._on_click, "value")
         self._layout = pn.Column(self._title, self.strip, sizing_mode="stretch_width")
-        self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the time-series strip")
         self._update()
 
     def _update(self) -> None:
@@ -166,7 +187,7 @@ class TimeseriesStrip(Viewer):
         if self._primary != (s.frame, cur.primary):
             self._primary = (s.frame, cur.primary)
             self._series = series = frame.timeseries(cur.primary)
-            self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {pretty_date(cur.primary)}: "
+            self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {escape(pretty_date(cur.primary))}: "
                                   f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date</div>")  # fmt: skip
             self.strip.param.update(items=self._items(series), value=f"{cur.primary}_{cur.secondary}")
             self._draw_missing(series)
@@ -213,7 +234,7 @@ class TimeseriesStrip(Viewer):
             caption = str((record or {}).get("caption", "")) or "no annotation"
             items.append({
                 "key": f"{p.primary}_{p.secondary}", "src": src, "title": pretty_date(p.secondary),
-                "label": html.escape(f"{status.value.replace('_', ' ')} · {p.baseline_days} d"),
+                "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",  # text: the strip never parses it
                 "color": STATUS_COLORS[status], "tooltip": caption,
             })  # fmt: skip
         return items
