@@ -16,6 +16,7 @@ from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
 
 pn.extension(
+    "tabulator",  # review's table: loaded for every session, or a review page opened after another mode is blank
     notifications=True,
     raw_css=[theme.css()],
     design=theme.OfflineFast,

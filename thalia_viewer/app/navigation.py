@@ -121,6 +121,11 @@ class Navigation:
         query = parse_query(search)
         self._query = {k: v for k, v in query.items() if k not in URL_PARAMETERS.values()}
         updates = {p: query[q] for p, q in URL_PARAMETERS.items() if query.get(q)}
+        dataset = self.state.dataset
+        if "frame" in updates and dataset is not None and updates["frame"] not in dataset.frames:
+            # refused before it is set: the frame picker never shows a frame that is not there
+            self.state.notify("error", f"no frame {updates.pop('frame')!r} in {dataset.root} "
+                                       f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.")  # fmt: skip
         if updates:
             self.state.param.update(**updates)
 

@@ -32,6 +32,7 @@ from thalia_viewer.viz.elements import (
 
 CURRENT_COLOR: Final = "#111111"
 POSITIVE_GLYPH: Final = "+"
+MARKER_NAME: Final = "thalia-current-pair"  # the marker's data source, as browser tests find it
 
 
 def matrix_cells(frame: Frame) -> pd.DataFrame:
@@ -79,7 +80,7 @@ class DatesMatrix(Viewer):
             self._pane, pn.pane.HTML(legend_html(), sizing_mode="stretch_width", margin=(0, 10)),
             sizing_mode="stretch_width",
         )  # fmt: skip
-        self._marker = ColumnDataSource(data={"x": [], "y": []})
+        self._marker = ColumnDataSource(data={"x": [], "y": []}, name=MARKER_NAME)
         self.state.watch(lambda *_: self._rebuild(), "frame", "the dates matrix")
         self.state.watch(lambda *_: self._move_marker(), "pair", "the dates matrix's marker")
         self._rebuild()
