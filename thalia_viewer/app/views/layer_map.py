@@ -427,12 +427,23 @@ class LayerMap(Viewer):
             self.state.notify("error", text)
 
     def _show_failures(self) -> None:
-        """The line above the map: what cannot be shown of the pair on screen (hidden when all is well)."""
+        """The line above the map: what cannot be shown of the pair on screen (hidden when all is well).
+
+        Set on the next tick in a served session: the plot may be drawn before the page's models are
+        registered, and Panel drops an update made then (the line would stay hidden for good)."""
         texts = list(dict.fromkeys(self._failures.values()))
         html = placeholder_html(" · ".join(texts)) if texts else ""
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(partial(self._set_problem, html), schedule=True)
+        else:
+            self._set_problem(html)
+
+    def _set_problem(self, html: str) -> None:
         if self._problem.object != html:
             self._problem.object = html
-        self._problem.visible = bool(texts)
+        if self._problem.visible != bool(html):
+            self._problem.visible = bool(html)
 
     # ------------------------------------------------------------------------------------ legend
     def _update_legend(self) -> None:
