@@ -7,8 +7,8 @@ cards, exception texts, annotation-store metadata (authors, messages). None of t
 
 >>> escape('<img src=x onerror="alert(1)">')
 '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
->>> describe(PermissionError(13, "Permission denied", "/data/store"), "saving 124D/20200101_20200113")
-'saving 124D/20200101_20200113 failed: Permission denied (/data/store). The folder is read-only ...'
+>>> describe(PermissionError(13, "Permission denied", "/data/store"), "saving a pair")[:60]
+'saving a pair failed: Permission denied (/data/store). The f'
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import html
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,6 +30,8 @@ LEVELS: Final = ("error", "warning", "info")
 MAX_CHARS: Final = 1200  # a notification is a paragraph, not a traceback
 #: Characters that mean something in Markdown or HTML: shown as numeric character references in Markdown panes.
 MARKDOWN_SPECIALS: Final = frozenset("\\`*_{}[]()<>#+-.!|~&\"'=:")
+#: The frame Rust errors (Icechunk) draw around their lines: ``  x first line`` / ``  | context`` / ``  `-> cause``.
+_FRAMING: Final = re.compile(r"^(?:[x|]\s|`->\s?|\|$)+")
 #: What to do, by ``errno`` of an ``OSError``.
 OS_HINTS: Final = {
     errno.EACCES: "The folder is read-only for the server: make it writable, or set THALIA_STORE to a writable folder.",
@@ -87,7 +90,8 @@ def describe(exc: BaseException, doing: str = "") -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         hint = OS_HINTS.get(exc.errno or 0, "Check the disk, the path and its access rights.")
         return clip(f"{what}: {exc.strerror or errno.errorcode.get(exc.errno or 0, 'OS error')}{where}. {hint}")
-    first = next((line.strip(" x|`->") for line in str(exc).splitlines() if line.strip(" x|`->")), "")
+    lines = (_FRAMING.sub("", line.strip()).strip() for line in str(exc).splitlines())
+    first = next((line for line in lines if line), "")
     return clip(f"{what}: {type(exc).__name__}{': ' + first if first else ''}.")
 
 
