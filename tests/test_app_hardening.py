@@ -138,6 +138,9 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert state.dataset.frames[0] == BOGUS_FRAME
     state.frame = BOGUS_FRAME  # picked by hand: refused, the view stays
     assert state.frame == pairs[0].frame and f"opening frame {BOGUS_FRAME}" in state.message.text
+    picker = app.views["navigator"]._layout[0]
+    app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].primary}_{pairs[1].secondary}")  # a shared link
+    assert picker.value == state.frame == pairs[0].frame and state.current == pairs[1]
     view: LayerMap = app.views["map"]
     state.go(pairs[3])
     view._stack(keys=view._feed.keys)

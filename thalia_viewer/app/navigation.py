@@ -122,10 +122,13 @@ class Navigation:
         self._query = {k: v for k, v in query.items() if k not in URL_PARAMETERS.values()}
         updates = {p: query[q] for p, q in URL_PARAMETERS.items() if query.get(q)}
         dataset = self.state.dataset
+        # a frame that is not there, or cannot be opened, is refused before it is set (a frame refused after
+        # it was set would stay in the frame picker: the picker hears of the change after the state undid it)
         if "frame" in updates and dataset is not None and updates["frame"] not in dataset.frames:
-            # refused before it is set: the frame picker never shows a frame that is not there
             self.state.notify("error", f"no frame {updates.pop('frame')!r} in {dataset.root} "
                                        f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.")  # fmt: skip
+        elif "frame" in updates and self.state.open_frame(updates["frame"]) is None:  # reported by open_frame
+            updates.pop("frame")
         if updates:
             self.state.param.update(**updates)
 

@@ -160,9 +160,9 @@ class AppState(param.Parameterized):
         """The open frame on screen, or ``None``."""
         if self.dataset is None or not self.frame:
             return None
-        return self._open_frame(self.frame)
+        return self.open_frame(self.frame)
 
-    def _open_frame(self, frame_id: str) -> Frame | None:
+    def open_frame(self, frame_id: str) -> Frame | None:
         """Frame ``frame_id``, or ``None`` when it cannot be opened (reported: a damaged store never raises here)."""
         if self.dataset is None:
             return None
@@ -268,7 +268,7 @@ class AppState(param.Parameterized):
     # --------------------------------------------------------------------------------- navigation
     def default_pair(self, frame_id: str) -> Pair | None:
         """Where a frame opens: its first positive pair, else its first pair, else ``None``."""
-        frame = self._open_frame(frame_id)
+        frame = self.open_frame(frame_id)
         if frame is None:
             return None
         pairs = self._pairs_of(frame)
@@ -281,7 +281,7 @@ class AppState(param.Parameterized):
         told once. Returns False (reported) when the frame cannot be opened; the view then stays as it was.
         """
         frame_id = pair.frame if pair is not None else (frame_id or self.frame)
-        frame = self._open_frame(frame_id) if frame_id else None
+        frame = self.open_frame(frame_id) if frame_id else None
         if frame_id and frame is None:
             return False
         if pair is not None and pair not in set(self._pairs_of(frame)):
@@ -305,7 +305,7 @@ class AppState(param.Parameterized):
 
     def go_frame(self, frame_id: str) -> bool:
         """Open a frame at its default pair; a frame that cannot be opened is reported and the view stays."""
-        if self.dataset is None or self._open_frame(frame_id) is None:
+        if self.dataset is None or self.open_frame(frame_id) is None:
             return False
         try:
             pair = self.default_pair(frame_id)
@@ -435,7 +435,7 @@ class AppState(param.Parameterized):
             pair = self._pair_of(frame_id, key)
         except ValueError:
             return False
-        return pair in set(self._pairs_of(self._open_frame(frame_id)))
+        return pair in set(self._pairs_of(self.open_frame(frame_id)))
 
     @staticmethod
     def _pair_of(frame_id: str, key: str) -> Pair:
