@@ -38,6 +38,7 @@ VALUE_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is
 MASK_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is schema.LayerKind.CLASSES)
 MAX_LAYERS: Final = 3  # layer slots, bottom first; more than three stacked rasters is unreadable
 POSITIVE_MARK: Final = "●"  # marks positive pairs in date lists
+RESYNC_PRECEDENCE: Final = 100  # after every other watcher (views, widget links)
 REPEAT_S: Final = 2.0  # the same message again within this time is not shown twice (one failure, many views)
 
 
@@ -117,6 +118,7 @@ class AppState(param.Parameterized):
         self.param.watch(self._on_frame, "frame")
         self.param.watch(self._on_dates, ["primary", "secondary"])
         self.param.watch(self._on_pair, "pair")
+        self.param.watch(self._resync, ["frame", "pair"], precedence=RESYNC_PRECEDENCE)
 
     # ----------------------------------------------------------------------------------- messages
     def notify(self, level: str, text: str) -> None:
@@ -429,6 +431,14 @@ class AppState(param.Parameterized):
         if not self.go_key(f"{self.frame}/{event.new}"):
             fallback = self._pair_of(self.frame, event.old) if event.old and self._valid(self.frame, event.old) else None
             self.go(fallback or (self.default_pair(self.frame) if self.frame else None))
+
+    def _resync(self, *events: param.parameterized.Event) -> None:
+        """After every other watcher: a value refused while its change was being told (an unknown frame, a bad
+        pair, undone by ``_on_frame`` / ``_on_pair``) is told again, or a widget linked to it (the frame picker)
+        that heard the refused value after the correction would keep showing it."""
+        stale = [e.name for e in events if getattr(self, e.name) != e.new]
+        if stale and not self._moving:
+            self.param.trigger(*stale)
 
     def _valid(self, frame_id: str, key: str) -> bool:
         try:
