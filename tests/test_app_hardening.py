@@ -149,6 +149,9 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert state.message.level == "error" and "blosc" in state.message.text
     label = app.views["label"]._pane.object
     assert "thalia-caption" in label  # the card still shows the pair's labels
+    items = {it["key"]: it for it in app.views["timeseries"].strip.items}
+    assert items[f"{pairs[3].primary}_{pairs[3].secondary}"]["problem"]  # its thumbnail says it cannot be read
+    assert not items[f"{pairs[4].primary}_{pairs[4].secondary}"]["problem"]
     state.step(1)  # the next pair draws, the line goes
     view._stack(keys=view._feed.keys)
     assert not view._problem.visible and not view._failures

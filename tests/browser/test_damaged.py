@@ -92,6 +92,7 @@ def test_a_corrupt_pair_shows_a_placeholder_and_the_rest_of_the_page_works(page,
     assert "wrapped phase" in problem(page).lower() and str(bad) in problem(page)
     wait_for_views(page, bad, EXPLORE_VIEWS)  # pickers, card, strip, matrix and URL all work, on that pair
     assert shows(page, "error during blosc decompression")  # the notification
+    wait_until(lambda: page.locator(".thumb.current .problem").count() == 1, "its thumbnail to say it cannot be read")
     shot(page, "corrupt_pair")
     page.keyboard.press("j")  # the other pairs open as usual
     wait_for_views(page, damaged.pairs[4], EXPLORE_VIEWS)

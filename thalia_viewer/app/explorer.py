@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, Final
@@ -30,7 +29,6 @@ from thalia_viewer.core.dataset import ThaliaDataset
 SIDEBAR_WIDTH: Final = 350  # px
 AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train")
 EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
-LOG = logging.getLogger(__name__)
 __all__ = ["NOTIFICATION_MS", "URL_PARAMETERS", "ExplorerApp", "create_app", "empty_state_html", "requested_mode"]
 
 

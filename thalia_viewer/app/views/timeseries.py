@@ -111,6 +111,8 @@ class ThumbnailStrip(JSComponent):
             img.src = it.src;
             img.alt = it.title;
             card.appendChild(img);
+          } else if (it.problem) {
+            card.appendChild(node('div', 'pending problem', 'cannot be read'));
           } else {
             card.appendChild(node('div', 'pending', 'drawing…'));
           }
@@ -152,6 +154,7 @@ class ThumbnailStrip(JSComponent):
         .empty { color: #57606a; padding: 12px; font: 13px system-ui, sans-serif; }
         .pending { width: 150px; height: 120px; display: flex; align-items: center; justify-content: center;
                    background: #f6f8fa; border: 1px dashed #d0d7de; color: #57606a; }
+        .pending.problem { background: #fff5f5; border-color: #d1242f; color: #82071e; }
         """
     ]
 
@@ -169,6 +172,7 @@ class TimeseriesStrip(Viewer):
         super().__init__(**params)
         self._primary: tuple[str | None, str | None] = (None, None)
         self._series: list[Pair] = []
+        self._failed: dict[str, str] = {}  # pair key -> why its thumbnail cannot be drawn
         self._title = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.strip = ThumbnailStrip(sizing_mode="stretch_width", margin=(0, 10))
         self.strip.param.watch(self._on_click, "value")
@@ -207,21 +211,24 @@ class TimeseriesStrip(Viewer):
         future = _worker.submit(self._render, missing)
         future.add_done_callback(lambda f: doc.add_next_tick_callback(partial(self._refresh, token, f.result())))
 
-    def _render(self, pairs: list[Pair]) -> list[str]:
-        errors = []
+    def _render(self, pairs: list[Pair]) -> dict[str, str]:
+        """Draw thumbnails; what could not be drawn, by pair key ``P_S``."""
+        errors = {}
         for p in pairs:
             try:
                 thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
             except ThaliaError as exc:
-                errors.append(str(exc))
+                errors[f"{p.primary}_{p.secondary}"] = str(exc)
             except Exception as exc:  # a worker thread: report, never lose it
-                errors.append(f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc}).")
+                errors[f"{p.primary}_{p.secondary}"] = f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc})."
         return errors
 
-    def _refresh(self, token: tuple[str | None, str | None], errors: list[str]) -> None:
-        """Show the thumbnails drawn since (if the strip still shows the same primary date) and any error."""
+    def _refresh(self, token: tuple[str | None, str | None], errors: dict[str, str]) -> None:
+        """Show the thumbnails drawn since (if the strip still shows the same primary date) and any error; a pair
+        that cannot be drawn says so in its place."""
+        self._failed.update(errors)
         if errors:
-            self.state.notify("error", errors[0])
+            self.state.notify("error", next(iter(errors.values())))
         if token == self._primary:
             self.strip.items = self._items(self._series)
 
@@ -235,7 +242,8 @@ class TimeseriesStrip(Viewer):
             items.append({
                 "key": f"{p.primary}_{p.secondary}", "src": src, "title": pretty_date(p.secondary),
                 "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",  # text: the strip never parses it
-                "color": STATUS_COLORS[status], "tooltip": caption,
+                "color": STATUS_COLORS[status], "tooltip": self._failed.get(f"{p.primary}_{p.secondary}", caption),
+                "problem": f"{p.primary}_{p.secondary}" in self._failed,
             })  # fmt: skip
         return items
 
