@@ -228,7 +228,7 @@ class TimeseriesStrip(Viewer):
         that cannot be drawn says so in its place."""
         self._failed.update(errors)
         if errors:
-            self.state.notify("error", next(iter(errors.values())))
+            self.state.notify("warning", next(iter(errors.values())))  # the map says it too, where it is
         if token == self._primary:
             self.strip.items = self._items(self._series)
 
