@@ -411,15 +411,17 @@ def test_shortcuts_dispatch_and_are_documented():
 
 
 def test_keyboard_steps_the_state(state):
+    from thalia_viewer.app.navigation import Navigation
     from thalia_viewer.app.views.navigator import Shortcuts
 
-    view = Shortcuts(state=state)
+    view, nav = Shortcuts(state=state), Navigation(state, "explore")
     pairs = state.pairs
     state.go(pairs[0])
-    view.keyboard._handle_msg({"key": "j"})
+    nav.keys._handle_msg({"key": "j"})
     assert state.current == pairs[1]
-    view.keyboard._handle_msg({"key": "k"})
+    nav.keys._handle_msg({"key": "k"})
     assert state.current == pairs[0]
+    assert "j" not in view.keyboard.keys  # one owner per key: the app's navigation
     view.keyboard._handle_msg({"key": "m"})
     assert state.masks == []
     view.keyboard._handle_msg({"key": "m"})

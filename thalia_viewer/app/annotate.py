@@ -16,6 +16,7 @@ browser keeps, and restored after a reload (:meth:`EditSession.restore_draft`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -23,7 +24,8 @@ import numpy as np
 import param
 import xarray as xr
 
-from thalia_viewer.app.overlay import StoreOverlay, as_layer
+from thalia_viewer.app.messages import describe, log_unexpected
+from thalia_viewer.app.overlay import StoreOverlay, as_layer, store_exists
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
@@ -42,6 +44,20 @@ TOOLS: Final = {"Pan": "pan", "Brush": "brush", "Eraser": "eraser", "Lasso": "la
 ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
 VOLCANIC_LEVELS: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY]
 ANONYMOUS: Final = ""
+
+
+def save_error(exc: BaseException, pair: Pair, location: str) -> str:
+    """What a failed save tells the user: what failed, why, that the edits are kept, and what to do."""
+    kept = "Your edits are kept (unsaved)"
+    if not store_exists(location):
+        return (f"saving {pair} failed: the annotation store {location} is gone (moved or deleted while the app "
+                f"runs). {kept}: put the store back, then save again.")  # fmt: skip
+    if isinstance(exc, ThaliaError):
+        return f"{describe(exc, f'saving {pair}')} {kept}."
+    text = describe(exc, f"saving {pair}")
+    if not isinstance(exc, OSError):
+        text += f" Check that the annotation store {location} is writable and its disk has room."
+    return f"{text} {kept}: save again once it is fixed."
 
 
 @dataclass
@@ -114,13 +130,16 @@ class EditSession(param.Parameterized):
     pending_revert = param.String(default="", doc="A revert waiting for the user to drop the unsaved edits")
     class_chosen = param.Boolean(default=False, doc="The user picked the class (an accepted mask then takes it)")
 
-    def __init__(self, state: AppState, store: AnnotationStore, identity: Identity = LOCAL, **params: Any) -> None:
+    def __init__(self, state: AppState, store: AnnotationStore, identity: Identity = LOCAL,
+                 reopen: Callable[[], AnnotationStore] | None = None, **params: Any) -> None:  # fmt: skip
         if identity.authenticated:
             params["author"] = identity.user
         super().__init__(**params)
         self.state = state
         self.store = store
         self.identity = identity
+        self.reopen = reopen  # opens the store again after a failed save (it may have been put back)
+        self._store_failed = False
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
@@ -133,7 +152,7 @@ class EditSession(param.Parameterized):
         state.mask_source = self.mask_layer
         state.record_source = self.record
         state.overlay_version = self.version
-        state.param.watch(lambda *_: self._on_pair(), "pair")
+        state.watch(lambda *_: self._on_pair(), "pair", "opening the pair for editing")
         self._on_pair()
 
     # ------------------------------------------------------------------------------------ loading
@@ -176,8 +195,8 @@ class EditSession(param.Parameterized):
         self._drop_clean_pairs()
         try:
             _ = self.editor  # opens the pair (reads it from the store)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # a damaged pair or store: this pair cannot be edited, the others can
+            self.state.report(exc, f"opening {self.pair} for editing")
             return
         self.conflict = None
         self._changed()
@@ -364,15 +383,21 @@ class EditSession(param.Parameterized):
         record = update.record
         message = self.message.strip() or f"Correct masks of {pair.key}"
         try:
+            if self._store_failed and self.reopen is not None:  # the store may be back: open it again
+                self.store = self.saved.store = self.reopen()
             version = self.store.save_pair(
                 pair, editor.masks, record, author=author, message=message, base=self._bases.get(pair), force=force
             )
         except ConflictError as exc:
             self.conflict = Conflict(pair, str(exc))
             return False
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # OSError, IcechunkError, Zarr errors, ThaliaError: nothing saved, edits kept
+            self._store_failed = not isinstance(exc, ThaliaError) or not store_exists(self.store.location)
+            log_unexpected(exc, f"saving {pair}")
+            self.status = f"not saved: {type(exc).__name__}"
+            self.state.notify("error", save_error(exc, pair, self.store.location))
             return False
+        self._store_failed = False
         self._opened[pair] = self._opened[pair].saved(update, editor.masks)
         editor.mark_saved()
         self._records[pair] = record
@@ -425,8 +450,8 @@ class EditSession(param.Parameterized):
             return None
         try:
             new = self.store.revert(pair, version, author=author, message=f"Revert to {version[:8]}")
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # OSError, IcechunkError, ThaliaError: nothing reverted
+            self.state.report(exc, f"reverting {pair} to {version[:8]}")
             return None
         self.reload()
         self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
@@ -445,8 +470,8 @@ class EditSession(param.Parameterized):
             return None
         try:
             snapshot = self.store.tag(name, version, author=author)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # OSError, IcechunkError, ThaliaError: nothing tagged
+            self.state.report(exc, f"tagging release {name.strip()!r}")
             return None
         self.state.notify("info", f"Tagged version {snapshot[:8]} as release {name.strip()}.")
         self.status = f"tagged {snapshot[:8]} as {name.strip()}"
@@ -517,8 +542,8 @@ class EditSession(param.Parameterized):
             return False
         try:
             annotation = self.store.read_merged(pair, version)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:
+            self.state.report(exc, f"reading version {version[:8]} of {pair}")
             return False
         self.preview = Preview(pair, version, annotation)
         self.status = f"showing version {version[:8]} (read-only)"
@@ -533,8 +558,8 @@ class EditSession(param.Parameterized):
             return None
         try:
             diff = self.store.diff(pair, old, new)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:
+            self.state.report(exc, f"comparing versions of {pair}")
             return None
         mask = diff.masks[schema.ACTIVITY_MASK]
         self.comparison = Comparison(pair, old, new, mask.codes(), mask.n_added, mask.n_removed, sorted(diff.record))

@@ -12,27 +12,26 @@ import param
 from panel.io.location import Location
 from panel.viewable import Viewer
 
-from thalia_viewer.app import theme
+from thalia_viewer.app import messages, theme
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
-from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_location
+from thalia_viewer.app.messages import NOTIFICATION_MS, Message, escape, placeholder_html
+from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
+from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_exists, store_location
 from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
-from thalia_viewer.app.state import AppState, Message
+from thalia_viewer.app.state import AppState
 from thalia_viewer.app.train import TrainSession
 from thalia_viewer.app.views import VIEW_TYPES
 from thalia_viewer.core.dataset import ThaliaDataset
-from thalia_viewer.core.errors import ThaliaError
 
-#: How long notifications stay, ms (0 = until closed: errors must be read).
-NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
-URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 SIDEBAR_WIDTH: Final = 350  # px
 AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train", "stats")
 EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
+__all__ = ["NOTIFICATION_MS", "URL_PARAMETERS", "ExplorerApp", "create_app", "empty_state_html", "requested_mode"]
 
 
 def empty_state_html(root: str, message: Message | None) -> str:
@@ -78,19 +77,30 @@ class ExplorerApp(Viewer):
         self.predict: PredictSession | None = None
         self.review: ReviewSession | None = None
         self.train: TrainSession | None = None
+        self.editing_off = ""  # why editing is off in an editing mode ("" when it is on)
         if state.dataset is not None:
             self._attach_store()
             # a session object only where a view of the layout uses it (a parameter of that name)
             wants = {p for v in spec.views.values() for p in VIEW_TYPES[v.type].param}
-            self.review = ReviewSession(state) if "review" in wants else None
-            self.train = TrainSession(state, on_new_model=self._new_model, identity=self.identity) if "train" in wants else None
-            self.predict = PredictSession(state, edit=self.edit) if "predict" in wants else None
-            self.views = {n: self._view(v.type, v.options) for n, v in spec.views.items()}
+            self.review = self._session("review", lambda: ReviewSession(state)) if "review" in wants else None
+            self.train = (self._session("train", lambda: TrainSession(state, on_new_model=self._new_model, identity=self.identity))
+                          if "train" in wants else None)  # fmt: skip
+            self.predict = self._session("predict", lambda: PredictSession(state, edit=self.edit)) if "predict" in wants else None
+            self.views = {n: self._view(v.type, v.options, n) for n, v in spec.views.items()}
             for view in self.views.values():  # views that use the review mode's run when there is one
                 if self.review is not None and hasattr(view, "attach_review"):
                     view.attach_review(self.review)
         # drafts of unsaved edits, the leave-page warning and the remembered name live in the browser
         self.keeper = BrowserKeeper(self.edit) if self.edit is not None else None
+        self.navigation = Navigation(state, spec.mode, review=self.review)
+
+    def _session(self, name: str, make: Callable[[], Any]) -> Any:
+        """A mode's session object, or ``None`` (reported) when it cannot start: its views say so."""
+        try:
+            return make()
+        except Exception as exc:
+            self.state.report(exc, f"starting the {name} tools")
+            return None
 
     def _attach_store(self) -> None:
         """Show saved corrections over the source; in annotate mode, edit them (an :class:`EditSession`)."""
@@ -98,33 +108,49 @@ class ExplorerApp(Viewer):
         location = store_location(state.root)
         if location is None:
             if self.spec.mode in EDITING_MODES:
-                state.notify("error", f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved.")
+                self.editing_off = f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved."
+                state.notify("error", self.editing_off)
             return
+        if self.spec.mode not in EDITING_MODES and not store_exists(location):
+            return  # nothing corrected yet: browse the source (and never create a store in a browsing mode)
         try:
             store = open_store(location, state.root)
-        except ThaliaError as exc:
-            state.notify("error", str(exc))
-            return
-        if self.spec.mode in EDITING_MODES:
-            self.edit = EditSession(state, store, identity=self.identity)
-        else:
-            StoreOverlay(state, store)
+            if self.spec.mode in EDITING_MODES:
+                self.edit = EditSession(state, store, identity=self.identity, reopen=lambda: open_store(location, state.root))
+            else:
+                StoreOverlay(state, store)
+        except Exception as exc:  # read-only root without a store, a store gone: browse the source, say why
+            state.mask_source = state.record_source = state.overlay_version = None
+            self.edit = None
+            self.editing_off = messages.describe(exc, f"opening the annotation store {location}")
+            messages.log_unexpected(exc, "opening the annotation store")
+            state.notify("error", self.editing_off + " The source cube is shown; corrections are not.")
 
-    def _view(self, view_type: str, options: dict[str, Any]) -> Viewer:
+    def _view(self, view_type: str, options: dict[str, Any], name: str = "") -> Viewer:
+        """The view of a spec entry; a view that cannot be built is a placeholder saying why (the page stays)."""
         cls = VIEW_TYPES[view_type]
+        sessions = {"predict": self.predict, "review": self.review, "train": self.train}
+        missing = [s for s, obj in sessions.items() if s in cls.param and obj is None]
+        if missing:
+            return self._placeholder(f"The {missing[0]} tools could not start (see the notification).", name)
         if "overlays" in cls.param:
             options = {**options, "overlays": [o for o in (self.edit, self.predict) if o is not None]}
-        if "predict" in cls.param:
-            options = {**options, "predict": self.predict}
-        if "review" in cls.param:
-            options = {**options, "review": self.review}
-        if "train" in cls.param:
-            options = {**options, "train": self.train}
+        options = {**options, **{s: obj for s, obj in sessions.items() if s in cls.param}}
         if "edit" in cls.param:
             if self.edit is None and getattr(cls, "needs_edit", False):
-                return pn.pane.HTML("<p class='thalia-muted'>Editing is off: no annotation store.</p>")  # type: ignore[return-value]
-            return cls(state=self.state, edit=self.edit, **options)
-        return cls(state=self.state, **options)
+                why = self.editing_off or "no annotation store."
+                return self._placeholder(f"Editing is off: {why}", name)
+            options = {**options, "edit": self.edit}
+        try:
+            return cls(state=self.state, **options)
+        except Exception as exc:  # a damaged frame or pair that this view reads at once: the others still show
+            self.state.report(exc, f"showing the {name or view_type} view")
+            return self._placeholder(messages.describe(exc, f"the {name or view_type} view"), name)
+
+    @staticmethod
+    def _placeholder(text: str, name: str) -> Viewer:
+        return pn.pane.HTML(placeholder_html(text), sizing_mode="stretch_width",  # type: ignore[return-value]
+                            css_classes=[f"thalia-placeholder-{name}"] if name else [])  # fmt: skip
 
     def _new_model(self, name: str) -> None:
         """A fine-tune wrote ``name``: list it wherever this session picks models."""
@@ -173,7 +199,7 @@ class ExplorerApp(Viewer):
             favicon=theme.favicon_url(), header_background=theme.HEADER_BACKGROUND, accent_base_color=theme.ACCENT,
             sidebar_width=SIDEBAR_WIDTH, main_layout=None, raw_css=[theme.css()], font_url="",
             meta_description=self.spec.description, theme_toggle=False, design=theme.OfflineFast,
-            header=[self._mode_links(), *([self.keeper] if self.keeper is not None else [])],
+            header=[self._mode_links(), *self.navigation.components(), *([self.keeper] if self.keeper is not None else [])],
         )  # fmt: skip
 
     def _mode_links(self) -> pn.pane.HTML:
@@ -182,44 +208,44 @@ class ExplorerApp(Viewer):
 
         def update(*_: Any) -> None:
             pair = self.state.current
-            where = f"&frame={pair.frame}&pair={pair.primary}_{pair.secondary}" if pair is not None else ""
+            where = {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
             links = [f"<b>{m.capitalize()}</b>" if m == self.spec.mode else
-                     f"<a href='?mode={m}{html.escape(where)}'>{m.capitalize()}</a>" for m in AVAILABLE_MODES]  # fmt: skip
+                     f"<a href='?{escape(urllib.parse.urlencode({'mode': m, **where}))}'>{m.capitalize()}</a>"
+                     for m in AVAILABLE_MODES]  # fmt: skip
             who = self.identity.describe()
-            user = (f"<span class='thalia-user'>{html.escape(who)} · <a href='logout'>sign out</a></span>"
+            user = (f"<span class='thalia-user'>{escape(who)} · <a href='logout'>sign out</a></span>"
                     if who else "")  # fmt: skip
             pane.object = " · ".join(links) + user
 
-        self.state.param.watch(update, ["frame", "pair"])
+        self.state.watch(update, ["frame", "pair"], "the mode links")
         update()
         return pane
 
     # --------------------------------------------------------------------------------- serving
     def _notify(self, message: Message | None) -> None:
-        notifications = pn.state.notifications
-        if message is None or notifications is None:
-            return
-        show = {"error": notifications.error, "warning": notifications.warning}.get(message.level, notifications.info)
-        show(message.text, duration=NOTIFICATION_MS.get(message.level, 4000))
+        messages.show(message, pn.state.notifications)
 
     def _read_url(self, location: Location | None = None) -> None:
-        """Open the frame and pair of ``?frame=...&pair=P_S`` (read raw: Panel's parser turns P_S into a number)."""
+        """Open the frame and pair of ``?frame=...&pair=P_S``; say so when ``mode=`` names no mode."""
         location = location or pn.state.location
-        query = dict(urllib.parse.parse_qsl((location.search if location else "").lstrip("?")))
-        updates = {p: query[q] for p, q in URL_PARAMETERS.items() if query.get(q)}
-        if updates:
-            self.state.param.update(**updates)
+        search = location.search if location else ""
+        mode = parse_query(search).get("mode")
+        if mode is not None and mode.strip().lower() not in AVAILABLE_MODES:
+            self.state.notify("error", f"unknown mode {mode!r} in the URL (modes: {', '.join(AVAILABLE_MODES)}): "
+                                       f"showing {self.spec.mode}.")  # fmt: skip
+        self.navigation.read(search)
 
     def _write_url(self, location: Location | None = None) -> None:
-        """Put the frame and pair on screen in the URL (both, every time: a shared link reopens the view)."""
-        location = location or pn.state.location
-        if location is None or self.state.dataset is None:
+        """Put the frame and pair on screen in the URL (both, every time: a shared link reopens the view); each
+        new pair is a history entry (Back returns to the previous one). ``location``: write there instead."""
+        if self.state.dataset is None:
             return
-        query = dict(urllib.parse.parse_qsl(location.search.lstrip("?")))
-        query.update({q: str(getattr(self.state, p) or "") for p, q in URL_PARAMETERS.items()})
-        search = "?" + urllib.parse.urlencode(query)
-        if location.search != search:
-            location.search = search
+        if location is not None:
+            search = self.navigation.search(location.search)
+            if location.search != search:
+                location.search = search
+            return
+        self.navigation.write()
 
     def servable(self, title: str | None = None, **kwargs: Any) -> Viewer:  # type: ignore[override]
         """Serve the template (in ``panel serve``), or this viewer in a notebook."""
@@ -244,7 +270,7 @@ class ExplorerApp(Viewer):
         self.state.param.watch(on_message, "message")
         if self.state.dataset is not None and pn.state.location is not None:
             self._read_url()
-            self.state.param.watch(lambda *_: self._write_url(), list(URL_PARAMETERS))
+            self.state.watch(lambda *_: self._write_url(), list(URL_PARAMETERS), "the address bar")
         pn.state.onload(on_load)
         self.template().servable(title=title or theme.APP_NAME)
         return self

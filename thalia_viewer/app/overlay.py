@@ -10,11 +10,12 @@ mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsav
 from __future__ import annotations
 
 import os
+import threading
 import time
+from pathlib import Path
 from typing import Any, ClassVar, Final, Protocol
 
 import numpy as np
-import panel as pn
 import xarray as xr
 
 from thalia_viewer.app.state import AppState
@@ -22,13 +23,14 @@ from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
 from thalia_viewer.core.annotations.store import ON_SAVE
 from thalia_viewer.core.dataset import ThaliaDataset
-from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.errors import AnnotationStoreError
 from thalia_viewer.core.io import Location
 from thalia_viewer.core.pairs import Pair
 
 STORE_ENV: Final = "THALIA_STORE"
 #: How long the store's tip is trusted before being looked up again (saves of other processes show after it).
 TIP_TTL_S: Final = 1.0
+RETRY_S: Final = 5.0  # after a failed read of the store, the source is shown for this long before trying again
 
 
 class CodeOverlay(Protocol):
@@ -53,16 +55,59 @@ def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None 
     return default_store_path(root) if Location(root).is_local else None
 
 
-@pn.cache(max_items=8)
+_stores: dict[tuple[str, str], AnnotationStore] = {}
+_stores_lock = threading.Lock()
+
+
+def local_folder(location: str) -> Path | None:
+    """The folder of a local store location (a path or ``file://`` URL); ``None`` for object storage."""
+    scheme, sep, rest = location.partition("://")
+    if sep and scheme != "file":
+        return None
+    return Path(rest if sep else location).expanduser().absolute()
+
+
+def store_exists(location: str) -> bool:
+    """Whether a store may be at ``location`` (object storage: assumed; a local folder: it exists)."""
+    folder = local_folder(location)
+    return folder is None or folder.is_dir()
+
+
 def open_store(location: str, root: str) -> AnnotationStore:
     """The annotation store at ``location`` for the dataset at ``root``, opened once per process.
 
     Nothing is written until the first save: a missing store reads as an empty one and is created then (a
-    read-only place makes that save fail with a message naming ``--store`` / ``$THALIA_STORE``).
+    read-only place makes that save fail with a message naming ``--store`` / ``$THALIA_STORE``). A store
+    this process opened that has since gone (its folder deleted or moved while the server runs) is not
+    created again, which would start an empty history beside the lost one: ``AnnotationStoreError`` says so
+    until the store is back, then it is opened again.
     """
     from thalia_viewer.app.data import open_dataset
 
-    return AnnotationStore(location, dataset=open_dataset(root), create=ON_SAVE)
+    key = (location, root)
+    with _stores_lock:
+        store = _stores.get(key)
+    if store is not None:
+        if store.exists and not store_exists(location):
+            msg = f"the annotation store {location} is gone (moved or deleted while the app runs)."
+            raise AnnotationStoreError(msg, "Put it back and try again (the app picks it up), or restart the "
+                                            "server to start a new, empty store there.")  # fmt: skip
+        try:
+            store.resolve()  # the branch tip: one small read
+            return store
+        except Exception:  # put back, or replaced: open it again
+            with _stores_lock:
+                _stores.pop(key, None)
+    store = AnnotationStore(location, dataset=open_dataset(root), create=ON_SAVE)
+    with _stores_lock:
+        _stores[key] = store
+    return store
+
+
+def forget_stores() -> None:
+    """Drop the opened stores (tests; a server that must re-open every store)."""
+    with _stores_lock:
+        _stores.clear()
 
 
 def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataArray:
@@ -83,6 +128,7 @@ class StoreOverlay:
     def __init__(self, state: AppState, store: AnnotationStore) -> None:
         self.state, self.store = state, store
         self._tip: tuple[str, int, float] | None = None  # (snapshot, store.writes, when)
+        self._failed_at = -RETRY_S
         state.mask_source = self.mask_layer
         state.record_source = self.record
         state.overlay_version = self.version
@@ -94,21 +140,25 @@ class StoreOverlay:
             self._tip = tip = (self.store.resolve(), self.store.writes, now)
         return tip[0]
 
-    def version(self, pair: Pair) -> Any:
-        """The pair's latest saved version (``None``: never corrected)."""
-        try:
-            return self.store.pair_version(pair, at=self._snapshot())
-        except ThaliaError:
+    def _call(self, read: Any, doing: str) -> Any:
+        """``read()``, or ``None`` when the store cannot be read (reported; the source shows meanwhile)."""
+        if time.monotonic() - self._failed_at < RETRY_S:
             return None
+        try:
+            return read()
+        except Exception as exc:  # the store went away or broke: say so once, show the source
+            self._failed_at = time.monotonic()
+            self.state.report(exc, f"{doing} (the source is shown)")
+            return None
+
+    def version(self, pair: Pair) -> Any:
+        """The pair's latest saved version (``None``: never corrected, or the store cannot be read)."""
+        return self._call(lambda: self.store.pair_version(pair, at=self._snapshot()), f"reading the saved versions of {pair}")
 
     def _read(self, pair: Pair) -> PairAnnotation | None:
         if self.version(pair) is None:
             return None
-        try:
-            return self.store.read_pair(pair)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
-            return None
+        return self._call(lambda: self.store.read_pair(pair), f"reading the correction of {pair}")
 
     def mask_layer(self, pair: Pair, key: str) -> xr.DataArray | None:
         ann = self._read(pair)

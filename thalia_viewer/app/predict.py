@@ -82,7 +82,7 @@ class PredictSession(param.Parameterized):
         self.result: Any = None  # ml.inference.Prediction of the pair on screen
         self._future: Future | None = None
         self.refresh_models()
-        state.param.watch(lambda *_: self._forget(), "pair")
+        state.watch(lambda *_: self._forget(), "pair", "the prediction panel")
 
     def refresh_models(self) -> None:
         """Re-read the zoo (a model trained meanwhile appears)."""

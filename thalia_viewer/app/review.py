@@ -19,6 +19,7 @@ import numpy as np
 import param
 
 from thalia_viewer.app.background import in_session
+from thalia_viewer.app.messages import describe
 from thalia_viewer.app.predict import NO_MODEL, model_names, predictor
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
@@ -129,8 +130,8 @@ class ReviewSession(param.Parameterized):
                         break
                     try:
                         result = model.predict_pair(ds.frame(pair.frame), pair)
-                    except ThaliaError as exc:
-                        errors.append(f"{pair.key}: {exc}")
+                    except Exception as exc:  # a damaged pair: the others are still reviewed
+                        errors.append(describe(exc, pair.key))
                         continue
                     add(pair, result)
             except Exception as exc:  # a broken model must end the run with a message, not silently
@@ -201,7 +202,21 @@ class ReviewSession(param.Parameterized):
 
     def open(self, pair: Pair) -> None:
         """Show ``pair`` (its frame and dates) in the app's state: the side-by-side view follows."""
-        state = self.state
-        if state.frame != pair.frame:
-            state.frame = pair.frame
-        state.pair = f"{pair.primary}_{pair.secondary}"
+        self.state.go(pair)
+
+    def step(self, n: int) -> bool:
+        """Open the pair ``n`` rows down (up when negative) the ranked table; False when the table is empty.
+
+        From a pair that is not in the table, the first (or last) row; at the ends, stays and says so.
+        """
+        rows = [r.pair for r in self.ranked()]
+        if not rows:
+            return False
+        cur = self.state.current
+        i = rows.index(cur) if cur in rows else (-1 if n > 0 else len(rows))
+        j = min(max(i + n, 0), len(rows) - 1)
+        if j == i:
+            self.state.notify("info", "first pair of the table." if n < 0 else "last pair of the table.")
+            return True
+        self.open(rows[j])
+        return True

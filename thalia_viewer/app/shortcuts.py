@@ -1,7 +1,12 @@
 """Keyboard shortcuts of the app: a tiny browser component that forwards key presses to Python.
 
 Keys typed into a text box, a select or a slider are left alone; modifier combinations (Ctrl+..., Alt+...)
-too, so the browser's own shortcuts keep working.
+too, so the browser's own shortcuts keep working. A forwarded key never scrolls the page (its default is
+prevented) and reaches Python as one message per press, handled in order: pressed 30 times in a row, ``j``
+moves 30 pairs.
+
+Navigation (``NAVIGATION_SHORTCUTS``: pairs and primary dates) is the app's, the same in every mode; a layout's
+``shortcuts`` view adds the display toggles and documents them all.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any, Final
 import param
 from panel.custom import JSComponent
 
+from thalia_viewer.app.messages import escape
+
 
 @dataclass(frozen=True)
 class Shortcut:
@@ -23,22 +30,28 @@ class Shortcut:
     action: str
 
 
-#: Every shortcut of the explore mode, in the order of the help card.
-SHORTCUTS: Final = (
+#: Pair and date stepping: the same keys in every mode (the app listens to them, whatever its layout).
+NAVIGATION_SHORTCUTS: Final = (
     Shortcut(("j", "ArrowRight"), "next pair", "next_pair"),
     Shortcut(("k", "ArrowLeft"), "previous pair", "previous_pair"),
     Shortcut(("]",), "next primary date (closest baseline)", "next_primary"),
     Shortcut(("[",), "previous primary date (closest baseline)", "previous_primary"),
+)
+#: Display toggles of the ``shortcuts`` view.
+DISPLAY_SHORTCUTS: Final = (
     Shortcut(("m",), "mask overlays on / off", "toggle_masks"),
     Shortcut(("o",), "mask style: fill, outline, both", "cycle_mask_style"),
 )
+#: Every shortcut of the explore mode, in the order of the help card.
+SHORTCUTS: Final = NAVIGATION_SHORTCUTS + DISPLAY_SHORTCUTS
 KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←"}
 
 
 def help_html(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> str:
     """The shortcuts as an HTML table of ``<kbd>`` keys and descriptions."""
     rows = "".join(
-        "<tr><td>" + " ".join(f"<kbd>{KEY_NAMES.get(k, k)}</kbd>" for k in s.keys) + f"</td><td>{s.description}</td></tr>"
+        "<tr><td>" + " ".join(f"<kbd>{escape(KEY_NAMES.get(k, k))}</kbd>" for k in s.keys)
+        + f"</td><td>{escape(s.description)}</td></tr>"
         for s in shortcuts
     )
     return f"<table class='thalia-keys'>{rows}</table>"
@@ -63,7 +76,7 @@ class KeyboardShortcuts(JSComponent):
       function handler(e) {
         if (e.ctrlKey || e.metaKey || e.altKey) { return; }
         if (!model.keys.includes(e.key) || editing(e)) { return; }
-        e.preventDefault();
+        e.preventDefault();  // no scrolling, no typing: the key is ours
         model.send_msg({key: e.key});
       }
       document.addEventListener('keydown', handler);

@@ -7,18 +7,23 @@ Invariants, kept by :meth:`AppState.go`: ``primary`` offers the primary dates of
 pair, ``secondary`` only the secondary dates of ``primary`` that form a valid pair, and ``pair`` is
 ``f"{primary}_{secondary}"`` of a valid pair (or ``""`` when there is none). Errors never raise out of a
 parameter change: they become a :class:`Message` on ``message`` (the app shows it as a notification).
+
+One change per step: :meth:`AppState.go` sets frame, dates and pair in one batch, so every view is told
+once, after all of them are set; views watch through :meth:`AppState.watch`, so one view that fails (a
+damaged pair, a bug) reports and leaves the others to follow the step.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import param
 import xarray as xr
 
+from thalia_viewer.app.messages import Message, describe, log_unexpected
 from thalia_viewer.core import schema
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
@@ -33,15 +38,8 @@ VALUE_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is
 MASK_LAYERS: Final = tuple(k for k, lyr in schema.LAYERS.items() if lyr.kind is schema.LayerKind.CLASSES)
 MAX_LAYERS: Final = 3  # layer slots, bottom first; more than three stacked rasters is unreadable
 POSITIVE_MARK: Final = "●"  # marks positive pairs in date lists
-
-
-@dataclass(frozen=True)
-class Message:
-    """A notification for the user: level (``error`` / ``warning`` / ``info``), text, and a serial number."""
-
-    level: str
-    text: str
-    serial: int
+RESYNC_PRECEDENCE: Final = 100  # after every other watcher (views, widget links)
+REPEAT_S: Final = 2.0  # the same message again within this time is not shown twice (one failure, many views)
 
 
 def _layer_names(keys: tuple[str, ...], none: bool) -> dict[str, str]:
@@ -89,6 +87,7 @@ class AppState(param.Parameterized):
         slots[0].layer = VALUE_LAYERS[0]
         super().__init__(root=root, slots=slots, **params)
         self._serial = itertools.count(1)
+        self._recent: dict[tuple[str, str], float] = {}  # (level, text) -> when it was last posted
         self._moving = False
         self.dataset: ThaliaDataset | None = None
         #: Where corrected masks and records come from before the source (the annotation store, the editor):
@@ -104,25 +103,61 @@ class AppState(param.Parameterized):
             try:
                 self.dataset = opener(root)
                 frames = self.dataset.frames
-            except ThaliaError as exc:
+            except Exception as exc:  # a missing root, an unreadable folder: an empty app that says why
                 self.dataset = None
-                self.notify("error", str(exc))
+                self.report(exc, f"opening the dataset root {root}")
             else:
                 self.param.frame.objects = list(frames)  # a copy: Selector appends unknown values to it
+                for error in getattr(self.dataset, "json_errors", []):  # the app's dataset browses without them
+                    self.notify("error", f"{error} Until then labels are not shown; the cubes can be browsed.")
                 if not frames:
                     self.notify("error", f"dataset root {self.dataset.root} holds no <frame>.zarr store.")
-                else:
-                    self.go_frame(frames[0])
+                # the first frame that opens (a damaged store is reported and skipped)
+                for frame_id in frames:
+                    if self.go_frame(frame_id):
+                        break
         else:
             self.notify("error", "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT.")
         self.param.watch(self._on_frame, "frame")
         self.param.watch(self._on_dates, ["primary", "secondary"])
         self.param.watch(self._on_pair, "pair")
+        self.param.watch(self._resync, ["frame", "pair"], precedence=RESYNC_PRECEDENCE)
 
     # ----------------------------------------------------------------------------------- messages
     def notify(self, level: str, text: str) -> None:
-        """Post a message for the user (``error``, ``warning`` or ``info``)."""
-        self.message = Message(level, text, next(self._serial))
+        """Post a message for the user (``error``, ``warning`` or ``info``): plain text, escaped where shown.
+
+        The same message posted again within ``REPEAT_S`` (several views meeting one damaged pair) is shown once.
+        """
+        now, key = time.monotonic(), (level, str(text))
+        if now - self._recent.get(key, -REPEAT_S) < REPEAT_S:
+            return
+        self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_S}
+        self._recent[key] = now
+        self.message = Message(level, str(text), next(self._serial))
+
+    def report(self, exc: BaseException, doing: str = "", level: str = "error") -> None:
+        """Tell the user that ``doing`` failed with ``exc`` (the traceback of an unexpected one goes to the log)."""
+        log_unexpected(exc, doing)
+        self.notify(level, describe(exc, doing))
+
+    def guarded(self, fn: Callable[..., Any], where: str) -> Callable[..., Any]:
+        """``fn`` that reports its errors instead of raising them (``where``: the part of the page it updates)."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                pair = self.current
+                self.report(exc, f"{where} of {pair}" if pair is not None else where)
+                return None
+
+        return call
+
+    def watch(self, fn: Callable[..., Any], names: str | list[str], where: str) -> Any:
+        """Watch parameters of the state like ``state.param.watch``; an error of ``fn`` becomes a notification
+        naming ``where`` (e.g. "the label card"), and the other views still follow the change."""
+        return self.param.watch(self.guarded(fn, where), names)
 
     # ------------------------------------------------------------------------------------- lookup
     @property
@@ -130,9 +165,16 @@ class AppState(param.Parameterized):
         """The open frame on screen, or ``None``."""
         if self.dataset is None or not self.frame:
             return None
+        return self.open_frame(self.frame)
+
+    def open_frame(self, frame_id: str) -> Frame | None:
+        """Frame ``frame_id``, or ``None`` when it cannot be opened (reported: a damaged store never raises here)."""
+        if self.dataset is None:
+            return None
         try:
-            return self.dataset.frame(self.frame)
-        except ThaliaError:
+            return self.dataset.frame(frame_id)
+        except Exception as exc:
+            self.report(exc, f"opening frame {frame_id}")
             return None
 
     @property
@@ -146,8 +188,16 @@ class AppState(param.Parameterized):
     @property
     def pairs(self) -> list[Pair]:
         """Valid pairs of the frame on screen, sorted by (primary, secondary)."""
-        frame = self.frame_obj
-        return frame.pairs if frame is not None else []
+        return self._pairs_of(self.frame_obj)
+
+    def _pairs_of(self, frame: Frame | None) -> list[Pair]:
+        if frame is None:
+            return []
+        try:
+            return frame.pairs
+        except Exception as exc:  # the pair list comes from the cells when there is no JSON: a read
+            self.report(exc, f"listing the pairs of frame {frame.frame_id}")
+            return []
 
     def record(self, pair: Pair | None = None) -> dict | None:
         """The annotation record of ``pair`` (default: the pair on screen)."""
@@ -155,7 +205,12 @@ class AppState(param.Parameterized):
         frame = self.frame_obj
         if frame is None or pair is None:
             return None
-        corrected = self.record_source(pair) if self.record_source is not None else None
+        corrected = None
+        if self.record_source is not None:
+            try:
+                corrected = self.record_source(pair)
+            except Exception as exc:  # the store went away: say so, show the source's record
+                self.report(exc, f"reading the corrected labels of {pair} (showing the source's)")
         return corrected if corrected is not None else frame.annotation(pair)
 
     def status(self, pair: Pair) -> PairStatus:
@@ -171,7 +226,11 @@ class AppState(param.Parameterized):
         if pair.frame != frame.frame_id and self.dataset is not None:  # a prefetch that outlived a frame switch
             frame = self.dataset.frame(pair.frame)
         if self.mask_source is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
-            corrected = self.mask_source(pair, key)
+            try:
+                corrected = self.mask_source(pair, key)
+            except Exception as exc:  # the store went away: say so, show the source's mask
+                self.report(exc, f"reading the corrected {key} mask of {pair} (showing the source's)")
+                corrected = None
             if corrected is not None:
                 return corrected
         return frame.layer(pair, key)
@@ -214,23 +273,28 @@ class AppState(param.Parameterized):
     # --------------------------------------------------------------------------------- navigation
     def default_pair(self, frame_id: str) -> Pair | None:
         """Where a frame opens: its first positive pair, else its first pair, else ``None``."""
-        if self.dataset is None:
+        frame = self.open_frame(frame_id)
+        if frame is None:
             return None
-        frame = self.dataset.frame(frame_id)
-        return (frame.positives or frame.pairs or [None])[0]
+        pairs = self._pairs_of(frame)
+        return (([p for p in frame.positives if p in set(pairs)] if pairs else []) or pairs or [None])[0]
 
-    def go(self, pair: Pair | None) -> None:
-        """Show ``pair`` (any frame of the dataset) or nothing; keeps every date list consistent."""
-        frame_id = pair.frame if pair is not None else self.frame
+    def go(self, pair: Pair | None, frame_id: str | None = None) -> bool:
+        """Show ``pair`` (any frame of the dataset), or frame ``frame_id`` with no pair.
+
+        One batch: frame, date lists, dates and pair are all set before any view is told, and each view is
+        told once. Returns False (reported) when the frame cannot be opened; the view then stays as it was.
+        """
+        frame_id = pair.frame if pair is not None else (frame_id or self.frame)
+        frame = self.open_frame(frame_id) if frame_id else None
+        if frame_id and frame is None:
+            return False
+        if pair is not None and pair not in set(self._pairs_of(frame)):
+            pair = None
         self._moving = True
         try:
-            self.param.frame.objects = list(self.dataset.frames) if self.dataset is not None else []
-            primaries, secondaries = {}, {}
-            if pair is not None:
-                frame = self.dataset.frame(pair.frame)  # type: ignore[union-attr]
-                if pair not in set(frame.pairs):
-                    pair = None
             with param.parameterized.batch_call_watchers(self):
+                self.param.frame.objects = list(self.dataset.frames) if self.dataset is not None else []
                 self.frame = frame_id
                 primaries, secondaries = self._date_options(pair.primary if pair else None)
                 self.param.primary.objects = primaries
@@ -242,24 +306,20 @@ class AppState(param.Parameterized):
                 )
         finally:
             self._moving = False
+        return True
 
-    def go_frame(self, frame_id: str) -> None:
-        """Open a frame at its default pair; an unknown frame is reported and the view stays."""
-        if self.dataset is None:
-            return
+    def go_frame(self, frame_id: str) -> bool:
+        """Open a frame at its default pair; a frame that cannot be opened is reported and the view stays."""
+        if self.dataset is None or self.open_frame(frame_id) is None:
+            return False
         try:
             pair = self.default_pair(frame_id)
-        except ThaliaError as exc:
-            self.notify("error", str(exc))
-            return
+        except Exception as exc:  # its records cannot be read: open it at its first pair
+            self.report(exc, f"finding the first positive pair of frame {frame_id}")
+            pair = next(iter(self._pairs_of(self.dataset.frame(frame_id))), None)
         if pair is None:
             self.notify("warning", f"frame {frame_id} has no valid pair.")
-        self._moving = True
-        try:
-            self.frame = frame_id
-        finally:
-            self._moving = False
-        self.go(pair)
+        return self.go(pair, frame_id)
 
     def go_key(self, key: str) -> bool:
         """Show the pair named ``FRAME/P_S`` or ``P_S`` (frame on screen); reports and returns False if invalid."""
@@ -271,8 +331,10 @@ class AppState(param.Parameterized):
         except (ThaliaError, ValueError) as exc:
             self.notify("error", str(exc))
             return False
-        self.go(pair)
-        return True
+        except Exception as exc:  # a damaged frame store
+            self.report(exc, f"opening pair {key}")
+            return False
+        return self.go(pair)
 
     def step(self, n: int) -> None:
         """Move ``n`` pairs along the frame's pairs, ordered by (primary, secondary), or along :attr:`walk`'s
@@ -329,18 +391,25 @@ class AppState(param.Parameterized):
                 "error",
                 f"no frame {event.new!r} in {self.dataset.root} (frames: {', '.join(self.dataset.frames)}).",
             )
-            self._moving = True
-            try:
-                self.param.frame.objects = list(self.dataset.frames)
-                self.frame = event.old if event.old in self.dataset.frames else (self.dataset.frames or [None])[0]
-            finally:
-                self._moving = False
+            self._restore_frame(event.old)
             return
         # the pair may arrive together with the frame (a URL): keep it if it is valid there
         if self.pair and self._valid(event.new, self.pair):
-            self.go(self._pair_of(event.new, self.pair))
+            opened = self.go(self._pair_of(event.new, self.pair))
         else:
-            self.go_frame(event.new)
+            opened = self.go_frame(event.new)
+        if not opened:
+            self._restore_frame(event.old)
+
+    def _restore_frame(self, old: str | None) -> None:
+        """Put the frame picker back on the frame on screen (or the first frame) after a refused choice."""
+        frames = list(self.dataset.frames) if self.dataset is not None else []
+        self._moving = True
+        try:
+            self.param.frame.objects = frames
+            self.frame = old if old in frames else (frames or [None])[0]
+        finally:
+            self._moving = False
 
     def _on_dates(self, *events: param.parameterized.Event) -> None:
         if self._moving:
@@ -369,12 +438,20 @@ class AppState(param.Parameterized):
             fallback = self._pair_of(self.frame, event.old) if event.old and self._valid(self.frame, event.old) else None
             self.go(fallback or (self.default_pair(self.frame) if self.frame else None))
 
+    def _resync(self, *events: param.parameterized.Event) -> None:
+        """After every other watcher: a value refused while its change was being told (an unknown frame, a bad
+        pair, undone by ``_on_frame`` / ``_on_pair``) is told again, or a widget linked to it (the frame picker)
+        that heard the refused value after the correction would keep showing it."""
+        stale = [e.name for e in events if getattr(self, e.name) != e.new]
+        if stale and not self._moving:
+            self.param.trigger(*stale)
+
     def _valid(self, frame_id: str, key: str) -> bool:
         try:
             pair = self._pair_of(frame_id, key)
         except ValueError:
             return False
-        return self.dataset is not None and pair in set(self.dataset.frame(frame_id).pairs)
+        return pair in set(self._pairs_of(self.open_frame(frame_id)))
 
     @staticmethod
     def _pair_of(frame_id: str, key: str) -> Pair:

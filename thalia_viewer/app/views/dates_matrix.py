@@ -56,6 +56,8 @@ from thalia_viewer.viz.elements import (
 )
 
 MATRIX_NAME: Final = "thalia-dates-matrix"  # the figure's Bokeh name (browser tests find it by it)
+MARKER_NAME: Final = "thalia-current-pair"  # the marker's source (browser tests read the pair it frames)
+CELLS_NAME: Final = "thalia-matrix-cells"  # the cells' source
 CURRENT_COLOR: Final = "#111111"
 CORRECTED_COLOR: Final = "#1f6feb"
 MIN_CELL_PX: Final = 7  # below this a frame opens zoomed in, with the overview beside it
@@ -263,7 +265,7 @@ class DatesMatrix(Viewer):
         self._frame: str | None = None
         self._source = ColumnDataSource(data={c: [] for c in CELL_COLUMNS})
         self._flag_source = ColumnDataSource(data={"x": [], "y": [], "marker": []})
-        self._marker = ColumnDataSource(data={"x": [], "y": []})
+        self._marker = ColumnDataSource(data=self._no_marker(), name=MARKER_NAME)
         self._overview_source = ColumnDataSource(data={})
         self._overview_marker = ColumnDataSource(data={"x": [], "y": []})
         self._row_span = Span(location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
@@ -277,8 +279,8 @@ class DatesMatrix(Viewer):
             pn.Row(self._pane, pn.Column(self._overview_box, self._info, margin=0), sizing_mode="stretch_width"),
             self._legend, sizing_mode="stretch_width",
         )  # fmt: skip
-        self.state.param.watch(lambda *_: self._rebuild(), "frame")
-        self.state.param.watch(lambda *_: self._on_pair(), "pair")
+        self.state.watch(lambda *_: self._rebuild(), "frame", "the dates matrix")
+        self.state.watch(lambda *_: self._on_pair(), "pair", "the dates matrix's marker")
         self._rebuild()
 
     # ------------------------------------------------------------------------------------------ data
@@ -307,10 +309,10 @@ class DatesMatrix(Viewer):
         self._cells = cells = matrix_cells(frame, self.state.record, self._corrected_by())
         self._dates = frame_dates(cells)
         self._index = {d: i for i, d in enumerate(self._dates)}
-        self._source = ColumnDataSource(data={c: cells[c].tolist() for c in CELL_COLUMNS})
+        self._source = ColumnDataSource(data={c: cells[c].tolist() for c in CELL_COLUMNS}, name=CELLS_NAME)
         flagged = cells[cells["marker"] != ""]
         self._flag_source = ColumnDataSource(data={"x": flagged["x"].tolist(), "y": flagged["y"].tolist(), "marker": flagged["marker"].tolist()})
-        self._marker = ColumnDataSource(data=self._marker_data())
+        self._marker = ColumnDataSource(data=self._marker_data(), name=MARKER_NAME)
         self._row_span = Span(location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
         self._col_span = Span(location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
         self._fig = self._matrix_figure()
@@ -354,9 +356,17 @@ class DatesMatrix(Viewer):
             return None, None
         return float(self._index[pair.secondary]), float(self._index[pair.primary])
 
-    def _marker_data(self) -> dict[str, list[float]]:
+    def _marker_data(self) -> dict[str, list]:
+        """The marker's cell and the pair's dates (``YYYY-MM-DD``, what the hover says)."""
         x, y = self._current_xy()
-        return {"x": [x], "y": [y]} if x is not None else {"x": [], "y": []}
+        pair = self.state.current
+        if x is None or pair is None:
+            return self._no_marker()
+        return {"x": [x], "y": [y], "primary": [_pretty(pair.primary)], "secondary": [_pretty(pair.secondary)]}
+
+    @staticmethod
+    def _no_marker() -> dict[str, list]:
+        return {"x": [], "y": [], "primary": [], "secondary": []}
 
     # --------------------------------------------------------------------------------------- figures
     def _matrix_figure(self) -> Any:

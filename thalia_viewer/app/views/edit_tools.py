@@ -9,6 +9,7 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.annotate import ACTIVITY_NAMES, TOOLS, VOLCANIC_LEVELS, EditSession
+from thalia_viewer.app.messages import escape
 from thalia_viewer.app.shortcuts import KeyboardShortcuts, Shortcut, dispatcher, help_html
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
@@ -75,7 +76,7 @@ class EditTools(Viewer):
     def _update_status(self) -> None:
         e = self.edit
         state = "<b>unsaved edits</b>" if e.dirty else "no unsaved edits"
-        self._status.object = f"{state}{' · ' + e.status if e.status else ''}"
+        self._status.object = f"{state}{' · ' + escape(e.status) if e.status else ''}"
 
     def _on_key(self, key: str) -> None:
         e = self.edit

@@ -9,6 +9,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from thalia_viewer.app.messages import placeholder_html
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
@@ -90,7 +91,7 @@ class LabelCard(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._pane = pn.pane.HTML("", width=self.width, css_classes=["thalia-label-card"], margin=(5, 10))
-        self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the label card")
         self._update()
 
     def _update(self) -> None:
@@ -98,7 +99,10 @@ class LabelCard(Viewer):
         if pair is None:
             self._pane.object = "<p class='thalia-muted'>No pair selected.</p>"
             return
-        self._pane.object = card_html(pair, self.state.record(pair))
+        record = self.state.record(pair)
+        errors = getattr(self.state.dataset, "json_errors", [])
+        problem = placeholder_html(f"Labels cannot be read: {errors[0]}") if record is None and errors else ""
+        self._pane.object = problem + card_html(pair, record)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._pane

@@ -17,6 +17,7 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.annotate import ACTIVITY_NAMES, EditSession
+from thalia_viewer.app.messages import escape_markdown
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.views.label_card import field_title
 from thalia_viewer.core import schema
@@ -112,7 +113,7 @@ class LabelForm(Viewer):
         self._error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width", margin=(2, 10))
         self.edit.param.watch(lambda *_: self._load(), "record_revision")
         self.edit.param.watch(lambda *_: self._update_derived(), "revision")
-        self.state.param.watch(lambda *_: self._load(), "pair")
+        self.state.watch(lambda *_: self._load(), "pair", "the label form")
         order = ["label", "activity_type", "intensity_level", "phase", "confidence", "is_crowd", *schema.FLAG_FIELDS]
         self._layout = pn.Column(self._derived, self._error, *(self._widgets[f] for f in order),
                                  self._widgets["caption"], width=self.width, css_classes=["thalia-label-form"])  # fmt: skip
@@ -163,7 +164,7 @@ class LabelForm(Viewer):
             try:
                 value = parse_names(str(value), LIST_FIELDS[field])
             except ValueError as exc:
-                self._error.object = f"{field_title(field)}: {html.escape(str(exc))}. Not changed."
+                self._error.object = escape_markdown(f"{field_title(field)}: {exc}. Not changed.")  # a Markdown pane
                 self._error.visible = True
                 return
         self._error.visible = False

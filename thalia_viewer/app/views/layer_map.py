@@ -27,12 +27,12 @@ import xarray as xr
 from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import AggregateCache, Job, code_aggregate, compute_aggregate
+from thalia_viewer.app.messages import describe, log_unexpected, placeholder_html
 from thalia_viewer.app.state import MASK_LAYERS, NONE, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
 from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
-from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
@@ -100,14 +100,17 @@ class LayerMap(Viewer):
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=self.height, linked_axes=False,
                                        css_classes=["thalia-map"])  # fmt: skip
         self._legend = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self.layout = pn.Column(self._pane, pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
+        self._failures: dict[str, str] = {}  # layer name -> why it cannot be shown (see "damaged layers")
+        self._problem = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10),
+                                     css_classes=["thalia-map-problem"])  # fmt: skip
+        self.layout = pn.Column(self._problem, self._pane, pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
                                 self._legend, sizing_mode="stretch_width")  # fmt: skip
-        state.param.watch(lambda *_: self._rebuild(), "frame")
-        state.param.watch(lambda *_: self._refresh_feed(), ["pair", "masks", "relief", "mask_style"])
+        state.watch(lambda *_: self._rebuild(), "frame", "the map")
+        state.watch(lambda *_: self._refresh_feed(), ["pair", "masks", "relief", "mask_style"], "the map")
         for slot in state.slots:
             slot.param.watch(lambda *_: self._refresh_feed(), "layer")
             slot.param.watch(lambda *_: self._update_legend(), ["layer", "opacity"])
-        state.param.watch(lambda *_: self._update_legend(), ["masks", "mask_style"])
+        state.watch(lambda *_: self._update_legend(), ["masks", "mask_style"], "the map legend")
         self._drawing = MapDrawing(self.edit) if self.edit is not None else None
         if self.edit is not None:
             self.edit.param.watch(lambda *_: self._refresh_feed(), "revision")
@@ -151,6 +154,7 @@ class LayerMap(Viewer):
         if keep_view and self._range_stream is not None and self._range_stream.x_range is not None:
             view = (self._range_stream.x_range, self._range_stream.y_range)
         self._memo.clear()
+        self._failures.clear()
         self._built_names = None
         self._feed.keys = self._feed_keys()
         frame = self.state.frame_obj
@@ -160,8 +164,9 @@ class LayerMap(Viewer):
             return
         try:
             self._extent = data_extent(self.state.layer("phase"))
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # a damaged frame: the rest of the page goes on
+            self._layer_failed(value_slot(0), (self.state.frame,), "phase", exc)
+            self._show_failures()
             self._pane.object = self._empty()
             return
         self._kdims = [elements.geo_dimension("x", frame.x_dim), elements.geo_dimension("y", frame.y_dim)]
@@ -225,6 +230,7 @@ class LayerMap(Viewer):
             layers.append(element)
         if self._drawing is not None:
             layers += self._drawing.elements(vertices)
+        self._show_failures()
         overlay = hv.Overlay(layers)
         if not self._plot_ready:  # plot options are read when the plot is made; later frames skip the cost
             overlay = overlay.opts(**self._plot_opts)
@@ -311,7 +317,7 @@ class LayerMap(Viewer):
         """Notify a failed layer once per identity (zooming must not repeat the same error)."""
         if identity not in self._reported:
             self._reported.add(identity)
-            self.state.notify("error", str(exc))
+            self.state.report(exc)
 
     # ---------------------------------------------------------------------------------- elements
     def _element(self, name: str, x_range: tuple | None = None, y_range: tuple | None = None, width: int | None = None,
@@ -324,6 +330,7 @@ class LayerMap(Viewer):
         memo = self._memo.get(name)
         if memo is not None and memo[0] == inputs:
             return memo[1]
+        self._failures.pop(name, None)
         if feed is None or view is None or size is None:
             element = self._blank(name)
         elif name == RELIEF:
@@ -350,8 +357,8 @@ class LayerMap(Viewer):
         layer = schema.layer(key)
         try:
             agg = self._aggregate(identity, key, view, size)
-        except ThaliaError as exc:
-            self._report(identity, exc)
+        except Exception as exc:
+            self._layer_failed(value_slot(i), identity, key, exc)
             return self._blank(value_slot(i))
         if key == "phase" and not np.isfinite(agg.values).any() and identity not in self._reported:
             self._reported.add(identity)
@@ -367,8 +374,8 @@ class LayerMap(Viewer):
     def _relief_element(self, identity: tuple, view: Extent, size: tuple[int, int]) -> hv.Element:
         try:
             agg = self._aggregate(identity, "dem", view, size)
-        except ThaliaError as exc:
-            self._report(identity, exc)
+        except Exception as exc:
+            self._layer_failed(RELIEF, identity, "dem", exc)
             return self._blank(RELIEF)
         return elements.relief_element(agg, view, self._kdims, label=_label(RELIEF))
 
@@ -377,8 +384,8 @@ class LayerMap(Viewer):
         layer = schema.layer(key)
         try:
             agg = self._aggregate(identity, key, view, size)
-        except ThaliaError as exc:
-            self._report(identity, exc)
+        except Exception as exc:
+            self._layer_failed(mask_slot(key), identity, key, exc)
             return self._blank(mask_slot(key))
         self._labels[mask_slot(key)] = readout.mask_label(layer.title, key)
         return elements.mask_image(agg.values, layer.variable, view, style, self._kdims, label=_label(mask_slot(key)))
@@ -405,6 +412,38 @@ class LayerMap(Viewer):
         readout.attach_readout(plot, self.readout, values, masks, list(MASK_LAYERS))
         if self._drawing is not None:
             self._drawing.attach(fig)
+
+    # ---------------------------------------------------------------------------- damaged layers
+    def _layer_failed(self, name: str, identity: tuple, key: str, exc: Exception) -> None:
+        """Layer ``key`` of the pair on screen cannot be read (a corrupt chunk, codes outside the schema): a
+        notification once, and a line above the map while it is on screen; the other layers still show."""
+        pair = self.state.current
+        what = f"{'this pair' if pair is None else pair}'s {schema.layer(key).title.lower()} cannot be read"
+        text = describe(exc, what).replace(f"{what} failed:", f"{what}:")
+        self._failures[name] = text
+        if identity not in self._reported:
+            self._reported.add(identity)
+            log_unexpected(exc, what)
+            self.state.notify("error", text)
+
+    def _show_failures(self) -> None:
+        """The line above the map: what cannot be shown of the pair on screen (hidden when all is well).
+
+        Set on the next tick in a served session: the plot may be drawn before the page's models are
+        registered, and Panel drops an update made then (the line would stay hidden for good)."""
+        texts = list(dict.fromkeys(self._failures.values()))
+        html = placeholder_html(" · ".join(texts)) if texts else ""
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(partial(self._set_problem, html), schedule=True)
+        else:
+            self._set_problem(html)
+
+    def _set_problem(self, html: str) -> None:
+        if self._problem.object != html:
+            self._problem.object = html
+        if self._problem.visible != bool(html):
+            self._problem.visible = bool(html)
 
     # ------------------------------------------------------------------------------------ legend
     def _update_legend(self) -> None:

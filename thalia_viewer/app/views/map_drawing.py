@@ -45,7 +45,7 @@ class MapDrawing(param.Parameterized):
         self.double_tap.add_subscriber(self._on_double_tap)
         self._figure: Any = None
         edit.param.watch(lambda *_: self._activate(), "tool")
-        edit.state.param.watch(lambda *_: self._reset_polygon(), "pair")
+        edit.state.watch(lambda *_: self._reset_polygon(), "pair", "the polygon tool")
 
     def elements(self, vertices: list | None = None) -> list[hv.Element]:
         """What the map draws on top of its layers: the stroke being drawn and the polygon being clicked."""

@@ -8,7 +8,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.shortcuts import KeyboardShortcuts, dispatcher, help_html
+from thalia_viewer.app.messages import escape
+from thalia_viewer.app.shortcuts import DISPLAY_SHORTCUTS, KeyboardShortcuts, dispatcher, help_html
 from thalia_viewer.app.state import AppState
 from thalia_viewer.viz.elements import MaskStyle, pretty_date
 
@@ -45,7 +46,7 @@ class Navigator(Viewer):
             self._summary,
             sizing_mode="stretch_width",
         )
-        s.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        s.watch(lambda *_: self._update(), ["pair", "frame"], "the pair summary")
         self._update()
 
     def _update(self) -> None:
@@ -57,8 +58,8 @@ class Navigator(Viewer):
         index = pairs.index(cur) + 1 if cur in pairs else 0
         split = cur.split.value if cur.split else "outside the benchmark splits"
         self._summary.object = (
-            f"<b>{pretty_date(cur.primary)} → {pretty_date(cur.secondary)}</b><br>"
-            f"{cur.baseline_days} days · pair {index} of {len(pairs)} · split <i>{split}</i>"
+            f"<b>{escape(pretty_date(cur.primary))} → {escape(pretty_date(cur.secondary))}</b><br>"
+            f"{cur.baseline_days} days · pair {index} of {len(pairs)} · split <i>{escape(split)}</i>"
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -66,7 +67,10 @@ class Navigator(Viewer):
 
 
 class Shortcuts(Viewer):
-    """The keyboard shortcuts (listening on the whole page) and a card that documents them."""
+    """The display shortcuts (listening on the whole page) and a card that documents every shortcut.
+
+    The navigation keys (``j`` / ``k`` / ``[`` / ``]``) are the app's own, in every mode (``app.navigation``).
+    """
 
     view_type: ClassVar[str] = "shortcuts"  # name in layouts/*.yaml
     section_title: ClassVar[str | None] = 'Keyboard shortcuts'  # card title in the app (None: no card)
@@ -86,15 +90,10 @@ class Shortcuts(Viewer):
 
         self._last_masks = list(s.masks)
         s.param.watch(lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks")
-        actions = {
-            "next_pair": lambda: s.step(1),
-            "previous_pair": lambda: s.step(-1),
-            "next_primary": lambda: s.step_primary(1),
-            "previous_primary": lambda: s.step_primary(-1),
-            "toggle_masks": toggle_masks,
-            "cycle_mask_style": cycle_style,
-        }
-        self.keyboard = KeyboardShortcuts(on_key=dispatcher(actions), height=0, width=0, margin=0)
+        actions = {"toggle_masks": toggle_masks, "cycle_mask_style": cycle_style}
+        self.keyboard = KeyboardShortcuts(on_key=s.guarded(dispatcher(actions, DISPLAY_SHORTCUTS), "the display shortcut"),
+                                          keys=[k for sc in DISPLAY_SHORTCUTS for k in sc.keys], height=0, width=0,
+                                          margin=0)  # fmt: skip
         self._layout = pn.Column(
             pn.pane.HTML(help_html(), sizing_mode="stretch_width", margin=(0, 10)), self.keyboard,
             sizing_mode="stretch_width",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import math
+import urllib.parse
 from typing import Any, ClassVar, Final
 
 import holoviews as hv
@@ -14,11 +14,11 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import code_aggregate, compute_aggregate
+from thalia_viewer.app.messages import describe, escape, placeholder_html
 from thalia_viewer.app.predict import truth_prediction_codes
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
-from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.roles import Action
 from thalia_viewer.viz import elements
@@ -76,7 +76,7 @@ class ReviewControls(Viewer):
         self._bar.visible, self._bar.value = r.running, r.progress
         self._run.disabled = r.running
         self._run.name = f"Reviewing… {r.done}/{r.total}" if r.running else "Run review"
-        self._status.object = html.escape(r.status)
+        self._status.object = escape(r.status)
         self._scores.object = aggregate_html(r.aggregate())
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -84,7 +84,8 @@ class ReviewControls(Viewer):
 
 
 class ReviewTable(Viewer):
-    """Reviewed pairs, most disagreement first; a click opens the pair side by side."""
+    """Reviewed pairs, most disagreement first; a click opens the pair side by side, ``j`` / ``k`` step along
+    the rows (``app.navigation``); the row of the pair on screen is selected."""
 
     view_type: ClassVar[str] = "review_table"
     section_title: ClassVar[str | None] = "Pairs ranked by disagreement"
@@ -109,6 +110,7 @@ class ReviewTable(Viewer):
         show = pn.widgets.RadioButtonGroup.from_param(r.param.show, button_style="outline", sizing_mode="stretch_width")
         self._layout = pn.Column(show, self._table, sizing_mode="stretch_width")
         r.param.watch(lambda *_: self._update(), ["rows_revision", "show"])
+        self.state.watch(lambda *_: self._select(), "pair", "the review table")
         self._update()
 
     def _update(self) -> None:
@@ -116,6 +118,14 @@ class ReviewTable(Viewer):
         self._rows = [row.pair for row in rows]
         columns = list(self._table.value.columns)
         self._table.value = pd.DataFrame([row.as_record() for row in rows], columns=columns)
+        self._select()
+
+    def _select(self) -> None:
+        """Select the row of the pair on screen (none when it is not in the table)."""
+        cur = self.state.current
+        selection = [self._rows.index(cur)] if cur in self._rows else []
+        if self._table.selection != selection:
+            self._table.selection = selection
 
     def _clicked(self, event: Any) -> None:
         if 0 <= event.row < len(self._rows):
@@ -146,7 +156,7 @@ class SideBySide(Viewer):
         self._title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._layout = pn.Column(self._title, pn.Row(self._left, self._right, sizing_mode="stretch_width"),
                                  sizing_mode="stretch_width")  # fmt: skip
-        self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the side-by-side view")
         self.review.param.watch(lambda *_: self._update_if_missing(), "rows_revision")
         self._shown: tuple | None = None
         self._update()
@@ -167,11 +177,13 @@ class SideBySide(Viewer):
             return
         try:
             sides = self._sides(pair, frame)
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+        except Exception as exc:  # a damaged pair: say so here, the table and the rest go on
+            self.state.report(exc, f"drawing {pair} side by side")
+            self._title.object = placeholder_html(describe(exc, f"{pair} cannot be drawn side by side"))
+            self._left.object = self._right.object = self._shown = None
             return
         self._shown = (pair, has_model)
-        self._title.object = f"<b>{html.escape(pair.key)}</b> · scroll or box-zoom one side: the other follows"
+        self._title.object = f"<b>{escape(pair.key)}</b> · scroll or box-zoom one side: the other follows"
         self._left.object, self._right.object = sides
 
     def _sides(self, pair: Pair, frame: Any) -> tuple[hv.Overlay, hv.Overlay]:
@@ -220,7 +232,7 @@ class AcceptPrediction(Viewer):
         accept.on_click(lambda _: self.accept())
         link = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._link = link
-        self.state.param.watch(lambda *_: self._update_link(), ["pair", "frame"])
+        self.state.watch(lambda *_: self._update_link(), ["pair", "frame"], "the annotate link")
         self._update_link()
         self._layout = pn.Column(
             pn.pane.HTML("<div class='thalia-muted'>The model's pixels keep the pair's classes (those of the mask "
@@ -236,8 +248,8 @@ class AcceptPrediction(Viewer):
     def _update_link(self) -> None:
         pair = self.state.current
         if pair is not None:
-            href = f"?mode=annotate&frame={pair.frame}&pair={pair.primary}_{pair.secondary}"
-            self._link.object = f"<a href='{href}' target='_blank'>Open this pair in annotate mode ↗</a>"
+            href = "?" + urllib.parse.urlencode({"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"})
+            self._link.object = f"<a href='{escape(href)}' target='_blank'>Open this pair in annotate mode ↗</a>"
 
     def accept(self) -> bool:
         """Replace the pair's masks by the model's, in the class picked here (undoable; save to keep it)."""

@@ -6,7 +6,6 @@ edit session refuses it on the server anyway. Under a login the name box shows t
 
 from __future__ import annotations
 
-import html
 from typing import Any, ClassVar, Final
 
 import panel as pn
@@ -14,8 +13,8 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.messages import escape, escape_markdown
 from thalia_viewer.app.state import AppState
-from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.roles import Action
 
 HISTORY_ROWS: Final = 12  # versions listed per pair, newest first
@@ -67,7 +66,7 @@ class SavePanel(Viewer):
         e.param.watch(lambda *_: self._update_conflict(), "conflict")
         e.param.watch(lambda *_: self._update_save(), ["dirty", "author"])
         e.param.watch(lambda *_: self._update_history(), "record_revision")
-        self.state.param.watch(lambda *_: self._update_history(), "pair")
+        self.state.watch(lambda *_: self._update_history(), "pair", "the history of this pair")
         self._confirm_text = pn.pane.Alert("", alert_type="warning", sizing_mode="stretch_width")
         drop = pn.widgets.Button(name="Revert and drop my edits", button_type="danger", sizing_mode="stretch_width")
         drop.on_click(lambda _: e.revert(e.pending_revert, confirmed=True))
@@ -103,7 +102,7 @@ class SavePanel(Viewer):
         version = self.edit.pending_revert
         self._confirm.visible = bool(version)
         if version:
-            self._confirm_text.object = (f"Reverting to <code>{html.escape(version[:8])}</code> drops your unsaved "
+            self._confirm_text.object = (f"Reverting to <code>{escape(version[:8])}</code> drops your unsaved "
                                          "edits of this pair. Revert anyway?")  # fmt: skip
 
     def _revert(self, version: str) -> None:
@@ -119,16 +118,16 @@ class SavePanel(Viewer):
         conflict = self.edit.conflict
         self._conflict.visible = conflict is not None
         if conflict is not None:
-            self._conflict_text.object = html.escape(conflict.text)
+            self._conflict_text.object = escape_markdown(conflict.text)  # a Markdown pane: names and messages are data
 
     def _update_history(self) -> None:
         pair = self.state.current
         rows: list[Any] = []
         try:
             versions = self.edit.store.history(pair=pair)[:HISTORY_ROWS] if pair is not None else []
-        except ThaliaError as exc:
+        except Exception as exc:  # the store went away: an empty history, and the user is told
             versions = []
-            self.state.notify("error", str(exc))
+            self.state.report(exc, f"reading the history of {pair}")
         for i, v in enumerate(versions):
             previous = versions[i + 1].id if i + 1 < len(versions) else ""
             buttons = []
@@ -144,8 +143,8 @@ class SavePanel(Viewer):
                 button = pn.widgets.Button(name=name, button_style="outline", width=74, margin=(2, 2), description=tip)
                 button.on_click(action)
                 buttons.append(button)
-            text = (f"<b>{html.escape(v.author)}</b> · {v.time:%Y-%m-%d %H:%M} UTC · <code>{v.short_id}</code><br>"
-                    f"{html.escape(v.message)}")  # fmt: skip
+            text = (f"<b>{escape(v.author)}</b> · {v.time:%Y-%m-%d %H:%M} UTC · <code>{escape(v.short_id)}</code><br>"
+                    f"{escape(v.message)}")  # fmt: skip
             rows.append(pn.Column(pn.pane.HTML(text, sizing_mode="stretch_width", margin=(2, 6)), pn.Row(*buttons),
                                   sizing_mode="stretch_width", css_classes=["thalia-version"]))  # fmt: skip
         options = {"source": ""} | {f"{v.short_id} · {v.author} · {v.time:%m-%d %H:%M}": v.id for v in versions}
@@ -162,9 +161,9 @@ class SavePanel(Viewer):
     def _update_banner(self) -> None:
         e = self.edit
         if e.preview is not None:
-            text = f"Showing version <code>{e.preview.version[:8]}</code> read-only; your edits are kept."
+            text = f"Showing version {escape_markdown(e.preview.version[:8])} read-only; your edits are kept."
         elif e.comparison is not None:
-            text = html.escape(e.comparison.summary())
+            text = escape_markdown(e.comparison.summary())  # a Markdown pane
         else:
             text = ""
         self._viewing.object = text
@@ -179,11 +178,9 @@ def role_html(edit: EditSession) -> str:
     who = edit.identity
     if not who.authenticated and who.can(Action.TRAIN):
         return ""
-    role = html.escape(who.role.value)
-    if not who.authenticated:  # a roles file without a login: every page has the default role
-        name = "nobody (no login on this server)"
-    else:
-        name = f"<b>{html.escape(who.user or '')}</b>"
+    role = escape(who.role.value)
+    # a roles file without a login: every page has the default role
+    name = f"<b>{escape(who.user or '')}</b>" if who.authenticated else "nobody (no login on this server)"
     if not who.can(Action.SAVE):
         return (f"<div class='thalia-muted'>Signed in as {name} ({role}): you can look at every version but "
                 "not save, revert or tag. Ask an admin for the annotator role to correct labels.</div>")  # fmt: skip

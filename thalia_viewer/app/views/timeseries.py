@@ -13,7 +13,6 @@ session.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import threading
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from panel.viewable import Viewer
 from PIL import Image
 
 from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.messages import escape
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
@@ -100,11 +100,18 @@ class ThumbnailStrip(JSComponent):
     items = param.List(default=[], doc="Dicts with key, title, label, color, tooltip")
     value = param.String(default="", doc="Key of the highlighted thumbnail; set by a click")
     loaded = param.Dict(default={}, doc="Images pushed in the latest update: key -> data URI")
+    failed = param.List(default=[], doc="Keys whose thumbnail cannot be drawn, pushed in the latest update")
 
     _esm = """
     export function render({ model, el }) {
       const strip = document.createElement('div');
       strip.className = 'strip';
+      function node(tag, cls, text) {  // data goes in as text, never as markup
+        const n = document.createElement(tag);
+        if (cls) { n.className = cls; }
+        if (text !== undefined) { n.textContent = text; }
+        return n;
+      }
       const srcs = new Map();
       const requested = new Set();
       let cards = new Map();
@@ -125,10 +132,14 @@ class ThumbnailStrip(JSComponent):
       }, {root: strip, rootMargin: '0px 450px 0px 450px'});
       function show(card, key) {
         const src = srcs.get(key);
-        if (!src) { return; }
-        const holder = card.querySelector('.img');
-        holder.className = 'img';
-        holder.innerHTML = `<img src="${src}" alt="${card.dataset.title}">`;
+        if (!src || !String(src).startsWith('data:image/')) { return; }
+        const img = node('img', 'img');
+        img.src = src;
+        img.alt = card.dataset.title;
+        card.querySelector('.img').replaceWith(img);
+      }
+      function fail(card) {
+        card.querySelector('.img').replaceWith(node('div', 'img pending problem', 'cannot be read'));
       }
       function highlight() {
         for (const [k, c] of cards) { c.classList.toggle('current', k === model.value); }
@@ -142,21 +153,25 @@ class ThumbnailStrip(JSComponent):
       }
       function draw() {
         io.disconnect();
-        strip.innerHTML = '';
+        strip.replaceChildren();
         cards = new Map();
         srcs.clear();
         requested.clear();
         if (!model.items.length) {
-          strip.innerHTML = "<div class='empty'>No pair to show.</div>";
+          strip.appendChild(node('div', 'empty', 'No pair to show.'));
         }
         for (const it of model.items) {
-          const card = document.createElement('button');
-          card.className = 'thumb';
+          const card = node('button', 'thumb');
           card.title = it.tooltip;
           card.dataset.key = it.key;
           card.dataset.title = it.title;
-          card.innerHTML = `<div class="img pending"></div><div class="t">${it.title}</div>` +
-                           `<div class="s"><span class="chip" style="background:${it.color}"></span>${it.label}</div>`;
+          card.appendChild(node('div', 'img pending'));
+          card.appendChild(node('div', 't', it.title));
+          const line = node('div', 's');
+          const chip = node('span', 'chip');
+          chip.style.background = it.color;
+          line.append(chip, document.createTextNode(it.label));
+          card.appendChild(line);
           card.addEventListener('click', () => { model.value = it.key; });
           strip.appendChild(card);
           cards.set(it.key, card);
@@ -172,6 +187,12 @@ class ThumbnailStrip(JSComponent):
           requested.delete(k);
           const c = cards.get(k);
           if (c) { show(c, k); }
+        }
+      });
+      model.on('failed', () => {
+        for (const k of model.failed) {
+          const c = cards.get(k);
+          if (c) { fail(c); }
         }
       });
       draw();
@@ -192,6 +213,8 @@ class ThumbnailStrip(JSComponent):
         .s { color: #57606a; display: flex; align-items: center; gap: 4px; }
         .chip { display: inline-block; width: 10px; height: 10px; border-radius: 2px; border: 1px solid #57606a; }
         .empty { color: #57606a; padding: 12px; font: 13px system-ui, sans-serif; }
+        .img.pending.problem { display: flex; align-items: center; justify-content: center; background: #fff5f5;
+                               border-color: #d1242f; color: #82071e; }
         .img.pending { width: var(--thumb-width, 150px); height: calc(var(--thumb-width, 150px) * 0.8);
                        background: linear-gradient(90deg, #f6f8fa, #eef1f4, #f6f8fa); border: 1px dashed #d0d7de; }
         """
@@ -229,7 +252,7 @@ class TimeseriesStrip(Viewer):
                                     styles={"--thumb-width": f"{self.thumbnail_width}px"})  # fmt: skip
         self.strip.param.watch(self._on_click, "value")
         self._layout = pn.Column(self._title, self.strip, sizing_mode="stretch_width")
-        self.state.param.watch(lambda *_: self._update(), ["pair", "frame"])
+        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the time-series strip")
         self._update()
 
     def _update(self) -> None:
@@ -237,7 +260,7 @@ class TimeseriesStrip(Viewer):
         frame = s.frame_obj
         if cur is None or frame is None:
             self._series, self._primary, self._requested, self.sources = [], (None, None), set(), {}
-            self.strip.param.update(items=[], value="")
+            self.strip.param.update(items=[], value="", loaded={}, failed=[])
             self._title.object = ""
             return
         key = f"{cur.primary}_{cur.secondary}"
@@ -245,10 +268,10 @@ class TimeseriesStrip(Viewer):
             self._primary = (s.frame, cur.primary)
             self._series = series = frame.timeseries(cur.primary)
             self._requested, self.sources = set(), {}
-            self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {pretty_date(cur.primary)}: "
+            self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {escape(pretty_date(cur.primary))}: "
                                   f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date"
                                   f"{' (scroll for more)' if len(series) > SCROLL_HINT else ''}</div>")  # fmt: skip
-            self.strip.param.update(items=self._items(series), value=key, loaded={})
+            self.strip.param.update(items=self._items(series), value=key, loaded={}, failed=[])
             self._prefetch(cur)
         else:
             self.strip.value = key
@@ -270,7 +293,7 @@ class TimeseriesStrip(Viewer):
         self._requested.update(wanted)
         ready = {k: uri for k in wanted if (uri := cached_thumbnail(self.state.root, series[k].key, self.thumbnail_width))}
         if ready:
-            self._push(self._primary, ready, [])
+            self._push(self._primary, ready, {})
         missing = [series[k] for k in wanted if k not in ready]
         if not missing:
             return
@@ -289,31 +312,37 @@ class TimeseriesStrip(Viewer):
 
         _worker.submit(job)
 
-    def _render(self, pairs: list[Pair], token: tuple[str | None, str | None]) -> tuple[dict[str, str], list[str]]:
-        images, errors = {}, []
+    def _render(self, pairs: list[Pair], token: tuple[str | None, str | None]) -> tuple[dict[str, str], dict[str, str]]:
+        """Draw thumbnails: images and what could not be drawn, by key ``P_S``."""
+        images, errors = {}, {}
         for p in pairs:
             if token != self._primary:
                 break
+            key = f"{p.primary}_{p.secondary}"
             try:
-                images[f"{p.primary}_{p.secondary}"] = thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
+                images[key] = thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
             except ThaliaError as exc:
-                errors.append(str(exc))
+                errors[key] = str(exc)
             except Exception as exc:  # a worker thread: report, never lose it
-                errors.append(f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc}).")
+                errors[key] = f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc})."
         return images, errors
 
-    def _push_in(self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: list[str]) -> None:
+    def _push_in(self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]) -> None:
         with set_curdoc(doc):
             self._push(token, images, errors)
 
-    def _push(self, token: tuple[str | None, str | None], images: dict[str, str], errors: list[str]) -> None:
-        """Send newly drawn images of the series ``token`` to the browser (if it still shows it) and any error."""
+    def _push(self, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]) -> None:
+        """Send newly drawn images of the series ``token`` to the browser (if it still shows it); a pair that
+        cannot be drawn says so in its place, and in a notification (the map says it too, where it shows)."""
         if errors:
-            self.state.notify("error", errors[0])
-        if token != self._primary or not images:
+            self.state.notify("warning", next(iter(errors.values())))
+        if token != self._primary:
             return
-        self.sources.update(images)
-        self.strip.loaded = dict(images)
+        if images:
+            self.sources.update(images)
+            self.strip.loaded = dict(images)
+        if errors:
+            self.strip.failed = list(errors)
 
     def _items(self, series: list[Pair]) -> list[dict]:
         items = []
@@ -323,7 +352,7 @@ class TimeseriesStrip(Viewer):
             caption = str((record or {}).get("caption", "")) or "no annotation"
             items.append({
                 "key": f"{p.primary}_{p.secondary}", "title": pretty_date(p.secondary),
-                "label": html.escape(f"{status.value.replace('_', ' ')} · {p.baseline_days} d"),
+                "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",
                 "color": STATUS_COLORS[status], "tooltip": caption,
             })  # fmt: skip
         return items
