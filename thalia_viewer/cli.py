@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,14 +18,22 @@ from .core.errors import ThaliaError
 
 EXIT_PROBLEM = 2  # bad input or an invalid dataset
 EXIT_BUG = 3  # an unexpected error: please report it
+EXIT_INTERRUPTED = 130
 SPLITS = [s.value for s in schema.Split]
+
+
+def _require_root(root: str) -> None:
+    """Stop before any work when ``root`` is not a dataset root holding frame stores (the dataset's own error)."""
+    from .core.dataset import ThaliaDataset
+
+    ThaliaDataset(root).require_frames()
 
 
 def _info(args: argparse.Namespace) -> int:
     from .core.dataset import ThaliaDataset
 
     ds = ThaliaDataset(args.root)
-    frames = [args.frame] if args.frame else ds.frames
+    frames = [args.frame] if args.frame else ds.require_frames()
     total = positives = 0
     for frame_id in frames:
         frame = ds.frame(frame_id)
@@ -52,9 +61,28 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .core.deep_validate import DeepValidationInterrupted
     from .core.validate import validate
 
-    report = validate(args.root, read_data=not args.metadata_only)
+    bar = None
+
+    def reads(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=done, unit="read", desc="validate --deep", file=sys.stderr, disable=None, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        report = validate(args.root, deep=args.deep, workers=args.workers, resume=args.resume, read_progress=reads)
+    except DeepValidationInterrupted as exc:
+        if bar is not None:
+            bar.close()
+        print(f"thalia-viewer validate: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.close()
     print(report.summary())
     return 0 if report.ok else EXIT_PROBLEM
 
@@ -62,6 +90,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from .core.synth.writer import write_dataset
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise FileExistsError(f"{args.out} is a file, not a folder; synth writes a dataset folder. Choose a new folder.")
     start = time.perf_counter()
     summary = write_dataset(
         Path(args.out), n_frames=args.frames, shape=tuple(args.size), n_dates=args.dates, seed=args.seed,
@@ -76,9 +106,10 @@ def _render(args: argparse.Namespace) -> int:
     from .viz.png import render_view, save_png
 
     ds = ThaliaDataset(args.root)
+    ds.require_frames()
     pair = ds.resolve(args.frame, args.primary, args.secondary)
     keys = [schema.layer(k).key for k in args.layers.split(",") if k.strip()]
-    arrays = ds.frame(pair.frame).layers(pair, keys)
+    arrays = ds.frame(pair.frame).load(pair, keys)  # in memory: damaged chunks are named; no dask graph per view
     image = render_view(arrays, keys, width=args.width)
     save_png(image, args.out)
     print(f"wrote {args.out} ({image.width} x {image.height} px) for {pair}")
@@ -120,6 +151,7 @@ def _export(args: argparse.Namespace) -> int:
     from .core.annotations import default_store_path
     from .core.annotations.export import export_dataset
 
+    _require_root(args.root)
     start = time.perf_counter()
     store = args.store or default_store_path(args.root)
     out = Path(args.out)
@@ -144,7 +176,7 @@ def _train_command(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     parts += ["--eval-seeds", *map(str, args.eval_seeds)] if args.eval_seeds else []
-    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment", "keep_threshold") if getattr(args, f)]
+    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment", "keep_threshold", "overwrite") if getattr(args, f)]
     return shlex.join(parts)
 
 
@@ -152,15 +184,20 @@ def _train(args: argparse.Namespace) -> int:
     from .ml.training import TrainConfig, train
     from .ml.training.console import ConsoleProgress
 
+    _require_root(args.root)
     config = TrainConfig(
         root=args.root, model=args.model, out=args.out, zoo=args.zoo, store=args.store, setting=args.setting,
         timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr, lr_drop=args.lr_drop,
         weight_decay=args.weight_decay, augment=not args.no_augment, val_every=args.val_every, seed=args.seed,
         scratch=args.scratch, num_workers=args.workers, device=args.device, threads=args.threads,
         resume=args.resume, checkpoint_dir=args.checkpoint_dir, eval_seeds=tuple(args.eval_seeds),
-        calibrate=not args.keep_threshold, command=_train_command(args),
+        calibrate=not args.keep_threshold, command=_train_command(args), overwrite=args.overwrite, inputs_only=args.check,
     )  # fmt: skip
     result = train(config, progress=ConsoleProgress())
+    if args.check:
+        for note in result.notes:
+            print(note)
+        return 0
     if result.cancelled:
         print(f"cancelled; resume with --resume (checkpoint {result.checkpoint})")
         return 130
@@ -175,6 +212,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .ml.training import evaluate
 
+    _require_root(args.root)
     result = evaluate(
         args.root, args.model, split=args.split, seeds=args.seeds, store=args.store, crop=args.crop,
         batch_size=args.batch_size, device=args.device,
@@ -194,6 +232,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.scheduler and args.workers:
         raise ValueError("give --scheduler ADDRESS or --workers N, not both")
+    _require_root(args.root)
     start = time.perf_counter()
     width = 0
 
@@ -239,9 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", help="one frame: list its primary dates and pairs (+ positive, - negative)")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("validate", help="check a dataset root against the Thalia format")
+    p = sub.add_parser(
+        "validate", help="check a dataset root against the Thalia format (metadata and catalogue; --deep reads all data)",
+        description="Check a dataset root: JSON files and records, stores' variables, dims, dates and size, stale "
+        "metadata, Zarr 2 arrays that zarr-2 readers would read as garbage. No pixel is read unless --deep. "
+        "Exit 0 when valid, 2 with one line per problem otherwise.",
+    )  # fmt: skip
     p.add_argument("root")
-    p.add_argument("--metadata-only", action="store_true", help="skip reading pair data (for very large roots)")
+    p.add_argument("--deep", action="store_true", help="also read every valid pair's data, DEM and ERA5 fields (parallel, with a progress bar)")
+    p.add_argument("--workers", type=int, help="threads of --deep (default: min(8, CPUs))")
+    p.add_argument("--resume", action="store_true", help="with --deep: continue an interrupted run (its progress is kept in the cache folder)")
+    p.add_argument("--metadata-only", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("synth", help="write a physics-based synthetic dataset in the Thalia layout")
@@ -297,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train or fine-tune a model (Thalia protocol); writes its card and weights")
     p.add_argument("root", help="dataset root")
     p.add_argument("--model", required=True, help="parent model: zoo name or card YAML (architecture; weights to start from)")
-    p.add_argument("--out", required=True, help="name of the new model card")
+    p.add_argument("--out", required=True, help="name of the new model card (refused if a model has it, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the model named --out; its old card and weights move to ZOO/.backup/")
+    p.add_argument("--check", action="store_true", help="check only: parent model and weights, --out free, labels, and read every training / validation sample once; train and write nothing")
     p.add_argument("--store", help="labels from an annotation store version, STORE@TAG (or STORE: its latest); default: the source masks")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--setting", choices=("base", "atmospheric"), help="input setting (default: the parent's)")
@@ -348,13 +397,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer(command: str) -> Callable[..., None]:
+    """Warnings of the project's own kinds as one line each (``thalia-viewer CMD: warning: ...``); others as usual."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None, line=None) -> None:
+        if category.__module__.startswith("thalia_viewer"):
+            print(f"thalia-viewer {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; exit 0 on success, 2 on bad input or an invalid dataset."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            return func(args)
     except ThaliaError as exc:
         if args.debug:
             raise
@@ -368,7 +432,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         print(f"thalia-viewer {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not bad input: say so, in one paragraph, with how to get the traceback
+        if args.debug:
+            raise
+        detail = (str(exc).splitlines() or [""])[0][:300]
+        print(
+            f"thalia-viewer {args.command}: unexpected error (a bug, not your input): {type(exc).__name__}: {detail} "
+            f"Rerun with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -54,8 +54,8 @@ class Frame:
             msg = f"{self.source}: {schema.PHASE} has dims {dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)."
             raise SchemaError(msg, "Rewrite the store with the Thalia dimension order.")
         self.y_dim, self.x_dim = (str(d) for d in dims[2:])
-        self._primary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.PRIMARY].values)}
-        self._secondary_index = {schema.format_date(v): i for i, v in enumerate(ds[schema.SECONDARY].values)}
+        self._primary_index = _date_index(ds, schema.PRIMARY, self.source)
+        self._secondary_index = _date_index(ds, schema.SECONDARY, self.source)
 
     # ------------------------------------------------------------------------------------ geometry
     @property
@@ -254,9 +254,61 @@ class Frame:
             except (MissingVariableError, SchemaError):
                 raise
             except Exception as exc:
-                msg = f"{self.source}: layer {key!r} of pair {pair} cannot be read ({type(exc).__name__}: {exc})."
-                raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
+                raise unreadable(self, pair, key, exc) from exc
         return out
+
+    def load(self, pair: Pair, keys: Sequence[str]) -> dict[str, xr.DataArray]:
+        """Layers of ``pair`` as in-memory DataArrays (coordinates kept); a damaged chunk raises :class:`CorruptChunkError`."""
+        out: dict[str, xr.DataArray] = {}
+        for key, da in self.layers(pair, keys).items():
+            try:
+                out[key] = da.load()
+            except (MissingVariableError, SchemaError):
+                raise
+            except Exception as exc:
+                raise unreadable(self, pair, key, exc) from exc
+        return out
+
+
+def layer_variables(key: str) -> list[str]:
+    """The store variables layer ``key`` is read from."""
+    spec = schema.layer(key)
+    if spec.delta:
+        return [schema.era5_variable(spec.variable, d) for d in schema.DATE_DIMS]
+    return [spec.variable]
+
+
+def unreadable(frame: Frame, pair: Pair, key: str | Sequence[str], exc: BaseException) -> CorruptChunkError:
+    """The error of a layer (or layers) whose chunks cannot be read or decoded: store, variables, pair, what to do."""
+    keys = [key] if isinstance(key, str) else list(key)
+    variables = " / ".join(v for k in keys for v in layer_variables(k))
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    msg = f"{frame.source}: variable {variables} of pair {pair} cannot be read ({type(exc).__name__}: {detail})."
+    hint = (
+        "A chunk of this store is damaged: restore the store from the original distribution or re-generate the frame; "
+        "`thalia-viewer validate ROOT --deep` lists every damaged pair."
+    )
+    return CorruptChunkError(msg, hint)
+
+
+def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
+    """``YYYYMMDD`` -> index along date coordinate ``dim``; :class:`SchemaError` for non-dates or repeats."""
+    values = ds[dim].values
+    fix = "Re-extract or re-generate the store (dates are datetime64, CF-encoded as 'days since ...' in Zarr)."
+    if not np.issubdtype(values.dtype, np.datetime64):
+        shown = ", ".join(map(str, values[:3].tolist()))
+        msg = f"{source}: coordinate {dim} holds {values.dtype} values ({shown}{', ...' if len(values) > 3 else ''}), not dates."
+        raise SchemaError(msg, fix)
+    index: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if np.isnat(value):
+            raise SchemaError(f"{source}: coordinate {dim} has no date (NaT) at position {i}.", fix)
+        key = schema.format_date(value)
+        if key in index:
+            msg = f"{source}: coordinate {dim} holds {key} twice (positions {index[key]} and {i}); pairs of that date are ambiguous."
+            raise SchemaError(msg, fix)
+        index[key] = i
+    return index
 
 
 def _as_codes(da: xr.DataArray) -> xr.DataArray:

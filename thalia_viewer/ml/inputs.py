@@ -23,7 +23,7 @@ import xarray as xr
 
 from ..core import schema
 from ..core.errors import CorruptChunkError, MissingVariableError, SchemaError
-from ..core.frame import Frame
+from ..core.frame import Frame, unreadable
 from ..core.pairs import Pair
 from .errors import InputError
 
@@ -137,9 +137,18 @@ def _read(frame: Frame, pair: Pair, keys: Sequence[str], window: Window) -> dict
     except (MissingVariableError, SchemaError):
         raise
     except Exception as exc:
-        msg = f"{frame.source}: pair {pair} window {window} cannot be read ({type(exc).__name__}: {exc})."
-        raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
+        raise _culprit(frame, pair, arrays, exc) from exc
     return {k: np.asarray(loaded[k].values) for k in keys}
+
+
+def _culprit(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: Exception) -> CorruptChunkError:
+    """The error naming the layer whose read failed (each is retried alone; only on this failure path)."""
+    for key, da in arrays.items():
+        try:
+            da.load()
+        except Exception as own:
+            return unreadable(frame, pair, key, own)
+    return unreadable(frame, pair, list(arrays), exc)
 
 
 def pair_channels(frame: Frame, pair: Pair, setting: str | Setting, window: Window | None = None) -> np.ndarray:

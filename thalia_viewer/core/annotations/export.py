@@ -23,7 +23,7 @@ import zarr
 
 from .. import schema
 from ..dataset import ThaliaDataset
-from ..errors import AnnotationStoreError
+from ..errors import AnnotationStoreError, MissingVariableError
 from ..frame import Frame
 from ..pairs import Pair
 from .annotation import MASK_LAYERS
@@ -100,13 +100,16 @@ def _write_frames(
         if progress:
             progress(f"{frame_id}: copying the store, {len(edited.get(frame_id, []))} corrected pair(s)")
         target = partial / f"{frame_id}{schema.STORE_SUFFIX}"
+        frame = dataset.frame(frame_id)  # a store that cannot be opened is named before anything is copied
+        if schema.DEFORMATION_MASK not in frame.ds.data_vars:
+            msg = f"{frame.source} has no variable {schema.DEFORMATION_MASK!r}; an export writes the corrected labels into it."
+            raise MissingVariableError(msg, "Restore the store from the original distribution; `thalia-viewer validate ROOT` lists what is missing.")
         _copy_store(dataset, frame_id, target)
-        frame = dataset.frame(frame_id)
         group = zarr.open_group(str(target), mode="r+", use_consolidated=False)
         _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
-            _write_masks(group, frame.cell(pair), ann.masks)
+            _write_masks(group, frame.cell(pair), ann.masks, f"{frame.source} pair {pair}")
             polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
             corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
     return corrected
@@ -193,11 +196,18 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
         zarr.consolidate_metadata(str(target))
 
 
-def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:
+def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray], where: str = "") -> None:
     """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
     i, j = cell
     for name in schema.MASKS:
         array = group[name]
+        cell_shape = tuple(array.shape[2:])
+        if array.ndim != 4 or tuple(masks[name].shape) != cell_shape:
+            msg = (
+                f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
+                f"{name} has shape {tuple(array.shape)} (a pair cell of {'x'.join(map(str, cell_shape)) or 'no'} px)."
+            )
+            raise AnnotationStoreError(msg, "The corrections were made on another version of this frame: export them with that dataset root.")
         values = masks[name].astype(array.dtype)
         if np.issubdtype(array.dtype, np.floating):
             before = array[i, j]

@@ -59,6 +59,8 @@ class TrainConfig:
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)
     command: str = ""  # the command line that started the run (recorded in the card)
+    overwrite: bool = False  # replace a model of the same name (its files are kept in <zoo>/.backup/)
+    inputs_only: bool = False  # check inputs only: parent, name, labels, and read every sample once; train nothing, write nothing
 
     def __post_init__(self) -> None:
         self.check()
@@ -104,6 +106,12 @@ class TrainConfig:
     def lr_until(self, epoch: int) -> list[float]:
         """The learning rates of epochs 1..``epoch`` (what a resume must not change)."""
         return [self.lr_at(e) for e in range(1, epoch + 1)]
+
+    def zoo_dir(self) -> Path:
+        """The folder the new card and weights go to: ``zoo``, else the user zoo."""
+        from ..zoo import user_zoo
+
+        return Path(self.zoo).expanduser() if self.zoo else user_zoo()
 
     def checkpoint_path(self) -> Path:
         """The run's checkpoint file (``last.pt``)."""
