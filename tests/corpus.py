@@ -491,7 +491,7 @@ DAMAGES: tuple[Damage, ...] = (
     Damage("activity mask disagrees with deformation", _pair_values("activity_type_mask", _activity_without_deformation),
            "disagrees with", deep=True),
     # --- store metadata (found without reading data)
-    Damage("mask chunk missing with fill_value null", _missing_mask_chunk, "fill_value null"),
+    Damage("mask chunk missing with fill_value null", _missing_mask_chunk, "uninitialised memory"),
     Damage("variable folder deleted, consolidated metadata stale", _deleted_variable_folder, "insar_coherence/ is missing"),
     Damage("missing variable dem", _missing_variable("dem"), "missing variable 'dem'", fails=MODEL_INPUT, names="'dem'"),
     Damage("missing variable deformation_mask", _missing_variable("deformation_mask"), "missing variable 'deformation_mask'",

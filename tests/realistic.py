@@ -78,7 +78,8 @@ def write_real_style_cube(
                 "spatial_ref": ((), 0, {"crs_wkt": 'GEOGCS["WGS 84"]', "spatial_ref": 'GEOGCS["WGS 84"]'})},
     )  # fmt: skip
     ds = ds.chunk({"primary_date": 1, "secondary_date": 1})
-    ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+    # zarr-python 2 (the real cubes' writer) writes every chunk, all-zero ones included; zarr 3 must be told
+    ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
     return ds.compute()
 
 

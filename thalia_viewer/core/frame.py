@@ -291,6 +291,19 @@ def unreadable(frame: Frame, pair: Pair, key: str | Sequence[str], exc: BaseExce
     return CorruptChunkError(msg, hint)
 
 
+def locate_unreadable(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: BaseException) -> CorruptChunkError:
+    """The error of a failed read of several layers at once, naming the one that fails alone (tried one by one;
+    only on this failure path)."""
+    for key, da in arrays.items():
+        try:
+            da.load()
+        except (MissingVariableError, SchemaError):
+            raise
+        except Exception as own:
+            return unreadable(frame, pair, key, own)
+    return unreadable(frame, pair, list(arrays), exc)
+
+
 def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
     """``YYYYMMDD`` -> index along date coordinate ``dim``; :class:`SchemaError` for non-dates or repeats."""
     values = ds[dim].values
@@ -299,11 +312,12 @@ def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
         shown = ", ".join(map(str, values[:3].tolist()))
         msg = f"{source}: coordinate {dim} holds {values.dtype} values ({shown}{', ...' if len(values) > 3 else ''}), not dates."
         raise SchemaError(msg, fix)
+    missing = np.flatnonzero(np.isnat(values))
+    if missing.size:
+        raise SchemaError(f"{source}: coordinate {dim} has no date (NaT) at position {int(missing[0])}.", fix)
     index: dict[str, int] = {}
-    for i, value in enumerate(values):
-        if np.isnat(value):
-            raise SchemaError(f"{source}: coordinate {dim} has no date (NaT) at position {i}.", fix)
-        key = schema.format_date(value)
+    # vectorised YYYYMMDD (a real grid has 320 dates, opened with every frame)
+    for i, key in enumerate(d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")):
         if key in index:
             msg = f"{source}: coordinate {dim} holds {key} twice (positions {index[key]} and {i}); pairs of that date are ambiguous."
             raise SchemaError(msg, fix)

@@ -22,8 +22,8 @@ import numpy as np
 import xarray as xr
 
 from ..core import schema
-from ..core.errors import CorruptChunkError, MissingVariableError, SchemaError
-from ..core.frame import Frame, unreadable
+from ..core.errors import MissingVariableError, SchemaError
+from ..core.frame import Frame, locate_unreadable
 from ..core.pairs import Pair
 from .errors import InputError
 
@@ -137,18 +137,8 @@ def _read(frame: Frame, pair: Pair, keys: Sequence[str], window: Window) -> dict
     except (MissingVariableError, SchemaError):
         raise
     except Exception as exc:
-        raise _culprit(frame, pair, arrays, exc) from exc
+        raise locate_unreadable(frame, pair, arrays, exc) from exc
     return {k: np.asarray(loaded[k].values) for k in keys}
-
-
-def _culprit(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: Exception) -> CorruptChunkError:
-    """The error naming the layer whose read failed (each is retried alone; only on this failure path)."""
-    for key, da in arrays.items():
-        try:
-            da.load()
-        except Exception as own:
-            return unreadable(frame, pair, key, own)
-    return unreadable(frame, pair, list(arrays), exc)
 
 
 def pair_channels(frame: Frame, pair: Pair, setting: str | Setting, window: Window | None = None) -> np.ndarray:

@@ -482,7 +482,7 @@ class ModelZoo:
                             if self.strict:
                                 raise
                             self.problems[p] = exc
-                            warnings.warn(f"skipped model card {p}: {exc}", ModelZooWarning, stacklevel=2)
+                            warnings.warn(f"skipped a malformed model card: {exc}", ModelZooWarning, stacklevel=2)
                             continue
                         cards[card.name] = card
             self._cards = cards

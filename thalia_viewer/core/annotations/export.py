@@ -109,7 +109,8 @@ def _write_frames(
         _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
-            _write_masks(group, frame.cell(pair), ann.masks, f"{frame.source} pair {pair}")
+            _check_shapes(group, ann.masks, f"{frame.source} pair {pair}")
+            _write_masks(group, frame.cell(pair), ann.masks)
             polygons = mask_to_polygons(ann.masks[schema.DEFORMATION_MASK])
             corrected[str(ann.record["uniqueID"])] = {**ann.record, "segmentation_mask": polygons}
     return corrected
@@ -196,18 +197,23 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
         zarr.consolidate_metadata(str(target))
 
 
-def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray], where: str = "") -> None:
+def _check_shapes(group: zarr.Group, masks: dict[str, np.ndarray], where: str) -> None:
+    """:class:`AnnotationStoreError` when a correction's masks do not fit the store's pair cells."""
+    for name in schema.MASKS:
+        shape = tuple(group[name].shape)
+        if len(shape) != 4 or tuple(masks[name].shape) != shape[2:]:
+            msg = (
+                f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
+                f"{name} has shape {shape} (pair cells of {'x'.join(map(str, shape[2:])) or 'no'} px)."
+            )
+            raise AnnotationStoreError(msg, "The corrections were made on another version of this frame: export them with that dataset root.")
+
+
+def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:
     """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
     i, j = cell
     for name in schema.MASKS:
         array = group[name]
-        cell_shape = tuple(array.shape[2:])
-        if array.ndim != 4 or tuple(masks[name].shape) != cell_shape:
-            msg = (
-                f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
-                f"{name} has shape {tuple(array.shape)} (a pair cell of {'x'.join(map(str, cell_shape)) or 'no'} px)."
-            )
-            raise AnnotationStoreError(msg, "The corrections were made on another version of this frame: export them with that dataset root.")
         values = masks[name].astype(array.dtype)
         if np.issubdtype(array.dtype, np.floating):
             before = array[i, j]
