@@ -103,13 +103,18 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .core.dataset import ThaliaDataset
+    from .core.errors import SchemaError
     from .viz.png import render_view, save_png
 
     ds = ThaliaDataset(args.root)
     ds.require_frames()
     pair = ds.resolve(args.frame, args.primary, args.secondary)
     keys = [schema.layer(k).key for k in args.layers.split(",") if k.strip()]
-    arrays = ds.frame(pair.frame).load(pair, keys)  # in memory: damaged chunks are named; no dask graph per view
+    frame = ds.frame(pair.frame)
+    if min(frame.shape) < 2:
+        msg = f"{frame.source}: the frame is {frame.shape[0]} x {frame.shape[1]} px; a figure needs at least 2 x 2."
+        raise SchemaError(msg, "It is not a real frame (2,000-4,000 px a side): `thalia-viewer validate ROOT` says what else is wrong.")
+    arrays = frame.load(pair, keys)  # in memory: damaged chunks are named; no dask graph per view (tiny frames too)
     image = render_view(arrays, keys, width=args.width)
     save_png(image, args.out)
     print(f"wrote {args.out} ({image.width} x {image.height} px) for {pair}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -231,28 +230,40 @@ def run_deep(
     total, count = len(reads), resumed
     if progress:
         progress(count, total)
-    lock = threading.Lock()
     last_save = time.monotonic()
     n_workers = max(1, workers or min(DEFAULT_WORKERS, os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="validate")
     futures: dict[Future, Read] = {}
+    order: dict[Future, int] = {}
+
+    def submit(r: Read) -> None:
+        f = pool.submit(check_read, owner[r.key], r)
+        futures[f], order[f] = r, len(order)
+
     try:
         pending = iter(todo)
         window = 4 * n_workers  # a bounded queue: an interrupt leaves little to cancel
         for r in pending:
-            futures[pool.submit(check_read, owner[r.key], r)] = r
+            submit(r)
             if len(futures) >= window:
                 break
         while futures:
             finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-            for f in finished:
+            interrupted = False
+            for f in sorted(finished, key=order.__getitem__):  # in read order
                 r = futures.pop(f)
-                with lock:
-                    done[r.key] = f.result()
+                try:
+                    problems = f.result()
+                except KeyboardInterrupt:
+                    interrupted = True
+                    continue
+                done[r.key] = problems
                 count += 1
                 nxt = next(pending, None)
                 if nxt is not None:
-                    futures[pool.submit(check_read, owner[nxt.key], nxt)] = nxt
+                    submit(nxt)
+            if interrupted:
+                raise KeyboardInterrupt
             if progress:
                 progress(count, total)
             if time.monotonic() - last_save > SAVE_EVERY_S:

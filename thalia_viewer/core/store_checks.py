@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable
 from itertools import product
 from typing import Any
@@ -94,6 +95,15 @@ def _chunk_keys(zarray: dict, cell: tuple[int, int]) -> list[str]:
 
 def _existing_chunks(location: Location, path: str) -> set[str] | None:
     """Chunk keys present under an array folder (``a.b.c.d`` or nested ``a/b/c/d``)."""
+    if location.is_local:  # os.walk: no per-file stat (a real mask array holds tens of thousands of chunks)
+        if not os.path.isdir(path):
+            return None
+        keys = set()
+        for dirpath, _dirs, files in os.walk(path):
+            rel = os.path.relpath(dirpath, path)
+            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            keys.update(prefix + f for f in files if not f.startswith("."))
+        return keys
     try:
         found = location.fs.find(path)
     except (OSError, ValueError, NotImplementedError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,7 +20,6 @@ from .dataset import ThaliaDataset
 from .deep_validate import run_deep
 from .errors import ThaliaError
 from .frame import Frame
-from .pairs import Pair
 from .store_checks import null_fill_gaps, stale_variables, store_signature
 
 #: Frames smaller than this (px a side) are flagged: real frames are 2,000-4,000 px; models tile by >= 32 px.
@@ -85,15 +85,28 @@ def validate_record(key: str, rec: dict) -> list[str]:
         problems.append(f"{where}: confidence={conf!r} is not a number in [0, 1]")
     for name in ("primary_date", "secondary_date"):
         value = rec.get(name, "")
-        try:
-            schema.parse_date(value)
-            if not isinstance(value, str) or len(value) != 8:
-                raise ValueError(value)
-        except ValueError:
+        if not (isinstance(value, str) and _is_yyyymmdd(value)):
             problems.append(f"{where}: {name}={value!r} is not a YYYYMMDD date string")
     if "uniqueID" in rec and str(rec["uniqueID"]) != str(key):
         problems.append(f"{where}: its uniqueID {rec['uniqueID']!r} differs from its key; records are keyed by str(uniqueID)")
     return problems
+
+
+@lru_cache(maxsize=65_536)
+def _is_yyyymmdd(text: str) -> bool:
+    """Whether ``text`` is a real date spelt ``YYYYMMDD`` (memoised: a catalogue repeats its dates)."""
+    if len(text) != 8 or not text.isdigit():
+        return False
+    try:
+        schema.parse_date(text)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=65_536)
+def _yyyymmdd(value: object) -> str:
+    return schema.format_date(value)  # type: ignore[arg-type]
 
 
 def _check_frame_metadata(frame: Frame) -> list[str]:
@@ -134,15 +147,16 @@ def _check_records(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
     where = ds.location.join(schema.ANNOTATIONS_FILE)
     foreign: dict[str, list[str]] = {}
     seen: dict[tuple[str, str, str], str] = {}
+    frames = set(ds.frames)
     for key, rec in ds.annotations.items():
         frame_id = str(rec["frameID"])
         try:
-            cell = (schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"]))
-        except ValueError:
+            cell = (_yyyymmdd(rec["primary_date"]), _yyyymmdd(rec["secondary_date"]))
+        except (ValueError, TypeError):
             continue  # reported by validate_record
-        if frame_id not in ds.frames:
+        if frame_id not in frames:
             foreign.setdefault(frame_id, []).append(key)
-        elif frame_id in grids and not grids[frame_id]._has_cell(Pair(frame_id, *cell)):
+        elif frame_id in grids and not _in_grid(grids[frame_id], *cell):
             problems.append(f"{where}: record {key!r} describes pair {frame_id}/{cell[0]}_{cell[1]}, which is not in the date grid of {grids[frame_id].source}")
         other = seen.setdefault((frame_id, *cell), key)
         if other != key:
@@ -153,6 +167,11 @@ def _check_records(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
             f"{ds.root} (a partial copy? add its store, or drop its records)"
         )
     return problems
+
+
+def _in_grid(frame: Frame, primary: str, secondary: str) -> bool:
+    """Whether the store's date grid has the cell of these ``YYYYMMDD`` dates."""
+    return primary in frame._primary_index and secondary in frame._secondary_index
 
 
 def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
@@ -174,13 +193,10 @@ def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
             if group.get("length", len(secondaries)) != len(secondaries) or (uids and len(uids) != len(secondaries)):
                 problems.append(f"{name}: length {group.get('length')} disagrees with {len(secondaries)} secondary dates and {len(uids)} uniqueIDs")
             for s in secondaries:
-                try:
-                    pair = Pair(frame_id, primary, s)
-                except ValueError:
+                if not (isinstance(s, str) and _is_yyyymmdd(s) and _is_yyyymmdd(str(primary))):
                     problems.append(f"{name}: {s!r} is not a YYYYMMDD date")
-                    continue
-                if frame_id in grids and not grids[frame_id]._has_cell(pair):
-                    problems.append(f"{where}: pair {pair} is not in the store's date grid")
+                elif frame_id in grids and not _in_grid(grids[frame_id], str(primary), s):
+                    problems.append(f"{where}: pair {frame_id}/{primary}_{s} is not in the store's date grid")
             if records:
                 unknown = [u for u in uids if str(u) not in records]
                 if unknown:
@@ -210,7 +226,7 @@ def validate(
     try:
         annotations = ds.annotations
         quality = ds.quality
-        ds.pairs  # noqa: B018  (forces the record index, which checks dates)
+        ds._records_by_frame  # noqa: B018  (the record index: it checks every date)
     except ThaliaError as exc:
         report.problems.append(str(exc))
         return report
