@@ -294,3 +294,31 @@ if __name__ == "__main__":
         wanted = next((a[7:] for a in sys.argv[1:] if a.startswith("damage=")), "")
         matrix(Path(tmp), set(names) or None, wanted)
     sys.exit(0)
+
+
+def test_a_real_training_run_on_a_damaged_root_stops_with_the_pair_named(corpus_roots, workspace, capsys):
+    """Not only ``train --check``: an actual run reaching the corrupt chunk ends with exit 2 naming it."""
+    roots, target = corpus_roots
+    root = roots["corrupt coherence chunk"]
+    before = fingerprint(root)
+    argv = ["train", str(root), "--model", "thalia-small", "--out", "corpus-run", "--epochs", "1", "--crop", "64",
+            "--batch-size", "8", "--eval-seeds", "--keep-threshold", "--zoo", str(workspace / "zoo"),
+            "--checkpoint-dir", str(workspace / "ckpt")]  # fmt: skip
+    assert main(argv) == EXIT_PROBLEM
+    err = capsys.readouterr().err
+    assert f"insar_coherence of pair {target.key} cannot be read" in err and "Traceback" not in err
+    assert fingerprint(root) == before and not (workspace / "zoo" / "corpus-run.yaml").exists()
+
+
+@pytest.mark.timeout(180)  # a guard against the old hang (> 4 min), not a timing
+@pytest.mark.parametrize(("name", "code"), [("tiny 8 x 8 frame", EXIT_OK), ("tiny 1 x 1 frame", EXIT_PROBLEM)])
+def test_tiny_frames_render_at_the_default_width_or_refuse(corpus_roots, tmp_path, capsys, name, code):
+    roots, target = corpus_roots
+    argv = ["render", str(roots[name]), "--frame", FRAME, "--primary", target.primary, "--secondary", target.secondary,
+            "--layers", "phase,coherence,dem,mask", "--out", str(tmp_path / "tiny.png")]  # fmt: skip
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    if code == EXIT_OK:
+        assert (tmp_path / "tiny.png").stat().st_size > 0
+    else:
+        assert "is 1 x 1 px; a figure needs at least 2 x 2" in err and corpus.STORE in err
