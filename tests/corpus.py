@@ -1,7 +1,7 @@
 """A corpus of damaged dataset roots: what a disk, a copy, an editor or a bad script leaves behind.
 
 Every root starts as one tiny root of the project's own generator (``write_dataset``: 1 frame of 128 x 128 px,
-12 dates, 18 pairs over the three splits), made valid for zarr-2 readers (the zero chunks of its valid pairs'
+8 dates, 12 pairs in the train and val splits), made valid for zarr-2 readers (the zero chunks of its valid pairs'
 masks written), copied, then damaged in one way. :data:`DAMAGES` lists the kinds; :func:`build_corpus` makes
 them. Each :class:`Damage` says what ``thalia-viewer validate`` must report, whether only ``--deep`` (a read
 of the data) can see it, which commands cannot work on it (they must refuse with exit 2), and what their
@@ -25,7 +25,7 @@ import zarr
 
 from thalia_viewer.core.synth.writer import write_dataset
 
-BASE = {"n_frames": 1, "shape": (128, 128), "n_dates": 12, "seed": 3}
+BASE = {"n_frames": 1, "shape": (128, 128), "n_dates": 8, "seed": 3}
 FRAME = "124D_05291_081406"  # the generator's first frame id
 STORE = f"{FRAME}.zarr"
 PAIR_VARS = ("insar_difference", "insar_coherence", "deformation_mask", "activity_type_mask", "intensity_level_mask")
