@@ -1,7 +1,8 @@
 """``thalia-viewer``: one entry point for the library's commands.
 
-Every command prints a :class:`~thalia_viewer.core.errors.ThaliaError` as one paragraph and exits 2,
-without a traceback (``--debug`` shows it).
+Every command prints a :class:`~thalia_viewer.core.errors.ThaliaError` (bad input, a damaged dataset) as one
+paragraph and exits 2, without a traceback (``--debug`` shows it); an unexpected exception is a bug: one
+paragraph saying so, exit 3.
 """
 
 from __future__ import annotations
@@ -31,12 +32,20 @@ def _require_root(root: str) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     from .core.dataset import ThaliaDataset
+    from .core.errors import AnnotationFileError
 
     ds = ThaliaDataset(args.root)
     frames = [args.frame] if args.frame else ds.require_frames()
     total = positives = 0
+    broken: list[ThaliaError] = []
     for frame_id in frames:
-        frame = ds.frame(frame_id)
+        try:
+            frame = ds.frame(frame_id)
+        except ThaliaError as exc:  # list the frames that open, then say what is wrong with this one
+            if args.frame or isinstance(exc, AnnotationFileError):  # the catalogue itself: no frame can open
+                raise
+            broken.append(exc)
+            continue
         pairs, pos = frame.pairs, frame.positives
         total += len(pairs)
         positives += len(pos)
@@ -56,7 +65,10 @@ def _info(args: argparse.Namespace) -> int:
                     marks.append(f"{p.secondary}{flag}")
                 split = schema.split_of(primary)
                 print(f"  {primary} [{split.value if split else '-'}]: {' '.join(marks)}")
-    print(f"total: {len(frames)} frames, {total} pairs, {positives} positive")
+    print(f"total: {len(frames) - len(broken)} frames, {total} pairs, {positives} positive")
+    if broken:
+        others = f" ({len(broken) - 1} other frame store(s) cannot be opened either)" if len(broken) > 1 else ""
+        raise type(broken[0])(broken[0].message + others, broken[0].hint)
     return 0
 
 
