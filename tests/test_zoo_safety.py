@@ -194,3 +194,23 @@ class _Stop(Exception):
 class _StopAtConfig:
     def __init__(self, **kwargs):
         raise _Stop(kwargs["out"])
+
+
+def test_the_app_refuses_to_start_a_fine_tune_under_a_taken_name(user_zoo, monkeypatch):
+    from thalia_viewer.app import train as app_train
+
+    notes = []
+
+    class State:
+        root = ""
+
+        def notify(self, level, text):
+            notes.append((level, text))
+
+    monkeypatch.setattr(app_train, "session_user", lambda: "ana")
+    session = app_train.TrainSession(State())
+    session.out = DEFAULT_MODEL  # the packaged model's name, typed by hand
+    monkeypatch.setattr("thalia_viewer.ml.training.TrainConfig", _StopAtConfig)
+    session.start()  # refused before any config is made
+    assert not session.running and notes and notes[-1][0] == "warning"
+    assert f"A model named '{DEFAULT_MODEL}' is already in the zoo" in notes[-1][1] and "thalia-small-ft-ana-1" in notes[-1][1]

@@ -51,6 +51,18 @@ def suggest_name(parent: str, user: str) -> str:
     return numbered_name(f"{parent}-ft-{user}", [user_zoo(), *ModelZoo().directories])
 
 
+def name_taken(name: str) -> str | None:
+    """Where a model called ``name`` already is (its card), or ``None``."""
+    from thalia_viewer.ml.zoo import ModelZoo, model_files, user_zoo
+
+    zoo = ModelZoo()
+    zoo.reload()
+    if name in zoo:
+        return str(zoo.get(name).path)
+    found = model_files(user_zoo(), name) if user_zoo().is_dir() else []
+    return str(found[0]) if found else None
+
+
 def parent_models() -> list[str]:
     """Zoo models a fine-tune can start from (any card; ones with weights first, the default model first)."""
     from thalia_viewer.ml.zoo import ModelZoo
@@ -132,6 +144,11 @@ class TrainSession(param.Parameterized):
         store = None if self.labels == SOURCE else self.labels
         if self.out == self._suggested:  # another session may have taken the suggested name meanwhile
             self._suggested = self.out = suggest_name(self.model, session_user())
+        taken = name_taken(self.out.strip())
+        if taken:
+            self.state.notify("warning", f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
+                                         f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.")  # fmt: skip
+            return
         try:
             config = TrainConfig(
                 root=self.state.root, model=self.model, out=self.out.strip(), store=store, epochs=self.epochs,

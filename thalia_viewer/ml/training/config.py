@@ -54,7 +54,7 @@ class TrainConfig:
     num_workers: int = 0  # loader processes (0: read in the training process)
     device: str | None = None  # default: CUDA when available, else CPU
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 is steadier on a shared CPU
-    resume: bool = False  # continue from this run's last checkpoint
+    resume: bool = False  # continue from this run's last checkpoint (its earlier card is replaced, kept in .backup)
     checkpoint_dir: str | None = None  # default: $XDG_CACHE_HOME/thalia-viewer/checkpoints/<out>
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)

@@ -328,7 +328,7 @@ def _train(
 def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
     """Refuse, before any work, a name a model already has (in the output folder, or in the zoo it would shadow)."""
     folder = config.zoo_dir()
-    if config.overwrite:
+    if config.overwrite or config.resume:  # a resumed run replaces its own earlier card (kept in .backup)
         return
     existing = model_files(folder.resolve(), config.out) if folder.is_dir() else []
     others = zoo or ModelZoo()
@@ -347,7 +347,7 @@ def _write_new_card(card: ModelCard, config: TrainConfig, model: torch.nn.Module
     """Write the trained card; if another run took its name meanwhile, under the next free name (noted)."""
     folder = config.zoo_dir()
     try:
-        return write_card(card, folder, model=model, overwrite=config.overwrite)
+        return write_card(card, folder, model=model, overwrite=config.overwrite or config.resume)
     except ModelExistsError:
         taken = card.name
         card.name = free_name(taken, [folder])
