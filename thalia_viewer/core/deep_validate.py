@@ -15,6 +15,7 @@ so. A run that completes removes its progress file. An interrupted run (Ctrl-C) 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import dask
 import numpy as np
 
 from . import schema
@@ -232,49 +234,48 @@ def run_deep(
         progress(count, total)
     last_save = time.monotonic()
     n_workers = max(1, workers or min(DEFAULT_WORKERS, os.cpu_count() or 1))
-    pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="validate")
-    futures: dict[Future, Read] = {}
-    order: dict[Future, int] = {}
+    # each read computes its small dask graph on its own thread: no hand-off to dask's pool inside ours
+    with dask.config.set(scheduler="synchronous"), ThreadPoolExecutor(n_workers, thread_name_prefix="validate") as pool:
+        futures: dict[Future, Read] = {}
+        order: dict[Future, int] = {}
 
-    def submit(r: Read) -> None:
-        f = pool.submit(check_read, owner[r.key], r)
-        futures[f], order[f] = r, len(order)
+        def submit(r: Read) -> None:
+            f = pool.submit(check_read, owner[r.key], r)
+            futures[f], order[f] = r, len(order)
 
-    try:
-        pending = iter(todo)
-        window = 4 * n_workers  # a bounded queue: an interrupt leaves little to cancel
-        for r in pending:
-            submit(r)
-            if len(futures) >= window:
-                break
-        while futures:
-            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-            interrupted = False
-            for f in sorted(finished, key=order.__getitem__):  # in read order
-                r = futures.pop(f)
-                try:
-                    problems = f.result()
-                except KeyboardInterrupt:
-                    interrupted = True
-                    continue
-                done[r.key] = problems
-                count += 1
-                nxt = next(pending, None)
-                if nxt is not None:
-                    submit(nxt)
-            if interrupted:
-                raise KeyboardInterrupt
-            if progress:
-                progress(count, total)
-            if time.monotonic() - last_save > SAVE_EVERY_S:
-                _save_progress(path, root, signature, done)
-                last_save = time.monotonic()
-    except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _save_progress(path, root, signature, done)
-        msg = f"validate --deep interrupted after {len(done)} of {total} reads (progress saved in {path})."
-        raise DeepValidationInterrupted(msg, "Run the same command with --resume to continue where it stopped.") from None
-    pool.shutdown(wait=True)
+        try:
+            pending = iter(todo)
+            for r in itertools.islice(pending, 4 * n_workers):  # a bounded queue: an interrupt leaves little to cancel
+                submit(r)
+            while futures:
+                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                interrupted = False
+                for f in sorted(finished, key=order.__getitem__):  # in read order
+                    r = futures.pop(f)
+                    try:
+                        done[r.key] = f.result()
+                    except KeyboardInterrupt:
+                        interrupted = True
+                        continue
+                    count += 1
+                    nxt = next(pending, None)
+                    if nxt is not None:
+                        submit(nxt)
+                if interrupted:
+                    raise KeyboardInterrupt
+                if progress:
+                    progress(count, total)
+                if time.monotonic() - last_save > SAVE_EVERY_S:
+                    _save_progress(path, root, signature, done)
+                    last_save = time.monotonic()
+        except KeyboardInterrupt as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _save_progress(path, root, signature, done)
+            msg = f"validate --deep interrupted after {len(done)} of {total} reads (progress saved in {path})."
+            raise DeepValidationInterrupted(msg, "Run the same command with --resume to continue where it stopped.") from exc
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     path.unlink(missing_ok=True)
     problems = [p for r in reads for p in done.get(r.key, [])]
     return DeepResult(problems, len(todo), resumed, notes)
