@@ -386,10 +386,10 @@ def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except BlockingIOError:
+            except BlockingIOError as exc:
                 if time.monotonic() > deadline:
                     msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
-                    raise ModelExistsError(msg, "Another process is writing a model there; retry in a moment.") from None
+                    raise ModelExistsError(msg, "Another process is writing a model there; retry in a moment.") from exc
                 time.sleep(0.01)
         yield
     finally:
