@@ -67,9 +67,9 @@ $(TRAIN_DATA)/annotations.json: | $(STAMP)
 	$(BIN)/thalia-viewer synth $(TRAIN_DATA) --frames 20 --dates 64 --size 384 384 --seed 23
 
 default-model: venv data $(TRAIN_DATA)/annotations.json
-	$(BIN)/thalia-viewer train $(TRAIN_DATA) --model model_zoo/thalia-small.yaml --out thalia-small-256 --zoo build/zoo \
+	$(BIN)/thalia-viewer train $(TRAIN_DATA) --model model_zoo/thalia-small.yaml --out thalia-small-256 --zoo build/zoo --overwrite \
 	  --scratch --epochs 26 --lr-drop 21 --crop 256 --batch-size 4 --lr 2e-3 --val-every 2 --seed 0 --eval-seeds
-	$(BIN)/thalia-viewer train $(TRAIN_DATA) --model build/zoo/thalia-small-256.yaml --out thalia-small --zoo model_zoo \
+	$(BIN)/thalia-viewer train $(TRAIN_DATA) --model build/zoo/thalia-small-256.yaml --out thalia-small --zoo model_zoo --overwrite \
 	  --epochs 12 --lr-drop 10 --crop 384 --batch-size 4 --lr 5e-4 --val-every 2 --seed 1
 	$(BIN)/thalia-viewer evaluate $(TRAIN_DATA) --model model_zoo/thalia-small.yaml --seeds 0 1 2
 	$(BIN)/thalia-viewer evaluate $(DATA) --model model_zoo/thalia-small.yaml --seeds 0 1 2

@@ -520,10 +520,13 @@ def test_serve_passes_the_store_to_every_process(tiny_root, tmp_path, monkeypatc
         def __init__(self, cmd, env):
             seen["cmd"], seen["env"] = cmd, env
 
-        def wait(self):
+        def wait(self, timeout=None):
             return 0
 
-    monkeypatch.setattr(serve_module.subprocess, "Popen", FakePopen)
+        def terminate(self):
+            pass
+
+    monkeypatch.setattr(serve_module, "start_server", FakePopen)
     assert serve_module.serve(str(tiny_root), extra=["--store", str(tmp_path / "s"), "--", "--num-procs", "2"]) == 0
     assert seen["env"][serve_module.STORE_ENV] == str(tmp_path / "s")
     assert "--store" not in seen["cmd"] and "--num-procs" in seen["cmd"]

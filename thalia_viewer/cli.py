@@ -1,7 +1,8 @@
 """``thalia-viewer``: one entry point for the library's commands.
 
-Every command prints a :class:`~thalia_viewer.core.errors.ThaliaError` as one paragraph and exits 2,
-without a traceback (``--debug`` shows it).
+Every command prints a :class:`~thalia_viewer.core.errors.ThaliaError` (bad input, a damaged dataset) as one
+paragraph and exits 2, without a traceback (``--debug`` shows it); an unexpected exception is a bug: one
+paragraph saying so, exit 3.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,17 +19,33 @@ from .core.errors import ThaliaError
 
 EXIT_PROBLEM = 2  # bad input or an invalid dataset
 EXIT_BUG = 3  # an unexpected error: please report it
+EXIT_INTERRUPTED = 130
 SPLITS = [s.value for s in schema.Split]
+
+
+def _require_root(root: str) -> None:
+    """Stop before any work when ``root`` is not a dataset root holding frame stores (the dataset's own error)."""
+    from .core.dataset import ThaliaDataset
+
+    ThaliaDataset(root).require_frames()
 
 
 def _info(args: argparse.Namespace) -> int:
     from .core.dataset import ThaliaDataset
+    from .core.errors import AnnotationFileError
 
     ds = ThaliaDataset(args.root)
-    frames = [args.frame] if args.frame else ds.frames
+    frames = [args.frame] if args.frame else ds.require_frames()
     total = positives = 0
+    broken: list[ThaliaError] = []
     for frame_id in frames:
-        frame = ds.frame(frame_id)
+        try:
+            frame = ds.frame(frame_id)
+        except ThaliaError as exc:  # list the frames that open, then say what is wrong with this one
+            if args.frame or isinstance(exc, AnnotationFileError):  # the catalogue itself: no frame can open
+                raise
+            broken.append(exc)
+            continue
         pairs, pos = frame.pairs, frame.positives
         total += len(pairs)
         positives += len(pos)
@@ -47,14 +65,36 @@ def _info(args: argparse.Namespace) -> int:
                     marks.append(f"{p.secondary}{flag}")
                 split = schema.split_of(primary)
                 print(f"  {primary} [{split.value if split else '-'}]: {' '.join(marks)}")
-    print(f"total: {len(frames)} frames, {total} pairs, {positives} positive")
+    print(f"total: {len(frames) - len(broken)} frames, {total} pairs, {positives} positive")
+    if broken:
+        others = f" ({len(broken) - 1} other frame store(s) cannot be opened either)" if len(broken) > 1 else ""
+        raise type(broken[0])(broken[0].message + others, broken[0].hint)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .core.deep_validate import DeepValidationInterrupted
     from .core.validate import validate
 
-    report = validate(args.root, read_data=not args.metadata_only)
+    bar = None
+
+    def reads(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=done, unit="read", desc="validate --deep", file=sys.stderr, disable=None, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        report = validate(args.root, deep=args.deep, workers=args.workers, resume=args.resume, read_progress=reads)
+    except DeepValidationInterrupted as exc:
+        if bar is not None:
+            bar.close()
+        print(f"thalia-viewer validate: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.close()
     print(report.summary())
     return 0 if report.ok else EXIT_PROBLEM
 
@@ -63,6 +103,8 @@ def _synth(args: argparse.Namespace) -> int:
     from .core.synth.realstyle import RealStyle
     from .core.synth.writer import write_dataset
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise FileExistsError(f"{args.out} is a file, not a folder; synth writes a dataset folder. Choose a new folder.")
     start = time.perf_counter()
     if args.catalogue:
         from .core.synth.catalogue import write_catalogue
@@ -102,12 +144,18 @@ def _placement(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .core.dataset import ThaliaDataset
+    from .core.errors import SchemaError
     from .viz.png import render_view, save_png
 
     ds = ThaliaDataset(args.root)
+    ds.require_frames()
     pair = ds.resolve(args.frame, args.primary, args.secondary)
     keys = [schema.layer(k).key for k in args.layers.split(",") if k.strip()]
-    arrays = ds.frame(pair.frame).layers(pair, keys)
+    frame = ds.frame(pair.frame)
+    if min(frame.shape) < 2:
+        msg = f"{frame.source}: the frame is {frame.shape[0]} x {frame.shape[1]} px; a figure needs at least 2 x 2."
+        raise SchemaError(msg, "It is not a real frame (2,000-4,000 px a side): `thalia-viewer validate ROOT` says what else is wrong.")
+    arrays = frame.load(pair, keys)  # in memory: damaged chunks are named; no dask graph per view (tiny frames too)
     image = render_view(arrays, keys, width=args.width)
     save_png(image, args.out)
     print(f"wrote {args.out} ({image.width} x {image.height} px) for {pair}")
@@ -155,6 +203,7 @@ def _export(args: argparse.Namespace) -> int:
     from .core.annotations import default_store_path
     from .core.annotations.export import export_dataset
 
+    _require_root(args.root)
     start = time.perf_counter()
     store = args.store or default_store_path(args.root)
     out = Path(args.out)
@@ -194,7 +243,7 @@ def _train_command(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     parts += ["--eval-seeds", *map(str, args.eval_seeds)] if args.eval_seeds else []
-    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment", "keep_threshold") if getattr(args, f)]
+    parts += [f"--{f.replace('_', '-')}" for f in ("scratch", "no_augment", "keep_threshold", "overwrite") if getattr(args, f)]
     return shlex.join(parts)
 
 
@@ -202,15 +251,20 @@ def _train(args: argparse.Namespace) -> int:
     from .ml.training import TrainConfig, train
     from .ml.training.console import ConsoleProgress
 
+    _require_root(args.root)
     config = TrainConfig(
         root=args.root, model=args.model, out=args.out, zoo=args.zoo, store=args.store, setting=args.setting,
         timesteps=args.timesteps, epochs=args.epochs, crop=args.crop, batch_size=args.batch_size, lr=args.lr, lr_drop=args.lr_drop,
         weight_decay=args.weight_decay, augment=not args.no_augment, val_every=args.val_every, seed=args.seed,
         scratch=args.scratch, num_workers=args.workers, device=args.device, threads=args.threads,
         resume=args.resume, checkpoint_dir=args.checkpoint_dir, eval_seeds=tuple(args.eval_seeds),
-        calibrate=not args.keep_threshold, command=_train_command(args),
+        calibrate=not args.keep_threshold, command=_train_command(args), overwrite=args.overwrite, inputs_only=args.check,
     )  # fmt: skip
     result = train(config, progress=ConsoleProgress())
+    if args.check:
+        for note in result.notes:
+            print(note)
+        return 0
     if result.cancelled:
         print(f"cancelled; resume with --resume (checkpoint {result.checkpoint})")
         return 130
@@ -225,6 +279,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .ml.training import evaluate
 
+    _require_root(args.root)
     result = evaluate(
         args.root, args.model, split=args.split, seeds=args.seeds, store=args.store, crop=args.crop,
         batch_size=args.batch_size, device=args.device,
@@ -244,6 +299,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.scheduler and args.workers:
         raise ValueError("give --scheduler ADDRESS or --workers N, not both")
+    _require_root(args.root)
     start = time.perf_counter()
     width = 0
 
@@ -384,9 +440,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", help="one frame: list its primary dates and pairs (+ positive, - negative)")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("validate", help="check a dataset root against the Thalia format")
+    p = sub.add_parser(
+        "validate", help="check a dataset root against the Thalia format (metadata and catalogue; --deep reads all data)",
+        description="Check a dataset root: JSON files and records, stores' variables, dims, dates and size, stale "
+        "metadata, Zarr 2 arrays that zarr-2 readers would read as garbage. No pixel is read unless --deep. "
+        "Exit 0 when valid, 2 with one line per problem otherwise.",
+    )  # fmt: skip
     p.add_argument("root")
-    p.add_argument("--metadata-only", action="store_true", help="skip reading pair data (for very large roots)")
+    p.add_argument("--deep", action="store_true", help="also read every valid pair's data, DEM and ERA5 fields (parallel, with a progress bar)")
+    p.add_argument("--workers", type=int, help="threads of --deep (default: min(8, CPUs))")
+    p.add_argument("--resume", action="store_true", help="with --deep: continue an interrupted run (its progress is kept in the cache folder)")
+    p.add_argument("--metadata-only", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("synth", help="write a physics-based synthetic dataset in the Thalia layout")
@@ -473,7 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train or fine-tune a model (Thalia protocol); writes its card and weights")
     p.add_argument("root", help="dataset root")
     p.add_argument("--model", required=True, help="parent model: zoo name or card YAML (architecture; weights to start from)")
-    p.add_argument("--out", required=True, help="name of the new model card")
+    p.add_argument("--out", required=True, help="name of the new model card (refused if a model has it, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the model named --out; its old card and weights move to ZOO/.backup/")
+    p.add_argument("--check", action="store_true", help="check only: parent model and weights, --out free, labels, and read every training / validation sample once; train and write nothing")
     p.add_argument("--store", help="labels from an annotation store version, STORE@TAG (or STORE: its latest); default: the source masks")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--setting", choices=("base", "atmospheric"), help="input setting (default: the parent's)")
@@ -554,13 +620,28 @@ def _catalog_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--review", metavar="DIR", help="a `thalia-viewer predict --out` folder: adds the model's scores (model:, disagree:, iou ...)")
 
 
+def _warning_printer(command: str) -> Callable[..., None]:
+    """Warnings of the project's own kinds as one line each (``thalia-viewer CMD: warning: ...``); others as usual."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None, line=None) -> None:
+        if category.__module__.startswith("thalia_viewer"):
+            print(f"thalia-viewer {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; exit 0 on success, 2 on bad input or an invalid dataset."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            return func(args)
     except ThaliaError as exc:
         if args.debug:
             raise
@@ -574,12 +655,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         print(f"thalia-viewer {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug, not bad input: say so, in one paragraph, with how to get the traceback
+        if args.debug:
+            raise
+        detail = (str(exc).splitlines() or [""])[0][:300]
+        print(
+            f"thalia-viewer {args.command}: unexpected error (a bug, not your input): {type(exc).__name__}: {detail} "
+            f"Rerun with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Final
 
@@ -14,10 +16,13 @@ from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.warm import SETUP_SCRIPT
 from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.errors import ThaliaError
 
 APP_MODULE: Final = Path(__file__).with_name("main.py")
 EXIT_INTERRUPTED: Final = 130
 ANY_ADDRESS: Final = ("0.0.0.0", "::", "")
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_TIMEOUT: Final = 10.0  # s a stopping server gets before SIGKILL
 
 
 def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
@@ -97,21 +102,85 @@ def lab_environment(options: dict[str, str], extra: list[str]) -> dict[str, str]
     return env
 
 
+def check_root(root: str) -> ThaliaDataset:
+    """The dataset at ``root`` if the app can serve it; a :class:`ThaliaError` saying why not otherwise.
+
+    The root must be a folder (or URL) holding frame stores, with readable ``annotations.json`` /
+    ``quality_timeseries.json``, and at least one frame store that opens. Frames that do not open are
+    named on stderr (the app shows the others and reports those where they are picked).
+    """
+    dataset = ThaliaDataset(root)
+    dataset.require_frames()
+    dataset.annotations  # noqa: B018  (parse errors name the file)
+    dataset.quality  # noqa: B018
+    broken: list[ThaliaError] = []
+    for frame_id in dataset.frames:
+        try:
+            dataset.frame(frame_id)
+        except ThaliaError as exc:
+            broken.append(exc)
+    if broken and len(broken) == len(dataset.frames):
+        raise broken[0]
+    for exc in broken:
+        print(f"thalia-viewer serve: warning: {exc}", file=sys.stderr)
+    return dataset
+
+
+def start_server(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start ``panel serve`` as the leader of a process group of its own (its ``--num-procs`` workers join it)."""
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop the server's whole process group (leader and workers): SIGTERM, then SIGKILL after ``timeout`` s."""
+    pgid = getattr(proc, "pid", None)
+    if not pgid:  # a stand-in without a process
+        proc.terminate()
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(pgid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + timeout  # workers may outlive the leader by a moment
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _group_alive(pgid):
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None,
           store: str | None = None) -> int:  # fmt: skip
     """Serve the explore app on ``root``; blocks until the server stops and returns its exit code.
 
-    The root is checked first (a bad one raises ``DatasetNotFoundError`` before anything starts), then passed
+    The root is checked first (:func:`check_root`: a bad one raises before anything starts), then passed
     to the app as ``--args ROOT`` and ``$THALIA_ROOT``. ``--port`` / ``--address`` found among ``extra``
     win over the arguments (the CLI's ``serve ROOT --port N`` hands them over that way). ``extra`` are more ``panel serve`` options
     (``--num-procs 4``, ``--basic-auth FILE``, ``--prefix /thalia``, ``--allow-websocket-origin host:port``
     when serving on 0.0.0.0 behind a name). ``store``: the annotation store every session saves to (passed as
     ``$THALIA_STORE``; default: beside a local root). ``--roles FILE`` and ``--store-endpoint URL`` among
     ``extra`` go to every process as ``$THALIA_ROLES`` / ``$THALIA_STORE_ENDPOINT`` (:func:`lab_environment`).
+
+    The server runs in a process group of its own: SIGTERM, SIGINT or SIGHUP to this process (or Ctrl-C)
+    stops the leader and every ``--num-procs`` worker and frees the port; so does the leader's own exit.
     """
     if "://" not in root:
         root = str(Path(root).expanduser().resolve())
-    ThaliaDataset(root)  # fail early, with the dataset's own message
+    check_root(root)  # fail early, with the dataset's own message
     extra, port, address = split_extra(extra, port, address)
     extra, ours = take_options(extra, ("--store", *LAB_OPTIONS))  # `serve ROOT --port N --store S` reaches here as extra
     store = ours.get("--store", store)
@@ -121,20 +190,20 @@ def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = 
             store = str(Path(store).expanduser().resolve())
         env[STORE_ENV] = store
     env.update(lab_environment(ours, extra))
-    proc = subprocess.Popen(panel_command(root, port, address, show, extra), env=env)
 
     def stop(signum: int, _frame: object) -> None:  # a process manager's SIGTERM stops the server too
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    proc = None
     try:
-        return proc.wait()
+        proc = start_server(panel_command(root, port, address, show, extra), env)
+        code = proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return EXIT_INTERRUPTED
+        code = EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc is not None:
+            stop_server(proc)
+    return code

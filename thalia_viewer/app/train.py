@@ -9,6 +9,7 @@ with the same labels, side by side, and the new model is in the zoo for Predict 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,40 @@ TIP: Final = "latest corrections (store tip)"
 VAL_SEEDS: Final = (0,)  # crop seeds of the before / after scores (the val split; fast)
 
 _TRAIN_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thalia-train")
+
+
+def session_user() -> str:
+    """The logged-in user of this session (``panel serve`` auth), else ``user``; as a card-name part."""
+    try:
+        import panel as pn
+
+        user = pn.state.user if pn.state.curdoc is not None else None
+    except Exception:  # outside a served session
+        user = None
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(user or "user")).strip("-.") or "user"
+
+
+def suggest_name(parent: str, user: str) -> str:
+    """A fine-tune name no model has yet: ``<parent>-ft-<user>-<n>`` with the first free counter ``n``.
+
+    Two sessions (or users) never get the same name while the zoo holds the first one's model; if both start
+    before either finishes, the engine saves the second under the next free name (it never replaces a model).
+    """
+    from thalia_viewer.ml.zoo import ModelZoo, numbered_name, user_zoo
+
+    return numbered_name(f"{parent}-ft-{user}", [user_zoo(), *ModelZoo().directories])
+
+
+def name_taken(name: str) -> str | None:
+    """Where a model called ``name`` already is (its card), or ``None``."""
+    from thalia_viewer.ml.zoo import ModelZoo, model_files, user_zoo
+
+    zoo = ModelZoo()
+    zoo.reload()
+    if name in zoo:
+        return str(zoo.get(name).path)
+    found = model_files(user_zoo(), name) if user_zoo().is_dir() else []
+    return str(found[0]) if found else None
 
 
 def parent_models() -> list[str]:
@@ -67,6 +102,7 @@ class TrainSession(param.Parameterized):
         self.after: dict[str, Any] | None = None
         self._cancel = threading.Event()
         self._future: Future | None = None
+        self._suggested = ""
         self.refresh()
 
     def refresh(self) -> None:
@@ -80,8 +116,8 @@ class TrainSession(param.Parameterized):
         if self.model not in names:
             self.model = names[0] if names else None
         self.param.labels.objects = self._label_choices()
-        if not self.out:
-            self.out = f"{self.model or 'model'}-ft"
+        if not self.out or self.out == self._suggested:  # a name the user typed is theirs to keep
+            self._suggested = self.out = suggest_name(self.model or "model", session_user())
 
     def _label_choices(self) -> dict[str, str] | list[str]:
         location = store_location(self.state.root) if self.state.root else None
@@ -114,6 +150,13 @@ class TrainSession(param.Parameterized):
             self.state.notify("warning", "The zoo has no model to start from.")
             return
         store = None if self.labels == SOURCE else self.labels
+        if self.out == self._suggested:  # another session may have taken the suggested name meanwhile
+            self._suggested = self.out = suggest_name(self.model, session_user())
+        taken = name_taken(self.out.strip())
+        if taken:
+            self.state.notify("warning", f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
+                                         f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.")  # fmt: skip
+            return
         try:
             config = TrainConfig(
                 root=self.state.root, model=self.model, out=self.out.strip(), store=store, epochs=self.epochs,

@@ -19,7 +19,7 @@ from typing import Any
 import xarray as xr
 
 from . import schema
-from .errors import AnnotationFileError, DatasetNotFoundError, PairNotFoundError
+from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreError, PairNotFoundError
 from .frame import Frame
 from .io import Location
 from .pairs import Pair
@@ -34,6 +34,9 @@ class ThaliaDataset:
         if not self.location.exists():
             msg = f"dataset root {self.root} does not exist."
             raise DatasetNotFoundError(msg, "Check the path or URL, or generate a synthetic dataset with `thalia-viewer synth PATH`.")
+        if self.location.is_local and not os.path.isdir(self.location.path):
+            msg = f"dataset root {self.root} is not a folder."
+            raise NotAThaliaStoreError(msg, "Give the folder that holds the <frame_id>.zarr stores and annotations.json.")
         self._frames: dict[str, Frame] = {}
 
     def __repr__(self) -> str:
@@ -92,6 +95,15 @@ class ThaliaDataset:
             found = [f for f in named if self.location.exists(f + schema.STORE_SUFFIX)]
         return sorted(found)
 
+    def require_frames(self) -> list[str]:
+        """The frame ids; :class:`DatasetNotFoundError` when the root holds no frame store."""
+        if not self.frames:
+            entries = self.location.listdir()
+            held = f" (it holds {', '.join(entries[:5])}{', ...' if len(entries) > 5 else ''})" if entries else " (it is empty)"
+            msg = f"dataset root {self.root} holds no <frame_id>{schema.STORE_SUFFIX} store{held}."
+            raise DatasetNotFoundError(msg, "Point to the folder that holds the frame stores, or generate one with `thalia-viewer synth PATH`.")
+        return self.frames
+
     def frame(self, frame_id: str) -> Frame:
         """The frame store ``frame_id``, opened lazily (cached)."""
         if frame_id not in self._frames:
@@ -130,10 +142,12 @@ class ThaliaDataset:
 
     def resolve(self, frame: str, primary: str, secondary: str) -> Pair:
         """A valid pair from user input, with an error that lists what exists otherwise."""
-        try:
-            return self.frame(frame).pair(primary, secondary)
-        except ValueError as exc:
-            raise PairNotFoundError(str(exc), "Dates are YYYYMMDD.") from None
+        for name, value in (("primary", primary), ("secondary", secondary)):
+            try:
+                schema.parse_date(value)
+            except ValueError as exc:
+                raise PairNotFoundError(f"--{name} {value!r} is not a date.", "Dates are YYYYMMDD, e.g. 20190115.") from exc
+        return self.frame(frame).pair(primary, secondary)
 
 
 def open_dataset(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> ThaliaDataset:

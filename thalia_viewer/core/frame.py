@@ -69,8 +69,8 @@ class Frame:
             msg = f"{self.source}: {schema.PHASE} has dims {dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)."
             raise SchemaError(msg, "Rewrite the store with the Thalia dimension order.")
         self.y_dim, self.x_dim = (str(d) for d in dims[2:])
-        self._primary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.PRIMARY].values))}
-        self._secondary_index = {d: i for i, d in enumerate(_date_keys(ds[schema.SECONDARY].values))}
+        self._primary_index = _date_index(ds, schema.PRIMARY, self.source)
+        self._secondary_index = _date_index(ds, schema.SECONDARY, self.source)
         self._placements: dict[tuple[str, str], Placement] = {}
         self._placement_lock = threading.Lock()
 
@@ -311,23 +311,28 @@ class Frame:
 
     def read(self, pair: Pair, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Layers of ``pair`` loaded into memory, in one parallel read; a chunk that cannot be decoded raises
-        :class:`CorruptChunkError`."""
+        :class:`CorruptChunkError` naming the variable (:func:`locate_unreadable`)."""
         layers = self.layers(pair, keys)
         try:
             values = dask.compute(*(da.data for da in layers.values()))
         except (MissingVariableError, SchemaError):
             raise
         except Exception as exc:
-            msg = f"{self.source}: layers {list(layers)} of pair {pair} cannot be read ({type(exc).__name__}: {exc})."
-            raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
+            raise locate_unreadable(self, pair, layers, exc) from exc
         return {key: np.asarray(v) for key, v in zip(layers, values, strict=True)}
 
 
-def _date_keys(values: np.ndarray) -> list[str]:
-    """``YYYYMMDD`` of each date coordinate value (vectorised for datetime64: a real grid has 320)."""
-    if np.issubdtype(values.dtype, np.datetime64):
-        return [d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")]
-    return [schema.format_date(v) for v in values]
+    def load(self, pair: Pair, keys: Sequence[str]) -> dict[str, xr.DataArray]:
+        """Layers of ``pair`` as in-memory DataArrays (coordinates kept); a damaged chunk raises :class:`CorruptChunkError`."""
+        out: dict[str, xr.DataArray] = {}
+        for key, da in self.layers(pair, keys).items():
+            try:
+                out[key] = da.load()
+            except (MissingVariableError, SchemaError):
+                raise
+            except Exception as exc:
+                raise unreadable(self, pair, key, exc) from exc
+        return out
 
 
 def _pair_graph(da: xr.DataArray) -> xr.DataArray:
@@ -340,6 +345,61 @@ def _pair_graph(da: xr.DataArray) -> xr.DataArray:
         return da
     preferred = da.encoding.get("preferred_chunks", {})
     return da.chunk({d: preferred.get(d, -1) for d in da.dims})
+
+
+def layer_variables(key: str) -> list[str]:
+    """The store variables layer ``key`` is read from."""
+    spec = schema.layer(key)
+    if spec.delta:
+        return [schema.era5_variable(spec.variable, d) for d in schema.DATE_DIMS]
+    return [spec.variable]
+
+
+def unreadable(frame: Frame, pair: Pair, key: str | Sequence[str], exc: BaseException) -> CorruptChunkError:
+    """The error of a layer (or layers) whose chunks cannot be read or decoded: store, variables, pair, what to do."""
+    keys = [key] if isinstance(key, str) else list(key)
+    variables = " / ".join(v for k in keys for v in layer_variables(k))
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    msg = f"{frame.source}: variable {variables} of pair {pair} cannot be read ({type(exc).__name__}: {detail})."
+    hint = (
+        "A chunk of this store is damaged: restore the store from the original distribution or re-generate the frame; "
+        "`thalia-viewer validate ROOT --deep` lists every damaged pair."
+    )
+    return CorruptChunkError(msg, hint)
+
+
+def locate_unreadable(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: BaseException) -> CorruptChunkError:
+    """The error of a failed read of several layers at once, naming the one that fails alone (tried one by one;
+    only on this failure path)."""
+    for key, da in arrays.items():
+        try:
+            da.load()
+        except (MissingVariableError, SchemaError):
+            raise
+        except Exception as own:
+            return unreadable(frame, pair, key, own)
+    return unreadable(frame, pair, list(arrays), exc)
+
+
+def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
+    """``YYYYMMDD`` -> index along date coordinate ``dim``; :class:`SchemaError` for non-dates or repeats."""
+    values = ds[dim].values
+    fix = "Re-extract or re-generate the store (dates are datetime64, CF-encoded as 'days since ...' in Zarr)."
+    if not np.issubdtype(values.dtype, np.datetime64):
+        shown = ", ".join(map(str, values[:3].tolist()))
+        msg = f"{source}: coordinate {dim} holds {values.dtype} values ({shown}{', ...' if len(values) > 3 else ''}), not dates."
+        raise SchemaError(msg, fix)
+    missing = np.flatnonzero(np.isnat(values))
+    if missing.size:
+        raise SchemaError(f"{source}: coordinate {dim} has no date (NaT) at position {int(missing[0])}.", fix)
+    index: dict[str, int] = {}
+    # vectorised YYYYMMDD (a real grid has 320 dates, opened with every frame)
+    for i, key in enumerate(d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")):
+        if key in index:
+            msg = f"{source}: coordinate {dim} holds {key} twice (positions {index[key]} and {i}); pairs of that date are ambiguous."
+            raise SchemaError(msg, fix)
+        index[key] = i
+    return index
 
 
 def _as_codes(da: xr.DataArray) -> xr.DataArray:

@@ -29,6 +29,10 @@ class MissingWeightsError(ThaliaError, FileNotFoundError):
     """A model card has no weights, or its weights file does not exist."""
 
 
+class ModelExistsError(ThaliaError, FileExistsError):
+    """A model of that name is already in the zoo folder (training never replaces one silently)."""
+
+
 class InputError(ThaliaError, ValueError):
     """Model input that cannot be built: a bad window, setting, sequence or channel count."""
 

@@ -22,8 +22,8 @@ import numpy as np
 import xarray as xr
 
 from ..core import schema
-from ..core.errors import CorruptChunkError, MissingVariableError, SchemaError
-from ..core.frame import Frame
+from ..core.errors import MissingVariableError, SchemaError
+from ..core.frame import Frame, locate_unreadable
 from ..core.pairs import Pair
 from .errors import InputError
 
@@ -137,8 +137,7 @@ def _read(frame: Frame, pair: Pair, keys: Sequence[str], window: Window) -> dict
     except (MissingVariableError, SchemaError):
         raise
     except Exception as exc:
-        msg = f"{frame.source}: pair {pair} window {window} cannot be read ({type(exc).__name__}: {exc})."
-        raise CorruptChunkError(msg, "A chunk of this store is damaged; re-extract or re-generate the frame.") from None
+        raise locate_unreadable(frame, pair, arrays, exc) from exc
     return {k: np.asarray(loaded[k].values) for k in keys}
 
 

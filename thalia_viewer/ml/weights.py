@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
 from .errors import MissingWeightsError, ModelWeightsError
 from .files import replacing
 from .torch_env import import_torch
@@ -60,17 +62,17 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        msg = f"weights file {path} is not a readable safetensors file ({exc})."
-        raise ModelWeightsError(msg, "It is truncated or damaged: copy it again or retrain the model.") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:  # its text may quote the header: not echoed
+        msg = f"weights file {path} is not a readable safetensors file ({type(exc).__name__})."
+        raise ModelWeightsError(msg, "It is truncated or damaged: copy it again or retrain the model.") from exc
 
 
 def _read_checkpoint(path: Path) -> Any:
     torch = import_torch()
     with path.open("rb") as fh:
         head = fh.read(4)
-    if not (head.startswith(ZIP_MAGIC) or head[:1] == PICKLE_MAGIC):
-        msg = f"weights file {path} is neither a safetensors file nor a torch checkpoint (it starts with {head!r})."
+    if not (head.startswith(ZIP_MAGIC) or head[:1] == PICKLE_MAGIC):  # its bytes are not echoed: it may be any file
+        msg = f"weights file {path} is neither a safetensors file nor a torch checkpoint (no safetensors, zip or pickle header)."
         raise ModelWeightsError(msg, "Pass a .safetensors file or a checkpoint saved with torch.save(model.state_dict()).")
     try:
         with warnings.catch_warnings():
@@ -161,8 +163,26 @@ def load_state_dict(path: str | os.PathLike[str], model: nn.Module) -> nn.Module
             )
             hint = "Check the card's setting and timesteps (input channels) and classes (output channels) against how it was trained."
             raise ModelWeightsError(msg, hint)
+    check_finite(state, path)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def check_finite(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
+    """:class:`ModelWeightsError` naming the first tensor holding NaN or Inf (such a model predicts nonsense)."""
+    torch = import_torch()
+
+    def finite(v: torch.Tensor) -> bool:
+        if v.dtype in (torch.float16, torch.float32, torch.float64):  # numpy: no per-op thread pool overhead
+            return bool(np.isfinite(v.detach().cpu().numpy()).all())
+        return bool(torch.isfinite(v).all())
+
+    bad = [k for k, v in state.items() if v.is_floating_point() and not finite(v)]
+    if bad:
+        t = state[bad[0]]
+        n = int((~torch.isfinite(t)).sum())
+        msg = f"weights file {path} holds NaN or Inf values: {len(bad)} tensor(s), e.g. {bad[0]!r} ({n} of {t.numel()} values); it was not loaded."
+        raise ModelWeightsError(msg, "The training that wrote it diverged or the file is damaged: retrain (a lower --lr) or copy it again.")
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> Path:

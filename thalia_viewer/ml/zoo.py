@@ -31,9 +31,13 @@ import inspect
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,8 +45,15 @@ import yaml
 
 from ..core import schema
 from ..resources import data_dir
-from .errors import InputError, MissingWeightsError, ModelCardError, ModelStackError, UnknownModelError
-from .files import write_text
+from .errors import (
+    InputError,
+    MissingWeightsError,
+    ModelCardError,
+    ModelExistsError,
+    ModelStackError,
+    UnknownModelError,
+)
+from .files import replacing, write_text
 from .inputs import Setting, channel_names, setting_of
 from .weights import SAFETENSORS_SUFFIX
 
@@ -278,42 +289,154 @@ def load_card(path: str | os.PathLike[str]) -> ModelCard:
     path = Path(path).expanduser().resolve()
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         msg = f"model card {path} does not exist."
-        raise ModelCardError(msg, "Check the path, or list the cards with `ModelZoo().names()`.") from None
+        raise ModelCardError(msg, "Check the path, or list the cards with `ModelZoo().names()`.") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelCardError(f"model card {path} is not UTF-8 text.", _FIX) from exc
+    except OSError as exc:
+        raise ModelCardError(f"model card {path} cannot be read ({exc.strerror or type(exc).__name__}).", _FIX) from exc
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        msg = f"{path} is not valid YAML ({exc})."
-        raise ModelCardError(msg, _FIX) from None
-    return ModelCard.from_dict(data, source=str(path), path=path)
+    except yaml.YAMLError as exc:  # its text quotes the offending line: name the place only, echo no file content
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        msg = f"{path} is not valid YAML ({problem}{where})."
+        raise ModelCardError(msg, _FIX) from exc
+    card = ModelCard.from_dict(data, source=str(path), path=path)
+    check_weights_location(card)
+    return card
+
+
+def check_weights_location(card: ModelCard) -> None:
+    """:class:`ModelCardError` when a card read from a file names weights outside its own folder.
+
+    Weights live next to their card (a zoo folder is self-contained, and a card cannot make the loader read
+    an arbitrary file, e.g. ``../../etc/passwd``); a checkpoint elsewhere is given explicitly
+    (``--weights PATH``, :meth:`ModelCard.with_weights`).
+    """
+    if card.path is None or card.weights is None:
+        return
+    folder = card.path.parent.resolve()
+    target = card.weights_path
+    if Path(card.weights).expanduser().is_absolute() or target is None or not target.is_relative_to(folder):
+        msg = f"{card.path}: field 'weights' points outside the card's folder {folder}."
+        raise ModelCardError(
+            msg, f"Keep the weights next to the card (weights: {card.name}{WEIGHTS_SUFFIX}); pass a checkpoint elsewhere with --weights PATH."
+        )
 
 
 def write_card(
-    card: ModelCard, directory: str | os.PathLike[str], model: nn.Module | None = None
+    card: ModelCard, directory: str | os.PathLike[str], model: nn.Module | None = None, *, overwrite: bool = False
 ) -> Path:
     """Write ``<directory>/<name>.yaml`` (atomically); with ``model``, its weights as ``<name>.safetensors`` too.
 
-    Returns the card's path. The written card points at its weights by a path relative to the card when
-    they live in ``directory``.
+    Returns the card's path. A model of that name already in ``directory`` is never replaced silently:
+    :class:`ModelExistsError`, or with ``overwrite`` its files move to ``<directory>/.backup/<name>-<UTC time>/``
+    first. Weights the card names elsewhere are copied next to it (a zoo folder is self-contained). The
+    check and the write hold the folder's lock, so two writers cannot both take one name.
     """
     directory = Path(directory).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{card.name}{CARD_SUFFIX}"
     card = dataclasses.replace(card)
-    if model is not None:
-        from .weights import save_weights
-
+    with zoo_lock(directory):
+        existing = model_files(directory, card.name)
+        if existing and not overwrite:
+            raise ModelExistsError(
+                f"model {card.name!r} already exists in {directory} ({', '.join(p.name for p in existing)}).",
+                f"Pick another name (e.g. {free_name(card.name, [directory])!r}), or overwrite it explicitly (--overwrite keeps the old files in {directory / BACKUP_DIR}).",
+            )
+        source = card.weights_path if (model is None and card.weights is not None and (card.path is not None or Path(card.weights).expanduser().is_absolute())) else None
         weights = directory / f"{card.name}{WEIGHTS_SUFFIX}"
-        save_weights(model, weights, metadata={"card": card.name})
-        card.weights = weights.name
-    elif card.weights is not None and (card.path is not None or Path(card.weights).expanduser().is_absolute()):
-        p = card.weights_path  # a relative name of a card without a file stays relative to the new card
-        if p is not None:
-            card.weights = p.name if p.parent == directory else str(p)
-    card.path = target
-    card.validate(str(target))
-    return write_text(target, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110))
+        if existing:
+            kept = backup_model(directory, card.name)
+            if source is not None and kept is not None and source == weights:  # rewriting a card in place
+                source = kept / weights.name
+        if model is not None:
+            from .weights import save_weights
+
+            save_weights(model, weights, metadata={"card": card.name})
+            card.weights = weights.name
+        elif source is not None and source.is_file():
+            if source.resolve() != weights:
+                with replacing(weights) as tmp:
+                    shutil.copyfile(source, tmp)
+            card.weights = weights.name
+        elif source is not None:
+            card.weights = str(source)  # missing weights stay named as they were (the card says so when loaded)
+        card.path = target
+        card.validate(str(target))
+        return write_text(target, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110))
+
+
+BACKUP_DIR: Final = ".backup"
+LOCK_FILE: Final = ".zoo.lock"
+
+
+@contextmanager
+def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<directory>/.zoo.lock`` (released by the OS if its holder dies)."""
+    import fcntl
+
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() > deadline:
+                    msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
+                    raise ModelExistsError(msg, "Another process is writing a model there; retry in a moment.") from exc
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
+def model_files(directory: Path, name: str) -> list[Path]:
+    """The card and weights files of model ``name`` that exist in ``directory``."""
+    return [p for p in (directory / f"{name}{CARD_SUFFIX}", directory / f"{name}{WEIGHTS_SUFFIX}") if p.exists()]
+
+
+def free_name(base: str, directories: Iterable[str | os.PathLike[str]]) -> str:
+    """``base`` if no folder holds a model of that name, else ``base-2``, ``base-3``, ... (the first free one)."""
+    folders = [Path(d).expanduser() for d in directories]
+
+    def taken(name: str) -> bool:
+        return any(model_files(d, name) for d in folders)
+
+    if not taken(base):
+        return base
+    n = 2
+    while taken(f"{base}-{n}"):
+        n += 1
+    return f"{base}-{n}"
+
+
+def numbered_name(base: str, directories: Iterable[str | os.PathLike[str]]) -> str:
+    """``base-1``, ``base-2``, ...: the first that no folder holds a model of."""
+    folders = [Path(d).expanduser() for d in directories]
+    n = 1
+    while any(model_files(d, f"{base}-{n}") for d in folders):
+        n += 1
+    return f"{base}-{n}"
+
+
+def backup_model(directory: Path, name: str) -> Path | None:
+    """Move model ``name``'s files into ``<directory>/.backup/<name>-<UTC time>/`` (kept as they were); that folder."""
+    files = model_files(directory, name)
+    if not files:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = directory / BACKUP_DIR / f"{name}-{stamp}"
+    folder.mkdir(parents=True)
+    for f in files:
+        os.replace(f, folder / f.name)
+    return folder
 
 
 def user_zoo() -> Path:
@@ -321,14 +444,19 @@ def user_zoo() -> Path:
     return Path(os.environ.get(ZOO_ENV) or USER_ZOO).expanduser()
 
 
+class ModelZooWarning(UserWarning):
+    """A model card of the zoo was skipped (malformed); the message names it and says why."""
+
+
 class ModelZoo:
     """The model cards of some folders (later folders win on equal names).
 
-    A malformed card raises :class:`ModelCardError` when the zoo is read; with ``strict=False`` it is
-    skipped instead and its error kept in :attr:`problems` (so one bad user card cannot hide the others).
+    A malformed card is skipped with a :class:`ModelZooWarning` naming it and its error, kept in
+    :attr:`problems` (one bad user card cannot hide the others); ``strict=True`` raises its
+    :class:`ModelCardError` instead.
     """
 
-    def __init__(self, directories: Iterable[str | os.PathLike[str]] | None = None, strict: bool = True) -> None:
+    def __init__(self, directories: Iterable[str | os.PathLike[str]] | None = None, strict: bool = False) -> None:
         dirs = [PACKAGED_ZOO, user_zoo()] if directories is None else list(directories)
         self.directories = [Path(d).expanduser().resolve() for d in dirs]
         self.strict = strict
@@ -355,6 +483,7 @@ class ModelZoo:
                             if self.strict:
                                 raise
                             self.problems[p] = exc
+                            warnings.warn(f"skipped a malformed model card: {exc}", ModelZooWarning, stacklevel=2)
                             continue
                         cards[card.name] = card
             self._cards = cards

@@ -28,7 +28,7 @@ import zarr
 
 from .. import schema
 from ..dataset import ThaliaDataset
-from ..errors import AnnotationStoreError
+from ..errors import AnnotationStoreError, MissingVariableError
 from ..frame import Frame
 from ..pairs import Pair
 from ..repair import repair_store
@@ -122,12 +122,16 @@ def _write_frames(
         if progress:
             progress(f"{frame_id}: copying the store, {len(edited.get(frame_id, []))} corrected pair(s)")
         target = partial / f"{frame_id}{schema.STORE_SUFFIX}"
+        frame = dataset.frame(frame_id)  # a store that cannot be opened is named before anything is copied
+        if schema.DEFORMATION_MASK not in frame.ds.data_vars:
+            msg = f"{frame.source} has no variable {schema.DEFORMATION_MASK!r}; an export writes the corrected labels into it."
+            raise MissingVariableError(msg, "Restore the store from the original distribution; `thalia-viewer validate ROOT` lists what is missing.")
         _copy_store(dataset, frame_id, target)
-        frame = dataset.frame(frame_id)
         group = zarr.open_group(str(target), mode="r+", use_consolidated=False)
         _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
         for pair in edited.get(frame_id, []):
             ann = store.read_merged(pair, snapshot)
+            _check_shapes(group, ann.masks, f"{frame.source} pair {pair}")
             _write_masks(group, frame.cell(pair), ann.masks)
             record, change = corrected_record(dataset, frame, pair, ann, polygons_in_file)
             corrected[str(ann.record["uniqueID"])] = record
@@ -205,6 +209,18 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
             zarr.consolidate_metadata(str(target))
     elif group.metadata.consolidated_metadata is not None:
         zarr.consolidate_metadata(str(target))
+
+
+def _check_shapes(group: zarr.Group, masks: dict[str, np.ndarray], where: str) -> None:
+    """:class:`AnnotationStoreError` when a correction's masks do not fit the store's pair cells."""
+    for name in schema.MASKS:
+        shape = tuple(group[name].shape)
+        if len(shape) != 4 or tuple(masks[name].shape) != shape[2:]:
+            msg = (
+                f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
+                f"{name} has shape {shape} (pair cells of {'x'.join(map(str, shape[2:])) or 'no'} px)."
+            )
+            raise AnnotationStoreError(msg, "The corrections were made on another version of this frame: export them with that dataset root.")
 
 
 def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:

@@ -54,12 +54,14 @@ class TrainConfig:
     num_workers: int = 0  # loader processes (0: read in the training process)
     device: str | None = None  # default: CUDA when available, else CPU
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 is steadier on a shared CPU
-    resume: bool = False  # continue from this run's last checkpoint
+    resume: bool = False  # continue from this run's last checkpoint (its earlier card is replaced, kept in .backup)
     checkpoint_dir: str | None = None  # default: $XDG_CACHE_HOME/thalia-viewer/checkpoints/<out>
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)
     command: str = ""  # the command line that started the run (recorded in the card)
     author: str = ""  # who started it (the app's login; recorded in the card)
+    overwrite: bool = False  # replace a model of the same name (its files are kept in <zoo>/.backup/)
+    inputs_only: bool = False  # check inputs only: parent, name, labels, and read every sample once; train nothing, write nothing
 
     def __post_init__(self) -> None:
         self.check()
@@ -105,6 +107,12 @@ class TrainConfig:
     def lr_until(self, epoch: int) -> list[float]:
         """The learning rates of epochs 1..``epoch`` (what a resume must not change)."""
         return [self.lr_at(e) for e in range(1, epoch + 1)]
+
+    def zoo_dir(self) -> Path:
+        """The folder the new card and weights go to: ``zoo``, else the user zoo."""
+        from ..zoo import user_zoo
+
+        return Path(self.zoo).expanduser() if self.zoo else user_zoo()
 
     def checkpoint_path(self) -> Path:
         """The run's checkpoint file (``last.pt``)."""

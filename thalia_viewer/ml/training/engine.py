@@ -28,12 +28,21 @@ from typing import Any, Final
 import torch
 
 from ...core.dataset import ThaliaDataset
-from ..errors import InputError
+from ..errors import InputError, ModelExistsError
 from ..files import replacing
 from ..metrics import ThresholdSweep
 from ..torch_env import import_torch, resolve_device
-from ..weights import load_state_dict
-from ..zoo import ModelCard, ModelZoo, build_model, resolve_card, user_zoo, write_card
+from ..weights import check_finite, load_state_dict
+from ..zoo import (
+    BACKUP_DIR,
+    ModelCard,
+    ModelZoo,
+    build_model,
+    free_name,
+    model_files,
+    resolve_card,
+    write_card,
+)
 from .augment import Augment
 from .config import RESUMABLE, TrainConfig
 from .evaluation import Evaluation, evaluate_model, score_loader
@@ -208,6 +217,7 @@ def _train(
     report = progress or (lambda _p: None)
     parent = resolve_card(config.model, zoo)
     card = _new_card(parent, config)
+    _check_name_free(config, zoo)
     config = config.replace(setting=card.setting, timesteps=card.timesteps)  # the recipe records what ran
     init = _initial_weights(parent, card, config)
 
@@ -247,6 +257,9 @@ def _train(
         optimizer.load_state_dict(state["optimizer"])
         history, best, first = list(state["history"]), dict(state["best"]), int(state["epoch"]) + 1
         torch.set_rng_state(state["rng"])
+
+    if config.inputs_only:
+        return _check_inputs(config, card, dataset, train_samples, val_samples, checkpoint, start)
 
     flags = [s.positive for s in train_samples]
     loader, sampler = make_loader(train_data, [], config.batch_size, config.num_workers)
@@ -306,9 +319,57 @@ def _train(
     # the epochs' own times (a resumed run counts the earlier ones too) and this finishing phase
     seconds = sum(r.get("seconds", 0.0) for r in history) + time.perf_counter() - finishing
     _describe(card, parent, config, labels, init, history, best, test, seconds, notes, device, calibration)
-    path = write_card(card, Path(config.zoo).expanduser() if config.zoo else user_zoo(), model=model)
+    check_finite(model.state_dict(), f"the trained model {card.name!r}")
+    path = _write_new_card(card, config, model, notes)
     card.path, card.weights = path, path.with_suffix(".safetensors").name
     return TrainResult(card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes)
+
+
+def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
+    """Refuse, before any work, a name a model already has (in the output folder, or in the zoo it would shadow)."""
+    folder = config.zoo_dir()
+    if config.overwrite or config.resume:  # a resumed run replaces its own earlier card (kept in .backup)
+        return
+    existing = model_files(folder.resolve(), config.out) if folder.is_dir() else []
+    others = zoo or ModelZoo()
+    shadowed = config.out in others and others.get(config.out).path is not None and others.get(config.out).path.parent != folder.resolve()
+    if existing or shadowed:
+        where = folder if existing else others.get(config.out).path
+        dirs = [folder, *others.directories]
+        msg = f"model {config.out!r} already exists ({where}); training never replaces a model silently."
+        hint = f"Pick another --out (e.g. {free_name(config.out, dirs)!r}), or pass --overwrite (the old files are kept in {folder / BACKUP_DIR})."
+        if shadowed and not existing:
+            hint = f"A card of that name in {folder} would replace it for every process. " + hint
+        raise ModelExistsError(msg, hint)
+
+
+def _write_new_card(card: ModelCard, config: TrainConfig, model: torch.nn.Module, notes: list[str]) -> Path:
+    """Write the trained card; if another run took its name meanwhile, under the next free name (noted)."""
+    folder = config.zoo_dir()
+    try:
+        return write_card(card, folder, model=model, overwrite=config.overwrite or config.resume)
+    except ModelExistsError:
+        taken = card.name
+        card.name = free_name(taken, [folder])
+        card.description = card.description.replace(taken, card.name, 1)
+        notes.append(f"model {taken!r} was written by another run meanwhile; this one is saved as {card.name!r}")
+        return write_card(card, folder, model=model)
+
+
+def _check_inputs(
+    config: TrainConfig, card: ModelCard, dataset: ThaliaDataset, train_samples: list, val_samples: list,
+    checkpoint: Path, start: float,
+) -> TrainResult:  # fmt: skip
+    """``inputs_only``: read every training and validation sample's whole input once (what a run may read); write nothing."""
+    from ..inputs import sequence_input
+
+    for sample in [*train_samples, *val_samples]:
+        sequence_input(dataset.frame(sample.frame), sample.pairs, card.setting, None, card.normalisation)
+    notes = [
+        f"check passed: parent model and weights load, {config.out!r} is free in {config.zoo_dir()}, "
+        f"{len(train_samples)} training and {len(val_samples)} validation samples read; nothing trained or written"
+    ]
+    return TrainResult(None, None, [], None, None, False, checkpoint, seconds=time.perf_counter() - start, notes=notes)
 
 
 def calibrate_threshold(
