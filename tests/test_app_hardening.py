@@ -150,8 +150,10 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     label = app.views["label"]._pane.object
     assert "thalia-caption" in label  # the card still shows the pair's labels
     items = {it["key"]: it for it in app.views["timeseries"].strip.items}
-    assert items[f"{pairs[3].primary}_{pairs[3].secondary}"]["problem"]  # its thumbnail says it cannot be read
-    assert not items[f"{pairs[4].primary}_{pairs[4].secondary}"]["problem"]
+    strip = app.views["timeseries"].strip
+    assert f"{pairs[3].primary}_{pairs[3].secondary}" in items  # listed, with its labels
+    assert f"{pairs[3].primary}_{pairs[3].secondary}" in strip.failed  # its thumbnail says it cannot be read
+    assert f"{pairs[4].primary}_{pairs[4].secondary}" not in strip.failed
     state.step(1)  # the next pair draws, the line goes
     view._stack(keys=view._feed.keys)
     assert not view._problem.visible and not view._failures
@@ -185,12 +187,19 @@ def test_a_malformed_annotations_file_still_browses_the_cubes(tiny_root, tmp_pat
     assert "Labels cannot be read" in app.views["label"]._pane.object
 
 
-def test_no_store_can_be_created_editing_is_off_and_the_page_says_why(tiny_root, monkeypatch):
+def test_no_store_can_be_created_edits_are_kept_and_the_page_says_where_to_save(tiny_root, monkeypatch):
     monkeypatch.setenv("THALIA_STORE", "/sys/thalia-viewer-test-store")  # not creatable, even by root
     app = ExplorerApp(str(tiny_root), "annotate")
-    assert (app.edit is None and "Operation not permitted" in app.editing_off) or "Permission denied" in app.editing_off
-    assert "Editing is off" in app.views["save"].object
-    assert app.views["map"] is not None and app.state.current is not None
+    message = app.state.message
+    assert message.level == "warning" and "--store" in message.text and "THALIA_STORE" in message.text
+    edit = app.edit  # editing stays on: the store would be created by the first save, which cannot happen here
+    assert edit is not None and app.views["map"] is not None and app.state.current is not None
+    edit.author = "ana"
+    edit.set_field("caption", "waits for a writable store")
+    assert edit.save() is False
+    message = app.state.message
+    assert message.level == "error" and "--store" in message.text and "edits are kept" in message.text
+    assert edit.dirty and edit.record(app.state.current)["caption"] == "waits for a writable store"
     explore = ExplorerApp(str(tiny_root))  # browsing never creates a store, so it says nothing
     assert explore.editing_off == "" and explore.views
 
@@ -234,6 +243,8 @@ def test_every_kind_of_save_failure_is_a_notification_and_the_edits_stay(editing
 
 def test_a_store_that_disappears_is_reported_on_save_and_used_again_when_it_is_back(editing):
     app, edit, store = editing
+    assert edit.save() is True  # the first save creates the store
+    edit.set_field("caption", "edited again")
     away = store.with_name("away")
     shutil.move(store, away)
     assert edit.save() is False

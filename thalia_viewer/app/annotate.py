@@ -46,10 +46,11 @@ VOLCANIC_LEVELS: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code and 
 ANONYMOUS: Final = ""
 
 
-def save_error(exc: BaseException, pair: Pair, location: str) -> str:
+def save_error(exc: BaseException, pair: Pair, store: AnnotationStore) -> str:
     """What a failed save tells the user: what failed, why, that the edits are kept, and what to do."""
     kept = "Your edits are kept (unsaved)"
-    if not store_exists(location):
+    location = store.location
+    if store.exists and not store_exists(location):  # created (or found) once, gone now
         return (f"saving {pair} failed: the annotation store {location} is gone (moved or deleted while the app "
                 f"runs). {kept}: put the store back, then save again.")  # fmt: skip
     if isinstance(exc, ThaliaError):
@@ -392,10 +393,10 @@ class EditSession(param.Parameterized):
             self.conflict = Conflict(pair, str(exc))
             return False
         except Exception as exc:  # OSError, IcechunkError, Zarr errors, ThaliaError: nothing saved, edits kept
-            self._store_failed = not isinstance(exc, ThaliaError) or not store_exists(self.store.location)
+            self._store_failed = not isinstance(exc, ThaliaError) or (self.store.exists and not store_exists(self.store.location))
             log_unexpected(exc, f"saving {pair}")
             self.status = f"not saved: {type(exc).__name__}"
-            self.state.notify("error", save_error(exc, pair, self.store.location))
+            self.state.notify("error", save_error(exc, pair, self.store))
             return False
         self._store_failed = False
         self._opened[pair] = self._opened[pair].saved(update, editor.masks)

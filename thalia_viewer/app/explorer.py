@@ -19,7 +19,14 @@ from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
 from thalia_viewer.app.messages import NOTIFICATION_MS, Message, escape, placeholder_html
 from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
-from thalia_viewer.app.overlay import STORE_ENV, StoreOverlay, open_store, store_exists, store_location
+from thalia_viewer.app.overlay import (
+    STORE_ENV,
+    StoreOverlay,
+    open_store,
+    store_exists,
+    store_location,
+    store_writable,
+)
 from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
@@ -117,6 +124,10 @@ class ExplorerApp(Viewer):
             store = open_store(location, state.root)
             if self.spec.mode in EDITING_MODES:
                 self.edit = EditSession(state, store, identity=self.identity, reopen=lambda: open_store(location, state.root))
+                if not store_writable(location):  # a read-only root without a store: say so before any edit
+                    state.notify("warning", f"Corrections cannot be saved to {location} (not writable here). Serve "
+                                            f"with `thalia-viewer serve ROOT --store PATH` or set {STORE_ENV}=PATH to "
+                                            "save them elsewhere; your edits are kept in this browser meanwhile.")  # fmt: skip
             else:
                 StoreOverlay(state, store)
         except Exception as exc:  # read-only root without a store, a store gone: browse the source, say why

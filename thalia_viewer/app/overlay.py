@@ -10,6 +10,7 @@ mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsav
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -71,6 +72,25 @@ def store_exists(location: str) -> bool:
     """Whether a store may be at ``location`` (object storage: assumed; a local folder: it exists)."""
     folder = local_folder(location)
     return folder is None or folder.is_dir()
+
+
+def store_writable(location: str) -> bool:
+    """Whether a save can go to ``location``: object storage is assumed to; in a local store (or the nearest
+    existing folder above one not created yet) this process must be able to create a file. Tried for real (a
+    hidden temporary folder, removed at once): permission bits say nothing for root or read-only mounts."""
+    folder = local_folder(location)
+    if folder is None:
+        return True
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        return False
+    try:
+        probe = tempfile.mkdtemp(prefix=".thalia-write-check-", dir=folder)
+    except OSError:
+        return False
+    os.rmdir(probe)
+    return True
 
 
 def open_store(location: str, root: str) -> AnnotationStore:
