@@ -60,6 +60,9 @@ def _doctest_root(request: pytest.FixtureRequest) -> None:
     template = request.getfixturevalue("_doctest_root_template")
     tmp = request.getfixturevalue("tmp_path")
     root = shutil.copytree(template, tmp / template.name)
-    request.getfixturevalue("monkeypatch").chdir(tmp)  # files an example writes land there
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.chdir(tmp)  # files an example writes land there
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp / "cache"))
+    monkeypatch.delenv("THALIA_STORE", raising=False)
     namespace = request.getfixturevalue("doctest_namespace")
     namespace.update(root=str(root), store_path=str(tmp / "store"))

@@ -73,8 +73,8 @@ def png_bytes(image: Image) -> bytes:
 def facts_table(facts: Iterable[tuple[str, object]], css_class: str = "thalia-facts") -> str:
     """An HTML table of (name, value) rows; every text is escaped."""
     rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
-        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        f"<tr><th style='text-align:left;vertical-align:top;padding-right:1em;white-space:nowrap'>"
+        f"{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
         for k, v in facts
     )
     return f"<table class='{html.escape(css_class)}'>{rows}</table>"

@@ -289,5 +289,5 @@ class PairView:
             figure = error_html(exc)
         return (
             "<div class='thalia-pair' style='display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start'>"
-            f"<div>{figure}</div><div>{facts_table(self.facts())}</div></div>"
+            f"<div>{figure}</div><div style='flex:1 1 300px;max-width:520px'>{facts_table(self.facts())}</div></div>"
         )
