@@ -27,7 +27,7 @@ import html
 import os
 from collections.abc import Iterable, Iterator
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, overload
 
 import xarray as xr
 
@@ -86,23 +86,28 @@ class ThaliaDataset:
         return rows
 
     # ------------------------------------------------------------------------------ notebook access
-    def __getitem__(self, key: str | Pair | tuple[str, str, str]) -> Frame | PairView:
+    @overload
+    def __getitem__(self, key: Pair | PairView | tuple[str, str, str]) -> PairView: ...
+    @overload
+    def __getitem__(self, key: str) -> Frame | PairView: ...
+
+    def __getitem__(self, key: str | Pair | PairView | tuple[str, str, str]) -> Frame | PairView:
         """``ds[frame_id]``: a frame; ``ds[pair]``, ``ds["FRAME/P_S"]`` or ``ds[frame_id, primary, secondary]``:
         a :class:`PairView`."""
-        if isinstance(key, PairView):
-            key = key.pair
         if isinstance(key, str) and "/" not in key:
             return self.frame(key.strip())
         return self.view(key)
 
-    def view(self, pair: Pair | str | tuple[str, str, str]) -> PairView:
+    def view(self, pair: Pair | PairView | str | tuple[str, str, str]) -> PairView:
         """The valid pair ``pair`` (a :class:`Pair`, ``"FRAME/P_S"`` or ``(frame, primary, secondary)``) bound to
         its frame: its layers, masks, record and figure."""
+        if isinstance(pair, PairView):
+            pair = pair.pair
         if isinstance(pair, str):
             try:
                 pair = Pair.parse(pair)
             except ValueError as exc:
-                raise PairNotFoundError(str(exc), "Name a pair FRAME/PRIMARY_SECONDARY.") from None
+                raise PairNotFoundError(str(exc), "Name a pair FRAME/PRIMARY_SECONDARY.") from exc
         elif isinstance(pair, tuple):
             if len(pair) != 3:
                 msg = f"a pair of the dataset is (frame, primary, secondary); got {len(pair)} values."

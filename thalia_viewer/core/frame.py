@@ -77,7 +77,7 @@ class Frame:
         self._placement_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- notebook access
-    def view(self, pair: Pair | str | tuple[str, str] | int) -> PairView:
+    def view(self, pair: Pair | PairView | str | tuple[str, str] | int) -> PairView:
         """The pair ``pair`` bound to this frame (:class:`PairView`: its layers, masks, record, figure).
 
         ``pair``: a :class:`Pair`, its key (``FRAME/P_S`` or ``P_S``), a (primary, secondary) tuple of dates,
@@ -100,7 +100,7 @@ class Frame:
             try:
                 pair = Pair.parse(text if "/" in text else f"{self.frame_id}/{text}")
             except ValueError as exc:
-                raise PairNotFoundError(str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113.") from None
+                raise PairNotFoundError(str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113.") from exc
         elif isinstance(pair, tuple):
             if len(pair) != 2:
                 msg = f"a pair of frame {self.frame_id} is (primary, secondary); got {len(pair)} values."
@@ -108,13 +108,13 @@ class Frame:
             try:
                 pair = Pair(self.frame_id, *pair)
             except ValueError as exc:
-                raise PairNotFoundError(str(exc), "Dates are YYYYMMDD.") from None
+                raise PairNotFoundError(str(exc), "Dates are YYYYMMDD.") from exc
         if pair.frame != self.frame_id:
             msg = f"pair {pair} belongs to frame {pair.frame}, not {self.frame_id}."
             raise PairNotFoundError(msg, "Ask the dataset for it: ds[pair].")
         return PairView(self, self.pair(pair.primary, pair.secondary))
 
-    def __getitem__(self, pair: Pair | str | tuple[str, str] | int) -> PairView:
+    def __getitem__(self, pair: Pair | PairView | str | tuple[str, str] | int) -> PairView:
         return self.view(pair)
 
     def __iter__(self) -> Iterator[Pair]:

@@ -52,9 +52,9 @@ def layer_spec(key: str) -> schema.Layer:
     """The layer called ``key`` (or an alias); :class:`UnknownLayerError` listing them otherwise."""
     try:
         return schema.layer(str(key))
-    except KeyError:
+    except KeyError as exc:
         msg = f"unknown layer {key!r}."
-        raise UnknownLayerError(msg, f"Layers: {', '.join(schema.LAYERS)}; aliases: {', '.join(schema.LAYER_ALIASES)}.") from None
+        raise UnknownLayerError(msg, f"Layers: {', '.join(schema.LAYERS)}; aliases: {', '.join(schema.LAYER_ALIASES)}.") from exc
 
 
 @dataclass(frozen=True, repr=False)
