@@ -16,6 +16,9 @@
 448
 >>> pv.to_png(width=200)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
 True
+
+Figures are drawn by the renderer registered in :mod:`.display` (the core never imports the rendering
+layer; ``import thalia_viewer`` registers ``viz.png.render_view``); everything else is plain xarray / numpy.
 """
 
 from __future__ import annotations
