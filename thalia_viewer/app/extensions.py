@@ -15,8 +15,23 @@ import panel as pn
 from panel.template.base import BaseTemplate
 from panel.viewable import Viewable
 
+from thalia_viewer.app import theme
+
 #: Every Panel extension a view of any mode (layouts/*.yaml) needs; ``tabulator``: the review and search tables.
 PANEL_EXTENSIONS: Final = ("tabulator",)
+
+
+def load_extensions() -> None:
+    """``pn.extension`` with every mode's extensions and the app's settings: at the top of a served page
+    (``app/main.py``, any ``panel serve`` script) and in Jupyter before the app is shown (``tv.app``)."""
+    pn.extension(
+        *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
+        notifications=True,
+        raw_css=[theme.css()],
+        design=theme.OfflineFast,
+        throttled=True,  # sliders report on release: re-rendering follows the hand, not every pixel of a drag
+        disconnect_notification="Connection to the server lost: reload the page.",
+    )
 
 
 def needed_extensions(page: Viewable | BaseTemplate) -> set[str]:

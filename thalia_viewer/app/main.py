@@ -12,18 +12,10 @@ import sys
 
 import panel as pn
 
-from thalia_viewer.app import theme
 from thalia_viewer.app.data import root_from
 from thalia_viewer.app.explorer import create_app, requested_mode
-from thalia_viewer.app.extensions import PANEL_EXTENSIONS
+from thalia_viewer.app.extensions import load_extensions
 
-pn.extension(
-    *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
-    notifications=True,
-    raw_css=[theme.css()],
-    design=theme.OfflineFast,
-    throttled=True,  # sliders report on release: re-rendering follows the hand, not every pixel of a drag
-    disconnect_notification="Connection to the server lost: reload the page.",
-)
+load_extensions()  # every mode's extensions, for every session
 
 create_app(root_from(sys.argv, os.environ), requested_mode(pn.state.session_args)).servable()

@@ -3,26 +3,44 @@
 Dataset features: one Zarr store per Sentinel-1 frame, a dense primary x secondary grid of interferograms
 of which only real pairs are filled. Dataset format: DESIGN.md, "The data". Classes: ``schema``.
 
->>> ds = ThaliaDataset("data/default")
->>> frame = ds.frame(ds.frames[0])
+>>> ds = ThaliaDataset(root)                      # a folder, or an fsspec URL (s3://..., https://...)
+>>> ds.frames
+['124D_05291_081406', '144A_SM_REUN_S6']
+>>> frame = ds["124D_05291_081406"]                # ds.frame(frame_id)
+>>> frame.shape, len(frame), len(frame.positives)   # (rows, columns) px; valid pairs; positive pairs
+((160, 192), 18, 11)
 >>> pair = frame.pairs[0]
->>> frame.layer(pair, "phase")   # lazy 2-D DataArray, radians
+>>> pair
+Pair(frame='124D_05291_081406', primary='20180218', secondary='20180302')
+>>> phase = frame.layer(pair, "phase")              # lazy 2-D DataArray, radians
+>>> phase.dims, phase.attrs["units"]
+(('y', 'x'), 'rad')
+>>> ds[pair]                                         # the pair bound to its frame (core.view.PairView)
+<PairView 124D_05291_081406/20180218_20180302: 12 days, train, Deformation, 160 x 192 px>
+>>> len(ds.pairs(split="test"))                      # valid pairs of a benchmark split, every frame
+12
 """
 
 from __future__ import annotations
 
+import html
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, overload
 
 import xarray as xr
 
 from . import schema
+from .display import date_range, grid_table
 from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreError, PairNotFoundError
 from .frame import Frame
 from .io import Location
 from .pairs import Pair
+from .view import PairView
+
+#: Frames listed (opened) by a dataset's repr.
+REPR_FRAMES = 20
 
 
 class ThaliaDataset:
@@ -40,7 +58,85 @@ class ThaliaDataset:
         self._frames: dict[str, Frame] = {}
 
     def __repr__(self) -> str:
-        return f"ThaliaDataset({self.root!r}, frames={len(self.frames)})"
+        rows = self._frame_rows()
+        lines = [f"<ThaliaDataset {self.root}: {len(self.frames)} frames>"]
+        widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        if len(self.frames) > len(rows):
+            lines.append(f"  ... and {len(self.frames) - len(rows)} more frames")
+        lines.append(f"  {schema.ANNOTATIONS_FILE}: {len(self.annotations)} records; {schema.QUALITY_FILE}: "
+                     f"{'present' if self.quality is not None else 'absent'}")  # fmt: skip
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = self._frame_rows()
+        more = len(self.frames) - len(rows)
+        return (
+            f"<div class='thalia-dataset'><b>ThaliaDataset</b> {html.escape(self.root)}: {len(self.frames)} frames, "
+            f"{len(self.annotations)} records in {schema.ANNOTATIONS_FILE}"
+            + grid_table(("frame", "size", "pairs", "primary dates"), rows)
+            + (f"<p>... and {more} more frames</p>" if more > 0 else "")
+            + "</div>"
+        )
+
+    def _frame_rows(self) -> list[tuple[str, str, str, str]]:
+        """One row per frame (the first :data:`REPR_FRAMES`): id, size, pairs (positive), primary dates."""
+        rows = []
+        for fid in self.frames[:REPR_FRAMES]:
+            f = self.frame(fid)
+            rows.append((fid, f"{f.shape[0]} x {f.shape[1]} px", f"{len(f.pairs)} pairs ({len(f.positives)} positive)",
+                         date_range(f.primary_dates)))  # fmt: skip
+        return rows
+
+    # ------------------------------------------------------------------------------ notebook access
+    @overload
+    def __getitem__(self, key: Pair | PairView | tuple[str, str, str]) -> PairView: ...
+    @overload
+    def __getitem__(self, key: str) -> Frame | PairView: ...
+
+    def __getitem__(self, key: str | Pair | PairView | tuple[str, str, str]) -> Frame | PairView:
+        """``ds[frame_id]``: a frame; ``ds[pair]``, ``ds["FRAME/P_S"]`` or ``ds[frame_id, primary, secondary]``:
+        a :class:`PairView`."""
+        if isinstance(key, str) and "/" not in key:
+            return self.frame(key.strip())
+        return self.view(key)
+
+    def view(self, pair: Pair | PairView | str | tuple[str, str, str]) -> PairView:
+        """The valid pair ``pair`` (a :class:`Pair`, ``"FRAME/P_S"`` or ``(frame, primary, secondary)``) bound to
+        its frame: its layers, masks, record and figure."""
+        if isinstance(pair, PairView):
+            pair = pair.pair
+        if isinstance(pair, str):
+            try:
+                pair = Pair.parse(pair)
+            except ValueError as exc:
+                raise PairNotFoundError(str(exc), "Name a pair FRAME/PRIMARY_SECONDARY.") from exc
+        elif isinstance(pair, tuple):
+            if len(pair) != 3:
+                msg = f"a pair of the dataset is (frame, primary, secondary); got {len(pair)} values."
+                raise PairNotFoundError(msg, "Pass a frame id and two YYYYMMDD dates.")
+            pair = self.resolve(*pair)
+        elif not isinstance(pair, Pair):
+            msg = f"a pair is a Pair, 'FRAME/PRIMARY_SECONDARY' or (frame, primary, secondary); got {type(pair).__name__}."
+            raise TypeError(msg)
+        return self.frame(pair.frame).view(pair)
+
+    def __iter__(self) -> Iterator[str]:
+        """Frame ids, sorted (``ds[frame_id]`` opens each)."""
+        return iter(self.frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str) and "/" not in key:
+            return key in self.frames
+        if isinstance(key, str):
+            try:
+                key = Pair.parse(key)
+            except ValueError:
+                return False
+        return isinstance(key, Pair) and key.frame in self.frames and key in self.frame(key.frame)
 
     # ------------------------------------------------------------------------------------- content
     @cached_property

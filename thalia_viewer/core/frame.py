@@ -8,7 +8,7 @@ masks, ERA5 variables with one date dim or both, the project's activity / intens
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from . import schema
+from .display import date_range, facts_table
 from .errors import (
     CorruptChunkError,
     MissingVariableError,
@@ -29,6 +30,7 @@ from .pairs import sequences as _sequences
 from .pairs import timeseries as _timeseries
 from .placement import FrameFit, Placement, estimate_fit, place, record_entries, record_polygons
 from .placement import Status as PlacementStatus
+from .view import PairView
 
 #: Fraction of exact zeros in a pair's coherence above which zeros are taken for no-data.
 ZERO_NODATA_FRACTION = 0.005
@@ -73,6 +75,87 @@ class Frame:
         self._secondary_index = _date_index(ds, schema.SECONDARY, self.source)
         self._placements: dict[tuple[str, str], Placement] = {}
         self._placement_lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------- notebook access
+    def view(self, pair: Pair | PairView | str | tuple[str, str] | int) -> PairView:
+        """The pair ``pair`` bound to this frame (:class:`PairView`: its layers, masks, record, figure).
+
+        ``pair``: a :class:`Pair`, its key (``FRAME/P_S`` or ``P_S``), a (primary, secondary) tuple of dates,
+        or an index into :attr:`pairs` (negative from the end). :class:`PairNotFoundError` names the pairs
+        of the primary date when the dates make no valid pair.
+        """
+        if isinstance(pair, PairView):
+            pair = pair.pair
+        if isinstance(pair, bool) or not isinstance(pair, (Pair, str, tuple, int, np.integer)):
+            msg = f"a pair of frame {self.frame_id} is a Pair, 'PRIMARY_SECONDARY', (primary, secondary) or an index; got {type(pair).__name__}."
+            raise TypeError(msg)
+        if isinstance(pair, (int, np.integer)):
+            n = len(self.pairs)
+            if not -n <= pair < n:
+                msg = f"frame {self.frame_id} has {n} valid pairs; index {pair} is out of range."
+                raise PairNotFoundError(msg, "Index from 0 to len(frame) - 1, or name the pair by its dates.")
+            return PairView(self, self.pairs[int(pair)])
+        if isinstance(pair, str):
+            text = pair.strip()
+            try:
+                pair = Pair.parse(text if "/" in text else f"{self.frame_id}/{text}")
+            except ValueError as exc:
+                raise PairNotFoundError(str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113.") from exc
+        elif isinstance(pair, tuple):
+            if len(pair) != 2:
+                msg = f"a pair of frame {self.frame_id} is (primary, secondary); got {len(pair)} values."
+                raise PairNotFoundError(msg, "Pass two YYYYMMDD dates.")
+            try:
+                pair = Pair(self.frame_id, *pair)
+            except ValueError as exc:
+                raise PairNotFoundError(str(exc), "Dates are YYYYMMDD.") from exc
+        if pair.frame != self.frame_id:
+            msg = f"pair {pair} belongs to frame {pair.frame}, not {self.frame_id}."
+            raise PairNotFoundError(msg, "Ask the dataset for it: ds[pair].")
+        return PairView(self, self.pair(pair.primary, pair.secondary))
+
+    def __getitem__(self, pair: Pair | PairView | str | tuple[str, str] | int) -> PairView:
+        return self.view(pair)
+
+    def __iter__(self) -> Iterator[Pair]:
+        """The valid pairs, sorted (``frame[pair]`` gives each one's view)."""
+        return iter(self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __contains__(self, pair: object) -> bool:
+        if isinstance(pair, PairView):
+            pair = pair.pair
+        if isinstance(pair, str):
+            try:
+                pair = Pair.parse(pair if "/" in pair else f"{self.frame_id}/{pair}")
+            except ValueError:
+                return False
+        return isinstance(pair, Pair) and pair in set(self.pairs)
+
+    def facts(self) -> list[tuple[str, object]]:
+        """The frame's key facts as (name, value) rows: volcanoes, size, dates, pairs, positives, source."""
+        primaries = self.primary_dates
+        volcanoes = schema.volcanoes(self.frame_id)
+        return [
+            ("frame", self.frame_id),
+            *([("volcanoes", volcanoes)] if volcanoes else []),
+            ("size", f"{self.shape[0]} x {self.shape[1]} px ({self.y_dim}, {self.x_dim})"),
+            ("primary dates", f"{len(primaries)}: {date_range(primaries)}" if primaries else "0"),
+            ("pairs", f"{len(self.pairs)} valid, {len(self.positives)} positive"),
+            ("source", self.source),
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Frame {self.frame_id}: {self.shape[0]} x {self.shape[1]} px, {len(self.primary_dates)} primary dates "
+            f"({date_range(self.primary_dates) or 'none'}), {len(self.pairs)} pairs ({len(self.positives)} positive), "
+            f"{self.source}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return facts_table(self.facts())
 
     # ------------------------------------------------------------------------------------ geometry
     @property

@@ -26,7 +26,7 @@ from . import inputs, tiling
 from .errors import InputError
 from .metrics import Confusion, confusion
 from .torch_env import import_torch, resolve_device
-from .zoo import ModelCard, ModelZoo, load_model
+from .zoo import DEFAULT_MODEL, ModelCard, ModelZoo, load_model
 
 if TYPE_CHECKING:
     import torch
@@ -68,7 +68,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: str | ModelCard | nn.Module,
+        model: str | ModelCard | nn.Module = DEFAULT_MODEL,
         device: str | torch.device | None = None,
         *,
         card: ModelCard | None = None,
@@ -78,7 +78,8 @@ class Predictor:
         channels_last: bool | None = None,
         amp: bool | None = None,
     ) -> None:
-        """``model``: a zoo name, a card (its weights are loaded) or a module (pass its ``card``)."""
+        """``model``: a zoo name (default: the zoo's default model), a card (its weights are loaded) or a module
+        (pass its ``card``)."""
         torch = import_torch()
         self.device = resolve_device(device)
         if isinstance(model, str):

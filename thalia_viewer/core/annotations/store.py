@@ -7,9 +7,19 @@ holding ``deformation_mask``, ``activity_type_mask`` and ``intensity_level_mask`
 or revert of a pair is one commit on ``main`` whose metadata names author, kind and pair; a save writes
 only the chunks that differ from the pair's previous version. History is never rewritten.
 
->>> store = AnnotationStore(default_store_path(root), dataset=ThaliaDataset(root))
+>>> store = AnnotationStore(default_store_path(root), dataset=ThaliaDataset(root))   # ROOT/.thalia/annotations
+>>> pair = Pair("124D_05291_081406", "20180218", "20180302")
 >>> ann = store.read_merged(pair)                      # correction if any, else the source
->>> store.save_pair(pair, ann.masks, ann.record, author="ana", message="trim mask", base=ann.version)
+>>> ann.source, ann.version
+(True, None)
+>>> masks = {name: m.copy() for name, m in ann.masks.items()}
+>>> masks["deformation_mask"][:20, :20] = masks["activity_type_mask"][:20, :20] = 1        # Mogi
+>>> masks["intensity_level_mask"][:20, :20] = 2                                           # Medium
+>>> version = store.save_pair(pair, masks, ann.record, author="ana", message="trim mask", base=ann.version)
+>>> [(v.author, v.message, v.id == version) for v in store.history(pair=pair)]
+[('ana', 'trim mask', True)]
+>>> store.read_merged(pair).author
+'ana'
 """
 
 from __future__ import annotations

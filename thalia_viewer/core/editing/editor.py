@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from thalia_viewer.core import schema
@@ -93,6 +95,16 @@ class MaskEditor:
         """An editor of blank rasters of ``shape`` (rows, cols)."""
         blank = np.zeros(shape, np.uint8)
         return cls(blank, blank, **options)
+
+    @classmethod
+    def from_masks(cls, masks: Mapping[str, np.ndarray], **options: int) -> MaskEditor:
+        """An editor of the three rasters keyed by ``schema.MASKS`` names, as a :class:`PairAnnotation`, a
+        pair view's ``masks`` or an annotation store read gives them."""
+        missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in masks]
+        if missing:
+            msg = f"masks lack {', '.join(missing)} (they have {', '.join(map(str, masks)) or 'nothing'})."
+            raise SchemaError(msg, f"Pass the rasters keyed by {', '.join(schema.MASKS)}.")
+        return cls(masks[schema.ACTIVITY_MASK], masks[schema.INTENSITY_MASK], masks.get(schema.DEFORMATION_MASK), **options)
 
     @classmethod
     def from_deformation(cls, deformation: np.ndarray, intensity: int, **options: int) -> MaskEditor:
