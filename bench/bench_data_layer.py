@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import zarr
 
-from bench.common import Timing, time_it, timing_dict, write_results
+from bench.common import time_alternating, timing_dict, write_results
 from bench.datasets import big_frame
 from bench.realscale import realscale_root, written_pairs
 from thalia_viewer.core import schema
@@ -66,11 +67,16 @@ class Cycle:
         return self.pairs[self.n % len(self.pairs)]
 
 
-def _line(root: str, what: str, ours: Timing, raw: Timing) -> float:
-    ratio = ours.median_s / raw.median_s if raw.median_s > 0 else float("inf")
-    print(f"{NAME} [{root}] {what}: data layer {ours.median_s * 1000:.1f} ms (min {ours.min_s * 1000:.1f}) vs raw zarr "
-          f"{raw.median_s * 1000:.1f} ms (min {raw.min_s * 1000:.1f}) -> {ratio:.2f}x raw", flush=True)  # fmt: skip
-    return round(ratio, 3)
+def compare(label: str, what: str, ours: Callable[[], Any], raw: Callable[[], Any], repeats: int = REPEATS) -> dict[str, Any]:
+    """Time ``ours`` and ``raw`` in turn; print and return both, with wall and CPU ratios (ours / raw)."""
+    t_ours, t_raw, (cpu_ours, cpu_raw) = time_alternating(ours, raw, repeats=repeats)
+    ratio = t_ours.median_s / t_raw.median_s if t_raw.median_s > 0 else float("inf")
+    cpu_ratio = cpu_ours / cpu_raw if cpu_raw > 0 else float("inf")
+    print(f"{NAME} [{label}] {what}: data layer {t_ours.median_s * 1000:.1f} ms (min {t_ours.min_s * 1000:.1f}) vs raw zarr "
+          f"{t_raw.median_s * 1000:.1f} ms (min {t_raw.min_s * 1000:.1f}) -> {ratio:.2f}x raw "
+          f"(CPU {cpu_ours * 1000:.0f} vs {cpu_raw * 1000:.0f} ms: {cpu_ratio:.2f}x)", flush=True)  # fmt: skip
+    return {"data_layer": timing_dict(t_ours), "raw": timing_dict(t_raw), "ratio": round(ratio, 3),
+            "cpu_s": [round(cpu_ours, 4), round(cpu_raw, 4)], "cpu_ratio": round(cpu_ratio, 3)}  # fmt: skip
 
 
 def run_root(label: str, root: Path) -> dict[str, Any]:
@@ -88,49 +94,36 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
         for name in (schema.ANNOTATIONS_FILE, schema.QUALITY_FILE):
             json.loads((root / name).read_text())
 
-    t_open, t_open_raw = time_it(open_ours, repeats=3), time_it(open_raw, repeats=3)
+    opened = compare(label, "open dataset + frame", open_ours, open_raw, repeats=3)
     frame = ds.frame(frame_id)
     group = zarr.open_consolidated(str(store), mode="r")
     pairs = bench_pairs(root, ds)
     h, w = frame.shape
     win = (slice(h // 2 - WINDOW // 2, h // 2 + WINDOW // 2), slice(w // 2 - WINDOW // 2, w // 2 + WINDOW // 2))
     era5 = "total_column_water_vapour"
-
-    def cell(p: Pair) -> tuple[int, int]:
-        return frame.cell(p)
-
     ours_pair, raw_pair = Cycle(pairs), Cycle(pairs)
-    t_one = time_it(lambda: frame.read(ours_pair(), ["phase"]), repeats=REPEATS)
-    t_one_raw = time_it(lambda: np.asarray(group[schema.PHASE][cell(raw_pair())]), repeats=REPEATS)
-    t_win = time_it(lambda: frame.layer(ours_pair(), "phase")[win].values, repeats=REPEATS)
-    t_win_raw = time_it(lambda: np.asarray(group[schema.PHASE][(*cell(raw_pair()), *win)]), repeats=REPEATS)
 
     def six_raw() -> None:
-        i, j = cell(raw_pair())
+        i, j = frame.cell(raw_pair())
         for name in (schema.PHASE, schema.COHERENCE, schema.DEFORMATION_MASK):
             np.asarray(group[name][i, j])
         np.asarray(group[schema.DEM][:])
         np.asarray(group[schema.era5_variable(era5, schema.PRIMARY)][i])
         np.asarray(group[schema.era5_variable(era5, schema.SECONDARY)][j])
 
-    t_six = time_it(lambda: frame.read(ours_pair(), KEYS), repeats=REPEATS)
-    t_six_raw = time_it(six_raw, repeats=REPEATS)
+    one = compare(label, "one pair, one layer, full res", lambda: frame.read(ours_pair(), ["phase"]),
+                  lambda: np.asarray(group[schema.PHASE][frame.cell(raw_pair())]))  # fmt: skip
+    window = compare(label, f"one pair, one layer, {WINDOW} px window", lambda: frame.layer(ours_pair(), "phase")[win].values,
+                     lambda: np.asarray(group[schema.PHASE][(*frame.cell(raw_pair()), *win)]))  # fmt: skip
+    six = compare(label, "one pair, six layers, full res", lambda: frame.read(ours_pair(), KEYS), six_raw)
     chunks = group[schema.PHASE].chunks
     print(f"{NAME} [{label}] {h} x {w} px, date grid {frame.ds.sizes[schema.PRIMARY]} x "
           f"{frame.ds.sizes[schema.SECONDARY]}, {len(frame.pairs)} valid pairs, phase chunks {chunks}", flush=True)  # fmt: skip
-    figures = {
+    return {
         "frame_px": [h, w], "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
         "valid_pairs": len(frame.pairs), "phase_chunks": list(chunks),
-        "open": {"data_layer": timing_dict(t_open), "raw": timing_dict(t_open_raw),
-                 "ratio": _line(label, "open dataset + frame", t_open, t_open_raw)},
-        "one_layer": {"data_layer": timing_dict(t_one), "raw": timing_dict(t_one_raw),
-                      "ratio": _line(label, "one pair, one layer, full res", t_one, t_one_raw)},
-        "window": {"px": WINDOW, "data_layer": timing_dict(t_win), "raw": timing_dict(t_win_raw),
-                   "ratio": _line(label, f"one pair, one layer, {WINDOW} px window", t_win, t_win_raw)},
-        "six_layers": {"layers": list(KEYS), "data_layer": timing_dict(t_six), "raw": timing_dict(t_six_raw),
-                       "ratio": _line(label, "one pair, six layers, full res", t_six, t_six_raw)},
+        "open": opened, "one_layer": one, "window": {"px": WINDOW, **window}, "six_layers": {"layers": list(KEYS), **six},
     }  # fmt: skip
-    return figures
 
 
 def main() -> dict[str, Any]:

@@ -50,6 +50,31 @@ def time_it(fn: Callable[[], Any], repeats: int = DEFAULT_REPEATS, warmup: int =
     return Timing(statistics.median(runs), min(runs), runs, warm)
 
 
+def time_alternating(
+    a: Callable[[], Any], b: Callable[[], Any], repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP
+) -> tuple[Timing, Timing, tuple[float, float]]:
+    """Time ``a`` and ``b`` in turn (a, b, a, b, ...), so that a shared, loaded machine slows both alike.
+
+    Returns both wall-clock timings and the median CPU seconds of this process (all threads) per run of each:
+    the cost of the work itself, less sensitive than wall time to what other processes do meanwhile.
+    """
+    if QUICK:
+        repeats, warmup = 1, 0
+    for _ in range(warmup):
+        a()
+        b()
+    walls: tuple[list[float], list[float]] = ([], [])
+    cpus: tuple[list[float], list[float]] = ([], [])
+    for _ in range(max(repeats, 1)):
+        for k, fn in enumerate((a, b)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            walls[k].append(time.perf_counter() - t0)
+            cpus[k].append(time.process_time() - c0)
+    ta, tb = (Timing(statistics.median(w), min(w), w, []) for w in walls)
+    return ta, tb, (statistics.median(cpus[0]), statistics.median(cpus[1]))
+
+
 def timing_dict(timing: Timing) -> dict[str, Any]:
     """A ``Timing`` as rounded JSON-ready figures."""
     return {

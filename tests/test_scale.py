@@ -155,3 +155,24 @@ def test_json_catalogue_still_decides_the_valid_pairs(sparse_root):
     quality = json.loads((root / schema.QUALITY_FILE).read_text())
     listed = sum(len(g["secondary_date"]) for g in quality[source.frame_id].values())
     assert len(ThaliaDataset(root).frame(source.frame_id).pairs) == listed
+
+
+def test_read_goes_straight_to_memory_while_layers_stay_lazy(sparse_root, monkeypatch):
+    from thalia_viewer.core import frame as frame_module
+
+    root, source = sparse_root
+    frame = ThaliaDataset(root).frame(source.frame_id)
+    pair = frame.pairs[-1]
+    keys = ["phase", "coherence", "deformation", "activity", "tcwv_delta", "dem"]
+    want = source.read(pair, keys)
+    assert frame.coherence_scale and not frame.zero_nodata  # sampled (lazily, a window) before the patch
+    def no_graph(da):
+        raise RuntimeError("a dask graph was built")
+
+    monkeypatch.setattr(frame_module, "_pair_graph", no_graph)
+    got = frame.read(pair, keys)
+    for key in keys:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        assert got[key].dtype == want[key].dtype
+    with pytest.raises(RuntimeError, match="dask graph"):  # outside read(), a layer is a lazy graph
+        frame.layer(pair, "phase")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
 
@@ -24,6 +25,7 @@ from .errors import (
     NotAThaliaStoreError,
     PairNotFoundError,
     SchemaError,
+    ThaliaError,
 )
 from .pairs import Pair
 from .pairs import sequences as _sequences
@@ -37,6 +39,8 @@ ZERO_NODATA_FRACTION = 0.005
 #: Side (px) of the central window sampled to tell the coherence scale and the no-data convention.
 SAMPLE_PX = 512
 PLACEMENT_CACHE = 3  # pairs whose placed class rasters are kept (activity and intensity are read apart)
+#: Set while :meth:`Frame.read` builds its layers: variables are then read into memory at once.
+_EAGER: ContextVar[bool] = ContextVar("thalia_frame_eager", default=False)
 
 
 class Frame:
@@ -290,8 +294,12 @@ class Frame:
             raise PairNotFoundError(msg, "Pick a pair listed by `thalia-viewer info ROOT --frame FRAME`.")
         return self._primary_index[pair.primary], self._secondary_index[pair.secondary]
 
-    def _variable(self, name: str, pair: Pair) -> xr.DataArray:
-        """``name`` selected at ``pair`` by whichever date dims it has, as a 2-D (Y, X) array."""
+    def _variable(self, name: str, pair: Pair, eager: bool | None = None) -> xr.DataArray:
+        """``name`` selected at ``pair`` by whichever date dims it has, as a 2-D (Y, X) array.
+
+        Lazy (a dask graph over the pair's own chunks), or read into memory right away through xarray's lazy
+        backend indexing when ``eager`` (default: inside :meth:`read`), which costs what the raw Zarr read does.
+        """
         if name not in self.ds.data_vars:
             msg = f"{self.source} has no variable {name!r}."
             raise MissingVariableError(msg, "This layer cannot be shown; `thalia-viewer validate ROOT` lists what is missing.")
@@ -302,6 +310,8 @@ class Frame:
         if da.dims != (self.y_dim, self.x_dim):
             msg = f"{self.source}: {name} has dims {self.ds[name].dims}; expected date dims then ({self.y_dim}, {self.x_dim})."
             raise SchemaError(msg, "Rewrite the variable with the frame's spatial dims.")
+        if _EAGER.get() if eager is None else eager:
+            return da if da.chunks is not None else da.load()
         return _pair_graph(da)
 
     @cached_property
@@ -311,7 +321,7 @@ class Frame:
             return None
         h, w = self.shape
         rows, cols = slice(max(h // 2 - SAMPLE_PX // 2, 0), h // 2 + SAMPLE_PX // 2), slice(max(w // 2 - SAMPLE_PX // 2, 0), w // 2 + SAMPLE_PX // 2)
-        return np.asarray(self._variable(schema.COHERENCE, self.pairs[0]).isel({self.y_dim: rows, self.x_dim: cols}).values)
+        return np.asarray(self._variable(schema.COHERENCE, self.pairs[0], eager=False).isel({self.y_dim: rows, self.x_dim: cols}).values)
 
     @cached_property
     def coherence_scale(self) -> float:
@@ -337,9 +347,9 @@ class Frame:
         elif spec.delta:
             before = self._variable(schema.era5_variable(spec.variable, schema.PRIMARY), pair)
             after = self._variable(schema.era5_variable(spec.variable, schema.SECONDARY), pair)
-            da = (after.astype(np.float32) - before.astype(np.float32)).rename(spec.key)
+            da = (after.astype(np.float32, copy=False) - before.astype(np.float32, copy=False)).rename(spec.key)
         else:
-            da = self._variable(spec.variable, pair).astype(np.float32)
+            da = self._variable(spec.variable, pair).astype(np.float32, copy=False)
             if spec.variable == schema.COHERENCE and self.coherence_scale != 1.0:
                 da = da / np.float32(self.coherence_scale)
             if spec.variable in (schema.PHASE, schema.COHERENCE) and self.zero_nodata:
@@ -393,15 +403,25 @@ class Frame:
         return found
 
     def read(self, pair: Pair, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        """Layers of ``pair`` loaded into memory, in one parallel read; a chunk that cannot be decoded raises
-        :class:`CorruptChunkError` naming the variable (:func:`locate_unreadable`)."""
-        layers = self.layers(pair, keys)
+        """Layers of ``pair`` loaded into memory; a chunk that cannot be decoded raises :class:`CorruptChunkError`.
+
+        Whole layers are read through xarray's lazy backend indexing, straight into memory (a dask graph
+        would add a copy of every array: 1.2-1.8x the raw read instead of 1x).
+        """
+        token = _EAGER.set(True)
         try:
-            values = dask.compute(*(da.data for da in layers.values()))
-        except (MissingVariableError, SchemaError):
+            layers = self.layers(pair, list(keys))
+            values = dask.compute(*(da.data for da in layers.values()))  # only what is still lazy (a dask store)
+        except ThaliaError:
             raise
         except Exception as exc:
-            raise locate_unreadable(self, pair, layers, exc) from exc
+            failure: Exception | None = exc
+        else:
+            failure = None
+        finally:
+            _EAGER.reset(token)
+        if failure is not None:  # name the variable that fails (read lazily, one by one)
+            raise locate_unreadable(self, pair, self.layers(pair, list(keys)), failure) from failure
         return {key: np.asarray(v) for key, v in zip(layers, values, strict=True)}
 
 
