@@ -29,24 +29,27 @@ from .scenario import plan_dataset
 
 
 def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date]) -> xr.Dataset:
-    """The frame's coordinates and lazily-filled variables (only metadata gets written from it)."""
+    """The frame's coordinates and lazily-filled variables (only metadata gets written from it).
+
+    Each variable is ONE lazy dask chunk, never computed: a graph over the Zarr chunks of a real-size grid
+    (320 x 320 dates x 16 tiles) takes minutes to build. :func:`chunking` gives the Zarr chunks.
+    """
     h, w = sim.plan.shape
-    cy, cx = min(CHUNK_PX, h), min(CHUNK_PX, w)
     ny, nx = len(primaries), len(secondaries)
     y, x = "y", "x"
 
     def grid(dtype: str, fill: float) -> da.Array:
-        return da.full((ny, nx, h, w), fill, dtype=dtype, chunks=(1, 1, cy, cx))
+        return da.full((ny, nx, h, w), fill, dtype=dtype, chunks=(ny, nx, h, w))
 
     def dated(n: int) -> da.Array:
-        return da.full((n, h, w), np.nan, dtype="float32", chunks=(1, cy, cx))
+        return da.full((n, h, w), np.nan, dtype="float32", chunks=(n, h, w))
 
     gm = {"grid_mapping": schema.SPATIAL_REF}
     pair_dims = (schema.PRIMARY, schema.SECONDARY, y, x)
     data_vars: dict[str, tuple] = {
         schema.PHASE: (pair_dims, grid("float32", np.nan), {"long_name": "wrapped interferometric phase", "units": "rad", **gm}),
         schema.COHERENCE: (pair_dims, grid("float32", np.nan), {"long_name": "coherence scaled to 0-255", "units": "1", **gm}),
-        schema.DEM: ((y, x), da.zeros((h, w), dtype="float32", chunks=(cy, cx)), {"long_name": "elevation", "units": "m", **gm}),
+        schema.DEM: ((y, x), da.zeros((h, w), dtype="float32", chunks=(h, w)), {"long_name": "elevation", "units": "m", **gm}),
     }
     for field, (_, title, units) in schema.ERA5_SHORT.items():
         for which, n in ((schema.PRIMARY, ny), (schema.SECONDARY, nx)):
@@ -66,13 +69,21 @@ def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date
     return xr.Dataset(data_vars, coords=coords, attrs=sim.plan.attrs())
 
 
+def chunking(template: xr.Dataset) -> dict[str, tuple[int, ...]]:
+    """The Zarr chunks of every variable: one date cell deep, :data:`CHUNK_PX` tiles in space."""
+    return {
+        str(name): tuple(1 if d in schema.DATE_DIMS else min(CHUNK_PX, n) for d, n in zip(v.dims, v.shape, strict=True))
+        for name, v in template.data_vars.items()
+    }
+
+
 def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress: Callable[[str], None] | None = None) -> dict[tuple[date, date], PairFacts]:
     """Write one frame store at ``path``; return the simulated facts of each pair."""
     plan = sim.plan
     primaries = sorted({p for p, _ in plan.pairs})
     secondaries = sorted({s for _, s in plan.pairs})
     template = _template(sim, primaries, secondaries)
-    write_template(template, path, zarr_format)
+    write_template(template, path, zarr_format, chunks=chunking(template))
     # every chunk of every pair is written, all-zero mask chunks included (zarr_write explains why)
     arrays = writable_arrays(zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars))
     arrays[schema.DEM][:] = sim.dem
