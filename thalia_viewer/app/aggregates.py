@@ -98,6 +98,10 @@ class AggregateCache:
             self._forget(key, future)
             raise
 
+    def submit(self, key: Hashable, compute: Callable[[], xr.DataArray]) -> Future[xr.DataArray]:
+        """The future of ``key``: the cached one, or ``compute`` queued on the foreground worker (no waiting)."""
+        return self._submit(key, compute, _foreground)
+
     def warm(self, jobs: Iterable[Job]) -> None:
         """Compute the aggregates of ``jobs`` and wait for them (errors surface later, in ``get``)."""
         futures = [(key, self._submit(key, compute, _foreground)) for key, compute in jobs]

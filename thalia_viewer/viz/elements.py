@@ -131,6 +131,11 @@ def _cmap(key: str) -> list[str]:
     return [_hex6(c) for c in colormap_for(key)]
 
 
+def layer_palette(key: str) -> list[str]:
+    """The colours (``#rrggbb``, low to high) a value layer is drawn with in the browser."""
+    return list(_cmap(schema.layer(key).key))
+
+
 def mask_codes(codes: np.ndarray, mask_variable: str, style: MaskStyle | str = MaskStyle.FILL) -> np.ndarray:
     """Class codes (uint8, 0 = none) encoded for :func:`mask_palette` in ``style``.
 

@@ -113,6 +113,11 @@ def data_extent(da: xr.DataArray) -> Extent:
     )
 
 
+def grid_extent(xs: np.ndarray, ys: np.ndarray) -> Extent:
+    """Full extent (pixel edges) of a regular grid from its 1-D x and y pixel-centre coordinates."""
+    return Extent(*_axis_edges(np.asarray(xs), "x"), *_axis_edges(np.asarray(ys), "y"))
+
+
 def view_extent(
     da: xr.DataArray, x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None
 ) -> Extent:

@@ -1,0 +1,493 @@
+// The map's browser side: a pool of decoded layer images, the layers shown, instant pair steps, live drawing.
+//
+// The server (layer_map.py, map_client.py) sends messages:
+//   {op: "put", items: [{key, kind, shape: [rows, cols], data: zlib bytes, v0, v1, x, y, dw, dh}]}
+//       images for the pool (decoded here: viz/encode.py describes the encodings);
+//   {op: "show", serial, pair, ack, layers: {name: null | {key, cmap | palette, low, high, alpha, label}}}
+//       what every image renderer of the figure shows (null: hidden); `ack`: drawing gestures handled so far;
+//   {op: "ack", seq}: gestures handled without a new image.
+// It answers {op: "ready"} once mounted (the server then sends what is on screen) and {op: "missing", keys}
+// for images the pool lost. Renderers are changed with setv(..., {sync: false}): images never travel back.
+//
+// Instant pair steps: `neighbours` holds the show of the next and previous pair at this view once their
+// images are in the pool; a step key applies it at once, before the server has even seen the key press
+// (the server's own show follows and changes nothing). If the server does not confirm within
+// CONFIRM_MS, the last confirmed show comes back.
+//
+// Drawing (annotate): pointer events on the figure's canvas, taken before Bokeh's own gestures (so a brush
+// starts painting at once, without Bokeh's move threshold or its long-press timeout); the brush footprint
+// follows the cursor and the stroke is drawn as it is dragged, at its real width in data pixels; on release
+// the stroke goes to the server, and stays drawn until the server's mask (a show with ack >= its seq)
+// replaces it. Polygon vertices are clicked, dragged, removed (Backspace) until a double click closes them;
+// Escape drops them.
+
+const POOL_BYTES = 128e6;
+const CONFIRM_MS = 2500;
+const VALUE_LEVELS = 65534;
+const GRAB_PX = 9;  // a polygon vertex within this many screen px of the pointer is grabbed
+
+function editing(e) {
+  for (const n of (e.composedPath ? e.composedPath() : [e.target])) {
+    if (!n || !n.tagName) { continue; }
+    const tag = n.tagName.toLowerCase();
+    if (tag === 'input' || tag === 'textarea' || tag === 'select' || n.isContentEditable) { return true; }
+    if (n.getAttribute && n.getAttribute('role') === 'slider') { return true; }
+  }
+  return false;
+}
+
+function toBuffer(data) {
+  if (data instanceof ArrayBuffer) { return data; }
+  if (ArrayBuffer.isView(data)) { return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength); }
+  if (typeof data === 'string') {  // base64 (a non-binary transport)
+    const bin = atob(data);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out.buffer;
+  }
+  throw new Error('thalia map: unknown image payload');
+}
+
+/** A palette (#rrggbb or #rrggbbaa) as RGBA uint32 values (little-endian: r, g, b, a bytes). */
+function paletteLut(palette) {
+  const lut = new Uint32Array(palette.length);
+  for (let i = 0; i < palette.length; i++) {
+    const h = palette[i].replace('#', '');
+    const r = parseInt(h.slice(0, 2), 16), g = parseInt(h.slice(2, 4), 16), b = parseInt(h.slice(4, 6), 16);
+    const a = h.length >= 8 ? parseInt(h.slice(6, 8), 16) : 255;
+    lut[i] = ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
+  }
+  return lut;
+}
+
+/** Replace a data source's columns in this browser only (never sent back to the server), and redraw. */
+function setData(source, data) {
+  if (source == null) { return; }
+  source.setv({data}, {sync: false});
+  source.change.emit();
+}
+
+async function inflate(data) {
+  const stream = new Blob([toBuffer(data)]).stream().pipeThrough(new DecompressionStream('deflate'));
+  return await new Response(stream).arrayBuffer();
+}
+
+class MapClient {
+  constructor(model) {
+    this.model = model;
+    this.ndarray = window.Bokeh.require('core/util/ndarray').ndarray;
+    this.pool = new Map();       // key -> {image, x, y, dw, dh, nbytes}
+    this.pending = new Map();    // key -> Promise of the decoded entry
+    this.poolBytes = 0;
+    this.applied = {};           // renderer name -> JSON of the entry on screen
+    this.confirmed = null;       // the last show of the server
+    this.wanted = 0;             // generation of the latest show asked for (server or optimistic)
+    this.optimistic = null;      // {pair, timer} of a step shown before the server confirmed it
+    this.pair = '';              // the pair on screen
+    this.live = [];              // strokes drawn, waiting for the server: {seq, xs, ys, tool}
+    this.seq = 0;
+    this.drag = null;            // the gesture in progress
+    this.vertices = [];          // polygon being clicked: [[x, y], ...]
+    this.stats = {shows: 0, steps: 0, applied: 0, apply_ms: 0};  // for tests and benchmarks
+    this.onKey = (e) => this.key(e);
+    document.addEventListener('keydown', this.onKey);
+    window.__thaliaMaps = window.__thaliaMaps || new Map();
+    window.__thaliaMaps.set(model.figure_id, this);
+  }
+
+  destroy() {
+    document.removeEventListener('keydown', this.onKey);
+    this.unlisten();
+    if (window.__thaliaMaps && window.__thaliaMaps.get(this.model.figure_id) === this) {
+      window.__thaliaMaps.delete(this.model.figure_id);
+    }
+  }
+
+  get doc() { return this.model.document; }
+  get(id) { return id == null || this.doc == null ? null : this.doc.get_model_by_id(id); }
+  get figure() { return this.get(this.model.figure_id); }
+
+  // ---------------------------------------------------------------------------------------- messages
+  message(msg) {
+    if (msg == null) { return; }
+    if (msg.op === 'put') { for (const item of msg.items) { this.put(item); } }
+    else if (msg.op === 'show') { this.show(msg, false); }
+    else if (msg.op === 'ack') { this.acknowledge(msg.seq); }
+  }
+
+  put(item) {
+    if (this.pool.has(item.key) || this.pending.has(item.key)) { return; }
+    const promise = inflate(item.data).then((raw) => {
+      const entry = this.decode(item, raw);
+      this.pending.delete(item.key);
+      this.pool.set(item.key, entry);
+      this.poolBytes += entry.nbytes;
+      for (const [key, old] of this.pool) {  // first in, first out: the server counts the same way
+        if (this.poolBytes <= POOL_BYTES) { break; }
+        this.pool.delete(key);
+        this.poolBytes -= old.nbytes;
+      }
+      if (this.retry) { const retry = this.retry; this.retry = null; retry(); }
+      return entry;
+    }).catch((err) => { this.pending.delete(item.key); console.error('thalia map: bad image', err); return null; });
+    this.pending.set(item.key, promise);
+  }
+
+  decode(item, raw) {
+    const [rows, cols] = item.shape;
+    const n = rows * cols;
+    const entry = {kind: item.kind, x: item.x, y: item.y, dw: item.dw, dh: item.dh, rgba: new Map()};
+    if (item.kind === 'value') {
+      const codes = new Uint16Array(raw);
+      const out = new Float32Array(n);
+      const v0 = item.v0, step = (item.v1 - item.v0) / VALUE_LEVELS;
+      for (let i = 0; i < n; i++) { const c = codes[i]; out[i] = c === 0 ? NaN : v0 + (c - 1) * step; }
+      entry.values = this.ndarray(out, {shape: [rows, cols]});
+    } else if (item.kind === 'alpha') {
+      const a = new Uint8Array(raw);
+      const out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) { out[i] = a[i] * 16777216; }  // black, alpha a (RGBA bytes, little-endian)
+      entry.values = this.ndarray(out, {shape: [rows, cols]});
+      entry.rgba.set('', entry.values);
+    } else {
+      entry.values = this.ndarray(new Uint8Array(raw), {shape: [rows, cols]});
+    }
+    entry.nbytes = rows * cols * (item.kind === 'codes' ? 1 : 4);
+    return entry;
+  }
+
+  /** The RGBA image (uint32 a pixel) of a pool entry in a show entry's colours; cached per colouring. */
+  colorize(entry, style) {
+    if (entry.kind === 'alpha') { return entry.values; }
+    const id = JSON.stringify([style.cmap, style.palette, style.low, style.high]);
+    const cached = entry.rgba.get(id);
+    if (cached != null) { return cached; }
+    const lut = paletteLut(style.palette || (this.model.palettes || {})[style.cmap] || ['#000000']);
+    const v = entry.values, n = v.length, out = new Uint32Array(n);
+    if (entry.kind === 'value') {
+      const lo = style.low, k = lut.length / ((style.high - style.low) || 1), last = lut.length - 1;
+      for (let i = 0; i < n; i++) {
+        const x = v[i];
+        if (x !== x) { continue; }  // NaN: transparent
+        let j = Math.floor((x - lo) * k);
+        j = j < 0 ? 0 : (j > last ? last : j);
+        out[i] = lut[j];
+      }
+    } else {
+      for (let i = 0; i < n; i++) { const c = v[i]; out[i] = c < lut.length ? lut[c] : 0; }
+    }
+    const image = this.ndarray(out, {shape: v.shape});
+    if (entry.rgba.size >= 3) { entry.rgba.delete(entry.rgba.keys().next().value); }
+    entry.rgba.set(id, image);
+    return image;
+  }
+
+  /** Colour the images of a show ahead of time (the neighbours), so a step only swaps them in. */
+  prepare(msg) {
+    if (msg == null) { return; }
+    for (const e of Object.values(msg.layers)) {
+      const entry = e != null ? this.pool.get(e.key) : null;
+      if (entry != null) { this.colorize(entry, e); }
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------- showing
+  show(msg, optimistic) {
+    const generation = ++this.wanted;
+    this.stats.shows += optimistic ? 0 : 1;
+    if (!optimistic) {
+      this.confirmed = msg;
+      if (this.optimistic && this.optimistic.pair === msg.pair) { clearTimeout(this.optimistic.timer); this.optimistic = null; }
+    }
+    this.tryShow(msg, optimistic, generation, true);
+  }
+
+  /** Apply `msg` once its images are decoded (asking the server for those the pool lost). */
+  tryShow(msg, optimistic, generation, ask) {
+    if (generation !== this.wanted) { return; }  // a later show won
+    const keys = Object.values(msg.layers).filter((e) => e != null).map((e) => e.key);
+    const missing = keys.filter((k) => !this.pool.has(k) && !this.pending.has(k));
+    if (missing.length) {
+      if (ask && !optimistic) { this.model.send_msg({op: 'missing', keys: missing}); }
+      this.retry = () => this.tryShow(msg, optimistic, generation, false);
+      return;
+    }
+    Promise.all(keys.map((k) => this.pool.get(k) ?? this.pending.get(k))).then(() => {
+      if (generation !== this.wanted) { return; }
+      if (!keys.every((k) => this.pool.has(k))) { this.tryShow(msg, optimistic, generation, true); return; }
+      this.apply(msg);
+      if (!optimistic && msg.ack != null) { this.acknowledge(msg.ack); }
+    });
+  }
+
+  apply(msg) {
+    const t0 = performance.now();
+    const ids = this.model.ids || {};
+    for (const [name, entry] of Object.entries(msg.layers)) {
+      const ref = ids[name];
+      if (ref == null) { continue; }
+      const text = JSON.stringify(entry);
+      if (this.applied[name] === text) { continue; }
+      const renderer = this.get(ref.renderer);
+      if (renderer == null) { continue; }
+      if (entry == null) {
+        renderer.setv({visible: false, name: ''}, {sync: false});
+        this.applied[name] = text;
+        continue;
+      }
+      const img = this.pool.get(entry.key);
+      if (img == null) { continue; }
+      const before = this.applied[name] ? JSON.parse(this.applied[name]) : null;
+      const same = before != null && before.key === entry.key && before.cmap === entry.cmap && before.low === entry.low
+        && before.high === entry.high && JSON.stringify(before.palette) === JSON.stringify(entry.palette);
+      if (!same) {
+        const image = this.colorize(img, entry);
+        setData(this.get(ref.source), {image: [image], values: [img.values], x: [img.x], y: [img.y], dw: [img.dw], dh: [img.dh]});
+      }
+      const glyph = this.get(ref.glyph);
+      if (glyph != null && entry.alpha != null) { glyph.setv({global_alpha: entry.alpha}, {sync: false}); }
+      renderer.setv({visible: true, name: entry.label || ''}, {sync: false});
+      this.applied[name] = text;
+    }
+    this.pair = msg.pair;
+    this.stats.applied += 1;
+    this.stats.apply_ms = performance.now() - t0;
+    this.stats.applied_at = t0;
+    requestAnimationFrame(() => { this.stats.frame_at = performance.now(); });
+  }
+
+  // ---------------------------------------------------------------------------------- instant steps
+  key(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || editing(e)) { return; }
+    if (this.vertices.length && (e.key === 'Escape' || e.key === 'Backspace')) {
+      if (e.key === 'Escape') { this.vertices = []; } else { this.vertices.pop(); }
+      this.drawPolygon();
+      e.preventDefault();
+      return;
+    }
+    const step = (this.model.step_keys || {})[e.key];
+    const nb = this.model.neighbours || {};
+    if (step == null || nb.origin == null || nb.origin !== this.pair) { return; }
+    const target = step > 0 ? nb.next : nb.prev;
+    if (target == null) { return; }
+    const keys = Object.values(target.layers).filter((v) => v != null).map((v) => v.key);
+    if (!keys.every((k) => this.pool.has(k))) { return; }
+    this.stats.steps += 1;
+    this.stats.step_at = performance.now();
+    this.show(target, true);
+    if (this.optimistic) { clearTimeout(this.optimistic.timer); }
+    const timer = setTimeout(() => {  // the server did not follow: back to what it shows
+      this.optimistic = null;
+      if (this.confirmed != null && this.pair !== this.confirmed.pair) { this.show(this.confirmed, true); }
+    }, CONFIRM_MS);
+    this.optimistic = {pair: target.pair, timer};
+  }
+
+  // -------------------------------------------------------------------------------------- drawing
+  get brush() { return this.model.brush || {}; }
+
+  /** The figure's view (its canvas, scales and frame), found once it is rendered. */
+  plotView() {
+    const fig = this.figure;
+    if (fig == null || window.Bokeh == null || window.Bokeh.index == null) { return null; }
+    if (this._view == null || this._view.model !== fig || this._view.canvas_view == null) {
+      this._view = window.Bokeh.index.find_one(fig);
+    }
+    return this._view;
+  }
+
+  /** Listen to the pointer on the figure's canvas (again when the figure is rendered anew). */
+  listen() {
+    const view = this.plotView();
+    const el = view != null && view.canvas_view != null ? view.canvas_view.events_el : null;
+    if (el == null || el === this._el) { return; }
+    this.unlisten();
+    this._el = el;
+    this._handlers = {
+      pointerdown: (e) => this.pointerDown(e), pointermove: (e) => this.pointerMove(e),
+      pointerup: (e) => this.pointerUp(e), pointercancel: (e) => this.pointerUp(e, true),
+      pointerleave: () => this.cursor(null), dblclick: (e) => this.doubleClick(e),
+    };
+    for (const [type, fn] of Object.entries(this._handlers)) { el.addEventListener(type, fn, {capture: true}); }
+  }
+
+  unlisten() {
+    if (this._el == null) { return; }
+    for (const [type, fn] of Object.entries(this._handlers)) { this._el.removeEventListener(type, fn, {capture: true}); }
+    this._el = null;
+  }
+
+  /** The map point under a pointer event, and whether it is on the plot area. */
+  point(e) {
+    const view = this.plotView();
+    const rect = this._el.getBoundingClientRect();
+    const sx = e.clientX - rect.left, sy = e.clientY - rect.top;
+    const frame = view.frame;
+    return {x: frame.x_scale.invert(sx), y: frame.y_scale.invert(sy), sx, sy, inside: frame.bbox.contains(sx, sy)};
+  }
+
+  /** Whether a drag draws now: an annotate tool is picked and no toolbar drag tool took over. */
+  drawing() {
+    const fig = this.figure;
+    const tool = this.brush.tool;
+    return fig != null && tool != null && tool !== 'pan' && tool !== 'fill' && fig.toolbar.active_drag == null;
+  }
+
+  /** Screen px per data unit, along x and y. */
+  scale() {
+    const fig = this.figure;
+    const xr = fig.x_range, yr = fig.y_range;
+    return [fig.inner_width / Math.abs(xr.end - xr.start), fig.inner_height / Math.abs(yr.end - yr.start)];
+  }
+
+  grab(e) {  // the drawing takes this pointer: Bokeh must not pan, select text or tap with it
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    try { this._el.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic event */ }
+  }
+
+  pointerDown(e) {
+    if (e.button !== 0) { return; }
+    const tool = this.brush.tool;
+    const p = this.point(e);
+    if (!p.inside) { return; }
+    if (tool === 'fill') { this.down = p; return; }  // a click fills; a drag still pans
+    if (!this.drawing()) { return; }
+    this.grab(e);
+    if (tool === 'polygon') {
+      const i = this.nearVertex(p);
+      this.drag = i >= 0 ? {vertex: i} : {click: p};
+      return;
+    }
+    this.drag = {seq: ++this.seq, tool, xs: [p.x], ys: [p.y]};
+    this.live.push(this.drag);
+    this.cursor(p);
+    this.drawLive();
+  }
+
+  pointerMove(e) {
+    const d = this.drag;
+    if (d == null) { this.cursor(this.point(e)); return; }
+    const p = this.point(e);
+    if (d.vertex != null) {
+      this.vertices[d.vertex] = [p.x, p.y];
+      this.drawPolygon();
+    } else if (d.xs != null) {
+      d.xs.push(p.x);
+      d.ys.push(p.y);
+      this.cursor(p);
+      this.drawLive();
+    }
+    e.stopImmediatePropagation();
+  }
+
+  pointerUp(e, cancelled = false) {
+    const tool = this.brush.tool;
+    if (tool === 'fill' && this.down != null && !cancelled) {
+      const p = this.point(e), q = this.down;
+      this.down = null;
+      if (Math.hypot(p.sx - q.sx, p.sy - q.sy) <= GRAB_PX / 2) {
+        this.model.send_msg({op: 'fill', seq: ++this.seq, x: p.x, y: p.y});
+      }
+      return;
+    }
+    const d = this.drag;
+    if (d == null) { return; }
+    this.drag = null;
+    e.stopImmediatePropagation();
+    if (d.click != null) {  // polygon: a click adds a vertex (not on top of another one)
+      const p = this.point(e);
+      if (!cancelled && this.nearVertex(p) < 0) { this.vertices.push([p.x, p.y]); }
+      this.drawPolygon();
+      return;
+    }
+    if (d.xs == null) { return; }
+    if (cancelled) { this.live = this.live.filter((s) => s !== d); this.drawLive(); return; }
+    const p = this.point(e);
+    d.xs.push(p.x);
+    d.ys.push(p.y);
+    this.drawLive();
+    this.model.send_msg({op: 'stroke', seq: d.seq, tool: d.tool, xs: d.xs, ys: d.ys});
+  }
+
+  doubleClick(e) {
+    if (this.brush.tool !== 'polygon' || !this.drawing()) { return; }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    const pts = this.vertices.slice();
+    if (pts.length < 3) { return; }
+    this.vertices = [];
+    this.drawPolygon();
+    const d = {seq: ++this.seq, tool: 'lasso', xs: pts.map((q) => q[0]), ys: pts.map((q) => q[1])};
+    this.live.push(d);  // drawn closed until the server's fill replaces it
+    this.drawLive();
+    this.model.send_msg({op: 'polygon', seq: d.seq, xs: d.xs, ys: d.ys});
+  }
+
+  nearVertex(p) {
+    const [sx, sy] = this.scale();
+    return this.vertices.findIndex(([x, y]) => Math.hypot((x - p.x) * sx, (y - p.y) * sy) <= GRAB_PX);
+  }
+
+  acknowledge(seq) {
+    const before = this.live.length;
+    this.live = this.live.filter((d) => d === this.drag || d.seq > seq);
+    if (this.live.length !== before) { this.drawLive(); }
+  }
+
+  /** The brush footprint under the pointer (brush and eraser), or nothing. */
+  cursor(p) {
+    const b = this.brush;
+    const src = this.get((this.model.ids.cursor || {}).source);
+    if (src == null) { return; }
+    const show = p != null && p.inside && (b.tool === 'brush' || b.tool === 'eraser') && this.drawing();
+    const r = b.radius || 0;
+    if (!show && src.data.x.length === 0) { return; }
+    setData(src, show ? {x: [p.x], y: [p.y], w: [2 * r * b.dx], h: [2 * r * b.dy]} : {x: [], y: [], w: [], h: []});
+  }
+
+  /** The strokes drawn and not yet replaced by the server's mask, at the brush's width on screen. */
+  drawLive() {
+    const ref = this.model.ids.live || {};
+    const src = this.get(ref.source), glyph = this.get(ref.glyph);
+    if (src == null || glyph == null) { return; }
+    const b = this.brush;
+    const [sx, sy] = this.scale();
+    const widthPx = 2 * (b.radius || 0) * Math.sqrt(Math.abs(b.dx * sx * b.dy * sy));
+    const strokes = this.live.filter((d) => d.tool !== 'lasso');
+    const lassos = this.live.filter((d) => d.tool === 'lasso');
+    const color = b.tool === 'eraser' ? '#ffffff' : b.color;
+    glyph.setv({line_width: Math.max(widthPx, 1), line_color: color}, {sync: false});
+    setData(src, {xs: strokes.map((d) => d.xs), ys: strokes.map((d) => d.ys)});
+    const lsrc = this.get((this.model.ids.lasso || {}).source);
+    if (lsrc != null) {
+      setData(lsrc, {xs: lassos.map((d) => [...d.xs, d.xs[0]]), ys: lassos.map((d) => [...d.ys, d.ys[0]])});
+    }
+  }
+
+  drawPolygon() {
+    const src = this.get((this.model.ids.polygon || {}).source);
+    if (src == null) { return; }
+    setData(src, {x: this.vertices.map((p) => p[0]), y: this.vertices.map((p) => p[1])});
+  }
+
+  toolChanged() {
+    this.listen();
+    if (this.brush.tool !== 'polygon' && this.vertices.length) { this.vertices = []; this.drawPolygon(); }
+    this.cursor(null);
+  }
+}
+
+export function render({ model }) {
+  const client = new MapClient(model);
+  model.on('msg:custom', (msg) => client.message(msg));
+  model.on('brush', () => client.toolChanged());
+  model.on('neighbours', () => setTimeout(() => { const nb = model.neighbours || {}; client.prepare(nb.next); client.prepare(nb.prev); }, 0));
+  model.on('remove', () => client.destroy());
+  model.send_msg({op: 'ready'});
+  const poll = setInterval(() => { if (client.brush.tool != null) { client.listen(); } if (client._el != null) { clearInterval(poll); } }, 250);
+  model.on('remove', () => clearInterval(poll));
+  const el = document.createElement('span');
+  el.className = 'thalia-map-client';
+  return el;
+}
