@@ -1,7 +1,8 @@
 """Keyboard shortcuts of the app: a tiny browser component that forwards key presses to Python.
 
 Keys typed into a text box, a select or a slider are left alone; modifier combinations (Ctrl+..., Alt+...)
-too, so the browser's own shortcuts keep working.
+too, so the browser's own shortcuts keep working, except the Ctrl (Cmd) combinations a mode lists, named
+``Ctrl+z`` / ``Ctrl+Shift+z`` (undo / redo in annotate).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ SHORTCUTS: Final = (
     Shortcut(("m",), "mask overlays on / off", "toggle_masks"),
     Shortcut(("o",), "mask style: fill, outline, both", "cycle_mask_style"),
 )
-KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←"}
+KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←", "Ctrl+z": "Ctrl+Z", "Ctrl+y": "Ctrl+Y",
+                    "Ctrl+Shift+z": "Ctrl+Shift+Z"}  # fmt: skip
 
 
 def help_html(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> str:
@@ -61,10 +63,12 @@ class KeyboardShortcuts(JSComponent):
         return false;
       }
       function handler(e) {
-        if (e.ctrlKey || e.metaKey || e.altKey) { return; }
-        if (!model.keys.includes(e.key) || editing(e)) { return; }
+        if (e.altKey) { return; }
+        // Ctrl (Cmd on a Mac) combinations are forwarded as 'Ctrl+z' / 'Ctrl+Shift+z' when listed, else left alone
+        const key = (e.ctrlKey || e.metaKey) ? 'Ctrl+' + (e.shiftKey ? 'Shift+' : '') + e.key.toLowerCase() : e.key;
+        if (!model.keys.includes(key) || editing(e)) { return; }
         e.preventDefault();
-        model.send_msg({key: e.key});
+        model.send_msg({key});
       }
       document.addEventListener('keydown', handler);
       model.on('remove', () => document.removeEventListener('keydown', handler));

@@ -205,8 +205,9 @@ def _corner(extent: Extent) -> tuple[float, float, float, float]:
     return extent.x0, extent.y0, extent.x0 + dx, extent.y0 + dy
 
 
-#: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added, 2 removed.
-DIFF_COLORS: Final = (TRANSPARENT, "#1a7f37e6", "#cf222ee6")
+#: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added (bright
+#: green), 2 removed (vermilion: CIEDE2000 26 from the Mogi crimson, 77 from the added green).
+DIFF_COLORS: Final = (TRANSPARENT, "#00e676e6", "#ff3d00e6")
 #: Ground truth vs prediction, as in the Thalia paper's figures: 1 truth only (red), 2 prediction only
 #: (green), 3 both (yellow).
 TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201ba6", "#1fb01fa6", "#ffd400bf")

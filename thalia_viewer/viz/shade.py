@@ -53,7 +53,9 @@ METRES_PER_DEG_LON_EQUATOR: Final = 111_320.0
 # Mask overlay
 MASK_ALPHA: Final = 0.45
 OPAQUE: Final = 255
-OUTLINE_RGBA: Final = np.array([31, 35, 40, OPAQUE], dtype=np.uint8)  # dark edge line of a class region
+#: The 1-px edge line of a class region: white, against the dark class colours inside it (schema) and the
+#: mid-to-light wrapped phase outside (CIELAB L* 54-84).
+OUTLINE_RGBA: Final = np.array([255, 255, 255, OPAQUE], dtype=np.uint8)
 
 
 class Extent(NamedTuple):

@@ -286,35 +286,40 @@ class MapClient {
   // -------------------------------------------------------------------------------------- drawing
   get brush() { return this.model.brush || {}; }
 
-  /** The figure's view (its canvas, scales and frame), found once it is rendered. */
+  /** The figure's view (its canvas, scales and frame), looked up again when the figure is rendered anew. */
   plotView() {
     const fig = this.figure;
     if (fig == null || window.Bokeh == null || window.Bokeh.index == null) { return null; }
-    if (this._view == null || this._view.model !== fig || this._view.canvas_view == null) {
+    const v = this._view;
+    if (v == null || v.model !== fig || v.canvas_view == null || !v.canvas_view.events_el.isConnected) {
       this._view = window.Bokeh.index.find_one(fig);
     }
     return this._view;
   }
 
-  /** Listen to the pointer on the figure's canvas (again when the figure is rendered anew). */
+  /** Listen to the pointer on the whole page, in the capture phase: before Bokeh's own gestures see it. */
   listen() {
-    const view = this.plotView();
-    const el = view != null && view.canvas_view != null ? view.canvas_view.events_el : null;
-    if (el == null || el === this._el) { return; }
-    this.unlisten();
-    this._el = el;
+    if (this._handlers != null) { return; }
+    const on = (fn) => (e) => { if (this.brush.tool != null && this.onMap(e)) { fn(e); } };
     this._handlers = {
-      pointerdown: (e) => this.pointerDown(e), pointermove: (e) => this.pointerMove(e),
+      pointerdown: on((e) => this.pointerDown(e)), pointermove: (e) => this.pointerMove(e),
       pointerup: (e) => this.pointerUp(e), pointercancel: (e) => this.pointerUp(e, true),
-      pointerleave: () => this.cursor(null), dblclick: (e) => this.doubleClick(e),
+      dblclick: on((e) => this.doubleClick(e)),
     };
-    for (const [type, fn] of Object.entries(this._handlers)) { el.addEventListener(type, fn, {capture: true}); }
+    for (const [type, fn] of Object.entries(this._handlers)) { document.addEventListener(type, fn, {capture: true}); }
   }
 
   unlisten() {
-    if (this._el == null) { return; }
-    for (const [type, fn] of Object.entries(this._handlers)) { this._el.removeEventListener(type, fn, {capture: true}); }
-    this._el = null;
+    if (this._handlers == null) { return; }
+    for (const [type, fn] of Object.entries(this._handlers)) { document.removeEventListener(type, fn, {capture: true}); }
+    this._handlers = null;
+  }
+
+  /** Whether a pointer event happens on this map's canvas. */
+  onMap(e) {
+    const view = this.plotView();
+    this._el = view != null && view.canvas_view != null ? view.canvas_view.events_el : null;
+    return this._el != null && e.composedPath().includes(this._el);
   }
 
   /** The map point under a pointer event, and whether it is on the plot area. */
@@ -343,7 +348,6 @@ class MapClient {
   grab(e) {  // the drawing takes this pointer: Bokeh must not pan, select text or tap with it
     e.preventDefault();
     e.stopImmediatePropagation();
-    try { this._el.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic event */ }
   }
 
   pointerDown(e) {
@@ -367,7 +371,10 @@ class MapClient {
 
   pointerMove(e) {
     const d = this.drag;
-    if (d == null) { this.cursor(this.point(e)); return; }
+    if (d == null) {
+      if (this.brush.tool != null) { this.cursor(this.onMap(e) ? this.point(e) : null); }
+      return;
+    }
     const p = this.point(e);
     if (d.vertex != null) {
       this.vertices[d.vertex] = [p.x, p.y];
@@ -383,6 +390,7 @@ class MapClient {
 
   pointerUp(e, cancelled = false) {
     const tool = this.brush.tool;
+    if (this._el == null) { return; }
     if (tool === 'fill' && this.down != null && !cancelled) {
       const p = this.point(e), q = this.down;
       this.down = null;
@@ -443,6 +451,9 @@ class MapClient {
     const show = p != null && p.inside && (b.tool === 'brush' || b.tool === 'eraser') && this.drawing();
     const r = b.radius || 0;
     if (!show && src.data.x.length === 0) { return; }
+    const glyph = this.get((this.model.ids.cursor || {}).glyph);
+    const color = b.tool === 'eraser' ? '#57606a' : b.color;
+    if (show && glyph != null && this._cursorColor !== color) { glyph.setv({fill_color: color}, {sync: false}); this._cursorColor = color; }
     setData(src, show ? {x: [p.x], y: [p.y], w: [2 * r * b.dx], h: [2 * r * b.dy]} : {x: [], y: [], w: [], h: []});
   }
 
@@ -456,8 +467,10 @@ class MapClient {
     const widthPx = 2 * (b.radius || 0) * Math.sqrt(Math.abs(b.dx * sx * b.dy * sy));
     const strokes = this.live.filter((d) => d.tool !== 'lasso');
     const lassos = this.live.filter((d) => d.tool === 'lasso');
-    const color = b.tool === 'eraser' ? '#ffffff' : b.color;
+    const color = b.tool === 'eraser' ? '#57606a' : b.color;
     glyph.setv({line_width: Math.max(widthPx, 1), line_color: color}, {sync: false});
+    const edge = this.get((this.model.ids.live_edge || {}).glyph);
+    if (edge != null) { edge.setv({line_width: Math.max(widthPx, 1) + 3}, {sync: false}); }
     setData(src, {xs: strokes.map((d) => d.xs), ys: strokes.map((d) => d.ys)});
     const lsrc = this.get((this.model.ids.lasso || {}).source);
     if (lsrc != null) {
@@ -472,7 +485,6 @@ class MapClient {
   }
 
   toolChanged() {
-    this.listen();
     if (this.brush.tool !== 'polygon' && this.vertices.length) { this.vertices = []; this.drawPolygon(); }
     this.cursor(null);
   }
@@ -485,8 +497,7 @@ export function render({ model }) {
   model.on('neighbours', () => setTimeout(() => { const nb = model.neighbours || {}; client.prepare(nb.next); client.prepare(nb.prev); }, 0));
   model.on('remove', () => client.destroy());
   model.send_msg({op: 'ready'});
-  const poll = setInterval(() => { if (client.brush.tool != null) { client.listen(); } if (client._el != null) { clearInterval(poll); } }, 250);
-  model.on('remove', () => clearInterval(poll));
+  client.listen();
   const el = document.createElement('span');
   el.className = 'thalia-map-client';
   return el;

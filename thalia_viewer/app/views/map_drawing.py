@@ -24,7 +24,10 @@ from thalia_viewer.core import schema
 
 POLYGON_COLOR: Final = "#0969da"
 CURSOR_COLOR: Final = "#1f2328"
-LIVE_ALPHA: Final = 0.55  # the stroke being drawn, in the class colour, until the server's mask replaces it
+LIVE_ALPHA: Final = 0.8  # the stroke being drawn, in the class colour, until the server's mask replaces it
+EDGE_COLOR: Final = "#ffffff"  # around the live stroke and the brush footprint, as around the masks' regions
+EDGE_ALPHA: Final = 0.9
+CURSOR_FILL_ALPHA: Final = 0.3
 FREEHAND_TOOLS: Final = ("brush", "eraser", "lasso")
 DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, "polygon")  # tools that take the drag from panning
 
@@ -46,17 +49,20 @@ class MapDrawing(param.Parameterized):
         lasso = ColumnDataSource({"xs": [], "ys": []})
         polygon = ColumnDataSource({"x": [], "y": []})
         cursor = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
+        r_edge = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=EDGE_COLOR, line_alpha=EDGE_ALPHA,
+                                               line_width=4, line_cap="round", line_join="round"))  # fmt: skip
         r_live = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_alpha=LIVE_ALPHA,
                                                line_width=2, line_cap="round", line_join="round"))  # fmt: skip
         r_lasso = fig.add_glyph(lasso, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_width=2, line_dash="dashed"))
         fig.line(x="x", y="y", source=polygon, line_color=POLYGON_COLOR, line_width=2, line_dash="dashed")
         r_vertices = fig.add_glyph(polygon, Scatter(x="x", y="y", size=9, fill_color="white", line_color=POLYGON_COLOR,
                                                     line_width=2))  # fmt: skip
-        r_cursor = fig.add_glyph(cursor, Ellipse(x="x", y="y", width="w", height="h", fill_color=None,
-                                                 line_color=CURSOR_COLOR, line_width=1.5, line_dash="dashed"))  # fmt: skip
+        r_cursor = fig.add_glyph(cursor, Ellipse(x="x", y="y", width="w", height="h", fill_color=CURSOR_COLOR,
+                                                 fill_alpha=CURSOR_FILL_ALPHA, line_color=EDGE_COLOR, line_width=1.5))  # fmt: skip
         return {
             name: {"renderer": r.id, "source": r.data_source.id, "glyph": r.glyph.id, "mapper": None}
-            for name, r in (("live", r_live), ("lasso", r_lasso), ("polygon", r_vertices), ("cursor", r_cursor))
+            for name, r in (("live", r_live), ("live_edge", r_edge), ("lasso", r_lasso), ("polygon", r_vertices),
+                            ("cursor", r_cursor))
         }
 
     # ------------------------------------------------------------------------------------ browser
