@@ -63,6 +63,9 @@ VIEWPORT: Final = {"width": 1600, "height": 1000}
 IDLE: Final = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 DEFAULT_REPEATS: Final = 10
 QUIET_S: Final = 1.0  # no pixel change for this long (and Bokeh idle): the action is over
+#: Actions whose first change is the browser's own (a zoom stretches the old image, a stroke is drawn live):
+#: the server's image may come later, so they wait longer for the last change.
+LATE_QUIET_S: Final = 2.5
 ACTION_TIMEOUT_S: Final = 60.0
 LOAD_TIMEOUT_MS: Final = 180_000
 THINK_S: Final = 1.0  # pause between two pair steps (a reviewer looks at each pair)
@@ -207,8 +210,9 @@ class MapTimer:
             elif time.monotonic() - quiet_since >= seconds:
                 return
 
-    def time(self, types: list[str], act: Callable[[], None]) -> Sample:
-        """Arm, run ``act`` (which makes an input event of ``types``), wait for the map to settle."""
+    def time(self, types: list[str], act: Callable[[], None], quiet_s: float = QUIET_S) -> Sample:
+        """Arm, run ``act`` (which makes an input event of ``types``), wait for the map to settle (no pixel
+        change for ``quiet_s``)."""
         page = self.page
         page.evaluate("(t) => __thaliaBench.arm(t)", types)
         act()
@@ -216,7 +220,7 @@ class MapTimer:
         while True:
             st = page.evaluate("() => __thaliaBench.state()")
             last = st["changes"][-1] if st["changes"] else None
-            if st["changed"] and st["idle"] and last is not None and st["now"] - last >= QUIET_S * 1000:
+            if st["changed"] and st["idle"] and last is not None and st["now"] - last >= quiet_s * 1000:
                 break
             if time.monotonic() > deadline:
                 t0 = st["t0"] if st["t0"] is not None else st["armAt"]
@@ -299,7 +303,7 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
             x, y = timer.at(0.5, 0.55)
             page.mouse.move(x, y)
             timer.settle(0.3)
-            sample = timer.time(["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 120 * d))
+            sample = timer.time(["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 120 * d), LATE_QUIET_S)
             if i:
                 _record(out["zoom"], sample, "wheel")
             timer.settle()
@@ -316,14 +320,16 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
 
 
 def annotate_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: dict[str, Series], only: set[str]) -> None:
-    """Per repeat: a brush stroke (class 1) at a new place, a fill click on it with class 2, ``z`` undoing the fill."""
+    """Per repeat: a brush stroke (Spheroid, rare in the data) at a new place, a fill click on it (Unidentified),
+    ``z`` undoing the fill."""
     page = timer.page
     start, _, _ = _positive_url(url, root, mode="annotate")
     timer.open(start)
-    page.keyboard.press("+")  # a radius of 8 data pixels
+    for _ in range(3):
+        page.keyboard.press("+")  # a radius of 12 data pixels
     for i in range(repeats + 1):
         page.keyboard.press("b")
-        page.keyboard.press("1")
+        page.keyboard.press("4")
         timer.settle(0.3)
         fy = 0.22 + 0.6 * (i % 12) / 11
         points = [timer.at(0.30 + 0.02 * k, fy) for k in range(8)]
@@ -332,20 +338,20 @@ def annotate_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: d
         for x, y in points[1:]:
             page.mouse.move(x, y, steps=3)
 
-        sample = timer.time(["pointerup", "mouseup"], page.mouse.up)
+        sample = timer.time(["pointerup", "mouseup"], page.mouse.up, LATE_QUIET_S)
         if i and "brush" in only:
             _record(out["brush"], sample, f"stroke {i}")
         timer.settle()
         page.keyboard.press("f")
-        page.keyboard.press("2")
+        page.keyboard.press("6")
         timer.settle(0.3)
         x, y = points[4]
-        sample = timer.time(["pointerup", "mouseup", "click"], lambda x=x, y=y: page.mouse.click(x, y))
+        sample = timer.time(["pointerup", "mouseup", "click"], lambda x=x, y=y: page.mouse.click(x, y), LATE_QUIET_S)
         if i and "fill" in only:
             _record(out["fill"], sample, f"fill {i}")
         timer.settle()
         page.mouse.move(5, 5)
-        sample = timer.time(["keydown"], lambda: page.keyboard.press("z"))
+        sample = timer.time(["keydown"], lambda: page.keyboard.press("z"), LATE_QUIET_S)
         if i and "undo" in only:
             _record(out["undo"], sample, f"undo {i}")
         timer.settle()
@@ -412,6 +418,7 @@ def run(roots: list[str], repeats: int, label: str, source: Path, only: set[str]
     for name in roots:
         print(f"--- {label}: root {name}", flush=True)
         figures["roots"][name] = run_root(name, source, repeats, only)
+        figures["quiet_s"], figures["late_quiet_s"] = QUIET_S, LATE_QUIET_S
         print(table([figures]), flush=True)
     path = write_results(f"browser_{label}", figures)
     print(f"wrote {path}")
