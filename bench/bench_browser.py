@@ -65,7 +65,7 @@ DEFAULT_REPEATS: Final = 10
 QUIET_S: Final = 1.0  # no pixel change for this long (and Bokeh idle): the action is over
 #: Actions whose first change is the browser's own (a zoom stretches the old image, a stroke is drawn live):
 #: the server's image may come later, so they wait longer for the last change.
-LATE_QUIET_S: Final = 2.5
+LATE_QUIET_S: Final = 5.0
 ACTION_TIMEOUT_S: Final = 60.0
 LOAD_TIMEOUT_MS: Final = 180_000
 THINK_S: Final = 1.0  # pause between two pair steps (a reviewer looks at each pair)

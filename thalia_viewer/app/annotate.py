@@ -108,6 +108,7 @@ class EditSession(param.Parameterized):
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
+        self.last_edit: tuple[int, Box] | None = None  # (revision it made, pixels it changed) of the latest edit
         self.saved = StoreOverlay(state, store)
         state.mask_source = self.mask_layer
         state.record_source = self.record
@@ -247,6 +248,7 @@ class EditSession(param.Parameterized):
                 self.status = quiet_if_none
             return None
         self.status = f"{done} ({box.shape[0]} x {box.shape[1]} px)"
+        self.last_edit = (self.revision + 1, box)  # the map redraws only this box of the masks
         self._changed()
         return box
 

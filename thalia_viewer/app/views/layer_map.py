@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 import panel as pn
 import param
+import xarray as xr
 from bokeh.events import RangesUpdate, Reset
 from bokeh.models import (
     BoxZoomTool,
@@ -63,6 +64,7 @@ from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
 from thalia_viewer.viz.encode import Encoded, encode_alpha, encode_codes, encode_values
+from thalia_viewer.viz.overview import Overview, build_overview, native_per_screen, overview_factor
 from thalia_viewer.viz.shade import Extent, data_span, grid_extent
 
 DEFAULT_WIDTH: Final = 900  # px of the plot area when nothing else is known
@@ -114,6 +116,7 @@ class Job:
     key: str
     compute: Callable[[], MapImage]
     identity: tuple  # what the error of a failed layer is reported under (once)
+    inline: bool = False  # computed at once in the session (a mask being edited: its box only)
 
 
 def image_key(*parts: Any) -> str:
@@ -151,6 +154,9 @@ class LayerMap(Viewer):
         self._inflight = False
         self._ack = 0  # drawing gestures handled
         self._shown: dict[str, MapImage | None] = {}
+        self._edited: dict[tuple[Pair, str], tuple[int, Overview]] = {}  # (pair, mask) -> (revision, overview)
+        self._last_pair: Pair | None = None
+        self._direction = 1  # the way the user steps through the pairs
         self._doc = pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
         self._debounce: Any = None
         self._extent = Extent(0.0, 1.0, 0.0, 1.0)
@@ -328,10 +334,12 @@ class LayerMap(Viewer):
         if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
             key = image_key("relief", identity, view, size)
             plan[RELIEF] = Job(key, partial(self._relief_image, key, pair, view, size), identity)
+        edited = self._edited_pair() == pair
         for k in MASK_LAYERS:
             if k in state.masks and (identity := state.layer_identity(k, pair)) is not None:
                 key = image_key("mask", identity, state.mask_style, view, size)
-                plan[mask_slot(k)] = Job(key, partial(self._mask_image, key, pair, k, state.mask_style, view, size), identity)
+                compute = partial(self._mask_image, key, pair, k, identity, state.mask_style, view, size)
+                plan[mask_slot(k)] = Job(key, compute, identity, inline=edited)
         for i, overlay in enumerate(self.overlays):
             token = overlay.overlay_token(pair)
             if token is not None:
@@ -342,19 +350,22 @@ class LayerMap(Viewer):
     # ----------------------------------------------------------------------- images (off-thread)
     def _value_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]) -> MapImage:
         layer = schema.layer(layer_key)
-        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size)
+        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
         values = np.asarray(agg.values, dtype=np.float32)
         span = layer.span or self._span(identity, values, layer.delta)
         return MapImage(key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1])))
 
     def _relief_image(self, key: str, pair: Pair, view: Extent, size: tuple[int, int]) -> MapImage:
-        agg = compute_aggregate(self.state.layer("dem", pair), "dem", view, size)
+        agg = compute_aggregate(self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair))
         alpha = elements.relief_rgba(agg)[..., 3]
         return MapImage(key, encode_alpha(alpha), _bounds(view), alpha)
 
-    def _mask_image(self, key: str, pair: Pair, layer_key: str, style: str, view: Extent, size: tuple[int, int]) -> MapImage:
+    def _mask_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, style: str, view: Extent,
+                    size: tuple[int, int]) -> MapImage:  # fmt: skip
         layer = schema.layer(layer_key)
-        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size)
+        agg = self._edited_aggregate(pair, layer_key, view, size)
+        if agg is None:
+            agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
         codes = np.asarray(agg.values, dtype=np.uint8)
         return MapImage(key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes)
 
@@ -366,6 +377,42 @@ class LayerMap(Viewer):
         agg = code_aggregate(frame.raster(codes, "codes"), view, size) if frame is not None else codes
         agg = np.asarray(agg, dtype=np.uint8)
         return MapImage(key, encode_codes(agg), _bounds(view), agg)
+
+    # ---------------------------------------------------------------------------- masks being edited
+    def _edited_pair(self) -> Pair | None:
+        """The pair whose masks this session edits on screen (``None``: no editing, or a version is previewed)."""
+        edit = self.edit
+        if edit is None or edit.preview is not None:
+            return None
+        return edit.pair
+
+    def _edited_aggregate(self, pair: Pair, layer_key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray | None:
+        """A mask being edited, aggregated from its overview, which each edit updates in its box only;
+        ``None`` where that does not apply (no editing, a small frame, a view finer than the overview)."""
+        frame = self.state.frame_obj
+        if pair != self._edited_pair() or frame is None or pair.frame != frame.frame_id:
+            return None
+        factor = overview_factor(frame.shape)
+        if factor <= 1 or native_per_screen(view, size, frame.shape, self._extent) < factor:
+            return None
+        edit, layer = self.edit, schema.layer(layer_key)
+        editor, revision = edit.editor, edit.revision
+        if editor is None:
+            return None
+        values = editor.masks[layer.variable]
+        with self._lock:
+            held = self._edited.get((pair, layer.variable))
+            last = edit.last_edit
+            if held is not None and held[0] == revision:
+                ov = held[1]
+            elif held is not None and last is not None and last[0] == revision and held[0] == revision - 1:
+                ov = held[1]
+                ov.update(values, *last[1].slices)
+            else:
+                ov = build_overview(frame.raster(values, layer.key), layer, factor)
+            self._edited = {k: v for k, v in self._edited.items() if k[0] == pair}  # other pairs: rebuilt if edited again
+            self._edited[(pair, layer.variable)] = (revision, ov)
+        return ov.aggregate(view, size, layer)
 
     def _span(self, identity: tuple, values: np.ndarray, symmetric: bool) -> tuple[float, float]:
         """Colour range of a data-scaled layer: fixed at its first view, so zooming keeps the colours."""
@@ -380,8 +427,16 @@ class LayerMap(Viewer):
         newest request wins. Then the neighbours are prefetched."""
         self._serial += 1
         serial, pair = self._serial, self.state.current
+        pairs = self.state.pairs
+        if pair is not None and self._last_pair is not None and pair != self._last_pair and pair in pairs and self._last_pair in pairs:
+            self._direction = 1 if pairs.index(pair) > pairs.index(self._last_pair) else -1
+        self._last_pair = pair
         plan = self._plan(pair)
         self._empty.visible = pair is None
+        for job in plan.values():
+            if job is not None and job.inline and job.key not in self._aggs:
+                with contextlib.suppress(Exception):  # reported with the others below
+                    self._aggs.get(job.key, job.compute)
         futures = {name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None}
         self._inflight = True
 
@@ -547,8 +602,12 @@ class LayerMap(Viewer):
         neighbours = {d: pairs[j] for d, j in (("next", i + 1), ("prev", i - 1)) if 0 <= j < len(pairs)}
         plans = {d: self._plan(p) for d, p in neighbours.items()}
         jobs = [job for plan in plans.values() for job in plan.values() if job is not None]
-        self._aggs.prefetch([(job.key, job.compute) for job in jobs])
-        futures = {job.key: self._aggs.submit(job.key, job.compute) for job in jobs}
+        ahead = i + 2 * self._direction  # one more pair the way the user is stepping: ready on the server
+        warm = [job for job in self._plan(pairs[ahead]).values() if job is not None] if 0 <= ahead < len(pairs) else []
+        self._aggs.prefetch([(job.key, job.compute) for job in jobs + warm])
+        futures = {job.key: self._aggs.future(job.key) for job in jobs}
+        if any(f is None for f in futures.values()):  # evicted already (a tiny cache): nothing to offer
+            return
         serial = self._serial
 
         def done() -> None:
