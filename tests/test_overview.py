@@ -82,3 +82,19 @@ def test_views_finer_than_the_overview_read_native_pixels_and_overviews_are_shar
     assert cache.builds == 1
     direct = aggregate(da, "coherence", 256, corner.x_range, corner.y_range, height=256)
     np.testing.assert_allclose(zoom.values, direct.values, atol=1e-5)
+
+
+def test_a_queued_prefetch_asked_for_is_computed_at_once_and_a_running_one_is_never_skipped():
+    import threading
+
+    from thalia_viewer.app.aggregates import AggregateCache
+
+    cache = AggregateCache()
+    gate = threading.Event()
+    cache.prefetch([("block", lambda: gate.wait(30) and "slow")], delay_s=0.0)  # occupies the background worker
+    cache.prefetch([("block", lambda: "slow"), ("b", lambda: "prefetched b")], delay_s=0.0)
+    assert cache.get("b", lambda: "b now") == "b now"  # queued behind "block": taken over, not waited for
+    cache.prefetch([("c", lambda: "c")], delay_s=0.0)  # the session moves on: "block" is not wanted any more
+    future = cache.submit("block", lambda: "other")  # ... but asked for while it runs: it must still finish
+    gate.set()
+    assert future.result(timeout=30) == "slow"
