@@ -68,6 +68,7 @@ QUIET_S: Final = 1.0  # no pixel change for this long (and Bokeh idle): the acti
 LATE_QUIET_S: Final = 5.0
 ACTION_TIMEOUT_S: Final = 60.0
 LOAD_TIMEOUT_MS: Final = 180_000
+MIN_COLOURS: Final = 100  # a map showing an interferogram (a blank one shows a handful)
 THINK_S: Final = 1.0  # pause between two pair steps (a reviewer looks at each pair)
 SETTLE_S: Final = 0.4
 #: Roots: name -> (frame size px, dates per frame, frames). 512: the default synthetic root (as `synth`).
@@ -193,6 +194,7 @@ class MapTimer:
         page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
         page.locator(".thalia-map canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
         page.evaluate(PAGE_JS.read_text())
+        page.wait_for_function(f"() => __thaliaBench.colours() >= {MIN_COLOURS}", timeout=LOAD_TIMEOUT_MS)  # drawn
         self.settle(2.0)
 
     def settle(self, seconds: float = SETTLE_S) -> None:

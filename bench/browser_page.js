@@ -42,8 +42,22 @@
     }
     return h >>> 0;
   }
+  /** Distinct colours on a sample of the map's pixels: a drawn interferogram has hundreds, a blank map a few. */
+  function colours() {
+    const seen = new Set();
+    for (const c of canvases()) {
+      if (!c.width || !c.height) { continue; }
+      let ctx = null;
+      try { ctx = c.getContext('2d'); } catch (e) { ctx = null; }
+      if (!ctx) { continue; }
+      const d = new Uint32Array(ctx.getImageData(0, 0, c.width, c.height).data.buffer);
+      for (let i = 0; i < d.length; i += 97) { seen.add(d[i]); }
+    }
+    return seen.size;
+  }
   const tb = { running: false, t0: null, types: [], changes: [], base: 0, last: 0, frames: 0, armAt: 0 };
   tb.hashAll = hashAll;
+  tb.colours = colours;
   tb.canvasCount = () => canvases().length;
   tb.tick = () => {
     if (!tb.running) { return; }

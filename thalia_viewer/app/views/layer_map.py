@@ -153,6 +153,7 @@ class LayerMap(Viewer):
         self._serial = 0  # of the latest show asked for
         self._inflight = False
         self._ack = 0  # drawing gestures handled
+        self._acked = 0  # ... and acknowledged to the browser
         self._shown: dict[str, MapImage | None] = {}
         self._edited: dict[tuple[Pair, str], tuple[int, Overview]] = {}  # (pair, mask) -> (revision, overview)
         self._last_pair: Pair | None = None
@@ -165,7 +166,8 @@ class LayerMap(Viewer):
         self._build_figure()
         self.client = MapClient(figure_id=self.figure.id, ids=self._ids, palettes=_palettes(), step_keys=_step_keys(),
                                 on_ready=self._on_ready, on_missing=self._on_missing, height=0, width=0, margin=0)  # fmt: skip
-        self._drawing = MapDrawing(self.edit, self.client, self.figure, on_done=self._acknowledge) if self.edit is not None else None
+        self._drawing = (MapDrawing(self.edit, self.client, self.figure, on_start=self._gesture_start, on_done=self._gesture_done)
+                         if self.edit is not None else None)  # fmt: skip
         self.client.on_gesture = self._drawing.handle if self._drawing is not None else None
         self.readout = readout.readout_div()
         readout.attach_readout(self.figure, self.readout, *self._readout_args, list(MASK_LAYERS))
@@ -527,6 +529,11 @@ class LayerMap(Viewer):
         layers = {name: self._entry(name, img) if img is not None else None for name, img in images.items()}
         return {"op": "show", "serial": serial, "pair": _pair_key(pair), "ack": self._ack, "layers": layers}
 
+    def _send(self, msg: dict[str, Any]) -> None:
+        if msg["op"] == "show":
+            self._acked = max(self._acked, msg["ack"])
+        self.client.send(msg)
+
     def _put(self, images: list[MapImage]) -> None:
         """Send the images the browser does not hold (one message)."""
         items = []
@@ -545,7 +552,7 @@ class LayerMap(Viewer):
         pair = None if clear else self.state.current
         shown = {name: images.get(name) for name in self._image_names()}
         self._put([img for img in shown.values() if img is not None])
-        self.client.send(self._show_message(serial, pair, shown))
+        self._send(self._show_message(serial, pair, shown))
         self._shown = shown
         if not clear:
             self._after_show(shown)
@@ -578,10 +585,15 @@ class LayerMap(Viewer):
     def _on_missing(self, keys: list[str]) -> None:
         self._put([self._known[k] for k in keys if k in self._known])
 
-    def _acknowledge(self, seq: int) -> None:
-        """A drawing gesture was handled: its live drawing goes with the next show, or now if none is coming."""
+    def _gesture_start(self, seq: int) -> None:
+        """A drawing gesture is being handled: the show its edit sends acknowledges it (its live drawing goes)."""
         self._ack = max(self._ack, int(seq))
-        if not self._inflight:
+
+    def _gesture_done(self, seq: int) -> None:
+        """A drawing gesture was handled: if no show carried its acknowledgement and none is coming, send it."""
+        self._ack = max(self._ack, int(seq))
+        if self._acked < self._ack and not self._inflight:
+            self._acked = self._ack
             self.client.send({"op": "ack", "seq": self._ack})
 
     def _report(self, identity: tuple, text: str) -> None:

@@ -89,10 +89,17 @@ class MapClient {
     this.drag = null;            // the gesture in progress
     this.vertices = [];          // polygon being clicked: [[x, y], ...]
     this.stats = {shows: 0, steps: 0, applied: 0, apply_ms: 0};  // for tests and benchmarks
+    this.trace = [];
     this.onKey = (e) => this.key(e);
     document.addEventListener('keydown', this.onKey);
     window.__thaliaMaps = window.__thaliaMaps || new Map();
     window.__thaliaMaps.set(model.figure_id, this);
+  }
+
+  /** A short trace of what happened when (for tests, benchmarks and debugging). */
+  log(what, detail) {
+    this.trace.push([Math.round(performance.now()), what, detail]);
+    if (this.trace.length > 60) { this.trace.shift(); }
   }
 
   destroy() {
@@ -110,6 +117,7 @@ class MapClient {
   // ---------------------------------------------------------------------------------------- messages
   message(msg) {
     if (msg == null) { return; }
+    this.log(msg.op, msg.op === 'show' ? msg.pair : (msg.op === 'put' ? msg.items.length : msg.seq));
     if (msg.op === 'put') { for (const item of msg.items) { this.put(item); } }
     else if (msg.op === 'show') { this.show(msg, false); }
     else if (msg.op === 'ack') { this.acknowledge(msg.seq); }
@@ -251,6 +259,7 @@ class MapClient {
     }
     this.pair = msg.pair;
     this.stats.applied += 1;
+    this.log('applied', msg.pair);
     this.stats.apply_ms = performance.now() - t0;
     this.stats.applied_at = t0;
     requestAnimationFrame(() => { this.stats.frame_at = performance.now(); });
@@ -267,13 +276,16 @@ class MapClient {
     }
     const step = (this.model.step_keys || {})[e.key];
     const nb = this.model.neighbours || {};
-    if (step == null || nb.origin == null || nb.origin !== this.pair) { return; }
+    if (step == null) { return; }
+    this.log('key', e.key);
+    if (nb.origin == null || nb.origin !== this.pair) { this.log('not ready', nb.origin); return; }
     const target = step > 0 ? nb.next : nb.prev;
     if (target == null) { return; }
     const keys = Object.values(target.layers).filter((v) => v != null).map((v) => v.key);
     if (!keys.every((k) => this.pool.has(k))) { return; }
     this.stats.steps += 1;
     this.stats.step_at = performance.now();
+    this.log('step', target.pair);
     this.show(target, true);
     if (this.optimistic) { clearTimeout(this.optimistic.timer); }
     const timer = setTimeout(() => {  // the server did not follow: back to what it shows
@@ -416,6 +428,7 @@ class MapClient {
     d.ys.push(p.y);
     this.drawLive();
     this.model.send_msg({op: 'stroke', seq: d.seq, tool: d.tool, xs: d.xs, ys: d.ys});
+    this.log('stroke', d.seq);
   }
 
   doubleClick(e) {

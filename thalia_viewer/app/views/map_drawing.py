@@ -36,9 +36,10 @@ class MapDrawing(param.Parameterized):
     """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.annotate.EditSession`."""
 
     def __init__(self, edit: Any, client: Any = None, figure: Any = None, on_done: Callable[[int], None] | None = None,
-                 **params: Any) -> None:  # fmt: skip
+                 on_start: Callable[[int], None] | None = None, **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
-        self.edit, self.client, self.figure, self.on_done = edit, client, figure, on_done
+        self.edit, self.client, self.figure = edit, client, figure
+        self.on_start, self.on_done = on_start, on_done  # called with a gesture's seq before / after the edit
         edit.param.watch(lambda *_: self.sync_brush(), ["tool", "radius", "activity"])
         self.sync_brush()
 
@@ -95,6 +96,9 @@ class MapDrawing(param.Parameterized):
         """One gesture from the browser: ``stroke`` (brush, eraser or lasso path), ``polygon`` (closed by a
         double click) or ``fill`` (a click), in map coordinates; acknowledged by its ``seq``."""
         op, edit = msg.get("op"), self.edit
+        seq = msg.get("seq")
+        if self.on_start is not None and isinstance(seq, int):
+            self.on_start(seq)  # the mask the edit draws replaces this gesture's live drawing
         try:
             if op == "stroke" and msg.get("tool") == edit.tool and edit.tool in FREEHAND_TOOLS:
                 xs, ys = _coords(msg)
@@ -109,7 +113,6 @@ class MapDrawing(param.Parameterized):
         except (KeyError, TypeError, ValueError):
             edit.state.notify("warning", f"a {op} gesture from the browser could not be read; draw it again.")
         finally:
-            seq = msg.get("seq")
             if self.on_done is not None and isinstance(seq, int):
                 self.on_done(seq)
 
