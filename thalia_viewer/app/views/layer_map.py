@@ -76,6 +76,8 @@ DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 RANGE_DEBOUNCE_MS: Final = 60  # a wheel zoom sends a burst of range events: aggregate once it pauses
+#: Bokeh reports the new ranges this long after the last pan / zoom event (its default, 500 ms, is felt).
+LOD_TIMEOUT_MS: Final = 120
 KNOWN_IMAGES: Final = 96  # images kept to answer the browser's "missing" without recomputing
 STEP_ACTIONS: Final = {"next_pair": 1, "previous_pair": -1}
 
@@ -202,7 +204,7 @@ class LayerMap(Viewer):
                      tools=[self._pan, wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
                      active_drag=self._pan, active_scroll=wheel, toolbar_location="above", x_axis_label="Longitude (°)",
                      y_axis_label="Latitude (°)", background_fill_color="#f6f8fa", border_fill_color=None,
-                     output_backend="canvas")  # fmt: skip
+                     output_backend="canvas", lod_timeout=LOD_TIMEOUT_MS)  # fmt: skip
         fig.grid.visible = False
         self.figure = fig
         self.renderers: dict[str, GlyphRenderer] = {}
