@@ -93,12 +93,21 @@ def test_map_aggregates_at_screen_size_never_above_native(state):
     assert small.values.shape == (50, 60) and small.encoded.shape == (50, 60)
     view.set_screen_size(4000, 4000)
     assert view.shown()[value_slot(0)].values.shape == (rows, cols)  # capped at native pixels: the browser upsamples
-    view.set_screen_size(800, 600)
     e = view._extent
-    view.set_view((e.x0, e.x0 + (e.x1 - e.x0) / 4), (e.y0, e.y1))
+    view.client.sent.clear()
+    view.set_view((e.x0, e.x0 + (e.x1 - e.x0) / 4), (e.y0, e.y1))  # native pixels already: nothing to redo
+    assert puts(view) == []
+    view.set_view(None, None)
+    view.set_screen_size(cols // 8, rows // 8)
+    coarse = view.shown()[value_slot(0)].values
+    view.set_view((e.x0, e.x0 + (e.x1 - e.x0) / 4), (e.y0, e.y1))  # 4x the detail needed: made again
     zoom = view.shown()[value_slot(0)].values
-    assert zoom.shape[1] <= cols // 4 + 2
+    assert zoom.shape[1] <= cols // 4 + 2 and zoom.shape[1] > coarse.shape[1] // 4
     assert np.nanmin(zoom) >= -np.pi - 1e-6 and np.nanmax(zoom) <= np.pi + 1e-6
+    x_range = (e.x0, e.x0 + (e.x1 - e.x0) / 4 * 0.95)  # a little closer: the images still do
+    view.client.sent.clear()
+    view.set_view(x_range, (e.y0, e.y1))
+    assert puts(view) == []
 
 
 def test_map_masks_are_codes_never_averages(state):
@@ -174,6 +183,8 @@ def test_the_next_and_previous_pairs_are_put_in_the_browser_before_a_step(state)
     assert nb["prev"]["pair"].endswith(f"{prev.primary}_{prev.secondary}")
     keys = [e["key"] for e in nb["next"]["layers"].values() if e is not None]
     assert keys and all(k in view.client.pool for k in keys)
+    assert nb["keys"]["j"] == "next" and nb["keys"]["k"] == "prev" and nb["keys"]["m"] == "masks"
+    assert nb["masks"]["layers"][mask_slot("deformation")] is None  # "m" hides the masks on screen
     view.client.sent.clear()
     state.step(1)  # what the browser already shows: the server sends no pixel, only the confirming show
     first_show = next(i for i, m in enumerate(view.client.sent) if m["op"] == "show")

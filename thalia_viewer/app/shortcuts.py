@@ -71,7 +71,14 @@ class KeyboardShortcuts(JSComponent):
         model.send_msg({key});
       }
       document.addEventListener('keydown', handler);
-      model.on('remove', () => document.removeEventListener('keydown', handler));
+      // the keys some component forwards on this page (the map swaps a prefetched pair in on a step key it sees here)
+      const listed = window.__thaliaKeys = window.__thaliaKeys || new Map();
+      const keys = [...model.keys];
+      for (const k of keys) { listed.set(k, (listed.get(k) || 0) + 1); }
+      model.on('remove', () => {
+        document.removeEventListener('keydown', handler);
+        for (const k of keys) { listed.set(k, (listed.get(k) || 1) - 1); }
+      });
       const el = document.createElement('span');
       el.className = 'thalia-shortcuts';
       return el;

@@ -76,10 +76,13 @@ DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 RANGE_DEBOUNCE_MS: Final = 60  # a wheel zoom sends a burst of range events: aggregate once it pauses
+#: A zoom keeps the images while they have this many of their pixels per screen pixel (the browser stretches them).
+SHARP_ENOUGH: Final = 0.8
 #: Bokeh reports the new ranges this long after the last pan / zoom event (its default, 500 ms, is felt).
 LOD_TIMEOUT_MS: Final = 120
 KNOWN_IMAGES: Final = 96  # images kept to answer the browser's "missing" without recomputing
-STEP_ACTIONS: Final = {"next_pair": 1, "previous_pair": -1}
+#: Shortcut actions whose outcome the browser shows at once (``neighbours`` entries of the map client).
+AHEAD_ACTIONS: Final = {"next_pair": "next", "previous_pair": "prev", "toggle_masks": "masks"}
 
 # Blank layers are one NaN pixel; numpy warns about their all-NaN min / max.
 warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
@@ -159,14 +162,16 @@ class LayerMap(Viewer):
         self._shown: dict[str, MapImage | None] = {}
         self._edited: dict[tuple[Pair, str], tuple[int, Overview]] = {}  # (pair, mask) -> (revision, overview)
         self._last_pair: Pair | None = None
+        self._last_masks = list(self.state.masks) or [MASK_LAYERS[0]]  # what "m" brings back
         self._direction = 1  # the way the user steps through the pairs
         self._doc = pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
         self._debounce: Any = None
         self._extent = Extent(0.0, 1.0, 0.0, 1.0)
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._render: tuple[Extent, tuple[int, int]] | None = None  # geometry of the images shown (None: the view's)
         self._screen = (DEFAULT_WIDTH, max(self.height - PLOT_CHROME_PX, 100))
         self._build_figure()
-        self.client = MapClient(figure_id=self.figure.id, ids=self._ids, palettes=_palettes(), step_keys=_step_keys(),
+        self.client = MapClient(figure_id=self.figure.id, ids=self._ids, palettes=_palettes(),
                                 on_ready=self._on_ready, on_missing=self._on_missing, height=0, width=0, margin=0)  # fmt: skip
         self._drawing = (MapDrawing(self.edit, self.client, self.figure, on_start=self._gesture_start, on_done=self._gesture_done)
                          if self.edit is not None else None)  # fmt: skip
@@ -183,6 +188,7 @@ class LayerMap(Viewer):
             slot.param.watch(lambda *_: self._refresh(), ["layer", "opacity"])
             slot.param.watch(lambda *_: self._update_legend(), ["layer", "opacity"])
         state.param.watch(lambda *_: self._update_legend(), ["masks", "mask_style"])
+        state.param.watch(lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks")
         if self.edit is not None:
             self.edit.param.watch(lambda *_: self._refresh(), "revision")
         for overlay in self.overlays:
@@ -253,7 +259,7 @@ class LayerMap(Viewer):
         fig.y_range.update(start=e.y0, end=e.y1, reset_start=e.y0, reset_end=e.y1)
         self._empty.update(x=(e.x0 + e.x1) / 2, y=(e.y0 + e.y1) / 2)
         self._screen = (max(w, 50), max(h, 50))
-        self._ranges = None
+        self._ranges = self._render = None
         self._spans.clear()
         if self._drawing is not None:
             self._drawing.sync_brush()
@@ -263,12 +269,22 @@ class LayerMap(Viewer):
     def set_screen_size(self, width: int, height: int) -> None:
         """Set the plot area's size in px (scripts, tests and benchmarks; the app sizes it from the frame)."""
         self._screen = (int(width), int(height))
+        self._render = None
         self.figure.update(frame_width=int(width), frame_height=int(height))
         self._refresh()
 
     def set_view(self, x_range: tuple[float, float] | None, y_range: tuple[float, float] | None) -> None:
-        """Show this part of the map (data units), as a pan or zoom in the browser does."""
+        """Show this part of the map (data units), as a pan or zoom in the browser does.
+
+        The images are made again only when the browser's stretched ones no longer do: the new view leaves
+        them, or they have fewer than ``SHARP_ENOUGH`` of their pixels per screen pixel (a small zoom keeps
+        them, and with them the prefetched neighbours)."""
+        shown = self.geometry()
         self._ranges = (tuple(sorted(x_range)), tuple(sorted(y_range))) if x_range and y_range else None  # type: ignore[assignment]
+        wanted = self._wanted_geometry()
+        if shown is not None and wanted is not None and _still_sharp(shown, wanted):
+            return
+        self._render = wanted
         self._refresh()
 
     def _on_ranges(self, event: RangesUpdate) -> None:
@@ -314,18 +330,22 @@ class LayerMap(Viewer):
         h = min(h, rows * (view.y1 - view.y0) / (e.y1 - e.y0), self.max_side)
         return max(math.ceil(w), 2), max(math.ceil(h), 2)
 
-    def geometry(self) -> tuple[Extent, tuple[int, int]] | None:
-        """The view and aggregate size the map shows now."""
+    def _wanted_geometry(self) -> tuple[Extent, tuple[int, int]] | None:
         view = self._view()
         return None if view is None else (view, self._size(view))
+
+    def geometry(self) -> tuple[Extent, tuple[int, int]] | None:
+        """The view and aggregate size of the images the map shows now."""
+        return self._render if self._render is not None else self._wanted_geometry()
 
     # ------------------------------------------------------------------------------------- plan
     def active_names(self) -> list[str]:
         """The renderers showing something now, bottom to top."""
         return [n for n, job in self._plan(self.state.current).items() if job is not None]
 
-    def _plan(self, pair: Pair | None) -> dict[str, Job | None]:
-        """Every image renderer's job for ``pair`` at the current view (``None``: hidden)."""
+    def _plan(self, pair: Pair | None, masks: list[str] | None = None) -> dict[str, Job | None]:
+        """Every image renderer's job for ``pair`` at the current view (``None``: hidden); ``masks`` instead of
+        the state's mask overlays."""
         plan: dict[str, Job | None] = dict.fromkeys(self._image_names())
         geometry, frame, state = self.geometry(), self.state.frame_obj, self.state
         if pair is None or geometry is None or frame is None or pair.frame != frame.frame_id:
@@ -339,8 +359,9 @@ class LayerMap(Viewer):
             key = image_key("relief", identity, view, size)
             plan[RELIEF] = Job(key, partial(self._relief_image, key, pair, view, size), identity)
         edited = self._edited_pair() == pair
+        shown_masks = state.masks if masks is None else masks
         for k in MASK_LAYERS:
-            if k in state.masks and (identity := state.layer_identity(k, pair)) is not None:
+            if k in shown_masks and (identity := state.layer_identity(k, pair)) is not None:
                 key = image_key("mask", identity, state.mask_style, view, size)
                 compute = partial(self._mask_image, key, pair, k, identity, state.mask_style, view, size)
                 plan[mask_slot(k)] = Job(key, compute, identity, inline=edited)
@@ -615,6 +636,8 @@ class LayerMap(Viewer):
         i = pairs.index(pair)
         neighbours = {d: pairs[j] for d, j in (("next", i + 1), ("prev", i - 1)) if 0 <= j < len(pairs)}
         plans = {d: self._plan(p) for d, p in neighbours.items()}
+        neighbours["masks"] = pair  # the pair on screen with its mask overlays toggled, as "m" does
+        plans["masks"] = self._plan(pair, masks=[] if self.state.masks else self._last_masks)
         jobs = [job for plan in plans.values() for job in plan.values() if job is not None]
         ahead = i + 2 * self._direction  # one more pair the way the user is stepping: ready on the server
         warm = [job for job in self._plan(pairs[ahead]).values() if job is not None] if 0 <= ahead < len(pairs) else []
@@ -633,7 +656,7 @@ class LayerMap(Viewer):
                 images += [img for img in layer_images.values() if img is not None]
                 shows[d] = self._show_message(serial, neighbours[d], layer_images)
             self._put(images)
-            self.client.neighbours = {"origin": _pair_key(pair), **shows}
+            self.client.neighbours = {"origin": _pair_key(pair), "keys": _ahead_keys(), **shows}
 
         self._when_all_quiet(list(futures.values()), done)
 
@@ -658,6 +681,18 @@ class LayerMap(Viewer):
             self._legend.object = html
 
 
+def _still_sharp(shown: tuple[Extent, tuple[int, int]], wanted: tuple[Extent, tuple[int, int]]) -> bool:
+    """Whether images made for ``shown`` serve ``wanted``: they cover it, with at least ``SHARP_ENOUGH`` of the
+    pixels per map unit it needs (and not more than twice: a zoom-out makes them again, smaller)."""
+    (v0, (w0, h0)), (v1, (w1, h1)) = shown, wanted
+    tol = 1e-9 * max(abs(v0.x1 - v0.x0), abs(v0.y1 - v0.y0))
+    if v1.x0 < v0.x0 - tol or v1.x1 > v0.x1 + tol or v1.y0 < v0.y0 - tol or v1.y1 > v0.y1 + tol:
+        return False
+    ratio_x = (w0 / (v0.x1 - v0.x0)) / (w1 / (v1.x1 - v1.x0))
+    ratio_y = (h0 / (v0.y1 - v0.y0)) / (h1 / (v1.y1 - v1.y0))
+    return min(ratio_x, ratio_y) >= SHARP_ENOUGH and max(ratio_x, ratio_y) <= 2.0
+
+
 def _bounds(view: Extent) -> tuple[float, float, float, float]:
     return view.x0, view.y0, view.x1, view.y1
 
@@ -671,6 +706,6 @@ def _blank_data() -> dict[str, list]:
             "y": [0.0], "dw": [1e-9], "dh": [1e-9]}  # fmt: skip
 
 
-def _step_keys() -> dict[str, int]:
-    """Keys that step pairs (from the shortcuts) -> +1 / -1."""
-    return {k: STEP_ACTIONS[s.action] for s in SHORTCUTS if s.action in STEP_ACTIONS for k in s.keys}
+def _ahead_keys() -> dict[str, str]:
+    """Shortcut keys whose show the browser may apply before the server answers -> ``neighbours`` entry."""
+    return {k: AHEAD_ACTIONS[s.action] for s in SHORTCUTS if s.action in AHEAD_ACTIONS for k in s.keys}

@@ -9,10 +9,11 @@
 // It answers {op: "ready"} once mounted (the server then sends what is on screen) and {op: "missing", keys}
 // for images the pool lost. Renderers are changed with setv(..., {sync: false}): images never travel back.
 //
-// Instant pair steps: `neighbours` holds the show of the next and previous pair at this view once their
-// images are in the pool; a step key applies it at once, before the server has even seen the key press
-// (the server's own show follows and changes nothing). If the server does not confirm within
-// CONFIRM_MS, the last confirmed show comes back.
+// Instant pair steps and toggles: `neighbours` holds the shows of the next and previous pair at this view
+// and of the masks toggled, once their images are in the pool, and which key leads to which; such a key
+// (when a shortcut on the page forwards it to the server) applies its show at once, before the server has
+// even seen the key press (the server's own show follows and changes nothing). If the server shows nothing
+// within CONFIRM_MS, the last confirmed show comes back.
 //
 // Drawing (annotate): pointer events on the figure's canvas, taken before Bokeh's own gestures (so a brush
 // starts painting at once, without Bokeh's move threshold or its long-press timeout); the brush footprint
@@ -82,7 +83,7 @@ class MapClient {
     this.applied = {};           // renderer name -> JSON of the entry on screen
     this.confirmed = null;       // the last show of the server
     this.wanted = 0;             // generation of the latest show asked for (server or optimistic)
-    this.optimistic = null;      // {pair, timer} of a step shown before the server confirmed it
+    this.optimistic = null;      // {timer} of a show applied before the server confirmed it
     this.pair = '';              // the pair on screen
     this.live = [];              // strokes drawn, waiting for the server: {seq, xs, ys, tool}
     this.seq = 0;
@@ -205,7 +206,7 @@ class MapClient {
     this.stats.shows += optimistic ? 0 : 1;
     if (!optimistic) {
       this.confirmed = msg;
-      if (this.optimistic && this.optimistic.pair === msg.pair) { clearTimeout(this.optimistic.timer); this.optimistic = null; }
+      if (this.optimistic) { clearTimeout(this.optimistic.timer); this.optimistic = null; }
     }
     this.tryShow(msg, optimistic, generation, true);
   }
@@ -274,25 +275,27 @@ class MapClient {
       e.preventDefault();
       return;
     }
-    const step = (this.model.step_keys || {})[e.key];
     const nb = this.model.neighbours || {};
-    if (step == null) { return; }
+    const which = (nb.keys || {})[e.key];
+    const forwarded = window.__thaliaKeys != null && (window.__thaliaKeys.get(e.key) || 0) > 0;
+    if (which == null || !forwarded) { return; }  // no shortcut on this page does this with this key
     this.log('key', e.key);
     if (nb.origin == null || nb.origin !== this.pair) { this.log('not ready', nb.origin); return; }
-    const target = step > 0 ? nb.next : nb.prev;
+    const target = nb[which];
     if (target == null) { return; }
     const keys = Object.values(target.layers).filter((v) => v != null).map((v) => v.key);
     if (!keys.every((k) => this.pool.has(k))) { return; }
     this.stats.steps += 1;
     this.stats.step_at = performance.now();
-    this.log('step', target.pair);
+    this.log('step', which);
     this.show(target, true);
     if (this.optimistic) { clearTimeout(this.optimistic.timer); }
+    const since = this.stats.shows;
     const timer = setTimeout(() => {  // the server did not follow: back to what it shows
       this.optimistic = null;
-      if (this.confirmed != null && this.pair !== this.confirmed.pair) { this.show(this.confirmed, true); }
+      if (this.confirmed != null && this.stats.shows === since) { this.show(this.confirmed, true); }
     }, CONFIRM_MS);
-    this.optimistic = {pair: target.pair, timer};
+    this.optimistic = {timer};
   }
 
   // -------------------------------------------------------------------------------------- drawing
@@ -507,7 +510,10 @@ export function render({ model }) {
   const client = new MapClient(model);
   model.on('msg:custom', (msg) => client.message(msg));
   model.on('brush', () => client.toolChanged());
-  model.on('neighbours', () => setTimeout(() => { const nb = model.neighbours || {}; client.prepare(nb.next); client.prepare(nb.prev); }, 0));
+  model.on('neighbours', () => setTimeout(() => {
+    const nb = model.neighbours || {};
+    for (const which of new Set(Object.values(nb.keys || {}))) { client.prepare(nb[which]); }
+  }, 0));
   model.on('remove', () => client.destroy());
   model.send_msg({op: 'ready'});
   client.listen();

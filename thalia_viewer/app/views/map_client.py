@@ -72,8 +72,8 @@ class MapClient(JSComponent):
     figure_id = param.String(default="", doc="Bokeh id of the map figure")
     ids = param.Dict(default={}, doc="Renderer name -> Bokeh ids of its renderer, source, glyph and colour mapper")
     palettes = param.Dict(default={}, doc="Colour map name -> colours, low to high")
-    step_keys = param.Dict(default={}, doc="Key -> +1 (next pair) or -1 (previous pair), as the shortcuts step")
-    neighbours = param.Dict(default={}, doc="Shows of the next / previous pair whose images the browser holds")
+    neighbours = param.Dict(default={}, doc="Shows the browser holds the images of (next / previous pair, masks "
+                            "toggled) and which key leads to which")
     brush = param.Dict(default={}, doc="Drawing tool, brush radius (data px), pixel size (data units), colour")
 
     _esm = Path(__file__).with_name("map_client.js")
