@@ -13,7 +13,7 @@ Actions (explore, then annotate with a fresh annotation store):
 - ``pair_step``: ``j`` / ``k`` (the next / previous pair), one per second as a reviewer does;
 - ``layer``: the bottom layer switched between wrapped phase and coherence;
 - ``overlay``: ``m``, the mask overlays off / on, at a pair with a mask;
-- ``zoom``: a mouse-wheel notch in / out over the map's centre;
+- ``zoom``: two mouse-wheel notches in / out over the map's centre (the image is made again at the new view);
 - ``frame``: another frame picked in the frame selector (its default pair);
 - ``brush``: a short brush stroke, mouse-up to the painted pixels;
 - ``fill``: a fill click on that stroke with another class;
@@ -305,7 +305,8 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
             x, y = timer.at(0.5, 0.55)
             page.mouse.move(x, y)
             timer.settle(0.3)
-            sample = timer.time(["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 120 * d), LATE_QUIET_S)
+            # two notches (about 1.5x): past what the images on screen can show sharply, a new image is due
+            sample = timer.time(["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 240 * d), LATE_QUIET_S)
             if i:
                 _record(out["zoom"], sample, "wheel")
             timer.settle()
