@@ -167,6 +167,7 @@ class LayerMap(Viewer):
         self._doc = pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
         self._debounce: Any = None
         self._extent = Extent(0.0, 1.0, 0.0, 1.0)
+        self._extent_frame: str | None = None  # the frame whose extent the axes show
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
         self._render: tuple[Extent, tuple[int, int]] | None = None  # geometry of the images shown (None: the view's)
         self._screen = (DEFAULT_WIDTH, max(self.height - PLOT_CHROME_PX, 100))
@@ -182,7 +183,7 @@ class LayerMap(Viewer):
         self._legend = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.layout = pn.Column(self._pane, pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
                                 self._legend, self.client, sizing_mode="stretch_width")  # fmt: skip
-        state.param.watch(lambda *_: self._on_frame(), "frame")
+        state.param.watch(lambda *_: self._on_frame() if self._extent_frame != self.state.frame else None, "frame")
         state.param.watch(lambda *_: self._refresh(), ["pair", "masks", "relief", "mask_style", "mask_opacity"])
         for slot in state.slots:
             slot.param.watch(lambda *_: self._refresh(), ["layer", "opacity"])
@@ -241,6 +242,7 @@ class LayerMap(Viewer):
     def _on_frame(self) -> None:
         """A new frame: axes at its extent and a plot area of its aspect at once (no old image left on it)."""
         frame = self.state.frame_obj
+        self._extent_frame = self.state.frame
         if frame is not None:
             try:
                 self._extent = grid_extent(frame.x, frame.y)
@@ -450,6 +452,9 @@ class LayerMap(Viewer):
     def _refresh(self) -> None:
         """Show the pair on screen as the state says: images from the caches, else computed off-thread; the
         newest request wins. Then the neighbours are prefetched."""
+        if self._extent_frame != self.state.frame:  # a pair of another frame: its axes first (this comes back)
+            self._on_frame()
+            return
         self._serial += 1
         serial, pair = self._serial, self.state.current
         pairs = self.state.pairs
