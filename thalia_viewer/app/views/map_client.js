@@ -22,7 +22,6 @@
 // replaces it. Polygon vertices are clicked, dragged, removed (Backspace) until a double click closes them;
 // Escape drops them.
 
-const POOL_BYTES = 128e6;
 const CONFIRM_MS = 2500;
 const VALUE_LEVELS = 65534;
 const GRAB_PX = 9;  // a polygon vertex within this many screen px of the pointer is grabbed
@@ -132,7 +131,7 @@ class MapClient {
       this.pool.set(item.key, entry);
       this.poolBytes += entry.nbytes;
       for (const [key, old] of this.pool) {  // first in, first out: the server counts the same way
-        if (this.poolBytes <= POOL_BYTES) { break; }
+        if (this.poolBytes <= (this.model.pool_bytes || 96e6)) { break; }
         this.pool.delete(key);
         this.poolBytes -= old.nbytes;
       }
@@ -157,7 +156,6 @@ class MapClient {
       const out = new Uint32Array(n);
       for (let i = 0; i < n; i++) { out[i] = a[i] * 16777216; }  // black, alpha a (RGBA bytes, little-endian)
       entry.values = this.ndarray(out, {shape: [rows, cols]});
-      entry.rgba.set('', entry.values);
     } else {
       entry.values = this.ndarray(new Uint8Array(raw), {shape: [rows, cols]});
     }
@@ -186,7 +184,7 @@ class MapClient {
       for (let i = 0; i < n; i++) { const c = v[i]; out[i] = c < lut.length ? lut[c] : 0; }
     }
     const image = this.ndarray(out, {shape: v.shape});
-    if (entry.rgba.size >= 3) { entry.rgba.delete(entry.rgba.keys().next().value); }
+    entry.rgba.clear();  // one colouring kept per image: the pool's memory stays at most twice what it counts
     entry.rgba.set(id, image);
     return image;
   }

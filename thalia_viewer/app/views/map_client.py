@@ -21,8 +21,8 @@ from panel.custom import JSComponent
 
 from thalia_viewer.viz.encode import Encoded
 
-#: Must equal POOL_BYTES in map_client.js (decoded bytes the browser keeps).
-POOL_BYTES: Final = 128_000_000
+#: Decoded bytes the browser's pool keeps (each image counted as ``Encoded.decoded_nbytes``).
+POOL_BYTES: Final = 96_000_000
 
 
 class ClientPool:
@@ -70,6 +70,7 @@ class MapClient(JSComponent):
     """The browser side of one map figure (no visible element of its own)."""
 
     figure_id = param.String(default="", doc="Bokeh id of the map figure")
+    pool_bytes = param.Integer(default=POOL_BYTES, doc="Decoded bytes of images the browser keeps")
     ids = param.Dict(default={}, doc="Renderer name -> Bokeh ids of its renderer, source, glyph and colour mapper")
     palettes = param.Dict(default={}, doc="Colour map name -> colours, low to high")
     neighbours = param.Dict(default={}, doc="Shows the browser holds the images of (next / previous pair, masks "
@@ -81,7 +82,7 @@ class MapClient(JSComponent):
     def __init__(self, on_ready: Callable[[], None] | None = None, on_missing: Callable[[list[str]], None] | None = None,
                  on_gesture: Callable[[dict], None] | None = None, **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
-        self.pool = ClientPool()
+        self.pool = ClientPool(self.pool_bytes)
         self.on_ready, self.on_missing, self.on_gesture = on_ready, on_missing, on_gesture
         self.sent: list[dict] = []  # the last messages, for tests and benchmarks (not sent anywhere)
 
