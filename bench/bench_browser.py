@@ -387,14 +387,16 @@ def run_root(name: str, source: Path, repeats: int, only: set[str]) -> dict[str,
                     annotate_actions(timer, url, root, repeats, out, only)
             finally:
                 browser.close()
-        tracebacks = log.read_text(errors="replace").count("Traceback")
+        text = log.read_text(errors="replace")
+        tracebacks = text.count("Traceback")
+        traceback_texts = [t[:1500] for t in text.split("Traceback")[1:4]]
         load_after = [round(v, 2) for v in os.getloadavg()]
     raw_read_ms(root, tuple(k for a in ACTIONS for k in READS[a]), repeats=1)  # opens the store, warms the caches
     raw = {a: round(raw_read_ms(root, READS[a]), 1) for a in ACTIONS}
     size, dates, frames = ROOTS[name]
     return {
         "root": str(root), "frame_px": size, "dates": dates, "frames": frames, "load_before": load, "load_after": load_after,
-        "server_tracebacks": tracebacks, "console_errors": errors[:20],
+        "server_tracebacks": tracebacks, "traceback_texts": traceback_texts, "console_errors": errors[:20],
         "actions": {a: {**out[a].summary(), "raw_read_ms": raw[a]} for a in ACTIONS if a in only},
     }  # fmt: skip
 

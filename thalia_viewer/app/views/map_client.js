@@ -367,6 +367,7 @@ class MapClient {
     if (e.button !== 0) { return; }
     const tool = this.brush.tool;
     const p = this.point(e);
+    this.log('down', `${tool} inside=${p.inside} drawing=${this.drawing()}`);
     if (!p.inside) { return; }
     if (tool === 'fill') { this.down = p; return; }  // a click fills; a drag still pans
     if (!this.drawing()) { return; }
