@@ -136,6 +136,7 @@ class MapClient {
         this.poolBytes -= old.nbytes;
       }
       if (this.retry) { const retry = this.retry; this.retry = null; retry(); }
+      this.prepareAhead(item.key);
       return entry;
     }).catch((err) => { this.pending.delete(item.key); console.error('thalia map: bad image', err); return null; });
     this.pending.set(item.key, promise);
@@ -190,12 +191,18 @@ class MapClient {
   }
 
   /** Colour the images of a show ahead of time (the neighbours), so a step only swaps them in. */
-  prepare(msg) {
+  prepare(msg, only = null) {
     if (msg == null) { return; }
     for (const e of Object.values(msg.layers)) {
-      const entry = e != null ? this.pool.get(e.key) : null;
+      const entry = e != null && (only == null || e.key === only) ? this.pool.get(e.key) : null;
       if (entry != null) { this.colorize(entry, e); }
     }
+  }
+
+  /** Colour the shows a key may bring (all their images, or the one just decoded). */
+  prepareAhead(only = null) {
+    const nb = this.model.neighbours || {};
+    for (const which of new Set(Object.values(nb.keys || {}))) { this.prepare(nb[which], only); }
   }
 
   // ----------------------------------------------------------------------------------------- showing
@@ -509,10 +516,7 @@ export function render({ model }) {
   const client = new MapClient(model);
   model.on('msg:custom', (msg) => client.message(msg));
   model.on('brush', () => client.toolChanged());
-  model.on('neighbours', () => setTimeout(() => {
-    const nb = model.neighbours || {};
-    for (const which of new Set(Object.values(nb.keys || {}))) { client.prepare(nb[which]); }
-  }, 0));
+  model.on('neighbours', () => setTimeout(() => client.prepareAhead(), 0));
   model.on('remove', () => client.destroy());
   model.send_msg({op: 'ready'});
   client.listen();
