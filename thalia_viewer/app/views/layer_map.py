@@ -265,7 +265,9 @@ class LayerMap(Viewer):
         self._spans.clear()
         if self._drawing is not None:
             self._drawing.sync_brush()
-        self._send_show(self._serial, {}, clear=True)  # the old frame's images go at once
+        # the old frame's images go and the axes move at once (the message leaves before the other views' work)
+        extent = {"x": [e.x0, e.x1], "y": [e.y0, e.y1], "width": self._screen[0], "height": self._screen[1]}
+        self._send_show(self._serial, {}, clear=True, extent=extent)
         self._refresh()
 
     def set_screen_size(self, width: int, height: int) -> None:
@@ -576,11 +578,15 @@ class LayerMap(Viewer):
         if items:
             self.client.send({"op": "put", "items": items})
 
-    def _send_show(self, serial: int, images: dict[str, MapImage | None], clear: bool = False) -> None:
+    def _send_show(self, serial: int, images: dict[str, MapImage | None], clear: bool = False,
+                   extent: dict[str, Any] | None = None) -> None:  # fmt: skip
         pair = None if clear else self.state.current
         shown = {name: images.get(name) for name in self._image_names()}
         self._put([img for img in shown.values() if img is not None])
-        self._send(self._show_message(serial, pair, shown))
+        msg = self._show_message(serial, pair, shown)
+        if extent is not None:
+            msg["extent"] = extent
+        self._send(msg)
         self._shown = shown
         if not clear:
             self._after_show(shown)

@@ -3,8 +3,9 @@
 // The server (layer_map.py, map_client.py) sends messages:
 //   {op: "put", items: [{key, kind, shape: [rows, cols], data: zlib bytes, v0, v1, x, y, dw, dh}]}
 //       images for the pool (decoded here: viz/encode.py describes the encodings);
-//   {op: "show", serial, pair, ack, layers: {name: null | {key, cmap | palette, low, high, alpha, label}}}
+//   {op: "show", serial, pair, ack, layers: {name: null | {key, cmap | palette, low, high, alpha, label}}, extent?}
 //       what every image renderer of the figure shows (null: hidden); `ack`: drawing gestures handled so far;
+//       `extent` ({x, y, width, height}): a new frame's axes and plot size, set at once;
 //   {op: "ack", seq}: gestures handled without a new image.
 // It answers {op: "ready"} once mounted (the server then sends what is on screen) and {op: "missing", keys}
 // for images the pool lost. Renderers are changed with setv(..., {sync: false}): images never travel back.
@@ -237,6 +238,13 @@ class MapClient {
   apply(msg) {
     const t0 = performance.now();
     const ids = this.model.ids || {};
+    const fig = this.figure;
+    if (msg.extent != null && fig != null) {  // a new frame: its axes at once (the server's own update follows)
+      const [x0, x1] = msg.extent.x, [y0, y1] = msg.extent.y;
+      fig.x_range.setv({start: x0, end: x1, reset_start: x0, reset_end: x1}, {sync: false});
+      fig.y_range.setv({start: y0, end: y1, reset_start: y0, reset_end: y1}, {sync: false});
+      fig.setv({frame_width: msg.extent.width, frame_height: msg.extent.height}, {sync: false});
+    }
     for (const [name, entry] of Object.entries(msg.layers)) {
       const ref = ids[name];
       if (ref == null) { continue; }
