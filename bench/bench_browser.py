@@ -234,7 +234,9 @@ class MapTimer:
         return Sample(st["changes"][0] - t0, last - t0, len(st["changes"]), st["t0"] is not None)
 
     def canvas_box(self) -> dict[str, float]:
-        return self.page.locator(".thalia-map canvas").first.bounding_box()
+        canvas = self.page.locator(".thalia-map canvas").first
+        canvas.scroll_into_view_if_needed()  # the time-series strip may scroll the page after an edit
+        return canvas.bounding_box()
 
     def at(self, fx: float, fy: float) -> tuple[float, float]:
         """Page coordinates of a point of the map canvas, as fractions of its box."""

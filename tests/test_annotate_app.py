@@ -103,13 +103,18 @@ def test_map_gestures_reach_the_session_and_are_acknowledged(session):
 
 
 def test_the_brush_state_follows_the_tool_the_radius_and_the_class(session):
-    drawing = MapDrawing(session)
+    from thalia_viewer.app.views.map_client import MapClient
+
+    client = MapClient()
+    drawing = MapDrawing(session, client=client)
+    assert client.tool_keys["p"] == "polygon" and client.tool_keys["b"] == "brush" and client.tool_labels["Fill"] == "fill"
     session.tool, session.radius, session.activity = "eraser", 9, "Sill"
     b = drawing.brush_state()
     frame = session.state.frame_obj
     assert b["tool"] == "eraser" and b["radius"] == 9
     assert b["dx"] == pytest.approx(abs(frame.x[1] - frame.x[0])) and b["dy"] == pytest.approx(abs(frame.y[1] - frame.y[0]))
     assert b["color"] == schema.class_by_name(schema.ACTIVITY_TYPES, "Sill").color[:7]
+    assert client.brush == b
 
 
 def test_save_conflict_reload_and_overwrite(session, tiny_root, tmp_path):

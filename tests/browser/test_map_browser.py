@@ -18,7 +18,9 @@ def client(page, expression: str):
 
 
 def canvas_point(page, fx: float, fy: float) -> tuple[float, float]:
-    box = page.locator(".thalia-map canvas").first.bounding_box()
+    canvas = page.locator(".thalia-map canvas").first
+    canvas.scroll_into_view_if_needed()  # the time-series strip may have scrolled it away
+    box = canvas.bounding_box()
     return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
 

@@ -282,6 +282,9 @@ class MapClient {
   // ---------------------------------------------------------------------------------- instant steps
   key(e) {
     if (e.ctrlKey || e.metaKey || e.altKey || editing(e)) { return; }
+    const forwardedKey = window.__thaliaKeys != null && (window.__thaliaKeys.get(e.key) || 0) > 0;
+    const picked = (this.model.tool_keys || {})[e.key];
+    if (picked != null && forwardedKey) { this.pickTool(picked); return; }
     if (this.vertices.length && (e.key === 'Escape' || e.key === 'Backspace')) {
       if (e.key === 'Escape') { this.vertices = []; } else { this.vertices.pop(); }
       this.drawPolygon();
@@ -314,6 +317,41 @@ class MapClient {
   // -------------------------------------------------------------------------------------- drawing
   get brush() { return this.model.brush || {}; }
 
+  /** The drawing tool now: picked here a moment ago (a tool key, a tool button) or as the server says. */
+  get tool() {
+    const local = this.localTool;
+    if (local != null && performance.now() - local.at < CONFIRM_MS) { return local.tool; }
+    const radio = this.toolRadio();
+    const labels = radio != null ? radio.labels : null;
+    const picked = labels != null && radio.active != null ? (this.model.tool_labels || {})[labels[radio.active]] : null;
+    return picked ?? this.brush.tool;
+  }
+
+  /** The tool buttons of the page (the browser knows their state before the server does). */
+  toolRadio() {
+    if (this._radio === undefined || (this._radio != null && this._radio.document == null)) {
+      this._radio = null;
+      const names = Object.keys(this.model.tool_labels || {});
+      for (const m of (this.doc != null ? this.doc.all_models : [])) {
+        if (m.labels != null && m.active !== undefined && names.length && m.labels.length === names.length
+            && m.labels.every((l, i) => l === names[i])) { this._radio = m; break; }
+      }
+    }
+    return this._radio;
+  }
+
+  /** A tool picked in the browser: drawn with at once, the server told by its own shortcut or button. */
+  pickTool(tool) {
+    this.localTool = {tool, at: performance.now()};
+    const fig = this.figure;
+    if (fig != null) {  // drawing tools take the drag from panning (the server does the same on its side)
+      const pan = fig.toolbar.tools.find((t) => t.type === 'PanTool' || t.constructor.__name__ === 'PanTool');
+      const drags = tool === 'pan' || tool === 'fill';
+      fig.toolbar.setv({active_drag: drags ? (pan ?? null) : null}, {sync: false});
+    }
+    this.toolChanged();
+  }
+
   /** The figure's view (its canvas, scales and frame), looked up again when the figure is rendered anew. */
   plotView() {
     const fig = this.figure;
@@ -328,7 +366,7 @@ class MapClient {
   /** Listen to the pointer on the whole page, in the capture phase: before Bokeh's own gestures see it. */
   listen() {
     if (this._handlers != null) { return; }
-    const on = (fn) => (e) => { if (this.brush.tool != null && this.onMap(e)) { fn(e); } };
+    const on = (fn) => (e) => { if (this.tool != null && this.onMap(e)) { fn(e); } };
     this._handlers = {
       pointerdown: on((e) => this.pointerDown(e)), pointermove: (e) => this.pointerMove(e),
       pointerup: (e) => this.pointerUp(e), pointercancel: (e) => this.pointerUp(e, true),
@@ -362,7 +400,7 @@ class MapClient {
   /** Whether a drag draws now: an annotate tool is picked and no toolbar drag tool took over. */
   drawing() {
     const fig = this.figure;
-    const tool = this.brush.tool;
+    const tool = this.tool;
     return fig != null && tool != null && tool !== 'pan' && tool !== 'fill' && fig.toolbar.active_drag == null;
   }
 
@@ -380,7 +418,7 @@ class MapClient {
 
   pointerDown(e) {
     if (e.button !== 0) { return; }
-    const tool = this.brush.tool;
+    const tool = this.tool;
     const p = this.point(e);
     this.log('down', `${tool} inside=${p.inside} drawing=${this.drawing()}`);
     if (!p.inside) { return; }
@@ -401,7 +439,7 @@ class MapClient {
   pointerMove(e) {
     const d = this.drag;
     if (d == null) {
-      if (this.brush.tool != null) { this.cursor(this.onMap(e) ? this.point(e) : null); }
+      if (this.tool != null) { this.cursor(this.onMap(e) ? this.point(e) : null); }
       return;
     }
     const p = this.point(e);
@@ -418,7 +456,7 @@ class MapClient {
   }
 
   pointerUp(e, cancelled = false) {
-    const tool = this.brush.tool;
+    const tool = this.tool;
     if (this._el == null) { return; }
     if (tool === 'fill' && this.down != null && !cancelled) {
       const p = this.point(e), q = this.down;
@@ -449,7 +487,7 @@ class MapClient {
   }
 
   doubleClick(e) {
-    if (this.brush.tool !== 'polygon' || !this.drawing()) { return; }
+    if (this.tool !== 'polygon' || !this.drawing()) { return; }
     e.preventDefault();
     e.stopImmediatePropagation();
     const pts = this.vertices.slice();
@@ -478,11 +516,11 @@ class MapClient {
     const b = this.brush;
     const src = this.get((this.model.ids.cursor || {}).source);
     if (src == null) { return; }
-    const show = p != null && p.inside && (b.tool === 'brush' || b.tool === 'eraser') && this.drawing();
+    const show = p != null && p.inside && (this.tool === 'brush' || this.tool === 'eraser') && this.drawing();
     const r = b.radius || 0;
     if (!show && src.data.x.length === 0) { return; }
     const glyph = this.get((this.model.ids.cursor || {}).glyph);
-    const color = b.tool === 'eraser' ? '#57606a' : b.color;
+    const color = this.tool === 'eraser' ? '#57606a' : b.color;
     if (show && glyph != null && this._cursorColor !== color) { glyph.setv({fill_color: color}, {sync: false}); this._cursorColor = color; }
     setData(src, show ? {x: [p.x], y: [p.y], w: [2 * r * b.dx], h: [2 * r * b.dy]} : {x: [], y: [], w: [], h: []});
   }
@@ -497,7 +535,7 @@ class MapClient {
     const widthPx = 2 * (b.radius || 0) * Math.sqrt(Math.abs(b.dx * sx * b.dy * sy));
     const strokes = this.live.filter((d) => d.tool !== 'lasso');
     const lassos = this.live.filter((d) => d.tool === 'lasso');
-    const color = b.tool === 'eraser' ? '#57606a' : b.color;
+    const color = this.tool === 'eraser' ? '#57606a' : b.color;
     glyph.setv({line_width: Math.max(widthPx, 1), line_color: color}, {sync: false});
     const edge = this.get((this.model.ids.live_edge || {}).glyph);
     if (edge != null) { edge.setv({line_width: Math.max(widthPx, 1) + 3}, {sync: false}); }
@@ -515,7 +553,8 @@ class MapClient {
   }
 
   toolChanged() {
-    if (this.brush.tool !== 'polygon' && this.vertices.length) { this.vertices = []; this.drawPolygon(); }
+    if (this.localTool != null && this.localTool.tool === this.brush.tool) { this.localTool = null; }  // the server agrees
+    if (this.tool !== 'polygon' && this.vertices.length) { this.vertices = []; this.drawPolygon(); }
     this.cursor(null);
   }
 }
@@ -528,6 +567,13 @@ export function render({ model }) {
   model.on('remove', () => client.destroy());
   model.send_msg({op: 'ready'});
   client.listen();
+  const radio = client.toolRadio();  // a tool button clicked: drawn with at once
+  if (radio != null) {
+    radio.properties.active.change.connect(() => {
+      const tool = (model.tool_labels || {})[radio.labels[radio.active]];
+      if (tool != null) { client.pickTool(tool); }
+    });
+  }
   const el = document.createElement('span');
   el.className = 'thalia-map-client';
   return el;

@@ -76,6 +76,8 @@ class MapClient(JSComponent):
     neighbours = param.Dict(default={}, doc="Shows the browser holds the images of (next / previous pair, masks "
                             "toggled) and which key leads to which")
     brush = param.Dict(default={}, doc="Drawing tool, brush radius (data px), pixel size (data units), colour")
+    tool_keys = param.Dict(default={}, doc="Shortcut key -> drawing tool (the browser draws with it at once)")
+    tool_labels = param.Dict(default={}, doc="Tool button label -> drawing tool, in the buttons' order")
 
     _esm = Path(__file__).with_name("map_client.js")
 

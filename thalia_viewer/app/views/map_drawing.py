@@ -20,6 +20,8 @@ import numpy as np
 import param
 from bokeh.models import ColumnDataSource, Ellipse, MultiLine, PanTool, Scatter
 
+from thalia_viewer.app.annotate import TOOLS
+from thalia_viewer.app.views.edit_tools import EDIT_SHORTCUTS
 from thalia_viewer.core import schema
 
 POLYGON_COLOR: Final = "#0969da"
@@ -41,6 +43,9 @@ class MapDrawing(param.Parameterized):
         self.edit, self.client, self.figure = edit, client, figure
         self.on_start, self.on_done = on_start, on_done  # called with a gesture's seq before / after the edit
         edit.param.watch(lambda *_: self.sync_brush(), ["tool", "radius", "activity"])
+        if client is not None:  # the browser switches tools on these at once (the server follows)
+            client.param.update(tool_labels=dict(TOOLS), tool_keys={
+                k: s.action.removeprefix("tool_") for s in EDIT_SHORTCUTS if s.action.startswith("tool_") for k in s.keys})
         self.sync_brush()
 
     @staticmethod
