@@ -369,8 +369,8 @@ def overlay_masks(
 
     Labelled pixels get their class colour at ``alpha`` ("over" compositing, so a fill over a transparent
     no-data pixel stays visible). With ``outline`` every class region gets a two-tone border drawn inside
-    it: a 1-px dark line on its edge and a 1-px opaque line of the class colour just inside, so the border
-    reads over any background (bright fringes, dark incoherent areas). Pixels with code 0 never change.
+    it: a 1-px white line on its edge and a 1-px opaque line of the (dark) class colour just inside, so the
+    border reads over any background (bright fringes, dark incoherent areas). Pixels with code 0 never change.
     """
     codes = _codes_array(mask_agg, mask_variable)
     if codes.shape != rgba.shape[:2]:
