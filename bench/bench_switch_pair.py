@@ -9,8 +9,9 @@ arrays is printed for each root. ``THALIA_BENCH_ROOTS=small,plane`` picks roots.
 Both run the app's own stack in-process (Panel + HoloViews + Bokeh document, no browser), showing wrapped
 phase, coherence at 50 % and the deformation mask, and switch to another pair of the frame:
 
-- ours: ``AppState`` + ``LayerMap`` (screen-resolution Datashader aggregation, one ``DynamicMap`` per layer,
-  masks as uint8 codes), the plot at a 900 x 760 px screen size, switching to the next pair as ``j`` does:
+- ours: ``AppState`` + ``LayerMap`` (screen-resolution Datashader aggregation, each layer's image encoded
+  compactly and sent once to the browser's pool, a small show message per switch), the plot at a
+  900 x 760 px screen size, switching to the next pair as ``j`` does:
   *prefetched* (the app aggregates the next and previous pair in the background while a pair is on
   screen; the run waits for that before switching, as a user looking at a pair for a second does) and
   *cold* (the session's aggregates cleared before every switch: a pair never seen, read and aggregated
@@ -119,7 +120,7 @@ def _ours(root: str, pairs: list[Pair], prefetched: bool) -> dict[str, Any]:
         state.go(pairs[i % len(pairs)])
         sizes.append(meter.message_sizes())  # serialising the messages is server work too
         runs.append(time.perf_counter() - t0)
-    shape = view._element("value0", width=SCREEN[0], height=SCREEN[1], keys=view._feed.keys).data.shape
+    shape = view.shown()["value0"].values.shape
     view._aggs.clear()
     return {"timing": _timed(runs[1:], runs[:1]), "bytes": int(np.median([sum(s) for s in sizes[1:]])),
             "max_message": max(max(s) for s in sizes[1:]), "messages": int(np.median([len(s) for s in sizes[1:]])),

@@ -76,20 +76,45 @@ def test_eraser_lasso_polygon_fill_undo_redo_through_the_session(session):
     assert (activity(session)[23:28, 15:25] == MOGI).all()
 
 
-def test_map_gestures_reach_the_session(session):
-    drawing = MapDrawing(session)
+def test_map_gestures_reach_the_session_and_are_acknowledged(session):
+    acks = []
+    drawing = MapDrawing(session, on_done=acks.append)
     session.editor.clear()
     session.tool = "brush"
     xs, ys = line(session, 50, range(30, 50))
-    drawing._on_stroke(data={"xs": [xs], "ys": [ys]})
+    drawing.handle({"op": "stroke", "tool": "brush", "xs": xs, "ys": ys, "seq": 1})
+    assert (activity(session)[50, 30:50] == MOGI).all()
+    drawing.handle({"op": "stroke", "tool": "eraser", "xs": xs, "ys": ys, "seq": 2})  # not the tool picked: ignored
     assert (activity(session)[50, 30:50] == MOGI).all()
     session.tool = "polygon"
-    for r, c in ((70, 70), (70, 90), (90, 90)):
-        drawing._on_tap(*map_point(session, r, c))
-    assert len(drawing.vertices) == 3
-    drawing._on_double_tap(*map_point(session, 90, 70))
-    assert drawing.vertices == []
+    points = [map_point(session, r, c) for r, c in ((70, 70), (70, 90), (90, 90), (90, 70))]
+    drawing.handle({"op": "polygon", "xs": [p[0] for p in points], "ys": [p[1] for p in points], "seq": 3})
     assert (activity(session)[75:85, 75:85] == MOGI).all()
+    session.tool, session.activity = "fill", "Dyke"
+    x, y = map_point(session, 80, 80)
+    drawing.handle({"op": "fill", "x": x, "y": y, "seq": 4})
+    drawing.handle({"op": "fill", "x": x, "y": y, "seq": 5})  # the same region again: nothing to change
+    assert (activity(session)[75:85, 75:85] == schema.class_by_name(schema.ACTIVITY_TYPES, "Dyke").code).all()
+    drawing.handle({"op": "stroke", "tool": "fill", "xs": "garbage", "seq": 6})  # not a stroke tool: ignored
+    session.tool = "polygon"
+    drawing.handle({"op": "polygon", "xs": [1.0, 2.0], "ys": [1.0], "seq": 7})  # unreadable: a warning, no edit
+    assert session.state.message.level == "warning"
+    assert acks == [1, 2, 3, 4, 5, 6, 7]  # every gesture's live drawing can go
+
+
+def test_the_brush_state_follows_the_tool_the_radius_and_the_class(session):
+    from thalia_viewer.app.views.map_client import MapClient
+
+    client = MapClient()
+    drawing = MapDrawing(session, client=client)
+    assert client.tool_keys["p"] == "polygon" and client.tool_keys["b"] == "brush" and client.tool_labels["Fill"] == "fill"
+    session.tool, session.radius, session.activity = "eraser", 9, "Sill"
+    b = drawing.brush_state()
+    frame = session.state.frame_obj
+    assert b["tool"] == "eraser" and b["radius"] == 9
+    assert b["dx"] == pytest.approx(abs(frame.x[1] - frame.x[0])) and b["dy"] == pytest.approx(abs(frame.y[1] - frame.y[0]))
+    assert b["color"] == schema.class_by_name(schema.ACTIVITY_TYPES, "Sill").color[:7]
+    assert client.brush == b
 
 
 def test_save_conflict_reload_and_overwrite(session, tiny_root, tmp_path):
@@ -172,8 +197,9 @@ def test_show_a_version_and_diff_two_versions_on_the_map(session):
     comparison = session.compare(first)
     assert comparison.added > 0 and comparison.removed > 0
     assert (comparison.codes[60, 12:38] == 1).all() and (comparison.codes[30, 12:18] == 2).all()
-    assert layer_map._feed_keys()[overlay_slot(0)] == comparison.token
-    assert overlay_slot(0) in layer_map._active_names()
+    assert overlay_slot(0) in layer_map.active_names()
+    shown = layer_map.shown()[overlay_slot(0)]
+    assert shown is not None and set(np.unique(shown.values)) >= {1, 2}
 
     assert session.show_version(first)
     shown = session.state.layer("activity").values

@@ -18,7 +18,6 @@ from thalia_viewer.app.spec import LAYOUTS_DIR, LayoutSpecError, load_spec, vali
 from thalia_viewer.app.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.views.dates_matrix import matrix_cells
 from thalia_viewer.app.views.label_card import card_html
-from thalia_viewer.app.views.layer_map import LayerMap
 from thalia_viewer.app.views.legend import colorbar_html, mask_legend_html
 from thalia_viewer.core import schema
 from thalia_viewer.core.dataset import ThaliaDataset
@@ -161,17 +160,6 @@ def test_no_root_explains_how_to_give_one():
     assert "thalia-viewer serve" in empty_state_html("", state.message)
 
 
-def test_missing_layer_is_reported_and_the_map_keeps_working(tmp_path):
-    root = write_real_style_root(tmp_path / "root", drop=("primary_date_surface_pressure",))
-    state = AppState(str(root), layers=("phase", "sp_primary"))
-    view = LayerMap(state=state)
-    image = view._element("value1", keys=view._feed.keys)
-    assert image.data.shape == (1, 1)  # the blank slot
-    assert state.message.level == "error" and "primary_date_surface_pressure" in state.message.text
-    phase = view._element("value0", keys=view._feed.keys)
-    assert np.isfinite(phase.dimension_values(2)).any()
-
-
 # ----------------------------------------------------------------------------------------- layers
 def test_layer_identity_follows_what_the_data_depends_on(state):
     a = state.current
@@ -197,37 +185,6 @@ def test_set_layers_validates_keys(state):
         state.set_layers(["phse"])
     with pytest.raises(KeyError, match="class mask"):
         state.set_layers(["deformation"])
-
-
-def test_map_aggregates_at_screen_size_never_above_native(state):
-    view = LayerMap(state=state)
-    rows, cols = state.frame_obj.shape
-    keys = view._feed.keys
-    small = view._element("value0", width=60, height=50, keys=keys)
-    assert small.data.shape == (50, 60)
-    assert view._element("value0", width=60, height=50, keys=keys) is small  # same inputs: same element, no resend
-    big = view._element("value0", width=4000, height=4000, keys=keys)
-    assert big.data.shape == (rows, cols)  # capped at native pixels: the browser upsamples
-    e = view._extent
-    zoom = view._element("value0", x_range=(e.x0, e.x0 + (e.x1 - e.x0) / 4), y_range=(e.y0, e.y1), width=800, height=600, keys=keys)
-    assert zoom.data.shape[1] <= cols // 4 + 2
-    values = big.dimension_values(2)
-    assert np.nanmin(values) >= -np.pi - 1e-6 and np.nanmax(values) <= np.pi + 1e-6
-
-
-def test_map_masks_are_codes_never_averages(state):
-    view = LayerMap(state=state)
-    for key in MASK_LAYERS:
-        variable = schema.layer(key).variable
-        n = max(c.code for c in schema.MASK_CLASSES[variable]) + 1
-        state.masks = [key]
-        for style in MaskStyle:
-            state.mask_style = style.value
-            image = view._element(f"mask:{key}", width=77, height=61, keys=view._feed.keys)
-            codes = np.unique(image.data)
-            valid = {c.code for c in schema.MASK_CLASSES[variable]}
-            assert {int(c) % n for c in codes} <= valid, (key, style, codes)
-            assert image.data.dtype == np.uint8
 
 
 def test_mask_codes_encode_fill_and_outline():
@@ -464,30 +421,6 @@ def test_dates_matrix_tap_opens_a_pair_and_refuses_unusable_ones(tmp_path):
     assert state.current == target
 
 
-def test_map_rebuilds_for_a_new_frame_and_keeps_the_plot_for_a_new_pair(state):
-    view = LayerMap(state=state)
-    plot_object = view._pane.object
-    extent = view._extent
-    state.step(1)
-    assert view._pane.object is plot_object  # same plot: zoom and tools stay
-    state.frame = state.dataset.frames[1]
-    assert view._pane.object is not plot_object
-    assert view._extent != extent
-
-
-def test_an_empty_pair_gives_a_warning(tmp_path):
-    root = write_real_style_root(tmp_path / "root")
-    quality = json.loads((root / "quality_timeseries.json").read_text())
-    group = quality[next(iter(quality))]["20190117"]
-    group["secondary_date"].append("20190210")  # listed as valid, but its cell holds no data
-    (root / "quality_timeseries.json").write_text(json.dumps(quality))
-    state = AppState(str(root))
-    view = LayerMap(state=state)
-    assert state.go_key(f"{state.frame}/20190117_20190210")
-    view._element("value0", keys=view._feed.keys)
-    assert state.message.level == "warning" and "no phase data" in state.message.text
-
-
 def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     from thalia_viewer.app.views.timeseries import TimeseriesStrip
 
@@ -530,21 +463,3 @@ def test_serve_passes_the_store_to_every_process(tiny_root, tmp_path, monkeypatc
     assert serve_module.serve(str(tiny_root), extra=["--store", str(tmp_path / "s"), "--", "--num-procs", "2"]) == 0
     assert seen["env"][serve_module.STORE_ENV] == str(tmp_path / "s")
     assert "--store" not in seen["cmd"] and "--num-procs" in seen["cmd"]
-
-
-def test_hiding_a_mask_rebuilds_the_plot_at_the_same_view_and_static_layers_are_not_resent(state):
-    view = LayerMap(state=state)
-    e = view._extent
-    zoom = ((e.x0, (e.x0 + e.x1) / 2), (e.y0, (e.y0 + e.y1) / 2))
-    view._range_stream.event(x_range=zoom[0], y_range=zoom[1])
-    plot_object = view._pane.object
-    state.masks = []
-    assert view._pane.object is not plot_object
-    assert (view._plot_opts["xlim"], view._plot_opts["ylim"]) == zoom
-    assert view._built_names == ["value0"]
-    state.relief = True
-    keys = view._feed.keys
-    relief = view._element("relief", width=300, height=300, keys=keys)
-    state.step(1)  # the DEM does not depend on the pair: same element, nothing sent again
-    assert view._feed.keys["relief"] == keys["relief"] and view._feed.keys["value0"] != keys["value0"]
-    assert view._element("relief", width=300, height=300, keys=view._feed.keys) is relief

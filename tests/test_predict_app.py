@@ -60,7 +60,7 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
     metrics = predict.metrics()
     assert set(metrics) >= {"precision", "recall", "f1", "iou"}
     assert "IoU" in panel._scores.object and "IoU" in metrics_html(metrics)
-    assert layer_map._feed_keys()[overlay_slot(1)] is not None
+    assert layer_map.shown()[overlay_slot(1)] is not None
     codes = predict.overlay_codes()
     assert np.array_equal(codes & TRUTH_ONLY > 0, result.target > 0)
 
@@ -76,7 +76,7 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
     assert not np.array_equal(edit.editor.masks[schema.ACTIVITY_MASK], expected) or not result.mask.any()
 
     predict._forget()
-    assert predict.result is None and layer_map._feed_keys()[overlay_slot(1)] is None
+    assert predict.result is None and layer_map.shown()[overlay_slot(1)] is None
 
 
 def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, monkeypatch):

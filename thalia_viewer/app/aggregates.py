@@ -7,7 +7,8 @@ cores, running the layers side by side was 5-10 % slower).
 Once a pair is on screen, the aggregates of the pairs a user most likely opens next (next and previous
 pair, at the same view and screen size) are computed by one background worker per process, so stepping
 with ``j`` / ``k`` finds them ready. Entries are futures: a request for an aggregate being prefetched
-waits for it instead of computing it twice.
+waits for it instead of computing it twice, and a prefetch still queued behind others is taken over (cancelled
+and computed at once) when a session asks for it in the foreground.
 
 The aggregates themselves are shared by every session of the process (:class:`SharedAggregates`, sized in
 MB: ``$THALIA_AGGREGATE_CACHE_MB``, default 256, least recently used evicted first): two people looking at
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +33,9 @@ from typing import Final
 import numpy as np
 import xarray as xr
 
-from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, make_canvas
+from thalia_viewer.core import schema
+from thalia_viewer.viz.overview import Overview, build_overview, native_per_screen, overview_factor
+from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, data_extent, make_canvas
 
 CACHE_ITEMS: Final = 4096  # entries of the shared cache at most, whatever their size
 CACHE_MB_ENV: Final = "THALIA_AGGREGATE_CACHE_MB"
@@ -40,7 +44,8 @@ SESSION_KEYS: Final = 256  # keys a session remembers as its own (for clear())
 FOREGROUND_WORKERS: Final = 1  # layers of one switch computed one after the other (see the module docstring)
 BACKGROUND_WORKERS: Final = 1  # prefetch worker per process: never more than one core taken from the sessions
 #: Prefetches start this long after being queued, so they never compete with the update of the pair on screen.
-PREFETCH_DELAY_S: Final = 0.4
+PREFETCH_DELAY_S: Final = 0.2
+OVERVIEW_BYTES: Final = 384_000_000  # overviews kept per process (a 4096^2 frame's layer: 1-8 MB)
 
 _foreground = ThreadPoolExecutor(FOREGROUND_WORKERS, thread_name_prefix="thalia-aggregate")
 _background = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="thalia-prefetch")
@@ -75,7 +80,10 @@ class SharedAggregates:
         self._items: OrderedDict[Hashable, Future[xr.DataArray]] = OrderedDict()
         self._sizes: dict[Hashable, int] = {}
         self.nbytes = 0  # of the done entries
-        self._lock = threading.Lock()
+        # re-entrant: cancelling a queued future under it runs its done callback (forget) at once
+        self._lock = threading.RLock()
+        self._prefetches: weakref.WeakSet[Future] = weakref.WeakSet()  # futures made by any session's prefetch()
+        self._demanded: set[Hashable] = set()  # keys asked for while their prefetch was running
 
     def __len__(self) -> int:
         return len(self._items)
@@ -88,6 +96,8 @@ class SharedAggregates:
             return future
 
     def _account(self, key: Hashable, future: Future[xr.DataArray]) -> None:
+        with self._lock:
+            self._demanded.discard(key)  # (a prefetch asked for after its staleness check left it behind)
         if future.cancelled() or future.exception() is not None:
             self.forget(key, future)
             return
@@ -138,6 +148,7 @@ class AggregateCache:
         self._lock = threading.Lock()
         self._prefetching: list[Future[xr.DataArray]] = []
         self._generation = 0  # bumped by cancel_prefetch: waiting prefetches of older generations give up
+        self._wanted: set[Hashable] = set()  # keys the latest prefetch wants
         self.hits = 0  # requests answered from the cache (or a computation already running)
         self.misses = 0  # requests computed on the spot
 
@@ -164,12 +175,22 @@ class AggregateCache:
                 self._mine.popitem(last=False)
 
     def _submit(self, key: Hashable, compute: Callable[[], xr.DataArray], pool: ThreadPoolExecutor | None) -> Future[xr.DataArray]:
-        """The future of ``key``: the cached one, or a new one run on ``pool`` (``None``: run it here, now)."""
+        """The future of ``key``: the cached one, or a new one run on ``pool`` (``None``: run it here, now).
+
+        Asked for outside a prefetch, a prefetch of ``key`` still queued (by any session) is taken over
+        (cancelled and run on ``pool``), one already started is waited for and never skipped.
+        """
         self._note(key)
-        with self.shared._lock:  # look up and insert at once: two sessions asking together compute once
-            future = self.shared._items.get(key)
+        shared = self.shared
+        with shared._lock:  # look up and insert at once: two sessions asking together compute once
+            future = shared._items.get(key)
+            if future is not None and pool is not _background and future in shared._prefetches:
+                if future.cancel():  # still queued behind other prefetches: do it now instead
+                    future = None  # (its done callback forgot it, under this same re-entrant lock)
+                else:
+                    shared._demanded.add(key)
             if future is not None and not _failed(future):
-                self.shared._items.move_to_end(key)
+                shared._items.move_to_end(key)
                 self.hits += pool is None
                 return future
             self.misses += pool is None
@@ -178,10 +199,10 @@ class AggregateCache:
                 future.set_running_or_notify_cancel()
             else:
                 future = pool.submit(compute)
-            self.shared._drop(key)
-            self.shared._items[key] = future
-            self.shared._evict()
-        future.add_done_callback(lambda f: self.shared._account(key, f))
+            shared._drop(key)
+            shared._items[key] = future
+            shared._evict()
+        future.add_done_callback(lambda f: shared._account(key, f))
         if pool is None:
             try:
                 future.set_result(compute())
@@ -198,6 +219,15 @@ class AggregateCache:
             self._forget(key, future)
             raise
 
+    def future(self, key: Hashable) -> Future[xr.DataArray] | None:
+        """The future held for ``key`` in the shared cache (``None``: none), without asking for anything."""
+        with self.shared._lock:
+            return self.shared._items.get(key)
+
+    def submit(self, key: Hashable, compute: Callable[[], xr.DataArray]) -> Future[xr.DataArray]:
+        """The future of ``key``: the cached one, or ``compute`` queued on the foreground worker (no waiting)."""
+        return self._submit(key, compute, _foreground)
+
     def warm(self, jobs: Iterable[Job]) -> None:
         """Compute the aggregates of ``jobs`` and wait for them (errors surface later, in ``get``)."""
         futures = [(key, self._submit(key, compute, _foreground)) for key, compute in jobs]
@@ -206,24 +236,35 @@ class AggregateCache:
                 self._forget(key, future)
 
     def prefetch(self, jobs: Iterable[Job], delay_s: float = PREFETCH_DELAY_S) -> None:
-        """Queue ``jobs`` on the background worker (after ``delay_s``), cancelling this session's stale ones."""
+        """Queue ``jobs`` on the background worker (after ``delay_s``), cancelling this session's stale ones
+        (a job wanted again keeps its place, or its result)."""
+        jobs = list(jobs)
         self.cancel_prefetch()
         start_at = time.monotonic() + delay_s
         generation = self._generation
-        self._prefetching = [
-            self._submit(key, partial(self._after, start_at, generation, compute), _background) for key, compute in jobs
-        ]
+        with self._lock:
+            self._wanted = {key for key, _ in jobs}
+        futures = [self._submit(key, partial(self._after, key, start_at, generation, compute), _background)
+                   for key, compute in jobs]  # fmt: skip
+        with self.shared._lock:
+            self.shared._prefetches.update(f for f in futures if not f.done())
+        self._prefetching = futures
 
-    def _after(self, start_at: float, generation: int, compute: Callable[[], xr.DataArray]) -> xr.DataArray:
-        """Run a prefetch once its delay is over, unless the session has moved on meanwhile."""
+    def _after(self, key: Hashable, start_at: float, generation: int, compute: Callable[[], xr.DataArray]) -> xr.DataArray:
+        """Run a prefetch once its delay is over, unless the session has moved on meanwhile (and nobody asks for it)."""
         time.sleep(max(0.0, start_at - time.monotonic()))
-        if generation != self._generation:
+        with self.shared._lock:  # another session may have asked for it too
+            stale = generation != self._generation and key not in self._wanted and key not in self.shared._demanded
+            self.shared._demanded.discard(key)
+        if stale:
             raise PrefetchSkipped
         return compute()
 
     def cancel_prefetch(self) -> None:
         """Cancel the queued prefetches (a waiting one gives up; a computing one finishes and stays cached)."""
         self._generation += 1
+        with self._lock:
+            self._wanted = set()
         for future in self._prefetching:
             future.cancel()
         self._prefetching = []
@@ -265,8 +306,68 @@ def load_view(da: xr.DataArray, view: Extent) -> xr.DataArray:
     return da.sel(window).load()
 
 
-def compute_aggregate(da: xr.DataArray, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
-    """Layer ``key``'s aggregate at ``view`` on a (width, height) px canvas, by the rules of ``viz.shade``."""
+class OverviewCache:
+    """Overviews of source layers (:mod:`thalia_viewer.viz.overview`), shared by the sessions of a process,
+    least recently used first out past ``max_bytes``; a layer being built is built once (others wait)."""
+
+    def __init__(self, max_bytes: int = OVERVIEW_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, Future[Overview]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0
+
+    def get(self, key: Hashable, build: Callable[[], Overview]) -> Overview:
+        with self._lock:
+            future = self._items.get(key)
+            mine = future is None or _failed(future)
+            if mine:
+                future = Future()
+                future.set_running_or_notify_cancel()
+                self._items[key] = future
+            else:
+                self._items.move_to_end(key)
+        if mine:
+            try:
+                future.set_result(build())
+                self.builds += 1
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    if self._items.get(key) is future:
+                        del self._items[key]
+                raise
+            self._trim()
+        return future.result()
+
+    def _trim(self) -> None:
+        with self._lock:
+            done = [(k, f) for k, f in self._items.items() if f.done() and f.exception() is None]
+            total = sum(f.result().nbytes for _, f in done)
+            for k, f in done:
+                if total <= self.max_bytes:
+                    break
+                del self._items[k]
+                total -= f.result().nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+overviews = OverviewCache()
+
+
+def compute_aggregate(da: xr.DataArray, key: str, view: Extent, size: tuple[int, int], identity: Hashable = None) -> xr.DataArray:
+    """Layer ``key``'s aggregate at ``view`` on a (width, height) px canvas, by the rules of ``viz.shade``.
+
+    With ``identity`` (what the layer's data depends on), a big layer is reduced once into a process-wide
+    overview, and every view that needs no finer pixels aggregates from it instead of reading the frame.
+    """
+    native = (int(da.shape[-2]), int(da.shape[-1]))
+    factor = overview_factor(native)
+    if identity is not None and factor > 1 and native_per_screen(view, size, native, data_extent(da)) >= factor:
+        layer = schema.layer(key)
+        return overviews.get((identity, factor), lambda: build_overview(da, layer, factor)).aggregate(view, size, layer)
     return aggregate(load_view(da, view), key, size[0], view.x_range, view.y_range, height=size[1])
 
 

@@ -149,6 +149,7 @@ class EditSession(param.Parameterized):
         self._token = uuid.uuid4().hex  # names this session's edits in caches shared by every session
         self.param.watch(self._keep_login, "author")
         self.param.watch(lambda *_: setattr(self, "class_chosen", True), ["activity", "intensity"])
+        self.last_edit: tuple[int, Box] | None = None  # (revision it made, pixels it changed) of the latest edit
         self.saved = StoreOverlay(state, store)
         state.mask_source = self.mask_layer
         state.record_source = self.record
@@ -313,6 +314,7 @@ class EditSession(param.Parameterized):
                 self.status = quiet_if_none
             return None
         self.status = f"{done} ({box.shape[0]} x {box.shape[1]} px)"
+        self.last_edit = (self.revision + 1, box)  # the map redraws only this box of the masks
         self._changed()
         return box
 

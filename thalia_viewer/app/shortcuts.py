@@ -1,7 +1,8 @@
 """Keyboard shortcuts of the app: a tiny browser component that forwards key presses to Python.
 
 Keys typed into a text box, a select or a slider are left alone; modifier combinations (Ctrl+..., Alt+...)
-too, so the browser's own shortcuts keep working. A forwarded key never scrolls the page (its default is
+too, so the browser's own shortcuts keep working, except the Ctrl (Cmd) combinations a mode lists, named
+``Ctrl+z`` / ``Ctrl+Shift+z`` (undo / redo in annotate). A forwarded key never scrolls the page (its default is
 prevented) and reaches Python as one message per press, handled in order: pressed 30 times in a row, ``j``
 moves 30 pairs.
 
@@ -44,7 +45,8 @@ DISPLAY_SHORTCUTS: Final = (
 )
 #: Every shortcut of the explore mode, in the order of the help card.
 SHORTCUTS: Final = NAVIGATION_SHORTCUTS + DISPLAY_SHORTCUTS
-KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←"}
+KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←", "Ctrl+z": "Ctrl+Z", "Ctrl+y": "Ctrl+Y",
+                    "Ctrl+Shift+z": "Ctrl+Shift+Z"}  # fmt: skip
 
 
 def help_html(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> str:
@@ -74,13 +76,22 @@ class KeyboardShortcuts(JSComponent):
         return false;
       }
       function handler(e) {
-        if (e.ctrlKey || e.metaKey || e.altKey) { return; }
-        if (!model.keys.includes(e.key) || editing(e)) { return; }
-        e.preventDefault();  // no scrolling, no typing: the key is ours
-        model.send_msg({key: e.key});
+        if (e.altKey) { return; }
+        // Ctrl (Cmd on a Mac) combinations are forwarded as 'Ctrl+z' / 'Ctrl+Shift+z' when listed, else left alone
+        const key = (e.ctrlKey || e.metaKey) ? 'Ctrl+' + (e.shiftKey ? 'Shift+' : '') + e.key.toLowerCase() : e.key;
+        if (!model.keys.includes(key) || editing(e)) { return; }
+        e.preventDefault();  // no scrolling, no typing, no browser shortcut: the key is ours
+        model.send_msg({key});
       }
       document.addEventListener('keydown', handler);
-      model.on('remove', () => document.removeEventListener('keydown', handler));
+      // the keys some component forwards on this page (the map swaps a prefetched pair in on a step key it sees here)
+      const listed = window.__thaliaKeys = window.__thaliaKeys || new Map();
+      const keys = [...model.keys];
+      for (const k of keys) { listed.set(k, (listed.get(k) || 0) + 1); }
+      model.on('remove', () => {
+        document.removeEventListener('keydown', handler);
+        for (const k of keys) { listed.set(k, (listed.get(k) || 1) - 1); }
+      });
       const el = document.createElement('span');
       el.className = 'thalia-shortcuts';
       return el;

@@ -91,26 +91,32 @@ class ClassCode:
     description: str = ""
 
 
+#: Class colours: dark (CIELAB L* 19-50), so that a class never looks like a fringe of the wrapped phase (its
+#: cyclic map spans every hue at L* 54-84: each class is at least CIEDE2000 17 from all its colours), every
+#: class distinct from every other of the three tables (at least 22 apart; at least 11 for protanopes,
+#: deuteranopes and tritanopes), earthquakes one colour in all tables, intensity darker as it grows.
+#: ``tests/test_colours.py`` checks all of it.
+EARTHQUAKE_COLOR: Final = "#c018f0"
 DEFORMATION_CLASSES: Final = (
     ClassCode(0, "Non_Deformation", "#00000000", "no deformation"),
-    ClassCode(1, "Deformation", "#e4572e", "volcanic deformation"),
-    ClassCode(2, "Earthquake", "#7b2cbf", "earthquake deformation"),
+    ClassCode(1, "Deformation", "#6c000c", "volcanic deformation"),
+    ClassCode(2, "Earthquake", EARTHQUAKE_COLOR, "earthquake deformation"),
 )
 ACTIVITY_TYPES: Final = (
     ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Mogi", "#e6194b", "point pressure source"),
-    ClassCode(2, "Dyke", "#f58231", "vertical tensile dislocation"),
-    ClassCode(3, "Sill", "#ffe119", "horizontal tensile crack"),
-    ClassCode(4, "Spheroid", "#3cb44b", "prolate spheroid"),
-    ClassCode(5, "Earthquake", "#911eb4", "fault slip"),
-    ClassCode(6, "Unidentified", "#42d4f4", "deformation of unidentified source"),
+    ClassCode(1, "Mogi", "#d82460", "point pressure source"),
+    ClassCode(2, "Dyke", "#844800", "vertical tensile dislocation"),
+    ClassCode(3, "Sill", "#847800", "horizontal tensile crack"),
+    ClassCode(4, "Spheroid", "#0c846c", "prolate spheroid"),
+    ClassCode(5, "Earthquake", EARTHQUAKE_COLOR, "fault slip"),
+    ClassCode(6, "Unidentified", "#48483c", "deformation of unidentified source"),
 )
 INTENSITY_LEVELS: Final = (
     ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Low", "#fee08b", "about 1 fringe"),
-    ClassCode(2, "Medium", "#fc8d59", "2-3 fringes"),
-    ClassCode(3, "High", "#d73027", "more than 3 fringes"),
-    ClassCode(4, "None", "#9e9ac8", "earthquake (no intensity level)"),
+    ClassCode(1, "Low", "#786c90", "about 1 fringe"),
+    ClassCode(2, "Medium", "#005478", "2-3 fringes"),
+    ClassCode(3, "High", "#300090", "more than 3 fringes"),
+    ClassCode(4, "None", EARTHQUAKE_COLOR, "earthquake (no intensity level)"),
 )
 #: Raster-only codes (never names in a record): deformation whose classes the record gives, for several
 #: patterns, without saying which pixels are which (no polygons, or polygons that do not fit the cube).

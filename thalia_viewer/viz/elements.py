@@ -1,13 +1,14 @@
 """HoloViews elements of a pair: screen-resolution layer images, mask overlays, relief, the dates matrix.
 
 Pure functions from arrays (already aggregated to the view by :mod:`thalia_viewer.viz.shade`) to HoloViews
-elements; the app wraps them in ``DynamicMap``s. Colours map **in the browser** (Bokeh colour mappers), so
-each layer costs one value per screen pixel on the wire (float32 layers 4 B, class codes 1 B), hover reads
-the real values, and opacity / colour limits change without a server round trip.
+elements (the review's side-by-side maps, notebooks) and the palettes and codes the app's map draws with
+(:func:`layer_palette`, :func:`mask_palette`, :func:`mask_codes`; the map itself composites in the browser,
+``app/views/layer_map.py``). Colours map in the browser, so opacity and colour limits change without
+re-sending pixels.
 
 Class layers: integer codes coloured through a palette indexed by code (``clim = (-0.5, n - 0.5)``) whose
 code 0 is transparent, so codes are never interpolated or averaged on the way to the screen. Outline mode
-keeps only a 2-px border of each region: its outer pixel gets the ``EDGE`` code (a dark line that reads
+keeps only a 2-px border of each region: its outer pixel gets the ``EDGE`` code (a white line that reads
 over any background), the pixel inside it the region's own code.
 """
 
@@ -41,7 +42,7 @@ from thalia_viewer.viz.shade import (
 TRANSPARENT: Final = "#00000000"
 #: Opacity of the darkest relief shadow drawn over the layers below it (0 = no relief, 1 = black).
 RELIEF_MAX_ALPHA: Final = 0.55
-#: Width of the opaque class-colour band inside a region's dark edge (outline styles), screen px.
+#: Width of the opaque class-colour band inside a region's white edge (outline styles), screen px.
 INNER_BORDER_PX: Final = 2
 #: Thumbnail mask outline: drawn over the phase at this fill opacity (0 = outline only).
 THUMBNAIL_MASK_ALPHA: Final = 0.0
@@ -64,7 +65,7 @@ def mask_palette(mask_variable: str, fill_alpha: float = 1.0) -> list[str]:
     """Palette of a mask image (``#rrggbbaa``), indexed by the codes of :func:`mask_codes`.
 
     Four blocks of ``n`` colours (``n`` = highest class code + 1): the class colours at ``fill_alpha``
-    (fill), the class colours opaque (inner border), the dark edge colour (outer border), transparent
+    (fill), the class colours opaque (inner border), the edge colour (outer border, white), transparent
     (labelled but not drawn: the inside of a region in outline mode, so hover still names its class).
     Class 0 is transparent in every block. The fill opacity lives in the palette: changing it re-sends a
     palette, never the image.
@@ -131,11 +132,16 @@ def _cmap(key: str) -> list[str]:
     return [_hex6(c) for c in colormap_for(key)]
 
 
+def layer_palette(key: str) -> list[str]:
+    """The colours (``#rrggbb``, low to high) a value layer is drawn with in the browser."""
+    return list(_cmap(schema.layer(key).key))
+
+
 def mask_codes(codes: np.ndarray, mask_variable: str, style: MaskStyle | str = MaskStyle.FILL) -> np.ndarray:
     """Class codes (uint8, 0 = none) encoded for :func:`mask_palette` in ``style``.
 
     ``code`` = fill, ``code + n`` = inner border (opaque class colour, ``INNER_BORDER_PX`` wide),
-    ``code + 2n`` = outer border (1-px dark edge), ``code + 3n`` = labelled but not drawn (outline mode);
+    ``code + 2n`` = outer border (1-px white edge), ``code + 3n`` = labelled but not drawn (outline mode);
     ``value % n`` is always the class code, so hover names the class anywhere.
     """
     style = MaskStyle(style)
@@ -200,8 +206,9 @@ def _corner(extent: Extent) -> tuple[float, float, float, float]:
     return extent.x0, extent.y0, extent.x0 + dx, extent.y0 + dy
 
 
-#: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added, 2 removed.
-DIFF_COLORS: Final = (TRANSPARENT, "#1a7f37e6", "#cf222ee6")
+#: Colours of the pixels changed between two versions of a mask (``MaskDiff.codes``): 0 unchanged, 1 added (bright
+#: green), 2 removed (vermilion: CIEDE2000 26 from the Mogi crimson, 77 from the added green).
+DIFF_COLORS: Final = (TRANSPARENT, "#00e676e6", "#ff3d00e6")
 #: Ground truth vs prediction, as in the Thalia paper's figures: 1 truth only (red), 2 prediction only
 #: (green), 3 both (yellow).
 TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201ba6", "#1fb01fa6", "#ffd400bf")

@@ -53,7 +53,9 @@ METRES_PER_DEG_LON_EQUATOR: Final = 111_320.0
 # Mask overlay
 MASK_ALPHA: Final = 0.45
 OPAQUE: Final = 255
-OUTLINE_RGBA: Final = np.array([31, 35, 40, OPAQUE], dtype=np.uint8)  # dark edge line of a class region
+#: The 1-px edge line of a class region: white, against the dark class colours inside it (schema) and the
+#: mid-to-light wrapped phase outside (CIELAB L* 54-84).
+OUTLINE_RGBA: Final = np.array([255, 255, 255, OPAQUE], dtype=np.uint8)
 
 
 class Extent(NamedTuple):
@@ -111,6 +113,11 @@ def data_extent(da: xr.DataArray) -> Extent:
     return Extent(
         *_axis_edges(np.asarray(da[xdim].values), xdim), *_axis_edges(np.asarray(da[ydim].values), ydim)
     )
+
+
+def grid_extent(xs: np.ndarray, ys: np.ndarray) -> Extent:
+    """Full extent (pixel edges) of a regular grid from its 1-D x and y pixel-centre coordinates."""
+    return Extent(*_axis_edges(np.asarray(xs), "x"), *_axis_edges(np.asarray(ys), "y"))
 
 
 def view_extent(
@@ -362,8 +369,8 @@ def overlay_masks(
 
     Labelled pixels get their class colour at ``alpha`` ("over" compositing, so a fill over a transparent
     no-data pixel stays visible). With ``outline`` every class region gets a two-tone border drawn inside
-    it: a 1-px dark line on its edge and a 1-px opaque line of the class colour just inside, so the border
-    reads over any background (bright fringes, dark incoherent areas). Pixels with code 0 never change.
+    it: a 1-px white line on its edge and a 1-px opaque line of the (dark) class colour just inside, so the
+    border reads over any background (bright fringes, dark incoherent areas). Pixels with code 0 never change.
     """
     codes = _codes_array(mask_agg, mask_variable)
     if codes.shape != rgba.shape[:2]:

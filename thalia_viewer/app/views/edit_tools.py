@@ -20,14 +20,15 @@ EDIT_SHORTCUTS: Final = (
     Shortcut(("b",), "brush", "tool_brush"),
     Shortcut(("e",), "eraser", "tool_eraser"),
     Shortcut(("l",), "lasso", "tool_lasso"),
-    Shortcut(("p",), "polygon (click vertices, double-click to close)", "tool_polygon"),
+    Shortcut(("p",), "polygon (click vertices, drag them, Backspace removes the last, double-click closes, Escape drops)",
+             "tool_polygon"),
     Shortcut(("f",), "fill the region under a click", "tool_fill"),
     Shortcut(("h",), "pan / zoom", "tool_pan"),
     Shortcut(("+", "-"), "brush radius", "radius"),
     *(Shortcut((str(c.code),), f"class {c.name}", f"activity_{c.code}") for c in schema.ACTIVITY_TYPES if c.code),
     Shortcut(("q", "w", "r"), "intensity Low, Medium, High", "intensity"),
-    Shortcut(("z",), "undo", "undo"),
-    Shortcut(("y",), "redo", "redo"),
+    Shortcut(("z", "Ctrl+z"), "undo", "undo"),
+    Shortcut(("y", "Ctrl+y", "Ctrl+Shift+z"), "redo", "redo"),
     Shortcut(("s",), "save", "save"),
 )
 INTENSITY_KEYS: Final = dict(zip(("q", "w", "r"), VOLCANIC_LEVELS, strict=True))
@@ -46,8 +47,8 @@ class EditTools(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         e = self.edit
-        undo = pn.widgets.Button(name="↶ Undo", description="Undo the last edit (z)", sizing_mode="stretch_width")
-        redo = pn.widgets.Button(name="↷ Redo", description="Redo (y)", sizing_mode="stretch_width")
+        undo = pn.widgets.Button(name="↶ Undo", description="Undo the last edit (z or Ctrl+Z)", sizing_mode="stretch_width")
+        redo = pn.widgets.Button(name="↷ Redo", description="Redo (y or Ctrl+Y)", sizing_mode="stretch_width")
         clear = pn.widgets.Button(name="Clear", description="Remove every mask pixel of this pair (undoable)",
                                   button_type="danger", button_style="outline", sizing_mode="stretch_width")  # fmt: skip
         undo.on_click(lambda _: e.undo())

@@ -1,73 +1,171 @@
-"""The map: the pair's layers, relief and masks, aggregated by Datashader at screen resolution.
+"""The map: the pair's layers, relief and masks at screen resolution, composited in the browser.
 
-One ``DynamicMap`` per layer (three value slots, the relief, one per mask kind), overlaid in a fixed order,
-so a pair switch only swaps data: the plot, its zoom and its tools stay. They listen to the plot's
-``RangeXY`` / ``PlotSize`` (re-aggregate on zoom and pan) and to one shared *feed*: for every layer, the
-identity of the data it shows (frame, layer, dates; mask style). One feed means one plot refresh per pair
-switch; a layer whose identity and view did not change returns the very same element, so its data is
-not sent again (the DEM, a primary-date ERA5 field). A new frame (new extent) rebuilds the plot.
+One Bokeh figure per session, built once: an image renderer per layer slot (three value slots, the relief,
+one per mask kind, one per code overlay) and, in annotate mode, the drawing renderers. Nothing in it is
+rebuilt on a pair, layer or frame switch: the server computes each layer's image for the view (a
+Datashader aggregate of the screen's size, :mod:`thalia_viewer.app.aggregates`), encodes it compactly
+(:mod:`thalia_viewer.viz.encode`: uint16 value codes, uint8 class codes, zlib) and sends it once to the
+browser's image pool (:mod:`.map_client`); then one small *show* message says which image each renderer
+shows, with its colour map, span, opacity and mask palette, all applied in the browser. So:
 
-Bytes on the wire per update: one value per screen pixel per changed value layer (float32), one byte
-per pixel per mask; never more pixels than the frame has inside the view (zoomed in past native
-resolution the browser upsamples with nearest).
+- an opacity, mask-opacity or colour change re-sends no pixel;
+- going back to an image the browser holds (a layer toggled back, a pair seen before) re-sends none;
+- the next and previous pairs are prefetched at this view into the browser's pool, and ``j`` / ``k``
+  swap them in the browser at once (the server's show follows and changes nothing);
+- a frame switch moves the axes to the new frame's extent at once, its images follow.
+
+Images are computed off the session's thread; the newest request wins, older results only fill the caches.
+A layer that cannot be read (a corrupt chunk, codes outside the schema) is shown blank, named in a line
+above the map while its pair is on screen and notified once; the other layers still show.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import threading
+import uuid
 import warnings
-from functools import partial
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any, ClassVar, Final
 
-import holoviews as hv
 import numpy as np
 import panel as pn
 import param
 import xarray as xr
+from bokeh.events import RangesUpdate, Reset
+from bokeh.models import (
+    BoxZoomTool,
+    ColumnDataSource,
+    GlyphRenderer,
+    Label,
+    PanTool,
+    Range1d,
+    ResetTool,
+    SaveTool,
+    WheelZoomTool,
+)
+from bokeh.plotting import figure
+from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 
-from thalia_viewer.app.aggregates import AggregateCache, Job, code_aggregate, compute_aggregate
+from thalia_viewer.app.aggregates import AggregateCache, code_aggregate, compute_aggregate
 from thalia_viewer.app.messages import describe, log_unexpected, placeholder_html
-from thalia_viewer.app.state import MASK_LAYERS, NONE, AppState
+from thalia_viewer.app.shortcuts import SHORTCUTS
+from thalia_viewer.app.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
+from thalia_viewer.app.views.map_client import MapClient, put_item
 from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
-from thalia_viewer.viz.shade import Extent, data_extent, data_span
+from thalia_viewer.viz.encode import Encoded, encode_alpha, encode_codes, encode_values
+from thalia_viewer.viz.overview import Overview, build_overview, native_per_screen, overview_factor
+from thalia_viewer.viz.shade import Extent, data_span, grid_extent
 
-DEFAULT_WIDTH: Final = 900  # px, before the browser reports the plot size
+DEFAULT_WIDTH: Final = 900  # px of the plot area when nothing else is known
 MAX_SIDE: Final = 2400  # px, cap of an aggregate side (a 4K screen); bounds every message by screen size
+MAX_FRAME_WIDTH: Final = 1100  # px of the plot area at most (a wide frame gets a lower plot)
+PLOT_CHROME_PX: Final = 80  # toolbar above and axis below the plot area, px
 VALUE_DIGITS: Final[dict[str, int]] = {"phase": 2, "coherence": 2, "dem": 0}
 DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
+RANGE_DEBOUNCE_MS: Final = 60  # a wheel zoom sends a burst of range events: aggregate once it pauses
+#: A zoom keeps the images while they have this many of their pixels per screen pixel (the browser stretches them).
+SHARP_ENOUGH: Final = 0.8
+#: Bokeh reports the new ranges this long after the last pan / zoom event (its default, 500 ms, is felt).
+LOD_TIMEOUT_MS: Final = 120
+KNOWN_IMAGES: Final = 96  # images kept to answer the browser's "missing" without recomputing
+SPAN_ITEMS: Final = 4096  # colour spans of data-scaled layers kept per process
+#: Shortcut actions whose outcome the browser shows at once (``neighbours`` entries of the map client).
+AHEAD_ACTIONS: Final = {"next_pair": "next", "previous_pair": "prev", "toggle_masks": "masks"}
 
-# Blank layers are one NaN pixel; HoloViews' range code warns about their all-NaN min / max.
-warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning, "holoviews")
+# Blank layers are one NaN pixel; numpy warns about their all-NaN min / max.
+warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
 
 
 def value_slot(i: int) -> str:
-    """Feed name of the i-th value layer slot (0 = bottom)."""
+    """Renderer name of the i-th value layer slot (0 = bottom)."""
     return f"value{i}"
 
 
 def mask_slot(key: str) -> str:
-    """Feed name of a mask layer."""
+    """Renderer name of a mask layer."""
     return f"mask:{key}"
 
 
 def overlay_slot(i: int) -> str:
-    """Feed name of the i-th code overlay (a version diff, a prediction vs the labels)."""
+    """Renderer name of the i-th code overlay (a version diff, a prediction vs the labels)."""
     return f"overlay{i}"
 
 
-class _Feed(param.Parameterized):
-    """What every layer of the map shows: feed name -> identity of its data (``None``: nothing)."""
+@dataclass(frozen=True)
+class MapImage:
+    """One layer's image for one view: its key (content address), encoding, outer bounds and what it shows."""
 
-    keys = param.Dict(default={})
+    key: str
+    encoded: Encoded
+    bounds: tuple[float, float, float, float]  # x0, y0, x1, y1 (pixel edges)
+    values: np.ndarray  # the north-up aggregate: float values, or uint8 class codes before the mask style
+    span: tuple[float, float] | None = None  # colour span of a value layer, display units
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes it holds (what the process-wide aggregate cache counts against its budget)."""
+        return int(self.values.nbytes) + len(self.encoded.data)
+
+
+@dataclass(frozen=True)
+class Job:
+    """How to get one renderer's image: its key and the function computing it (run off the session thread)."""
+
+    key: str
+    compute: Callable[[], MapImage]
+    identity: tuple  # what the error of a failed layer is reported under (once)
+    inline: bool = False  # computed at once in the session (a mask being edited: its box only)
+    title: str = ""  # what the layer is called in the message of a failure (e.g. "wrapped phase")
+
+
+def image_key(*parts: Any) -> str:
+    """A short content address of an image from what it depends on."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest()
+
+
+class _Spans:
+    """Colour spans of data-scaled layers by layer identity, shared by the sessions of a process (their images
+    are shared too, through the aggregate cache): fixed at the first view anyone drew, so zooming keeps the
+    colours and every session sees the same ones; least recently used first out past ``max_items``."""
+
+    def __init__(self, max_items: int = SPAN_ITEMS) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[tuple, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, identity: tuple, values: np.ndarray, symmetric: bool) -> tuple[float, float]:
+        with self._lock:
+            span = self._items.get(identity)
+            if span is None:
+                span = self._items[identity] = data_span(values, symmetric=symmetric)
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+            self._items.move_to_end(identity)
+            return span
+
+
+_spans = _Spans()
+
+
+@cache
+def _palettes() -> dict[str, list[str]]:
+    return {k: elements.layer_palette(k) for k in VALUE_LAYERS}
 
 
 class LayerMap(Viewer):
@@ -86,339 +184,498 @@ class LayerMap(Viewer):
         super().__init__(**params)
         state = self.state
         self._aggs = AggregateCache()
-        self._feed = _Feed()
-        self._memo: dict[str, tuple[tuple, hv.Element]] = {}  # feed name -> (inputs, element)
-        self._spans: dict[tuple, tuple[float, float]] = {}
+        self._known: OrderedDict[str, MapImage] = OrderedDict()
+        self._token = uuid.uuid4().hex  # keeps this session's overlay images apart in the process-wide cache
         self._reported: set[tuple] = set()
-        self._labels: dict[str, str] = {}
         self._bars: dict[int, tuple[Layer, tuple[float, float]]] = {}
-        self.size_streams: list[hv.streams.PlotSize] = []  # of the plot on screen, one per layer
-        self._size_stream: hv.streams.PlotSize | None = None  # the bottom layer's: the plot's size and view
-        self._range_stream: hv.streams.RangeXY | None = None
-        self._built_names: list[str] | None = None  # layers of the plot on screen
+        self._lock = threading.Lock()
+        self._serial = 0  # of the latest show asked for
+        self._inflight = False
+        self._ack = 0  # drawing gestures handled
+        self._acked = 0  # ... and acknowledged to the browser
+        self._shown: dict[str, MapImage | None] = {}
+        self._edited: dict[tuple[Pair, str], tuple[int, Overview]] = {}  # (pair, mask) -> (revision, overview)
+        self._last_pair: Pair | None = None
+        self._last_masks = list(self.state.masks) or [MASK_LAYERS[0]]  # what "m" brings back
+        self._direction = 1  # the way the user steps through the pairs
+        self._doc = pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
+        self._debounce: Any = None
+        self._extent = Extent(0.0, 1.0, 0.0, 1.0)
+        self._extent_frame: str | None = None  # the frame whose extent the axes show
+        self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._render: tuple[Extent, tuple[int, int]] | None = None  # geometry of the images shown (None: the view's)
+        self._screen = (DEFAULT_WIDTH, max(self.height - PLOT_CHROME_PX, 100))
+        self._frame_failed = False  # the frame's grid cannot be read: nothing to draw
+        self._build_figure()
+        self.client = MapClient(figure_id=self.figure.id, ids=self._ids, palettes=_palettes(),
+                                on_ready=self._on_ready, on_missing=self._on_missing, height=0, width=0, margin=0)  # fmt: skip
+        self._drawing = (MapDrawing(self.edit, self.client, self.figure, on_start=self._gesture_start, on_done=self._gesture_done)
+                         if self.edit is not None else None)  # fmt: skip
+        self.client.on_gesture = self._drawing.handle if self._drawing is not None else None
         self.readout = readout.readout_div()
-        self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=self.height, linked_axes=False,
-                                       css_classes=["thalia-map"])  # fmt: skip
+        readout.attach_readout(self.figure, self.readout, *self._readout_args, list(MASK_LAYERS))
+        self._pane = pn.Column(pn.pane.Bokeh(self.figure, margin=0), css_classes=["thalia-map"], margin=(5, 10))
         self._legend = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self._failures: dict[str, str] = {}  # layer name -> why it cannot be shown (see "damaged layers")
+        self._failures: dict[str, str] = {}  # renderer name -> why its layer cannot be shown (see "damaged layers")
         self._problem = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10),
                                      css_classes=["thalia-map-problem"])  # fmt: skip
         self.layout = pn.Column(self._problem, self._pane, pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
-                                self._legend, sizing_mode="stretch_width")  # fmt: skip
-        state.watch(lambda *_: self._rebuild(), "frame", "the map")
-        state.watch(lambda *_: self._refresh_feed(), ["pair", "masks", "relief", "mask_style"], "the map")
+                                self._legend, self.client, sizing_mode="stretch_width")  # fmt: skip
+        state.watch(lambda *_: self._on_frame() if self._extent_frame != self.state.frame else None, "frame", "the map")
+        state.watch(lambda *_: self._refresh(), ["pair", "masks", "relief", "mask_style", "mask_opacity"], "the map")
         for slot in state.slots:
-            slot.param.watch(lambda *_: self._refresh_feed(), "layer")
+            slot.param.watch(lambda *_: self._refresh(), ["layer", "opacity"])
             slot.param.watch(lambda *_: self._update_legend(), ["layer", "opacity"])
         state.watch(lambda *_: self._update_legend(), ["masks", "mask_style"], "the map legend")
-        self._drawing = MapDrawing(self.edit) if self.edit is not None else None
+        state.watch(lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks", "the map")
         if self.edit is not None:
-            self.edit.param.watch(lambda *_: self._refresh_feed(), "revision")
+            self.edit.param.watch(lambda *_: self._refresh(), "revision")
         for overlay in self.overlays:
-            overlay.param.watch(lambda *_: self._refresh_feed(), "overlay_revision")
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            overlay.param.watch(lambda *_: self._refresh(), "overlay_revision")
+        if self._doc is not None:
             pn.state.on_session_destroyed(lambda _: self._aggs.clear())
-        self._rebuild()
+        self._on_frame()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout
 
-    # -------------------------------------------------------------------------------------- feed
-    def _feed_keys(self) -> dict[str, tuple | None]:
-        state = self.state
-        keys: dict[str, tuple | None] = {}
-        for i, slot in enumerate(state.slots):
-            keys[value_slot(i)] = state.layer_identity(slot.layer) if slot.layer != NONE else None
-        keys[RELIEF] = state.layer_identity("dem") if state.relief else None
-        for key in MASK_LAYERS:
-            identity = state.layer_identity(key) if key in state.masks else None
-            keys[mask_slot(key)] = (identity, state.mask_style) if identity is not None else None
-        for i, overlay in enumerate(self.overlays):
-            keys[overlay_slot(i)] = overlay.overlay_token(state.current) if state.current is not None else None
-        return keys
+    # ------------------------------------------------------------------------------------ figure
+    def _build_figure(self) -> None:
+        """The figure and every renderer it will ever need (hidden until shown)."""
+        w, h = self._screen
+        self._pan = PanTool()
+        wheel = WheelZoomTool()
+        fig = figure(frame_width=w, frame_height=h, x_range=Range1d(0, 1), y_range=Range1d(0, 1), match_aspect=True,
+                     tools=[self._pan, wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
+                     active_drag=self._pan, active_scroll=wheel, toolbar_location="above", x_axis_label="Longitude (°)",
+                     y_axis_label="Latitude (°)", background_fill_color="#f6f8fa", border_fill_color=None,
+                     output_backend="canvas", lod_timeout=LOD_TIMEOUT_MS)  # fmt: skip
+        fig.grid.visible = False
+        self.figure = fig
+        self.renderers: dict[str, GlyphRenderer] = {}
+        self._ids: dict[str, dict[str, str | None]] = {}
+        for name in self._image_names():  # RGBA images: the browser colours each layer itself (map_client.js)
+            source = ColumnDataSource(_blank_data())
+            renderer = fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=source, visible=False)
+            self.renderers[name] = renderer
+            self._ids[name] = {"renderer": renderer.id, "source": source.id, "glyph": renderer.glyph.id, "mapper": None}
+        self._empty = Label(x=0.5, y=0.5, x_units="data", y_units="data", text="No pair to show", text_align="center",
+                            text_color="#57606a", visible=False)  # fmt: skip
+        fig.add_layout(self._empty)
+        values = [self.renderers[value_slot(i)] for i in range(len(self.state.slots))]
+        masks = [self.renderers[mask_slot(k)] for k in MASK_LAYERS]
+        self._readout_args = (values, masks)
+        fig.on_event(RangesUpdate, self._on_ranges)
+        fig.on_event(Reset, self._on_reset)
+        if self.edit is not None:
+            self._ids.update(MapDrawing.renderers(fig))
 
-    def _refresh_feed(self) -> None:
-        """Point every layer at the data it must now show: the new aggregates are computed first, then
-        one feed change refreshes the plot once. A layer shown or hidden rebuilds the plot at the same view."""
-        if self.state.current is not None:
-            self._aggs.warm(self._jobs(self.state.current))
-        if self._built_names is not None and self._active_names() != self._built_names:
-            self._rebuild(keep_view=True)
-            return
-        self._feed.keys = self._feed_keys()
+    def _image_names(self) -> list[str]:
+        """Image renderers, bottom to top: value slot 0, the relief, the other value slots, masks, overlays."""
+        n = len(self.state.slots)
+        return [value_slot(0), RELIEF, *(value_slot(i) for i in range(1, n)), *(mask_slot(k) for k in MASK_LAYERS),
+                *(overlay_slot(i) for i in range(len(self.overlays)))]  # fmt: skip
 
-    # -------------------------------------------------------------------------------------- plot
-    def _rebuild(self, keep_view: bool = False) -> None:
-        """A new plot for the frame on screen (its extent sets the axes; ``keep_view``: the current view)."""
-        view = None
-        if keep_view and self._range_stream is not None and self._range_stream.x_range is not None:
-            view = (self._range_stream.x_range, self._range_stream.y_range)
-        self._memo.clear()
-        self._failures.clear()
-        self._built_names = None
-        self._feed.keys = self._feed_keys()
+    # --------------------------------------------------------------------------------- geometry
+    def _on_frame(self) -> None:
+        """A new frame: axes at its extent and a plot area of its aspect at once (no old image left on it)."""
         frame = self.state.frame_obj
-        if frame is None or not self.state.pair:
-            self._size_stream = self._range_stream = None
-            self._pane.object = self._empty()
-            return
-        try:
-            self._extent = data_extent(self.state.layer("phase"))
-        except Exception as exc:  # a damaged frame: the rest of the page goes on
-            self._layer_failed(value_slot(0), (self.state.frame,), "phase", exc)
-            self._show_failures()
-            self._pane.object = self._empty()
-            return
-        self._kdims = [elements.geo_dimension("x", frame.x_dim), elements.geo_dimension("y", frame.y_dim)]
-        self._pane.object = self._overlay(view)
-
-    def _empty(self) -> hv.Element:
-        return hv.Text(0, 0, "No pair to show").opts(
-            xaxis=None, yaxis=None, toolbar=None, responsive=True, height=self.height, text_color="#57606a"
-        )
-
-    def _active_names(self) -> list[str]:
-        """The layers on screen, bottom to top: value slot 0, the relief, the other value slots, the masks.
-
-        Only these are in the plot (each costs an update per pair switch); showing or hiding one rebuilds it.
-        """
-        state = self.state
-        names = [value_slot(0)] + ([RELIEF] if state.relief else [])
-        names += [value_slot(i) for i, slot in enumerate(state.slots) if i and slot.layer != NONE]
-        names += [mask_slot(k) for k in MASK_LAYERS if k in state.masks]
-        return names + [overlay_slot(i) for i in range(len(self.overlays))]
-
-    def _overlay(self, view: tuple | None = None) -> hv.DynamicMap:
-        """One ``DynamicMap`` of the whole stack: one refresh per pair switch, zoom or opacity change."""
-        state = self.state
-        self._built_names = names = self._active_names()
-        size, ranges = hv.streams.PlotSize(), hv.streams.RangeXY()
-        self.size_streams = [size]
-        self._size_stream, self._range_stream = size, ranges
-        opacities = [hv.streams.Params(slot, ["opacity"], rename={"opacity": f"opacity{i}"}) for i, slot in enumerate(state.slots)]
-        streams = [ranges, size, hv.streams.Params(self._feed, ["keys"]), hv.streams.Params(state, ["mask_opacity"]), *opacities]
-        if self._drawing is not None:
-            streams.append(hv.streams.Params(self._drawing, ["vertices"]))
-        values = [i for i, n in enumerate(names) if n.startswith("value")]
-        masks = [i for i, n in enumerate(names) if n.startswith("mask:")]
-        hook = partial(self._overlay_hook, values, masks)
+        self._extent_frame = self.state.frame
+        self._failures.clear()
+        self._frame_failed = False
+        if frame is not None:
+            try:
+                self._extent = grid_extent(frame.x, frame.y)
+            except Exception as exc:  # a damaged frame: the map stays empty, the rest of the page goes on
+                self._frame_failed = True
+                self._layer_failed(value_slot(0), (frame.frame_id,), "coordinates", exc,
+                                   what=f"frame {frame.frame_id}'s coordinates cannot be read")  # fmt: skip
         e = self._extent
         lat = math.radians((e.y0 + e.y1) / 2)
-        xlim, ylim = view if view is not None else ((e.x0, e.x1), (e.y0, e.y1))
-        # options set on the first returned overlay: a DynamicMap's own .opts() re-applies them every frame
-        self._plot_opts = {
-            "responsive": True, "data_aspect": 1 / max(math.cos(lat), 0.05), "xlim": tuple(xlim), "ylim": tuple(ylim),
-            "default_tools": ["pan", "wheel_zoom", "box_zoom", "reset", "save"], "active_tools": ["pan", "wheel_zoom"],
-            "hooks": [hook], "toolbar": "above", "xlabel": "Longitude (°)", "ylabel": "Latitude (°)", "show_grid": False, "show_legend": False,
-            "bgcolor": "#f6f8fa",
-        }  # fmt: skip
-        self._plot_ready = False
-        return hv.DynamicMap(self._stack, streams=streams)
-
-    def _stack(self, x_range: tuple | None = None, y_range: tuple | None = None, width: int | None = None,
-               height: int | None = None, scale: float = 1.0, keys: dict | None = None, mask_opacity: float = 1.0,
-               vertices: list | None = None, **opacities: float) -> hv.Overlay:  # fmt: skip
-        """Every layer's element for this view, with its opacity (unchanged layers: the very same element)."""
-        layers = []
-        for name in self._built_names or []:
-            element = self._element(name, x_range, y_range, width, height, scale, keys)
-            if name.startswith("value"):
-                element.opts(alpha=opacities.get(f"opacity{name.removeprefix('value')}", 1.0))
-            elif name.startswith("mask:"):
-                variable = schema.layer(name.removeprefix("mask:")).variable
-                element.opts(cmap=elements.mask_palette(variable, fill_alpha=mask_opacity))
-            layers.append(element)
+        aspect = (e.x1 - e.x0) * max(math.cos(lat), 0.05) / max(e.y1 - e.y0, 1e-12)  # width / height on screen
+        h = max(self.height - PLOT_CHROME_PX, 100)
+        w = round(h * aspect)
+        if w > MAX_FRAME_WIDTH:
+            w, h = MAX_FRAME_WIDTH, round(MAX_FRAME_WIDTH / aspect)
+        fig = self.figure
+        fig.update(frame_width=max(w, 50), frame_height=max(h, 50), aspect_scale=1 / max(math.cos(lat), 0.05))
+        fig.x_range.update(start=e.x0, end=e.x1, reset_start=e.x0, reset_end=e.x1)
+        fig.y_range.update(start=e.y0, end=e.y1, reset_start=e.y0, reset_end=e.y1)
+        self._empty.update(x=(e.x0 + e.x1) / 2, y=(e.y0 + e.y1) / 2)
+        self._screen = (max(w, 50), max(h, 50))
+        self._ranges = self._render = None
         if self._drawing is not None:
-            layers += self._drawing.elements(vertices)
-        self._show_failures()
-        overlay = hv.Overlay(layers)
-        if not self._plot_ready:  # plot options are read when the plot is made; later frames skip the cost
-            overlay = overlay.opts(**self._plot_opts)
-            self._plot_ready = True
-        return overlay
+            self._drawing.sync_brush()
+        # the old frame's images go and the axes move at once (the message leaves before the other views' work)
+        extent = {"x": [e.x0, e.x1], "y": [e.y0, e.y1], "width": self._screen[0], "height": self._screen[1]}
+        self._send_show(self._serial, {}, clear=True, extent=extent)
+        self._refresh()
 
     def set_screen_size(self, width: int, height: int) -> None:
-        """Tell every layer the plot's size in px, as the browser does (for scripts, tests and benchmarks)."""
-        for stream in self.size_streams:
-            stream.update(width=width, height=height)
-        hv.streams.Stream.trigger(self.size_streams)
+        """Set the plot area's size in px (scripts, tests and benchmarks; the app sizes it from the frame)."""
+        self._screen = (int(width), int(height))
+        self._render = None
+        self.figure.update(frame_width=int(width), frame_height=int(height))
+        self._refresh()
 
-    # ---------------------------------------------------------------------------------- geometry
-    def _view(self, x_range: tuple | None, y_range: tuple | None) -> Extent | None:
+    def set_view(self, x_range: tuple[float, float] | None, y_range: tuple[float, float] | None) -> None:
+        """Show this part of the map (data units), as a pan or zoom in the browser does.
+
+        The images are made again only when the browser's stretched ones no longer do: the new view leaves
+        them, or they have fewer than ``SHARP_ENOUGH`` of their pixels per screen pixel (a small zoom keeps
+        them, and with them the prefetched neighbours)."""
+        shown = self.geometry()
+        self._ranges = (tuple(sorted(x_range)), tuple(sorted(y_range))) if x_range and y_range else None  # type: ignore[assignment]
+        wanted = self._wanted_geometry()
+        if shown is not None and wanted is not None and _still_sharp(shown, wanted):
+            return
+        self._render = wanted
+        self._refresh()
+
+    def _on_ranges(self, event: RangesUpdate) -> None:
+        ranges = ((event.x0, event.x1), (event.y0, event.y1))
+        if None in (event.x0, event.x1, event.y0, event.y1) or ranges == self._ranges:
+            return
+        doc = self._doc
+        if doc is None:
+            self.set_view(*ranges)
+            return
+        if self._debounce is not None:
+            with contextlib.suppress(ValueError):  # already run
+                doc.remove_timeout_callback(self._debounce)
+        self._debounce = doc.add_timeout_callback(partial(self._debounced_view, ranges), RANGE_DEBOUNCE_MS)
+
+    def _debounced_view(self, ranges: tuple) -> None:
+        self._debounce = None
+        with set_curdoc(self._doc):
+            self.set_view(*ranges)
+
+    def _on_reset(self, _: Reset) -> None:
+        self._in_session(lambda: self.set_view(None, None))
+
+    def _view(self) -> Extent | None:
         """The visible part of the frame (``None`` when the view misses it)."""
         e = self._extent
-        x0, x1 = sorted(x_range) if x_range else (e.x0, e.x1)
-        y0, y1 = sorted(y_range) if y_range else (e.y0, e.y1)
+        (x0, x1), (y0, y1) = self._ranges or ((e.x0, e.x1), (e.y0, e.y1))
         x0, x1, y0, y1 = max(x0, e.x0), min(x1, e.x1), max(y0, e.y0), min(y1, e.y1)
         if x1 <= x0 or y1 <= y0:
             return None
         return Extent(x0, x1, y0, y1)
 
-    def _size(self, view: Extent, x_range: tuple | None, y_range: tuple | None, width: int | None,
-              height: int | None) -> tuple[int, int]:  # fmt: skip
+    def _size(self, view: Extent) -> tuple[int, int]:
         """(width, height) px of the aggregate: the screen size of the visible part, at most native pixels."""
         e = self._extent
         frame = self.state.frame_obj
-        rows, cols = frame.shape if frame is not None else (DEFAULT_WIDTH, DEFAULT_WIDTH)
-        xr_ = sorted(x_range) if x_range else (e.x0, e.x1)
-        yr_ = sorted(y_range) if y_range else (e.y0, e.y1)
-        screen_w = width or DEFAULT_WIDTH
-        screen_h = height or round(screen_w * (e.y1 - e.y0) / (e.x1 - e.x0))
-        w = screen_w * (view.x1 - view.x0) / max(xr_[1] - xr_[0], 1e-12)
-        h = screen_h * (view.y1 - view.y0) / max(yr_[1] - yr_[0], 1e-12)
+        rows, cols = frame.shape if frame is not None else self._screen[::-1]
+        (x0, x1), (y0, y1) = self._ranges or ((e.x0, e.x1), (e.y0, e.y1))
+        screen_w, screen_h = self._screen
+        w = screen_w * (view.x1 - view.x0) / max(x1 - x0, 1e-12)
+        h = screen_h * (view.y1 - view.y0) / max(y1 - y0, 1e-12)
         w = min(w, cols * (view.x1 - view.x0) / (e.x1 - e.x0), self.max_side)
         h = min(h, rows * (view.y1 - view.y0) / (e.y1 - e.y0), self.max_side)
         return max(math.ceil(w), 2), max(math.ceil(h), 2)
 
-    def _geometry(self) -> tuple[Extent, tuple[int, int]] | None:
-        """The view and aggregate size the plot shows now (from the bottom layer's streams)."""
-        if self._range_stream is None or self._size_stream is None or self._size_stream.width is None:
-            return None  # the browser has not reported the plot's size yet
-        x_range, y_range = self._range_stream.x_range, self._range_stream.y_range
-        view = self._view(x_range, y_range)
-        if view is None:
-            return None
-        return view, self._size(view, x_range, y_range, self._size_stream.width, self._size_stream.height)
+    def _wanted_geometry(self) -> tuple[Extent, tuple[int, int]] | None:
+        view = self._view()
+        return None if view is None else (view, self._size(view))
 
-    # -------------------------------------------------------------------------------- aggregates
-    def _aggregate(self, identity: tuple, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
-        """The screen aggregate of layer ``key`` of the pair on screen (cached per session, shared with the
-        prefetches); raises ``ThaliaError`` for a missing layer."""
-        return self._aggs.get((identity, view, size), lambda: compute_aggregate(self.state.layer(key), key, view, size))
+    def geometry(self) -> tuple[Extent, tuple[int, int]] | None:
+        """The view and aggregate size of the images the map shows now."""
+        return self._render if self._render is not None else self._wanted_geometry()
 
-    def _visible_layers(self) -> list[str]:
-        state = self.state
-        keys = [s.layer for s in state.slots if s.layer != NONE] + [k for k in MASK_LAYERS if k in state.masks]
-        return list(dict.fromkeys([*keys, "dem"] if state.relief else keys))
+    # ------------------------------------------------------------------------------------- plan
+    def active_names(self) -> list[str]:
+        """The renderers showing something now, bottom to top."""
+        return [n for n, job in self._plan(self.state.current).items() if job is not None]
 
-    def _jobs(self, pair: Pair) -> list[Job]:
-        """What showing ``pair`` at the current view needs: one aggregate per visible layer."""
-        geometry, frame = self._geometry(), self.state.frame_obj
-        if geometry is None or frame is None or pair not in set(frame.pairs):
-            return []
+    def _plan(self, pair: Pair | None, masks: list[str] | None = None) -> dict[str, Job | None]:
+        """Every image renderer's job for ``pair`` at the current view (``None``: hidden); ``masks`` instead of
+        the state's mask overlays."""
+        plan: dict[str, Job | None] = dict.fromkeys(self._image_names())
+        geometry, frame, state = self.geometry(), self.state.frame_obj, self.state
+        if pair is None or geometry is None or frame is None or pair.frame != frame.frame_id or self._frame_failed:
+            return plan
         view, size = geometry
-        jobs: list[Job] = []
-        for key in self._visible_layers():
-            identity = self.state.layer_identity(key, pair)
-            if identity is not None:
-                jobs.append(((identity, view, size), partial(_layer_aggregate, self.state, pair, key, view, size)))
-        return jobs
+        for i, slot in enumerate(state.slots):
+            if slot.layer != NONE and (identity := state.layer_identity(slot.layer, pair)) is not None:
+                key = image_key("value", identity, view, size)
+                compute = partial(self._value_image, key, pair, slot.layer, identity, view, size)
+                plan[value_slot(i)] = Job(key, compute, identity, title=schema.layer(slot.layer).title.lower())
+        if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
+            key = image_key("relief", identity, view, size)
+            plan[RELIEF] = Job(key, partial(self._relief_image, key, pair, view, size), identity, title="relief (elevation)")
+        edited = self._edited_pair() == pair
+        shown_masks = state.masks if masks is None else masks
+        for k in MASK_LAYERS:
+            if k in shown_masks and (identity := state.layer_identity(k, pair)) is not None:
+                key = image_key("mask", identity, state.mask_style, view, size)
+                compute = partial(self._mask_image, key, pair, k, identity, state.mask_style, view, size)
+                plan[mask_slot(k)] = Job(key, compute, identity, inline=edited, title=schema.layer(k).title.lower())
+        for i, overlay in enumerate(self.overlays):
+            token = overlay.overlay_token(pair)
+            if token is not None:
+                key = image_key("overlay", self._token, i, overlay.overlay_revision, token, view, size)
+                compute = partial(self._code_image, key, overlay, view, size)
+                plan[overlay_slot(i)] = Job(key, compute, (overlay_slot(i), token), title=overlay.overlay_title.split(" (")[0].lower())
+        return plan
 
-    def _prefetch_neighbours(self) -> None:
-        """Queue the aggregates of the next and the previous pair (what ``j`` / ``k`` open) at this view."""
-        pairs, cur = self.state.pairs, self.state.current
-        if cur not in pairs:
-            return
-        i = pairs.index(cur)
-        neighbours = [pairs[j] for j in (i + 1, i - 1) if 0 <= j < len(pairs)]
-        self._aggs.prefetch([job for p in neighbours for job in self._jobs(p)])
+    # ----------------------------------------------------------------------- images (off-thread)
+    def _value_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]) -> MapImage:
+        layer = schema.layer(layer_key)
+        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
+        values = np.asarray(agg.values, dtype=np.float32)
+        span = layer.span or _spans.get(identity, values, layer.delta)
+        return MapImage(key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1])))
 
-    def _report(self, identity: tuple, exc: Exception) -> None:
-        """Notify a failed layer once per identity (zooming must not repeat the same error)."""
-        if identity not in self._reported:
-            self._reported.add(identity)
-            self.state.report(exc)
+    def _relief_image(self, key: str, pair: Pair, view: Extent, size: tuple[int, int]) -> MapImage:
+        agg = compute_aggregate(self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair))
+        alpha = elements.relief_rgba(agg)[..., 3]
+        return MapImage(key, encode_alpha(alpha), _bounds(view), alpha)
 
-    # ---------------------------------------------------------------------------------- elements
-    def _element(self, name: str, x_range: tuple | None = None, y_range: tuple | None = None, width: int | None = None,
-                 height: int | None = None, scale: float = 1.0, keys: dict | None = None) -> hv.Element:  # fmt: skip
-        """The element of layer ``name`` for this view; the previous one when nothing it depends on changed."""
-        feed = (keys or {}).get(name)
-        view = self._view(x_range, y_range)
-        size = self._size(view, x_range, y_range, width, height) if view is not None else None
-        inputs = (feed, view, size)
-        memo = self._memo.get(name)
-        if memo is not None and memo[0] == inputs:
-            return memo[1]
-        self._failures.pop(name, None)
-        if feed is None or view is None or size is None:
-            element = self._blank(name)
-        elif name == RELIEF:
-            element = self._relief_element(feed, view, size)
-        elif name.startswith("mask:"):
-            element = self._mask_element(name.removeprefix("mask:"), feed, view, size)
-        elif name.startswith("overlay"):
-            element = self._code_element(int(name.removeprefix("overlay")), view, size)
-        else:
-            element = self._value_element(int(name.removeprefix("value")), feed, view, size)
-        self._memo[name] = (inputs, element)
-        if name == value_slot(0) and feed is not None:
-            self._prefetch_neighbours()
-        return element
+    def _mask_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, style: str, view: Extent,
+                    size: tuple[int, int]) -> MapImage:  # fmt: skip
+        layer = schema.layer(layer_key)
+        agg = self._edited_aggregate(pair, layer_key, view, size)
+        if agg is None:
+            agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
+        codes = np.asarray(agg.values, dtype=np.uint8)
+        return MapImage(key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes)
 
-    def _blank(self, name: str) -> hv.Element:
-        self._labels[name] = ""
-        if name == RELIEF:
-            return elements.blank_rgb(self._extent, self._kdims, label=_label(name))
-        return elements.blank_image(self._extent, self._kdims, _label(name), label=_label(name))
-
-    def _value_element(self, i: int, identity: tuple, view: Extent, size: tuple[int, int]) -> hv.Element:
-        key = self.state.slots[i].layer
-        layer = schema.layer(key)
-        try:
-            agg = self._aggregate(identity, key, view, size)
-        except Exception as exc:
-            self._layer_failed(value_slot(i), identity, key, exc)
-            return self._blank(value_slot(i))
-        if key == "phase" and not np.isfinite(agg.values).any() and identity not in self._reported:
-            self._reported.add(identity)
-            self.state.notify("warning", f"pair {self.state.current} holds no phase data in this view.")
-        span = layer.span or self._span(identity, agg, layer.delta)
-        if self._bars.get(i) != (layer, span):
-            self._bars[i] = (layer, span)
-            self._update_legend()
-        units = "" if layer.units in HIDDEN_UNITS else layer.units
-        self._labels[value_slot(i)] = readout.value_label(layer.title, units, VALUE_DIGITS.get(key, DEFAULT_DIGITS))
-        return elements.layer_image(agg, layer, view, span, self._kdims, label=_label(value_slot(i)))
-
-    def _relief_element(self, identity: tuple, view: Extent, size: tuple[int, int]) -> hv.Element:
-        try:
-            agg = self._aggregate(identity, "dem", view, size)
-        except Exception as exc:
-            self._layer_failed(RELIEF, identity, "dem", exc)
-            return self._blank(RELIEF)
-        return elements.relief_element(agg, view, self._kdims, label=_label(RELIEF))
-
-    def _mask_element(self, key: str, feed: tuple, view: Extent, size: tuple[int, int]) -> hv.Element:
-        identity, style = feed
-        layer = schema.layer(key)
-        try:
-            agg = self._aggregate(identity, key, view, size)
-        except Exception as exc:
-            self._layer_failed(mask_slot(key), identity, key, exc)
-            return self._blank(mask_slot(key))
-        self._labels[mask_slot(key)] = readout.mask_label(layer.title, key)
-        return elements.mask_image(agg.values, layer.variable, view, style, self._kdims, label=_label(mask_slot(key)))
-
-    def _code_element(self, i: int, view: Extent, size: tuple[int, int]) -> hv.Element:
-        """Code overlay ``i`` at this view (a labelled code wins over 0 where a screen pixel holds both)."""
-        overlay, frame, name = self.overlays[i], self.state.frame_obj, overlay_slot(i)
+    def _code_image(self, key: str, overlay: Any, view: Extent, size: tuple[int, int]) -> MapImage:
+        frame = self.state.frame_obj
         codes = overlay.overlay_codes()
         if codes is None or frame is None or codes.shape != frame.shape:
-            return self._blank(name)
-        agg = code_aggregate(frame.raster(codes, name), view, size)
-        self._labels[name] = overlay.overlay_title
-        return elements.code_image(agg, view, overlay.overlay_colors, self._kdims, overlay.overlay_title, label=_label(name))
+            codes = np.zeros(frame.shape if frame is not None else (2, 2), np.uint8)
+        agg = code_aggregate(frame.raster(codes, "codes"), view, size) if frame is not None else codes
+        agg = np.asarray(agg, dtype=np.uint8)
+        return MapImage(key, encode_codes(agg), _bounds(view), agg)
 
-    def _overlay_hook(self, values: list[int], masks: list[int], plot: Any, element: Any) -> None:
-        """Plot hook, after every update: name each layer's glyph renderer for the readout; the first time,
-        add the readout and make *reset* go back to the whole frame (a rebuilt plot may open zoomed in)."""
-        for name, subplot in zip(self._built_names or [], plot.subplots.values(), strict=False):
-            readout.name_renderer(subplot, self._labels.get(name, ""))
-        fig, e = plot.state, self._extent
-        if fig.x_range.reset_start is None:
-            fig.x_range.update(reset_start=e.x0, reset_end=e.x1)
-            fig.y_range.update(reset_start=e.y0, reset_end=e.y1)
-        readout.attach_readout(plot, self.readout, values, masks, list(MASK_LAYERS))
-        if self._drawing is not None:
-            self._drawing.attach(fig)
+    # ---------------------------------------------------------------------------- masks being edited
+    def _edited_pair(self) -> Pair | None:
+        """The pair whose masks this session edits on screen (``None``: no editing, or a version is previewed)."""
+        edit = self.edit
+        if edit is None or edit.preview is not None:
+            return None
+        return edit.pair
+
+    def _edited_aggregate(self, pair: Pair, layer_key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray | None:
+        """A mask being edited, aggregated from its overview, which each edit updates in its box only;
+        ``None`` where that does not apply (no editing, a small frame, a view finer than the overview)."""
+        frame = self.state.frame_obj
+        if pair != self._edited_pair() or frame is None or pair.frame != frame.frame_id:
+            return None
+        factor = overview_factor(frame.shape)
+        if factor <= 1 or native_per_screen(view, size, frame.shape, self._extent) < factor:
+            return None
+        edit, layer = self.edit, schema.layer(layer_key)
+        editor, revision = edit.editor, edit.revision
+        if editor is None:
+            return None
+        values = editor.masks[layer.variable]
+        with self._lock:
+            held = self._edited.get((pair, layer.variable))
+            last = edit.last_edit
+            if held is not None and held[0] == revision:
+                ov = held[1]
+            elif held is not None and last is not None and last[0] == revision and held[0] == revision - 1:
+                ov = held[1]
+                ov.update(values, *last[1].slices)
+            else:
+                ov = build_overview(frame.raster(values, layer.key), layer, factor)
+            self._edited = {k: v for k, v in self._edited.items() if k[0] == pair}  # other pairs: rebuilt if edited again
+            self._edited[(pair, layer.variable)] = (revision, ov)
+        return ov.aggregate(view, size, layer)
+
+    # ---------------------------------------------------------------------------------- showing
+    def _refresh(self) -> None:
+        """Show the pair on screen as the state says: images from the caches, else computed off-thread; the
+        newest request wins. Then the neighbours are prefetched."""
+        if self._extent_frame != self.state.frame:  # a pair of another frame: its axes first (this comes back)
+            self._on_frame()
+            return
+        self._serial += 1
+        serial, pair = self._serial, self.state.current
+        pairs = self.state.pairs
+        if pair is not None and self._last_pair is not None and pair != self._last_pair and pair in pairs and self._last_pair in pairs:
+            self._direction = 1 if pairs.index(pair) > pairs.index(self._last_pair) else -1
+        self._last_pair = pair
+        plan = self._plan(pair)
+        self._empty.visible = pair is None
+        for job in plan.values():
+            if job is not None and job.inline and job.key not in self._aggs:
+                with contextlib.suppress(Exception):  # reported with the others below
+                    self._aggs.get(job.key, job.compute)
+        futures = {name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None}
+        self._inflight = True
+
+        def done() -> None:
+            if serial != self._serial:
+                return
+            if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
+                self._failures = {}  # what the layers of this show say, below
+            images = {name: self._result(name, futures[name], plan[name]) if name in futures else None for name in plan}
+            self._inflight = False
+            self._send_show(serial, images)
+            self._show_failures()
+            self._prefetch(pair)
+
+        self._when_all(list(futures.values()), done)
+
+    def _result(self, name: str, future: Future, job: Job | None) -> MapImage | None:
+        """The image of a finished job; a failed layer is reported (once), named above the map and shown blank."""
+        exc = future.exception()
+        if exc is None:
+            return future.result()
+        if job is not None:
+            self._layer_failed(name, job.identity, job.title or "layer", exc)
+        return None
+
+    def _when_all(self, futures: list[Future], callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the session (document locked) once every future is done; at once if they are."""
+        if all(f.done() for f in futures):
+            callback()
+            return
+        if self._doc is None:  # a script or a test: wait here
+            for f in futures:
+                f.exception()
+            callback()
+            return
+        remaining = [len(futures)]
+        lock = threading.Lock()
+
+        def one_done(_: Future) -> None:
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                self._in_session(callback)
+
+        for f in futures:
+            f.add_done_callback(one_done)
+
+    def _in_session(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the session's event loop with its document locked (from any thread)."""
+        doc = self._doc
+        if doc is None:
+            callback()
+            return
+
+        def run() -> None:
+            with set_curdoc(doc):
+                try:
+                    callback()
+                except Exception as exc:  # a failure must not kill the session's loop
+                    pn.state._handle_exception(exc)
+
+        doc.add_next_tick_callback(run)
+
+    def _entry(self, name: str, image: MapImage) -> dict[str, Any]:
+        """How renderer ``name`` shows ``image``: colours, span, opacity, readout label."""
+        state = self.state
+        if name.startswith("value"):
+            i = int(name.removeprefix("value"))
+            layer = schema.layer(state.slots[i].layer)
+            span = image.span or (0.0, 1.0)
+            units = "" if layer.units in HIDDEN_UNITS else layer.units
+            label = readout.value_label(layer.title, units, VALUE_DIGITS.get(layer.key, DEFAULT_DIGITS))
+            return {"key": image.key, "cmap": layer.key, "low": span[0], "high": span[1], "alpha": state.slots[i].opacity,
+                    "label": label}  # fmt: skip
+        if name.startswith("mask:"):
+            key = name.removeprefix("mask:")
+            layer = schema.layer(key)
+            palette = elements.mask_palette(layer.variable, fill_alpha=state.mask_opacity)
+            return {"key": image.key, "palette": palette, "low": -0.5, "high": len(palette) - 0.5,
+                    "label": readout.mask_label(layer.title, key)}  # fmt: skip
+        if name.startswith("overlay"):
+            overlay = self.overlays[int(name.removeprefix("overlay"))]
+            colors = list(overlay.overlay_colors)
+            return {"key": image.key, "palette": colors, "low": -0.5, "high": len(colors) - 0.5,
+                    "label": overlay.overlay_title}  # fmt: skip
+        return {"key": image.key, "label": ""}
+
+    def _show_message(self, serial: int, pair: Pair | None, images: dict[str, MapImage | None]) -> dict[str, Any]:
+        layers = {name: self._entry(name, img) if img is not None else None for name, img in images.items()}
+        return {"op": "show", "serial": serial, "pair": _pair_key(pair), "ack": self._ack, "layers": layers}
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if msg["op"] == "show":
+            self._acked = max(self._acked, msg["ack"])
+        self.client.send(msg)
+
+    def _put(self, images: list[MapImage]) -> None:
+        """Send the images the browser does not hold (one message)."""
+        items = []
+        for img in images:
+            self._known[img.key] = img
+            self._known.move_to_end(img.key)
+            if img.key not in self.client.pool:
+                self.client.pool.add(img.key, img.encoded.decoded_nbytes)
+                items.append(put_item(img.key, img.encoded, img.bounds))
+        while len(self._known) > KNOWN_IMAGES:
+            self._known.popitem(last=False)
+        if items:
+            self.client.send({"op": "put", "items": items})
+
+    def _send_show(self, serial: int, images: dict[str, MapImage | None], clear: bool = False,
+                   extent: dict[str, Any] | None = None) -> None:  # fmt: skip
+        pair = None if clear else self.state.current
+        shown = {name: images.get(name) for name in self._image_names()}
+        self._put([img for img in shown.values() if img is not None])
+        msg = self._show_message(serial, pair, shown)
+        if extent is not None:
+            msg["extent"] = extent
+        self._send(msg)
+        self._shown = shown
+        if not clear:
+            self._after_show(shown)
+
+    def _after_show(self, shown: dict[str, MapImage | None]) -> None:
+        """Legend spans and a warning for a pair without phase data in view."""
+        state = self.state
+        for i, slot in enumerate(state.slots):
+            img = shown.get(value_slot(i))
+            if img is None or img.span is None:
+                continue
+            layer = schema.layer(slot.layer)
+            if self._bars.get(i) != (layer, img.span):
+                self._bars[i] = (layer, img.span)
+                self._update_legend()
+            identity = state.layer_identity(slot.layer)
+            if layer.key == "phase" and identity not in self._reported and not np.isfinite(img.values).any():
+                self._reported.add(identity)
+                state.notify("warning", f"pair {state.current} holds no phase data in this view.")
+
+    def shown(self) -> dict[str, MapImage | None]:
+        """What every image renderer shows now (as last sent to the browser)."""
+        return dict(self._shown)
+
+    def _on_ready(self) -> None:
+        """A browser (re)mounted the map: its pool is empty; send what is on screen."""
+        self._send_show(self._serial, self._shown)
+        self._prefetch(self.state.current)
+
+    def _on_missing(self, keys: list[str]) -> None:
+        self._put([self._known[k] for k in keys if k in self._known])
+
+    def _gesture_start(self, seq: int) -> None:
+        """A drawing gesture is being handled: the show its edit sends acknowledges it (its live drawing goes)."""
+        self._ack = max(self._ack, int(seq))
+
+    def _gesture_done(self, seq: int) -> None:
+        """A drawing gesture was handled: if no show carried its acknowledgement and none is coming, send it."""
+        self._ack = max(self._ack, int(seq))
+        if self._acked < self._ack and not self._inflight:
+            self._acked = self._ack
+            self.client.send({"op": "ack", "seq": self._ack})
 
     # ---------------------------------------------------------------------------- damaged layers
-    def _layer_failed(self, name: str, identity: tuple, key: str, exc: Exception) -> None:
-        """Layer ``key`` of the pair on screen cannot be read (a corrupt chunk, codes outside the schema): a
-        notification once, and a line above the map while it is on screen; the other layers still show."""
-        pair = self.state.current
-        what = f"{'this pair' if pair is None else pair}'s {schema.layer(key).title.lower()} cannot be read"
+    def _layer_failed(self, name: str, identity: tuple, title: str, exc: BaseException, what: str | None = None) -> None:
+        """Layer ``title`` of the pair on screen cannot be read (a corrupt chunk, codes outside the schema): a
+        notification once per identity (zooming must not repeat it), and a line above the map while it is
+        on screen; the other layers still show."""
+        if what is None:
+            pair = self.state.current
+            what = f"{'this pair' if pair is None else pair}'s {title} cannot be read"
         text = describe(exc, what).replace(f"{what} failed:", f"{what}:")
         self._failures[name] = text
         if identity not in self._reported:
@@ -429,13 +686,12 @@ class LayerMap(Viewer):
     def _show_failures(self) -> None:
         """The line above the map: what cannot be shown of the pair on screen (hidden when all is well).
 
-        Set on the next tick in a served session: the plot may be drawn before the page's models are
+        Set on the next tick in a served session: the map may be drawn before the page's models are
         registered, and Panel drops an update made then (the line would stay hidden for good)."""
         texts = list(dict.fromkeys(self._failures.values()))
         html = placeholder_html(" · ".join(texts)) if texts else ""
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            pn.state.execute(partial(self._set_problem, html), schedule=True)
+        if self._doc is not None:
+            self._in_session(partial(self._set_problem, html))
         else:
             self._set_problem(html)
 
@@ -444,6 +700,47 @@ class LayerMap(Viewer):
             self._problem.object = html
         if self._problem.visible != bool(html):
             self._problem.visible = bool(html)
+
+    # ---------------------------------------------------------------------------------- prefetch
+    def _prefetch(self, pair: Pair | None) -> None:
+        """Compute the next and previous pair's images at this view in the background, put them in the
+        browser's pool and tell it their shows, so a step key swaps them in at once."""
+        pairs = self.state.pairs
+        if pair is None or pair not in pairs:
+            self.client.neighbours = {}
+            return
+        i = pairs.index(pair)
+        neighbours = {d: pairs[j] for d, j in (("next", i + 1), ("prev", i - 1)) if 0 <= j < len(pairs)}
+        plans = {d: self._plan(p) for d, p in neighbours.items()}
+        neighbours["masks"] = pair  # the pair on screen with its mask overlays toggled, as "m" does
+        plans["masks"] = self._plan(pair, masks=[] if self.state.masks else self._last_masks)
+        jobs = [job for plan in plans.values() for job in plan.values() if job is not None]
+        ahead = i + 2 * self._direction  # one more pair the way the user is stepping: ready on the server
+        warm = [job for job in self._plan(pairs[ahead]).values() if job is not None] if 0 <= ahead < len(pairs) else []
+        self._aggs.prefetch([(job.key, job.compute) for job in jobs + warm])
+        futures = {job.key: self._aggs.future(job.key) for job in jobs}
+        if any(f is None for f in futures.values()):  # evicted already (a tiny cache): nothing to offer
+            return
+        serial = self._serial
+
+        def done() -> None:
+            if serial != self._serial or any(f.cancelled() or f.exception() is not None for f in futures.values()):
+                return
+            shows, images = {}, []
+            for d, plan in plans.items():
+                layer_images = {name: futures[job.key].result() if job is not None else None for name, job in plan.items()}
+                images += [img for img in layer_images.values() if img is not None]
+                shows[d] = self._show_message(serial, neighbours[d], layer_images)
+            self._put(images)
+            self.client.neighbours = {"origin": _pair_key(pair), "keys": _ahead_keys(), **shows}
+
+        self._when_all_quiet(list(futures.values()), done)
+
+    def _when_all_quiet(self, futures: list[Future], callback: Callable[[], None]) -> None:
+        """Like :meth:`_when_all`, but never blocks a script or a test (prefetches are optional)."""
+        if self._doc is None and not all(f.done() for f in futures):
+            return
+        self._when_all(futures, callback)
 
     # ------------------------------------------------------------------------------------ legend
     def _update_legend(self) -> None:
@@ -459,19 +756,32 @@ class LayerMap(Viewer):
         if self._legend.object != html:
             self._legend.object = html
 
-    def _span(self, identity: tuple, agg: xr.DataArray, symmetric: bool) -> tuple[float, float]:
-        """Colour range of a data-scaled layer: fixed at its first view, so zooming keeps the colours."""
-        if identity not in self._spans:
-            self._spans[identity] = data_span(agg, symmetric=symmetric)
-        return self._spans[identity]
+
+def _still_sharp(shown: tuple[Extent, tuple[int, int]], wanted: tuple[Extent, tuple[int, int]]) -> bool:
+    """Whether images made for ``shown`` serve ``wanted``: they cover it, with at least ``SHARP_ENOUGH`` of the
+    pixels per map unit it needs (and not more than twice: a zoom-out makes them again, smaller)."""
+    (v0, (w0, h0)), (v1, (w1, h1)) = shown, wanted
+    tol = 1e-9 * max(abs(v0.x1 - v0.x0), abs(v0.y1 - v0.y0))
+    if v1.x0 < v0.x0 - tol or v1.x1 > v0.x1 + tol or v1.y0 < v0.y0 - tol or v1.y1 > v0.y1 + tol:
+        return False
+    ratio_x = (w0 / (v0.x1 - v0.x0)) / (w1 / (v1.x1 - v1.x0))
+    ratio_y = (h0 / (v0.y1 - v0.y0)) / (h1 / (v1.y1 - v1.y0))
+    return min(ratio_x, ratio_y) >= SHARP_ENOUGH and max(ratio_x, ratio_y) <= 2.0
 
 
-def _label(name: str) -> str:
-    """The element label of a layer (stable, so the overlay keeps matching each layer to its plot)."""
-    return name.replace(":", "_")
+def _bounds(view: Extent) -> tuple[float, float, float, float]:
+    return view.x0, view.y0, view.x1, view.y1
 
 
-def _layer_aggregate(state: AppState, pair: Pair, key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray:
-    """A prefetch job: layer ``key`` of ``pair`` aggregated at ``view``, as the state shows it (corrections
-    and unsaved edits over the source)."""
-    return compute_aggregate(state.layer(key, pair), key, view, size)
+def _pair_key(pair: Pair | None) -> str:
+    return f"{pair.frame}/{pair.primary}_{pair.secondary}" if pair is not None else ""
+
+
+def _blank_data() -> dict[str, list]:
+    return {"image": [np.zeros((1, 1), np.uint32)], "values": [np.full((1, 1), np.nan, np.float32)], "x": [0.0],
+            "y": [0.0], "dw": [1e-9], "dh": [1e-9]}  # fmt: skip
+
+
+def _ahead_keys() -> dict[str, str]:
+    """Shortcut keys whose show the browser may apply before the server answers -> ``neighbours`` entry."""
+    return {k: AHEAD_ACTIONS[s.action] for s in SHORTCUTS if s.action in AHEAD_ACTIONS for k in s.keys}

@@ -13,7 +13,7 @@ from typing import Final
 from thalia_viewer.core import schema
 from thalia_viewer.core.schema import Layer, LayerKind
 from thalia_viewer.viz.colormaps import class_table, colormap_for
-from thalia_viewer.viz.elements import MaskStyle, mask_palette
+from thalia_viewer.viz.elements import MaskStyle
 
 GRADIENT_STOPS: Final = 24  # colour stops sampled from a 256-colour map for the CSS gradient
 WHOLE: Final = 100.0  # from here on, labels are whole numbers (with thousands separators)
@@ -65,14 +65,11 @@ def colorbar_html(layer: Layer, span: tuple[float, float], opacity: float = 1.0)
 def mask_legend_html(key: str, style: MaskStyle | str = MaskStyle.FILL) -> str:
     """Swatches of every class of a mask layer (code 0 left out), with descriptions as tooltips."""
     layer = schema.layer(key)
-    palette = mask_palette(layer.variable)
-    outline = MaskStyle(style) is not MaskStyle.FILL
     items = []
     for c in class_table(layer.variable):
         if not c.code:
             continue
-        border = f"border:2px solid {palette[-1]};" if outline else ""
-        swatch = f"<span class='thalia-swatch' style='background:{c.color[:7]};{border}'></span>"
+        swatch = f"<span class='thalia-swatch' style='background:{c.color[:7]}'></span>"
         name = html.escape(c.name.replace("_", " "))
         items.append(f"<span class='thalia-class' title='{html.escape(c.description)}'>{swatch}{name}</span>")
     return (

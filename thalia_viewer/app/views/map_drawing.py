@@ -1,135 +1,133 @@
-"""The annotate mode's gestures on the map: freehand strokes, polygon clicks and fill clicks -> ``EditSession``.
+"""The annotate mode's gestures on the map: drawn live in the browser, rasterised by the server on release.
 
-- Brush, eraser, lasso: Bokeh's freehand draw tool; one stroke syncs to Python when the mouse is released
-  (HoloViews ``FreehandDraw``), is rasterised at native resolution by the editor, and the drawn line is
-  cleared: what stays is the edited mask, re-aggregated like any layer.
-- Polygon: each click adds a vertex (drawn as a dashed line), a double click closes and fills it.
-- Fill: a click flood-fills the region under it.
+The browser side (``map_client.js``) draws while the user drags: the brush footprint under the cursor (an
+ellipse of the brush's real radius in data pixels, whatever the zoom), the stroke at that width, the lasso's
+path, the polygon's vertices (clicked, dragged and removed with Backspace until a double click closes
+them; another pair on the map drops an unclosed polygon). On release it sends the gesture in map
+coordinates; :meth:`MapDrawing.handle` hands it to the :class:`~thalia_viewer.app.annotate.EditSession`,
+which rasterises it at native resolution into the masks; the map then shows the new mask and acknowledges
+the gesture, and the browser drops its live drawing.
 
-Which tool drags is set on the figure from Python when the session's tool changes, so the toolbar, the
-buttons and the keyboard shortcuts stay one choice.
+Which tool drags is set on the figure from Python when the session's tool changes: the drawing tools take
+the drag (the map does not pan under the brush), pan and fill leave it to panning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
-import holoviews as hv
-import panel as pn
+import numpy as np
 import param
-from bokeh.models import FreehandDrawTool, PanTool
+from bokeh.models import ColumnDataSource, Ellipse, MultiLine, PanTool, Scatter
 
-STROKE_COLOR: Final = "#111111"
+from thalia_viewer.app.annotate import TOOLS
+from thalia_viewer.app.views.edit_tools import EDIT_SHORTCUTS
+from thalia_viewer.core import schema
+
 POLYGON_COLOR: Final = "#0969da"
+CURSOR_COLOR: Final = "#1f2328"
+LIVE_ALPHA: Final = 0.8  # the stroke being drawn, in the class colour, until the server's mask replaces it
+EDGE_COLOR: Final = "#ffffff"  # around the live stroke and the brush footprint, as around the masks' regions
+EDGE_ALPHA: Final = 0.9
+CURSOR_FILL_ALPHA: Final = 0.3
 FREEHAND_TOOLS: Final = ("brush", "eraser", "lasso")
+DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, "polygon")  # tools that take the drag from panning
 
 
 class MapDrawing(param.Parameterized):
-    """Draw streams bound to one :class:`~thalia_viewer.app.annotate.EditSession`.
+    """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.annotate.EditSession`."""
 
-    Its elements go inside the map's own overlay (:meth:`elements`), not on top of it: an overlay of the
-    map's ``DynamicMap`` with other elements would drop the map's plot options (toolbar, active tools, hooks).
-    """
-
-    vertices = param.List(default=[], doc="Map points of the polygon being clicked, (x, y) each")
-
-    def __init__(self, edit: Any, **params: Any) -> None:
+    def __init__(self, edit: Any, client: Any = None, figure: Any = None, on_done: Callable[[int], None] | None = None,
+                 on_start: Callable[[int], None] | None = None, **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
-        self.edit = edit
-        self.stroke = hv.Path([], label="stroke").opts(color=STROKE_COLOR, line_width=2, alpha=0.8)
-        self.freehand = hv.streams.FreehandDraw(source=self.stroke, num_objects=1)
-        self.freehand.add_subscriber(self._on_stroke)
-        self.tap = hv.streams.Tap(source=self.stroke, transient=True)
-        self.double_tap = hv.streams.DoubleTap(source=self.stroke, transient=True)
-        self.tap.add_subscriber(self._on_tap)
-        self.double_tap.add_subscriber(self._on_double_tap)
-        self._figure: Any = None
-        edit.param.watch(lambda *_: self._activate(), "tool")
-        edit.state.watch(lambda *_: self._reset_polygon(), "pair", "the polygon tool")
+        self.edit, self.client, self.figure = edit, client, figure
+        self.on_start, self.on_done = on_start, on_done  # called with a gesture's seq before / after the edit
+        edit.param.watch(edit.state.guarded(lambda *_: self.sync_brush(), "the brush"), ["tool", "radius", "activity"])
+        if client is not None:  # the browser switches tools on these at once (the server follows)
+            client.param.update(tool_labels=dict(TOOLS), tool_keys={
+                k: s.action.removeprefix("tool_") for s in EDIT_SHORTCUTS if s.action.startswith("tool_") for k in s.keys})
+        self.sync_brush()
 
-    def elements(self, vertices: list | None = None) -> list[hv.Element]:
-        """What the map draws on top of its layers: the stroke being drawn and the polygon being clicked."""
-        outline = hv.Path([list(vertices)] if vertices else [], label="outline").opts(
-            color=POLYGON_COLOR, line_width=2, line_dash="dashed"
-        )
-        return [self.stroke, outline]
+    @staticmethod
+    def renderers(fig: Any) -> dict[str, dict[str, str | None]]:
+        """Add the drawing renderers to a map figure; their Bokeh ids by name (the browser fills them)."""
+        live = ColumnDataSource({"xs": [], "ys": []})
+        lasso = ColumnDataSource({"xs": [], "ys": []})
+        polygon = ColumnDataSource({"x": [], "y": []})
+        cursor = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
+        r_edge = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=EDGE_COLOR, line_alpha=EDGE_ALPHA,
+                                               line_width=4, line_cap="round", line_join="round"))  # fmt: skip
+        r_live = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_alpha=LIVE_ALPHA,
+                                               line_width=2, line_cap="round", line_join="round"))  # fmt: skip
+        r_lasso = fig.add_glyph(lasso, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_width=2, line_dash="dashed"))
+        fig.line(x="x", y="y", source=polygon, line_color=POLYGON_COLOR, line_width=2, line_dash="dashed")
+        r_vertices = fig.add_glyph(polygon, Scatter(x="x", y="y", size=9, fill_color="white", line_color=POLYGON_COLOR,
+                                                    line_width=2))  # fmt: skip
+        r_cursor = fig.add_glyph(cursor, Ellipse(x="x", y="y", width="w", height="h", fill_color=CURSOR_COLOR,
+                                                 fill_alpha=CURSOR_FILL_ALPHA, line_color=EDGE_COLOR, line_width=1.5))  # fmt: skip
+        return {
+            name: {"renderer": r.id, "source": r.data_source.id, "glyph": r.glyph.id, "mapper": None}
+            for name, r in (("live", r_live), ("live_edge", r_edge), ("lasso", r_lasso), ("polygon", r_vertices),
+                            ("cursor", r_cursor))
+        }
 
-    # ------------------------------------------------------------------------------------ figure
-    def attach(self, figure: Any) -> None:
-        """Remember the map's figure and make the session's tool the active drag (from the plot hook, after
-        every update: HoloViews resets the active drag to its ``active_tools`` on each one)."""
-        self._figure = figure
-        self._activate()
+    # ------------------------------------------------------------------------------------ browser
+    def brush_state(self) -> dict[str, Any]:
+        """What the browser draws with: the tool, the brush radius (data px), a pixel's size (map units),
+        the class colour."""
+        frame = self.edit.state.frame_obj
+        dx = dy = 1.0
+        if frame is not None:
+            xs, ys = frame.x, frame.y
+            dx = abs(float(xs[-1] - xs[0])) / max(len(xs) - 1, 1) or 1.0
+            dy = abs(float(ys[-1] - ys[0])) / max(len(ys) - 1, 1) or 1.0
+        color = schema.class_by_name(schema.ACTIVITY_TYPES, self.edit.activity).color[:7]
+        return {"tool": self.edit.tool, "radius": float(self.edit.radius), "dx": dx, "dy": dy, "color": color}
 
-    def _activate(self) -> None:
-        fig = self._figure
+    def sync_brush(self) -> None:
+        """Tell the browser the tool and brush; give the drag to drawing or to panning."""
+        if self.client is not None:
+            self.client.brush = self.brush_state()
+        fig = self.figure
         if fig is None:
             return
-        drawing = self.edit.tool in FREEHAND_TOOLS
-        if drawing or isinstance(fig.toolbar.active_drag, FreehandDrawTool):  # else keep the user's zoom / pan
-            tool_type = FreehandDrawTool if drawing else PanTool
-            tool = next((t for t in fig.toolbar.tools if isinstance(t, tool_type)), None)
-            if tool is not None and fig.toolbar.active_drag is not tool:
-                fig.toolbar.active_drag = tool
-        if self.edit.tool != "polygon":
-            self._reset_polygon()
+        pan = next((t for t in fig.toolbar.tools if isinstance(t, PanTool)), None)
+        active = None if self.edit.tool in DRAWING_TOOLS else pan
+        if fig.toolbar.active_drag is not active:
+            fig.toolbar.active_drag = active
 
-    def _clear_stroke(self) -> None:
-        fig = self._figure
-        tool = next((t for t in fig.toolbar.tools if isinstance(t, FreehandDrawTool)), None) if fig else None
-        for renderer in tool.renderers if tool is not None else []:
-            source = renderer.data_source
-            if any(len(v) for v in source.data.values()):
-                source.data = {k: [] for k in source.data}
-
-    # ---------------------------------------------------------------------------------- gestures
-    def _on_stroke(self, data: dict | None = None, **_: Any) -> None:
-        xs, ys = (data or {}).get("xs") or [], (data or {}).get("ys") or []
-        if xs and len(xs[-1]):
-            after_event(lambda: self._stroke(list(xs[-1]), list(ys[-1])))
-
-    def _stroke(self, xs: list[float], ys: list[float]) -> None:
-        if self.edit.tool in FREEHAND_TOOLS:
-            self.edit.stroke(xs, ys)
-        self._clear_stroke()
-
-    def _on_tap(self, x: float | None = None, y: float | None = None, **_: Any) -> None:
-        if x is not None and y is not None:
-            after_event(lambda: self._tap(x, y))
-
-    def _tap(self, x: float, y: float) -> None:
-        if self.edit.tool == "fill":
-            self.edit.fill_at(x, y)
-        elif self.edit.tool == "polygon":
-            self.vertices = [*self.vertices, (x, y)]
-
-    def _on_double_tap(self, x: float | None = None, y: float | None = None, **_: Any) -> None:
-        if x is not None and y is not None:
-            after_event(lambda: self._double_tap(x, y))
-
-    def _double_tap(self, x: float, y: float) -> None:
-        if self.edit.tool != "polygon":
-            return
-        points = [*self.vertices, (x, y)]
-        self._reset_polygon()
-        if len(points) >= 3:
-            xs, ys = zip(*points, strict=True)
-            self.edit.polygon(list(xs), list(ys))
-
-    def _reset_polygon(self) -> None:
-        if self.vertices:
-            self.vertices = []
+    # ----------------------------------------------------------------------------------- gestures
+    def handle(self, msg: dict) -> None:
+        """One gesture from the browser: ``stroke`` (brush, eraser or lasso path), ``polygon`` (closed by a
+        double click) or ``fill`` (a click), in map coordinates; acknowledged by its ``seq``."""
+        op, edit = msg.get("op"), self.edit
+        seq = msg.get("seq")
+        if self.on_start is not None and isinstance(seq, int):
+            self.on_start(seq)  # the mask the edit draws replaces this gesture's live drawing
+        try:
+            if op == "stroke" and msg.get("tool") == edit.tool and edit.tool in FREEHAND_TOOLS:
+                xs, ys = _coords(msg)
+                if xs.size:
+                    edit.stroke(xs, ys)
+            elif op == "polygon" and edit.tool == "polygon":
+                xs, ys = _coords(msg)
+                if xs.size >= 3:
+                    edit.polygon(xs, ys)
+            elif op == "fill" and edit.tool == "fill":
+                edit.fill_at(float(msg["x"]), float(msg["y"]))
+        except (KeyError, TypeError, ValueError):
+            edit.state.notify("warning", f"a {op} gesture from the browser could not be read; draw it again.")
+        finally:
+            if self.on_done is not None and isinstance(seq, int):
+                self.on_done(seq)
 
 
-def after_event(callback: Any) -> None:
-    """Run ``callback`` with the document locked, once the browser event being handled is done.
-
-    Draw and tap streams call back outside Bokeh's document lock: changing the figure or the map's streams
-    there fails (or is never sent), so the work goes to the next tick, through Panel so that the session's
-    document is current. Outside a served session: at once.
-    """
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        pn.state.execute(callback, schedule=True)
-    else:
-        callback()
+def _coords(msg: dict) -> tuple[np.ndarray, np.ndarray]:
+    xs = np.asarray(msg.get("xs") or [], dtype=np.float64)
+    ys = np.asarray(msg.get("ys") or [], dtype=np.float64)
+    if xs.shape != ys.shape:
+        msg_ = f"{xs.size} x but {ys.size} y coordinates"
+        raise ValueError(msg_)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    return xs[keep], ys[keep]

@@ -1,9 +1,9 @@
 """The value readout under the map: every visible layer's value under the cursor, with units, and lon/lat.
 
 One Bokeh ``HoverTool`` on the bottom layer runs a small JavaScript callback in the browser: it samples the
-image of every layer at the cursor (the very values the browser colours, no server round trip) and
+image of every visible layer at the cursor (the very values the browser colours, no server round trip) and
 writes one line of HTML into a ``Div``. Each layer's glyph renderer carries its label in its ``name``
-(``title|units|digits`` for values, ``title|key`` for masks), set by a plot hook after each update.
+(``title|units|digits`` for values, ``title|key`` for masks), set in the browser with each image shown.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ const g = cb_data.geometry;
 // leaving the map sends a non-finite position: keep the last reading instead of printing Infinity
 if (g == null || !Number.isFinite(g.x) || !Number.isFinite(g.y)) { return; }
 function sample(r) {
+  if (!r.visible) { return null; }
   const d = r.data_source.data;
-  if (!d.image || d.image.length == 0) { return null; }
-  const img = d.image[0];
+  const column = d.values || d.image;  // the values (an RGBA image keeps them beside its pixels)
+  if (!column || column.length == 0) { return null; }
+  const img = column[0];
   const shape = img.shape || [img.length, img[0].length];
   const rows = shape[0], cols = shape[1];
   const x0 = d.x[0], y0 = d.y[0], dw = d.dw[0], dh = d.dh[0];
@@ -39,13 +41,13 @@ function fmt(v, digits) {
 }
 const parts = [`<span class="thalia-coord">lon ${g.x.toFixed(4)}°, lat ${g.y.toFixed(4)}°</span>`];
 for (const r of values) {
-  if (!r.name) { continue; }
+  if (!r.name || !r.visible) { continue; }
   const [title, units, digits] = r.name.split('|');
   const v = sample(r);
   parts.push(`<b>${title}</b> ${fmt(v, Number(digits))}${units ? ' ' + units : ''}`);
 }
 for (const r of masks) {
-  if (!r.name) { continue; }
+  if (!r.name || !r.visible) { continue; }
   const [title, key] = r.name.split('|');
   const v = sample(r);
   const names = classes[key] || [];
@@ -71,22 +73,12 @@ def mask_label(title: str, key: str) -> str:
     return f"{title}|{key}"
 
 
-def name_renderer(plot: Any, label: str) -> None:
-    """Give the glyph renderer of an element plot its readout label."""
-    renderer = plot.handles.get("glyph_renderer")
-    if renderer is not None and renderer.name != label:
-        renderer.name = label
-
-
-def attach_readout(plot: Any, readout: Div, values: list[int], masks: list[int], masks_keys: list[str]) -> None:
-    """Add the readout hover tool to an overlay plot (once). ``values`` / ``masks``: subplot positions."""
-    fig = plot.state
-    if any(isinstance(t, HoverTool) and t.tags == [TAG] for t in fig.tools):
-        return
-    renderers = [sp.handles.get("glyph_renderer") for sp in plot.subplots.values()]
-    classes = {k: [c.name.replace("_", " ") for c in class_table(k)] for k in masks_keys}
-    args = {"values": [renderers[i] for i in values], "masks": [renderers[i] for i in masks], "classes": classes,
-            "readout": readout}  # fmt: skip
-    hover = HoverTool(renderers=[renderers[values[0]]], tooltips=None, callback=CustomJS(args=args, code=READOUT_JS),
-                      tags=[TAG], description="Values under the cursor (shown under the map)")  # fmt: skip
+def attach_readout(fig: Any, readout: Div, values: list[Any], masks: list[Any], mask_keys: list[str]) -> HoverTool:
+    """Add the readout hover tool to a map figure: ``values`` / ``masks`` are its image renderers (names set
+    by the browser as each layer is shown), ``mask_keys`` the mask layer of each mask renderer."""
+    classes = {k: [c.name.replace("_", " ") for c in class_table(k)] for k in mask_keys}
+    args = {"values": values, "masks": masks, "classes": classes, "readout": readout}
+    hover = HoverTool(renderers=list(values[:1]), tooltips=None, callback=CustomJS(args=args, code=READOUT_JS), tags=[TAG],
+                      description="Values under the cursor (shown under the map)")  # fmt: skip
     fig.add_tools(hover)
+    return hover

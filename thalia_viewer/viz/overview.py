@@ -1,0 +1,174 @@
+"""Overviews: a layer reduced once by an integer factor, so that a zoomed-out view aggregates about
+screen-size pixels instead of the whole frame (the level of a multiscale pyramid that screens need).
+
+A 4096^2 frame shown on a ~600 px plot needs ~7 native pixels per screen pixel; its overview at factor 4
+(1024^2) is built once per layer from the full read and then serves every view that needs 4 or more
+native pixels per screen pixel: whole-frame views, zoom-outs, re-renders after a style change, the
+neighbouring pairs' prefetches. A view closer in than that reads the native pixels of its window.
+
+Reductions follow :mod:`thalia_viewer.viz.shade`: continuous layers are averaged (NaN ignored), wrapped
+phase keeps the block means of cos and sin (the circular mean is taken after the final aggregation),
+class codes keep the most frequent non-zero code of each block (0 where the block has none). An overview
+of a mask being edited is updated in place for the edited box (:meth:`Overview.update`), so painting on a
+big frame costs the box, not the frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import xarray as xr
+
+from thalia_viewer.core.schema import Layer, LayerKind
+from thalia_viewer.viz.colormaps import class_table
+from thalia_viewer.viz.shade import Extent, aggregate_classes, aggregate_mean, make_canvas
+
+#: Overview side aimed at, px: a factor is chosen so the overview is about this wide (never smaller than 1x).
+TARGET_SIDE: Final = 1024
+#: Frames smaller than this many pixels a side get no overview (a full read is cheap).
+MIN_SIDE: Final = 1536
+
+
+def overview_factor(shape: tuple[int, int], target: int = TARGET_SIDE) -> int:
+    """The reduction factor for a frame of ``shape`` (1: no overview worth having)."""
+    side = max(shape)
+    if side < MIN_SIDE:
+        return 1
+    return max(1, side // target)
+
+
+@dataclass
+class Overview:
+    """A layer reduced by ``factor`` in both directions, in the source's row / column order.
+
+    ``planes``: one reduced array for continuous layers and class codes, two (mean cos, mean sin) for
+    wrapped phase; ``ys`` / ``xs``: the pixel-centre coordinates of the reduced grid.
+    """
+
+    kind: LayerKind
+    factor: int
+    planes: tuple[np.ndarray, ...]
+    ys: np.ndarray
+    xs: np.ndarray
+    dims: tuple[str, str]
+    name: str
+    n_codes: int = 0  # classes: highest code + 1
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.planes)
+
+    def update(self, values: np.ndarray, rows: slice, cols: slice) -> None:
+        """Recompute the blocks covering native ``rows`` x ``cols`` from the full native ``values``."""
+        f = self.factor
+        r0, r1 = (rows.start // f) * f, min(math.ceil(rows.stop / f) * f, values.shape[0])
+        c0, c1 = (cols.start // f) * f, min(math.ceil(cols.stop / f) * f, values.shape[1])
+        window = values[r0:r1, c0:c1]
+        for plane, new in zip(self.planes, _reduce(window, self.kind, f, self.n_codes), strict=True):
+            plane[r0 // f : r0 // f + new.shape[0], c0 // f : c0 // f + new.shape[1]] = new
+
+    def aggregate(self, view: Extent, size: tuple[int, int], layer: Layer) -> xr.DataArray:
+        """The (width, height) px aggregate of ``view`` from this overview, as :func:`viz.shade.aggregate` makes it."""
+        canvas = make_canvas(view, size[0], size[1])
+        coords = {self.dims[0]: self.ys, self.dims[1]: self.xs}
+        arrays = [xr.DataArray(p, dims=self.dims, coords=coords, name=self.name) for p in self.planes]
+        window = [_window(a, view) for a in arrays]
+        if self.kind is LayerKind.CYCLIC:
+            cos_agg, sin_agg = (aggregate_mean(a, canvas) for a in window)
+            with np.errstate(invalid="ignore"):
+                mean = np.arctan2(sin_agg.values, cos_agg.values).astype(np.float32)
+            return cos_agg.copy(data=mean).rename(self.name)
+        if self.kind is LayerKind.CLASSES:
+            return aggregate_classes(window[0], canvas, layer.variable)
+        return aggregate_mean(window[0], canvas)
+
+
+def native_per_screen(view: Extent, size: tuple[int, int], native: tuple[int, int], extent: Extent) -> float:
+    """Native pixels per screen pixel of a (width, height) px aggregate of ``view`` (the finer axis): an
+    overview of factor ``f`` serves the aggregate when this is ``f`` or more."""
+    px_x = native[1] * (view.x1 - view.x0) / (extent.x1 - extent.x0) / max(size[0], 1)
+    px_y = native[0] * (view.y1 - view.y0) / (extent.y1 - extent.y0) / max(size[1], 1)
+    return min(px_x, px_y)
+
+
+def build_overview(da: xr.DataArray, layer: Layer, factor: int) -> Overview:
+    """The overview of a 2-D layer (read into memory here) at ``factor``."""
+    ydim, xdim = (str(d) for d in da.dims[-2:])
+    values = np.asarray(da.values)
+    n_codes = int(values.max()) + 1 if layer.kind is LayerKind.CLASSES and values.size else 0
+    if layer.kind is LayerKind.CLASSES:
+        n_codes = max(n_codes, max(c.code for c in class_table(layer.variable)) + 1)
+    planes = tuple(_reduce(values, layer.kind, factor, n_codes))
+    ys = _block_centres(np.asarray(da[ydim].values, dtype=np.float64), factor)
+    xs = _block_centres(np.asarray(da[xdim].values, dtype=np.float64), factor)
+    return Overview(layer.kind, factor, planes, ys, xs, (ydim, xdim), str(da.name or layer.key), n_codes)
+
+
+def _block_centres(coord: np.ndarray, f: int) -> np.ndarray:
+    """Centres of consecutive blocks of ``f`` pixels (the last block extended as if the grid went on)."""
+    n = math.ceil(coord.size / f)
+    step = (coord[-1] - coord[0]) / max(coord.size - 1, 1)
+    first = np.arange(n) * f
+    return coord[0] + (first + (f - 1) / 2) * step
+
+
+def _pad(values: np.ndarray, f: int, fill: float) -> np.ndarray:
+    rows, cols = values.shape
+    pr, pc = (-rows) % f, (-cols) % f
+    if pr or pc:
+        values = np.pad(values, ((0, pr), (0, pc)), constant_values=fill)
+    return values
+
+
+def _blocks(values: np.ndarray, f: int) -> np.ndarray:
+    rows, cols = values.shape
+    return values.reshape(rows // f, f, cols // f, f)
+
+
+def _nanmean_blocks(values: np.ndarray, f: int) -> np.ndarray:
+    values = _pad(values.astype(np.float32, copy=False), f, np.nan)
+    finite = np.isfinite(values)
+    total = _blocks(np.where(finite, values, 0.0), f).sum(axis=(1, 3), dtype=np.float64)
+    count = _blocks(finite, f).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(np.float32)
+
+
+def _mode_blocks(codes: np.ndarray, f: int, n_codes: int) -> np.ndarray:
+    """Most frequent non-zero code of each block (ties: the lower code), 0 for blocks with none."""
+    codes = _pad(np.where(np.isfinite(codes), codes, 0).astype(np.uint8) if codes.dtype.kind == "f" else codes.astype(np.uint8),
+                 f, 0)  # fmt: skip
+    blocks = _blocks(codes, f).transpose(0, 2, 1, 3).reshape(codes.shape[0] // f, codes.shape[1] // f, f * f)
+    out = np.zeros(blocks.shape[:2], np.uint8)
+    labelled = blocks.max(axis=2) > 0
+    if not labelled.any():
+        return out
+    sub = blocks[labelled]
+    counts = np.stack([(sub == k).sum(axis=1) for k in range(1, max(n_codes, 2))], axis=1)
+    out[labelled] = (np.argmax(counts, axis=1) + 1).astype(np.uint8)
+    return out
+
+
+def _reduce(values: np.ndarray, kind: LayerKind, f: int, n_codes: int) -> list[np.ndarray]:
+    if kind is LayerKind.CLASSES:
+        return [_mode_blocks(values, f, n_codes)]
+    if kind is LayerKind.CYCLIC:
+        phase = values.astype(np.float32, copy=False)
+        return [_nanmean_blocks(np.cos(phase), f), _nanmean_blocks(np.sin(phase), f)]
+    return [_nanmean_blocks(values, f)]
+
+
+def _window(da: xr.DataArray, view: Extent) -> xr.DataArray:
+    """The part of a reduced layer inside ``view`` plus one pixel around (what the aggregation reads)."""
+    window = {}
+    for dim, lo, hi in ((da.dims[1], view.x0, view.x1), (da.dims[0], view.y0, view.y1)):
+        coord = np.asarray(da[dim].values)
+        if coord.size < 2:
+            continue
+        step = abs(float(coord[1] - coord[0]))
+        lo, hi = lo - step, hi + step
+        window[dim] = slice(lo, hi) if coord[0] < coord[-1] else slice(hi, lo)
+    return da.sel(window)
