@@ -30,7 +30,8 @@ FILL_ALPHA = 0.45  # the default fill opacity (layouts/*.yaml)
 FILL_SHIFT = 6.0  # a difference seen at a glance between two areas side by side
 
 TABLES = {v: [c for c in t if c.code] for v, t in schema.MASK_CLASSES.items()}
-#: Every class of the three tables, one per colour (the earthquake classes share theirs on purpose).
+#: Every class of the three tables, one per colour (the earthquake classes share theirs on purpose, and so do
+#: the two raster-only "not placed" classes).
 CLASSES = {c.color: c.name for t in TABLES.values() for c in t}
 PHASE = colormap_for("phase")
 
@@ -52,8 +53,9 @@ def test_earthquakes_share_one_colour_and_every_other_class_has_its_own():
               schema.class_by_name(schema.ACTIVITY_TYPES, "Earthquake").color,
               schema.class_by_name(schema.INTENSITY_LEVELS, "None").color}  # fmt: skip
     assert len(quakes) == 1
+    assert schema.UNPLACED_ACTIVITY_CLASS.color == schema.UNPLACED_INTENSITY_CLASS.color
     n_classes = sum(len(t) for t in TABLES.values())
-    assert len(CLASSES) == n_classes - 2  # three earthquake classes, one colour
+    assert len(CLASSES) == n_classes - 3  # three earthquake classes, one colour; two "not placed", one colour
 
 
 def test_every_class_is_distinct_from_every_other_for_all_eyes():

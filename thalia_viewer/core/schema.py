@@ -91,12 +91,14 @@ class ClassCode:
     description: str = ""
 
 
-#: Class colours: dark (CIELAB L* 19-50), so that a class never looks like a fringe of the wrapped phase (its
+#: Class colours: dark (CIELAB L* 16-50), so that a class never looks like a fringe of the wrapped phase (its
 #: cyclic map spans every hue at L* 54-84: each class is at least CIEDE2000 17 from all its colours), every
-#: class distinct from every other of the three tables (at least 22 apart; at least 11 for protanopes,
-#: deuteranopes and tritanopes), earthquakes one colour in all tables, intensity darker as it grows.
+#: class distinct from every other of the three tables (at least 20 apart; at least 10 for protanopes,
+#: deuteranopes and tritanopes), earthquakes one colour in all tables, "not placed" one (near-black) colour
+#: in both tables that have it, intensity darker as it grows.
 #: ``tests/test_colours.py`` checks all of it.
 EARTHQUAKE_COLOR: Final = "#c018f0"
+UNPLACED_COLOR: Final = "#302430"
 DEFORMATION_CLASSES: Final = (
     ClassCode(0, "Non_Deformation", "#00000000", "no deformation"),
     ClassCode(1, "Deformation", "#6c000c", "volcanic deformation"),
@@ -123,10 +125,10 @@ INTENSITY_LEVELS: Final = (
 #: Both rasters carry them together; the record's ``activity_type`` / ``intensity_level`` lists hold the
 #: classes. Exports document them in ``flag_meanings``.
 UNPLACED_ACTIVITY_CLASS: Final = ClassCode(
-    7, "Not_placed", "#b0b0b0", "classes from the record (several patterns), not placed on pixels"
+    7, "Not_placed", UNPLACED_COLOR, "classes from the record (several patterns), not placed on pixels"
 )
 UNPLACED_INTENSITY_CLASS: Final = ClassCode(
-    5, "Not_placed", "#d0d0d0", "levels from the record (several patterns), not placed on pixels"
+    5, "Not_placed", UNPLACED_COLOR, "levels from the record (several patterns), not placed on pixels"
 )
 #: Class tables by mask variable: the record's classes plus the raster-only "not placed" codes.
 MASK_CLASSES: Final[dict[str, tuple[ClassCode, ...]]] = {
