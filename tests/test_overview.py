@@ -87,11 +87,12 @@ def test_views_finer_than_the_overview_read_native_pixels_and_overviews_are_shar
 def test_a_queued_prefetch_asked_for_is_computed_at_once_and_a_running_one_is_never_skipped():
     import threading
 
-    from thalia_viewer.app.aggregates import AggregateCache
+    from thalia_viewer.app.aggregates import AggregateCache, SharedAggregates
 
-    cache = AggregateCache()
-    gate = threading.Event()
-    cache.prefetch([("block", lambda: gate.wait(30) and "slow")], delay_s=0.0)  # occupies the background worker
+    cache = AggregateCache(SharedAggregates())
+    gate, started = threading.Event(), threading.Event()
+    cache.prefetch([("block", lambda: started.set() or (gate.wait(30) and "slow"))], delay_s=0.0)
+    assert started.wait(60)  # it occupies the background worker (once earlier tests' prefetches are done)
     cache.prefetch([("block", lambda: "slow"), ("b", lambda: "prefetched b")], delay_s=0.0)
     assert cache.get("b", lambda: "b now") == "b now"  # queued behind "block": taken over, not waited for
     cache.prefetch([("c", lambda: "c")], delay_s=0.0)  # the session moves on: "block" is not wanted any more
