@@ -73,12 +73,14 @@ def test_the_wheel_holds_the_package_data(installed, tmp_path):
         "print(sorted(load_spec(m).mode for m in ('explore', 'annotate', 'review', 'train')))\n"
         "print(len(theme.css()) > 0, bool(theme.logo_uri()))\n"
         "print(ModelZoo().get('thalia-small').weights_path.is_file())\n"
+        "from thalia_viewer.app.views.map_client import MapClient\n"
+        "print(MapClient._esm.is_file())\n"  # the map's browser side
     )
     out = _run([str(bin_dir / "python"), "-c", probe], tmp_path, env).splitlines()
     site_dir = str(bin_dir.parent / "lib")
     assert all(line.startswith(site_dir) for line in out[:4]), out  # the wheel's copy, not the repository's
     assert out[4] == "['annotate', 'explore', 'review', 'train']"
-    assert out[5:] == ["True True", "True"]
+    assert out[5:] == ["True True", "True", "True"]
 
 
 def test_synth_serve_and_predict_from_the_wheel(installed, tmp_path, page):
