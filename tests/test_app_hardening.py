@@ -161,6 +161,23 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert "deformation mask cannot be read" in view._problem.object and value_slot(0) not in view._failures
 
 
+def test_a_frame_whose_grid_cannot_be_read_leaves_the_map_empty_with_its_line(tiny_root, monkeypatch):
+    import thalia_viewer.app.views.layer_map as layer_map
+
+    def broken(*_):
+        raise ValueError("x is not monotonic")
+
+    monkeypatch.setattr(layer_map, "grid_extent", broken)
+    state = AppState(str(tiny_root))
+    view = LayerMap(state=state)  # no exception: the rest of the page goes on
+    assert "coordinates cannot be read" in view._problem.object and view._problem.visible
+    assert all(image is None for image in view.shown().values())
+    assert state.message.level == "error" and "not monotonic" in state.message.text
+    monkeypatch.undo()
+    state.frame = state.dataset.frames[1]  # a readable frame: the map draws, the line goes
+    assert not view._problem.visible and view.shown()[value_slot(0)] is not None
+
+
 def test_a_watcher_that_fails_never_stops_the_others(tiny_root):
     state = AppState(str(tiny_root))
     seen = []

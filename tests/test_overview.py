@@ -99,3 +99,29 @@ def test_a_queued_prefetch_asked_for_is_computed_at_once_and_a_running_one_is_ne
     future = cache.submit("block", lambda: "other")  # ... but asked for while it runs: it must still finish
     gate.set()
     assert future.result(timeout=30) == "slow"
+
+
+def test_another_sessions_prefetch_is_taken_over_and_never_skipped_under_the_one_who_asks():
+    import threading
+    import time
+
+    from thalia_viewer.app.aggregates import AggregateCache, SharedAggregates
+
+    shared = SharedAggregates()
+    a, b = AggregateCache(shared), AggregateCache(shared)
+    gate, started = threading.Event(), threading.Event()
+    a.prefetch([("block", lambda: started.set() or (gate.wait(30) and "slow"))], delay_s=0.0)
+    assert started.wait(60)
+    a.prefetch([("block", lambda: "slow"), ("x", lambda: "a's x")], delay_s=0.0)
+    assert b.get("x", lambda: "b's x") == "b's x"  # a's queued prefetch, taken over by b
+    assert a.get("x", lambda: "again") == "b's x"  # ... and shared with a
+    gate.set()
+    a.wait_prefetch(timeout=30)
+    a.prefetch([("z", lambda: "a's z")], delay_s=1.0)  # running: waiting out its delay
+    deadline = time.monotonic() + 60
+    while not shared.lookup("z").running():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    a.prefetch([("y", lambda: "y")], delay_s=0.0)  # a moves on: its "z" would give up after the delay ...
+    future = b.submit("z", lambda: "b's z")  # ... but b asks for it meanwhile: it is computed, not skipped
+    assert future.result(timeout=30) == "a's z"
