@@ -151,8 +151,9 @@ def test_an_annotators_save_carries_the_login_whatever_the_page_sends(browser, a
         drag(page, [(0.3, 0.6), (0.5, 0.62), (0.65, 0.64)])
         wait_for_new_map(page, before)
         page.get_by_role("button", name="Save version", exact=True).click()
-        wait_until(lambda: shows(page, "Saved "), "the save to be confirmed")
-        versions = AnnotationStore(store, create=False).history(pair=current_pair(page))
+        pair = current_pair(page)
+        wait_until(lambda: shows(page, f"Saved {pair.key} as version"), "the save to be confirmed")
+        versions = AnnotationStore(store, create=False).history(pair=pair)
         assert versions and versions[0].author == "ana"
     finally:
         context.close()
