@@ -34,6 +34,7 @@ from thalia_viewer.app.state import AppState
 from thalia_viewer.app.views.label_card import card_html
 from thalia_viewer.app.views.layer_map import LayerMap, value_slot
 from thalia_viewer.app.views.save_panel import SavePanel
+from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import AnnotationStoreError, ConflictError, InvalidEditError
@@ -334,3 +335,11 @@ def test_the_history_component_takes_only_well_formed_messages():
     history._handle_msg({"search": "?a=1", "seq": "not a number"})
     history._handle_msg({"search": "?a=1", "seq": 3})
     assert popped == ["?a=1"] and history.ack == 3
+
+
+def test_flags_of_a_damaged_record_show_nothing_rather_than_fail():
+    record = {"orbital_fringes": "<script>alert(1)</script>", "atmospheric_fringes": 3, "low_coherence": None,
+              "glacier_fringes": 10**400}  # fmt: skip
+    assert schema.flag_value(record, "orbital_fringes") == 0
+    assert schema.flags_text(record) == "strat.+turb., glacier"
+    assert schema.flags_text(None) == ""

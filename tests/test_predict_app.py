@@ -81,7 +81,7 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
 
 def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "empty-zoo"))
-    monkeypatch.setattr("thalia_viewer.app.predict.model_names", lambda: [])
+    monkeypatch.setattr("thalia_viewer.app.predict.model_names", lambda problems=None: [])
     state = AppState(str(tiny_root))
     predict = PredictSession(state)
     assert predict.model == NO_MODEL

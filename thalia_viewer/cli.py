@@ -382,7 +382,7 @@ def _search(args: argparse.Namespace) -> int:
             print(json.dumps({"query": args.query, "count": len(found), "pairs": records}, indent=1, ensure_ascii=False))
         return 0
     brief = shown[["key", "label", "activity", "intensity", "baseline", "confidence"]].copy()
-    brief["flags"] = [_flags_text(r) for r in shown.itertuples()]
+    brief["flags"] = [schema.flags_text(r) for _, r in shown.iterrows()]
     brief["corrected"] = [str(b) if c else "" for b, c in zip(shown["corrected_by"].astype(str), shown["corrected"], strict=True)]
     if len(brief):
         print(brief.to_string(index=False, max_colwidth=40))
@@ -394,17 +394,6 @@ def _search(args: argparse.Namespace) -> int:
             if counts:
                 print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in list(counts.items())[:12]))
     return 0
-
-
-def _flags_text(row) -> str:
-    names = {schema.FLAG_ATMOSPHERIC: {schema.ATMO_STRATIFIED: "strat", schema.ATMO_TURBULENT: "turb",
-                                       schema.ATMO_STRATIFIED | schema.ATMO_TURBULENT: "strat+turb"}}
-    out = []
-    for f in schema.FLAG_FIELDS:
-        v = int(getattr(row, f))
-        if v:
-            out.append(names.get(f, {}).get(v, f.replace("_fringes", "").replace("_", " ")))
-    return ", ".join(out)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -39,12 +39,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(root: str, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``); yields the app's URL."""
+def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[str] | None = None) -> Iterator[str]:
+    """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``, more ``panel serve``
+    options: ``extra``); yields the app's URL."""
     port = _free_port()
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **(env or {})}
     with log.open("w") as out:
-        proc = subprocess.Popen(panel_command(root, port=port), env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(panel_command(root, port=port, extra=extra), env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/main"
         try:
             deadline = time.monotonic() + START_TIMEOUT_S

@@ -70,3 +70,23 @@ def test_a_mode_opened_as_second_and_third_session_is_complete(browser, mode, ti
         for n in (2, 3):
             errors = open_mode(browser, f"{url}?mode={mode}", *MODES[mode])
             assert not errors, f"session {n} ({mode}): console errors {errors}"
+
+
+def test_a_multi_process_server_serves_every_page_from_itself(browser, tiny_root, browser_zoo, tmp_path):
+    """Under ``--num-procs 2`` every stylesheet and script comes from the server, none from a CDN (an offline
+    lab's pages were unstyled: Panel pointed some models' stylesheets at cdn.holoviz.org)."""
+    env = {STORE_ENV: str(tmp_path / "store"), ZOO_ENV: str(browser_zoo)}
+    with served(str(tiny_root), tmp_path / "panel.log", env=env, extra=["--num-procs", "2"]) as url:
+        host = url.split("/main")[0]
+        for mode in ("explore", "review", "explore", "annotate"):  # several sessions: both processes serve some
+            context = browser.new_context(viewport={"width": 1500, "height": 1100})
+            page = context.new_page()
+            elsewhere: list[str] = []
+            page.on("request", lambda r, seen=elsewhere: seen.append(r.url) if not r.url.startswith((host, "data:", "blob:")) else None)
+            try:
+                page.goto(f"{url}?mode={mode}", timeout=LOAD_TIMEOUT_MS)
+                page.locator(".thalia-map canvas, .thalia-section-sides canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+                wait_stable(page)
+            finally:
+                context.close()
+            assert not elsewhere, f"{mode}: requests outside the server: {sorted(set(elsewhere))[:5]}"

@@ -281,7 +281,7 @@ class ExplorerApp(Viewer):
         self.state.param.watch(on_message, "message")
         if self.state.dataset is not None and pn.state.location is not None:
             self._read_url()
-            self.state.watch(lambda *_: self._write_url(), list(URL_PARAMETERS), "the address bar")
+            self.state.watch(lambda *_: self._write_url(), [*URL_PARAMETERS, "address"], "the address bar")
         pn.state.onload(on_load)
         self.template().servable(title=title or theme.APP_NAME)
         return self

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 import panel as pn
+from panel.io.resources import LOCAL_DIST
 from panel.template.base import BaseTemplate
 from panel.viewable import Viewable
 
@@ -24,6 +25,7 @@ PANEL_EXTENSIONS: Final = ("tabulator",)
 def load_extensions() -> None:
     """``pn.extension`` with every mode's extensions and the app's settings: at the top of a served page
     (``app/main.py``, any ``panel serve`` script) and in Jupyter before the app is shown (``tv.app``)."""
+    serve_local_stylesheets()
     pn.extension(
         *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
         notifications=True,
@@ -32,6 +34,23 @@ def load_extensions() -> None:
         throttled=True,  # sliders report on release: re-rendering follows the hand, not every pixel of a drag
         disconnect_notification="Connection to the server lost: reload the page.",
     )
+
+
+def serve_local_stylesheets() -> None:
+    """Make the stylesheets of every model this session builds point at the server's own copies.
+
+    Panel resolves a component's stylesheet URL from the session document's ``dist_url``, which it only sets
+    when it renders the page, after the app is built; until then it falls back to cdn.holoviz.org and
+    relies on patching the page's models afterwards. Under ``panel serve --num-procs N`` some of those models
+    (the design's theme, Tabulator, font-awesome) reached the browser still pointing at the CDN, so an
+    offline lab got unstyled pages. Setting ``dist_url`` first, as Panel itself will, avoids the detour.
+    Outside a served session: nothing to do.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return
+    rel = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
 
 
 def needed_extensions(page: Viewable | BaseTemplate) -> set[str]:

@@ -2,8 +2,8 @@
 
 - Keys: ``j`` / ``k`` (or the arrows) step pairs, ``[`` / ``]`` primary dates, in explore, annotate, review
   and train alike (review steps along its ranked table while it has rows), whatever the mode's layout.
-- Address: ``?frame=...&pair=P_S`` (plus ``mode`` and anything else the URL carried) follows the pair on
-  screen. Every pair change pushes a history entry, so Back / Forward move between the visited pairs;
+- Address: ``?frame=...&pair=P_S`` (plus ``mode``, what views keep there through ``AppState.address``, such
+  as the search's ``q``, and anything else the URL carried) follows the pair on screen. Every pair change pushes a history entry, so Back / Forward move between the visited pairs;
   the page's first address is replaced, not pushed. A Back / Forward comes to Python, which shows that pair.
 """
 
@@ -137,6 +137,11 @@ class Navigation:
         query = parse_query(base) if base is not None else dict(self._query)
         if MODE_PARAMETER in query or self.mode != "explore":
             query[MODE_PARAMETER] = self.mode  # an unknown mode in the URL is replaced by the one shown
+        for name, value in self.state.address.items():  # what views keep there (the search)
+            if value:
+                query[name] = str(value)
+            else:
+                query.pop(name, None)
         query.update({q: str(getattr(self.state, p) or "") for p, q in URL_PARAMETERS.items()})
         return query_string(query)
 

@@ -9,6 +9,7 @@ overlay, in the Thalia paper's colours: truth only red, prediction only green, b
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar, Final
 
@@ -37,14 +38,32 @@ def truth_prediction_codes(truth: np.ndarray | None, prediction: np.ndarray | No
     return (t * TRUTH_ONLY + p * PREDICTION_ONLY).astype(np.uint8)
 
 
-def model_names() -> list[str]:
-    """Zoo models that can predict (their weights are there), default model first."""
+def model_names(problems: list[str] | None = None) -> list[str]:
+    """Zoo models that can predict (their weights are there), default model first; a malformed card is
+    skipped, and what is wrong with it appended to ``problems`` (for the user to see)."""
     from thalia_viewer.ml.zoo import ModelZoo
 
     zoo = ModelZoo()
     zoo.reload()
-    names = [c.name for c in zoo.cards() if c.has_weights]
+    with warnings.catch_warnings():  # each skipped card is reported to the user instead (``problems``)
+        warnings.simplefilter("ignore", UserWarning)
+        names = [c.name for c in zoo.cards() if c.has_weights]
+    if problems is not None:
+        problems.extend(f"A model card was skipped: {exc}" for exc in zoo.problems.values())
     return sorted(names, key=lambda n: (n != "thalia-small", n))
+
+
+def refreshed_models(state: Any) -> list[str]:
+    """:func:`model_names` for a session: a skipped card or an unreadable zoo is a notification of ``state``."""
+    problems: list[str] = []
+    try:
+        names = model_names(problems)
+    except ThaliaError as exc:
+        state.notify("error", str(exc))
+        names = []
+    for text in problems:  # stays on screen until closed: the card must be fixed to use that model
+        state.notify("error", text)
+    return names or [NO_MODEL]
 
 
 def predictor(name: str) -> Any:
@@ -86,11 +105,7 @@ class PredictSession(param.Parameterized):
 
     def refresh_models(self) -> None:
         """Re-read the zoo (a model trained meanwhile appears)."""
-        try:
-            names = model_names() or [NO_MODEL]
-        except ThaliaError as exc:
-            self.state.notify("error", str(exc))
-            names = [NO_MODEL]
+        names = refreshed_models(self.state)
         self.param.model.objects = names
         if self.model not in names:
             self.model = names[0]

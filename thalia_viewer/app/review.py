@@ -20,7 +20,7 @@ import param
 
 from thalia_viewer.app.background import in_session
 from thalia_viewer.app.messages import describe
-from thalia_viewer.app.predict import NO_MODEL, model_names, predictor
+from thalia_viewer.app.predict import NO_MODEL, predictor, refreshed_models
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
@@ -86,7 +86,7 @@ class ReviewSession(param.Parameterized):
 
     def refresh_models(self) -> None:
         """Re-read the zoo (a model trained meanwhile appears)."""
-        names = model_names() or [NO_MODEL]
+        names = refreshed_models(self.state)
         self.param.model.objects = names
         if self.model not in names:
             self.model = names[0]

@@ -74,6 +74,8 @@ class AppState(param.Parameterized):
                                 doc="Opacity of the mask fill (outlines stay opaque)")  # fmt: skip
     relief = param.Boolean(default=False, label="Hillshade relief", doc="Shade the DEM's relief over the bottom layer")
     message = param.ClassSelector(class_=Message, default=None, doc="The latest notification for the user")
+    address = param.Dict(default={}, doc="Parameters views keep in the page's address besides frame, pair and mode "
+                                         "(the search's 'q'); '' removes one")  # fmt: skip
 
     def __init__(
         self,

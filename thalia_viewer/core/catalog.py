@@ -307,7 +307,7 @@ def _record_values(rec: Mapping[str, Any]) -> dict[str, Any]:
         "activity": ", ".join(map(str, activity)), "intensity": ", ".join(map(str, intensity)),
         "activity_bits": _bits(activity, _ACTIVITY_CODE), "intensity_bits": _bits(intensity, _INTENSITY_CODE),
         "phase": str(rec.get("phase") or ""), "confidence": confidence, "is_crowd": _int(rec.get("is_crowd")),
-        "caption": str(rec.get("caption") or ""), **{f: _int(rec.get(f)) for f in schema.FLAG_FIELDS},
+        "caption": str(rec.get("caption") or ""), **{f: schema.flag_value(rec, f) for f in schema.FLAG_FIELDS},
     }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -226,6 +226,31 @@ FLAG_FIELDS: Final[dict[str, dict[int, str]]] = {
  FLAG_IMAGE_ARTIFACTS) = FLAG_FIELDS  # fmt: skip
 ATMO_STRATIFIED: Final = 1
 ATMO_TURBULENT: Final = 2
+#: Short names of the flags set, for tables and tooltips (the atmospheric flag by its kind).
+FLAG_SHORT: Final[dict[str, str | dict[int, str]]] = {
+    FLAG_ATMOSPHERIC: {ATMO_STRATIFIED: "strat.", ATMO_TURBULENT: "turb.", ATMO_STRATIFIED | ATMO_TURBULENT: "strat.+turb."},
+    FLAG_ORBITAL: "orbital", FLAG_GLACIER: "glacier", FLAG_LOW_COHERENCE: "low coh.", FLAG_CORRUPTED: "corrupted",
+    FLAG_PROCESSING_ERROR: "proc. error", FLAG_NO_INFO: "no info", FLAG_IMAGE_ARTIFACTS: "artifacts",
+}  # fmt: skip
+
+
+def flag_value(record: Any, name: str) -> int:
+    """The integer code of flag ``name`` in a record or catalogue row (a mapping); 0 when absent or not an
+    integer (a damaged record shows no flag rather than breaking the view that lists it)."""
+    try:
+        return int(record.get(name) or 0) if record is not None else 0
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def flags_text(record: Any) -> str:
+    """The flags set in a record or catalogue row, by their short names ("orbital, strat."); "" when none."""
+    out = []
+    for name, short in FLAG_SHORT.items():
+        value = flag_value(record, name)
+        if value:
+            out.append(short.get(value, name) if isinstance(short, dict) else short)
+    return ", ".join(out)
 #: Fields of an ``annotations.json`` record, in the official order (``segmentation_mask`` is optional).
 ANNOTATION_FIELDS: Final = (
     "uniqueID", "frameID", "primary_date", "secondary_date", *FLAG_FIELDS,

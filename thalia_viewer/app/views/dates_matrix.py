@@ -132,7 +132,7 @@ def frame_dates(cells: pd.DataFrame) -> list[str]:
 
 def _marker(record: dict | None) -> str:
     for name, marker, _, _ in FLAG_GLYPHS:
-        if record and int(record.get(name) or 0):
+        if schema.flag_value(record, name):
             return marker
     return ""
 
@@ -142,7 +142,7 @@ def _flags(record: dict | None) -> str:
         return ""
     out = []
     for name, values in schema.FLAG_FIELDS.items():
-        v = int(record.get(name) or 0)
+        v = schema.flag_value(record, name)
         if v:
             out.append(name.replace("_", " ") + ("" if values.get(v) in ("yes", None) else f": {values.get(v)}"))
     return ", ".join(out)

@@ -36,13 +36,6 @@ LABEL_STYLE: Final = {
     "Non_Deformation": ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
     UNLABELLED: ("unlabelled", STATUS_COLORS[PairStatus.UNLABELLED]),
 }
-FLAG_SHORT: Final = {
-    schema.FLAG_ATMOSPHERIC: {schema.ATMO_STRATIFIED: "strat.", schema.ATMO_TURBULENT: "turb.",
-                              schema.ATMO_STRATIFIED | schema.ATMO_TURBULENT: "strat.+turb."},
-    schema.FLAG_ORBITAL: "orbital", schema.FLAG_GLACIER: "glacier", schema.FLAG_LOW_COHERENCE: "low coh.",
-    schema.FLAG_CORRUPTED: "corrupted", schema.FLAG_PROCESSING_ERROR: "proc. error", schema.FLAG_NO_INFO: "no info",
-    schema.FLAG_IMAGE_ARTIFACTS: "artifacts",
-}  # fmt: skip
 FACETS_SHOWN: Final = 6  # values per facet in the compact panel
 TABLE_STYLES: Final = """
 .tabulator, .tabulator .tabulator-row .tabulator-cell, .tabulator .tabulator-header .tabulator-col { font-size: 12px !important; }
@@ -76,15 +69,6 @@ def label_html(label: str, short: bool = False) -> str:
     return f"<span style='color:{color};font-size:14px' title='{html.escape(text)}'>●</span> {html.escape(shown)}"
 
 
-def flags_text(row: pd.Series | Any) -> str:
-    out = []
-    for name, short in FLAG_SHORT.items():
-        value = int(row[name])
-        if value:
-            out.append(short.get(value, name) if isinstance(short, dict) else short)
-    return ", ".join(out)
-
-
 def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
     """What the results table shows of catalogue rows ``t`` (compact: frame, primary date + baseline, label)."""
     if t.empty:
@@ -105,7 +89,7 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
     out["activity"] = t["activity"].to_numpy()
     out["intensity"] = t["intensity"].to_numpy()
     out["phase"] = t["phase"].astype(str).to_numpy()
-    out["flags"] = [flags_text(r) for _, r in t.iterrows()]
+    out["flags"] = [schema.flags_text(r) for _, r in t.iterrows()]
     out["confidence"] = t["confidence"].to_numpy()
     out["corrected by"] = t["corrected_by"].astype(object).fillna("").astype(str).to_numpy()
     if "model_iou" in t:
@@ -230,17 +214,9 @@ class SearchPanel(Viewer):
             self._write_url(query)
 
     def _write_url(self, query: str) -> None:
-        location = pn.state.location if self._served() else None
-        if location is None:
-            return
-        params = dict(urllib.parse.parse_qsl(location.search.lstrip("?")))
-        if query:
-            params[URL_PARAMETER] = query
-        else:
-            params.pop(URL_PARAMETER, None)
-        search = "?" + urllib.parse.urlencode(params) if params else ""
-        if location.search != search:
-            location.search = search
+        """Keep the search in the page's address (``?q=...``, written by the app's navigation)."""
+        if self.state.address.get(URL_PARAMETER, "") != query:
+            self.state.address = {**self.state.address, URL_PARAMETER: query}
 
     def _clicked(self, event: Any) -> None:
         self.session.open_row(int(event.row))
