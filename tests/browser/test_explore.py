@@ -87,3 +87,22 @@ def test_a_bad_root_shows_an_error_notification(page, bad_root_url):
     toast.first.wait_for(timeout=20_000)
     assert "does not exist" in toast.first.inner_text()
     assert shows(page, "No dataset to show")
+
+
+def test_the_time_series_shows_its_thumbnails_on_every_page_load(browser, app_url):
+    """Twice: the second page of a primary date gets its thumbnails from the server's cache, pushed before the
+    page draws the strip (they were never shown: placeholders for good)."""
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        try:
+            _every_thumbnail_drawn(context.new_page(), app_url)
+        finally:
+            context.close()
+
+
+def _every_thumbnail_drawn(page, app_url: str) -> None:
+    open_app(page, app_url)
+    thumbs = page.locator(".thumb")
+    wait_until(lambda: thumbs.count() > 1, "the time series")
+    page.locator(".strip").first.scroll_into_view_if_needed()
+    wait_until(lambda: page.locator(".thumb img").count() == thumbs.count(), "every thumbnail's image")

@@ -181,21 +181,25 @@ class ThumbnailStrip(JSComponent):
       }
       model.on('items', draw);
       model.on('value', highlight);
-      model.on('loaded', () => {
+      function loaded() {
         for (const [k, v] of Object.entries(model.loaded)) {
           srcs.set(k, v);
           requested.delete(k);
           const c = cards.get(k);
           if (c) { show(c, k); }
         }
-      });
-      model.on('failed', () => {
+      }
+      function failed() {
         for (const k of model.failed) {
           const c = cards.get(k);
           if (c) { fail(c); }
         }
-      });
+      }
+      model.on('loaded', loaded);
+      model.on('failed', failed);
       draw();
+      loaded();  // images pushed before this page drew the strip (cached thumbnails): the server sends them once
+      failed();
       return strip;
     }
     """
