@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -45,7 +46,8 @@ def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[
     port = _free_port()
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **(env or {})}
     with log.open("w") as out:
-        proc = subprocess.Popen(panel_command(root, port=port, extra=extra), env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(panel_command(root, port=port, extra=extra), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own group: --num-procs workers are stopped with it
         url = f"http://127.0.0.1:{port}/main"
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
@@ -59,11 +61,25 @@ def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[
                     time.sleep(0.2)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop a server started by :func:`served` and every worker process it forked."""
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; workers of its group may still be stopping
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
