@@ -38,9 +38,9 @@ import psutil
 from bench.common import RESULTS_DIR, write_results
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
-from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.app.warm import READY_LINE
+from thalia_viewer.core.annotations import STORE_ENV
 
 CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
 FLAGS: Final = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -187,7 +187,7 @@ def test_the_app_embeds_in_a_notebook(tiny_root, tmp_path, monkeypatch):
 
     from thalia_viewer.app.explorer import ExplorerApp
     from thalia_viewer.app.extensions import PANEL_EXTENSIONS
-    from thalia_viewer.app.overlay import STORE_ENV
+    from thalia_viewer.core.annotations import STORE_ENV
 
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "store"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

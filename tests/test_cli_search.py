@@ -81,3 +81,21 @@ def test_synth_catalogue_writes_a_metadata_only_root(capsys, tmp_path):
     assert "38 frames, 19919 records" in out and "up to 320 primary dates" in out
     code, _, err = run(capsys, "synth", tmp_path / "cat", "--catalogue")
     assert code == 2 and "already exists" in err
+
+
+def test_commands_find_the_corrections_where_the_app_saves_them(capsys, tiny_root, tmp_path, monkeypatch):
+    """``$THALIA_STORE`` (where the app saves) is the commands' default store too, not only ROOT/.thalia."""
+    from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore
+    from thalia_viewer.core.dataset import ThaliaDataset
+
+    ds = ThaliaDataset(tiny_root)
+    pair = ds.pairs()[0]
+    store = AnnotationStore(tmp_path / "store", dataset=ds)
+    ann = store.read_merged(pair)
+    store.save_pair(pair, ann.masks, dict(ann.record, caption="checked again by zoe"), author="zoe",
+                    message="caption", base=ann.version)
+    assert json.loads(run(capsys, "search", tiny_root, "by:zoe", "--json")[1])["count"] == 0  # ROOT/.thalia: none
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "store"))
+    code, out, err = run(capsys, "search", tiny_root, "by:zoe", "--json")
+    assert code == 0, err
+    assert [p["key"] for p in json.loads(out)["pairs"]] == [pair.key]

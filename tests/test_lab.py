@@ -351,7 +351,7 @@ def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny
 def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(mode, tiny_root, tmp_path, monkeypatch):
     from thalia_viewer.app.explorer import ExplorerApp
     from thalia_viewer.app.extensions import PANEL_EXTENSIONS, needed_extensions
-    from thalia_viewer.app.overlay import STORE_ENV
+    from thalia_viewer.core.annotations import STORE_ENV
 
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "store"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -10,11 +10,11 @@ import pytest
 
 from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.explorer import ExplorerApp
-from thalia_viewer.app.overlay import STORE_ENV, open_store, store_location
+from thalia_viewer.app.overlay import open_store
 from thalia_viewer.app.spec import MODES
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
-from thalia_viewer.core.annotations import AnnotationStore, default_store_path
+from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore, default_store_path, store_location
 from thalia_viewer.core.annotations.store import ON_SAVE
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import AnnotationStoreError

@@ -200,12 +200,12 @@ def _tag(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .core.annotations import default_store_path
+    from .core.annotations import default_store_path, store_location
     from .core.annotations.export import export_dataset
 
     _require_root(args.root)
     start = time.perf_counter()
-    store = args.store or default_store_path(args.root)
+    store = args.store or store_location(args.root) or default_store_path(args.root)
     out = Path(args.out)
     summary = export_dataset(args.root, store, out, version=args.tag, overwrite=args.overwrite, progress=print)
     print(f"{summary} in {time.perf_counter() - start:.1f} s")
@@ -336,14 +336,14 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _catalog(args: argparse.Namespace):  # -> Catalog (imported lazily)
     """The catalogue of ``args.root`` with the annotation store's corrections and a review run's scores."""
-    from .core.annotations import AnnotationStore, default_store_path
+    from .core.annotations import AnnotationStore, store_location
     from .core.catalog import Catalog
     from .core.dataset import ThaliaDataset
     from .core.io import Location
 
     ds = ThaliaDataset(args.root)
     store = None
-    location = args.store or (default_store_path(args.root) if Location(args.root).is_local else None)
+    location = args.store or store_location(args.root)
     if args.store or (location and Location(location).exists()):
         store = AnnotationStore(location, dataset=ds, create=False)
     return Catalog.from_root(ds, store=store, review=args.review)
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the dataset corrected by an annotation store, in the Thalia layout")
     p.add_argument("root", help="source dataset root")
     p.add_argument("out", help="output folder (must not exist, unless --overwrite)")
-    p.add_argument("--store", help="annotation store (default: ROOT/.thalia/annotations)")
+    p.add_argument("--store", help="annotation store (default: $THALIA_STORE, else ROOT/.thalia/annotations)")
     p.add_argument("--tag", help="version to export: tag or snapshot id (default: the latest)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_export)
@@ -516,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--show", action="store_true", help="open a browser")
-    p.add_argument("--store", help="annotation store (folder or s3://...); default: ROOT/.thalia/annotations for a local root")
+    p.add_argument("--store", help="annotation store (folder or s3://...); default: $THALIA_STORE, else ROOT/.thalia/annotations for a local root")
     p.add_argument("--roles", help="roles file (YAML: user or group -> viewer/annotator/reviewer/trainer/admin); "
                                    "needs a login: -- --basic-auth FILE or an OAuth provider")  # fmt: skip
     p.add_argument("--store-endpoint", help="URL of an S3-compatible server for an s3:// store (MinIO, Ceph, ...)")
@@ -605,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _catalog_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", help="annotation store whose corrections count (default: ROOT/.thalia/annotations if it exists)")
+    p.add_argument("--store", help="annotation store whose corrections count (default: $THALIA_STORE, else ROOT/.thalia/annotations, if it exists)")
     p.add_argument("--review", metavar="DIR", help="a `thalia-viewer predict --out` folder: adds the model's scores (model:, disagree:, iou ...)")
 
 

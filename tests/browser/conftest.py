@@ -20,8 +20,8 @@ import pytest
 
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
-from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
+from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.ml.zoo import ZOO_ENV
 
 CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")

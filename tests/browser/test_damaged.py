@@ -27,7 +27,7 @@ from tests.app_roots import (
 from tests.browser.conftest import served
 from tests.browser.pages import MIN_PLOT_COLOURS, distinct_colours, map_pixels, shows, wait_stable, wait_until
 from tests.browser.views import open_page, wait_for_views
-from thalia_viewer.app.overlay import STORE_ENV
+from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.pairs import Pair
 

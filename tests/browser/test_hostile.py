@@ -19,8 +19,7 @@ from tests.app_roots import FRAME_PAYLOAD, MARKER_TEXT, PAYLOAD, copy_root, host
 from tests.browser.conftest import served
 from tests.browser.pages import LOAD_TIMEOUT_MS, shows, wait_stable, wait_until
 from tests.browser.views import injected, open_page
-from thalia_viewer.app.overlay import STORE_ENV
-from thalia_viewer.core.annotations import AnnotationStore
+from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.ml.zoo import ZOO_ENV

@@ -34,9 +34,8 @@ from tests.browser.test_annotate import current_pair, drag
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.keeper import DRAFT_PREFIX
-from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
-from thalia_viewer.core.annotations import AnnotationStore
+from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore
 from thalia_viewer.core.roles import ROLES_ENV
 
 pytestmark = pytest.mark.browser

@@ -22,7 +22,7 @@ from tests.browser.views import (
     scroll_offsets,
     wait_for_views,
 )
-from thalia_viewer.app.overlay import STORE_ENV
+from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.synth.writer import write_dataset

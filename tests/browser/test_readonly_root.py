@@ -34,9 +34,9 @@ from tests.browser.pages import (
 from tests.browser.test_annotate import drag
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
-from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.app.spec import MODES
+from thalia_viewer.core.annotations import STORE_ENV
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ from tests.browser.pages import (
     shows,
     wait_stable,
 )
-from thalia_viewer.app.overlay import STORE_ENV
+from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.ml.zoo import ZOO_ENV
 
 pytestmark = pytest.mark.browser

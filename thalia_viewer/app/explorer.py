@@ -19,20 +19,14 @@ from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
 from thalia_viewer.app.messages import NOTIFICATION_MS, Message, escape, placeholder_html
 from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
-from thalia_viewer.app.overlay import (
-    STORE_ENV,
-    StoreOverlay,
-    open_store,
-    store_exists,
-    store_location,
-    store_writable,
-)
+from thalia_viewer.app.overlay import StoreOverlay, open_store, store_exists, store_writable
 from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.spec import LayoutSpec, load_spec
 from thalia_viewer.app.state import AppState
 from thalia_viewer.app.train import TrainSession
 from thalia_viewer.app.views import VIEW_TYPES
+from thalia_viewer.core.annotations import STORE_ENV, store_location
 from thalia_viewer.core.dataset import ThaliaDataset
 
 SIDEBAR_WIDTH: Final = 350  # px

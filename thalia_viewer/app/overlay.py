@@ -21,14 +21,12 @@ import xarray as xr
 
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
-from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation, default_store_path
+from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.annotations.store import ON_SAVE
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import AnnotationStoreError
-from thalia_viewer.core.io import Location
 from thalia_viewer.core.pairs import Pair
 
-STORE_ENV: Final = "THALIA_STORE"
 #: How long the store's tip is trusted before being looked up again (saves of other processes show after it).
 TIP_TTL_S: Final = 1.0
 RETRY_S: Final = 5.0  # after a failed read of the store, the source is shown for this long before trying again
@@ -46,14 +44,6 @@ class CodeOverlay(Protocol):
 
     def overlay_codes(self) -> np.ndarray | None:
         """The codes, the frame's shape (uint8)."""
-
-
-def store_location(root: str, environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
-    """Where the app keeps corrections: ``$THALIA_STORE``, else beside a local root, else nowhere (``None``)."""
-    explicit = (environ if environ is not None else os.environ).get(STORE_ENV, "").strip()
-    if explicit:
-        return explicit
-    return default_store_path(root) if Location(root).is_local else None
 
 
 _stores: dict[tuple[str, str], AnnotationStore] = {}

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 import param
 
-from thalia_viewer.app.overlay import open_store, store_location
+from thalia_viewer.app.overlay import open_store
 from thalia_viewer.app.state import AppState
+from thalia_viewer.core.annotations import store_location
 from thalia_viewer.core.catalog import Catalog
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.io import Location

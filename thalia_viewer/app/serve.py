@@ -13,8 +13,8 @@ from typing import Final
 
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
-from thalia_viewer.app.overlay import STORE_ENV
 from thalia_viewer.app.warm import SETUP_SCRIPT
+from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import ThaliaError
 

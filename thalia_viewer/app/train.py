@@ -18,8 +18,8 @@ from typing import Any, Final
 import param
 
 from thalia_viewer.app.background import in_session
-from thalia_viewer.app.overlay import store_location
 from thalia_viewer.app.state import AppState
+from thalia_viewer.core.annotations import store_location
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
 

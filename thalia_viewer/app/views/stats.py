@@ -88,9 +88,12 @@ class StatsView(Viewer):
         t = stats.tables
         n_frames = len(t["frames"])
         side = max(300, 18 * n_frames + 80)
+        flags_h = max(22 * len(t["flags"]) + 80, side // 2 - 10)  # a readable row per flag
+        splits_h = max(220, side // 2 - 10)
+        side = max(side, flags_h + splits_h + 20)  # the frames' plot spans both on its right
         self._panes["frames"].object = plots.frames_bars(t["frames"], height=side)
-        self._panes["splits"].object = plots.split_bars(t["splits"], height=side // 2 - 10)
-        self._panes["flags"].object = plots.flag_bars(t["flags"], height=side // 2 - 10)
+        self._panes["splits"].object = plots.split_bars(t["splits"], height=splits_h)
+        self._panes["flags"].object = plots.flag_bars(t["flags"], height=flags_h)
         self._panes["activity"].object = plots.class_bars(t["activity"], schema.ACTIVITY_TYPES, "Activity types (pairs with a pattern of each, by split)")
         self._panes["intensity"].object = plots.class_bars(t["intensity"], schema.INTENSITY_LEVELS, "Intensity levels (pairs with a pattern of each, by split)")
         self._panes["phase"].object = plots.phase_bars(t["phase"])

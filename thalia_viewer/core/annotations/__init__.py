@@ -5,10 +5,11 @@ from __future__ import annotations
 from .annotation import PairAnnotation, source_annotation
 from .diff import MaskDiff, PairDiff
 from .export import ExportSummary, export_dataset
-from .store import AnnotationStore, default_store_path
+from .store import STORE_ENV, AnnotationStore, default_store_path, store_location
 from .versions import Kind, Version
 
 __all__ = [
+    "STORE_ENV",
     "AnnotationStore",
     "ExportSummary",
     "Kind",
@@ -19,4 +20,5 @@ __all__ = [
     "default_store_path",
     "export_dataset",
     "source_annotation",
+    "store_location",
 ]

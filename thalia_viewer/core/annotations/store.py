@@ -53,6 +53,7 @@ STORE_MARK: Final = "thalia_annotations"  # root attrs key that marks an annotat
 LAST_EVENT: Final = "last_event"  # root attrs key a logged event rewrites (the history holds them all)
 FORMAT_VERSION: Final = 1
 DEFAULT_SUBDIR: Final = (".thalia", "annotations")
+STORE_ENV: Final = "THALIA_STORE"  # where corrections are kept, when not beside the root
 MAX_ATTEMPTS: Final = 8  # whole-save retries when a concurrent commit clashes structurally
 REBASE_TRIES: Final = 20  # rebases of one commit onto commits of other pairs
 CACHE_PAIRS: Final = 2  # pairs' masks kept in memory per store (48 MB each at 4096 x 4096)
@@ -70,6 +71,15 @@ Source = PairAnnotation | Callable[[Pair], PairAnnotation]
 def default_store_path(root: str | os.PathLike[str]) -> str:
     """Where a dataset root keeps its annotation store by default: ``ROOT/.thalia/annotations``."""
     return Location(root).join(*DEFAULT_SUBDIR)
+
+
+def store_location(root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> str | None:
+    """Where corrections of ``root`` are kept, for the app and every command alike: ``$THALIA_STORE``, else
+    beside a local root (:func:`default_store_path`), else nowhere (``None``: a remote root needs one named)."""
+    explicit = (environ if environ is not None else os.environ).get(STORE_ENV, "").strip()
+    if explicit:
+        return explicit
+    return default_store_path(root) if Location(root).is_local else None
 
 
 def _storage(
