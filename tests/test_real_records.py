@@ -404,3 +404,25 @@ def test_cli_synth_real_style(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: an unknown choice is a usage error (exit 2)
         main(["synth", str(tmp_path / "x"), "--real-style", "sometimes"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_an_entry_spanning_two_distant_regions_stays_one_entry_when_an_edit_reaches_it():
+    """An expert's Spheroid / High entry covers two regions farther apart than the pattern gap; a Mogi stroke
+    in one of them adds a Mogi entry and keeps the Spheroid one whole (not split into two Spheroid entries)."""
+    from thalia_viewer.core.patterns import reconcile
+    from thalia_viewer.core.placement import Entry
+
+    spheroid = schema.class_by_name(schema.ACTIVITY_TYPES, "Spheroid").code
+    mogi = schema.class_by_name(schema.ACTIVITY_TYPES, "Mogi").code
+    high = schema.class_by_name(schema.INTENSITY_LEVELS, "High").code
+    medium = schema.class_by_name(schema.INTENSITY_LEVELS, "Medium").code
+    act, lev = np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8)
+    act[20:80, 20:80] = act[150:170, 150:170] = spheroid  # ~100 px apart: two patterns by the gap rule
+    lev[act > 0] = high
+    owner = np.where(act > 0, 0, -1).astype(np.int16)  # both regions are the one entry's
+    before = {schema.ACTIVITY_MASK: act, schema.INTENSITY_MASK: lev}
+    act2, lev2 = act.copy(), lev.copy()
+    act2[45:55, 30:70], lev2[45:55, 30:70] = mogi, medium
+    after = {schema.ACTIVITY_MASK: act2, schema.INTENSITY_MASK: lev2}
+    edit = reconcile([Entry("Spheroid", "High", spheroid, high)], before, after, owner=owner)
+    assert [(o.activity, o.intensity, o.base) for o in edit.outcomes] == [("Spheroid", "High", 0), ("Mogi", "Medium", None)]

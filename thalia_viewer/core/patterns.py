@@ -282,7 +282,10 @@ def reconcile(
         first = _named(found, mine[0])
         same = (first[0], first[1] or e.intensity) == (e.activity, e.intensity)
         outcomes.append(Outcome(e.activity, e.intensity, k, mine[0]) if same else Outcome(*first, k, mine[0]))
-        outcomes += [Outcome(*_named(found, m), None, m) for m in mine[1:]]
+        # parts of the entry's own pixels in its continuing class stay that one entry (an expert's entry may
+        # span regions farther apart than the gap); other classes painted over it become entries of their own
+        kept = (found.activity[mine[0]], found.intensity[mine[0]])
+        outcomes += [Outcome(*_named(found, m), None, m) for m in mine[1:] if (found.activity[m], found.intensity[m]) != kept]
     outcomes += [Outcome(*_named(found, m), None, m) for m in sorted(touched - claimed)]
     edit = PatternEdit(outcomes, entries, found, removed)
     edit.problems = _problems(edit)
