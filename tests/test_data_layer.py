@@ -115,3 +115,14 @@ def test_unknown_pair_lists_what_exists(tmp_path):
     root = realistic.write_real_style_root(tmp_path / "r")
     with pytest.raises(PairNotFoundError, match="20190117, 20190129, 20190210"):
         ThaliaDataset(root).resolve(realistic.FRAME, "20190105", "20190301")
+
+
+def test_an_unknown_split_or_layer_says_what_there_is(tiny_root):
+    from thalia_viewer.core.errors import SchemaError, UnknownLayerError
+
+    ds = ThaliaDataset(tiny_root)
+    with pytest.raises(SchemaError, match="unknown split 'tst'. Did you mean 'test'"):
+        ds.pairs(split="tst")
+    assert ds.pairs(split="test")
+    with pytest.raises(UnknownLayerError, match="Did you mean 'phase'"):
+        schema.layer("phse")

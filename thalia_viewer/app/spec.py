@@ -23,7 +23,6 @@ views to the registry and a YAML file; the format stays.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import yaml
 
 from thalia_viewer.app.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
 from thalia_viewer.core import schema
-from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.errors import ThaliaError, did_you_mean
 from thalia_viewer.resources import data_dir
 from thalia_viewer.viz.elements import MaskStyle
 
@@ -52,10 +51,7 @@ class LayoutSpecError(ThaliaError, ValueError):
     """A layout spec that cannot be used: wrong key, unknown view type, bad value."""
 
 
-def suggestion(word: str, options: Iterable[str]) -> str:
-    """`` Did you mean 'x'?`` for the closest of ``options`` to ``word``, else ``""``."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+suggestion = did_you_mean  # the layout errors' "did you mean" (one helper for the project)
 
 
 @dataclass(frozen=True)

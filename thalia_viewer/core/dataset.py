@@ -33,7 +33,14 @@ import xarray as xr
 
 from . import schema
 from .display import date_range, grid_table
-from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreError, PairNotFoundError
+from .errors import (
+    AnnotationFileError,
+    DatasetNotFoundError,
+    NotAThaliaStoreError,
+    PairNotFoundError,
+    SchemaError,
+    did_you_mean,
+)
 from .frame import Frame
 from .io import Location
 from .pairs import Pair
@@ -226,7 +233,11 @@ class ThaliaDataset:
 
     # --------------------------------------------------------------------------------------- pairs
     def pairs(self, frames: Iterable[str] | None = None, split: str | None = None) -> list[Pair]:
-        """Valid pairs of some frames (all by default), optionally of one benchmark split."""
+        """Valid pairs of some frames (all by default), optionally of one benchmark split (``train``, ``val``,
+        ``test``; another name raises :class:`SchemaError` with a suggestion)."""
+        if split is not None and split not in schema.Split.__members__.values():
+            splits = [s.value for s in schema.Split]
+            raise SchemaError(f"unknown split {split!r}.{did_you_mean(split, splits)}", f"Splits: {', '.join(splits)}.")
         out: list[Pair] = []
         for f in frames or self.frames:
             out += [p for p in self.frame(f).pairs if split is None or p.split == split]

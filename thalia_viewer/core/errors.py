@@ -6,7 +6,16 @@ the CLI prints any :class:`ThaliaError` as one paragraph without a traceback, th
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from datetime import datetime
+
+
+def did_you_mean(word: object, options: Iterable[object]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``options`` to ``word`` (case-insensitive), else ``""``."""
+    names = [str(o) for o in options]
+    close = difflib.get_close_matches(str(word).lower(), [n.lower() for n in names], n=1, cutoff=0.6)
+    return f" Did you mean {names[[n.lower() for n in names].index(close[0])]!r}?" if close else ""
 
 
 class ThaliaError(Exception):

@@ -402,9 +402,11 @@ def layer(key: str) -> Layer:
     key = LAYER_ALIASES.get(key.strip().lower(), key.strip().lower())
     try:
         return LAYERS[key]
-    except KeyError:
-        msg = f"unknown layer {key!r}; expected one of {sorted(LAYERS)} or an alias in {sorted(LAYER_ALIASES)}"
-        raise KeyError(msg) from None
+    except KeyError as exc:
+        from .errors import UnknownLayerError, did_you_mean  # errors import nothing of the schema: no cycle
+
+        msg = f"unknown layer {key!r}.{did_you_mean(key, [*LAYERS, *LAYER_ALIASES])}"
+        raise UnknownLayerError(msg, f"Layers: {', '.join(sorted(LAYERS))} (aliases: {', '.join(sorted(LAYER_ALIASES))}).") from exc
 
 
 # ------------------------------------------------------------------------------------- frames, volcanoes
