@@ -121,7 +121,7 @@ def test_an_unknown_split_or_layer_says_what_there_is(tiny_root):
     from thalia_viewer.core.errors import SchemaError, UnknownLayerError
 
     ds = ThaliaDataset(tiny_root)
-    with pytest.raises(SchemaError, match="unknown split 'tst'. Did you mean 'test'"):
+    with pytest.raises(SchemaError, match=r"unknown split 'tst'\. Did you mean 'test'"):
         ds.pairs(split="tst")
     assert ds.pairs(split="test")
     with pytest.raises(UnknownLayerError, match="Did you mean 'phase'"):
