@@ -33,7 +33,7 @@ VIEWPORT = {"width": 1500, "height": 1100}
 BROWSER_MODEL = "browser-test-model"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -43,12 +43,19 @@ def _free_port() -> int:
 def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[str] | None = None) -> Iterator[str]:
     """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``, more ``panel serve``
     options: ``extra``); yields the app's URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **(env or {})}
+    with serving(panel_command(root, port=port, extra=extra), env, log, port) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(cmd: list[str], env: dict[str, str], log: Path, port: int, cwd: Path | None = None) -> Iterator[str]:
+    """Run the server command ``cmd`` (in ``cwd``, output to ``log``) until it listens on ``port``; yields the
+    app's URL and stops it, with every worker it forked, afterwards."""
     with log.open("w") as out:
-        proc = subprocess.Popen(panel_command(root, port=port, extra=extra), env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                                 start_new_session=True)  # its own group: --num-procs workers are stopped with it
-        url = f"http://127.0.0.1:{port}/main"
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
@@ -57,15 +64,15 @@ def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[
                         break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"panel serve did not start:\n{log.read_text()[-3000:]}")
+                        pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
                     time.sleep(0.2)
-            yield url
+            yield f"http://127.0.0.1:{port}/main"
         finally:
             _stop_group(proc)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
-    """Stop a server started by :func:`served` and every worker process it forked."""
+    """Stop a server started by :func:`serving` and every worker process it forked."""
     for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
         try:
             os.killpg(proc.pid, sig)

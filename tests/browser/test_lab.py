@@ -8,19 +8,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.browser.conftest import START_TIMEOUT_S, VIEWPORT
+from tests.browser.conftest import VIEWPORT, served
 from tests.browser.pages import (
     LOAD_TIMEOUT_MS,
     map_pixels,
@@ -31,10 +26,7 @@ from tests.browser.pages import (
     wait_until,
 )
 from tests.browser.test_annotate import current_pair, drag
-from thalia_viewer.app import theme
-from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.keeper import DRAFT_PREFIX
-from thalia_viewer.app.serve import panel_command
 from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore
 from thalia_viewer.core.roles import ROLES_ENV
 
@@ -44,39 +36,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "shots"
 USERS = {"ana": "ana-pw", "vic": "vic-pw"}
 ROLES = "default: viewer\nusers:\n  ana: annotator\n  vic: viewer\n"
 DRAFTS = f"() => Object.keys(localStorage).filter(k => k.startsWith({json.dumps(DRAFT_PREFIX)})).length"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def served_with(root: str, folder: Path, env: dict[str, str], extra: list[str]) -> Iterator[str]:
-    """``panel serve`` of the app with extra options (a login); yields the app's URL."""
-    port = _free_port()
-    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **env}
-    log = folder / "panel.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(panel_command(root, port=port, extra=extra), env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=2):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"panel serve did not start:\n{log.read_text()[-3000:]}")
-                    time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/main"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def test_unsaved_edits_survive_a_reload_with_a_notice(page, annotate_url):
@@ -114,7 +73,7 @@ def auth_url(tiny_root, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     store = folder / "store"
     env = {STORE_ENV: str(store), ROLES_ENV: str(folder / "roles.yaml")}
     extra = ["--basic-auth", str(folder / "users.json"), "--cookie-secret", "thalia-test-secret"]
-    with served_with(str(tiny_root), folder, env, extra) as url:
+    with served(str(tiny_root), folder / "panel.log", env, extra) as url:
         yield url, store
 
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import IDLE, START_TIMEOUT_S, _free_port
+from tests.browser.conftest import IDLE, free_port, serving
 from tests.browser.pages import (
     LOAD_TIMEOUT_MS,
     MIN_PLOT_COLOURS,
@@ -66,31 +64,16 @@ def _thaw(root: Path) -> None:
 
 @contextlib.contextmanager
 def served_read_only(root: Path, log: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != STORE_ENV}
     env.update({ROOT_ENV: str(root), theme.STATIC_ENV: theme.STATIC_ROUTE})
     cmd = _read_only_command(root, panel_command(str(root), port=port))
     _freeze(root)
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=2):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"panel serve did not start:\n{log.read_text()[-3000:]}")
-                    time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/main"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            _thaw(root)
+    try:
+        with serving(cmd, env, log, port) as url:
+            yield url
+    finally:
+        _thaw(root)
 
 
 @pytest.fixture(scope="module")

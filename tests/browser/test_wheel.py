@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import START_TIMEOUT_S, _free_port
+from tests.browser.conftest import START_TIMEOUT_S, free_port, serving
 from tests.browser.pages import MIN_PLOT_COLOURS, distinct_colours, map_pixels, open_app, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -95,31 +95,21 @@ def test_synth_serve_and_predict_from_the_wheel(installed, tmp_path, page):
     assert "6/6" in out or (tmp_path / "pred" / "metrics.json").is_file()
     assert (tmp_path / "pred" / "metrics.json").is_file()
 
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([cli, "serve", str(root), "--port", str(port)], cwd=tmp_path, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
+    port = free_port()
+    cmd = [cli, "serve", str(root), "--port", str(port)]
+    with serving(cmd, env, tmp_path / "serve.log", port, cwd=tmp_path) as url:
+        base = url.removesuffix("/main")
 
-        def listening() -> bool:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        def served_assets() -> bool:
             try:
                 with urllib.request.urlopen(f"{base}/thalia-assets/thalia.css", timeout=5) as r:
                     return r.status == 200
             except OSError:
                 return False
 
-        wait_until(listening, "the served wheel app (and its assets)", timeout=START_TIMEOUT_S * 2)
-        open_app(page, f"{base}/main")
+        wait_until(served_assets, "the served wheel app's assets", timeout=START_TIMEOUT_S * 2)
+        open_app(page, url)
         assert distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS  # the plot is not blank
         models = page.locator(f"select option:text-is('{DEFAULT_MODEL}')")
         wait_until(lambda: models.count() > 0, "the default model in the Predict panel")
         assert not (root / ".thalia").exists()  # browsing wrote nothing
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
