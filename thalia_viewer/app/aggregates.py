@@ -34,7 +34,13 @@ import numpy as np
 import xarray as xr
 
 from thalia_viewer.core import schema
-from thalia_viewer.viz.overview import Overview, build_overview, native_per_screen, overview_factor
+from thalia_viewer.viz.overview import (
+    Overview,
+    build_overview,
+    native_per_screen,
+    overview_factor,
+    view_window,
+)
 from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, data_extent, make_canvas
 
 CACHE_ITEMS: Final = 4096  # entries of the shared cache at most, whatever their size
@@ -294,16 +300,7 @@ def load_view(da: xr.DataArray, view: Extent) -> xr.DataArray:
     Reading the window first and aggregating the in-memory array is faster than Datashader on the
     dask graph (measured on a 4096^2 frame: 3x for the raster step), and reads only the chunks in view.
     """
-    ydim, xdim = da.dims[-2:]
-    window = {}
-    for dim, lo, hi in ((xdim, view.x0, view.x1), (ydim, view.y0, view.y1)):
-        coord = np.asarray(da[dim].values)
-        if coord.size < 2:
-            continue
-        step = abs(float(coord[1] - coord[0]))
-        lo, hi = lo - step, hi + step
-        window[dim] = slice(lo, hi) if coord[0] < coord[-1] else slice(hi, lo)
-    return da.sel(window).load()
+    return view_window(da, view).load()
 
 
 class OverviewCache:

@@ -75,7 +75,7 @@ class Overview:
         canvas = make_canvas(view, size[0], size[1])
         coords = {self.dims[0]: self.ys, self.dims[1]: self.xs}
         arrays = [xr.DataArray(p, dims=self.dims, coords=coords, name=self.name) for p in self.planes]
-        window = [_window(a, view) for a in arrays]
+        window = [view_window(a, view) for a in arrays]
         if self.kind is LayerKind.CYCLIC:
             cos_agg, sin_agg = (aggregate_mean(a, canvas) for a in window)
             with np.errstate(invalid="ignore"):
@@ -161,10 +161,12 @@ def _reduce(values: np.ndarray, kind: LayerKind, f: int, n_codes: int) -> list[n
     return [_nanmean_blocks(values, f)]
 
 
-def _window(da: xr.DataArray, view: Extent) -> xr.DataArray:
-    """The part of a reduced layer inside ``view`` plus one pixel around (what the aggregation reads)."""
+def view_window(da: xr.DataArray, view: Extent) -> xr.DataArray:
+    """The part of a layer (its last two dims: y, x) inside ``view`` plus one pixel around (what an
+    aggregation of that view reads); lazy layers stay lazy."""
+    ydim, xdim = da.dims[-2:]
     window = {}
-    for dim, lo, hi in ((da.dims[1], view.x0, view.x1), (da.dims[0], view.y0, view.y1)):
+    for dim, lo, hi in ((xdim, view.x0, view.x1), (ydim, view.y0, view.y1)):
         coord = np.asarray(da[dim].values)
         if coord.size < 2:
             continue
