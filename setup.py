@@ -12,6 +12,9 @@ DATA_FOLDERS = ("layouts", "assets", "model_zoo")
 setup(
     packages=[*find_packages(include=["thalia_viewer*"]), *(f"thalia_viewer.{d}" for d in DATA_FOLDERS)],
     package_dir={f"thalia_viewer.{d}": d for d in DATA_FOLDERS},
-    package_data={"thalia_viewer": ["py.typed"], "thalia_viewer.app.views": ["*.js"],  # the map's browser side
-                  **{f"thalia_viewer.{d}": ["*"] for d in DATA_FOLDERS}},
+    package_data={
+        "thalia_viewer": ["py.typed"],
+        "thalia_viewer.app.views": ["*.js"],  # the map's browser side
+        **{f"thalia_viewer.{d}": ["*"] for d in DATA_FOLDERS},
+    },
 )

@@ -45,8 +45,11 @@ def _measure(label: str, what: str, fn: Callable[[], Any], raw: Callable[[], Any
     """Time ``fn`` in turn with the raw catalogue read (a loaded machine slows both alike); print the ratio."""
     t, t_raw, _ = time_alternating(fn, raw, repeats=REPEATS)
     ratio = t.median_s / t_raw.median_s
-    print(f"{NAME} [{label}] {what}: {t.median_s * 1000:.1f} ms (min {t.min_s * 1000:.1f}) = {ratio:.1f}x the raw "
-          f"catalogue read ({t_raw.median_s * 1000:.1f} ms)", flush=True)  # fmt: skip
+    print(
+        f"{NAME} [{label}] {what}: {t.median_s * 1000:.1f} ms (min {t.min_s * 1000:.1f}) = {ratio:.1f}x the raw "
+        f"catalogue read ({t_raw.median_s * 1000:.1f} ms)",
+        flush=True,
+    )
     return {**timing_dict(t), "raw_catalogue": timing_dict(t_raw), "ratio_to_raw_catalogue": round(ratio, 2)}
 
 
@@ -67,10 +70,14 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     figures["info"] = _measure(label, "thalia-viewer info --frame", info, raw)
-    figures["session_open"] = _measure(label, "session open (AppState)", lambda: AppState(str(root), opener=ThaliaDataset), raw)
+    figures["session_open"] = _measure(
+        label, "session open (AppState)", lambda: AppState(str(root), opener=ThaliaDataset), raw
+    )
     state = AppState(str(root), opener=ThaliaDataset)
     # as explore has it: saved corrections over the source (a store nobody saved to yet: nothing is written)
-    StoreOverlay(state, AnnotationStore(Path(tempfile.mkdtemp()) / "store", dataset=state.dataset, create=ON_SAVE))
+    StoreOverlay(
+        state, AnnotationStore(Path(tempfile.mkdtemp()) / "store", dataset=state.dataset, create=ON_SAVE)
+    )
     state.go(pairs[0])
 
     def matrix() -> None:
@@ -89,7 +96,9 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
         turn["n"] += 1
         state.go(by_primary[primaries[turn["n"] % len(primaries)]])
 
-    figures["strip_primary_switch"] = _measure(label, "go to another primary (strip + date lists)", next_primary, raw)
+    figures["strip_primary_switch"] = _measure(
+        label, "go to another primary (strip + date lists)", next_primary, raw
+    )
     del strip
 
     def go() -> None:
@@ -98,9 +107,15 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
 
     figures["go_pair"] = _measure(label, "go to another pair (date lists)", go, raw)
     frame = ds.frame(frame_id)
-    print(f"{NAME} [{label}] date grid {frame.ds.sizes[schema.PRIMARY]} x {frame.ds.sizes[schema.SECONDARY]}, "
-          f"{len(frame.pairs)} valid pairs")  # fmt: skip
-    return {"date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS], "valid_pairs": len(frame.pairs), **figures}
+    print(
+        f"{NAME} [{label}] date grid {frame.ds.sizes[schema.PRIMARY]} x {frame.ds.sizes[schema.SECONDARY]}, "
+        f"{len(frame.pairs)} valid pairs"
+    )
+    return {
+        "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
+        "valid_pairs": len(frame.pairs),
+        **figures,
+    }
 
 
 def main() -> dict[str, Any]:

@@ -57,8 +57,16 @@ REPO: Final = Path(__file__).resolve().parents[1]
 PAGE_JS: Final = Path(__file__).with_name("browser_page.js")
 DATA_DIR: Final = RESULTS_DIR / "data"
 CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS: Final = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+FLAGS: Final = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 VIEWPORT: Final = {"width": 1600, "height": 1000}
 IDLE: Final = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 DEFAULT_REPEATS: Final = 10
@@ -76,10 +84,15 @@ ROOTS: Final[dict[str, tuple[int, int, int]]] = {"512": (512, 12, 3), "4096": (4
 ACTIONS: Final = ("pair_step", "layer", "overlay", "zoom", "frame", "brush", "fill", "undo")
 #: What each action shows at full resolution (layer keys), for the raw read beside it.
 READS: Final[dict[str, tuple[str, ...]]] = {
-    "pair_step": ("phase", "deformation"), "layer": ("coherence",), "overlay": ("deformation",),
-    "zoom": ("phase", "deformation"), "frame": ("phase", "deformation"), "brush": ("activity",), "fill": ("activity",),
+    "pair_step": ("phase", "deformation"),
+    "layer": ("coherence",),
+    "overlay": ("deformation",),
+    "zoom": ("phase", "deformation"),
+    "frame": ("phase", "deformation"),
+    "brush": ("activity",),
+    "fill": ("activity",),
     "undo": ("activity",),
-}  # fmt: skip
+}
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -91,8 +104,14 @@ def bench_root(name: str) -> Path:
         from thalia_viewer.core.synth.writer import write_dataset
 
         print(f"generating {root} ({frames} frames of {size} px, {dates} dates; one-off) ...", flush=True)
-        write_dataset(root, n_frames=frames, shape=(size, size), n_dates=dates, seed=3 if size > 512 else 0,
-                      overwrite=True)  # fmt: skip
+        write_dataset(
+            root,
+            n_frames=frames,
+            shape=(size, size),
+            n_dates=dates,
+            seed=3 if size > 512 else 0,
+            overwrite=True,
+        )
     return root
 
 
@@ -121,7 +140,9 @@ def _free_port() -> int:
 def export_ref(ref: str, into: Path) -> Path:
     """The files of git ``ref`` of this repository (``git archive``, no worktree metadata touched)."""
     into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into
@@ -131,10 +152,25 @@ def export_ref(ref: str, into: Path) -> Path:
 def served(root: Path, source: Path, store: Path, log: Path) -> Iterator[str]:
     """``thalia-viewer serve ROOT`` of the app in ``source`` (its package first on the path); yields the URL."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    cmd = [sys.executable, "-m", "thalia_viewer.cli", "serve", str(root), "--port", str(port), "--store", str(store)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "thalia_viewer.cli",
+        "serve",
+        str(root),
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+    ]
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=source, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -176,9 +212,14 @@ class Series:
         first = [s.first_ms for s in self.samples if s.first_ms is not None]
         out: dict[str, Any] = {"n": len(last), "failures": self.failures}
         if last:
-            out |= {"median_ms": round(statistics.median(last), 1), "p95_ms": round(float(np.percentile(last, 95)), 1),
-                    "min_ms": round(min(last), 1), "first_median_ms": round(statistics.median(first), 1),
-                    "runs_ms": [round(v, 1) for v in last], "first_ms": [round(v, 1) for v in first]}  # fmt: skip
+            out |= {
+                "median_ms": round(statistics.median(last), 1),
+                "p95_ms": round(float(np.percentile(last, 95)), 1),
+                "min_ms": round(min(last), 1),
+                "first_median_ms": round(statistics.median(first), 1),
+                "runs_ms": [round(v, 1) for v in last],
+                "first_ms": [round(v, 1) for v in first],
+            }
         return out
 
 
@@ -194,7 +235,9 @@ class MapTimer:
         page.wait_for_function(IDLE, timeout=LOAD_TIMEOUT_MS)
         page.locator(".thalia-map canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
         page.evaluate(PAGE_JS.read_text())
-        page.wait_for_function(f"() => __thaliaBench.colours() >= {MIN_COLOURS}", timeout=LOAD_TIMEOUT_MS)  # drawn
+        page.wait_for_function(
+            f"() => __thaliaBench.colours() >= {MIN_COLOURS}", timeout=LOAD_TIMEOUT_MS
+        )  # drawn
         self.settle(2.0)
 
     def settle(self, seconds: float = SETTLE_S) -> None:
@@ -252,7 +295,9 @@ def _record(series: Series, sample: Sample, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- actions
-def _positive_url(base: str, root: Path, frame_index: int = 0, mode: str | None = None) -> tuple[str, list[str], int]:
+def _positive_url(
+    base: str, root: Path, frame_index: int = 0, mode: str | None = None
+) -> tuple[str, list[str], int]:
     """URL of the first positive pair of a frame, the frame's pair keys and that pair's index."""
     from thalia_viewer.core.dataset import ThaliaDataset
 
@@ -265,7 +310,9 @@ def _positive_url(base: str, root: Path, frame_index: int = 0, mode: str | None 
     return base + query, keys, keys.index(f"{pair.primary}_{pair.secondary}")
 
 
-def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: dict[str, Series], only: set[str]) -> None:
+def explore_actions(
+    timer: MapTimer, url: str, root: Path, repeats: int, out: dict[str, Series], only: set[str]
+) -> None:
     from thalia_viewer.core import schema
     from thalia_viewer.core.dataset import ThaliaDataset
 
@@ -285,8 +332,9 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
             timer.settle(THINK_S)
     if "layer" in only:
         timer.open(start)
-        bottom = page.locator(f"select:has(option:text-is('{schema.layer('coherence').title}'))"
-                              ":not(:has(option:text-is('—')))").first  # fmt: skip
+        bottom = page.locator(
+            f"select:has(option:text-is('{schema.layer('coherence').title}')):not(:has(option:text-is('—')))"
+        ).first
         for i in range(repeats + 1):
             title = schema.layer("coherence" if i % 2 == 0 else "phase").title
             sample = timer.time(["input", "change"], lambda t=title: bottom.select_option(label=t))
@@ -308,7 +356,9 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
             page.mouse.move(x, y)
             timer.settle(0.3)
             # two notches (about 1.5x): past what the images on screen can show sharply, a new image is due
-            sample = timer.time(["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 240 * d), LATE_QUIET_S)
+            sample = timer.time(
+                ["wheel"], lambda d=(-1 if i % 2 == 0 else 1): page.mouse.wheel(0, 240 * d), LATE_QUIET_S
+            )
             if i:
                 _record(out["zoom"], sample, "wheel")
             timer.settle()
@@ -318,13 +368,17 @@ def explore_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: di
             timer.open(start)
             for i in range(repeats + 1):
                 target = frames[(i + 1) % 2]
-                sample = timer.time(["input", "change"], lambda f=target: page.locator("select").first.select_option(f))
+                sample = timer.time(
+                    ["input", "change"], lambda f=target: page.locator("select").first.select_option(f)
+                )
                 if i:
                     _record(out["frame"], sample, f"frame {target}")
                 timer.settle(THINK_S)
 
 
-def annotate_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: dict[str, Series], only: set[str]) -> None:
+def annotate_actions(
+    timer: MapTimer, url: str, root: Path, repeats: int, out: dict[str, Series], only: set[str]
+) -> None:
     """Per repeat: a brush stroke (Spheroid, rare in the data) at a new place, a fill click on it (Unidentified),
     ``z`` undoing the fill."""
     page = timer.page
@@ -351,7 +405,9 @@ def annotate_actions(timer: MapTimer, url: str, root: Path, repeats: int, out: d
         page.keyboard.press("6")
         timer.settle(0.3)
         x, y = points[4]
-        sample = timer.time(["pointerup", "mouseup", "click"], lambda x=x, y=y: page.mouse.click(x, y), LATE_QUIET_S)
+        sample = timer.time(
+            ["pointerup", "mouseup", "click"], lambda x=x, y=y: page.mouse.click(x, y), LATE_QUIET_S
+        )
         if i and "fill" in only:
             _record(out["fill"], sample, f"fill {i}")
         timer.settle()
@@ -368,7 +424,10 @@ def run_root(name: str, source: Path, repeats: int, only: set[str]) -> dict[str,
 
     root = bench_root(name)
     out = {a: Series() for a in ACTIONS}
-    with tempfile.TemporaryDirectory(prefix="thalia-bench-") as tmp, served(root, source, Path(tmp) / "store", Path(tmp) / "panel.log") as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="thalia-bench-") as tmp,
+        served(root, source, Path(tmp) / "store", Path(tmp) / "panel.log") as url,
+    ):
         log = Path(tmp) / "panel.log"
         load = [round(v, 2) for v in os.getloadavg()]
         with sync_playwright() as p:
@@ -393,20 +452,31 @@ def run_root(name: str, source: Path, repeats: int, only: set[str]) -> dict[str,
         tracebacks = text.count("Traceback")
         traceback_texts = [t[:1500] for t in text.split("Traceback")[1:4]]
         load_after = [round(v, 2) for v in os.getloadavg()]
-    raw_read_ms(root, tuple(k for a in ACTIONS for k in READS[a]), repeats=1)  # opens the store, warms the caches
+    raw_read_ms(
+        root, tuple(k for a in ACTIONS for k in READS[a]), repeats=1
+    )  # opens the store, warms the caches
     raw = {a: round(raw_read_ms(root, READS[a]), 1) for a in ACTIONS}
     size, dates, frames = ROOTS[name]
     return {
-        "root": str(root), "frame_px": size, "dates": dates, "frames": frames, "load_before": load, "load_after": load_after,
-        "server_tracebacks": tracebacks, "traceback_texts": traceback_texts, "console_errors": errors[:20],
+        "root": str(root),
+        "frame_px": size,
+        "dates": dates,
+        "frames": frames,
+        "load_before": load,
+        "load_after": load_after,
+        "server_tracebacks": tracebacks,
+        "traceback_texts": traceback_texts,
+        "console_errors": errors[:20],
         "actions": {a: {**out[a].summary(), "raw_read_ms": raw[a]} for a in ACTIONS if a in only},
-    }  # fmt: skip
+    }
 
 
 # ------------------------------------------------------------------------------------------ table
 def table(results: list[dict[str, Any]]) -> str:
     """One row per (run, root, action): median, p95, first change, n, and the raw read beside."""
-    lines = [f"{'run':<10} {'root':>5} {'action':<10} {'median':>8} {'p95':>8} {'first':>8} {'n':>3} {'raw read':>9}  load"]
+    lines = [
+        f"{'run':<10} {'root':>5} {'action':<10} {'median':>8} {'p95':>8} {'first':>8} {'n':>3} {'raw read':>9}  load"
+    ]
     for res in results:
         for name, r in res["roots"].items():
             for action, a in r["actions"].items():
@@ -414,14 +484,25 @@ def table(results: list[dict[str, Any]]) -> str:
                 p95 = f"{a['p95_ms']:.0f} ms" if "p95_ms" in a else "-"
                 first = f"{a['first_median_ms']:.0f} ms" if "first_median_ms" in a else "-"
                 fail = f"  ({len(a['failures'])} failed)" if a["failures"] else ""
-                lines.append(f"{res['label']:<10} {name:>5} {action:<10} {med:>8} {p95:>8} {first:>8} {a['n']:>3} "
-                             f"{a['raw_read_ms']:>6.0f} ms  {r['load_before'][0]:.1f}{fail}")  # fmt: skip
+                lines.append(
+                    f"{res['label']:<10} {name:>5} {action:<10} {med:>8} {p95:>8} {first:>8} {a['n']:>3} "
+                    f"{a['raw_read_ms']:>6.0f} ms  {r['load_before'][0]:.1f}{fail}"
+                )
     return "\n".join(lines)
 
 
-def run(roots: list[str], repeats: int, label: str, source: Path, only: set[str], ref: str | None = None) -> dict[str, Any]:
-    figures: dict[str, Any] = {"label": label, "source": str(source), "ref": ref, "repeats": repeats,
-                               "viewport": VIEWPORT, "quiet_s": QUIET_S, "roots": {}}  # fmt: skip
+def run(
+    roots: list[str], repeats: int, label: str, source: Path, only: set[str], ref: str | None = None
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "label": label,
+        "source": str(source),
+        "ref": ref,
+        "repeats": repeats,
+        "viewport": VIEWPORT,
+        "quiet_s": QUIET_S,
+        "roots": {},
+    }
     for name in roots:
         print(f"--- {label}: root {name}", flush=True)
         figures["roots"][name] = run_root(name, source, repeats, only)
@@ -437,9 +518,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--roots", nargs="+", default=list(ROOTS), choices=list(ROOTS))
     ap.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
-    ap.add_argument("--label", default="current", help="names the JSON file: bench/results/browser_<label>.json")
-    ap.add_argument("--source", type=Path, default=REPO, help="checkout whose app is served (default: this one)")
-    ap.add_argument("--ref", help="serve the app of this git ref (exported with git archive into a temporary folder)")
+    ap.add_argument(
+        "--label", default="current", help="names the JSON file: bench/results/browser_<label>.json"
+    )
+    ap.add_argument(
+        "--source", type=Path, default=REPO, help="checkout whose app is served (default: this one)"
+    )
+    ap.add_argument(
+        "--ref", help="serve the app of this git ref (exported with git archive into a temporary folder)"
+    )
     ap.add_argument("--actions", nargs="+", default=list(ACTIONS), choices=list(ACTIONS))
     ap.add_argument("--table", nargs="+", type=Path, help="print the table of earlier JSON results and exit")
     args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)

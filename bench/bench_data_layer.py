@@ -67,16 +67,26 @@ class Cycle:
         return self.pairs[self.n % len(self.pairs)]
 
 
-def compare(label: str, what: str, ours: Callable[[], Any], raw: Callable[[], Any], repeats: int = REPEATS) -> dict[str, Any]:
+def compare(
+    label: str, what: str, ours: Callable[[], Any], raw: Callable[[], Any], repeats: int = REPEATS
+) -> dict[str, Any]:
     """Time ``ours`` and ``raw`` in turn; print and return both, with wall and CPU ratios (ours / raw)."""
     t_ours, t_raw, (cpu_ours, cpu_raw) = time_alternating(ours, raw, repeats=repeats)
     ratio = t_ours.median_s / t_raw.median_s if t_raw.median_s > 0 else float("inf")
     cpu_ratio = cpu_ours / cpu_raw if cpu_raw > 0 else float("inf")
-    print(f"{NAME} [{label}] {what}: data layer {t_ours.median_s * 1000:.1f} ms (min {t_ours.min_s * 1000:.1f}) vs raw zarr "
-          f"{t_raw.median_s * 1000:.1f} ms (min {t_raw.min_s * 1000:.1f}) -> {ratio:.2f}x raw "
-          f"(CPU {cpu_ours * 1000:.0f} vs {cpu_raw * 1000:.0f} ms: {cpu_ratio:.2f}x)", flush=True)  # fmt: skip
-    return {"data_layer": timing_dict(t_ours), "raw": timing_dict(t_raw), "ratio": round(ratio, 3),
-            "cpu_s": [round(cpu_ours, 4), round(cpu_raw, 4)], "cpu_ratio": round(cpu_ratio, 3)}  # fmt: skip
+    print(
+        f"{NAME} [{label}] {what}: data layer {t_ours.median_s * 1000:.1f} ms (min {t_ours.min_s * 1000:.1f}) vs raw zarr "
+        f"{t_raw.median_s * 1000:.1f} ms (min {t_raw.min_s * 1000:.1f}) -> {ratio:.2f}x raw "
+        f"(CPU {cpu_ours * 1000:.0f} vs {cpu_raw * 1000:.0f} ms: {cpu_ratio:.2f}x)",
+        flush=True,
+    )
+    return {
+        "data_layer": timing_dict(t_ours),
+        "raw": timing_dict(t_raw),
+        "ratio": round(ratio, 3),
+        "cpu_s": [round(cpu_ours, 4), round(cpu_raw, 4)],
+        "cpu_ratio": round(cpu_ratio, 3),
+    }
 
 
 def run_root(label: str, root: Path) -> dict[str, Any]:
@@ -99,7 +109,10 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
     group = zarr.open_consolidated(str(store), mode="r")
     pairs = bench_pairs(root, ds)
     h, w = frame.shape
-    win = (slice(h // 2 - WINDOW // 2, h // 2 + WINDOW // 2), slice(w // 2 - WINDOW // 2, w // 2 + WINDOW // 2))
+    win = (
+        slice(h // 2 - WINDOW // 2, h // 2 + WINDOW // 2),
+        slice(w // 2 - WINDOW // 2, w // 2 + WINDOW // 2),
+    )
     era5 = "total_column_water_vapour"
     ours_pair, raw_pair = Cycle(pairs), Cycle(pairs)
 
@@ -111,26 +124,46 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
         np.asarray(group[schema.era5_variable(era5, schema.PRIMARY)][i])
         np.asarray(group[schema.era5_variable(era5, schema.SECONDARY)][j])
 
-    one = compare(label, "one pair, one layer, full res", lambda: frame.read(ours_pair(), ["phase"]),
-                  lambda: np.asarray(group[schema.PHASE][frame.cell(raw_pair())]))  # fmt: skip
-    window = compare(label, f"one pair, one layer, {WINDOW} px window", lambda: frame.layer(ours_pair(), "phase")[win].values,
-                     lambda: np.asarray(group[schema.PHASE][(*frame.cell(raw_pair()), *win)]))  # fmt: skip
+    one = compare(
+        label,
+        "one pair, one layer, full res",
+        lambda: frame.read(ours_pair(), ["phase"]),
+        lambda: np.asarray(group[schema.PHASE][frame.cell(raw_pair())]),
+    )
+    window = compare(
+        label,
+        f"one pair, one layer, {WINDOW} px window",
+        lambda: frame.layer(ours_pair(), "phase")[win].values,
+        lambda: np.asarray(group[schema.PHASE][(*frame.cell(raw_pair()), *win)]),
+    )
     six = compare(label, "one pair, six layers, full res", lambda: frame.read(ours_pair(), KEYS), six_raw)
     chunks = group[schema.PHASE].chunks
-    print(f"{NAME} [{label}] {h} x {w} px, date grid {frame.ds.sizes[schema.PRIMARY]} x "
-          f"{frame.ds.sizes[schema.SECONDARY]}, {len(frame.pairs)} valid pairs, phase chunks {chunks}", flush=True)  # fmt: skip
+    print(
+        f"{NAME} [{label}] {h} x {w} px, date grid {frame.ds.sizes[schema.PRIMARY]} x "
+        f"{frame.ds.sizes[schema.SECONDARY]}, {len(frame.pairs)} valid pairs, phase chunks {chunks}",
+        flush=True,
+    )
     return {
-        "frame_px": [h, w], "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
-        "valid_pairs": len(frame.pairs), "phase_chunks": list(chunks),
-        "open": opened, "one_layer": one, "window": {"px": WINDOW, **window}, "six_layers": {"layers": list(KEYS), **six},
-    }  # fmt: skip
+        "frame_px": [h, w],
+        "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
+        "valid_pairs": len(frame.pairs),
+        "phase_chunks": list(chunks),
+        "open": opened,
+        "one_layer": one,
+        "window": {"px": WINDOW, **window},
+        "six_layers": {"layers": list(KEYS), **six},
+    }
 
 
 def main() -> dict[str, Any]:
     results = {label: run_root(label, root) for label, root in bench_roots().items()}
     worst = max(r["one_layer"]["ratio"] for r in results.values())
-    figures = {"roots": results, "target_ratio": TARGET_RATIO, "ratio": worst,
-               "within_target": worst <= TARGET_RATIO}  # fmt: skip
+    figures = {
+        "roots": results,
+        "target_ratio": TARGET_RATIO,
+        "ratio": worst,
+        "within_target": worst <= TARGET_RATIO,
+    }
     print(f"{NAME}: worst one-layer ratio to the raw read {worst:.2f}x (target <= {TARGET_RATIO}x)")
     figures["results_file"] = str(write_results(NAME, figures))
     return figures

@@ -16,7 +16,16 @@ from typing import Any, Final
 from bench.common import print_ratio, time_it, timing_dict, write_results
 
 NAME: Final = "import"
-CORE_NAMES: Final = ("ThaliaDataset", "Frame", "Pair", "PairView", "Label", "ThaliaError", "AnnotationStore", "MaskEditor")
+CORE_NAMES: Final = (
+    "ThaliaDataset",
+    "Frame",
+    "Pair",
+    "PairView",
+    "Label",
+    "ThaliaError",
+    "AnnotationStore",
+    "MaskEditor",
+)
 SNIPPETS: Final = {
     "bare": "pass",
     "ours": "import thalia_viewer",
@@ -30,7 +39,9 @@ def _python(code: str) -> None:
 
 def main() -> dict[str, Any]:
     timings = {label: time_it(lambda code=code: _python(code), repeats=3) for label, code in SNIPPETS.items()}
-    ratio = print_ratio("import thalia_viewer", timings["ours"], timings["eager"], "lazy names", "core names imported")
+    ratio = print_ratio(
+        "import thalia_viewer", timings["ours"], timings["eager"], "lazy names", "core names imported"
+    )
     print(f"(a bare interpreter: {timings['bare'].median_s:.3f} s)")
     figures = {label: timing_dict(t) for label, t in timings.items()} | {"ratio": round(ratio, 2)}
     write_results(NAME, figures)

@@ -63,9 +63,13 @@ def naive_predict(predictor: Predictor, x: np.ndarray) -> np.ndarray:
 
 def _pair(ours: Timing, naive: Timing, px: int, diff: float) -> dict[str, Any]:
     return {
-        "ours": timing_dict(ours), "naive": timing_dict(naive), "ratio": naive.median_s / ours.median_s,
-        "ours_px_per_s": px / ours.median_s, "naive_px_per_s": px / naive.median_s, "max_abs_diff": diff,
-    }  # fmt: skip
+        "ours": timing_dict(ours),
+        "naive": timing_dict(naive),
+        "ratio": naive.median_s / ours.median_s,
+        "ours_px_per_s": px / ours.median_s,
+        "naive_px_per_s": px / naive.median_s,
+        "max_abs_diff": diff,
+    }
 
 
 def _timed(fn: Any, repeats: int, warmup: int = 1) -> tuple[Timing, Any]:
@@ -85,8 +89,14 @@ def _tile(name: str, device: Any, rng: np.random.Generator) -> dict[str, Any]:
     t_other = time_it(lambda: other.predict_array(x), repeats=REPEATS["tile"])
     ratio = print_ratio(f"{NAME} {name} 512^2 tile", t_ours, t_naive)
     label = "channels_last" if other.channels_last else "contiguous"
-    print(f"  {label} instead: {t_other.median_s:.3f} s (ours uses {'channels_last' if ours.channels_last else 'contiguous'})")
-    return {**_pair(t_ours, t_naive, TILE_PX**2, float(np.abs(a - b).max())), "ratio": ratio, f"ours_{label}": timing_dict(t_other)}
+    print(
+        f"  {label} instead: {t_other.median_s:.3f} s (ours uses {'channels_last' if ours.channels_last else 'contiguous'})"
+    )
+    return {
+        **_pair(t_ours, t_naive, TILE_PX**2, float(np.abs(a - b).max())),
+        "ratio": ratio,
+        f"ours_{label}": timing_dict(t_other),
+    }
 
 
 def _r50_frame(device: Any, rng: np.random.Generator) -> dict[str, Any]:
@@ -114,11 +124,19 @@ def _small_frame(device: Any) -> dict[str, Any]:
     inputs.sequence_input(frame, pair, ours.card.setting)
     t_ours, got = _timed(lambda: ours.predict_pair(frame, pair), REPEATS["frame"], warmup=0)
     t_naive, want = _timed(naive, REPEATS["frame"], warmup=0)
-    t_read = time_it(lambda: inputs.sequence_input(frame, pair, ours.card.setting), repeats=REPEATS["frame"], warmup=0)
+    t_read = time_it(
+        lambda: inputs.sequence_input(frame, pair, ours.card.setting), repeats=REPEATS["frame"], warmup=0
+    )
     valid = inputs.valid_mask(frame, pair)
     diff = float(np.abs(got.probability - np.where(valid, want, 0)).max())
-    print_ratio(f"{NAME} {SMALL} {FRAME_PX}^2 frame end to end ({len(ours.grid(frame.shape)[1])} tiles)", t_ours, t_naive)
-    print(f"  throughput ours {FRAME_PX**2 / t_ours.median_s / 1e6:.2f} Mpx/s; the input read alone {t_read.median_s:.2f} s")
+    print_ratio(
+        f"{NAME} {SMALL} {FRAME_PX}^2 frame end to end ({len(ours.grid(frame.shape)[1])} tiles)",
+        t_ours,
+        t_naive,
+    )
+    print(
+        f"  throughput ours {FRAME_PX**2 / t_ours.median_s / 1e6:.2f} Mpx/s; the input read alone {t_read.median_s:.2f} s"
+    )
     return {**_pair(t_ours, t_naive, FRAME_PX**2, diff), "read_input": timing_dict(t_read)}
 
 
@@ -129,12 +147,19 @@ def main() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     figures: dict[str, Any] = {
-        "device": str(device), "torch_threads": torch.get_num_threads(), "tile_px": TILE_PX, "overlap_px": 64,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "tile_px": TILE_PX,
+        "overlap_px": 64,
         "tile": {name: _tile(name, device, rng) for name in (SMALL, R50)},
-        "r50_frame": _r50_frame(device, rng), "small_frame": _small_frame(device),
-    }  # fmt: skip
+        "r50_frame": _r50_frame(device, rng),
+        "small_frame": _small_frame(device),
+    }
     figures["ratio"] = figures["small_frame"]["ratio"]
-    figures["pixels_per_s"] = {SMALL: figures["small_frame"]["ours_px_per_s"], R50: figures["r50_frame"]["ours_px_per_s"]}
+    figures["pixels_per_s"] = {
+        SMALL: figures["small_frame"]["ours_px_per_s"],
+        R50: figures["r50_frame"]["ours_px_per_s"],
+    }
     figures["seconds"] = time.perf_counter() - start
     path = write_results(NAME, figures)
     print(f"wrote {path}")

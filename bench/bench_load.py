@@ -43,14 +43,24 @@ from thalia_viewer.app.warm import READY_LINE
 from thalia_viewer.core.annotations import STORE_ENV
 
 CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS: Final = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+FLAGS: Final = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 IDLE: Final = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 PAIR_IN_URL: Final = "() => new URLSearchParams(window.location.search).get('pair')"
 PLOT: Final = {"review": ".thalia-section-sides canvas"}  # default: the map's canvas
 START_TIMEOUT_S: Final = 600  # the warm-up of a cold process on a busy machine
 PAGE_TIMEOUT_S: Final = 180
-STEP_TIMEOUT_S: Final = 120  # a step of a page still finishing its first load can wait that long on a busy machine
+STEP_TIMEOUT_S: Final = (
+    120  # a step of a page still finishing its first load can wait that long on a busy machine
+)
 TARGET_P95_RATIO: Final = 2.0
 TARGET_MB_PER_SESSION: Final = 150.0
 
@@ -93,7 +103,12 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return {"n": 0, "p50": float("nan"), "p95": float("nan"), "max": float("nan")}
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"n": len(values), "p50": round(statistics.median(ordered), 3), "p95": round(p95, 3), "max": round(ordered[-1], 3)}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(ordered), 3),
+        "p95": round(p95, 3),
+        "max": round(ordered[-1], 3),
+    }
 
 
 class Server:
@@ -106,8 +121,12 @@ class Server:
         env = {**os.environ, ROOT_ENV: str(root), STORE_ENV: str(store), theme.STATIC_ENV: theme.STATIC_ROUTE}
         self.started = time.perf_counter()
         self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(panel_command(str(root), port=self.port, extra=extra), env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            panel_command(str(root), port=self.port, extra=extra),
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self.num_procs = num_procs
         self.url = f"http://127.0.0.1:{self.port}/main"
 
@@ -162,14 +181,17 @@ async def one_session(browser: Any, url: str, mode: str, steps: int, out: dict[s
         await page.locator(PLOT.get(mode, ".thalia-map canvas")).first.wait_for(timeout=PAGE_TIMEOUT_S * 1000)
         await wait_idle(page, PAGE_TIMEOUT_S)
         out["load_s"].append(time.perf_counter() - t0)
-        await page.wait_for_function(PAIR_IN_URL, timeout=PAGE_TIMEOUT_S * 1000)  # the app has written the URL
+        await page.wait_for_function(
+            PAIR_IN_URL, timeout=PAGE_TIMEOUT_S * 1000
+        )  # the app has written the URL
         await wait_idle(page, PAGE_TIMEOUT_S)  # and finished what its load started
         for _ in range(steps):
             before = await page.evaluate(PAIR_IN_URL)
             t0 = time.perf_counter()
             await page.keyboard.press("j")
-            await page.wait_for_function(f"() => ({PAIR_IN_URL})() !== {json.dumps(before)}",
-                                         timeout=STEP_TIMEOUT_S * 1000)  # fmt: skip
+            await page.wait_for_function(
+                f"() => ({PAIR_IN_URL})() !== {json.dumps(before)}", timeout=STEP_TIMEOUT_S * 1000
+            )
             await wait_idle(page, STEP_TIMEOUT_S)
             out["step_s"].append(time.perf_counter() - t0)
     except Exception as exc:  # a timeout or a crash is an error of this level, not of the benchmark
@@ -195,7 +217,10 @@ async def drive(server: Server, mode: str, levels: list[int], steps: int) -> dic
             first = await run_level(browser, server.url, mode, 1, 0)
             figures["first_page_s"] = round(first["load_s"][0], 3) if first["load_s"] else None
             figures["first_page_errors"] = first["errors"]
-            print(f"first page after start: {figures['first_page_s']} s, errors {first['errors'] or 'none'}", flush=True)
+            print(
+                f"first page after start: {figures['first_page_s']} s, errors {first['errors'] or 'none'}",
+                flush=True,
+            )
             for n in levels:
                 rss0 = server.rss_mb()
                 t0 = time.perf_counter()
@@ -203,16 +228,25 @@ async def drive(server: Server, mode: str, levels: list[int], steps: int) -> dic
                 wall = time.perf_counter() - t0
                 rss1 = server.rss_mb()
                 level = {
-                    "sessions": n, "steps_each": steps, "wall_s": round(wall, 1), "load": percentiles(out["load_s"]),
-                    "step": percentiles(out["step_s"]), "errors": len(out["errors"]), "error_samples": out["errors"][:5],
-                    "rss_before_mb": round(rss0, 1), "rss_after_mb": round(rss1, 1),
+                    "sessions": n,
+                    "steps_each": steps,
+                    "wall_s": round(wall, 1),
+                    "load": percentiles(out["load_s"]),
+                    "step": percentiles(out["step_s"]),
+                    "errors": len(out["errors"]),
+                    "error_samples": out["errors"][:5],
+                    "rss_before_mb": round(rss0, 1),
+                    "rss_after_mb": round(rss1, 1),
                     "rss_growth_per_session_mb": round((rss1 - rss0) / n, 1),
-                }  # fmt: skip
+                }
                 figures["levels"][str(n)] = level
-                print(f"{n:3d} sessions: load p50 {level['load']['p50']} s p95 {level['load']['p95']} s | step p50 "
-                      f"{level['step']['p50']} s p95 {level['step']['p95']} s (n={level['step']['n']}) | errors "
-                      f"{level['errors']} | RSS {rss0:.0f} -> {rss1:.0f} MB ({level['rss_growth_per_session_mb']} MB a "
-                      f"session) | {wall:.0f} s", flush=True)  # fmt: skip
+                print(
+                    f"{n:3d} sessions: load p50 {level['load']['p50']} s p95 {level['load']['p95']} s | step p50 "
+                    f"{level['step']['p50']} s p95 {level['step']['p95']} s (n={level['step']['n']}) | errors "
+                    f"{level['errors']} | RSS {rss0:.0f} -> {rss1:.0f} MB ({level['rss_growth_per_session_mb']} MB a "
+                    f"session) | {wall:.0f} s",
+                    flush=True,
+                )
                 for sample in level["error_samples"]:
                     print(f"      error: {sample}", flush=True)
         finally:
@@ -222,9 +256,13 @@ async def drive(server: Server, mode: str, levels: list[int], steps: int) -> dic
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", help="dataset root (default: the default synthetic dataset under bench/results/data)")
+    parser.add_argument(
+        "--root", help="dataset root (default: the default synthetic dataset under bench/results/data)"
+    )
     parser.add_argument("--mode", default="explore", choices=("explore", "annotate", "review", "train"))
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 16], help="concurrent sessions per level")
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", default=[1, 8, 16], help="concurrent sessions per level"
+    )
     parser.add_argument("--steps", type=int, default=10, help="pairs each session steps through with j")
     parser.add_argument("--num-procs", type=int, default=1, help="server processes (panel serve --num-procs)")
     args = parser.parse_args(argv or [])  # python -m bench.run: the defaults
@@ -233,12 +271,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     server = Server(root, args.num_procs, store)
     try:
         warm_s = server.wait_warm()
-        print(f"server: {args.num_procs} process(es), warm {warm_s:.1f} s after start, RSS {server.rss_mb():.0f} MB "
-              f"({server.url}, log {server.log_path})", flush=True)  # fmt: skip
+        print(
+            f"server: {args.num_procs} process(es), warm {warm_s:.1f} s after start, RSS {server.rss_mb():.0f} MB "
+            f"({server.url}, log {server.log_path})",
+            flush=True,
+        )
         figures = asyncio.run(drive(server, args.mode, args.sessions, args.steps))
     finally:
         server.stop()
-    figures.update(mode=args.mode, num_procs=args.num_procs, root=str(root), warm_after_start_s=round(warm_s, 1))
+    figures.update(
+        mode=args.mode, num_procs=args.num_procs, root=str(root), warm_after_start_s=round(warm_s, 1)
+    )
     levels = figures["levels"]
     single = levels.get("1", {}).get("step", {}).get("p95")
     for level in levels.values():
@@ -247,11 +290,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     eight = levels.get("8")
     if eight is not None and single:
         figures["ratio"] = eight.get("p95_vs_single")
-        ok = (eight["p95_vs_single"] <= TARGET_P95_RATIO and eight["errors"] == 0
-              and eight["rss_growth_per_session_mb"] <= TARGET_MB_PER_SESSION)  # fmt: skip
-        print(f"8 sessions: p95 step {eight['p95_vs_single']}x the single session's (target <= {TARGET_P95_RATIO}), "
-              f"{eight['errors']} errors, {eight['rss_growth_per_session_mb']} MB a session "
-              f"(target <= {TARGET_MB_PER_SESSION}): {'meets' if ok else 'misses'} the target", flush=True)  # fmt: skip
+        ok = (
+            eight["p95_vs_single"] <= TARGET_P95_RATIO
+            and eight["errors"] == 0
+            and eight["rss_growth_per_session_mb"] <= TARGET_MB_PER_SESSION
+        )
+        print(
+            f"8 sessions: p95 step {eight['p95_vs_single']}x the single session's (target <= {TARGET_P95_RATIO}), "
+            f"{eight['errors']} errors, {eight['rss_growth_per_session_mb']} MB a session "
+            f"(target <= {TARGET_MB_PER_SESSION}): {'meets' if ok else 'misses'} the target",
+            flush=True,
+        )
     path = write_results("load", figures)
     print(f"figures: {path}")
     return figures

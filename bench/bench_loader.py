@@ -46,8 +46,12 @@ def naive_item(root: Path, data: CropDataset, index: int, seed: int) -> tuple[np
     (pair,) = sample.pairs
     r0, r1, c0, c1 = data.window(index, np.random.default_rng(seed))
     cube = xr.open_zarr(root / f"{pair.frame}{schema.STORE_SUFFIX}")
-    cell = cube.sel({schema.PRIMARY: np.datetime64(schema.parse_date(pair.primary)),
-                     schema.SECONDARY: np.datetime64(schema.parse_date(pair.secondary))})  # fmt: skip
+    cell = cube.sel(
+        {
+            schema.PRIMARY: np.datetime64(schema.parse_date(pair.primary)),
+            schema.SECONDARY: np.datetime64(schema.parse_date(pair.secondary)),
+        }
+    )
     raw = np.stack([cell[name].values for name in channel_names(data.spec.setting)])[:, r0:r1, c0:c1]
     mask = cell[schema.DEFORMATION_MASK].values[r0:r1, c0:c1]
     return normalise(raw, data.spec.setting), (np.nan_to_num(mask) != 0).astype(np.uint8)
@@ -75,10 +79,16 @@ def _compare(name: str, root: Path, setting: str, crop: int, workers: bool) -> d
     t_naive = time_it(run_naive, repeats=3)
     ratio = print_ratio(f"{name}: {ITEMS} crops", t_ours, t_naive)
     out = {
-        "setting": setting, "crop_px": crop, "frame_px": next(iter(data.shapes.values())), "items": ITEMS,
-        "ours": timing_dict(t_ours), "naive": timing_dict(t_naive), "ratio": round(ratio, 2),
-        "ours_samples_per_s": round(ITEMS / t_ours.median_s, 1), "naive_samples_per_s": round(ITEMS / t_naive.median_s, 1),
-    }  # fmt: skip
+        "setting": setting,
+        "crop_px": crop,
+        "frame_px": next(iter(data.shapes.values())),
+        "items": ITEMS,
+        "ours": timing_dict(t_ours),
+        "naive": timing_dict(t_naive),
+        "ratio": round(ratio, 2),
+        "ours_samples_per_s": round(ITEMS / t_ours.median_s, 1),
+        "naive_samples_per_s": round(ITEMS / t_naive.median_s, 1),
+    }
     if workers:
         loader, _ = make_loader(data, items, batch_size=4, num_workers=2)
         next(iter(loader))  # start the workers (persistent) before timing
@@ -103,10 +113,14 @@ def _warm_default() -> dict | None:
     naive = time_it(lambda: [naive_item(DEFAULT_ROOT, data, i, s) for i, s in items], repeats=1)
     ratio = print_ratio(f"default root, {len(items)} crops of 256 px, warm epoch", warm, naive)
     return {
-        "items": len(items), "cold_epoch_s": round(cold, 3), "warm": timing_dict(warm), "naive": timing_dict(naive),
-        "ratio": round(ratio, 1), "warm_samples_per_s": round(len(items) / warm.median_s, 1),
+        "items": len(items),
+        "cold_epoch_s": round(cold, 3),
+        "warm": timing_dict(warm),
+        "naive": timing_dict(naive),
+        "ratio": round(ratio, 1),
+        "warm_samples_per_s": round(len(items) / warm.median_s, 1),
         "naive_samples_per_s": round(len(items) / naive.median_s, 1),
-    }  # fmt: skip
+    }
 
 
 def main() -> dict:

@@ -44,7 +44,9 @@ def main() -> dict:
         view = DatesMatrix(state=state)
         ours = time_it(lambda: DatesMatrix(state=state), repeats=REPEATS)
         naive = time_it(lambda: naive_matrix(state), repeats=REPEATS)
-        ratios.append(print_ratio(f"{frame} matrix build", ours, naive, "scalable matrix", "categorical heatmap"))
+        ratios.append(
+            print_ratio(f"{frame} matrix build", ours, naive, "scalable matrix", "categorical heatmap")
+        )
         levels, _ = axis_ticks(view._dates)
         side = view.height - 64
         clicks = []
@@ -57,15 +59,23 @@ def main() -> dict:
             assert state.current == target, f"click {k} did not open {target}"
         window = abs(view._fig.x_range.end - view._fig.x_range.start)
         figures[frame] = {
-            "dates": len(view._dates), "cells": len(view._cells), "ours": timing_dict(ours), "naive": timing_dict(naive),
-            "ratio": naive.median_s / ours.median_s, "dates_in_view": round(window, 1),
-            "cell_px": round(side / max(window, MIN_WINDOW), 1), "naive_axis_labels": len(view._dates),
+            "dates": len(view._dates),
+            "cells": len(view._cells),
+            "ours": timing_dict(ours),
+            "naive": timing_dict(naive),
+            "ratio": naive.median_s / ours.median_s,
+            "dates_in_view": round(window, 1),
+            "cell_px": round(side / max(window, MIN_WINDOW), 1),
+            "naive_axis_labels": len(view._dates),
             "our_axis_levels": {k: len(v) for k, v in levels.items()},
-            "click_median_ms": round(statistics.median(clicks) * 1e3, 2), "clicks_ok": CLICKS,
-        }  # fmt: skip
-        print(f"  {frame}: {len(view._dates)} dates, {len(view._cells)} cells; view of {window:.0f} dates "
-              f"({side / window:.1f} px a cell) vs {len(view._dates)} labels per axis before; click -> pair "
-              f"{statistics.median(clicks) * 1e3:.1f} ms median over {CLICKS} clicks")  # fmt: skip
+            "click_median_ms": round(statistics.median(clicks) * 1e3, 2),
+            "clicks_ok": CLICKS,
+        }
+        print(
+            f"  {frame}: {len(view._dates)} dates, {len(view._cells)} cells; view of {window:.0f} dates "
+            f"({side / window:.1f} px a cell) vs {len(view._dates)} labels per axis before; click -> pair "
+            f"{statistics.median(clicks) * 1e3:.1f} ms median over {CLICKS} clicks"
+        )
     result = {"frames": figures, "ratio": statistics.median(ratios)}
     path = write_results(NAME, result)
     print(f"wrote {path}")

@@ -38,7 +38,9 @@ def _naive_find_patterns(activity: np.ndarray, intensity: np.ndarray, window=Non
     found = []
     for code in np.unique(act[act > 0]):
         pixels = act == code
-        grown = ndimage.binary_dilation(pixels, structure=np.ones((3, 3), bool), iterations=patterns.PATTERN_GAP_PX // 2)
+        grown = ndimage.binary_dilation(
+            pixels, structure=np.ones((3, 3), bool), iterations=patterns.PATTERN_GAP_PX // 2
+        )
         parts, _ = ndimage.label(grown, structure=np.ones((3, 3), bool))
         parts[~pixels] = 0
         flat_parts = parts.ravel()
@@ -47,12 +49,15 @@ def _naive_find_patterns(activity: np.ndarray, intensity: np.ndarray, window=Non
         for k in range(len(bounds) - 1):
             index = order[bounds[k] : bounds[k + 1]]
             if index.size:
-                found.append((int(index.size), int(code), int(np.bincount(lev.ravel()[index]).argmax()), index))
+                found.append(
+                    (int(index.size), int(code), int(np.bincount(lev.ravel()[index]).argmax()), index)
+                )
     found.sort(key=lambda p: -p[0])
     for m, (*_, index) in enumerate(found):
         labels.ravel()[index] = m
-    return patterns.Patterns(window, labels, tuple(p[1] for p in found), tuple(p[2] for p in found),
-                             tuple(p[0] for p in found))  # fmt: skip
+    return patterns.Patterns(
+        window, labels, tuple(p[1] for p in found), tuple(p[2] for p in found), tuple(p[0] for p in found)
+    )
 
 
 def _scene() -> tuple[np.ndarray, dict[str, Any], FrameFit]:
@@ -64,16 +69,24 @@ def _scene() -> tuple[np.ndarray, dict[str, Any], FrameFit]:
     polygons = [flat(simplify(transform.to_source(outline(m)), 0.35), 1) for m in (sill, dyke)]
     kinds = [schema.ACTIVITY_TYPES[3].name, schema.ACTIVITY_TYPES[2].name]  # a sill and a dyke
     levels = [schema.INTENSITY_LEVELS[1].name, schema.INTENSITY_LEVELS[3].name]  # low and high
-    record = {"label": [schema.Label.DEFORMATION.value], "activity_type": kinds, "intensity_level": levels,
-              schema.POLYGONS_FIELD: polygons, "is_crowd": 1}  # fmt: skip
+    record = {
+        "label": [schema.Label.DEFORMATION.value],
+        "activity_type": kinds,
+        "intensity_level": levels,
+        schema.POLYGONS_FIELD: polygons,
+        "is_crowd": 1,
+    }
     return deformation, record, FrameFit("bench", transform, {"bench": 1.0})
 
 
 def main() -> dict[str, Any]:
     deformation, record, fit = _scene()
     placed = place(deformation, record, fit)
-    masks = {schema.DEFORMATION_MASK: deformation, schema.ACTIVITY_MASK: placed.activity,
-             schema.INTENSITY_MASK: placed.intensity}  # fmt: skip
+    masks = {
+        schema.DEFORMATION_MASK: deformation,
+        schema.ACTIVITY_MASK: placed.activity,
+        schema.INTENSITY_MASK: placed.intensity,
+    }
     opened = Opened.of(record, masks, placed)
     editor = MaskEditor(placed.activity, placed.intensity)
     editor.erase(np.array([[1500.0, 1000.0], [1500.0, 1300.0]]), 6)  # one eraser stroke through the sill
@@ -107,8 +120,16 @@ def main() -> dict[str, Any]:
             placement._nearest = real_nearest
 
     naive_placing = time_it(naive_place, repeats=REPEATS)
-    print(ratio_line("save preview after a stroke (4096 px, 1.2 M labelled px)", ours, naive, "ours", "naive patterns"))
-    print(ratio_line("place two patterns' classes from their polygons", placing, naive_placing, "ours", "whole-box EDT"))
+    print(
+        ratio_line(
+            "save preview after a stroke (4096 px, 1.2 M labelled px)", ours, naive, "ours", "naive patterns"
+        )
+    )
+    print(
+        ratio_line(
+            "place two patterns' classes from their polygons", placing, naive_placing, "ours", "whole-box EDT"
+        )
+    )
     figures = {
         "size_px": SIZE,
         "labelled_px": int(np.count_nonzero(deformation)),

@@ -136,11 +136,18 @@ def frame_render(root: Path) -> dict[str, Any]:
 
     t_ours, t_read = time_it(render, repeats=REPEATS), time_it(read, repeats=REPEATS)
     ratio = t_ours.median_s / t_read.median_s
-    print(f"{NAME} [{root.name}] {frame.shape[0]}^2, date grid {frame.ds.sizes[schema.PRIMARY]} x "
-          f"{frame.ds.sizes[schema.SECONDARY]}: render {t_ours.median_s:.3f} s vs raw read of the 3 arrays "
-          f"{t_read.median_s:.3f} s -> {ratio:.2f}x raw", flush=True)  # fmt: skip
-    return {"ours": timing_dict(t_ours), "raw_read": timing_dict(t_read), "ours_over_raw_read": round(ratio, 2),
-            "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS]}  # fmt: skip
+    print(
+        f"{NAME} [{root.name}] {frame.shape[0]}^2, date grid {frame.ds.sizes[schema.PRIMARY]} x "
+        f"{frame.ds.sizes[schema.SECONDARY]}: render {t_ours.median_s:.3f} s vs raw read of the 3 arrays "
+        f"{t_read.median_s:.3f} s -> {ratio:.2f}x raw",
+        flush=True,
+    )
+    return {
+        "ours": timing_dict(t_ours),
+        "raw_read": timing_dict(t_read),
+        "ours_over_raw_read": round(ratio, 2),
+        "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
+    }
 
 
 def main() -> dict[str, Any]:

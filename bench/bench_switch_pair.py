@@ -122,9 +122,13 @@ def _ours(root: str, pairs: list[Pair], prefetched: bool) -> dict[str, Any]:
         runs.append(time.perf_counter() - t0)
     shape = view.shown()["value0"].values.shape
     view._aggs.clear()
-    return {"timing": _timed(runs[1:], runs[:1]), "bytes": int(np.median([sum(s) for s in sizes[1:]])),
-            "max_message": max(max(s) for s in sizes[1:]), "messages": int(np.median([len(s) for s in sizes[1:]])),
-            "aggregate_shape": shape}  # fmt: skip
+    return {
+        "timing": _timed(runs[1:], runs[:1]),
+        "bytes": int(np.median([sum(s) for s in sizes[1:]])),
+        "max_message": max(max(s) for s in sizes[1:]),
+        "messages": int(np.median([len(s) for s in sizes[1:]])),
+        "aggregate_shape": shape,
+    }
 
 
 def _naive_overlay(ds: ThaliaDataset, pair: Pair) -> hv.Overlay:
@@ -138,7 +142,9 @@ def _naive_overlay(ds: ThaliaDataset, pair: Pair) -> hv.Overlay:
     for key, opacity in zip(LAYERS, OPACITY, strict=True):
         layer = schema.layer(key)
         layers.append(e.layer_image(arrays[key], layer, extent, layer.span, kdims).opts(alpha=opacity))
-    layers.append(e.mask_image(arrays[MASK], schema.layer(MASK).variable, extent, "fill", kdims, fill_alpha=0.35))
+    layers.append(
+        e.mask_image(arrays[MASK], schema.layer(MASK).variable, extent, "fill", kdims, fill_alpha=0.35)
+    )
     return hv.Overlay(layers).opts(width=SCREEN[0], height=SCREEN[1])
 
 
@@ -156,7 +162,11 @@ def _naive(root: str, pairs: list[Pair]) -> dict[str, Any]:
         sizes.append(meter.message_sizes())
 
     timing = time_it(switch, repeats=NAIVE_REPEATS, warmup=0)
-    return {"timing": timing, "bytes": int(np.median([sum(s) for s in sizes])), "max_message": max(max(s) for s in sizes)}
+    return {
+        "timing": timing,
+        "bytes": int(np.median([sum(s) for s in sizes])),
+        "max_message": max(max(s) for s in sizes),
+    }
 
 
 def strip_pairs(frame: Any, pairs: list[Pair]) -> list[Pair]:
@@ -179,7 +189,9 @@ def run_root(label: str, root: str) -> dict[str, Any]:
     # sessions; drawn here first so the timed switches measure what a switch waits for
     # (the strip asks for its PREFETCH neighbours in the primary date's series too, written pairs or not)
     shown = strip_pairs(frame, pairs)
-    thumbs = time_it(lambda: [thumbnail_uri(root, p.key, THUMBNAIL_WIDTH) for p in shown], repeats=1, warmup=0)
+    thumbs = time_it(
+        lambda: [thumbnail_uri(root, p.key, THUMBNAIL_WIDTH) for p in shown], repeats=1, warmup=0
+    )
     t0 = time.perf_counter()
     cold = _ours(root, pairs, prefetched=False)
     ours = _ours(root, pairs, prefetched=True)
@@ -187,28 +199,56 @@ def run_root(label: str, root: str) -> dict[str, Any]:
     naive = _naive(root, pairs) if label == "small" else None
     if naive is not None:
         print_ratio(f"{NAME} [{label}] (server time, next pair prefetched)", ours["timing"], naive["timing"])
-        print_ratio(f"{NAME} [{label}] (server time, cold pair)", cold["timing"], naive["timing"], "ours cold")
-        print(f"{NAME} [{label}] (bytes sent): ours {ours['bytes'] / MB:.2f} MB in {ours['messages']} messages "
-              f"(largest {ours['max_message'] / MB:.2f} MB) vs naive {naive['bytes'] / MB:.1f} MB "
-              f"(largest {naive['max_message'] / MB:.1f} MB) -> {naive['bytes'] / ours['bytes']:.0f}x")  # fmt: skip
+        print_ratio(
+            f"{NAME} [{label}] (server time, cold pair)", cold["timing"], naive["timing"], "ours cold"
+        )
+        print(
+            f"{NAME} [{label}] (bytes sent): ours {ours['bytes'] / MB:.2f} MB in {ours['messages']} messages "
+            f"(largest {ours['max_message'] / MB:.2f} MB) vs naive {naive['bytes'] / MB:.1f} MB "
+            f"(largest {naive['max_message'] / MB:.1f} MB) -> {naive['bytes'] / ours['bytes']:.0f}x"
+        )
     warm_s, cold_s, read_s = ours["timing"].median_s, cold["timing"].median_s, read.median_s
-    print(f"{NAME} [{label}] thumbnails (background, once per process): {thumbs.median_s / len(shown) * 1000:.0f} ms a pair")
-    print(f"{NAME} [{label}] raw read of the 3 full-res arrays {read_s * 1000:.0f} ms; ours {warm_s * 1000:.0f} ms "
-          f"prefetched (target <= {TARGET_S * 1000:.0f}), {cold_s * 1000:.0f} ms cold (target <= "
-          f"{TARGET_COLD_S * 1000:.0f}) = {cold_s / read_s:.2f}x the raw read", flush=True)  # fmt: skip
+    print(
+        f"{NAME} [{label}] thumbnails (background, once per process): {thumbs.median_s / len(shown) * 1000:.0f} ms a pair"
+    )
+    print(
+        f"{NAME} [{label}] raw read of the 3 full-res arrays {read_s * 1000:.0f} ms; ours {warm_s * 1000:.0f} ms "
+        f"prefetched (target <= {TARGET_S * 1000:.0f}), {cold_s * 1000:.0f} ms cold (target <= "
+        f"{TARGET_COLD_S * 1000:.0f}) = {cold_s / read_s:.2f}x the raw read",
+        flush=True,
+    )
     figures = {
-        "frame_px": list(frame.shape), "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
-        "valid_pairs": len(frame.pairs), "pairs_switched": len(pairs), "screen_px": list(SCREEN), "layers": [*LAYERS, MASK],
-        "ours": {**timing_dict(ours["timing"]), "bytes": ours["bytes"], "max_message_bytes": ours["max_message"],
-                 "messages": ours["messages"], "aggregate_shape": list(ours["aggregate_shape"])},
-        "ours_cold": {**timing_dict(cold["timing"]), "bytes": cold["bytes"], "max_message_bytes": cold["max_message"]},
-        "raw_read": timing_dict(read), "cold_over_raw_read": round(cold_s / read_s, 3),
+        "frame_px": list(frame.shape),
+        "date_grid": [int(frame.ds.sizes[d]) for d in schema.DATE_DIMS],
+        "valid_pairs": len(frame.pairs),
+        "pairs_switched": len(pairs),
+        "screen_px": list(SCREEN),
+        "layers": [*LAYERS, MASK],
+        "ours": {
+            **timing_dict(ours["timing"]),
+            "bytes": ours["bytes"],
+            "max_message_bytes": ours["max_message"],
+            "messages": ours["messages"],
+            "aggregate_shape": list(ours["aggregate_shape"]),
+        },
+        "ours_cold": {
+            **timing_dict(cold["timing"]),
+            "bytes": cold["bytes"],
+            "max_message_bytes": cold["max_message"],
+        },
+        "raw_read": timing_dict(read),
+        "cold_over_raw_read": round(cold_s / read_s, 3),
         "warm_over_raw_read": round(warm_s / read_s, 3),
         "thumbnail_s_per_pair": round(thumbs.median_s / len(shown), 4),
-        "within_target": warm_s <= TARGET_S, "cold_within_target": cold_s <= TARGET_COLD_S,
-    }  # fmt: skip
+        "within_target": warm_s <= TARGET_S,
+        "cold_within_target": cold_s <= TARGET_COLD_S,
+    }
     if naive is not None:
-        figures["naive"] = {**timing_dict(naive["timing"]), "bytes": naive["bytes"], "max_message_bytes": naive["max_message"]}
+        figures["naive"] = {
+            **timing_dict(naive["timing"]),
+            "bytes": naive["bytes"],
+            "max_message_bytes": naive["max_message"],
+        }
         figures["ratio"] = naive["timing"].median_s / warm_s
         figures["cold_ratio"] = naive["timing"].median_s / cold_s
         figures["bytes_ratio"] = naive["bytes"] / ours["bytes"]

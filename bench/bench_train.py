@@ -42,7 +42,12 @@ def main() -> dict:
     cuda = device.type == "cuda"
     crop = 512 if cuda else 256
     batches = (4, 8) if cuda else (2, 4)
-    figures: dict = {"device": str(device), "torch_threads": torch.get_num_threads(), "crop_px": crop, "runs": {}}
+    figures: dict = {
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "crop_px": crop,
+        "runs": {},
+    }
     ratios = []
     for batch in batches:
         timings = {}
@@ -50,12 +55,20 @@ def main() -> dict:
             step, params = _step_timer(name, batch, crop, device)
             timings[name] = time_it(step, repeats=5, warmup=2)
             figures["runs"][f"{name}/batch{batch}"] = {
-                "params": params, "step": timing_dict(timings[name]),
+                "params": params,
+                "step": timing_dict(timings[name]),
                 "steps_per_s": round(1 / timings[name].median_s, 2),
                 "samples_per_s": round(batch / timings[name].median_s, 1),
-            }  # fmt: skip
-        ratios.append(print_ratio(f"train step, batch {batch} x {crop} px on {device}", timings[MODELS[0]],
-                                  timings[MODELS[1]], MODELS[0], MODELS[1]))  # fmt: skip
+            }
+        ratios.append(
+            print_ratio(
+                f"train step, batch {batch} x {crop} px on {device}",
+                timings[MODELS[0]],
+                timings[MODELS[1]],
+                MODELS[0],
+                MODELS[1],
+            )
+        )
     figures["ratio"] = round(ratios[-1], 2)
     write_results("train", figures)
     return figures

@@ -52,40 +52,72 @@ def _dates(n: int, start: str = "2015-01-01") -> np.ndarray:
     return np.datetime64(start, "D") + 12 * np.arange(n)
 
 
-def _array_meta(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: str, fill: Any, dims: tuple[str, ...]) -> tuple[dict, dict]:
-    zarray = {"shape": list(shape), "chunks": list(chunks), "dtype": dtype, "fill_value": fill, "order": "C",
-              "filters": None, "dimension_separator": ".", "compressor": COMPRESSOR, "zarr_format": 2}  # fmt: skip
+def _array_meta(
+    shape: tuple[int, ...], chunks: tuple[int, ...], dtype: str, fill: Any, dims: tuple[str, ...]
+) -> tuple[dict, dict]:
+    zarray = {
+        "shape": list(shape),
+        "chunks": list(chunks),
+        "dtype": dtype,
+        "fill_value": fill,
+        "order": "C",
+        "filters": None,
+        "dimension_separator": ".",
+        "compressor": COMPRESSOR,
+        "zarr_format": 2,
+    }
     return zarray, {"_ARRAY_DIMENSIONS": list(dims)}
 
 
 def _write_coord(store: Path, name: str, values: np.ndarray, attrs: dict, meta: dict) -> None:
-    arr = zarr.create_array(str(store / name), shape=values.shape, chunks=values.shape, dtype=values.dtype, zarr_format=2,
-                            compressors=numcodecs.Blosc(cname="lz4"), fill_value=None, attributes={"_ARRAY_DIMENSIONS": [name], **attrs})  # fmt: skip
+    arr = zarr.create_array(
+        str(store / name),
+        shape=values.shape,
+        chunks=values.shape,
+        dtype=values.dtype,
+        zarr_format=2,
+        compressors=numcodecs.Blosc(cname="lz4"),
+        fill_value=None,
+        attributes={"_ARRAY_DIMENSIONS": [name], **attrs},
+    )
     arr[:] = values
     meta[f"{name}/.zarray"] = json.loads((store / name / ".zarray").read_text())
     meta[f"{name}/.zattrs"] = json.loads((store / name / ".zattrs").read_text())
 
 
-def write_frame(store: Path, frame_id: str, n_pairs: int, size: int, zero_chunk: bytes) -> dict[str, list[str]]:
+def write_frame(
+    store: Path, frame_id: str, n_pairs: int, size: int, zero_chunk: bytes
+) -> dict[str, list[str]]:
     """One metadata-only frame store with ``n_pairs`` valid pairs; returns its quality groups (primary -> secondaries)."""
     n_dates = max(int(np.ceil((1 + np.sqrt(1 + 8 * n_pairs)) / 2)), 3)  # enough dates for the pairs (i < j)
     dates = _dates(n_dates)
     cells = [(i, j) for i in range(n_dates) for j in range(i + 1, min(i + 6, n_dates))][:n_pairs]
     while len(cells) < n_pairs:  # longer baselines when the short ones run out
-        cells += [(i, j) for i in range(n_dates) for j in range(i + 6, n_dates) if (i, j) not in cells][: n_pairs - len(cells)]
+        cells += [(i, j) for i in range(n_dates) for j in range(i + 6, n_dates) if (i, j) not in cells][
+            : n_pairs - len(cells)
+        ]
     store.mkdir(parents=True)
     meta: dict[str, Any] = {".zgroup": {"zarr_format": 2}, ".zattrs": {"frame_id": frame_id}}
     (store / ".zgroup").write_text(json.dumps(meta[".zgroup"]))
     (store / ".zattrs").write_text(json.dumps(meta[".zattrs"]))
     for dim in schema.DATE_DIMS:
-        _write_coord(store, dim, (dates - dates[0]).astype("int64"), {"units": f"days since {dates[0]}", "calendar": "proleptic_gregorian"}, meta)
+        _write_coord(
+            store,
+            dim,
+            (dates - dates[0]).astype("int64"),
+            {"units": f"days since {dates[0]}", "calendar": "proleptic_gregorian"},
+            meta,
+        )
     _write_coord(store, "y", 37.8 - 0.001 * np.arange(size), {}, meta)
     _write_coord(store, "x", 15.0 + 0.001 * np.arange(size), {}, meta)
     grid = (n_dates, n_dates, size, size)
     chunks = (1, 1, size, size)
     pair_dims = (*schema.DATE_DIMS, "y", "x")
-    variables = {schema.PHASE: ("<f4", "NaN", grid, chunks, pair_dims), schema.COHERENCE: ("<f4", "NaN", grid, chunks, pair_dims),
-                 schema.DEM: ("<f4", "NaN", (size, size), (size, size), ("y", "x"))}  # fmt: skip
+    variables = {
+        schema.PHASE: ("<f4", "NaN", grid, chunks, pair_dims),
+        schema.COHERENCE: ("<f4", "NaN", grid, chunks, pair_dims),
+        schema.DEM: ("<f4", "NaN", (size, size), (size, size), ("y", "x")),
+    }
     for name in schema.ERA5_VARIABLES:
         which = schema.PRIMARY if name.startswith(schema.PRIMARY) else schema.SECONDARY
         variables[name] = ("<f4", "NaN", (n_dates, size, size), (1, size, size), (which, "y", "x"))
@@ -110,10 +142,19 @@ def write_frame(store: Path, frame_id: str, n_pairs: int, size: int, zero_chunk:
 
 def _record(uid: int, frame_id: str, primary: str, secondary: str) -> dict:
     return {
-        "uniqueID": uid, "frameID": frame_id, "primary_date": primary, "secondary_date": secondary,
-        **dict.fromkeys(schema.FLAG_FIELDS, 0), "label": ["Non_Deformation"], "activity_type": [],
-        "intensity_level": [], "phase": "Rest", "confidence": 0.8, "is_crowd": 0, "caption": "",
-    }  # fmt: skip
+        "uniqueID": uid,
+        "frameID": frame_id,
+        "primary_date": primary,
+        "secondary_date": secondary,
+        **dict.fromkeys(schema.FLAG_FIELDS, 0),
+        "label": ["Non_Deformation"],
+        "activity_type": [],
+        "intensity_level": [],
+        "phase": "Rest",
+        "confidence": 0.8,
+        "is_crowd": 0,
+        "caption": "",
+    }
 
 
 def _zero_chunk(size: int) -> bytes:
@@ -137,7 +178,11 @@ def write_catalogue(root: Path, frames: int, size: int) -> int:
                 records[str(uid)] = _record(uid, frame_id, primary, s)
                 ids.append(uid)
                 uid += 1
-            quality[frame_id][primary] = {"length": len(secondaries), "secondary_date": secondaries, "uniqueID": ids}
+            quality[frame_id][primary] = {
+                "length": len(secondaries),
+                "secondary_date": secondaries,
+                "uniqueID": ids,
+            }
     (root / schema.ANNOTATIONS_FILE).write_text(json.dumps(records))
     (root / schema.QUALITY_FILE).write_text(json.dumps(quality))
     return uid - 1
@@ -145,7 +190,9 @@ def write_catalogue(root: Path, frames: int, size: int) -> int:
 
 def write_data_root(root: Path, pairs: int, size: int) -> tuple[int, list[Path]]:
     """A one-frame root whose ``pairs`` valid pairs hold real compressed data; (bytes on disk, pair arrays)."""
-    write_catalogue_frame = write_frame(root / "124D_05291_081406.zarr", "124D_05291_081406", pairs, size, _zero_chunk(size))
+    write_catalogue_frame = write_frame(
+        root / "124D_05291_081406.zarr", "124D_05291_081406", pairs, size, _zero_chunk(size)
+    )
     rng = np.random.default_rng(0)
     store = root / "124D_05291_081406.zarr"
     phase, coherence = (zarr.open_array(str(store / n), mode="r+") for n in (schema.PHASE, schema.COHERENCE))
@@ -162,14 +209,20 @@ def write_data_root(root: Path, pairs: int, size: int) -> tuple[int, list[Path]]
     quality = {"124D_05291_081406": {}}
     uid = 1
     for primary, secondaries in write_catalogue_frame.items():
-        quality["124D_05291_081406"][primary] = {"length": len(secondaries), "secondary_date": secondaries, "uniqueID": list(range(uid, uid + len(secondaries)))}
+        quality["124D_05291_081406"][primary] = {
+            "length": len(secondaries),
+            "secondary_date": secondaries,
+            "uniqueID": list(range(uid, uid + len(secondaries))),
+        }
         for s in secondaries:
             records[str(uid)] = _record(uid, "124D_05291_081406", primary, s)
             uid += 1
     (root / schema.ANNOTATIONS_FILE).write_text(json.dumps(records))
     (root / schema.QUALITY_FILE).write_text(json.dumps(quality))
     files = [p for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    return sum(p.stat().st_size for p in files), [store / n for n in (schema.PHASE, schema.COHERENCE, schema.DEM, *schema.MASKS)]
+    return sum(p.stat().st_size for p in files), [
+        store / n for n in (schema.PHASE, schema.COHERENCE, schema.DEM, *schema.MASKS)
+    ]
 
 
 def raw_read(arrays: list[Path], workers: int) -> int:
@@ -190,7 +243,14 @@ def raw_read(arrays: list[Path], workers: int) -> int:
         return sum(pool.map(read, jobs))
 
 
-def main(frames: int = 38, size: int = 256, deep_frames: int = 1, data_pairs: int = 16, data_size: int = 1024, workers: int = 2) -> dict:
+def main(
+    frames: int = 38,
+    size: int = 256,
+    deep_frames: int = 1,
+    data_pairs: int = 16,
+    data_size: int = 1024,
+    workers: int = 2,
+) -> dict:
     """Run both parts; return the figures (also written to ``bench/results/validate.json``)."""
     figures: dict[str, Any] = {"workers": workers}
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
@@ -198,22 +258,49 @@ def main(frames: int = 38, size: int = 256, deep_frames: int = 1, data_pairs: in
         os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path / "cache"))
         t0 = time.perf_counter()
         n_pairs = write_catalogue(tmp_path / "catalogue", frames, size)
-        print(f"catalogue root: {frames} frames, {n_pairs} pairs, {size} px (written in {time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"catalogue root: {frames} frames, {n_pairs} pairs, {size} px (written in {time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
         default = time_it(lambda: validate(str(tmp_path / "catalogue")), repeats=2, warmup=1)
         report = validate(str(tmp_path / "catalogue"))
-        figures["catalogue"] = {"frames": frames, "pairs": n_pairs, "size_px": size, "default_validate": timing_dict(default),
-                                "problems": len(report.problems)}  # fmt: skip
-        print(f"default validate (metadata + catalogue) of {n_pairs} pairs: {default.median_s:.2f} s", flush=True)
+        figures["catalogue"] = {
+            "frames": frames,
+            "pairs": n_pairs,
+            "size_px": size,
+            "default_validate": timing_dict(default),
+            "problems": len(report.problems),
+        }
+        print(
+            f"default validate (metadata + catalogue) of {n_pairs} pairs: {default.median_s:.2f} s",
+            flush=True,
+        )
 
         sub = tmp_path / "subset"
-        shutil.copytree(tmp_path / "catalogue", sub, ignore=lambda d, names: [n for n in names if n.endswith(".zarr") and n[:3] >= f"{100 + deep_frames:03d}"] if Path(d) == tmp_path / "catalogue" else [])
+        shutil.copytree(
+            tmp_path / "catalogue",
+            sub,
+            ignore=lambda d, names: (
+                [n for n in names if n.endswith(".zarr") and n[:3] >= f"{100 + deep_frames:03d}"]
+                if Path(d) == tmp_path / "catalogue"
+                else []
+            ),
+        )
         sub_pairs = sum(pair_counts(frames)[:deep_frames])
         deep = time_it(lambda: validate(str(sub), deep=True, workers=workers), repeats=1, warmup=0)
         per_pair = deep.median_s / sub_pairs
-        figures["catalogue"]["deep_subset"] = {"frames": deep_frames, "pairs": sub_pairs, "timing": timing_dict(deep),
-                                               "s_per_pair": round(per_pair, 5), "extrapolated_all_s": round(per_pair * n_pairs, 1)}  # fmt: skip
-        print(f"--deep of {deep_frames} frames ({sub_pairs} pairs, metadata-only cells): {deep.median_s:.1f} s = "
-              f"{1000 * per_pair:.1f} ms/pair -> ~{per_pair * n_pairs / 60:.0f} min for the whole catalogue", flush=True)  # fmt: skip
+        figures["catalogue"]["deep_subset"] = {
+            "frames": deep_frames,
+            "pairs": sub_pairs,
+            "timing": timing_dict(deep),
+            "s_per_pair": round(per_pair, 5),
+            "extrapolated_all_s": round(per_pair * n_pairs, 1),
+        }
+        print(
+            f"--deep of {deep_frames} frames ({sub_pairs} pairs, metadata-only cells): {deep.median_s:.1f} s = "
+            f"{1000 * per_pair:.1f} ms/pair -> ~{per_pair * n_pairs / 60:.0f} min for the whole catalogue",
+            flush=True,
+        )
 
         data = tmp_path / "data"
         nbytes, arrays = write_data_root(data, data_pairs, data_size)
@@ -222,11 +309,21 @@ def main(frames: int = 38, size: int = 256, deep_frames: int = 1, data_pairs: in
         decoded = raw_read(arrays, workers)
         ratio = ours.median_s / raw.median_s
         figures["throughput"] = {
-            "pairs": data_pairs, "size_px": data_size, "disk_mb": round(nbytes / 2**20, 1), "decoded_mb": round(decoded / 2**20, 1),
-            "deep_validate": timing_dict(ours), "raw_read": timing_dict(raw),
-            "deep_mb_per_s": round(decoded / 2**20 / ours.median_s, 1), "raw_mb_per_s": round(decoded / 2**20 / raw.median_s, 1),
-        }  # fmt: skip
-        print(ratio_line("deep validate vs raw zarr read of the same chunks", raw, ours, "raw read", "validate --deep"), flush=True)
+            "pairs": data_pairs,
+            "size_px": data_size,
+            "disk_mb": round(nbytes / 2**20, 1),
+            "decoded_mb": round(decoded / 2**20, 1),
+            "deep_validate": timing_dict(ours),
+            "raw_read": timing_dict(raw),
+            "deep_mb_per_s": round(decoded / 2**20 / ours.median_s, 1),
+            "raw_mb_per_s": round(decoded / 2**20 / raw.median_s, 1),
+        }
+        print(
+            ratio_line(
+                "deep validate vs raw zarr read of the same chunks", raw, ours, "raw read", "validate --deep"
+            ),
+            flush=True,
+        )
     figures["ratio"] = round(ratio, 2)  # deep / raw: 1.0 is the raw read's speed
     path = write_results("validate", figures)
     print(f"deep validate runs at {1 / ratio:.0%} of the raw read's speed; figures in {path}")
@@ -236,10 +333,14 @@ def main(frames: int = 38, size: int = 256, deep_frames: int = 1, data_pairs: in
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=38)
-    parser.add_argument("--size", type=int, default=256, help="frame side of the catalogue root, px (metadata only)")
+    parser.add_argument(
+        "--size", type=int, default=256, help="frame side of the catalogue root, px (metadata only)"
+    )
     parser.add_argument("--deep-frames", type=int, default=1)
     parser.add_argument("--data-pairs", type=int, default=16)
-    parser.add_argument("--data-size", type=int, default=1024, help="frame side of the data root, px (4 MB float32 chunks)")
+    parser.add_argument(
+        "--data-size", type=int, default=1024, help="frame side of the data root, px (4 MB float32 chunks)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     a = parser.parse_args()
     main(a.frames, a.size, a.deep_frames, a.data_pairs, a.data_size, a.workers)

@@ -42,13 +42,23 @@ def run_root(label: str, root: Path) -> dict[str, Any]:
     t_raw = time_it(raw, repeats=3)
     report = _validate(root, deep=False)
     ratio = t_meta.median_s / t_raw.median_s
-    print(f"{NAME} [{label}] metadata: {t_meta.median_s:.3f} s vs raw catalogue + store open {t_raw.median_s:.3f} s "
-          f"-> {ratio:.1f}x raw; {report.pairs} pairs, {len(report.problems)} problem(s)", flush=True)  # fmt: skip
-    figures = {"metadata": timing_dict(t_meta), "raw": timing_dict(t_raw), "ratio": round(ratio, 2),
-               "pairs": report.pairs, "problems": len(report.problems)}  # fmt: skip
+    print(
+        f"{NAME} [{label}] metadata: {t_meta.median_s:.3f} s vs raw catalogue + store open {t_raw.median_s:.3f} s "
+        f"-> {ratio:.1f}x raw; {report.pairs} pairs, {len(report.problems)} problem(s)",
+        flush=True,
+    )
+    figures = {
+        "metadata": timing_dict(t_meta),
+        "raw": timing_dict(t_raw),
+        "ratio": round(ratio, 2),
+        "pairs": report.pairs,
+        "problems": len(report.problems),
+    }
     if label == "small":
         t_deep = time_it(lambda: _validate(root, deep=True), repeats=1, warmup=0)
-        print(f"{NAME} [{label}] with pair data: {t_deep.median_s:.2f} s ({t_deep.median_s / max(report.pairs, 1) * 1000:.0f} ms a pair)")
+        print(
+            f"{NAME} [{label}] with pair data: {t_deep.median_s:.2f} s ({t_deep.median_s / max(report.pairs, 1) * 1000:.0f} ms a pair)"
+        )
         figures["deep"] = timing_dict(t_deep)
     return figures
 

@@ -50,7 +50,9 @@ FIRST_DATE: Final = date(2014, 10, 9)
 LINKS: Final = 4  # every primary is paired with the next LINKS acquisitions
 EXTRA_EVERY: Final = 6  # ... and every EXTRA_EVERY-th primary with one more, up to N_VALID pairs
 CORRUPTED_EVERY: Final = 25  # one corrupted (annotated, not valid) pair per this many primaries
-WRITTEN_PRIMARIES: Final = 3  # time series written with pixels: the first positive pair's primary and the next ones
+WRITTEN_PRIMARIES: Final = (
+    3  # time series written with pixels: the first positive pair's primary and the next ones
+)
 CHUNKINGS: Final = {"plane": SIZE, "tile": 512}  # variant -> spatial chunk side, px
 SEED: Final = 7
 ROOT_DIR: Final = DATA_DIR / "realscale"
@@ -96,16 +98,30 @@ def frame_plan(grid: Grid) -> FramePlan:
 
 def planned_facts(plan: FramePlan, primary: date, secondary: date) -> PairFacts:
     """A pair's facts from the plan alone (no rasters): each event's share of fringes in the pair."""
-    facts = PairFacts(primary, secondary, direction=plan.direction, volcano=f"the {plan.volcano}-like volcano",
-                      mean_coherence=0.6)  # fmt: skip
+    facts = PairFacts(
+        primary,
+        secondary,
+        direction=plan.direction,
+        volcano=f"the {plan.volcano}-like volcano",
+        mean_coherence=0.6,
+    )
     for event in plan.events:
         share = event.share(primary, secondary)
         fringes = abs(share) * event.fringes
         if fringes >= LABEL_MIN_FRINGES:
             quake = event.kind == "Earthquake"
             level = schema.intensity_level_from_fringes(fringes, earthquake=quake)
-            facts.patterns.append(Pattern(event.kind, fringes, level, event.sign * share > 0, event.x0 / 1e3,
-                                          event.y0 / 1e3, area_km2=30.0 * fringes))  # fmt: skip
+            facts.patterns.append(
+                Pattern(
+                    event.kind,
+                    fringes,
+                    level,
+                    event.sign * share > 0,
+                    event.x0 / 1e3,
+                    event.y0 / 1e3,
+                    area_km2=30.0 * fringes,
+                )
+            )
     return facts
 
 
@@ -125,7 +141,11 @@ def _template(sim: FrameSimulator, grid: Grid, chunk: int) -> xr.Dataset:
     }
     for field, (_, _, units) in schema.ERA5_SHORT.items():
         for which in schema.DATE_DIMS:
-            data_vars[schema.era5_variable(field, which)] = ((which, "y", "x"), lazy((n, h, w), "float32"), {"units": units, **gm})
+            data_vars[schema.era5_variable(field, which)] = (
+                (which, "y", "x"),
+                lazy((n, h, w), "float32"),
+                {"units": units, **gm},
+            )
     for name in schema.MASK_CLASSES:
         data_vars[name] = (pair_dims, lazy((n, n, h, w), "uint8"), gm)
     coords = {
@@ -158,7 +178,9 @@ def _records(plan: FramePlan, grid: Grid, written: dict[tuple[int, int], PairFac
         record = annotation_record(uid, FRAME_ID, facts)
         records[str(uid)] = record
         if not corrupted:
-            group = groups.setdefault(record["primary_date"], {"length": 0, "secondary_date": [], "uniqueID": []})
+            group = groups.setdefault(
+                record["primary_date"], {"length": 0, "secondary_date": [], "uniqueID": []}
+            )
             group["secondary_date"].append(record["secondary_date"])
             group["uniqueID"].append(uid)
             group["length"] += 1
@@ -167,7 +189,10 @@ def _records(plan: FramePlan, grid: Grid, written: dict[tuple[int, int], PairFac
 
 def written_cells(plan: FramePlan, grid: Grid) -> list[tuple[int, int]]:
     """The valid pairs written with pixels: the time series of the first planned positive's primary and the next."""
-    first = next(((i, j) for i, j in grid.valid if planned_facts(plan, grid.dates[i], grid.dates[j]).patterns), grid.valid[0])
+    first = next(
+        ((i, j) for i, j in grid.valid if planned_facts(plan, grid.dates[i], grid.dates[j]).patterns),
+        grid.valid[0],
+    )
     primaries = range(first[0], first[0] + WRITTEN_PRIMARIES)
     return [(i, j) for i, j in grid.valid if i in primaries]
 
@@ -192,7 +217,9 @@ def generate(out: Path = ROOT_DIR, progress: bool = True) -> dict[str, Path]:
         store = roots[variant] / f"{FRAME_ID}{schema.STORE_SUFFIX}"
         _template(sim, grid, chunk).to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=True)
         groups[variant] = zarr.open_group(str(store), mode="r+", zarr_format=2)
-        say(f"{variant}: metadata of a {N_PRIMARY} x {N_PRIMARY} x {SIZE} x {SIZE} cube written ({chunk} px chunks)")
+        say(
+            f"{variant}: metadata of a {N_PRIMARY} x {N_PRIMARY} x {SIZE} x {SIZE} cube written ({chunk} px chunks)"
+        )
     with zarr.config.set({"array.write_empty_chunks": True}):  # valid pairs' masks hold real zeros
         for g in groups.values():
             g[schema.DEM][:] = sim.dem
@@ -231,7 +258,10 @@ def realscale_root(variant: str = "plane") -> Path:
         raise ValueError(msg)
     root = ROOT_DIR / variant
     if not (root / DONE).exists():
-        print(f"generating the real-scale benchmark roots under {ROOT_DIR} (one-off, a few minutes) ...", flush=True)
+        print(
+            f"generating the real-scale benchmark roots under {ROOT_DIR} (one-off, a few minutes) ...",
+            flush=True,
+        )
         generate()
     return root
 

@@ -111,7 +111,10 @@ def plant_payloads(root: Path, pair: Pair, payload: str = PAYLOAD) -> None:
     path = root / schema.ANNOTATIONS_FILE
     records = json.loads(path.read_text())
     for key, rec in records.items():
-        if rec["frameID"] == pair.frame and (rec["primary_date"], rec["secondary_date"]) == (pair.primary, pair.secondary):
+        if rec["frameID"] == pair.frame and (rec["primary_date"], rec["secondary_date"]) == (
+            pair.primary,
+            pair.secondary,
+        ):
             records[key] = hostile_record(rec, payload)
     spare = next(iter(records.values()))
     records[payload] = {**hostile_record(spare, payload), "uniqueID": payload, "frameID": payload}

@@ -18,7 +18,11 @@ def _no_network(monkeypatch):
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and self.family != socket.AF_UNIX:
+        if (
+            isinstance(host, str)
+            and not (host.startswith("127.") or host in ("localhost", "::1"))
+            and self.family != socket.AF_UNIX
+        ):
             raise OSError(f"tests may not use the network (tried {address})")
         return real_connect(self, address)
 

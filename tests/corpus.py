@@ -28,13 +28,27 @@ from thalia_viewer.core.synth.writer import write_dataset
 BASE = {"n_frames": 1, "shape": (128, 128), "n_dates": 8, "seed": 3}
 FRAME = "124D_05291_081406"  # the generator's first frame id
 STORE = f"{FRAME}.zarr"
-PAIR_VARS = ("insar_difference", "insar_coherence", "deformation_mask", "activity_type_mask", "intensity_level_mask")
+PAIR_VARS = (
+    "insar_difference",
+    "insar_coherence",
+    "deformation_mask",
+    "activity_type_mask",
+    "intensity_level_mask",
+)
 MASKS = ("deformation_mask", "activity_type_mask", "intensity_level_mask")
 
 # Commands of the CLI matrix (the test spells their arguments).
 INFO, VALIDATE, DEEP, RENDER, EXPORT, PREDICT, TRAIN, EVALUATE, SERVE = (
-    "info", "validate", "validate --deep", "render", "export", "predict", "train", "evaluate", "serve",
-)  # fmt: skip
+    "info",
+    "validate",
+    "validate --deep",
+    "render",
+    "export",
+    "predict",
+    "train",
+    "evaluate",
+    "serve",
+)
 #: Commands that need the whole catalogue: a root whose JSON, frames or stores cannot be opened stops them all.
 CATALOGUE = (INFO, VALIDATE, DEEP, RENDER, EXPORT, PREDICT, TRAIN, EVALUATE, SERVE)
 #: Commands that read the data of the damaged training pair (render shows it; predict / train / evaluate read
@@ -95,11 +109,17 @@ def target_of(root: Path) -> Target:
     ds = xr.open_zarr(root / STORE)
     primaries = [str(v)[:10].replace("-", "") for v in ds["primary_date"].values]
     secondaries = [str(v)[:10].replace("-", "") for v in ds["secondary_date"].values]
-    pos = sorted((r["primary_date"], r["secondary_date"]) for r in records.values() if "Deformation" in r["label"])
-    neg = sorted((r["primary_date"], r["secondary_date"]) for r in records.values() if "Non_Deformation" in r["label"])
+    pos = sorted(
+        (r["primary_date"], r["secondary_date"]) for r in records.values() if "Deformation" in r["label"]
+    )
+    neg = sorted(
+        (r["primary_date"], r["secondary_date"]) for r in records.values() if "Non_Deformation" in r["label"]
+    )
     p, s = pos[0]
     n = neg[0]
-    return Target(p, s, primaries.index(p), secondaries.index(s), (*n, primaries.index(n[0]), secondaries.index(n[1])))
+    return Target(
+        p, s, primaries.index(p), secondaries.index(s), (*n, primaries.index(n[0]), secondaries.index(n[1]))
+    )
 
 
 def valid_cells(root: Path, store: Path) -> list[tuple[int, int]]:
@@ -174,13 +194,17 @@ def _edit_json(root: Path, name: str, change: Callable[[object], object]) -> Non
 
 
 def _record_of(records: dict, primary: str, secondary: str) -> str:
-    return next(k for k, r in records.items() if (r["primary_date"], r["secondary_date"]) == (primary, secondary))
+    return next(
+        k for k, r in records.items() if (r["primary_date"], r["secondary_date"]) == (primary, secondary)
+    )
 
 
 # ------------------------------------------------------------------------------------ damages
 def _corrupt(variable: str, which: str = "pair") -> Callable[[Path, Target], Path]:
     def make(root: Path, t: Target) -> Path:
-        key = {"pair": f"{t.i}.{t.j}.0.0", "dem": "0.0", "primary": f"{t.i}.0.0", "secondary": f"{t.j}.0.0"}[which]
+        key = {"pair": f"{t.i}.{t.j}.0.0", "dem": "0.0", "primary": f"{t.i}.0.0", "secondary": f"{t.j}.0.0"}[
+            which
+        ]
         _garbage(_chunk(root, variable, key))
         return root
 
@@ -211,7 +235,9 @@ def _dem_values(kind: str) -> Callable[[Path, Target], Path]:
     return make
 
 
-def _pair_values(variable: str, change: Callable[[np.ndarray], np.ndarray], negative: bool = False) -> Callable[[Path, Target], Path]:
+def _pair_values(
+    variable: str, change: Callable[[np.ndarray], np.ndarray], negative: bool = False
+) -> Callable[[Path, Target], Path]:
     def make(root: Path, t: Target) -> Path:
         i, j = (t.negative[2], t.negative[3]) if negative else (t.i, t.j)
         _write_cell(root, variable, (i, j), change(_read_cell(root, variable, (i, j))))
@@ -273,7 +299,9 @@ def _missing_variable(variable: str) -> Callable[[Path, Target], Path]:
 
 def _dem_with_date_dim(root: Path, t: Target) -> Path:
     def change(ds: xr.Dataset) -> xr.Dataset:
-        return ds.assign(dem=ds["dem"].expand_dims(primary_date=ds["primary_date"]).transpose("primary_date", "y", "x"))
+        return ds.assign(
+            dem=ds["dem"].expand_dims(primary_date=ds["primary_date"]).transpose("primary_date", "y", "x")
+        )
 
     _rewrite(root, change)
     return root
@@ -286,7 +314,9 @@ def _dem_spatial_dims_swapped(root: Path, t: Target) -> Path:
 
 def _phase_dims_swapped(root: Path, t: Target) -> Path:
     def change(ds: xr.Dataset) -> xr.Dataset:
-        return ds.assign(insar_difference=ds["insar_difference"].transpose("secondary_date", "primary_date", "y", "x"))
+        return ds.assign(
+            insar_difference=ds["insar_difference"].transpose("secondary_date", "primary_date", "y", "x")
+        )
 
     _rewrite(root, change)
     return root
@@ -294,7 +324,9 @@ def _phase_dims_swapped(root: Path, t: Target) -> Path:
 
 def _coherence_spatial_dims_swapped(root: Path, t: Target) -> Path:
     def change(ds: xr.Dataset) -> xr.Dataset:
-        return ds.assign(insar_coherence=ds["insar_coherence"].transpose("primary_date", "secondary_date", "x", "y"))
+        return ds.assign(
+            insar_coherence=ds["insar_coherence"].transpose("primary_date", "secondary_date", "x", "y")
+        )
 
     _rewrite(root, change)
     return root
@@ -394,7 +426,9 @@ def _key_not_uid(records: dict, t: Target) -> None:
 
 def _duplicate_records(records: dict, t: Target) -> None:
     key = _record_of(records, t.primary, t.secondary)
-    records["9004"] = dict(records[key], uniqueID=9004, label=["Non_Deformation"], activity_type=[], intensity_level=[])
+    records["9004"] = dict(
+        records[key], uniqueID=9004, label=["Non_Deformation"], activity_type=[], intensity_level=[]
+    )
 
 
 def _record_not_object(records: dict, t: Target) -> None:
@@ -461,87 +495,269 @@ P = "{pair}"  # in `names`: the target pair's key
 #: Commands a store with a broken variable stops (browsing the other layers still works: info, render, serve).
 MODEL_INPUT = (VALIDATE, DEEP, TRAIN, EVALUATE, PREDICT)
 
-# fmt: off
+
 DAMAGES: tuple[Damage, ...] = (
     # --- chunks that cannot be decoded (found by reading them: --deep)
-    Damage("corrupt phase chunk", _corrupt("insar_difference"), "insar_difference of pair", deep=True, fails=READERS, names=P),
-    Damage("corrupt coherence chunk", _corrupt("insar_coherence"), "insar_coherence of pair", deep=True, fails=READERS, names=P),
-    Damage("corrupt deformation_mask chunk", _corrupt("deformation_mask"), "deformation_mask of pair", deep=True, fails=READERS, names=P),
-    Damage("corrupt activity_type_mask chunk", _corrupt("activity_type_mask"), "activity_type_mask of pair", deep=True,
-           fails=NON_MODEL_READERS, names=P),
-    Damage("corrupt intensity_level_mask chunk", _corrupt("intensity_level_mask"), "intensity_level_mask of pair", deep=True,
-           fails=NON_MODEL_READERS, names=P),
-    Damage("corrupt dem chunk", _corrupt("dem", "dem"), "dem  cannot be read", deep=True, fails=READERS, names="dem"),
-    Damage("corrupt ERA5 chunk (primary date)", _corrupt("primary_date_total_column_water_vapour", "primary"),
-           "primary_date_total_column_water_vapour of date", deep=True, fails=NON_MODEL_READERS,
-           names="primary_date_total_column_water_vapour"),
-    Damage("corrupt ERA5 chunk (secondary date)", _corrupt("secondary_date_surface_pressure", "secondary"),
-           "secondary_date_surface_pressure of date", deep=True, fails=(DEEP,), names="secondary_date_surface_pressure"),
-    Damage("truncated phase chunk", _truncated, "insar_difference of pair", deep=True, fails=READERS, names=P),
-    Damage("empty coherence chunk file", _empty_chunk_file, "insar_coherence of pair", deep=True, fails=READERS, names=P),
+    Damage(
+        "corrupt phase chunk",
+        _corrupt("insar_difference"),
+        "insar_difference of pair",
+        deep=True,
+        fails=READERS,
+        names=P,
+    ),
+    Damage(
+        "corrupt coherence chunk",
+        _corrupt("insar_coherence"),
+        "insar_coherence of pair",
+        deep=True,
+        fails=READERS,
+        names=P,
+    ),
+    Damage(
+        "corrupt deformation_mask chunk",
+        _corrupt("deformation_mask"),
+        "deformation_mask of pair",
+        deep=True,
+        fails=READERS,
+        names=P,
+    ),
+    Damage(
+        "corrupt activity_type_mask chunk",
+        _corrupt("activity_type_mask"),
+        "activity_type_mask of pair",
+        deep=True,
+        fails=NON_MODEL_READERS,
+        names=P,
+    ),
+    Damage(
+        "corrupt intensity_level_mask chunk",
+        _corrupt("intensity_level_mask"),
+        "intensity_level_mask of pair",
+        deep=True,
+        fails=NON_MODEL_READERS,
+        names=P,
+    ),
+    Damage(
+        "corrupt dem chunk",
+        _corrupt("dem", "dem"),
+        "dem  cannot be read",
+        deep=True,
+        fails=READERS,
+        names="dem",
+    ),
+    Damage(
+        "corrupt ERA5 chunk (primary date)",
+        _corrupt("primary_date_total_column_water_vapour", "primary"),
+        "primary_date_total_column_water_vapour of date",
+        deep=True,
+        fails=NON_MODEL_READERS,
+        names="primary_date_total_column_water_vapour",
+    ),
+    Damage(
+        "corrupt ERA5 chunk (secondary date)",
+        _corrupt("secondary_date_surface_pressure", "secondary"),
+        "secondary_date_surface_pressure of date",
+        deep=True,
+        fails=(DEEP,),
+        names="secondary_date_surface_pressure",
+    ),
+    Damage(
+        "truncated phase chunk", _truncated, "insar_difference of pair", deep=True, fails=READERS, names=P
+    ),
+    Damage(
+        "empty coherence chunk file",
+        _empty_chunk_file,
+        "insar_coherence of pair",
+        deep=True,
+        fails=READERS,
+        names=P,
+    ),
     # --- values the format does not allow (found by reading: --deep)
     Damage("NaN DEM", _dem_values("nan"), "dem has no finite value", deep=True),
     Damage("Inf DEM", _dem_values("inf"), "dem holds infinite values", deep=True),
-    Damage("empty phase cell of a valid pair", _pair_values("insar_difference", _nan_everywhere), "has no phase data", deep=True),
-    Damage("Inf phase", _pair_values("insar_difference", _some_inf), "insar_difference holds infinite values", deep=True),
+    Damage(
+        "empty phase cell of a valid pair",
+        _pair_values("insar_difference", _nan_everywhere),
+        "has no phase data",
+        deep=True,
+    ),
+    Damage(
+        "Inf phase",
+        _pair_values("insar_difference", _some_inf),
+        "insar_difference holds infinite values",
+        deep=True,
+    ),
     Damage("phase in degrees", _pair_values("insar_difference", _degrees), "exceeds [-pi, pi]", deep=True),
-    Damage("coherence out of range", _pair_values("insar_coherence", _coherence_too_high), "outside 0-1", deep=True),
-    Damage("unknown class codes in a mask", _pair_values("deformation_mask", _unknown_codes), "unknown class codes [7]", deep=True,
-           fails=(DEEP, RENDER), names="deformation_mask"),
-    Damage("activity mask disagrees with deformation", _pair_values("activity_type_mask", _activity_without_deformation),
-           "disagrees with", deep=True),
+    Damage(
+        "coherence out of range",
+        _pair_values("insar_coherence", _coherence_too_high),
+        "outside 0-1",
+        deep=True,
+    ),
+    Damage(
+        "unknown class codes in a mask",
+        _pair_values("deformation_mask", _unknown_codes),
+        "unknown class codes [7]",
+        deep=True,
+        fails=(DEEP, RENDER),
+        names="deformation_mask",
+    ),
+    Damage(
+        "activity mask disagrees with deformation",
+        _pair_values("activity_type_mask", _activity_without_deformation),
+        "disagrees with",
+        deep=True,
+    ),
     # --- store metadata (found without reading data)
     Damage("mask chunk missing with fill_value null", _missing_mask_chunk, "uninitialised memory"),
-    Damage("variable folder deleted, consolidated metadata stale", _deleted_variable_folder, "insar_coherence/ is missing"),
-    Damage("missing variable dem", _missing_variable("dem"), "missing variable 'dem'", fails=MODEL_INPUT, names="'dem'"),
-    Damage("missing variable deformation_mask", _missing_variable("deformation_mask"), "missing variable 'deformation_mask'",
-           fails=(VALIDATE, DEEP, TRAIN, EVALUATE), names="'deformation_mask'"),
-    Damage("missing variable insar_difference", _missing_variable("insar_difference"), "no variable 'insar_difference'",
-           fails=STORE_ERRORS),
+    Damage(
+        "variable folder deleted, consolidated metadata stale",
+        _deleted_variable_folder,
+        "insar_coherence/ is missing",
+    ),
+    Damage(
+        "missing variable dem",
+        _missing_variable("dem"),
+        "missing variable 'dem'",
+        fails=MODEL_INPUT,
+        names="'dem'",
+    ),
+    Damage(
+        "missing variable deformation_mask",
+        _missing_variable("deformation_mask"),
+        "missing variable 'deformation_mask'",
+        fails=(VALIDATE, DEEP, TRAIN, EVALUATE),
+        names="'deformation_mask'",
+    ),
+    Damage(
+        "missing variable insar_difference",
+        _missing_variable("insar_difference"),
+        "no variable 'insar_difference'",
+        fails=STORE_ERRORS,
+    ),
     Damage("dem with a date dim", _dem_with_date_dim, "dem has dims"),
     Damage("dem spatial dims swapped", _dem_spatial_dims_swapped, "dem has dims", fails=MODEL_INPUT),
     Damage("phase date dims swapped", _phase_dims_swapped, "insar_difference has dims", fails=STORE_ERRORS),
-    Damage("coherence spatial dims swapped", _coherence_spatial_dims_swapped, "insar_coherence has dims", fails=MODEL_INPUT),
-    Damage("integer date coordinate", _integer_date_coords, "coordinate primary_date holds int64", fails=STORE_ERRORS,
-           names=f"{STORE}: coordinate primary_date"),
+    Damage(
+        "coherence spatial dims swapped",
+        _coherence_spatial_dims_swapped,
+        "insar_coherence has dims",
+        fails=MODEL_INPUT,
+    ),
+    Damage(
+        "integer date coordinate",
+        _integer_date_coords,
+        "coordinate primary_date holds int64",
+        fails=STORE_ERRORS,
+        names=f"{STORE}: coordinate primary_date",
+    ),
     Damage("duplicate dates", _duplicate_dates, "coordinate secondary_date holds", fails=STORE_ERRORS),
-    Damage("tiny 8 x 8 frame", _tiny_frame(8), "8 x 8 px is too small", fails=(VALIDATE, DEEP, TRAIN, EVALUATE), names="8 x 8"),
-    Damage("tiny 1 x 1 frame", _tiny_frame(1), "1 x 1 px is too small", fails=(VALIDATE, DEEP, TRAIN, EVALUATE), names="1 x 1"),
-    Damage("non-Zarr store folder", _not_zarr, "is not a readable Zarr store", fails=STORE_ERRORS, names=STORE),
-    Damage("broken .zmetadata", _broken_zmetadata, "is not a readable Zarr store", fails=STORE_ERRORS, names=STORE),
-    Damage("store is a file", _store_is_file, "is not a readable Zarr store", fails=STORE_ERRORS, names=STORE),
+    Damage(
+        "tiny 8 x 8 frame",
+        _tiny_frame(8),
+        "8 x 8 px is too small",
+        fails=(VALIDATE, DEEP, TRAIN, EVALUATE),
+        names="8 x 8",
+    ),
+    Damage(
+        "tiny 1 x 1 frame",
+        _tiny_frame(1),
+        "1 x 1 px is too small",
+        fails=(VALIDATE, DEEP, TRAIN, EVALUATE),
+        names="1 x 1",
+    ),
+    Damage(
+        "non-Zarr store folder", _not_zarr, "is not a readable Zarr store", fails=STORE_ERRORS, names=STORE
+    ),
+    Damage(
+        "broken .zmetadata",
+        _broken_zmetadata,
+        "is not a readable Zarr store",
+        fails=STORE_ERRORS,
+        names=STORE,
+    ),
+    Damage(
+        "store is a file", _store_is_file, "is not a readable Zarr store", fails=STORE_ERRORS, names=STORE
+    ),
     # --- annotations.json
-    Damage("annotations.json not JSON", _json_text("annotations.json", '{"1": {"frameID": '), "annotations.json is not valid JSON",
-           fails=CATALOGUE),
-    Damage("annotations.json not UTF-8", _json_text("annotations.json", b'{"1": "\xff\xfe"}'), "annotations.json is not UTF-8",
-           fails=CATALOGUE),
-    Damage("annotations.json a list", _json_text("annotations.json", "[1, 2, 3]"), "annotations.json holds a list", fails=CATALOGUE),
+    Damage(
+        "annotations.json not JSON",
+        _json_text("annotations.json", '{"1": {"frameID": '),
+        "annotations.json is not valid JSON",
+        fails=CATALOGUE,
+    ),
+    Damage(
+        "annotations.json not UTF-8",
+        _json_text("annotations.json", b'{"1": "\xff\xfe"}'),
+        "annotations.json is not UTF-8",
+        fails=CATALOGUE,
+    ),
+    Damage(
+        "annotations.json a list",
+        _json_text("annotations.json", "[1, 2, 3]"),
+        "annotations.json holds a list",
+        fails=CATALOGUE,
+    ),
     Damage("record not an object", _records(_record_not_object), "record '9005' is a list", fails=CATALOGUE),
-    Damage("record without frameID", _records(_record_without_frame), "record '9006' lacks frameID", fails=CATALOGUE),
-    Damage("record of a frame not in the root", _records(_foreign_frame), "describe frame '999A_00000_000000'"),
-    Damage("record whose dates are not in the cube", _records(_dates_not_in_cube), "record '9002' describes pair"),
+    Damage(
+        "record without frameID",
+        _records(_record_without_frame),
+        "record '9006' lacks frameID",
+        fails=CATALOGUE,
+    ),
+    Damage(
+        "record of a frame not in the root", _records(_foreign_frame), "describe frame '999A_00000_000000'"
+    ),
+    Damage(
+        "record whose dates are not in the cube", _records(_dates_not_in_cube), "record '9002' describes pair"
+    ),
     Damage("integer dates in a record", _records(_integer_record_dates), "is not a YYYYMMDD date string"),
-    Damage("impossible date in a record", _records(_impossible_record_date), "'20161345' is not a date", fails=CATALOGUE,
-           names="record '9003'"),
+    Damage(
+        "impossible date in a record",
+        _records(_impossible_record_date),
+        "'20161345' is not a date",
+        fails=CATALOGUE,
+        names="record '9003'",
+    ),
     Damage("bad record values", _records(_bad_values), "activity_type value 'Volcano'"),
     Damage("label not a list", _records(_labels_list_is_text), "label must be a list"),
     Damage("key is not the record's uniqueID", _records(_key_not_uid), "uniqueID 4242 differs from its key"),
     Damage("two records for one pair", _records(_duplicate_records), "both describe pair"),
     Damage("no annotations.json", _no_annotations, "annotations.json is missing"),
     # --- quality_timeseries.json
-    Damage("quality_timeseries.json not JSON", _json_text("quality_timeseries.json", "{{"), "quality_timeseries.json is not valid JSON",
-           fails=CATALOGUE),
-    Damage("quality_timeseries.json a list", _json_text("quality_timeseries.json", "[]"), "quality_timeseries.json is not frame",
-           fails=CATALOGUE),
-    Damage("quality names a frame without a store", _quality(_quality_foreign_frame), "names frame '999A_00000_000000'"),
-    Damage("quality pair not in the date grid", _quality(_quality_pair_not_in_grid), "20250101 is not in the store's date grid"),
-    Damage("quality uniqueID without a record", _quality(_quality_unknown_uid), "uniqueID(s) [8888] have no record"),
+    Damage(
+        "quality_timeseries.json not JSON",
+        _json_text("quality_timeseries.json", "{{"),
+        "quality_timeseries.json is not valid JSON",
+        fails=CATALOGUE,
+    ),
+    Damage(
+        "quality_timeseries.json a list",
+        _json_text("quality_timeseries.json", "[]"),
+        "quality_timeseries.json is not frame",
+        fails=CATALOGUE,
+    ),
+    Damage(
+        "quality names a frame without a store",
+        _quality(_quality_foreign_frame),
+        "names frame '999A_00000_000000'",
+    ),
+    Damage(
+        "quality pair not in the date grid",
+        _quality(_quality_pair_not_in_grid),
+        "20250101 is not in the store's date grid",
+    ),
+    Damage(
+        "quality uniqueID without a record",
+        _quality(_quality_unknown_uid),
+        "uniqueID(s) [8888] have no record",
+    ),
     Damage("quality length disagrees", _quality(_quality_length), "disagrees with"),
     # --- the root itself
     Damage("empty root", _empty_root, "holds no", fails=CATALOGUE),
     Damage("a file as root", _file_root, "is not a folder", fails=CATALOGUE),
 )
-# fmt: on
 
 
 def build_corpus(dest: Path) -> tuple[dict[str, Path], Target]:

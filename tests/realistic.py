@@ -17,8 +17,12 @@ FRAME = "124D_05291_081406"
 PRIMARIES = ["20190105", "20190117"]
 SECONDARIES = ["20190117", "20190129", "20190210"]
 #: (primary, secondary, label) of the filled cells; the others stay empty (NaN / unwritten)
-PAIRS = [("20190105", "20190117", "Non_Deformation"), ("20190105", "20190129", "Deformation"),
-         ("20190105", "20190210", "Deformation"), ("20190117", "20190129", "Non_Deformation")]  # fmt: skip
+PAIRS = [
+    ("20190105", "20190117", "Non_Deformation"),
+    ("20190105", "20190129", "Deformation"),
+    ("20190105", "20190210", "Deformation"),
+    ("20190117", "20190129", "Non_Deformation"),
+]
 ERA5 = ["total_column_water_vapour", "surface_pressure", "vertical_integral_of_temperature"]
 
 
@@ -59,24 +63,48 @@ def write_real_style_cube(
     data = {
         "insar_difference": (("primary_date", "secondary_date", ydim, xdim), phase),
         "insar_coherence": (("primary_date", "secondary_date", ydim, xdim), coherence),
-        "dem": ((ydim, xdim), (2000 * np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (size**2 / 8))).astype("float32")),
+        "dem": (
+            (ydim, xdim),
+            (2000 * np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (size**2 / 8))).astype("float32"),
+        ),
         "deformation_mask": (("primary_date", "secondary_date", ydim, xdim), mask),
     }
     for field in ERA5:
-        base = {"total_column_water_vapour": 20.0, "surface_pressure": 93000.0, "vertical_integral_of_temperature": 2.4e6}[field]
+        base = {
+            "total_column_water_vapour": 20.0,
+            "surface_pressure": 93000.0,
+            "vertical_integral_of_temperature": 2.4e6,
+        }[field]
         if era5_4d:
-            data[f"primary_date_{field}"] = (("primary_date", "secondary_date", ydim, xdim), np.full((np_, ns, size, size), base, "float32"))
-            data[f"secondary_date_{field}"] = (("primary_date", "secondary_date", ydim, xdim), np.full((np_, ns, size, size), base * 1.01, "float32"))
+            data[f"primary_date_{field}"] = (
+                ("primary_date", "secondary_date", ydim, xdim),
+                np.full((np_, ns, size, size), base, "float32"),
+            )
+            data[f"secondary_date_{field}"] = (
+                ("primary_date", "secondary_date", ydim, xdim),
+                np.full((np_, ns, size, size), base * 1.01, "float32"),
+            )
         else:
-            data[f"primary_date_{field}"] = (("primary_date", ydim, xdim), np.full((np_, size, size), base, "float32"))
-            data[f"secondary_date_{field}"] = (("secondary_date", ydim, xdim), np.full((ns, size, size), base * 1.01, "float32"))
+            data[f"primary_date_{field}"] = (
+                ("primary_date", ydim, xdim),
+                np.full((np_, size, size), base, "float32"),
+            )
+            data[f"secondary_date_{field}"] = (
+                ("secondary_date", ydim, xdim),
+                np.full((ns, size, size), base * 1.01, "float32"),
+            )
     for name in drop:
         data.pop(name)
     ds = xr.Dataset(
         data,
-        coords={"primary_date": _dates(PRIMARIES), "secondary_date": _dates(SECONDARIES), ydim: lat, xdim: lon,
-                "spatial_ref": ((), 0, {"crs_wkt": 'GEOGCS["WGS 84"]', "spatial_ref": 'GEOGCS["WGS 84"]'})},
-    )  # fmt: skip
+        coords={
+            "primary_date": _dates(PRIMARIES),
+            "secondary_date": _dates(SECONDARIES),
+            ydim: lat,
+            xdim: lon,
+            "spatial_ref": ((), 0, {"crs_wkt": 'GEOGCS["WGS 84"]', "spatial_ref": 'GEOGCS["WGS 84"]'}),
+        },
+    )
     ds = ds.chunk({"primary_date": 1, "secondary_date": 1})
     # zarr-python 2 (the real cubes' writer) writes every chunk, all-zero ones included; zarr 3 must be told
     ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
@@ -89,13 +117,26 @@ def annotation_records(frame: str = FRAME) -> dict[str, dict]:
     for uid, (p, s, label) in enumerate(PAIRS, start=100):
         positive = label == "Deformation"
         out[str(uid)] = {
-            "uniqueID": uid, "frameID": frame, "primary_date": p, "secondary_date": s,
-            "corrupted": 0, "processing_error": 0, "glacier_fringes": 0, "orbital_fringes": 0,
-            "atmospheric_fringes": 1, "low_coherence": 0, "no_info": 0, "image_artifacts": 0,
-            "label": [label], "activity_type": ["Mogi"] if positive else [],
-            "intensity_level": ["Medium"] if positive else [], "phase": "Unrest" if positive else "Rest",
-            "confidence": 0.8, "is_crowd": 0, "caption": f"{label} pair {p}-{s}",
-        }  # fmt: skip
+            "uniqueID": uid,
+            "frameID": frame,
+            "primary_date": p,
+            "secondary_date": s,
+            "corrupted": 0,
+            "processing_error": 0,
+            "glacier_fringes": 0,
+            "orbital_fringes": 0,
+            "atmospheric_fringes": 1,
+            "low_coherence": 0,
+            "no_info": 0,
+            "image_artifacts": 0,
+            "label": [label],
+            "activity_type": ["Mogi"] if positive else [],
+            "intensity_level": ["Medium"] if positive else [],
+            "phase": "Unrest" if positive else "Rest",
+            "confidence": 0.8,
+            "is_crowd": 0,
+            "caption": f"{label} pair {p}-{s}",
+        }
     return out
 
 

@@ -58,7 +58,9 @@ def test_a_brush_stroke_paints_the_class_around_the_path_in_data_pixels(session)
 def test_eraser_lasso_polygon_fill_undo_redo_through_the_session(session):
     session.editor.clear()
     session.tool = "lasso"
-    xs, ys = zip(*[map_point(session, r, c) for r, c in ((10, 10), (10, 30), (30, 30), (30, 10))], strict=True)
+    xs, ys = zip(
+        *[map_point(session, r, c) for r, c in ((10, 10), (10, 30), (30, 30), (30, 10))], strict=True
+    )
     session.stroke(list(xs), list(ys))
     assert (activity(session)[15:25, 15:25] == MOGI).all()
     session.tool = "eraser"
@@ -84,7 +86,9 @@ def test_map_gestures_reach_the_session_and_are_acknowledged(session):
     xs, ys = line(session, 50, range(30, 50))
     drawing.handle({"op": "stroke", "tool": "brush", "xs": xs, "ys": ys, "seq": 1})
     assert (activity(session)[50, 30:50] == MOGI).all()
-    drawing.handle({"op": "stroke", "tool": "eraser", "xs": xs, "ys": ys, "seq": 2})  # not the tool picked: ignored
+    drawing.handle(
+        {"op": "stroke", "tool": "eraser", "xs": xs, "ys": ys, "seq": 2}
+    )  # not the tool picked: ignored
     assert (activity(session)[50, 30:50] == MOGI).all()
     session.tool = "polygon"
     points = [map_point(session, r, c) for r, c in ((70, 70), (70, 90), (90, 90), (90, 70))]
@@ -97,7 +101,9 @@ def test_map_gestures_reach_the_session_and_are_acknowledged(session):
     assert (activity(session)[75:85, 75:85] == schema.class_by_name(schema.ACTIVITY_TYPES, "Dyke").code).all()
     drawing.handle({"op": "stroke", "tool": "fill", "xs": "garbage", "seq": 6})  # not a stroke tool: ignored
     session.tool = "polygon"
-    drawing.handle({"op": "polygon", "xs": [1.0, 2.0], "ys": [1.0], "seq": 7})  # unreadable: a warning, no edit
+    drawing.handle(
+        {"op": "polygon", "xs": [1.0, 2.0], "ys": [1.0], "seq": 7}
+    )  # unreadable: a warning, no edit
     assert session.state.message.level == "warning"
     assert acks == [1, 2, 3, 4, 5, 6, 7]  # every gesture's live drawing can go
 
@@ -107,12 +113,18 @@ def test_the_brush_state_follows_the_tool_the_radius_and_the_class(session):
 
     client = MapClient()
     drawing = MapDrawing(session, client=client)
-    assert client.tool_keys["p"] == "polygon" and client.tool_keys["b"] == "brush" and client.tool_labels["Fill"] == "fill"
+    assert (
+        client.tool_keys["p"] == "polygon"
+        and client.tool_keys["b"] == "brush"
+        and client.tool_labels["Fill"] == "fill"
+    )
     session.tool, session.radius, session.activity = "eraser", 9, "Sill"
     b = drawing.brush_state()
     frame = session.state.frame_obj
     assert b["tool"] == "eraser" and b["radius"] == 9
-    assert b["dx"] == pytest.approx(abs(frame.x[1] - frame.x[0])) and b["dy"] == pytest.approx(abs(frame.y[1] - frame.y[0]))
+    assert b["dx"] == pytest.approx(abs(frame.x[1] - frame.x[0])) and b["dy"] == pytest.approx(
+        abs(frame.y[1] - frame.y[0])
+    )
     assert b["color"] == schema.class_by_name(schema.ACTIVITY_TYPES, "Sill").color[:7]
     assert client.brush == b
 
@@ -147,11 +159,16 @@ def test_saving_needs_an_author_and_changes_only_what_the_strokes_and_form_chang
     session.author = "Ada"
     assert session.save()  # cleared: the label follows, the lists lose every pattern
     saved = session.store.read_pair(session.pair)
-    assert saved.record["label"] == [schema.Label.NON_DEFORMATION.value] and saved.record["activity_type"] == []
+    assert (
+        saved.record["label"] == [schema.Label.NON_DEFORMATION.value] and saved.record["activity_type"] == []
+    )
     session.stroke(*line(session, 30, range(10, 40)))
     update = session.pending()
     changed = {c.field: c for c in update.changes}
-    assert changed["label"].new == [schema.Label.DEFORMATION.value] and "Deformation appear" in changed["label"].why
+    assert (
+        changed["label"].new == [schema.Label.DEFORMATION.value]
+        and "Deformation appear" in changed["label"].why
+    )
     assert changed["activity_type"].new == ["Mogi"] and changed["intensity_level"].new == ["Medium"]
     assert "new pattern Mogi / Medium" in changed["activity_type"].why
     session.set_field("label", [schema.Label.EARTHQUAKE.value])  # typed against the masks: refused
@@ -161,7 +178,9 @@ def test_saving_needs_an_author_and_changes_only_what_the_strokes_and_form_chang
     session.set_field("label", [schema.Label.DEFORMATION.value])
     assert session.save()
     saved = session.store.read_pair(session.pair)
-    assert saved.record["label"] == [schema.Label.DEFORMATION.value] and saved.record["activity_type"] == ["Mogi"]
+    assert saved.record["label"] == [schema.Label.DEFORMATION.value] and saved.record["activity_type"] == [
+        "Mogi"
+    ]
     assert saved.record["intensity_level"] == ["Medium"]
 
 
@@ -213,7 +232,11 @@ def test_show_a_version_and_diff_two_versions_on_the_map(session):
 # ------------------------------------------------------------------------------ derived record fields
 def _masks(activity: np.ndarray, intensity: np.ndarray) -> dict[str, np.ndarray]:
     deformation, intensity = schema.consistent_masks(activity, intensity)
-    return {schema.DEFORMATION_MASK: deformation, schema.ACTIVITY_MASK: activity, schema.INTENSITY_MASK: intensity}
+    return {
+        schema.DEFORMATION_MASK: deformation,
+        schema.ACTIVITY_MASK: activity,
+        schema.INTENSITY_MASK: intensity,
+    }
 
 
 def test_patterns_are_one_per_activity_type_within_the_gap_largest_first():
@@ -222,7 +245,7 @@ def test_patterns_are_one_per_activity_type_within_the_gap_largest_first():
     activity, intensity = np.zeros((120, 120), np.uint8), np.zeros((120, 120), np.uint8)
     mogi, dyke = (schema.class_by_name(schema.ACTIVITY_TYPES, n).code for n in ("Mogi", "Dyke"))
     activity[10:20, 10:20] = mogi  # two Mogi blobs closer than the gap: one pattern
-    activity[10:20, 20 + PATTERN_GAP_PX // 2:30 + PATTERN_GAP_PX // 2] = mogi
+    activity[10:20, 20 + PATTERN_GAP_PX // 2 : 30 + PATTERN_GAP_PX // 2] = mogi
     intensity[10:20, 10:40] = 2
     intensity[10:12, 10:14] = 3  # a few High pixels: the pattern's level is its most frequent one
     activity[60:100, 20:60] = dyke  # touching a Mogi blob below it: another type, another pattern
@@ -236,5 +259,9 @@ def test_patterns_are_one_per_activity_type_within_the_gap_largest_first():
     quake = np.zeros((40, 40), np.uint8)
     quake[5:15, 5:15] = schema.EARTHQUAKE_ACTIVITY
     derived = derived_fields(_masks(quake, np.zeros_like(quake)))
-    assert derived == {"label": [schema.Label.EARTHQUAKE.value], "activity_type": ["Earthquake"],
-                       "intensity_level": ["None"], "is_crowd": 0}  # fmt: skip
+    assert derived == {
+        "label": [schema.Label.EARTHQUAKE.value],
+        "activity_type": ["Earthquake"],
+        "intensity_level": ["None"],
+        "is_crowd": 0,
+    }

@@ -17,10 +17,33 @@ from thalia_viewer.core import display, schema
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, UnknownLayerError
 
 #: What ``import thalia_viewer`` must not import (the view and model stacks); the data stack loads with a name.
-VIEW_AND_MODEL_STACKS = ("torch", "torchvision", "segmentation_models_pytorch", "panel", "holoviews", "bokeh", "datashader")
+VIEW_AND_MODEL_STACKS = (
+    "torch",
+    "torchvision",
+    "segmentation_models_pytorch",
+    "panel",
+    "holoviews",
+    "bokeh",
+    "datashader",
+)
 DATA_STACK = ("xarray", "zarr", "dask", "icechunk")
-CORE_NAMES = ("open", "ThaliaDataset", "Frame", "Pair", "PairView", "Label", "Phase", "Split", "LayerKind",
-              "ThaliaError", "AnnotationStore", "MaskEditor", "MaskClass", "schema", "app")  # fmt: skip
+CORE_NAMES = (
+    "open",
+    "ThaliaDataset",
+    "Frame",
+    "Pair",
+    "PairView",
+    "Label",
+    "Phase",
+    "Split",
+    "LayerKind",
+    "ThaliaError",
+    "AnnotationStore",
+    "MaskEditor",
+    "MaskClass",
+    "schema",
+    "app",
+)
 LAZY_NAMES = ("Predictor", "ModelZoo", "train", "evaluate", "predict_dataset", "render", "app")
 
 
@@ -32,7 +55,9 @@ def _imported_after(code: str) -> dict[str, list[str]]:
         f"print(json.dumps({{'heavy': [m for m in {VIEW_AND_MODEL_STACKS!r} if m in sys.modules],"
         f" 'data': [m for m in {DATA_STACK!r} if m in sys.modules]}}))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=240
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -49,13 +74,25 @@ def test_public_names_version_and_dir():
     for name in tv.__all__:
         assert getattr(tv, name) is not None, name
     assert set(dir(tv)) >= {*tv.__all__, "open", *LAZY_NAMES, *CORE_NAMES}
-    assert set(tv.__all__) == {*tv._LAZY, "__version__"} - {"open"} and len(tv.__all__) == len(set(tv.__all__))
+    assert set(tv.__all__) == {*tv._LAZY, "__version__"} - {"open"} and len(tv.__all__) == len(
+        set(tv.__all__)
+    )
     assert tv.open is tv.open_dataset  # left out of __all__: a star import keeps the builtin open
     namespace: dict = {}
     exec("from thalia_viewer import *", namespace)
     assert "open" not in namespace and namespace["ThaliaDataset"] is tv.ThaliaDataset
-    assert {tv.Label, tv.Phase, tv.Split, tv.LayerKind} == {schema.Label, schema.Phase, schema.Split, schema.LayerKind}
-    assert tv.render.__name__ == "render_view" and callable(tv.app) and callable(tv.train) and callable(tv.evaluate)
+    assert {tv.Label, tv.Phase, tv.Split, tv.LayerKind} == {
+        schema.Label,
+        schema.Phase,
+        schema.Split,
+        schema.LayerKind,
+    }
+    assert (
+        tv.render.__name__ == "render_view"
+        and callable(tv.app)
+        and callable(tv.train)
+        and callable(tv.evaluate)
+    )
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tv.nope  # noqa: B018
 
@@ -64,11 +101,20 @@ def test_pairs_are_reached_every_way(tiny_root):
     ds = tv.open(tiny_root)
     frame_id = ds.frames[0]
     frame = ds[frame_id]
-    assert frame is ds.frame(frame_id) and list(ds) == ds.frames and len(ds) == len(ds.frames) and frame_id in ds
+    assert (
+        frame is ds.frame(frame_id) and list(ds) == ds.frames and len(ds) == len(ds.frames) and frame_id in ds
+    )
     first, last = frame.pairs[0], frame.pairs[-1]
     assert list(frame) == frame.pairs
-    for key in (first, first.key, f"{first.primary}_{first.secondary}", (first.primary, first.secondary), 0,
-                np.int64(0), -len(frame)):  # fmt: skip
+    for key in (
+        first,
+        first.key,
+        f"{first.primary}_{first.secondary}",
+        (first.primary, first.secondary),
+        0,
+        np.int64(0),
+        -len(frame),
+    ):
         assert frame[key].pair == first, key
     assert frame[-1].pair == last and frame.view(last).pair == last
     assert ds[first].pair == ds[first.key].pair == ds[frame_id, first.primary, first.secondary].pair == first
@@ -130,12 +176,16 @@ def test_reprs_say_what_a_user_asks_first(tiny_root):
     assert f"annotations.json: {len(ds.annotations)} records" in text
     rows, cols = frame.shape
     text = repr(frame)
-    assert text.startswith(f"<Frame {frame.frame_id}: {rows} x {cols} px, {len(frame.primary_dates)} primary dates")
+    assert text.startswith(
+        f"<Frame {frame.frame_id}: {rows} x {cols} px, {len(frame.primary_dates)} primary dates"
+    )
     first, last = frame.primary_dates[0], frame.primary_dates[-1]
     assert f"{first[:4]}-{first[4:6]}-{first[6:]} … {last[:4]}-{last[4:6]}-{last[6:]}" in text
     pv = frame[0]
-    assert repr(pv) == (f"<PairView {pv.key}: {pv.baseline_days} days, {pv.split.value}, "
-                        f"{','.join(pv.record['label'])}, {rows} x {cols} px>")  # fmt: skip
+    assert repr(pv) == (
+        f"<PairView {pv.key}: {pv.baseline_days} days, {pv.split.value}, "
+        f"{','.join(pv.record['label'])}, {rows} x {cols} px>"
+    )
     assert "<table" in ds._repr_html_() and all(f in ds._repr_html_() for f in ds.frames)
     assert frame.frame_id in frame._repr_html_() and "positive" in frame._repr_html_()
 
@@ -147,7 +197,12 @@ def test_pair_html_escapes_every_text(tiny_root, tmp_path):
     evil = "<script>alert('x')</script> & \"quoted\""
     ds0 = tv.open(root)
     pair = ds0[ds0.frames[0]].pairs[0]
-    key = next(k for k, r in records.items() if r["frameID"] == pair.frame and (r["primary_date"], r["secondary_date"]) == (pair.primary, pair.secondary))
+    key = next(
+        k
+        for k, r in records.items()
+        if r["frameID"] == pair.frame
+        and (r["primary_date"], r["secondary_date"]) == (pair.primary, pair.secondary)
+    )
     records[key]["caption"] = evil
     records[key]["label"] = ["<b>Deformation</b>"]
     path.write_text(json.dumps(records))

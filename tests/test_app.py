@@ -163,8 +163,14 @@ def test_no_root_explains_how_to_give_one():
 # ----------------------------------------------------------------------------------------- layers
 def test_layer_identity_follows_what_the_data_depends_on(state):
     a = state.current
-    before = {k: state.layer_identity(k) for k in ("phase", "dem", "tcwv_primary", "tcwv_secondary", "tcwv_delta")}
-    b = next(p for p in state.pairs if p.primary == a.primary and p != a) if len(state.frame_obj.timeseries(a.primary)) > 1 else None
+    before = {
+        k: state.layer_identity(k) for k in ("phase", "dem", "tcwv_primary", "tcwv_secondary", "tcwv_delta")
+    }
+    b = (
+        next(p for p in state.pairs if p.primary == a.primary and p != a)
+        if len(state.frame_obj.timeseries(a.primary)) > 1
+        else None
+    )
     if b is None:
         pytest.skip("no second pair with this primary date")
     state.go(b)
@@ -196,7 +202,9 @@ def test_mask_codes_encode_fill_and_outline():
     both = elements.mask_codes(codes, schema.DEFORMATION_MASK, MaskStyle.BOTH)
     np.testing.assert_array_equal(fill, codes)
     assert outline[6, 6] == 1 + 3 * n  # inside, not drawn, still class 1
-    assert outline[2, 6] == 1 + 2 * n and outline[3, 6] == outline[4, 6] == 1 + n  # dark edge, 2-px colour band
+    assert (
+        outline[2, 6] == 1 + 2 * n and outline[3, 6] == outline[4, 6] == 1 + n
+    )  # dark edge, 2-px colour band
     assert both[6, 6] == 1 and both[2, 6] == 1 + 2 * n
     assert (outline[codes == 0] == 0).all()
     assert ({int(v) % n for v in np.unique(outline)} | {0}) == {0, 1}
@@ -211,8 +219,11 @@ def test_relief_darkens_slopes_only():
     x = np.linspace(15.0, 15.1, 50)
     import xarray as xr
 
-    dem = xr.DataArray(3000 * np.exp(-((x[None, :] - 15.05) ** 2 + (y[:, None] - 37.95) ** 2) / 0.0005), dims=("y", "x"),
-                       coords={"y": y, "x": x})  # fmt: skip
+    dem = xr.DataArray(
+        3000 * np.exp(-((x[None, :] - 15.05) ** 2 + (y[:, None] - 37.95) ** 2) / 0.0005),
+        dims=("y", "x"),
+        coords={"y": y, "x": x},
+    )
     rgba = elements.relief_rgba(dem)
     assert rgba.shape == (50, 50, 4)
     assert (rgba[..., :3] == 0).all()
@@ -223,7 +234,13 @@ def test_relief_darkens_slopes_only():
 def test_matrix_cells_cover_valid_and_unusable_pairs(tmp_path):
     root = write_real_style_root(tmp_path / "root")
     records = json.loads((root / "annotations.json").read_text())
-    bad = dict(next(iter(records.values())), uniqueID=999, primary_date="20190117", secondary_date="20190210", corrupted=1)
+    bad = dict(
+        next(iter(records.values())),
+        uniqueID=999,
+        primary_date="20190117",
+        secondary_date="20190210",
+        corrupted=1,
+    )
     records["999"] = bad
     (root / "annotations.json").write_text(json.dumps(records))
     frame = ThaliaDataset(root).frame(ThaliaDataset(root).frames[0])
@@ -306,12 +323,24 @@ def test_valid_spec_round_trip():
     [
         ("title: Explore", "titel: Explore", "unknown key 'titel'. Did you mean 'title'?"),
         ("    height: 500", "    heigth: 500", "views.map: unknown key 'heigth'. Did you mean 'height'?"),
-        ("    type: layer_map", "    type: layer_mapp", "unknown view type 'layer_mapp'. Did you mean 'layer_map'?"),
+        (
+            "    type: layer_map",
+            "    type: layer_mapp",
+            "unknown view type 'layer_mapp'. Did you mean 'layer_map'?",
+        ),
         ("  - [map, label]", "  - [map, lable]", "unknown view 'lable'. Did you mean 'label'?"),
         ("  layers: [phase, coherence]", "  layers: [phse]", "unknown layer 'phse'. Did you mean 'phase'?"),
-        ("  masks: [deformation]", "  masks: [deformaton]", "unknown mask 'deformaton'. Did you mean 'deformation'?"),
+        (
+            "  masks: [deformation]",
+            "  masks: [deformaton]",
+            "unknown mask 'deformaton'. Did you mean 'deformation'?",
+        ),
         ("mode: explore", "mode: explor", "unknown mode 'explor'. Did you mean 'explore'?"),
-        ("  masks: [deformation]", "  mask: [deformation]", "defaults: unknown key 'mask'. Did you mean 'masks'?"),
+        (
+            "  masks: [deformation]",
+            "  mask: [deformation]",
+            "defaults: unknown key 'mask'. Did you mean 'masks'?",
+        ),
     ],
 )
 def test_spec_errors_suggest_the_right_name(old, new, message):
@@ -356,7 +385,9 @@ def test_app_builds_every_view_of_the_spec(tiny_root):
 # ------------------------------------------------------------------------------ shortcuts, serving
 def test_shortcuts_dispatch_and_are_documented():
     called = []
-    on_key = dispatcher({"next_pair": lambda: called.append("next"), "previous_primary": lambda: called.append("prev")})
+    on_key = dispatcher(
+        {"next_pair": lambda: called.append("next"), "previous_primary": lambda: called.append("prev")}
+    )
     on_key("j")
     on_key("ArrowRight")
     on_key("[")
@@ -388,7 +419,9 @@ def test_keyboard_steps_the_state(state):
 
 
 def test_panel_command_and_bad_root(tmp_path, tiny_root):
-    cmd = serve_module.panel_command(str(tiny_root), port=5123, address="127.0.0.1", extra=["--", "--num-procs", "2"])
+    cmd = serve_module.panel_command(
+        str(tiny_root), port=5123, address="127.0.0.1", extra=["--", "--num-procs", "2"]
+    )
     assert cmd[cmd.index("--port") + 1] == "5123"
     assert "127.0.0.1:5123" in cmd and "--num-procs" in cmd and "--" not in cmd
     assert cmd[-2:] == ["--args", str(tiny_root)]
@@ -407,7 +440,13 @@ def test_dates_matrix_tap_opens_a_pair_and_refuses_unusable_ones(tmp_path):
 
     root = write_real_style_root(tmp_path / "root")
     records = json.loads((root / "annotations.json").read_text())
-    records["999"] = dict(next(iter(records.values())), uniqueID=999, primary_date="20190117", secondary_date="20190210", corrupted=1)
+    records["999"] = dict(
+        next(iter(records.values())),
+        uniqueID=999,
+        primary_date="20190117",
+        secondary_date="20190210",
+        corrupted=1,
+    )
     (root / "annotations.json").write_text(json.dumps(records))
     state = AppState(str(root))
     view = DatesMatrix(state=state)
@@ -428,7 +467,9 @@ def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     series = state.frame_obj.timeseries(state.current.primary)
     items = view.strip.items
     assert [i["key"] for i in items] == [f"{p.primary}_{p.secondary}" for p in series]
-    assert set(view.sources) == {i["key"] for i in items}  # a short series: all drawn around the pair on screen
+    assert set(view.sources) == {
+        i["key"] for i in items
+    }  # a short series: all drawn around the pair on screen
     assert all(src.startswith("data:image/webp;base64,") for src in view.sources.values())
     other = next(i["key"] for i in items if i["key"] != state.pair) if len(items) > 1 else None
     if other:
@@ -437,7 +478,9 @@ def test_timeseries_strip_lists_the_primary_dates_pairs(state):
 
 
 def test_serve_takes_port_and_address_out_of_the_extra_options():
-    rest, port, address = serve_module.split_extra(["--port", "5099", "--", "--address=0.0.0.0", "--num-procs", "2"], 5006, "127.0.0.1")
+    rest, port, address = serve_module.split_extra(
+        ["--port", "5099", "--", "--address=0.0.0.0", "--num-procs", "2"], 5006, "127.0.0.1"
+    )
     assert (rest, port, address) == (["--num-procs", "2"], 5099, "0.0.0.0")
     cmd = serve_module.panel_command("root", port, address, extra=rest)
     assert "localhost:5099" in cmd and "--num-procs" in cmd
@@ -460,6 +503,9 @@ def test_serve_passes_the_store_to_every_process(tiny_root, tmp_path, monkeypatc
             pass
 
     monkeypatch.setattr(serve_module, "start_server", FakePopen)
-    assert serve_module.serve(str(tiny_root), extra=["--store", str(tmp_path / "s"), "--", "--num-procs", "2"]) == 0
+    assert (
+        serve_module.serve(str(tiny_root), extra=["--store", str(tmp_path / "s"), "--", "--num-procs", "2"])
+        == 0
+    )
     assert seen["env"][serve_module.STORE_ENV] == str(tmp_path / "s")
     assert "--store" not in seen["cmd"] and "--num-procs" in seen["cmd"]

@@ -94,11 +94,14 @@ def test_the_notification_sink_gets_escaped_text_only():
 
 
 def test_describe_says_what_failed_why_and_what_to_do():
-    assert "read-only" in describe(PermissionError(errno.EACCES, "Permission denied", "/data/store"), "saving p")
+    assert "read-only" in describe(
+        PermissionError(errno.EACCES, "Permission denied", "/data/store"), "saving p"
+    )
     full = describe(OSError(errno.ENOSPC, "No space left on device"), "saving p")
     assert full.startswith("saving p failed: No space left on device") and "free some space" in full
     assert describe(icechunk.IcechunkError("  x ref not found `main`\n  | context"), "reading") == (
-        "reading failed: IcechunkError: ref not found `main`.")  # fmt: skip
+        "reading failed: IcechunkError: ref not found `main`."
+    )
     assert describe(InvalidEditError("bad label.", "Fix it."), "saving p") == "saving p: bad label. Fix it."
     assert len(describe(RuntimeError("x" * 5000))) <= messages.MAX_CHARS
 
@@ -148,7 +151,9 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     state.go(pairs[3])
     assert "wrapped phase cannot be read" in view._failures[value_slot(0)]
     assert view._problem.visible and str(pairs[3]) in view._problem.object
-    assert any(m.level == "error" and "wrapped phase" in m.text and "blosc" in m.text for m in messages), messages
+    assert any(m.level == "error" and "wrapped phase" in m.text and "blosc" in m.text for m in messages), (
+        messages
+    )
     label = app.views["label"]._pane.object
     assert "thalia-caption" in label  # the card still shows the pair's labels
     items = {it["key"]: it for it in app.views["timeseries"].strip.items}
@@ -209,7 +214,9 @@ def test_no_store_can_be_created_edits_are_kept_and_the_page_says_where_to_save(
     app = ExplorerApp(str(tiny_root), "annotate")
     message = app.state.message
     assert message.level == "warning" and "--store" in message.text and "THALIA_STORE" in message.text
-    edit = app.edit  # editing stays on: the store would be created by the first save, which cannot happen here
+    edit = (
+        app.edit
+    )  # editing stays on: the store would be created by the first save, which cannot happen here
     assert edit is not None and app.views["map"] is not None and app.state.current is not None
     edit.author = "ana"
     edit.set_field("caption", "waits for a writable store")
@@ -234,14 +241,18 @@ def editing(tiny_root, tmp_path, monkeypatch):
     forget_stores()
 
 
-@pytest.mark.parametrize("error", [
-    PermissionError(errno.EACCES, "Permission denied", "/store/.lock"),
-    OSError(errno.ENOSPC, "No space left on device"),
-    icechunk.IcechunkError("  x failed to write the manifest"),
-    zarr.errors.ContainsArrayError("the path is an array"),
-    InvalidEditError("a mask holds codes outside the schema.", "Clear them."),
-    AnnotationStoreError("the store is locked.", "Try again."),
-], ids=lambda e: type(e).__name__)  # fmt: skip
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(errno.EACCES, "Permission denied", "/store/.lock"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        icechunk.IcechunkError("  x failed to write the manifest"),
+        zarr.errors.ContainsArrayError("the path is an array"),
+        InvalidEditError("a mask holds codes outside the schema.", "Clear them."),
+        AnnotationStoreError("the store is locked.", "Try again."),
+    ],
+    ids=lambda e: type(e).__name__,
+)
 def test_every_kind_of_save_failure_is_a_notification_and_the_edits_stay(editing, monkeypatch, error):
     app, edit, _ = editing
     pair = app.state.current
@@ -277,8 +288,11 @@ def test_a_store_that_disappears_is_reported_on_save_and_used_again_when_it_is_b
 def test_one_step_is_one_batch_that_every_view_sees_once(tiny_root):
     state = AppState(str(tiny_root))
     calls = []
-    state.watch(lambda *events: calls.append(sorted(e.name for e in events)), ["frame", "primary", "secondary", "pair"],
-                "a view")  # fmt: skip
+    state.watch(
+        lambda *events: calls.append(sorted(e.name for e in events)),
+        ["frame", "primary", "secondary", "pair"],
+        "a view",
+    )
     other = state.dataset.frames[-1]
     target = state.dataset.frame(other).pairs[2]
     state.go(target)  # frame, dates and pair at once
@@ -293,7 +307,12 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
     nav: Navigation = app.navigation
     nav.read("?mode=annotate&extra=1")
     first = nav.search()
-    assert parse_query(first) == {"mode": "annotate", "extra": "1", "frame": app.state.frame, "pair": app.state.pair}
+    assert parse_query(first) == {
+        "mode": "annotate",
+        "extra": "1",
+        "frame": app.state.frame,
+        "pair": app.state.pair,
+    }
     nav.write()
     assert nav.history.search == first
     nav.keys._handle_msg({"key": "j"})
@@ -338,8 +357,12 @@ def test_the_history_component_takes_only_well_formed_messages():
 
 
 def test_flags_of_a_damaged_record_show_nothing_rather_than_fail():
-    record = {"orbital_fringes": "<script>alert(1)</script>", "atmospheric_fringes": 3, "low_coherence": None,
-              "glacier_fringes": 10**400}  # fmt: skip
+    record = {
+        "orbital_fringes": "<script>alert(1)</script>",
+        "atmospheric_fringes": 3,
+        "low_coherence": None,
+        "glacier_fringes": 10**400,
+    }
     assert schema.flag_value(record, "orbital_fringes") == 0
     assert schema.flags_text(record) == "strat.+turb., glacier"
     assert schema.flags_text(None) == ""

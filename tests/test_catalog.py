@@ -16,33 +16,105 @@ ETNA = "124D_05291_081406"
 REUNION = "144A_SM_REUN_S6"
 
 
-def record(uid, frame, p, s, label=("Non_Deformation",), activity=(), intensity=(), phase="Rest", caption="", **flags):
-    rec = {"uniqueID": uid, "frameID": frame, "primary_date": p, "secondary_date": s, **dict.fromkeys(schema.FLAG_FIELDS, 0),
-           "label": list(label), "activity_type": list(activity), "intensity_level": list(intensity), "phase": phase,
-           "confidence": flags.pop("confidence", 0.8), "is_crowd": int(len(activity) > 1), "caption": caption}  # fmt: skip
+def record(
+    uid, frame, p, s, label=("Non_Deformation",), activity=(), intensity=(), phase="Rest", caption="", **flags
+):
+    rec = {
+        "uniqueID": uid,
+        "frameID": frame,
+        "primary_date": p,
+        "secondary_date": s,
+        **dict.fromkeys(schema.FLAG_FIELDS, 0),
+        "label": list(label),
+        "activity_type": list(activity),
+        "intensity_level": list(intensity),
+        "phase": phase,
+        "confidence": flags.pop("confidence", 0.8),
+        "is_crowd": int(len(activity) > 1),
+        "caption": caption,
+    }
     rec.update(flags)
     return rec
 
 
 RECORDS = [
-    record(1, ETNA, "20180105", "20180117", ["Deformation"], ["Dyke"], ["High"], "Unrest",
-           "A High-intensity Dyke-type uplift pattern near the summit of Etna.", atmospheric_fringes=2),
-    record(2, ETNA, "20180105", "20180129", ["Deformation"], ["Sill", "Dyke"], ["Low", "Medium"], "Unrest",
-           "A sill near the summit and a dyke on the flank.", confidence=0.6),
-    record(3, ETNA, "20190601", "20190613", caption="No deformation; turbulent atmosphere.", atmospheric_fringes=3),
+    record(
+        1,
+        ETNA,
+        "20180105",
+        "20180117",
+        ["Deformation"],
+        ["Dyke"],
+        ["High"],
+        "Unrest",
+        "A High-intensity Dyke-type uplift pattern near the summit of Etna.",
+        atmospheric_fringes=2,
+    ),
+    record(
+        2,
+        ETNA,
+        "20180105",
+        "20180129",
+        ["Deformation"],
+        ["Sill", "Dyke"],
+        ["Low", "Medium"],
+        "Unrest",
+        "A sill near the summit and a dyke on the flank.",
+        confidence=0.6,
+    ),
+    record(
+        3,
+        ETNA,
+        "20190601",
+        "20190613",
+        caption="No deformation; turbulent atmosphere.",
+        atmospheric_fringes=3,
+    ),
     record(4, ETNA, "20190601", "20190625", caption="Corrupted by processing stripes.", corrupted=1),
-    record(5, REUNION, "20200110", "20200122", ["Earthquake"], ["Earthquake"], ["None"], "None",
-           "An earthquake south of the volcano.", low_coherence=1),
-    record(6, REUNION, "20200110", "20210115", ["Deformation", "Earthquake"], ["Mogi", "Earthquake"], ["Medium", "None"],
-           "Rebound", "Mogi subsidence at the summit and an earthquake.", orbital_fringes=1, confidence=0.5),
-    record(7, REUNION, "20141201", "20141213", caption="Quiet volcano, vertical stratification.", atmospheric_fringes=1),
-]  # fmt: skip
+    record(
+        5,
+        REUNION,
+        "20200110",
+        "20200122",
+        ["Earthquake"],
+        ["Earthquake"],
+        ["None"],
+        "None",
+        "An earthquake south of the volcano.",
+        low_coherence=1,
+    ),
+    record(
+        6,
+        REUNION,
+        "20200110",
+        "20210115",
+        ["Deformation", "Earthquake"],
+        ["Mogi", "Earthquake"],
+        ["Medium", "None"],
+        "Rebound",
+        "Mogi subsidence at the summit and an earthquake.",
+        orbital_fringes=1,
+        confidence=0.5,
+    ),
+    record(
+        7,
+        REUNION,
+        "20141201",
+        "20141213",
+        caption="Quiet volcano, vertical stratification.",
+        atmospheric_fringes=1,
+    ),
+]
 QUALITY = {
-    ETNA: {"20180105": {"length": 2, "secondary_date": ["20180117", "20180129"], "uniqueID": [1, 2]},
-           "20190601": {"length": 2, "secondary_date": ["20190613", "20190701"], "uniqueID": [3, -1]}},
-    REUNION: {"20200110": {"length": 2, "secondary_date": ["20200122", "20210115"], "uniqueID": [5, 6]},
-              "20141201": {"length": 1, "secondary_date": ["20141213"], "uniqueID": [7]}},
-}  # fmt: skip
+    ETNA: {
+        "20180105": {"length": 2, "secondary_date": ["20180117", "20180129"], "uniqueID": [1, 2]},
+        "20190601": {"length": 2, "secondary_date": ["20190613", "20190701"], "uniqueID": [3, -1]},
+    },
+    REUNION: {
+        "20200110": {"length": 2, "secondary_date": ["20200122", "20210115"], "uniqueID": [5, 6]},
+        "20141201": {"length": 1, "secondary_date": ["20141213"], "uniqueID": [7]},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +227,12 @@ def test_bad_queries_say_what_is_wrong(cat, query, says):
 
 
 def test_tokenizer_keeps_phrases_and_field_phrases_together():
-    assert [t.text for t in tokenize('volcano:"piton de la" sill "near the summit" x')] == ["volcano:piton de la", "sill", "near the summit", "x"]
+    assert [t.text for t in tokenize('volcano:"piton de la" sill "near the summit" x')] == [
+        "volcano:piton de la",
+        "sill",
+        "near the summit",
+        "x",
+    ]
     assert [t.quoted for t in tokenize('volcano:"piton de la" "a b"')] == [False, True]
     assert parse('volcano:"piton de la"').groups[0][0].text == "volcano:piton de la"
 
@@ -170,12 +247,26 @@ def test_facets_count_each_value_of_the_rows(cat):
 
 
 def test_review_scores_add_model_columns_and_disagreement(cat, tmp_path):
-    metrics = {"pairs": {
-        key(1): {"metrics": {"tp": 90, "fp": 5, "fn": 5, "tn": 900, "iou": 0.9, "f1": 0.95}, "deformation_pixels": 95},
-        key(2): {"metrics": {"tp": 10, "fp": 50, "fn": 80, "tn": 900, "iou": 0.07, "f1": 0.13}, "deformation_pixels": 60},
-        key(3): {"metrics": {"tp": 0, "fp": 40, "fn": 0, "tn": 900, "iou": 0.0, "f1": 0.0}, "deformation_pixels": 40},
-        key(7): {"metrics": {"tp": 0, "fp": 0, "fn": 0, "tn": 900, "iou": 1.0, "f1": 1.0}, "deformation_pixels": 0},
-    }}  # fmt: skip
+    metrics = {
+        "pairs": {
+            key(1): {
+                "metrics": {"tp": 90, "fp": 5, "fn": 5, "tn": 900, "iou": 0.9, "f1": 0.95},
+                "deformation_pixels": 95,
+            },
+            key(2): {
+                "metrics": {"tp": 10, "fp": 50, "fn": 80, "tn": 900, "iou": 0.07, "f1": 0.13},
+                "deformation_pixels": 60,
+            },
+            key(3): {
+                "metrics": {"tp": 0, "fp": 40, "fn": 0, "tn": 900, "iou": 0.0, "f1": 0.0},
+                "deformation_pixels": 40,
+            },
+            key(7): {
+                "metrics": {"tp": 0, "fp": 0, "fn": 0, "tn": 900, "iou": 1.0, "f1": 1.0},
+                "deformation_pixels": 0,
+            },
+        }
+    }
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     reviewed = cat.with_review(tmp_path)
     assert sorted(keys(reviewed, "model:positive")) == sorted([key(1), key(2), key(3)])
@@ -203,9 +294,18 @@ def test_catalogue_of_a_root_applies_the_store_corrections(tiny_root, tmp_path):
     masks = {m: a.copy() for m, a in ann.masks.items()}
     masks[schema.ACTIVITY_MASK][20:40, 20:40] = 2  # a dyke
     masks[schema.INTENSITY_MASK][20:40, 20:40] = 3
-    masks[schema.DEFORMATION_MASK], masks[schema.INTENSITY_MASK] = schema.consistent_masks(masks[schema.ACTIVITY_MASK], masks[schema.INTENSITY_MASK])
-    rec = dict(ann.record, label=["Deformation"], activity_type=["Dyke"], intensity_level=["High"], phase="Unrest",
-               is_crowd=0, caption="Corrected: a dyke intrusion missed by the first annotator.")  # fmt: skip
+    masks[schema.DEFORMATION_MASK], masks[schema.INTENSITY_MASK] = schema.consistent_masks(
+        masks[schema.ACTIVITY_MASK], masks[schema.INTENSITY_MASK]
+    )
+    rec = dict(
+        ann.record,
+        label=["Deformation"],
+        activity_type=["Dyke"],
+        intensity_level=["High"],
+        phase="Unrest",
+        is_crowd=0,
+        caption="Corrected: a dyke intrusion missed by the first annotator.",
+    )
     store.save_pair(negative, masks, rec, author="ana", message="missed dyke", base=ann.version)
     fixed = cat.with_corrections(store)
     assert keys(fixed, "by:ana") == [negative.key]

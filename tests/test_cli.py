@@ -42,7 +42,9 @@ def test_validate_and_info_on_generated_data(capsys, tiny_root, tiny_root_v3):
 
 
 def _corrupt_chunk(root: Path) -> None:
-    chunk = root / f"{realistic.FRAME}.zarr" / "insar_difference" / "0.0.0.0"  # the valid pair 20190105 -> 20190117
+    chunk = (
+        root / f"{realistic.FRAME}.zarr" / "insar_difference" / "0.0.0.0"
+    )  # the valid pair 20190105 -> 20190117
     chunk.write_bytes(b"\x00garbage" * 16)
 
 
@@ -76,7 +78,12 @@ def test_console_script_prints_no_traceback(tmp_path):
     roots = _bad_roots(tmp_path)
     for name in ("malformed annotations", "no such path"):
         root, expected = roots[name]
-        proc = subprocess.run([sys.executable, "-m", "thalia_viewer.cli", "info", str(root)], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "thalia_viewer.cli", "info", str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 2
         assert expected in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1  # one paragraph
@@ -95,9 +102,31 @@ def test_validate_reports_bad_records_and_codes(capsys, tmp_path):
 
 
 def test_unknown_pair_and_layer(capsys, tiny_root, tmp_path):
-    code, _, err = run(capsys, "render", tiny_root, "--frame", "124D_05291_081406", "--primary", "20000101",
-                       "--secondary", "20000113", "--out", tmp_path / "x.png")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "render",
+        tiny_root,
+        "--frame",
+        "124D_05291_081406",
+        "--primary",
+        "20000101",
+        "--secondary",
+        "20000113",
+        "--out",
+        tmp_path / "x.png",
+    )
     assert code == 2 and "has no valid pair" in err
-    code, _, err = run(capsys, "render", tiny_root, "--frame", "nope", "--primary", "20000101",
-                       "--secondary", "20000113", "--out", tmp_path / "x.png")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "render",
+        tiny_root,
+        "--frame",
+        "nope",
+        "--primary",
+        "20000101",
+        "--secondary",
+        "20000113",
+        "--out",
+        tmp_path / "x.png",
+    )
     assert code == 2 and "no frame 'nope'" in err

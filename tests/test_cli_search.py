@@ -52,8 +52,16 @@ def test_search_errors_are_one_paragraph(capsys, catalogue_root, tmp_path):
 def test_search_with_a_review_run(capsys, catalogue_root, tmp_path):
     cat = Catalog.from_root(catalogue_root)
     pos, neg = cat.search("label:positive")["key"].iloc[0], cat.search("label:negative")["key"].iloc[0]
-    pairs = {pos: {"metrics": {"tp": 0, "fp": 0, "fn": 50, "tn": 10, "iou": 0.0, "f1": 0.0}, "deformation_pixels": 0},
-             neg: {"metrics": {"tp": 0, "fp": 30, "fn": 0, "tn": 10, "iou": 0.0, "f1": 0.0}, "deformation_pixels": 30}}
+    pairs = {
+        pos: {
+            "metrics": {"tp": 0, "fp": 0, "fn": 50, "tn": 10, "iou": 0.0, "f1": 0.0},
+            "deformation_pixels": 0,
+        },
+        neg: {
+            "metrics": {"tp": 0, "fp": 30, "fn": 0, "tn": 10, "iou": 0.0, "f1": 0.0},
+            "deformation_pixels": 30,
+        },
+    }
     (tmp_path / "metrics.json").write_text(json.dumps({"pairs": pairs}))
     code, out, err = run(capsys, "search", catalogue_root, "disagree:yes", "--review", tmp_path, "--json")
     assert code == 0, err
@@ -69,14 +77,23 @@ def test_stats_prints_tables_and_writes_json_and_csv(capsys, catalogue_root, tmp
     assert "Class balance per split" in out and "Positive pairs per frame and month" in out
     code, out, _ = run(capsys, "stats", catalogue_root, "--json", "--query", "frame:124D*")
     data = json.loads(out)
-    assert data["totals"]["frames"] == 2 and {r["frame"] for r in data["frames"]} == {"124D_05291_081406", "124D_04854_171313"}
+    assert data["totals"]["frames"] == 2 and {r["frame"] for r in data["frames"]} == {
+        "124D_05291_081406",
+        "124D_04854_171313",
+    }
     assert sum(r["pairs"] for r in data["frames"]) == data["totals"]["pairs"]
     code, out, _ = run(capsys, "stats", catalogue_root, "--csv", tmp_path / "tables")
-    assert code == 0 and (tmp_path / "tables" / "frames.csv").exists() and (tmp_path / "tables" / "monthly.csv").exists()
+    assert (
+        code == 0
+        and (tmp_path / "tables" / "frames.csv").exists()
+        and (tmp_path / "tables" / "monthly.csv").exists()
+    )
 
 
 def test_synth_catalogue_writes_a_metadata_only_root(capsys, tmp_path):
-    code, out, err = run(capsys, "synth", tmp_path / "cat", "--catalogue", "--fill", "0", "--size", "64", "64")
+    code, out, err = run(
+        capsys, "synth", tmp_path / "cat", "--catalogue", "--fill", "0", "--size", "64", "64"
+    )
     assert code == 0, err
     assert "38 frames, 19919 records" in out and "up to 320 primary dates" in out
     code, _, err = run(capsys, "synth", tmp_path / "cat", "--catalogue")
@@ -92,9 +109,17 @@ def test_commands_find_the_corrections_where_the_app_saves_them(capsys, tiny_roo
     pair = ds.pairs()[0]
     store = AnnotationStore(tmp_path / "store", dataset=ds)
     ann = store.read_merged(pair)
-    store.save_pair(pair, ann.masks, dict(ann.record, caption="checked again by zoe"), author="zoe",
-                    message="caption", base=ann.version)
-    assert json.loads(run(capsys, "search", tiny_root, "by:zoe", "--json")[1])["count"] == 0  # ROOT/.thalia: none
+    store.save_pair(
+        pair,
+        ann.masks,
+        dict(ann.record, caption="checked again by zoe"),
+        author="zoe",
+        message="caption",
+        base=ann.version,
+    )
+    assert (
+        json.loads(run(capsys, "search", tiny_root, "by:zoe", "--json")[1])["count"] == 0
+    )  # ROOT/.thalia: none
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "store"))
     code, out, err = run(capsys, "search", tiny_root, "by:zoe", "--json")
     assert code == 0, err

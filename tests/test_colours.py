@@ -38,7 +38,9 @@ PHASE = colormap_for("phase")
 
 def test_colour_science_matches_published_values():
     # CIEDE2000 test data of Sharma, Wu & Dalal (2005), pairs 1 and 7
-    assert float(delta_e(np.array([50, 2.6772, -79.7751]), np.array([50, 0, -82.7485]))) == pytest.approx(2.0425, abs=1e-3)
+    assert float(delta_e(np.array([50, 2.6772, -79.7751]), np.array([50, 0, -82.7485]))) == pytest.approx(
+        2.0425, abs=1e-3
+    )
     assert float(delta_e(np.array([50, 0, 0]), np.array([50, -1, 2]))) == pytest.approx(2.3669, abs=1e-3)
     np.testing.assert_allclose(srgb_to_lab("#ff0000")[0], [53.24, 80.09, 67.20], atol=0.02)
     # a deuteranope sees red and green alike, a tritanope does not
@@ -49,9 +51,11 @@ def test_colour_science_matches_published_values():
 
 
 def test_earthquakes_share_one_colour_and_every_other_class_has_its_own():
-    quakes = {schema.class_by_name(schema.DEFORMATION_CLASSES, "Earthquake").color,
-              schema.class_by_name(schema.ACTIVITY_TYPES, "Earthquake").color,
-              schema.class_by_name(schema.INTENSITY_LEVELS, "None").color}  # fmt: skip
+    quakes = {
+        schema.class_by_name(schema.DEFORMATION_CLASSES, "Earthquake").color,
+        schema.class_by_name(schema.ACTIVITY_TYPES, "Earthquake").color,
+        schema.class_by_name(schema.INTENSITY_LEVELS, "None").color,
+    }
     assert len(quakes) == 1
     assert schema.UNPLACED_ACTIVITY_CLASS.color == schema.UNPLACED_INTENSITY_CLASS.color
     n_classes = sum(len(t) for t in TABLES.values())
@@ -86,7 +90,10 @@ def test_a_fill_changes_the_phase_under_it_visibly_and_keeps_classes_apart():
 
 
 def test_intensity_darkens_as_it_grows():
-    lightness = [srgb_to_lab(schema.class_by_name(schema.INTENSITY_LEVELS, n).color)[0, 0] for n in ("Low", "Medium", "High")]
+    lightness = [
+        srgb_to_lab(schema.class_by_name(schema.INTENSITY_LEVELS, n).color)[0, 0]
+        for n in ("Low", "Medium", "High")
+    ]
     assert lightness == sorted(lightness, reverse=True)
 
 

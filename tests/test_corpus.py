@@ -35,6 +35,7 @@ REPAIR = "repair"  # run when the CLI has it (it fixes zarr-2 gaps in place, so 
 def fingerprint(root: Path) -> dict[str, str]:
     """Every file and folder under ``root`` (or the file itself): a hash of small files' bytes (JSON, metadata),
     size and modification time (ns) of the others (chunks: any write changes them)."""
+
     def mark(path: Path) -> str:
         st = path.stat()
         if st.st_size <= SMALL_FILE:
@@ -87,31 +88,78 @@ class FakeServer:
 
 def commands(root: Path, target: Target, damage: Damage, work: Path) -> dict[str, list[str]]:
     """The argument lists of every command to run on ``root`` (outputs go under ``work``)."""
-    primary, secondary = (target.primary, target.secondary) if damage.pair == "damaged" else target.negative[:2]
+    primary, secondary = (
+        (target.primary, target.secondary) if damage.pair == "damaged" else target.negative[:2]
+    )
     r = str(root)
-    # fmt: off
+
     cmds = {
         corpus.INFO: ["info", r],
         "info --frame": ["info", r, "--frame", FRAME],
         corpus.VALIDATE: ["validate", r],
         corpus.DEEP: ["validate", r, "--deep", "--workers", "2"],
         corpus.RENDER: [
-            "render", r, "--frame", FRAME, "--primary", primary, "--secondary", secondary, "--layers", ALL_LAYERS,
-            "--out", str(work / "render.png"), "--width", "96",
+            "render",
+            r,
+            "--frame",
+            FRAME,
+            "--primary",
+            primary,
+            "--secondary",
+            secondary,
+            "--layers",
+            ALL_LAYERS,
+            "--out",
+            str(work / "render.png"),
+            "--width",
+            "96",
         ],
         "history": ["history", r],
         "tag": ["tag", r, "corpus-release"],
         corpus.EXPORT: ["export", r, str(work / "export"), "--store", str(work / "store")],
-        corpus.PREDICT: ["predict", r, "--model", "thalia-small", "--out", str(work / "pred"), "--split", "train",
-                         "--threads", "--workers", "1"],
-        corpus.TRAIN: [
-            "train", r, "--model", "thalia-small", "--out", "corpus-model", "--check", "--crop", "64",
-            "--zoo", str(work / "zoo"), "--checkpoint-dir", str(work / "ckpt"),
+        corpus.PREDICT: [
+            "predict",
+            r,
+            "--model",
+            "thalia-small",
+            "--out",
+            str(work / "pred"),
+            "--split",
+            "train",
+            "--threads",
+            "--workers",
+            "1",
         ],
-        corpus.EVALUATE: ["evaluate", r, "--model", "thalia-small", "--split", "train", "--seeds", "0", "--crop", "64"],
+        corpus.TRAIN: [
+            "train",
+            r,
+            "--model",
+            "thalia-small",
+            "--out",
+            "corpus-model",
+            "--check",
+            "--crop",
+            "64",
+            "--zoo",
+            str(work / "zoo"),
+            "--checkpoint-dir",
+            str(work / "ckpt"),
+        ],
+        corpus.EVALUATE: [
+            "evaluate",
+            r,
+            "--model",
+            "thalia-small",
+            "--split",
+            "train",
+            "--seeds",
+            "0",
+            "--crop",
+            "64",
+        ],
         corpus.SERVE: ["serve", r, "--port", "1"],
     }
-    # fmt: on
+
     # last: these may write into the root (repair fixes it in place; synth fills an empty folder)
     if "repair" in _subcommands():
         cmds[REPAIR] = ["repair", r]
@@ -148,14 +196,24 @@ def check(name: str, damage: Damage, target: Target, outcome: Outcome, root: Pat
     problems = []
     writes = (name == "synth" and damage.name == "empty root") or name == REPAIR
     refuses = name in damage.must_fail or name in ("history", "tag", "synth")
-    expected = {EXIT_OK, EXIT_PROBLEM} if name == REPAIR else {EXIT_OK} if writes else {EXIT_PROBLEM} if refuses else {EXIT_OK, EXIT_PROBLEM}
+    expected = (
+        {EXIT_OK, EXIT_PROBLEM}
+        if name == REPAIR
+        else {EXIT_OK}
+        if writes
+        else {EXIT_PROBLEM}
+        if refuses
+        else {EXIT_OK, EXIT_PROBLEM}
+    )
     if outcome.code not in expected:
         problems.append(f"exit {outcome.code}, expected {sorted(expected)}")
     if "Traceback" in outcome.err + outcome.out:
         problems.append("printed a traceback")
     if outcome.changed and not writes:
         problems.append(f"changed {outcome.changed[:3]}")
-    if outcome.code == EXIT_PROBLEM and not (name in (corpus.VALIDATE, corpus.DEEP) and not outcome.err.strip()):
+    if outcome.code == EXIT_PROBLEM and not (
+        name in (corpus.VALIDATE, corpus.DEEP) and not outcome.err.strip()
+    ):
         lines = [ln for ln in outcome.err.splitlines() if ln.strip()]
         errors = [ln for ln in lines if ": error: " in ln]
         if len(errors) != 1:
@@ -166,7 +224,9 @@ def check(name: str, damage: Damage, target: Target, outcome: Outcome, root: Pat
                 problems.append(f"error does not name {named!r}: {outcome.err.strip()[:300]!r}")
     reports = name == corpus.DEEP or (name == corpus.VALIDATE and not damage.deep)
     if reports and damage.finds not in outcome.out + outcome.err:
-        problems.append(f"validate does not report {damage.finds!r}: {(outcome.out + outcome.err).strip()[-400:]!r}")
+        problems.append(
+            f"validate does not report {damage.finds!r}: {(outcome.out + outcome.err).strip()[-400:]!r}"
+        )
     return problems
 
 
@@ -198,8 +258,14 @@ def make_workspace(work: Path, base: Path, target: Target) -> Path:
     store = AnnotationStore(work / "store", dataset=ThaliaDataset(base))
     pair = Pair(FRAME, target.primary, target.secondary)
     ann = store.read_merged(pair)
-    store.save_pair(pair, paint(ann.masks, slice(2, 12), slice(2, 12), activity=2, intensity=1), ann.record,
-                    "corpus", "grow the dyke", base=ann.version)  # fmt: skip
+    store.save_pair(
+        pair,
+        paint(ann.masks, slice(2, 12), slice(2, 12), activity=2, intensity=1),
+        ann.record,
+        "corpus",
+        "grow the dyke",
+        base=ann.version,
+    )
     return work
 
 
@@ -227,7 +293,9 @@ def run_damage(
             continue
         outcome = run_command(argv, root)
         results[name] = (outcome, check(name, damage, target, outcome, root))
-        if name == "synth" and outcome.code == EXIT_OK and root.is_dir():  # it filled the empty root: empty it again
+        if (
+            name == "synth" and outcome.code == EXIT_OK and root.is_dir()
+        ):  # it filled the empty root: empty it again
             shutil.rmtree(root)
             root.mkdir()
         for sub in ("export", "pred", "zoo", "ckpt"):
@@ -297,7 +365,10 @@ def matrix(dest: Path, only: set[str] | None = None, damages: str = "") -> None:
             failures += [f"{damage.name} / {name}: {p}" for p in problems]
         print(f"{damage.name[:52]:52s} " + " ".join(cells), flush=True)
     print(f"\n{len(DAMAGES)} damaged roots x {len(header or [])} commands; {len(failures)} failed checks")
-    print("seconds per command: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])))
+    print(
+        "seconds per command: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(seconds.items(), key=lambda kv: -kv[1]))
+    )
     for f in failures:
         print(" -", f)
 
@@ -317,9 +388,26 @@ def test_a_real_training_run_on_a_damaged_root_stops_with_the_pair_named(corpus_
     roots, target = corpus_roots
     root = roots["corrupt coherence chunk"]
     before = fingerprint(root)
-    argv = ["train", str(root), "--model", "thalia-small", "--out", "corpus-run", "--epochs", "1", "--crop", "64",
-            "--batch-size", "8", "--eval-seeds", "--keep-threshold", "--zoo", str(workspace / "zoo"),
-            "--checkpoint-dir", str(workspace / "ckpt")]  # fmt: skip
+    argv = [
+        "train",
+        str(root),
+        "--model",
+        "thalia-small",
+        "--out",
+        "corpus-run",
+        "--epochs",
+        "1",
+        "--crop",
+        "64",
+        "--batch-size",
+        "8",
+        "--eval-seeds",
+        "--keep-threshold",
+        "--zoo",
+        str(workspace / "zoo"),
+        "--checkpoint-dir",
+        str(workspace / "ckpt"),
+    ]
     assert main(argv) == EXIT_PROBLEM
     err = capsys.readouterr().err
     assert f"insar_coherence of pair {target.key} cannot be read" in err and "Traceback" not in err
@@ -327,11 +415,25 @@ def test_a_real_training_run_on_a_damaged_root_stops_with_the_pair_named(corpus_
 
 
 @pytest.mark.timeout(180)  # a guard against the old hang (> 4 min), not a timing
-@pytest.mark.parametrize(("name", "code"), [("tiny 8 x 8 frame", EXIT_OK), ("tiny 1 x 1 frame", EXIT_PROBLEM)])
+@pytest.mark.parametrize(
+    ("name", "code"), [("tiny 8 x 8 frame", EXIT_OK), ("tiny 1 x 1 frame", EXIT_PROBLEM)]
+)
 def test_tiny_frames_render_at_the_default_width_or_refuse(corpus_roots, tmp_path, capsys, name, code):
     roots, target = corpus_roots
-    argv = ["render", str(roots[name]), "--frame", FRAME, "--primary", target.primary, "--secondary", target.secondary,
-            "--layers", "phase,coherence,dem,mask", "--out", str(tmp_path / "tiny.png")]  # fmt: skip
+    argv = [
+        "render",
+        str(roots[name]),
+        "--frame",
+        FRAME,
+        "--primary",
+        target.primary,
+        "--secondary",
+        target.secondary,
+        "--layers",
+        "phase,coherence,dem,mask",
+        "--out",
+        str(tmp_path / "tiny.png"),
+    ]
     assert main(argv) == code
     err = capsys.readouterr().err
     if code == EXIT_OK:

@@ -118,11 +118,18 @@ def test_export_round_trip(tiny_root, tmp_path):
     assert np.array_equal(layers["intensity"], masks[INT])
     rec = exported.annotation(edited)
     # the source file has no polygons: the edited record's are in cube pixels, under their own key
-    assert schema.POLYGONS_FIELD not in rec and {k: v for k, v in rec.items() if k != schema.CUBE_POLYGONS_FIELD} == record
+    assert (
+        schema.POLYGONS_FIELD not in rec
+        and {k: v for k, v in rec.items() if k != schema.CUBE_POLYGONS_FIELD} == record
+    )
     cube_px = rec[schema.CUBE_POLYGONS_FIELD]
     assert len(cube_px) == 2 and all(len(p) >= 6 and len(p) % 2 == 0 for p in cube_px)
     assert iou(fill(cube_px, frame.shape), masks[DEF] > 0) > 0.95
-    assert list(rec) == [*list(record)[:-2], schema.CUBE_POLYGONS_FIELD, *list(record)[-2:]]  # before is_crowd
+    assert list(rec) == [
+        *list(record)[:-2],
+        schema.CUBE_POLYGONS_FIELD,
+        *list(record)[-2:],
+    ]  # before is_crowd
     assert [c.polygons_key for c in summary.changed] == [schema.CUBE_POLYGONS_FIELD] * 2
     assert "cube pixels" in str(summary)
     assert exported.annotation(dropped)["corrupted"] == 1 and dropped not in got.pairs

@@ -59,7 +59,9 @@ def session_as(tiny_root, store_path, identity: Identity, **params) -> EditSessi
 def paint(edit: EditSession) -> None:
     """A stroke of the picked class across the middle of the pair on screen."""
     rows, cols = edit.state.frame_obj.shape
-    edit.editor.brush(np.array([[rows // 2, c] for c in range(10, cols - 10, 4)]), 3, MaskClass.from_names("Dyke", "High"))
+    edit.editor.brush(
+        np.array([[rows // 2, c] for c in range(10, cols - 10, 4)]), 3, MaskClass.from_names("Dyke", "High")
+    )
     edit._changed()
 
 
@@ -70,13 +72,21 @@ def test_roles_file_gives_users_groups_and_default_their_roles(roles):
     assert roles.role_of("zoe", groups=["ml-team"]) is Role.TRAINER  # a group the login provider reports
     assert roles.role_of("ana", groups=["ml-team"]) is Role.ANNOTATOR  # a user's own entry wins
     assert roles.role_of("stranger") is Role.VIEWER
-    assert roles.role_of(None) is Role.VIEWER  # no login with a roles file: names typed in a page prove nothing
+    assert (
+        roles.role_of(None) is Role.VIEWER
+    )  # no login with a roles file: names typed in a page prove nothing
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    (Role.VIEWER, set()), (Role.ANNOTATOR, {Action.SAVE, Action.REVERT}),
-    (Role.REVIEWER, {Action.SAVE, Action.REVERT, Action.TAG}), (Role.TRAINER, set(Action)), (Role.ADMIN, set(Action)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.VIEWER, set()),
+        (Role.ANNOTATOR, {Action.SAVE, Action.REVERT}),
+        (Role.REVIEWER, {Action.SAVE, Action.REVERT, Action.TAG}),
+        (Role.TRAINER, set(Action)),
+        (Role.ADMIN, set(Action)),
+    ],
+)
 def test_each_role_may_do_what_the_ladder_says(role, allowed):
     who = Identity("someone", role)
     assert {a for a in Action if who.can(a)} == allowed
@@ -92,11 +102,17 @@ def test_without_login_or_roles_file_the_local_user_may_do_everything():
     assert Identity("ana", Role.ANNOTATOR).author("mallory") == "ana"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("users: {ana: anotator}", "Did you mean 'annotator'"), ("default: boss", "unknown role 'boss'"),
-    ("groups: {g: {members: [a]}}", "needs a role"), ("people: {}", "unknown key 'people'"), ("users: [ana]", "map names"),
-    ("users: {ana: viewer\n", "not valid YAML"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("users: {ana: anotator}", "Did you mean 'annotator'"),
+        ("default: boss", "unknown role 'boss'"),
+        ("groups: {g: {members: [a]}}", "needs a role"),
+        ("people: {}", "unknown key 'people'"),
+        ("users: [ana]", "map names"),
+        ("users: {ana: viewer\n", "not valid YAML"),
+    ],
+)
 def test_bad_roles_files_say_what_is_wrong(tmp_path, text, message):
     path = tmp_path / "roles.yaml"
     path.write_text(text)
@@ -116,7 +132,9 @@ def test_a_viewers_save_is_refused_by_the_server(tiny_root, tmp_path, roles):
     edit = session_as(tiny_root, tmp_path / "store", identify("vic", (), roles), author="vic")
     paint(edit)
     assert edit.dirty
-    assert edit.save() is False  # the server-side path itself, as a hidden button's click or a forged event reaches it
+    assert (
+        edit.save() is False
+    )  # the server-side path itself, as a hidden button's click or a forged event reaches it
     assert edit.state.message.level == "error" and "may not save corrections" in edit.state.message.text
     assert edit.store.history() == [] and edit.store.events() == []
     assert edit.revert("0" * 20) is None and "may not revert" in edit.state.message.text
@@ -199,11 +217,15 @@ def test_accept_on_an_unlabelled_pair_takes_the_records_class_else_unidentified(
     blank = np.zeros((20, 20), np.uint8)
     mask = np.zeros((20, 20), bool)
     mask[2:6, 2:6] = True
-    a, i, how = accepted_masks(mask, blank, blank, {"activity_type": ["Sill", "Dyke"], "intensity_level": ["High", "Low"]})
+    a, i, how = accepted_masks(
+        mask, blank, blank, {"activity_type": ["Sill", "Dyke"], "intensity_level": ["High", "Low"]}
+    )
     assert set(np.unique(a[mask])) == {SILL} and set(np.unique(i[mask])) == {HIGH} and "record" in how
     a, i, _ = accepted_masks(mask, blank, blank, {"activity_type": []})
     assert set(np.unique(a[mask])) == {UNIDENTIFIED}
-    assert record_class({"activity_type": ["Earthquake"], "intensity_level": ["None"]}) == MaskClass(schema.EARTHQUAKE_ACTIVITY)
+    assert record_class({"activity_type": ["Earthquake"], "intensity_level": ["None"]}) == MaskClass(
+        schema.EARTHQUAKE_ACTIVITY
+    )
 
 
 def test_accepting_a_prediction_in_the_session_keeps_the_pairs_classes(tiny_root, tmp_path):
@@ -258,7 +280,9 @@ def test_a_draft_restores_unsaved_edits_in_a_new_session_and_keeps_conflicts(tin
     assert not reloaded.dirty
     assert reloaded.restore_draft(draft)
     assert reloaded.dirty and reloaded.unsaved
-    assert np.array_equal(reloaded.editor.masks[schema.ACTIVITY_MASK], edit.editor.masks[schema.ACTIVITY_MASK])
+    assert np.array_equal(
+        reloaded.editor.masks[schema.ACTIVITY_MASK], edit.editor.masks[schema.ACTIVITY_MASK]
+    )
     assert reloaded.record(reloaded.pair)["caption"] == "a dyke, drawn before the reload"
     assert "Restored your unsaved edits" in reloaded.state.message.text
     assert not reloaded.restore_draft(draft)  # edits of this session are newer than any draft
@@ -296,7 +320,9 @@ def test_the_browser_keeper_writes_restores_and_removes_drafts(tiny_root, tmp_pa
     assert keeper2.sent[-1] == {"type": "remove", "pair": reloaded.pair.key} and not keeper2.unsaved
     signed_in = session_as(tiny_root, store, Identity("ana", Role.ANNOTATOR))
     keeper3 = BrowserKeeper(signed_in)
-    assert not keeper3.remember_author and keeper3.scope != keeper2.scope  # another user's drafts are not offered
+    assert (
+        not keeper3.remember_author and keeper3.scope != keeper2.scope
+    )  # another user's drafts are not offered
 
 
 # ------------------------------------------------------------------------------- many sessions
@@ -348,7 +374,9 @@ def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(mode, tiny_root, tmp_path, monkeypatch):
+def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(
+    mode, tiny_root, tmp_path, monkeypatch
+):
     from thalia_viewer.app.explorer import ExplorerApp
     from thalia_viewer.app.extensions import PANEL_EXTENSIONS, needed_extensions
     from thalia_viewer.core.annotations import STORE_ENV
@@ -357,6 +385,8 @@ def test_every_panel_extension_a_mode_renders_is_loaded_for_every_session(mode, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     app = ExplorerApp(str(tiny_root), mode)
     needed = needed_extensions(app.template())
-    assert needed <= set(PANEL_EXTENSIONS), f"{mode} renders {needed - set(PANEL_EXTENSIONS)}: add them to PANEL_EXTENSIONS"
+    assert needed <= set(PANEL_EXTENSIONS), (
+        f"{mode} renders {needed - set(PANEL_EXTENSIONS)}: add them to PANEL_EXTENSIONS"
+    )
     if mode == "review":
         assert "tabulator" in needed

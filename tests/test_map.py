@@ -92,7 +92,10 @@ def test_map_aggregates_at_screen_size_never_above_native(state):
     small = view.shown()[value_slot(0)]
     assert small.values.shape == (50, 60) and small.encoded.shape == (50, 60)
     view.set_screen_size(4000, 4000)
-    assert view.shown()[value_slot(0)].values.shape == (rows, cols)  # capped at native pixels: the browser upsamples
+    assert view.shown()[value_slot(0)].values.shape == (
+        rows,
+        cols,
+    )  # capped at native pixels: the browser upsamples
     e = view._extent
     view.client.sent.clear()
     view.set_view((e.x0, e.x0 + (e.x1 - e.x0) / 4), (e.y0, e.y1))  # native pixels already: nothing to redo
@@ -175,7 +178,9 @@ def test_the_next_and_previous_pairs_are_put_in_the_browser_before_a_step(state)
     view = LayerMap(state=state)
     state.go(state.pairs[1])
     view._aggs.wait_prefetch(timeout=120)
-    view._prefetch(state.current)  # finished now: the neighbours' images go to the pool, their shows to the client
+    view._prefetch(
+        state.current
+    )  # finished now: the neighbours' images go to the pool, their shows to the client
     nb = view.client.neighbours
     assert nb["origin"].endswith(state.pair)
     nxt, prev = state.pairs[2], state.pairs[0]

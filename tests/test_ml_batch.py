@@ -52,9 +52,15 @@ def test_dask_prediction_equals_single_process_and_resumes(tiny_root, zoo_dir, t
     out = tmp_path / "out"
     seen: list[tuple[int, int, str]] = []
     result = batch.predict_dataset(
-        tiny_root, card, frames=[frame_id], split="test", out=out, n_workers=2, processes=False,
+        tiny_root,
+        card,
+        frames=[frame_id],
+        split="test",
+        out=out,
+        n_workers=2,
+        processes=False,
         progress=lambda done, total, key: seen.append((done, total, key)),
-    )  # fmt: skip
+    )
     frame = ds.frame(frame_id)
     pairs = [p for p in frame.pairs if p.split == "test"]
     assert seen[0] == (0, len(pairs), "") and seen[-1][:2] == (len(pairs), len(pairs))
@@ -65,8 +71,10 @@ def test_dask_prediction_equals_single_process_and_resumes(tiny_root, zoo_dir, t
     confusions = []
     for pair in pairs:
         expected = predictor.predict_pair(frame, pair)
-        got = store["deformation_mask"].sel(primary_date=np.datetime64(f"{pair.primary[:4]}-{pair.primary[4:6]}-{pair.primary[6:]}"),
-                                            secondary_date=np.datetime64(f"{pair.secondary[:4]}-{pair.secondary[4:6]}-{pair.secondary[6:]}"))  # fmt: skip
+        got = store["deformation_mask"].sel(
+            primary_date=np.datetime64(f"{pair.primary[:4]}-{pair.primary[4:6]}-{pair.primary[6:]}"),
+            secondary_date=np.datetime64(f"{pair.secondary[:4]}-{pair.secondary[4:6]}-{pair.secondary[6:]}"),
+        )
         np.testing.assert_array_equal(got.values, expected.mask)
         assert result["pairs"][pair.key]["metrics"] == pytest.approx(expected.metrics)
         confusions.append(expected.confusion)
@@ -80,18 +88,30 @@ def test_dask_prediction_equals_single_process_and_resumes(tiny_root, zoo_dir, t
     marker.unlink()
     others = {p: p.stat().st_mtime_ns for p in (out / "pairs").rglob("*.json")}
     seen.clear()
-    again = batch.predict_dataset(tiny_root, card, frames=[frame_id], split="test", out=out, n_workers=2,
-                                  processes=False, progress=lambda d, t, k: seen.append((d, t, k)))  # fmt: skip
+    again = batch.predict_dataset(
+        tiny_root,
+        card,
+        frames=[frame_id],
+        split="test",
+        out=out,
+        n_workers=2,
+        processes=False,
+        progress=lambda d, t, k: seen.append((d, t, k)),
+    )
     assert seen == [(len(pairs) - 1, len(pairs), ""), (len(pairs), len(pairs), redo.key)]
     assert marker.exists() and all(p.stat().st_mtime_ns == t for p, t in others.items())
     assert again["aggregate"] == result["aggregate"]
-    assert again["pairs"][redo.key]["metrics"] == pytest.approx(Confusion.from_dict(result["pairs"][redo.key]["metrics"]).to_dict())
+    assert again["pairs"][redo.key]["metrics"] == pytest.approx(
+        Confusion.from_dict(result["pairs"][redo.key]["metrics"]).to_dict()
+    )
 
 
 def test_time_series_models_predict_each_sequence_into_its_last_pair(tiny_root, tmp_path):
     import dataclasses
 
-    card = dataclasses.replace(load_card(PACKAGED_ZOO / "thalia-small.yaml"), name="t3", timesteps=3, weights=None, path=None)
+    card = dataclasses.replace(
+        load_card(PACKAGED_ZOO / "thalia-small.yaml"), name="t3", timesteps=3, weights=None, path=None
+    )
     torch.manual_seed(4)
     write_card(card, tmp_path / "zoo", model=build_model(card))
     card = ModelZoo([tmp_path / "zoo"]).get("t3")
@@ -101,8 +121,9 @@ def test_time_series_models_predict_each_sequence_into_its_last_pair(tiny_root, 
     assert units and all(len(u.pairs) == 3 and len({p.primary for p in u.pairs}) == 1 for u in units)
     assert all(u.pairs[-1].split == "val" and u.cell == frame.cell(u.pairs[-1]) for u in units)
     out = tmp_path / "out"
-    result = batch.predict_dataset(tiny_root, card, frames=[frame.frame_id], split="val", out=out, n_workers=2,
-                                   processes=False)  # fmt: skip
+    result = batch.predict_dataset(
+        tiny_root, card, frames=[frame.frame_id], split="val", out=out, n_workers=2, processes=False
+    )
     assert result["predicted"] == len(units) and not result["failed"]
     stored = xr.open_zarr(out / f"{frame.frame_id}.zarr")["deformation_mask"].values
     predictor = Predictor(card, device="cpu")
@@ -128,8 +149,24 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_predict_cli(capsys, tiny_root, zoo_dir, tmp_path):
     frame = ThaliaDataset(tiny_root).frames[1]
-    code, out, err = run(capsys, "predict", tiny_root, "--model", "thalia-small", "--zoo", zoo_dir, "--frame", frame,
-                         "--split", "val", "--threads", "--workers", "2", "--out", tmp_path / "p")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "predict",
+        tiny_root,
+        "--model",
+        "thalia-small",
+        "--zoo",
+        zoo_dir,
+        "--frame",
+        frame,
+        "--split",
+        "val",
+        "--threads",
+        "--workers",
+        "2",
+        "--out",
+        tmp_path / "p",
+    )
     assert code == 0, err
     assert "predict: 6/6 pairs" in out and "labelled pairs: precision" in out and "metrics.json" in out
     assert (tmp_path / "p" / f"{frame}.zarr").is_dir()
@@ -146,8 +183,23 @@ def test_a_failed_pair_is_reported_and_retried_alone(capsys, tiny_root, zoo_dir,
     chunk = root / f"{frame.frame_id}.zarr" / "insar_difference" / "{}.{}.0.0".format(*frame.cell(bad))
     good_bytes = chunk.read_bytes()
     chunk.write_bytes(b"\x00garbage" * 16)
-    argv = ("predict", root, "--model", "thalia-small", "--zoo", zoo_dir, "--frame", frame.frame_id, "--split", "test", "--threads",
-            "--workers", "2", "--out", tmp_path / "p")  # fmt: skip
+    argv = (
+        "predict",
+        root,
+        "--model",
+        "thalia-small",
+        "--zoo",
+        zoo_dir,
+        "--frame",
+        frame.frame_id,
+        "--split",
+        "test",
+        "--threads",
+        "--workers",
+        "2",
+        "--out",
+        tmp_path / "p",
+    )
     code, out, err = run(capsys, *argv)
     assert code == 2 and "Traceback" not in err
     assert f"1 pair(s) failed ({bad.key}: " in err and "Run again to retry them." in err
@@ -168,9 +220,15 @@ def test_a_failed_pair_is_reported_and_retried_alone(capsys, tiny_root, zoo_dir,
     [
         (["--model", "nope"], r"no model 'nope' in the zoo .*Models: deeplabv3-resnet50-atmospheric-t1"),
         (["--model", "unet-resnet50-base-t1"], r"has no weights .*thalia-viewer train .*--weights PATH"),
-        (["--model", "unet-resnet50-base-t1", "--weights", "{tmp}/nothing.pt"], r"weights file .*nothing.pt does not exist"),
+        (
+            ["--model", "unet-resnet50-base-t1", "--weights", "{tmp}/nothing.pt"],
+            r"weights file .*nothing.pt does not exist",
+        ),
         (["--model", "ghost", "--zoo", "{tmp}/zoo"], r"weights file of model 'ghost' does not exist"),
-        (["--model", "thalia-small", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], r"--scheduler ADDRESS or --workers N"),
+        (
+            ["--model", "thalia-small", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+            r"--scheduler ADDRESS or --workers N",
+        ),
     ],
 )
 def test_predict_cli_errors_without_traceback(capsys, tiny_root, tmp_path, args, message):
@@ -178,7 +236,9 @@ def test_predict_cli_errors_without_traceback(capsys, tiny_root, tmp_path, args,
 
     from thalia_viewer.ml.zoo import ModelZoo, write_card
 
-    ghost = dataclasses.replace(ModelZoo().get("thalia-small"), name="ghost", weights="ghost.safetensors", path=None)
+    ghost = dataclasses.replace(
+        ModelZoo().get("thalia-small"), name="ghost", weights="ghost.safetensors", path=None
+    )
     write_card(ghost, tmp_path / "zoo")  # a card whose weights file was never written
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = run(capsys, "predict", tiny_root, "--out", tmp_path / "o", *args)
@@ -188,5 +248,7 @@ def test_predict_cli_errors_without_traceback(capsys, tiny_root, tmp_path, args,
 
 
 def test_predict_cli_bad_root(capsys, tmp_path):
-    code, _, err = run(capsys, "predict", tmp_path / "missing", "--model", "thalia-small", "--out", tmp_path / "o")
+    code, _, err = run(
+        capsys, "predict", tmp_path / "missing", "--model", "thalia-small", "--out", tmp_path / "o"
+    )
     assert code == 2 and "does not exist" in err and "Traceback" not in err

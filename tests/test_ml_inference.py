@@ -19,10 +19,13 @@ from thalia_viewer.ml.zoo import ModelCard
 
 # The benchmark's statistics and channel order, spelt out from DESIGN.md on purpose (an independent oracle).
 STATS = {
-    "insar_difference": (0.00149, 1.6177), "insar_coherence": (69.347, 76.503), "dem": (833.06, 977.50),
-    "total_column_water_vapour": (22.526, 12.854), "surface_pressure": (92966.6, 9132.05),
+    "insar_difference": (0.00149, 1.6177),
+    "insar_coherence": (69.347, 76.503),
+    "dem": (833.06, 977.50),
+    "total_column_water_vapour": (22.526, 12.854),
+    "surface_pressure": (92966.6, 9132.05),
     "vertical_integral_of_temperature": (2396036.8, 263503.7),
-}  # fmt: skip
+}
 ERA5 = ["total_column_water_vapour", "surface_pressure", "vertical_integral_of_temperature"]
 
 
@@ -30,7 +33,9 @@ def _day(text: str) -> np.datetime64:
     return np.datetime64(f"{text[:4]}-{text[4:6]}-{text[6:]}", "ns")
 
 
-def hand_input(store, pairs, atmospheric: bool, coherence_scale: float = 1.0, zero_nodata: bool = False) -> np.ndarray:
+def hand_input(
+    store, pairs, atmospheric: bool, coherence_scale: float = 1.0, zero_nodata: bool = False
+) -> np.ndarray:
     """(T*C, H, W) computed straight from ``xr.open_zarr`` with the names and statistics of DESIGN.md."""
     ds = xr.open_zarr(store)
     steps = []
@@ -56,11 +61,16 @@ def hand_input(store, pairs, atmospheric: bool, coherence_scale: float = 1.0, ze
 def test_channel_names_and_stats():
     assert inputs.channel_names("base") == ["insar_difference", "insar_coherence", "dem"]
     assert inputs.channel_names("atmospheric") == [
-        "insar_difference", "insar_coherence", "dem",
-        "primary_date_total_column_water_vapour", "secondary_date_total_column_water_vapour",
-        "primary_date_surface_pressure", "secondary_date_surface_pressure",
-        "primary_date_vertical_integral_of_temperature", "secondary_date_vertical_integral_of_temperature",
-    ]  # fmt: skip
+        "insar_difference",
+        "insar_coherence",
+        "dem",
+        "primary_date_total_column_water_vapour",
+        "secondary_date_total_column_water_vapour",
+        "primary_date_surface_pressure",
+        "secondary_date_surface_pressure",
+        "primary_date_vertical_integral_of_temperature",
+        "secondary_date_vertical_integral_of_temperature",
+    ]
     for name, (mean, std) in inputs.NORMALISATION.items():
         key = next((f for f in ERA5 if name.endswith(f)), name)
         assert mean == pytest.approx(STATS[key][0], rel=5e-4, abs=1e-5)  # DESIGN.md rounds to 5 digits
@@ -84,7 +94,10 @@ def test_sequence_input_matches_raw_zarr_on_generated_data(tiny_root):
     np.testing.assert_array_equal(base, got[[0, 1, 2, 9, 10, 11, 18, 19, 20]])
     target = inputs.target(frame, seq, window)
     store = xr.open_zarr(tiny_root / f"{frame.frame_id}.zarr")
-    masks = [store["deformation_mask"].sel(primary_date=_day(p.primary), secondary_date=_day(p.secondary)).values for p in seq]
+    masks = [
+        store["deformation_mask"].sel(primary_date=_day(p.primary), secondary_date=_day(p.secondary)).values
+        for p in seq
+    ]
     np.testing.assert_array_equal(target, (np.max(masks, axis=0) > 0)[16:112, 32:160].astype(np.uint8))
 
 
@@ -105,7 +118,9 @@ def test_coherence_enters_on_the_0_255_scale_whatever_the_store(tmp_path):
     ds = xr.open_zarr(store).load()
     ds["insar_coherence"] = ds["insar_coherence"] / 255.0
     scaled = tmp_path / "s" / f"{realistic.FRAME}.zarr"
-    ds.chunk({"primary_date": 1, "secondary_date": 1}).to_zarr(scaled, mode="w", zarr_format=2, consolidated=True)
+    ds.chunk({"primary_date": 1, "secondary_date": 1}).to_zarr(
+        scaled, mode="w", zarr_format=2, consolidated=True
+    )
     for name in ("annotations.json", "quality_timeseries.json"):
         (scaled.parent / name).write_bytes((root / name).read_bytes())
     pair = ThaliaDataset(root).frame(realistic.FRAME).pairs[1]
@@ -125,7 +140,12 @@ def test_bad_window_and_sequence(tiny_root):
 
 # ------------------------------------------------------------------------------------------ tiling
 def test_tile_grid_covers_and_weights_blend_to_identity():
-    for shape, tile, overlap in [((100, 77), 32, 8), ((160, 192), 64, 32), ((30, 500), 64, 16), ((64, 64), 64, 0)]:
+    for shape, tile, overlap in [
+        ((100, 77), 32, 8),
+        ((160, 192), 64, 32),
+        ((30, 500), 64, 16),
+        ((64, 64), 64, 0),
+    ]:
         windows = tiling.tile_grid(shape, tile, overlap)
         blender = tiling.Blender(shape, overlap)
         for w in windows:
@@ -134,7 +154,9 @@ def test_tile_grid_covers_and_weights_blend_to_identity():
         np.testing.assert_allclose(blender.result(), 1.0, rtol=1e-6)
     assert tiling.tile_starts(1000, 512, 64) == [0, 448, 488]
     w = tiling.tile_weight((448, 960, 0, 512), (1000, 1000), 64)
-    assert w[0, 100] == 0 and w[15, 100] == 0 and w[16, 100] > 0 and w[200, 0] == 1  # trim on shared edges only
+    assert (
+        w[0, 100] == 0 and w[15, 100] == 0 and w[16, 100] > 0 and w[200, 0] == 1
+    )  # trim on shared edges only
 
 
 class LocalNet(nn.Module):
@@ -143,14 +165,22 @@ class LocalNet(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.body = nn.Sequential(nn.Conv2d(channels, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 1, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 1, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
 def _card(**kw) -> ModelCard:
-    base = {"name": "local", "architecture": "unet", "encoder": "resnet18", "tile_size": 64, "tile_overlap": 32}
+    base = {
+        "name": "local",
+        "architecture": "unet",
+        "encoder": "resnet18",
+        "tile_size": 64,
+        "tile_overlap": 32,
+    }
     return ModelCard(**{**base, **kw})
 
 
@@ -210,7 +240,12 @@ def test_time_series_models_take_the_sequence_of_the_pair(tiny_root):
     predictor = Predictor(LocalNet(27), device="cpu", card=card)
     for pair in frame.pairs:
         seq = predictor.sequence(frame, pair)
-        assert len(seq) == 3 and pair in seq and all(p.primary == pair.primary for p in seq) and list(seq) == sorted(seq)
+        assert (
+            len(seq) == 3
+            and pair in seq
+            and all(p.primary == pair.primary for p in seq)
+            and list(seq) == sorted(seq)
+        )
     pair = frame.positives[0]
     result = predictor.predict_pair(frame, pair)
     assert result.pair == pair and result.pairs == predictor.sequence(frame, pair)
@@ -252,14 +287,18 @@ def test_aggregate_and_mean_std():
     assert agg["micro"]["f1"] == pytest.approx(6 / (6 + 1 + 4))
     assert agg["macro"]["recall"] == pytest.approx((1.0 + 0.0) / 2)
     stats = mean_std([{"f1": 0.5, "iou": 0.3}, {"f1": 0.7, "iou": 0.5}])
-    assert stats["f1"]["mean"] == pytest.approx(0.6) and stats["f1"]["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert stats["f1"]["mean"] == pytest.approx(0.6) and stats["f1"]["std"] == pytest.approx(
+        np.std([0.5, 0.7], ddof=1)
+    )
     assert mean_std([{"f1": 0.5}])["f1"]["std"] == 0.0
 
 
 def test_threshold_sweep_matches_a_confusion_per_threshold_and_picks_the_best():
     rng = np.random.default_rng(3)
     truth = rng.random((2, 16, 16)) < 0.3
-    probability = np.clip(0.35 + 0.3 * truth + 0.2 * rng.standard_normal(truth.shape), 0, 1)  # positives higher
+    probability = np.clip(
+        0.35 + 0.3 * truth + 0.2 * rng.standard_normal(truth.shape), 0, 1
+    )  # positives higher
     probability = probability.astype(np.float32)  # what a model gives
     probability[0, 0, :5] = np.float32([0.3, 0.6, 0.7, 0.35, 0.95])  # exactly on the grid: counted as >=
     sweep = ThresholdSweep()

@@ -26,7 +26,12 @@ from thalia_viewer.ml.zoo import (
     write_card,
 )
 
-PAPER = [f"{a}-resnet50-{s}-t{t}" for a in ("unet", "deeplabv3", "segformer") for s in ("base", "atmospheric") for t in (1, 3)]
+PAPER = [
+    f"{a}-resnet50-{s}-t{t}"
+    for a in ("unet", "deeplabv3", "segformer")
+    for s in ("base", "atmospheric")
+    for t in (1, 3)
+]
 
 
 def test_packaged_zoo_has_the_paper_models_and_the_default():
@@ -58,11 +63,15 @@ def test_every_card_builds_offline_and_forwards():
     with torch.inference_mode():
         out = small(torch.randn(1, 3, 64, 64))
     assert out.shape == (1, 1, 64, 64) and torch.isfinite(out).all()
-    assert sum(t.numel() * t.element_size() for t in small.state_dict().values()) <= 10e6  # <= 10 MB of weights
+    assert (
+        sum(t.numel() * t.element_size() for t in small.state_dict().values()) <= 10e6
+    )  # <= 10 MB of weights
 
 
 def test_unknown_model_lists_the_names():
-    with pytest.raises(UnknownModelError, match=r"no model 'unet-resnet5' .*Did you mean 'unet-resnet50-.*Models: deeplabv3"):
+    with pytest.raises(
+        UnknownModelError, match=r"no model 'unet-resnet5' .*Did you mean 'unet-resnet50-.*Models: deeplabv3"
+    ):
         ModelZoo([PACKAGED_ZOO]).get("unet-resnet5")
 
 
@@ -117,7 +126,12 @@ def test_write_card_with_weights_round_trips_and_user_zoo_overrides(tmp_path, mo
     card = load_card(PACKAGED_ZOO / f"{DEFAULT_MODEL}.yaml")
     torch.manual_seed(1)
     model = build_model(card).eval()
-    card.provenance = {"data_snapshot": "labels-v1", "parent": None, "command": "thalia-viewer train ...", "trained_at": "2026-11-23T10:00:00Z"}
+    card.provenance = {
+        "data_snapshot": "labels-v1",
+        "parent": None,
+        "command": "thalia-viewer train ...",
+        "trained_at": "2026-11-23T10:00:00Z",
+    }
     card.metrics = {"test": {"f1": 0.5}}
     path = write_card(card, tmp_path / "user", model=model)
     assert path.with_suffix(".safetensors").exists()
@@ -135,7 +149,9 @@ def test_write_card_with_weights_round_trips_and_user_zoo_overrides(tmp_path, mo
 def test_cards_without_weights_say_what_to_do(tmp_path):
     with pytest.raises(MissingWeightsError, match=r"has no weights .*thalia-viewer train .*--weights PATH"):
         load_model(ModelZoo([PACKAGED_ZOO]).get("unet-resnet50-base-t1"))
-    card = load_card(_write(tmp_path / "z" / "thalia-small.yaml"))  # names thalia-small.safetensors, absent here
+    card = load_card(
+        _write(tmp_path / "z" / "thalia-small.yaml")
+    )  # names thalia-small.safetensors, absent here
     with pytest.raises(MissingWeightsError, match=r"weights file of model 'thalia-small' does not exist"):
         load_model(card)
 
@@ -171,7 +187,10 @@ def test_official_checkpoint_layouts_load(tmp_path):
     layouts = {
         "plain.pt": state,
         "wrapped.pth": {"state_dict": state, "epoch": 3},
-        "dataparallel.pt": {"model_state_dict": {f"module.{k}": v for k, v in state.items()}, "optimizer": {}},
+        "dataparallel.pt": {
+            "model_state_dict": {f"module.{k}": v for k, v in state.items()},
+            "optimizer": {},
+        },
         "lightning.ckpt": {"state_dict": {f"model.{k}": v for k, v in state.items()}},
     }
     for name, obj in layouts.items():
@@ -192,11 +211,20 @@ def test_a_pickle_that_would_run_code_is_refused_and_does_not_run(tmp_path):
 
 
 def test_wrong_shapes_truncated_and_non_model_files_are_refused(tmp_path):
-    torch.save(torch.nn.Sequential(torch.nn.Conv2d(9, 4, 3), torch.nn.BatchNorm2d(4)).state_dict(), tmp_path / "nine.pt")
-    with pytest.raises(ModelWeightsError, match=r"'0.weight' has shape \(4, 9, 3, 3\) in the file but \(4, 3, 3, 3\) in the model"):
+    torch.save(
+        torch.nn.Sequential(torch.nn.Conv2d(9, 4, 3), torch.nn.BatchNorm2d(4)).state_dict(),
+        tmp_path / "nine.pt",
+    )
+    with pytest.raises(
+        ModelWeightsError,
+        match=r"'0.weight' has shape \(4, 9, 3, 3\) in the file but \(4, 3, 3, 3\) in the model",
+    ):
         load_state_dict(tmp_path / "nine.pt", _small())
     torch.save(torch.nn.Conv2d(3, 4, 3).state_dict(), tmp_path / "other.pt")
-    with pytest.raises(ModelWeightsError, match=r"does not fit the model: 7 missing .*; 2 unexpected \(e.g. \['weight', 'bias'\]\)"):
+    with pytest.raises(
+        ModelWeightsError,
+        match=r"does not fit the model: 7 missing .*; 2 unexpected \(e.g. \['weight', 'bias'\]\)",
+    ):
         load_state_dict(tmp_path / "other.pt", _small())
     torch.save(_small().state_dict(), tmp_path / "full.pt")
     data = (tmp_path / "full.pt").read_bytes()
@@ -212,7 +240,9 @@ def test_wrong_shapes_truncated_and_non_model_files_are_refused(tmp_path):
     with pytest.raises(ModelWeightsError, match="neither a safetensors file nor a torch checkpoint"):
         load_state_dict(tmp_path / "notes.pt", _small())
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "meta.pt")
-    with pytest.raises(ModelWeightsError, match=r"holds no model state dict \(a dict with keys \['epoch', 'lr'\]\)"):
+    with pytest.raises(
+        ModelWeightsError, match=r"holds no model state dict \(a dict with keys \['epoch', 'lr'\]\)"
+    ):
         load_state_dict(tmp_path / "meta.pt", _small())
     with pytest.raises(MissingWeightsError, match="does not exist"):
         load_state_dict(tmp_path / "absent.pt", _small())

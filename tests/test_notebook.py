@@ -31,7 +31,11 @@ def test_a_notebook_session(tiny_root, tmp_path, monkeypatch):
     assert isinstance(pair, tv.Pair) and pair in frame
     pv = frame[pair]
     assert isinstance(pv, tv.PairView)
-    assert pv.pair == pair and ds[pair.key].pair == pair and ds[pair.frame, pair.primary, pair.secondary].pair == pair
+    assert (
+        pv.pair == pair
+        and ds[pair.key].pair == pair
+        and ds[pair.frame, pair.primary, pair.secondary].pair == pair
+    )
     assert pv.positive and {tv.Label.DEFORMATION, tv.Label.EARTHQUAKE} & set(pv.labels)
     assert pv.split in set(tv.Split)
 
@@ -41,7 +45,9 @@ def test_a_notebook_session(tiny_root, tmp_path, monkeypatch):
     assert np.nanmin(phase) >= -np.pi and np.nanmax(phase) <= np.pi
     coherence = pv.layer("coherence")
     assert float(coherence.min()) >= 0 and float(coherence.max()) <= 1
-    assert pv.record["primary_date"] == pair.primary and pv.record["label"] == [label.value for label in pv.labels]
+    assert pv.record["primary_date"] == pair.primary and pv.record["label"] == [
+        label.value for label in pv.labels
+    ]
     source_masks = pv.masks
     assert source_masks["deformation_mask"].any()  # a positive pair
 
@@ -63,7 +69,9 @@ def test_a_notebook_session(tiny_root, tmp_path, monkeypatch):
     dyke = tv.MaskClass.from_names("Dyke", "High")
     box = editor.fill_polygon(np.array([[5, 5], [5, 45], [45, 45], [45, 5]]), dyke)
     assert box is not None and editor.dirty
-    version = store.save_pair(pair, editor.masks, ann.record, author="ana", message="a dyke", base=ann.version)
+    version = store.save_pair(
+        pair, editor.masks, ann.record, author="ana", message="a dyke", base=ann.version
+    )
     saved = store.read_merged(pair)
     assert not saved.source and saved.version == version and saved.author == "ana"
     assert (saved.masks["activity_type_mask"][5:45, 5:45] == dyke.activity).all()
@@ -83,7 +91,9 @@ def test_a_notebook_session(tiny_root, tmp_path, monkeypatch):
     assert prediction.probability.shape == prediction.mask.shape == frame.shape
     assert prediction.probability.min() >= 0 and prediction.probability.max() <= 1
     assert set(prediction.metrics) >= {"precision", "recall", "f1", "iou"}
-    overlay = tv.render({"phase": pv.phase, "deformation": frame.raster(prediction.mask)}, ["phase", "deformation"], width=120)
+    overlay = tv.render(
+        {"phase": pv.phase, "deformation": frame.raster(prediction.mask)}, ["phase", "deformation"], width=120
+    )
     assert overlay.width == 120 + 2 * 16
 
     # the history

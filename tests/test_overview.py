@@ -30,7 +30,9 @@ def test_aggregates_from_an_overview_match_the_direct_ones():
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     phase = np.angle(np.exp(1j * (xx / 37.0 + yy / 53.0))).astype(np.float32)  # smooth fringes
     phase[:100, :] = np.nan
-    coherence = (0.5 + 0.4 * np.sin(xx / 50.0) * np.cos(yy / 70.0)).astype(np.float32)  # smooth, as real fields
+    coherence = (0.5 + 0.4 * np.sin(xx / 50.0) * np.cos(yy / 70.0)).astype(
+        np.float32
+    )  # smooth, as real fields
     codes = np.zeros((SIZE, SIZE), np.uint8)
     codes[500:900, 600:1400] = 2
     codes[1200:1700, 300:700] = 5

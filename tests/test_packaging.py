@@ -30,7 +30,9 @@ def test_the_modules_read_the_shipped_folders():
 @pytest.mark.parametrize("name", DATA_FOLDERS)
 def test_each_folder_is_a_package_of_thalia_viewer_kept_at_the_top_level(name):
     found = importlib.util.find_spec(f"thalia_viewer.{name}")
-    assert found is not None, f"thalia_viewer.{name} is not importable: reinstall (pip install -e .) after setup.py changed"
+    assert found is not None, (
+        f"thalia_viewer.{name} is not importable: reinstall (pip install -e .) after setup.py changed"
+    )
     assert Path(str(files(f"thalia_viewer.{name}"))) == data_dir(name)
     assert data_dir(name) == REPO / name  # an editable install reads the repository's own folders
 

@@ -30,8 +30,14 @@ def tiny_zoo(tmp_path, monkeypatch):
     """A user zoo holding one untrained small model (predictions are noise, but real model output)."""
     from thalia_viewer.ml.zoo import ModelZoo, build_model, write_card
 
-    card = dataclasses.replace(ModelZoo().get("thalia-small"), name="tiny-test", weights=None, tile_size=64,
-                               tile_overlap=16, path=None)  # fmt: skip
+    card = dataclasses.replace(
+        ModelZoo().get("thalia-small"),
+        name="tiny-test",
+        weights=None,
+        tile_size=64,
+        tile_overlap=16,
+        path=None,
+    )
     write_card(card, tmp_path / "zoo", model=build_model(card))
     monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "zoo"))
     return "tiny-test"
@@ -45,7 +51,9 @@ def test_overlay_codes_follow_the_papers_colours():
 
 def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zoo, tmp_path):
     state = AppState(str(tiny_root))
-    edit = EditSession(state, AnnotationStore(tmp_path / "store", dataset=ThaliaDataset(tiny_root)), author="Ada")
+    edit = EditSession(
+        state, AnnotationStore(tmp_path / "store", dataset=ThaliaDataset(tiny_root)), author="Ada"
+    )
     predict = PredictSession(state, edit=edit)
     assert tiny_zoo in predict.param.model.objects
     predict.model = tiny_zoo
@@ -103,7 +111,9 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     table = app.views["table"]
     ranked = review.ranked()
     assert [r.pair for r in ranked] == table._rows
-    assert all(a.iou <= b.iou or np.isnan(b.iou) for a, b in itertools.pairwise(ranked) if not np.isnan(a.iou))
+    assert all(
+        a.iou <= b.iou or np.isnan(b.iou) for a, b in itertools.pairwise(ranked) if not np.isnan(a.iou)
+    )
     assert "all pixels" in aggregate_html(review.aggregate())
 
     table._clicked(type("Click", (), {"row": 0})())
@@ -116,13 +126,18 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     if accepted:
         assert np.array_equal(app.edit.editor.masks[schema.DEFORMATION_MASK] > 0, mask > 0)
 
-    rows = [ReviewRow(ranked[0].pair, 5, 0, 5, 1.0, 0.5, 0.67, 0.5), ReviewRow(ranked[0].pair, 1, 9, 0, 0.1, 1.0, 0.18, 0.1)]
+    rows = [
+        ReviewRow(ranked[0].pair, 5, 0, 5, 1.0, 0.5, 0.67, 0.5),
+        ReviewRow(ranked[0].pair, 1, 9, 0, 0.1, 1.0, 0.18, 0.1),
+    ]
     assert [r.iou for r in rank(rows)] == [0.1, 0.5]
     assert [r.fp for r in rank(rows, "fp")] == [9]
     assert [r.fn for r in rank(rows, "fn")] == [5]
 
 
-def test_train_mode_fine_tunes_in_the_background_and_the_model_reaches_predict(tiny_root, tiny_zoo, tmp_path, monkeypatch):
+def test_train_mode_fine_tunes_in_the_background_and_the_model_reaches_predict(
+    tiny_root, tiny_zoo, tmp_path, monkeypatch
+):
     from thalia_viewer.app.explorer import ExplorerApp
     from thalia_viewer.app.views.train import before_after_html
 

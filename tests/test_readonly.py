@@ -50,7 +50,10 @@ def test_an_on_save_store_reads_as_empty_and_is_created_by_the_first_save(root_c
     assert store.edited_pairs() == [] and store.tags() == {}
     merged = store.read_merged(pair)
     assert merged.version is None
-    np.testing.assert_array_equal(merged.masks[schema.DEFORMATION_MASK], dataset.frame(pair.frame).read(pair, ["deformation"])["deformation"])
+    np.testing.assert_array_equal(
+        merged.masks[schema.DEFORMATION_MASK],
+        dataset.frame(pair.frame).read(pair, ["deformation"])["deformation"],
+    )
     assert not (root_copy / ".thalia").exists()
 
     masks = {m: a.copy() for m, a in merged.masks.items()}
@@ -70,7 +73,9 @@ def test_an_on_save_store_sees_a_store_another_process_created(root_copy):
     pair = dataset.frame(dataset.frames[0]).pairs[1]
     writer = AnnotationStore(location, dataset=dataset)  # another server process saves first
     ann = writer.read_merged(pair)
-    version = writer.save_pair(pair, ann.masks, {**ann.record, "caption": "seen"}, author="Grace", message="m", base=None)
+    version = writer.save_pair(
+        pair, ann.masks, {**ann.record, "caption": "seen"}, author="Grace", message="m", base=None
+    )
     assert waiting.exists
     assert waiting.pair_version(pair) == version
     assert waiting.read_pair(pair).record["caption"] == "seen"

@@ -87,7 +87,11 @@ def test_real_style_roots_are_shaped_like_the_real_records(real_root, merged_roo
     multi = [r for r in records.values() if len(r["activity_type"]) > 1]
     assert len(multi) >= 4 and all(r["is_crowd"] == 1 for r in multi)
     for rec in records.values():
-        assert list(rec) == [*schema.ANNOTATION_FIELDS[:-2], schema.POLYGONS_FIELD, *schema.ANNOTATION_FIELDS[-2:]]
+        assert list(rec) == [
+            *schema.ANNOTATION_FIELDS[:-2],
+            schema.POLYGONS_FIELD,
+            *schema.ANNOTATION_FIELDS[-2:],
+        ]
         if not schema.is_positive(rec):
             assert rec[schema.POLYGONS_FIELD] == []
         elif rec[schema.POLYGONS_FIELD]:
@@ -101,7 +105,11 @@ def test_real_style_roots_are_shaped_like_the_real_records(real_root, merged_roo
     assert [r["activity_type"] for r in merged.values()] == [r["activity_type"] for r in records.values()]
     for root in (real_root, merged_root):
         cube = xr.open_zarr(root / f"{FRAME}.zarr")
-        assert schema.DEFORMATION_MASK in cube and schema.ACTIVITY_MASK not in cube and schema.INTENSITY_MASK not in cube
+        assert (
+            schema.DEFORMATION_MASK in cube
+            and schema.ACTIVITY_MASK not in cube
+            and schema.INTENSITY_MASK not in cube
+        )
         assert validate(str(root)).ok, validate(str(root)).summary()
 
 
@@ -109,7 +117,9 @@ def test_the_frame_transform_is_found_from_the_polygons_and_reported(real_root, 
     dataset = ThaliaDataset(real_root)
     for frame_id in dataset.frames:
         fit = dataset.frame(frame_id).polygon_fit
-        truth = PolygonTransform(**zarr.open_group(str(real_root / f"{frame_id}.zarr"), mode="r").attrs[TRUTH_ATTR])
+        truth = PolygonTransform(
+            **zarr.open_group(str(real_root / f"{frame_id}.zarr"), mode="r").attrs[TRUTH_ATTR]
+        )
         assert fit.known and fit.median_iou > 0.9, fit.summary()
         assert abs(fit.transform.sx / truth.sx - 1) < 0.02 and abs(fit.transform.sy / truth.sy - 1) < 0.02
         assert abs(fit.transform.tx - truth.tx) < 1.5 and abs(fit.transform.ty - truth.ty) < 1.5
@@ -120,7 +130,9 @@ def test_the_frame_transform_is_found_from_the_polygons_and_reported(real_root, 
 
 def test_placed_classes_are_the_simulated_ones(tmp_path):
     root = tmp_path / "truth"
-    write_dataset(root, real_style=RealStyle(keep_rasters=True), **TINY)  # the simulated rasters stay: the truth
+    write_dataset(
+        root, real_style=RealStyle(keep_rasters=True), **TINY
+    )  # the simulated rasters stay: the truth
     dataset = ThaliaDataset(root)
     checked = 0
     for frame_id in dataset.frames:
@@ -135,7 +147,10 @@ def test_placed_classes_are_the_simulated_ones(tmp_path):
                 checked += 1
                 assert np.mean(placed.activity[labelled] == truth["activity"][labelled]) > 0.97
                 assert np.mean(placed.intensity[labelled] == truth["intensity"][labelled]) > 0.97
-            assert not (placed.activity[labelled] == schema.UNIDENTIFIED_ACTIVITY).any() or "Unidentified" in record["activity_type"]
+            assert (
+                not (placed.activity[labelled] == schema.UNIDENTIFIED_ACTIVITY).any()
+                or "Unidentified" in record["activity_type"]
+            )
     assert checked >= 4
 
 
@@ -155,12 +170,21 @@ def test_polygons_that_do_not_fit_or_are_missing_leave_the_classes_not_placed(re
     frame = real.frame(pair.frame)
     record = frame.annotation(pair)
     wrong = estimate_fit(frame)
-    shifted = type(wrong)(wrong.frame, PolygonTransform(wrong.transform.sx, wrong.transform.sy, wrong.transform.tx + 60,
-                                                        wrong.transform.ty), wrong.ious)  # fmt: skip
+    shifted = type(wrong)(
+        wrong.frame,
+        PolygonTransform(wrong.transform.sx, wrong.transform.sy, wrong.transform.tx + 60, wrong.transform.ty),
+        wrong.ious,
+    )
     moved = place(frame.deformation(pair), record, shifted)
     assert moved.status is Status.NOT_PLACED and "fit its mask poorly" in moved.reason
-    assert place(frame.deformation(pair), {**record, schema.POLYGONS_FIELD: record[schema.POLYGONS_FIELD][:1]},
-                 wrong).status is Status.NOT_PLACED  # fmt: skip
+    assert (
+        place(
+            frame.deformation(pair),
+            {**record, schema.POLYGONS_FIELD: record[schema.POLYGONS_FIELD][:1]},
+            wrong,
+        ).status
+        is Status.NOT_PLACED
+    )
 
 
 # ------------------------------------------------------------------------------------------ editing
@@ -189,14 +213,20 @@ def test_one_stroke_on_a_two_pattern_pair_keeps_both_patterns_classes(real_root,
     for k, (kind, level) in enumerate(zip(kinds, levels, strict=True)):  # each pattern keeps its class
         mine = (owner == k) & (saved.masks[schema.DEFORMATION_MASK] > 0)
         assert mine.any() and (saved.masks[schema.ACTIVITY_MASK][mine] == codes(kind)).all()
-        assert (saved.masks[schema.INTENSITY_MASK][mine] == schema.class_by_name(schema.INTENSITY_LEVELS, level).code).all()
+        assert (
+            saved.masks[schema.INTENSITY_MASK][mine]
+            == schema.class_by_name(schema.INTENSITY_LEVELS, level).code
+        ).all()
 
     # a second save from the saved version (owners matched by class): a new pattern far from both
     editor = MaskEditor(saved.masks[schema.ACTIVITY_MASK], saved.masks[schema.INTENSITY_MASK])
     far = next(c for c in ("Mogi", "Spheroid", "Sill", "Dyke") if c not in kinds)
     editor.brush(np.array([[150.0, 5.0], [150.0, 20.0]]), 2, MaskClass.from_names(far, "High"))
     update = record_update(saved.record, saved.masks, dict(saved.record), editor.masks)
-    assert update.record["activity_type"] == [*kinds, far] and update.record["intensity_level"] == [*levels, "High"]
+    assert update.record["activity_type"] == [*kinds, far] and update.record["intensity_level"] == [
+        *levels,
+        "High",
+    ]
     assert {c.field for c in update.changes} == {"activity_type", "intensity_level"}
     assert all("new pattern" in c.why for c in update.changes)
 
@@ -207,11 +237,23 @@ def test_edits_of_patterns_rewrite_only_those_patterns():
     activity, intensity = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     activity[10:30, 10:30], intensity[10:30, 10:30] = sill, 1
     activity[60:80, 60:100], intensity[60:80, 60:100] = dyke, 3
-    record = {"label": ["Deformation"], "activity_type": ["Sill", "Dyke"], "intensity_level": ["Low", "High"], "is_crowd": 1}
+    record = {
+        "label": ["Deformation"],
+        "activity_type": ["Sill", "Dyke"],
+        "intensity_level": ["Low", "High"],
+        "is_crowd": 1,
+    }
     deformation = schema.deformation_from_activity(activity)
-    masks = {schema.DEFORMATION_MASK: deformation, schema.ACTIVITY_MASK: activity, schema.INTENSITY_MASK: intensity}
+    masks = {
+        schema.DEFORMATION_MASK: deformation,
+        schema.ACTIVITY_MASK: activity,
+        schema.INTENSITY_MASK: intensity,
+    }
     placed = place(deformation, record, None)  # no polygons: not placed
-    assert placed.status is Status.NOT_PLACED and set(np.unique(placed.activity)) == {0, schema.UNPLACED_ACTIVITY}
+    assert placed.status is Status.NOT_PLACED and set(np.unique(placed.activity)) == {
+        0,
+        schema.UNPLACED_ACTIVITY,
+    }
 
     def edit(paint):
         editor = MaskEditor(activity, intensity)
@@ -221,9 +263,20 @@ def test_edits_of_patterns_rewrite_only_those_patterns():
     update, _ = edit(lambda e: e.erase(np.array([[20.0, 0.0], [20.0, 40.0]]), 30))  # the Sill, erased
     assert update.record["activity_type"] == ["Dyke"] and update.record["intensity_level"] == ["High"]
     assert update.record["is_crowd"] == 0 and "pattern 1 (Sill / Low) erased" in update.changes[0].why
-    update, _ = edit(lambda e: e.fill_polygon(np.array([[55, 55], [55, 80], [85, 80], [85, 55]]), MaskClass.from_names("Mogi", "Medium")))
-    assert update.record["activity_type"] == ["Sill", "Dyke", "Mogi"]  # the Dyke continues, a Mogi painted over part
-    assert update.record["intensity_level"] == ["Low", "High", "Medium"] and "None" not in update.record["intensity_level"]
+    update, _ = edit(
+        lambda e: e.fill_polygon(
+            np.array([[55, 55], [55, 80], [85, 80], [85, 55]]), MaskClass.from_names("Mogi", "Medium")
+        )
+    )
+    assert update.record["activity_type"] == [
+        "Sill",
+        "Dyke",
+        "Mogi",
+    ]  # the Dyke continues, a Mogi painted over part
+    assert (
+        update.record["intensity_level"] == ["Low", "High", "Medium"]
+        and "None" not in update.record["intensity_level"]
+    )
     update, _ = edit(lambda e: e.erase(np.array([[0.0, 0.0]]), 1))  # nothing changed: nothing written
     assert not update.changes and update.record == record
     update, _ = edit(lambda e: e.brush(np.array([[90.0, 5.0]]), 2, MaskClass.from_names("Mogi", "Low")))
@@ -235,8 +288,11 @@ def test_edits_of_patterns_rewrite_only_those_patterns():
 
     # the classes not placed: the pixels keep the "not placed" codes and the record its lists; painting a
     # record's class over all of them places that entry and drops the other
-    unplaced = {schema.DEFORMATION_MASK: deformation, schema.ACTIVITY_MASK: placed.activity,
-                schema.INTENSITY_MASK: placed.intensity}  # fmt: skip
+    unplaced = {
+        schema.DEFORMATION_MASK: deformation,
+        schema.ACTIVITY_MASK: placed.activity,
+        schema.INTENSITY_MASK: placed.intensity,
+    }
     editor = MaskEditor(placed.activity, placed.intensity)
     editor.brush(np.array([[90.0, 5.0]]), 2, MaskClass.from_names("Mogi", "Low"))
     update = record_update(record, unplaced, dict(record), editor.masks, placed)
@@ -248,7 +304,10 @@ def test_edits_of_patterns_rewrite_only_those_patterns():
     editor.flood_fill(20, 20, MaskClass.from_names("Sill", "Low"), max_fraction=0.9)
     editor.flood_fill(70, 70, MaskClass.from_names("Sill", "Low"), max_fraction=0.9)
     update = record_update(record, unplaced, dict(record), editor.masks, placed)
-    assert update.record["activity_type"] == ["Sill", "Sill"]  # the Sill placed, the Dyke's pixels repainted Sill
+    assert update.record["activity_type"] == [
+        "Sill",
+        "Sill",
+    ]  # the Sill placed, the Dyke's pixels repainted Sill
     assert update.record["intensity_level"] == ["Low", "Low"]
     assert "pattern 2 (Dyke / High) erased" in update.changes[0].why
 
@@ -263,11 +322,16 @@ def test_the_app_saves_a_stroke_keeping_both_patterns_and_shows_what_will_change
     session = EditSession(state, store, author="Ada")
     state.go(pair)
     form = LabelForm(state=state, edit=session)
-    assert html.escape(Status.PLACED.value) in form._derived.object and "A save changes nothing" in form._derived.object
+    assert (
+        html.escape(Status.PLACED.value) in form._derived.object
+        and "A save changes nothing" in form._derived.object
+    )
     frame = state.frame_obj
     (r0, c0), (r1, c1) = _stroke_through(placed.owners(), 0)
     session.tool, session.radius = "eraser", 2
-    session.stroke([float(frame.x[int(c)]) for c in (max(c0, 0), c1)], [float(frame.y[int(r)]) for r in (r0, r1)])
+    session.stroke(
+        [float(frame.x[int(c)]) for c in (max(c0, 0), c1)], [float(frame.y[int(r)]) for r in (r0, r1)]
+    )
     assert session.dirty and "A save changes nothing in the record" in form._derived.object
     form._widgets["caption"].value = "Trimmed the first pattern."
     assert "Caption" in form._derived.object and "typed in the form" in form._derived.object
@@ -281,7 +345,10 @@ def test_the_app_saves_a_stroke_keeping_both_patterns_and_shows_what_will_change
         assert mine.any() and (saved.masks[schema.ACTIVITY_MASK][mine] == codes(kind)).all()
     # a stroke that adds a pattern: the preview names it before the save, the save writes just that
     session.tool = "brush"
-    session.activity, session.intensity = next(k for k in ("Mogi", "Spheroid", "Sill", "Dyke") if k not in kinds), "Low"
+    session.activity, session.intensity = (
+        next(k for k in ("Mogi", "Spheroid", "Sill", "Dyke") if k not in kinds),
+        "Low",
+    )
     session.stroke([float(frame.x[3]), float(frame.x[12])], [float(frame.y[150])] * 2)
     assert "new pattern" in form._derived.object and "Activity type" in form._derived.object
     assert session.save()
@@ -289,7 +356,9 @@ def test_the_app_saves_a_stroke_keeping_both_patterns_and_shows_what_will_change
 
 
 # ------------------------------------------------------------------------------------------- export
-def test_export_keeps_unedited_records_byte_for_byte_and_edited_polygons_in_the_source_frame(real_root, tmp_path):
+def test_export_keeps_unedited_records_byte_for_byte_and_edited_polygons_in_the_source_frame(
+    real_root, tmp_path
+):
     dataset = ThaliaDataset(real_root)
     store = AnnotationStore(tmp_path / "store", dataset=dataset)
     (pair, placed), *_ = two_pattern_pairs(dataset, Status.PLACED)
@@ -314,13 +383,19 @@ def test_export_keeps_unedited_records_byte_for_byte_and_edited_polygons_in_the_
     fit = frame.polygon_fit
     polygons = record_polygons(edited)
     assert len(polygons) == 2
-    assert edited[schema.POLYGONS_FIELD][1] == json.loads(before[key])[schema.POLYGONS_FIELD][1]  # untouched: verbatim
+    assert (
+        edited[schema.POLYGONS_FIELD][1] == json.loads(before[key])[schema.POLYGONS_FIELD][1]
+    )  # untouched: verbatim
     back = rasterize(polygons, fit.transform, frame.shape)  # source frame -> cube, as placement reads them
     assert iou(back >= 0, editor.masks[schema.DEFORMATION_MASK] > 0) > 0.9
     reshaped = rasterize(polygons[:1], fit.transform, frame.shape) >= 0
     assert iou(reshaped, editor.masks[schema.ACTIVITY_MASK] == codes(edited["activity_type"][0])) > 0.9
     (change,) = summary.changed
-    assert change.key == key and change.polygons_key == schema.POLYGONS_FIELD and "source pixel frame" in str(summary)
+    assert (
+        change.key == key
+        and change.polygons_key == schema.POLYGONS_FIELD
+        and "source pixel frame" in str(summary)
+    )
 
     # the untouched multi-pattern pairs carry their placed classes in the project's rasters
     for other, placed_other in two_pattern_pairs(dataset, Status.PLACED):
@@ -335,7 +410,9 @@ def test_export_keeps_unedited_records_byte_for_byte_and_edited_polygons_in_the_
     assert validate(str(tmp_path / "out")).ok
 
 
-def test_export_of_the_merged_file_puts_edited_polygons_in_cube_pixels_under_their_own_key(merged_root, tmp_path):
+def test_export_of_the_merged_file_puts_edited_polygons_in_cube_pixels_under_their_own_key(
+    merged_root, tmp_path
+):
     dataset = ThaliaDataset(merged_root)
     store = AnnotationStore(tmp_path / "store", dataset=dataset)
     (pair, _), (other, _), *_ = two_pattern_pairs(dataset)
@@ -367,16 +444,28 @@ def test_export_of_the_merged_file_puts_edited_polygons_in_cube_pixels_under_the
 
 
 def test_annotations_text_splices_records_in_the_source_layout():
-    source = '{"1":{"uniqueID":1,"frameID":"F","primary_date":"20200101","secondary_date":"20200113","x":1.50},\n' \
-             ' "2": {"uniqueID": 2, "frameID": "F", "primary_date": "20200101", "secondary_date": "20200125"}}\n'
-    corrected = {"1": {"uniqueID": 1, "frameID": "F", "primary_date": "20200101", "secondary_date": "20200113", "x": 2},
-                 "3": {"uniqueID": 3, "frameID": "F", "primary_date": "20200113", "secondary_date": "20200125"}}
+    source = (
+        '{"1":{"uniqueID":1,"frameID":"F","primary_date":"20200101","secondary_date":"20200113","x":1.50},\n'
+        ' "2": {"uniqueID": 2, "frameID": "F", "primary_date": "20200101", "secondary_date": "20200125"}}\n'
+    )
+    corrected = {
+        "1": {
+            "uniqueID": 1,
+            "frameID": "F",
+            "primary_date": "20200101",
+            "secondary_date": "20200113",
+            "x": 2,
+        },
+        "3": {"uniqueID": 3, "frameID": "F", "primary_date": "20200113", "secondary_date": "20200125"},
+    }
     merged = {**json.loads(source), **corrected}
     text = annotations_text(source, merged, corrected)
     assert json.loads(text) == merged and list(json.loads(text)) == ["1", "2", "3"]
     assert '"x":2}' in text and ' "2": {"uniqueID": 2, "frameID": "F", "primary_date": "20200101"' in text
     assert text.endswith("}\n")
-    assert annotations_text("[1]", merged, corrected) == json.dumps(merged, indent=1)  # not splicable: a fresh dump
+    assert annotations_text("[1]", merged, corrected) == json.dumps(
+        merged, indent=1
+    )  # not splicable: a fresh dump
 
 
 def test_the_store_keeps_the_not_placed_codes_together(merged_root, tmp_path):
@@ -389,7 +478,9 @@ def test_the_store_keeps_the_not_placed_codes_together(merged_root, tmp_path):
     with pytest.raises(InvalidEditError, match="not placed"):
         store.save_pair(pair, broken, source.record, "ana", "x", base=source.version)
     assert store.edited_pairs() == []
-    store.save_pair(pair, source.masks, {**source.record, "caption": "checked"}, "ana", "caption", base=source.version)
+    store.save_pair(
+        pair, source.masks, {**source.record, "caption": "checked"}, "ana", "caption", base=source.version
+    )
     saved = store.read_pair(pair)
     assert np.array_equal(saved.masks[schema.ACTIVITY_MASK], source.masks[schema.ACTIVITY_MASK])
     assert saved.record["activity_type"] == source.record["activity_type"]
@@ -397,7 +488,24 @@ def test_the_store_keeps_the_not_placed_codes_together(merged_root, tmp_path):
 
 def test_cli_synth_real_style(tmp_path, capsys):
     out = tmp_path / "merged"
-    assert main(["synth", str(out), "--frames", "1", "--size", "128", "128", "--dates", "4", "--real-style", "no-polygons"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--frames",
+                "1",
+                "--size",
+                "128",
+                "128",
+                "--dates",
+                "4",
+                "--real-style",
+                "no-polygons",
+            ]
+        )
+        == 0
+    )
     records = json.loads((out / schema.ANNOTATIONS_FILE).read_text())
     assert records and all(schema.POLYGONS_FIELD not in r for r in records.values())
     assert schema.ACTIVITY_MASK not in xr.open_zarr(out / f"{FRAME}.zarr")
@@ -425,4 +533,7 @@ def test_an_entry_spanning_two_distant_regions_stays_one_entry_when_an_edit_reac
     act2[45:55, 30:70], lev2[45:55, 30:70] = mogi, medium
     after = {schema.ACTIVITY_MASK: act2, schema.INTENSITY_MASK: lev2}
     edit = reconcile([Entry("Spheroid", "High", spheroid, high)], before, after, owner=owner)
-    assert [(o.activity, o.intensity, o.base) for o in edit.outcomes] == [("Spheroid", "High", 0), ("Mogi", "Medium", None)]
+    assert [(o.activity, o.intensity, o.base) for o in edit.outcomes] == [
+        ("Spheroid", "High", 0),
+        ("Mogi", "Medium", None),
+    ]

@@ -43,13 +43,22 @@ def s3_endpoint(tmp_path_factory) -> Iterator[str]:
     boto3 = pytest.importorskip("boto3")
     port = _free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                                            "THALIA_STORE_ENDPOINT")}  # fmt: skip
-    os.environ.update(AWS_ACCESS_KEY_ID="lab", AWS_SECRET_ACCESS_KEY="lab-secret", AWS_DEFAULT_REGION="us-east-1",
-                      THALIA_STORE_ENDPOINT=endpoint)  # fmt: skip
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "THALIA_STORE_ENDPOINT")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="lab",
+        AWS_SECRET_ACCESS_KEY="lab-secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        THALIA_STORE_ENDPOINT=endpoint,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -82,9 +91,11 @@ def _edited(root: str, pair, value: int) -> tuple[dict, dict]:
     src = source_annotation(ThaliaDataset(root), pair)
     masks = {k: v.copy() for k, v in src.masks.items()}
     r0 = 10 + 20 * value
-    masks[schema.ACTIVITY_MASK][r0:r0 + 8, 10:18] = 3  # Sill
-    masks[schema.INTENSITY_MASK][r0:r0 + 8, 10:18] = 3  # High
-    masks[schema.DEFORMATION_MASK] = schema.deformation_from_activity(masks[schema.ACTIVITY_MASK]).astype(np.uint8)
+    masks[schema.ACTIVITY_MASK][r0 : r0 + 8, 10:18] = 3  # Sill
+    masks[schema.INTENSITY_MASK][r0 : r0 + 8, 10:18] = 3  # High
+    masks[schema.DEFORMATION_MASK] = schema.deformation_from_activity(masks[schema.ACTIVITY_MASK]).astype(
+        np.uint8
+    )
     return masks, src.record
 
 
@@ -110,7 +121,10 @@ def _save_at_once(url: str, root: str, pair_key: str, author: str, barrier, resu
 def _run_two(url: str, root: str, jobs: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
     ctx = mp.get_context("spawn")  # fresh interpreters: two real processes, nothing shared but the S3 server
     barrier, results = ctx.Barrier(len(jobs)), ctx.Queue()
-    procs = [ctx.Process(target=_save_at_once, args=(url, root, key, author, barrier, results)) for key, author in jobs]
+    procs = [
+        ctx.Process(target=_save_at_once, args=(url, root, key, author, barrier, results))
+        for key, author in jobs
+    ]
     for p in procs:
         p.start()
     out = {}
@@ -125,8 +139,12 @@ def _run_two(url: str, root: str, jobs: list[tuple[str, str]]) -> dict[str, tupl
 
 def test_endpoint_options_come_from_the_environment():
     opts = s3_options({"THALIA_STORE_ENDPOINT": "http://minio.lab:9000", "AWS_REGION": "eu-west-1"})
-    assert opts == {"endpoint_url": "http://minio.lab:9000", "force_path_style": True, "allow_http": True,
-                    "region": "eu-west-1"}  # fmt: skip
+    assert opts == {
+        "endpoint_url": "http://minio.lab:9000",
+        "force_path_style": True,
+        "allow_http": True,
+        "region": "eu-west-1",
+    }
     assert s3_options({"AWS_ENDPOINT_URL": "https://s3.lab.org"})["allow_http"] is False
     assert s3_options({}) == {}
 

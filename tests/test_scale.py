@@ -37,8 +37,12 @@ def sparse_copy(tiny_root, out, zarr_format: int):
         shape = tuple(len(dates) if d in schema.DATE_DIMS else var.sizes[d] for d in var.dims)
         lazy = dska.empty(shape, dtype=var.dtype, chunks=shape)
         data[name] = (var.dims, lazy, var.attrs)
-    coords = {schema.PRIMARY: dates, schema.SECONDARY: dates, frame.y_dim: source[frame.y_dim].values,
-              frame.x_dim: source[frame.x_dim].values}  # fmt: skip
+    coords = {
+        schema.PRIMARY: dates,
+        schema.SECONDARY: dates,
+        frame.y_dim: source[frame.y_dim].values,
+        frame.x_dim: source[frame.x_dim].values,
+    }
     template = xr.Dataset(data, coords=coords)
     for var in template.data_vars.values():
         var.encoding = {"chunks": (1,) * (var.ndim - 2) + (CHUNK, CHUNK)}
@@ -114,8 +118,13 @@ def test_pairs_come_from_the_written_chunks_when_no_json_lists_them(sparse_root,
     frame = ds.frame(source.frame_id)
     finite = np.isfinite(source.ds[schema.PHASE]).any([source.y_dim, source.x_dim]).values
     index = {d: {v: k for k, v in enumerate(frame.ds[d].values)} for d in schema.DATE_DIMS}
-    written = {(index[schema.PRIMARY][source.ds[schema.PRIMARY].values[i]], index[schema.SECONDARY][source.ds[schema.SECONDARY].values[j]])
-               for i, j in zip(*np.nonzero(finite), strict=True)}  # fmt: skip
+    written = {
+        (
+            index[schema.PRIMARY][source.ds[schema.PRIMARY].values[i]],
+            index[schema.SECONDARY][source.ds[schema.SECONDARY].values[j]],
+        )
+        for i, j in zip(*np.nonzero(finite), strict=True)
+    }
     assert ds.location.stored_cells(f"{source.frame_id}.zarr", schema.PHASE) == written
     assert set(frame.pairs) >= set(source.pairs)  # every valid pair holds data; corrupted ones do too
     assert {frame.cell(p) for p in frame.pairs} <= written
@@ -142,7 +151,9 @@ def test_whole_cube_work_gets_dask_with_the_disk_chunks(sparse_root):
     phase = cube[schema.PHASE]
     assert phase.chunks is not None
     assert phase.data.chunksize == (1, 1, CHUNK, CHUNK)
-    assert phase.data.npartitions == N_DATES * N_DATES * -(-source.shape[0] // CHUNK) * -(-source.shape[1] // CHUNK)
+    assert phase.data.npartitions == N_DATES * N_DATES * -(-source.shape[0] // CHUNK) * -(
+        -source.shape[1] // CHUNK
+    )
 
 
 def test_cube_names_a_missing_frame(tiny_root):
@@ -166,6 +177,7 @@ def test_read_goes_straight_to_memory_while_layers_stay_lazy(sparse_root, monkey
     keys = ["phase", "coherence", "deformation", "activity", "tcwv_delta", "dem"]
     want = source.read(pair, keys)
     assert frame.coherence_scale and not frame.zero_nodata  # sampled (lazily, a window) before the patch
+
     def no_graph(da):
         raise RuntimeError("a dask graph was built")
 

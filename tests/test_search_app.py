@@ -107,7 +107,9 @@ def test_dates_matrix_of_a_320_date_frame(catalogue_root):
         assert state.current == target
         x, y = view.cell_of(target)
         assert (view._marker.data["x"], view._marker.data["y"]) == ([x], [y])
-        assert min(fig.x_range.start, fig.x_range.end) <= x <= max(fig.x_range.start, fig.x_range.end)  # followed
+        assert (
+            min(fig.x_range.start, fig.x_range.end) <= x <= max(fig.x_range.start, fig.x_range.end)
+        )  # followed
         assert min(fig.y_range.start, fig.y_range.end) <= y <= max(fig.y_range.start, fig.y_range.end)
     near = view.cell_of(state.pairs[50])
     assert view.open_at(near[0] + 0.3, near[1] - 0.3) and state.current == state.pairs[50]  # close enough

@@ -81,7 +81,18 @@ def _wait(condition, timeout: float, what: str, log: Path) -> None:
 
 def _start(root: Path, port: int, log: Path) -> tuple[subprocess.Popen, int]:
     """``thalia-viewer serve ROOT --port P -- --num-procs 2``; returns the process and its server's process group."""
-    cmd = [sys.executable, "-m", "thalia_viewer.cli", "serve", str(root), "--port", str(port), "--", "--num-procs", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "thalia_viewer.cli",
+        "serve",
+        str(root),
+        "--port",
+        str(port),
+        "--",
+        "--num-procs",
+        "2",
+    ]
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     _wait(lambda: _listening(port) or proc.poll() is not None, START_TIMEOUT_S, "the server to listen", log)

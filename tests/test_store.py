@@ -207,7 +207,9 @@ def test_diff_gives_added_and_removed_pixels(store, pairs):
     d = store.diff(pair, before, v1)  # before the first edit: the source
     assert d.masks[DEF].n_added == np.count_nonzero(added[DEF] != source.masks[DEF])
     assert d.record == {"caption": (source.record["caption"], "quake")}
-    from_source = store.diff(pair, None, v1)  # None is the source, not the tip (what the app's "Changes" sends)
+    from_source = store.diff(
+        pair, None, v1
+    )  # None is the source, not the tip (what the app's "Changes" sends)
     assert from_source.masks[DEF].n_added == d.masks[DEF].n_added and from_source.record == d.record
     d = store.diff(pair, v1, v2)
     assert d.masks[DEF].n_removed == 50 and d.masks[DEF].n_added == 0

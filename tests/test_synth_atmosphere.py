@@ -36,9 +36,14 @@ def dem() -> np.ndarray:
 
 def weather(**changes: float) -> atmosphere.Weather:
     base = atmosphere.Weather(
-        surface_pressure_pa=101_325.0, tcwv_kg_m2=25.0, vapour_scale_height_m=2000.0,
-        column_temperature_k=253.0, turbulence_kg_m2=1.5, seed=7, pressure_gradient_pa_m=(5e-4, -3e-4),
-    )  # fmt: skip
+        surface_pressure_pa=101_325.0,
+        tcwv_kg_m2=25.0,
+        vapour_scale_height_m=2000.0,
+        column_temperature_k=253.0,
+        turbulence_kg_m2=1.5,
+        seed=7,
+        pressure_gradient_pa_m=(5e-4, -3e-4),
+    )
     return replace(base, **changes)
 
 

@@ -48,7 +48,12 @@ def test_plan_has_the_real_catalogues_shape():
     assert set(kinds) == {c.name for c in schema.ACTIVITY_TYPES if c.code}
     atmospheric = Counter(r["atmospheric_fringes"] for r in records)
     assert all(atmospheric[k] > 100 for k in (1, 2, 3))
-    baselines = np.array([(schema.parse_date(r["secondary_date"]) - schema.parse_date(r["primary_date"])).days for r in records])
+    baselines = np.array(
+        [
+            (schema.parse_date(r["secondary_date"]) - schema.parse_date(r["primary_date"])).days
+            for r in records
+        ]
+    )
     assert np.median(baselines) <= 36 and baselines.max() <= 420
     assert sum(r["is_crowd"] for r in records) > 100
     # captions describe what the pair shows
@@ -70,7 +75,12 @@ def test_root_is_metadata_only_and_reads_like_a_thalia_root(catalogue_root: Path
     assert names[BIG] == schema.FRAME_VOLCANOES[BIG]
     store = catalogue_root / f"{BIG}.zarr"
     plain = xr.open_zarr(store)  # what the dataset's users run
-    assert plain.sizes[schema.PRIMARY] == 320 and plain[schema.PHASE].dims == (schema.PRIMARY, schema.SECONDARY, "y", "x")
+    assert plain.sizes[schema.PRIMARY] == 320 and plain[schema.PHASE].dims == (
+        schema.PRIMARY,
+        schema.SECONDARY,
+        "y",
+        "x",
+    )
     chunks = [p for p in (store / schema.PHASE).iterdir() if not p.name.startswith(".")]
     assert len(chunks) == 2  # only the filled pairs; the 320 x 322 grid costs nothing
     total = sum(p.stat().st_size for p in catalogue_root.rglob("*") if p.is_file())

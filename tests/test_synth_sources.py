@@ -156,8 +156,18 @@ def test_okada_table2_finite_source(x, y, d, dip, mode, expected):
     length, width = 3.0, 2.0
     sd, cd = math.sin(math.radians(dip)), math.cos(math.radians(dip))
     # strike 90 (east): Okada's x = east, y = north; our origin is the centroid
-    got = sources.okada(x - length / 2, y - cd * width / 2, x0=0.0, y0=0.0, depth=d - sd * width / 2,
-                        strike_deg=90.0, dip_deg=dip, length=length, width=width, **DISLOCATION[mode])  # fmt: skip
+    got = sources.okada(
+        x - length / 2,
+        y - cd * width / 2,
+        x0=0.0,
+        y0=0.0,
+        depth=d - sd * width / 2,
+        strike_deg=90.0,
+        dip_deg=dip,
+        length=length,
+        width=width,
+        **DISLOCATION[mode],
+    )
     for component, g, w in zip("xyz", got, expected, strict=True):
         assert _close_to_sig4(float(g), w), f"u{component}: got {float(g):.5e}, Okada (1985) {w:.3e}"
 
@@ -173,8 +183,9 @@ def test_okada_table2_finite_source(x, y, d, dip, mode, expected):
 def test_okada_tiny_fault_matches_table2_point_source(mode, expected):
     side = 1e-2  # finite-size error ~ (side / distance)^2 ~ 1e-5
     kwargs = {k: (v / side**2 if k in ("slip", "opening") else v) for k, v in DISLOCATION[mode].items()}
-    got = sources.okada(2.0, 3.0, x0=0.0, y0=0.0, depth=4.0, strike_deg=90.0, dip_deg=70.0, length=side,
-                        width=side, **kwargs)  # fmt: skip
+    got = sources.okada(
+        2.0, 3.0, x0=0.0, y0=0.0, depth=4.0, strike_deg=90.0, dip_deg=70.0, length=side, width=side, **kwargs
+    )
     for g, w in zip(got, expected, strict=True):
         assert _close_to_sig4(float(g), w), (float(g), w)
 
@@ -186,8 +197,19 @@ def _grid(half: float, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_vertical_strike_slip_symmetries_and_sense():
     e, n = _grid(20e3, 81)  # 500 m spacing: includes the trace (e = 0) and the fault ends (n = +-5 km)
-    _, un, uz = sources.fault_slip(e, n, x0=0.0, y0=0.0, depth=5e3, strike_deg=0.0, dip_deg=90.0,
-                                   length=10e3, width=6e3, rake_deg=0.0, slip=1.0)  # fmt: skip
+    _, un, uz = sources.fault_slip(
+        e,
+        n,
+        x0=0.0,
+        y0=0.0,
+        depth=5e3,
+        strike_deg=0.0,
+        dip_deg=90.0,
+        length=10e3,
+        width=6e3,
+        rake_deg=0.0,
+        slip=1.0,
+    )
     assert np.all(np.isfinite(uz))
     np.testing.assert_allclose(uz, -uz[:, ::-1], atol=1e-12)  # antisymmetric across the fault plane
     np.testing.assert_allclose(uz, -uz[::-1, :], atol=1e-12)  # and across the plane normal to strike
@@ -201,21 +223,44 @@ def test_reverse_fault_lifts_the_hanging_wall():
     e, n = np.linspace(-20e3, 20e3, 201), np.zeros(201)
     # strike north, dipping 45 deg to the east (right of strike), from 1 to 7 km depth: the top edge lies
     # below e = -3 km, the plane extended up dip meets the surface at e = -4 km; the hanging wall is east
-    _, _, uz = sources.fault_slip(e, n, x0=0.0, y0=0.0, depth=4e3, strike_deg=0.0, dip_deg=45.0,
-                                  length=20e3, width=6e3 * math.sqrt(2), rake_deg=90.0, slip=1.0)  # fmt: skip
+    _, _, uz = sources.fault_slip(
+        e,
+        n,
+        x0=0.0,
+        y0=0.0,
+        depth=4e3,
+        strike_deg=0.0,
+        dip_deg=45.0,
+        length=20e3,
+        width=6e3 * math.sqrt(2),
+        rake_deg=90.0,
+        slip=1.0,
+    )
     assert -4e3 < e[np.argmax(uz)] < 0  # peak uplift over the hanging wall, near the top edge
     assert uz.max() > 0.4 and uz.min() < -0.03  # the footwall side subsides a little
     trace = 80  # e = -4 km
     assert np.all(uz[trace + 1 : trace + 21] > uz[trace - 20 : trace][::-1])  # hanging wall above footwall
-    normal = sources.fault_slip(e, n, x0=0.0, y0=0.0, depth=4e3, strike_deg=0.0, dip_deg=45.0, length=20e3,
-                                width=6e3 * math.sqrt(2), rake_deg=-90.0, slip=1.0)[2]  # fmt: skip
+    normal = sources.fault_slip(
+        e,
+        n,
+        x0=0.0,
+        y0=0.0,
+        depth=4e3,
+        strike_deg=0.0,
+        dip_deg=45.0,
+        length=20e3,
+        width=6e3 * math.sqrt(2),
+        rake_deg=-90.0,
+        slip=1.0,
+    )[2]
     np.testing.assert_allclose(normal, -uz, atol=1e-14)  # linear in the slip vector
 
 
 def test_dyke_symmetric_uplift_with_trough_and_opening_motion():
     e = np.linspace(-15e3, 15e3, 301)  # 100 m: includes e = 0, directly above the top edge
-    ue, un, uz = sources.dyke(e, np.zeros_like(e), x0=0.0, y0=0.0, top=500.0, height=4e3, length=8e3,
-                              strike_deg=0.0, opening=1.0)  # fmt: skip
+    ue, un, uz = sources.dyke(
+        e, np.zeros_like(e), x0=0.0, y0=0.0, top=500.0, height=4e3, length=8e3, strike_deg=0.0, opening=1.0
+    )
     assert np.all(np.isfinite(uz))
     np.testing.assert_allclose(uz, uz[::-1], atol=1e-12)  # symmetric about the dyke plane
     np.testing.assert_allclose(ue, -ue[::-1], atol=1e-12)
@@ -258,8 +303,9 @@ def test_okada_no_nan_or_warning_at_singular_points():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for case in cases:
-            u = sources.okada(e, n, x0=0.0, y0=0.0, strike_deg=0.0, length=4e3, rake_deg=30.0, slip=1.0,
-                              opening=0.5, **case)  # fmt: skip
+            u = sources.okada(
+                e, n, x0=0.0, y0=0.0, strike_deg=0.0, length=4e3, rake_deg=30.0, slip=1.0, opening=0.5, **case
+            )
             assert all(np.all(np.isfinite(c)) for c in u), case
             assert max(np.abs(c).max() for c in u) < 5.0, case  # bounded: a few times the 1 m dislocation
 
@@ -267,8 +313,18 @@ def test_okada_no_nan_or_warning_at_singular_points():
 def test_okada_continuous_across_fault_ends_and_edges():
     # a buried dipping fault: displacement is smooth at the surface, also across the lines x = 0, x = L
     # of Okada's frame where the I5 rule (xi = 0) applies, and above the top edge
-    kw = {"x0": 0.0, "y0": 0.0, "depth": 3e3, "strike_deg": 0.0, "dip_deg": 50.0, "length": 6e3, "width": 3e3,
-          "rake_deg": 45.0, "slip": 1.0, "opening": 0.3}  # fmt: skip
+    kw = {
+        "x0": 0.0,
+        "y0": 0.0,
+        "depth": 3e3,
+        "strike_deg": 0.0,
+        "dip_deg": 50.0,
+        "length": 6e3,
+        "width": 3e3,
+        "rake_deg": 45.0,
+        "slip": 1.0,
+        "opening": 0.3,
+    }
     top_edge_e = 1.5e3 * math.cos(math.radians(50))  # the top edge lies west (up dip) of the centroid
     for e0, n0 in ((2e3, 3e3), (-1e3, -3e3), (-top_edge_e, 1e3)):
         pts = sources.okada(np.array([e0 - 1e-3, e0, e0 + 1e-3]), np.array([n0 - 1e-3, n0, n0 + 1e-3]), **kw)
@@ -277,8 +333,17 @@ def test_okada_continuous_across_fault_ends_and_edges():
 
 
 def test_okada_decays_far_from_the_source():
-    kw = {"x0": 0.0, "y0": 0.0, "depth": 5e3, "strike_deg": 20.0, "dip_deg": 60.0, "length": 8e3, "width": 4e3,
-          "rake_deg": 90.0, "slip": 1.0}  # fmt: skip
+    kw = {
+        "x0": 0.0,
+        "y0": 0.0,
+        "depth": 5e3,
+        "strike_deg": 20.0,
+        "dip_deg": 60.0,
+        "length": 8e3,
+        "width": 4e3,
+        "rake_deg": 90.0,
+        "slip": 1.0,
+    }
     near = np.abs(sources.okada(np.array([5e3]), np.array([5e3]), **kw)[2])
     far = np.hypot(*sources.okada(np.array([200e3]), np.array([200e3]), **kw)[:2])
     assert far < 1e-3 * near
@@ -346,8 +411,15 @@ def test_sill_uplift_centred_axisymmetric_and_volume_conserving():
     assert uz[centre, centre] > 0
     # axisymmetric to within the square's anisotropy: along an axis vs along the diagonal at r = depth
     along = uz[centre, centre + 20]
-    diagonal = sources.sill(depth / math.sqrt(2), depth / math.sqrt(2), x0=0.0, y0=0.0, depth=depth,
-                            radius=radius, opening=opening)[2]  # fmt: skip
+    diagonal = sources.sill(
+        depth / math.sqrt(2),
+        depth / math.sqrt(2),
+        x0=0.0,
+        y0=0.0,
+        depth=depth,
+        radius=radius,
+        opening=opening,
+    )[2]
     assert diagonal == pytest.approx(along, rel=0.03)
     # the uplift volume equals the crack volume (horizontal crack); truncation at 20 depths costs ~0.01 %
     volume = uz.sum() * (e[0, 1] - e[0, 0]) ** 2

@@ -35,10 +35,17 @@ from thalia_viewer.ml.zoo import ModelZoo, load_model  # noqa: E402
 CROP = 64
 #: The default model's architecture without weights, so tests train it from scratch.
 TINY_CARD = {
-    "name": "tiny-unet", "architecture": "unet", "encoder": "tu-mobilenetv3_small_100", "setting": "base",
-    "timesteps": 1, "classes": ["Deformation"], "weights": None, "tile_size": 64, "tile_overlap": 16,
+    "name": "tiny-unet",
+    "architecture": "unet",
+    "encoder": "tu-mobilenetv3_small_100",
+    "setting": "base",
+    "timesteps": 1,
+    "classes": ["Deformation"],
+    "weights": None,
+    "tile_size": 64,
+    "tile_overlap": 16,
     "options": {"decoder_channels": [32, 16, 16, 8, 8]},
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +58,19 @@ def card_path(tmp_path_factory):
 
 def config(root, card_path, tmp, out="m", **kw) -> TrainConfig:
     base = {
-        "root": str(root), "model": str(card_path), "out": out, "zoo": str(tmp / "zoo"), "epochs": 2, "crop": CROP,
-        "batch_size": 4, "lr": 3e-3, "augment": False, "eval_seeds": (), "checkpoint_dir": str(tmp / "ckpt" / out),
+        "root": str(root),
+        "model": str(card_path),
+        "out": out,
+        "zoo": str(tmp / "zoo"),
+        "epochs": 2,
+        "crop": CROP,
+        "batch_size": 4,
+        "lr": 3e-3,
+        "augment": False,
+        "eval_seeds": (),
+        "checkpoint_dir": str(tmp / "ckpt" / out),
         "threads": 1,
-    }  # fmt: skip
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -63,7 +79,10 @@ def trained(tiny_root, card_path, tmp_path_factory):
     """One short run (3 epochs) shared by the tests that need a trained model: (result, tmp, progress reports)."""
     tmp = tmp_path_factory.mktemp("run")
     reports = []
-    result = train(config(tiny_root, card_path, tmp, out="trained", epochs=3, val_every=2, eval_seeds=(0,)), progress=reports.append)
+    result = train(
+        config(tiny_root, card_path, tmp, out="trained", epochs=3, val_every=2, eval_seeds=(0,)),
+        progress=reports.append,
+    )
     return result, tmp, reports
 
 
@@ -97,7 +116,7 @@ def test_sequences_share_a_primary_date_ordered_padded_and_split(tiny_root):
     disjoint = sequences(group, 3, min_distinct(3, positive_group=False, training=True))
     overlapping = sequences(group, 3, min_distinct(3, positive_group=True, training=True))
     assert len(disjoint) == 1 and len(overlapping) > 1
-    assert all(len(set(a) & set(b)) <= 1 for i, a in enumerate(overlapping) for b in overlapping[i + 1:])
+    assert all(len(set(a) & set(b)) <= 1 for i, a in enumerate(overlapping) for b in overlapping[i + 1 :])
     assert min_distinct(3, True, training=False) == 1
 
 
@@ -116,10 +135,15 @@ def test_positive_crops_hold_deformation_and_stay_inside():
     ring[10:12, 10:500] = ring[500:502, 10:500] = 1  # bbox centre far from any pixel: the fallback finds one
     rm = PairMask.from_mask(ring)
     for seed in range(10):
-        r0, r1, c0, c1 = positive_window(ring.shape, 64, rm.bbox, rm.points, np.random.default_rng(seed), max_offset=0)
+        r0, r1, c0, c1 = positive_window(
+            ring.shape, 64, rm.bbox, rm.points, np.random.default_rng(seed), max_offset=0
+        )
         assert ring[r0:r1, c0:c1].any()
     centred = PairMask.from_mask(np.pad(np.ones((20, 20), np.uint8), 240))
-    offsets = {positive_window((500, 500), 128, centred.bbox, centred.points, np.random.default_rng(s))[:1] for s in range(20)}
+    offsets = {
+        positive_window((500, 500), 128, centred.bbox, centred.points, np.random.default_rng(s))[:1]
+        for s in range(20)
+    }
     assert len(offsets) > 5  # a random offset, not always the centre
     windows = {random_window((300, 400), 64, np.random.default_rng(s)) for s in range(20)}
     assert len(windows) > 10 and all(0 <= w[0] < w[1] <= 300 and 0 <= w[2] < w[3] <= 400 for w in windows)
@@ -157,7 +181,9 @@ def test_loader_workers_give_the_same_batches_epoch_after_epoch(tiny_root):
     labels = Labels(ds)
     samples = build_samples(ds, "train", labels, timesteps=1, training=True)
     masks = labels.masks(p for s in samples for p in s.pairs)
-    data = CropDataset(CropSpec(str(tiny_root), "base", CROP), samples, masks, {f: ds.frame(f).shape for f in ds.frames})
+    data = CropDataset(
+        CropSpec(str(tiny_root), "base", CROP), samples, masks, {f: ds.frame(f).shape for f in ds.frames}
+    )
     flags = [s.positive for s in samples]
 
     def batches(workers: int) -> list[list[np.ndarray]]:
@@ -183,7 +209,9 @@ def test_undersampling_keeps_every_positive_and_as_many_negatives():
         assert sum(not flags[i] for i in idx) == 3 and len(set(idx)) == 6
     assert len({tuple(sorted(i)) for i in epochs}) > 1  # other negatives each epoch
     assert undersample(flags, 5, 2) == epochs[1]  # seeded: the same epoch is the same
-    assert sorted(undersample([True] * 5 + [False] * 2, 0, 1)) == list(range(7))  # fewer negatives: all of them
+    assert sorted(undersample([True] * 5 + [False] * 2, 0, 1)) == list(
+        range(7)
+    )  # fewer negatives: all of them
     items = epoch_items(flags, 5, 2)
     assert [i for i, _ in items] == epochs[1] and items == epoch_items(flags, 5, 2)
 
@@ -227,7 +255,11 @@ def test_training_lowers_the_loss_and_writes_a_card_that_loads_and_predicts(trai
     result, tmp, reports = trained
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    assert [r["val_loss"] is None for r in result.history] == [True, False, False]  # validated at 2 and 3 (last)
+    assert [r["val_loss"] is None for r in result.history] == [
+        True,
+        False,
+        False,
+    ]  # validated at 2 and 3 (last)
     # after the epochs, the threshold calibration and the test scoring report their batches
     finish = [(r.phase, r.step, r.total) for r in reports if r.phase in ("threshold", "test")]
     phases = [p for p, *_ in finish]
@@ -244,7 +276,9 @@ def test_training_lowers_the_loss_and_writes_a_card_that_loads_and_predicts(trai
     assert set(card.metrics) == {"val", "val_at_threshold", "test"} and "iou" in card.metrics["test"]
     # the operating threshold was picked on the validation split and the test scores use it
     assert card.threshold == prov["threshold"]["value"] and prov["threshold"]["replaced"] == 0.5
-    assert prov["threshold"]["chosen_on"] == "val split, best pooled iou" and prov["recipe"]["calibrate"] is True
+    assert (
+        prov["threshold"]["chosen_on"] == "val split, best pooled iou" and prov["recipe"]["calibrate"] is True
+    )
     assert card.weights_path.stat().st_size < 10e6
     from thalia_viewer.ml.inference import Predictor
 
@@ -263,21 +297,38 @@ def test_resume_gives_the_uninterrupted_result(tiny_root, card_path, tmp_path):
     b = load_model(resumed.card, "cpu").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(InputError, match=r"lr: 0\.003 -> 0\.01"):
-        train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr=1e-2))
+        train(
+            config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr=1e-2)
+        )
     with pytest.raises(InputError, match="already holds 2 epochs, more than --epochs 1"):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=1, augment=True, resume=True))
-    finished = train(config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True))
+    finished = train(
+        config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True)
+    )
     assert finished.history == resumed.history  # the same epochs: only the run's end (threshold, card) again
     c = load_model(finished.card, "cpu").state_dict()
     assert all(torch.equal(a[k], c[k]) for k in a)
     # a learning-rate drop may be added at an epoch not yet run: the same as a straight run with it
     with pytest.raises(InputError, match=r"lr_drop: None -> 2"):
-        train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=2))
-    dropped = train(config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=3))
-    straight3 = train(config(tiny_root, card_path, tmp_path, out="straight3", epochs=3, augment=True, lr_drop=3))
+        train(
+            config(
+                tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=2
+            )
+        )
+    dropped = train(
+        config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr_drop=3)
+    )
+    straight3 = train(
+        config(tiny_root, card_path, tmp_path, out="straight3", epochs=3, augment=True, lr_drop=3)
+    )
     assert [r["train_loss"] for r in dropped.history] == [r["train_loss"] for r in straight3.history]
     assert dropped.card.provenance["recipe"]["lr_drop"] == 3
-    assert TrainConfig(root=".", model="m", out="o", lr=1e-3, lr_drop=3).lr_until(4) == [1e-3, 1e-3, 1e-4, 1e-4]
+    assert TrainConfig(root=".", model="m", out="o", lr=1e-3, lr_drop=3).lr_until(4) == [
+        1e-3,
+        1e-3,
+        1e-4,
+        1e-4,
+    ]
 
 
 def test_cancel_stops_between_steps_and_keeps_the_checkpoint(tiny_root, card_path, tmp_path):
@@ -298,8 +349,14 @@ def test_labels_from_a_store_snapshot_are_used_and_recorded(tiny_root, card_path
     store = AnnotationStore(tmp_path / "store", dataset=ds)
     ann = store.read_merged(pair)
     empty = {m: np.zeros_like(a) for m, a in ann.masks.items()}
-    record = {**ann.record, "label": [schema.Label.NON_DEFORMATION.value], "activity_type": [], "intensity_level": [],
-              "phase": schema.Phase.REST.value, "is_crowd": 0}  # fmt: skip
+    record = {
+        **ann.record,
+        "label": [schema.Label.NON_DEFORMATION.value],
+        "activity_type": [],
+        "intensity_level": [],
+        "phase": schema.Phase.REST.value,
+        "is_crowd": 0,
+    }
     snapshot = store.save_pair(pair, empty, record, author="ana", message="not deformation", base=ann.version)
     store.tag("labels-v1", snapshot)
     spec = f"{tmp_path / 'store'}@labels-v1"
@@ -315,8 +372,14 @@ def test_labels_from_a_store_snapshot_are_used_and_recorded(tiny_root, card_path
 
 def test_a_fine_tune_records_its_parents_labels(trained, tiny_root, tmp_path):
     parent, *_ = trained
-    child = train(config(tiny_root, parent.card_path, tmp_path, out="child", epochs=1, eval_seeds=(), calibrate=False))
-    grandchild = train(config(tiny_root, child.card_path, tmp_path, out="grandchild", epochs=1, eval_seeds=(), calibrate=False))
+    child = train(
+        config(tiny_root, parent.card_path, tmp_path, out="child", epochs=1, eval_seeds=(), calibrate=False)
+    )
+    grandchild = train(
+        config(
+            tiny_root, child.card_path, tmp_path, out="grandchild", epochs=1, eval_seeds=(), calibrate=False
+        )
+    )
     prov = grandchild.card.provenance
     assert prov["parent"] == "child" and [a["name"] for a in prov["lineage"]] == ["child", "trained"]
     assert prov["lineage"][1]["data_snapshot"] == {"root": str(tiny_root), "labels": "source"}
@@ -348,18 +411,46 @@ def test_evaluate_gives_table_4(trained, tiny_root):
 
 
 def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained):
-    code = main(["train", str(tiny_root), "--model", str(card_path), "--out", "cli-model", "--zoo", str(tmp_path),
-                 "--epochs", "1", "--crop", str(CROP), "--batch-size", "4", "--lr", "0.003", "--lr-drop", "5", "--no-augment", "--keep-threshold",
-                 "--checkpoint-dir", str(tmp_path / "ck"), "--eval-seeds"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            str(tiny_root),
+            "--model",
+            str(card_path),
+            "--out",
+            "cli-model",
+            "--zoo",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--crop",
+            str(CROP),
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.003",
+            "--lr-drop",
+            "5",
+            "--no-augment",
+            "--keep-threshold",
+            "--checkpoint-dir",
+            str(tmp_path / "ck"),
+            "--eval-seeds",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "epoch 1/1: train loss" in out and "cli-model.yaml" in out
     card = ModelZoo([tmp_path]).get("cli-model")
-    assert card.provenance["command"].startswith(f"thalia-viewer train {tiny_root} --model {card_path} --out cli-model")
+    assert card.provenance["command"].startswith(
+        f"thalia-viewer train {tiny_root} --model {card_path} --out cli-model"
+    )
     assert "--lr-drop 5" in card.provenance["command"] and card.provenance["recipe"]["lr_drop"] == 5
     assert card.provenance["recipe"]["calibrate"] is False and "threshold" not in card.provenance
     assert card.threshold == 0.5 and "val_at_threshold" not in card.metrics  # the parent's, kept
     result, *_ = trained
-    code = main(["evaluate", str(tiny_root), "--model", str(result.card_path), "--split", "val", "--seeds", "0"])
+    code = main(
+        ["evaluate", str(tiny_root), "--model", str(result.card_path), "--split", "val", "--seeds", "0"]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "IoU" in out and "seed 0" in out
 
@@ -370,12 +461,29 @@ def test_cli_train_and_evaluate(tiny_root, card_path, tmp_path, capsys, trained)
         (["evaluate", "{root}", "--model", "no-such-model"], "no model 'no-such-model'"),
         (["evaluate", "{root}", "--model", "{card}", "--store", "{root}/nowhere@v1"], "does not exist"),
         (["train", "{root}", "--model", "{card}", "--out", "x", "--crop", "512"], "does not fit frame"),
-        (["train", "{root}", "--model", "{card}", "--out", "x", "--crop", "64", "--resume",
-          "--checkpoint-dir", "{root}/none"], "no checkpoint to resume"),
+        (
+            [
+                "train",
+                "{root}",
+                "--model",
+                "{card}",
+                "--out",
+                "x",
+                "--crop",
+                "64",
+                "--resume",
+                "--checkpoint-dir",
+                "{root}/none",
+            ],
+            "no checkpoint to resume",
+        ),
         (["train", "{root}", "--model", "{card}", "--out", "bad name!"], "not usable as a card name"),
-        (["train", "{root}", "--model", "{card}", "--out", "x", "--lr-drop", "1"], "lr_drop must be an epoch >= 2"),
+        (
+            ["train", "{root}", "--model", "{card}", "--out", "x", "--lr-drop", "1"],
+            "lr_drop must be an epoch >= 2",
+        ),
     ],
-)  # fmt: skip
+)
 def test_cli_errors_are_one_paragraph(tiny_root, card_path, capsys, argv, message):
     argv = [a.format(root=tiny_root, card=card_path) for a in argv]
     assert main(argv) == 2

@@ -46,7 +46,11 @@ def _missing_mask_chunks(root: Path) -> list[str]:
         for name in schema.MASKS:
             zarray = json.loads((store / name / ".zarray").read_text())
             if zarray["fill_value"] is None:
-                missing += [f"{store.stem}/{name}/{i}.{j}" for i, j in cells if not (store / name / f"{i}.{j}.0.0").exists()]
+                missing += [
+                    f"{store.stem}/{name}/{i}.{j}"
+                    for i, j in cells
+                    if not (store / name / f"{i}.{j}.0.0").exists()
+                ]
     assert quality
     return missing
 
@@ -100,7 +104,10 @@ def test_deep_reads_every_pair_in_parallel_with_progress(root, base):
     total = _reads(root)
     assert report.pairs_read == total and seen[-1] == (total, total)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
-    assert len(report.problems) == 1 and f"insar_coherence of pair {target.key} cannot be read" in report.problems[0]
+    assert (
+        len(report.problems) == 1
+        and f"insar_coherence of pair {target.key} cannot be read" in report.problems[0]
+    )
     assert not progress_path(report.root).exists()  # a finished run leaves no progress file
 
 
@@ -159,7 +166,9 @@ def test_cli_deep_interrupt_exit_130_and_resume(root, monkeypatch, capsys):
     monkeypatch.setattr(deep_validate, "check_read", flaky)
     assert main(["validate", str(root), "--deep", "--workers", "1"]) == 130
     err = capsys.readouterr().err
-    assert f"interrupted after 4 of {_reads(root)} reads" in err and "--resume" in err and "Traceback" not in err
+    assert (
+        f"interrupted after 4 of {_reads(root)} reads" in err and "--resume" in err and "Traceback" not in err
+    )
     monkeypatch.setattr(deep_validate, "check_read", real)
     assert main(["validate", str(root), "--deep", "--resume"]) == 0
     out = capsys.readouterr().out

@@ -67,17 +67,23 @@ def pair_chunk_keys(store: Path, name: str, cell: tuple[int, int]) -> list[str]:
     return [sep.join(map(str, (i, j, a, b))) for a in range(ny) for b in range(nx)]
 
 
-def assert_pair_on_disk(store: Path, name: str, cell: tuple[int, int], expected: np.ndarray | None = None) -> None:
+def assert_pair_on_disk(
+    store: Path, name: str, cell: tuple[int, int], expected: np.ndarray | None = None
+) -> None:
     """Every chunk of the cell is a file; its decoded values equal ``expected`` (the pair's plane) if given."""
     for key in pair_chunk_keys(store, name, cell):
-        assert (store / name / key).is_file(), f"{store.name}/{name}: chunk {key} of cell {cell} is not on disk"
+        assert (store / name / key).is_file(), (
+            f"{store.name}/{name}: chunk {key} of cell {cell} is not on disk"
+        )
     if expected is not None:
         meta = zarray(store, name)
         cy, cx = meta["chunks"][2:]
         for key in pair_chunk_keys(store, name, cell):
             a, b = map(int, key.replace("/", ".").split(".")[2:])
             part = expected[a * cy : (a + 1) * cy, b * cx : (b + 1) * cx]
-            np.testing.assert_array_equal(chunk_values(store, name, key)[0, 0, : part.shape[0], : part.shape[1]], part)
+            np.testing.assert_array_equal(
+                chunk_values(store, name, key)[0, 0, : part.shape[0], : part.shape[1]], part
+            )
 
 
 def digest(root: Path) -> str:
@@ -138,7 +144,13 @@ def test_cleared_pair_export_has_zero_chunks_on_disk(tiny_root, tmp_path):
     store = AnnotationStore(tmp_path / "store", dataset=source)
     ann = store.read_merged(cleared)
     zeros = {name: np.zeros_like(values) for name, values in ann.masks.items()}
-    record = {**ann.record, "label": ["Non_Deformation"], "activity_type": [], "intensity_level": [], "phase": "Rest"}
+    record = {
+        **ann.record,
+        "label": ["Non_Deformation"],
+        "activity_type": [],
+        "intensity_level": [],
+        "phase": "Rest",
+    }
     store.save_pair(cleared, zeros, record, "ana", "false positive", base=None)
     export_dataset(tiny_root, store, tmp_path / "out")
 
@@ -149,13 +161,19 @@ def test_cleared_pair_export_has_zero_chunks_on_disk(tiny_root, tmp_path):
         assert_pair_on_disk(out, name, frame.cell(cleared), np.zeros(frame.shape, np.uint8))
     with xr.open_zarr(out) as ds:
         assert ds[schema.DEFORMATION_MASK].dtype == np.uint8
-        assert not ds[schema.DEFORMATION_MASK].isel(primary_date=frame.cell(cleared)[0], secondary_date=frame.cell(cleared)[1]).values.any()
+        assert (
+            not ds[schema.DEFORMATION_MASK]
+            .isel(primary_date=frame.cell(cleared)[0], secondary_date=frame.cell(cleared)[1])
+            .values.any()
+        )
 
 
 def test_export_of_a_real_style_root_writes_the_added_masks_for_every_pair(tmp_path):
     root = realistic.write_real_style_root(tmp_path / "root")
     source = ThaliaDataset(root)
-    negative = next(p for p in source.frame(realistic.FRAME).pairs if p not in source.frame(realistic.FRAME).positives)
+    negative = next(
+        p for p in source.frame(realistic.FRAME).pairs if p not in source.frame(realistic.FRAME).positives
+    )
     cell = source.frame(realistic.FRAME).cell(negative)
     store = root / f"{realistic.FRAME}.zarr"
     for key in pair_chunk_keys(store, schema.DEFORMATION_MASK, cell):  # a source gap, as old writers left
@@ -190,12 +208,16 @@ def silent_card(tmp_path_factory):
 
 
 @pytest.mark.filterwarnings("ignore:Couldn't detect a suitable IP address:RuntimeWarning")
-def test_batch_predictions_write_all_zero_chunks_and_repair_mends_old_ones(tiny_root, tmp_path, monkeypatch, silent_card):
+def test_batch_predictions_write_all_zero_chunks_and_repair_mends_old_ones(
+    tiny_root, tmp_path, monkeypatch, silent_card
+):
     from thalia_viewer.ml import batch
 
     card = silent_card
     frame_id = ThaliaDataset(tiny_root).frames[0]
-    result = batch.predict_dataset(tiny_root, card, frames=[frame_id], split="test", out=tmp_path / "new", n_workers=1, processes=False)
+    result = batch.predict_dataset(
+        tiny_root, card, frames=[frame_id], split="test", out=tmp_path / "new", n_workers=1, processes=False
+    )
     assert result["predicted"] > 0 and not result["failed"]
     frame = ThaliaDataset(tiny_root).frame(frame_id)
     cells = [frame.cell(p) for p in frame.pairs if p.split == "test"]
@@ -205,9 +227,20 @@ def test_batch_predictions_write_all_zero_chunks_and_repair_mends_old_ones(tiny_
 
     with monkeypatch.context() as m:  # the same run, written as earlier versions did
         m.setattr(zarr_write, "array_config", lambda zarr_format: {"write_empty_chunks": False})
-        batch.predict_dataset(tiny_root, card, frames=[frame_id], split="test", out=tmp_path / "old", n_workers=1, processes=False)
+        batch.predict_dataset(
+            tiny_root,
+            card,
+            frames=[frame_id],
+            split="test",
+            out=tmp_path / "old",
+            n_workers=1,
+            processes=False,
+        )
     old = tmp_path / "old" / f"{frame_id}.zarr"
-    assert not any((old / schema.DEFORMATION_MASK / k).exists() for k in pair_chunk_keys(old, schema.DEFORMATION_MASK, cells[0]))
+    assert not any(
+        (old / schema.DEFORMATION_MASK / k).exists()
+        for k in pair_chunk_keys(old, schema.DEFORMATION_MASK, cells[0])
+    )
     report = batch.repair_predictions(tmp_path / "old")
     repaired = {r.array: r.chunks for r in report.repaired}
     assert repaired[schema.DEFORMATION_MASK] == len(cells)
@@ -236,7 +269,9 @@ def test_validate_names_the_array_a_pair_and_how_to_repair(old_root):
     lines = unwritten_chunk_problems(ds)
     assert all("thalia-viewer repair ROOT" in line and "re-export" in line for line in lines)
     report = validate(str(old_root), read_data=False)
-    assert not report.ok and any(schema.DEFORMATION_MASK in p and first.sample in p and "repair" in p for p in report.problems)
+    assert not report.ok and any(
+        schema.DEFORMATION_MASK in p and first.sample in p and "repair" in p for p in report.problems
+    )
 
 
 def test_repair_fixes_an_old_root_and_is_idempotent(old_root, capsys):
@@ -250,7 +285,9 @@ def test_repair_fixes_an_old_root_and_is_idempotent(old_root, capsys):
     assert f"wrote {missing} zero chunk(s)" in out and schema.DEFORMATION_MASK in out
     assert find_unwritten_chunks(ThaliaDataset(old_root)) == []
     after = masks_as_zarr3_reads(old_root)
-    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)  # zarr 3 sees no change
+    assert before.keys() == after.keys() and all(
+        np.array_equal(before[k], after[k]) for k in before
+    )  # zarr 3 sees no change
     for frame_id in ds.frames:
         frame = ds.frame(frame_id)
         store = old_root / f"{frame_id}.zarr"
@@ -267,7 +304,9 @@ def test_repair_fixes_an_old_root_and_is_idempotent(old_root, capsys):
 
 
 def test_repair_never_overwrites_a_chunk(old_root):
-    found = next(p for p in find_unwritten_chunks(ThaliaDataset(old_root)) if p.array == schema.DEFORMATION_MASK)
+    found = next(
+        p for p in find_unwritten_chunks(ThaliaDataset(old_root)) if p.array == schema.DEFORMATION_MASK
+    )
     store = Path(found.store)
     existing = {p.name: p.read_bytes() for p in (store / schema.DEFORMATION_MASK).iterdir()}
     repair_root(old_root)
@@ -321,9 +360,20 @@ def test_repair_refuses_a_root_without_write_permission(old_root):
 def test_compat_with_zarr2(tmp_path):
     """zarr-python 2.18.3 reads every pair of a synth root, a corrected export and predictions as we do."""
     result = subprocess.run(
-        [sys.executable, "-m", "tests.compat.check", "--python", str(SIDE_PYTHON), "--keep", str(tmp_path / "w")],
-        capture_output=True, text=True, check=False, cwd=Path(__file__).parents[1],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.compat.check",
+            "--python",
+            str(SIDE_PYTHON),
+            "--keep",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 differ" in result.stdout and "differ;" in result.stdout
     shutil.rmtree(tmp_path / "w", ignore_errors=True)

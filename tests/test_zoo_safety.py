@@ -32,7 +32,11 @@ SECRET = "TOP-SECRET-MARKER-do-not-echo"
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _small_card(name: str = "small"):
@@ -65,7 +69,10 @@ def test_write_card_refuses_a_taken_name_and_overwrite_keeps_a_backup(tmp_path):
     kept = {f"{BACKUP_DIR}/{backups[0].name}/{k}": v for k, v in before.items() if not k.startswith(".")}
     assert all(_digest(tmp_path / "zoo").get(k) == v for k, v in kept.items())  # the old files, byte for byte
     assert load_card(backups[0] / first.name).has_weights  # the backed-up card still finds its weights
-    assert _digest(tmp_path / "zoo")[first.with_suffix(".safetensors").name] != before[first.with_suffix(".safetensors").name]
+    assert (
+        _digest(tmp_path / "zoo")[first.with_suffix(".safetensors").name]
+        != before[first.with_suffix(".safetensors").name]
+    )
 
 
 def test_write_card_copies_foreign_weights_next_to_the_card(tmp_path):
@@ -76,12 +83,18 @@ def test_write_card_copies_foreign_weights_next_to_the_card(tmp_path):
     assert written.weights_path.read_bytes() == card.weights_path.read_bytes()
 
 
-@pytest.mark.parametrize("weights", ["../outside.safetensors", "/etc/passwd", "sub/../../outside.safetensors"])
+@pytest.mark.parametrize(
+    "weights", ["../outside.safetensors", "/etc/passwd", "sub/../../outside.safetensors"]
+)
 def test_weights_outside_the_card_folder_are_refused_and_the_other_cards_still_load(user_zoo, weights):
     (user_zoo.parent / "outside.safetensors").write_text(SECRET)
     text = (PACKAGED_ZOO / f"{DEFAULT_MODEL}.yaml").read_text()
     bad = user_zoo / "evil.yaml"
-    bad.write_text(text.replace(f"name: {DEFAULT_MODEL}", "name: evil").replace(f"weights: {DEFAULT_MODEL}.safetensors", f"weights: {weights}"))
+    bad.write_text(
+        text.replace(f"name: {DEFAULT_MODEL}", "name: evil").replace(
+            f"weights: {DEFAULT_MODEL}.safetensors", f"weights: {weights}"
+        )
+    )
     with pytest.raises(ModelCardError, match="points outside the card's folder") as info:
         load_card(bad)
     assert SECRET not in str(info.value)
@@ -91,14 +104,31 @@ def test_weights_outside_the_card_folder_are_refused_and_the_other_cards_still_l
     assert DEFAULT_MODEL in names and "evil" not in names and bad in zoo.problems
 
 
-def test_a_bad_card_in_the_user_zoo_is_skipped_with_a_warning_and_the_cli_names_it(user_zoo, tiny_root, capsys):
+def test_a_bad_card_in_the_user_zoo_is_skipped_with_a_warning_and_the_cli_names_it(
+    user_zoo, tiny_root, capsys
+):
     (user_zoo / "broken.yaml").write_text(f"name: [unclosed {SECRET}\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelZooWarning)
-        with pytest.raises(ModelCardError, match=r"broken.yaml is not valid YAML \(.* at line \d+, column \d+\)") as info:
+        with pytest.raises(
+            ModelCardError, match=r"broken.yaml is not valid YAML \(.* at line \d+, column \d+\)"
+        ) as info:
             ModelZoo(strict=True).names()
     assert SECRET not in str(info.value)
-    code = main(["evaluate", str(tiny_root), "--model", DEFAULT_MODEL, "--split", "val", "--seeds", "0", "--crop", "64"])
+    code = main(
+        [
+            "evaluate",
+            str(tiny_root),
+            "--model",
+            DEFAULT_MODEL,
+            "--split",
+            "val",
+            "--seeds",
+            "0",
+            "--crop",
+            "64",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "thalia-viewer evaluate: warning: skipped a malformed model card" in err and "broken.yaml" in err
@@ -106,7 +136,10 @@ def test_a_bad_card_in_the_user_zoo_is_skipped_with_a_warning_and_the_cli_names_
 
 
 def test_weights_files_are_never_echoed(tmp_path):
-    for name, data in (("passwd", f"root:x:0:0:{SECRET}\n".encode()), ("fake.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{" + SECRET.encode())):
+    for name, data in (
+        ("passwd", f"root:x:0:0:{SECRET}\n".encode()),
+        ("fake.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{" + SECRET.encode()),
+    ):
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(ModelWeightsError) as info:
@@ -131,10 +164,18 @@ def test_train_refuses_an_existing_name_before_any_work(user_zoo, tiny_root, tmp
     # the packaged model's name: a user card of that name would replace it for every process
     assert main([*base, "--out", DEFAULT_MODEL]) == 2
     err = capsys.readouterr().err
-    assert f"model '{DEFAULT_MODEL}' already exists" in err and "--overwrite" in err and "would replace it" in err
+    assert (
+        f"model '{DEFAULT_MODEL}' already exists" in err
+        and "--overwrite" in err
+        and "would replace it" in err
+    )
     shutil.copy(PACKAGED_ZOO / f"{DEFAULT_MODEL}.yaml", user_zoo / "mine.yaml")
-    (user_zoo / "mine.yaml").write_text((user_zoo / "mine.yaml").read_text().replace(f"name: {DEFAULT_MODEL}", "name: mine")
-                                        .replace(f"weights: {DEFAULT_MODEL}.safetensors", "weights: null"))  # fmt: skip
+    (user_zoo / "mine.yaml").write_text(
+        (user_zoo / "mine.yaml")
+        .read_text()
+        .replace(f"name: {DEFAULT_MODEL}", "name: mine")
+        .replace(f"weights: {DEFAULT_MODEL}.safetensors", "weights: null")
+    )
     before = _digest(user_zoo)
     assert main([*base, "--out", "mine"]) == 2
     assert "'mine-2'" in capsys.readouterr().err
@@ -213,4 +254,7 @@ def test_the_app_refuses_to_start_a_fine_tune_under_a_taken_name(user_zoo, monke
     monkeypatch.setattr("thalia_viewer.ml.training.TrainConfig", _StopAtConfig)
     session.start()  # refused before any config is made
     assert not session.running and notes and notes[-1][0] == "warning"
-    assert f"A model named '{DEFAULT_MODEL}' is already in the zoo" in notes[-1][1] and "thalia-small-ft-ana-1" in notes[-1][1]
+    assert (
+        f"A model named '{DEFAULT_MODEL}' is already in the zoo" in notes[-1][1]
+        and "thalia-small-ft-ana-1" in notes[-1][1]
+    )

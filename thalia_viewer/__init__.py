@@ -78,11 +78,33 @@ _LAZY: Final[dict[str, tuple[str, str | None]]] = {
 # Every name of _LAZY but ``open``: ``from thalia_viewer import *`` must not hide the builtin ``open``
 # (``open_dataset`` is the same function).
 __all__ = [
-    "DEFAULT_MODEL", "AnnotationStore", "ConflictError", "Frame", "Label", "LayerKind", "MaskClass", "MaskEditor",
-    "ModelZoo", "Pair", "PairView", "Phase", "Predictor", "Split", "ThaliaDataset", "ThaliaError", "TrainConfig",
-    "__version__", "app", "default_store_path", "evaluate", "open_dataset", "predict_dataset", "render", "schema",
+    "DEFAULT_MODEL",
+    "AnnotationStore",
+    "ConflictError",
+    "Frame",
+    "Label",
+    "LayerKind",
+    "MaskClass",
+    "MaskEditor",
+    "ModelZoo",
+    "Pair",
+    "PairView",
+    "Phase",
+    "Predictor",
+    "Split",
+    "ThaliaDataset",
+    "ThaliaError",
+    "TrainConfig",
+    "__version__",
+    "app",
+    "default_store_path",
+    "evaluate",
+    "open_dataset",
+    "predict_dataset",
+    "render",
+    "schema",
     "train",
-]  # fmt: skip
+]
 
 
 def __getattr__(name: str) -> Any:

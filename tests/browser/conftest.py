@@ -25,8 +25,16 @@ from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.ml.zoo import ZOO_ENV
 
 CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 START_TIMEOUT_S = 60
 VIEWPORT = {"width": 1500, "height": 1100}
@@ -40,7 +48,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[str] | None = None) -> Iterator[str]:
+def served(
+    root: str, log: Path, env: dict[str, str] | None = None, extra: list[str] | None = None
+) -> Iterator[str]:
     """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``, more ``panel serve``
     options: ``extra``); yields the app's URL."""
     port = free_port()
@@ -50,12 +60,15 @@ def served(root: str, log: Path, env: dict[str, str] | None = None, extra: list[
 
 
 @contextlib.contextmanager
-def serving(cmd: list[str], env: dict[str, str], log: Path, port: int, cwd: Path | None = None) -> Iterator[str]:
+def serving(
+    cmd: list[str], env: dict[str, str], log: Path, port: int, cwd: Path | None = None
+) -> Iterator[str]:
     """Run the server command ``cmd`` (in ``cwd``, output to ``log``) until it listens on ``port``; yields the
     app's URL and stops it, with every worker it forked, afterwards."""
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                start_new_session=True)  # its own group: --num-procs workers are stopped with it
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )  # its own group: --num-procs workers are stopped with it
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
@@ -123,8 +136,15 @@ def browser_zoo(tmp_path_factory) -> Path:
     from thalia_viewer.ml.zoo import ModelZoo, build_model, write_card
 
     folder = tmp_path_factory.mktemp("zoo")
-    card = dataclasses.replace(ModelZoo().get("thalia-small"), name=BROWSER_MODEL, weights=None, tile_size=64,
-                               tile_overlap=16, threshold=1e-6, path=None)  # fmt: skip
+    card = dataclasses.replace(
+        ModelZoo().get("thalia-small"),
+        name=BROWSER_MODEL,
+        weights=None,
+        tile_size=64,
+        tile_overlap=16,
+        threshold=1e-6,
+        path=None,
+    )
     write_card(card, folder, model=build_model(card))
     return folder
 

@@ -72,13 +72,17 @@ def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annot
     name.fill(AUTHOR)
     name.press("Enter")
 
-    drag(page, [(0.35 + 0.02 * i, 0.30 + 0.015 * (i % 4)) for i in range(12)])  # the brush is the default tool
+    drag(
+        page, [(0.35 + 0.02 * i, 0.30 + 0.015 * (i % 4)) for i in range(12)]
+    )  # the brush is the default tool
     stroked = wait_for_new_map(page, untouched)
     assert changed_fraction(stroked, untouched) > 0.002
 
     page.get_by_role("button", name="Polygon", exact=True).click()
     wait_stable(page)
-    click_polygon(page, [(0.22, 0.08), (0.36, 0.08), (0.36, 0.20), (0.22, 0.20)])  # outside the masks already there
+    click_polygon(
+        page, [(0.22, 0.08), (0.36, 0.08), (0.36, 0.20), (0.22, 0.20)]
+    )  # outside the masks already there
     # the vertices' markers may redraw the map before the filled polygon does: wait for the fill itself
     wait_until(lambda: changed_fraction(map_pixels(page), stroked) > 0.005, "the polygon's fill on the map")
     wait_stable(page)
@@ -90,7 +94,9 @@ def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annot
     message.press("Enter")
     wait_stable(page)
     page.get_by_role("button", name="Save version", exact=True).click()
-    wait_until(lambda: shows(page, MESSAGE) and shows(page, AUTHOR), "the save to appear in the pair's history")
+    wait_until(
+        lambda: shows(page, MESSAGE) and shows(page, AUTHOR), "the save to appear in the pair's history"
+    )
 
     store = AnnotationStore(annotate_store, dataset=ThaliaDataset(tiny_root))
     (version,) = store.history(pair=pair)
@@ -99,7 +105,9 @@ def test_draw_save_reload_and_find_the_edit_in_history(page, annotate_url, annot
     source = ThaliaDataset(tiny_root).frame(pair.frame).read(pair, ["activity"])["activity"]
     painted = saved.masks[schema.ACTIVITY_MASK] != np.asarray(source)
     assert painted.sum() > 50  # the stroke and the polygon, rasterised at native resolution
-    assert set(np.unique(saved.masks[schema.ACTIVITY_MASK][painted])) == {schema.class_by_name(schema.ACTIVITY_TYPES, "Mogi").code}
+    assert set(np.unique(saved.masks[schema.ACTIVITY_MASK][painted])) == {
+        schema.class_by_name(schema.ACTIVITY_TYPES, "Mogi").code
+    }
 
     page.reload()
     open_app(page, page.evaluate("() => window.location.href"))

@@ -55,8 +55,17 @@ def problem(page) -> str:
 
 
 class Damaged:
-    def __init__(self, url: str, root: Path, store: Path, pairs: list[Pair], corrupt: Pair, codes: Pair) -> None:
-        self.url, self.root, self.store, self.pairs, self.corrupt, self.codes = url, root, store, pairs, corrupt, codes
+    def __init__(
+        self, url: str, root: Path, store: Path, pairs: list[Pair], corrupt: Pair, codes: Pair
+    ) -> None:
+        self.url, self.root, self.store, self.pairs, self.corrupt, self.codes = (
+            url,
+            root,
+            store,
+            pairs,
+            corrupt,
+            codes,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +101,16 @@ def test_a_corrupt_pair_shows_a_placeholder_and_the_rest_of_the_page_works(page,
     assert "wrapped phase" in problem(page).lower() and str(bad) in problem(page)
     wait_for_views(page, bad, EXPLORE_VIEWS)  # pickers, card, strip, matrix and URL all work, on that pair
     assert shows(page, "error during blosc decompression")  # the notification
-    wait_until(lambda: page.locator(".thumb.current .problem").count() == 1, "its thumbnail to say it cannot be read")
+    wait_until(
+        lambda: page.locator(".thumb.current .problem").count() == 1, "its thumbnail to say it cannot be read"
+    )
     shot(page, "corrupt_pair")
     page.keyboard.press("j")  # the other pairs open as usual
     wait_for_views(page, damaged.pairs[4], EXPLORE_VIEWS)
     wait_until(lambda: problem(page) == "", "the placeholder to go with the damaged pair")
-    wait_until(lambda: distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS, "the next pair's phase on the map")
+    wait_until(
+        lambda: distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS, "the next pair's phase on the map"
+    )
     page.keyboard.press("k")  # and back to it with the keys
     wait_for_views(page, bad, EXPLORE_VIEWS)
     wait_until(lambda: "cannot be read" in problem(page), "the placeholder again")
@@ -105,7 +118,9 @@ def test_a_corrupt_pair_shows_a_placeholder_and_the_rest_of_the_page_works(page,
 
 def test_mask_codes_outside_the_schema_leave_the_phase_on_the_map(page, damaged):
     open_page(page, at(damaged.url, damaged.codes))
-    wait_until(lambda: "deformation mask cannot be read" in problem(page).lower(), "the map to name the bad mask")
+    wait_until(
+        lambda: "deformation mask cannot be read" in problem(page).lower(), "the map to name the bad mask"
+    )
     assert "not class codes" in problem(page)
     wait_until(lambda: distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS, "the phase under the bad mask")
     wait_for_views(page, damaged.codes, EXPLORE_VIEWS)
@@ -154,7 +169,10 @@ def test_a_store_removed_while_the_server_runs_is_reported_on_save_and_recovers(
     finally:
         shutil.move(away, damaged.store)  # put back: the same page saves
     page.get_by_role("button", name="Save version", exact=True).click()
-    wait_until(lambda: page.locator(".thalia-version").count() > versions, "the save to reach the store once it is back")
+    wait_until(
+        lambda: page.locator(".thalia-version").count() > versions,
+        "the save to reach the store once it is back",
+    )
     assert shows(page, "no unsaved edits")
 
 
@@ -165,7 +183,11 @@ def test_a_link_on_a_root_with_broken_json_and_no_writable_store_still_browses(p
     wait_until(lambda: shows(page, "Labels cannot be read"), "the label card's placeholder")
     assert shows(page, "is not valid JSON")
     wait_until(lambda: distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS, "the pair's phase on the map")
-    open_page(page, at(url, pair, "annotate"))  # no store can be created there: said up front, browsing goes on
-    wait_until(lambda: shows(page, "Corrections cannot be saved to"), "annotate to say corrections cannot be saved")
+    open_page(
+        page, at(url, pair, "annotate")
+    )  # no store can be created there: said up front, browsing goes on
+    wait_until(
+        lambda: shows(page, "Corrections cannot be saved to"), "annotate to say corrections cannot be saved"
+    )
     wait_for_views(page, pair, ("url", "pickers", "strip"))
     wait_until(lambda: distinct_colours(map_pixels(page)) >= MIN_PLOT_COLOURS, "the map in annotate")

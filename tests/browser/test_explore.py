@@ -22,12 +22,20 @@ from thalia_viewer.core.dataset import ThaliaDataset
 
 pytestmark = pytest.mark.browser
 
+
 def test_page_loads_and_the_map_is_not_blank(page, app_url):
     open_app(page, app_url)
     rgb = map_pixels(page)
     assert rgb.shape[0] > 200 and rgb.shape[1] > 200
     assert distinct_colours(rgb) >= MIN_PLOT_COLOURS
-    for expected in ("Thalia viewer", "Wrapped phase", "Label card", "Time series", "Dates matrix", "next pair"):
+    for expected in (
+        "Thalia viewer",
+        "Wrapped phase",
+        "Label card",
+        "Time series",
+        "Dates matrix",
+        "next pair",
+    ):
         assert shows(page, expected), expected
     assert "pair=" in url(page) and "frame=" in url(page)
     assert not page.console_errors

@@ -94,7 +94,10 @@ def test_hostile_url_parameters_are_shown_as_text(watched, hostile, mode):
     assert_clean(watched, f"{mode}: URL payloads")
     assert shows(watched, f"no frame '{MARKER_TEXT}"), "the payload is not on the page as text"
     # a valid frame with a hostile pair
-    open_page(watched, f"{hostile.url}?{urllib.parse.urlencode({'mode': mode, 'frame': hostile.target.frame, 'pair': PAYLOAD})}")
+    open_page(
+        watched,
+        f"{hostile.url}?{urllib.parse.urlencode({'mode': mode, 'frame': hostile.target.frame, 'pair': PAYLOAD})}",
+    )
     wait_text(watched, "window.__pwned=2", "the bad pair to be reported")
     assert_clean(watched, f"{mode}: pair payload")
     assert shows(watched, MARKER_TEXT), "the payload is not on the page as text"
@@ -118,7 +121,10 @@ def test_hostile_annotations_frame_card_and_store_are_shown_as_text(watched, hos
     wait_text(watched, f"opening frame {FRAME_PAYLOAD}", "the hostile frame's error, as text")
     wait_until(lambda: picker.input_value() == hostile.target.frame, "the frame picker to come back")
     assert_clean(watched, f"{mode}: frame payload")
-    if mode in ("annotate", "review"):  # the history of a pair saved by a hostile author, with a hostile message
+    if mode in (
+        "annotate",
+        "review",
+    ):  # the history of a pair saved by a hostile author, with a hostile message
         open_page(watched, hostile.at(hostile.saved, mode))
         wait_until(lambda: watched.locator(".thalia-version").count() > 0, "the pair's history", timeout=60)
         wait_text(watched, "[click me](javascript:", "the hostile author and message in the history, as text")
@@ -138,7 +144,9 @@ def test_a_save_with_hostile_author_message_and_caption(watched, hostile):
     caption.press("Tab")
     wait_until(lambda: shows(watched, "unsaved edits"), "the caption edit to be unsaved", timeout=60)
     watched.get_by_role("button", name="Save version", exact=True).click()
-    wait_until(lambda: watched.locator(".thalia-version").count() > 0, "the save in the pair's history", timeout=90)
+    wait_until(
+        lambda: watched.locator(".thalia-version").count() > 0, "the save in the pair's history", timeout=90
+    )
     wait_text(watched, "[click me](javascript:", "the hostile author in the history, as text")
     assert_clean(watched, "annotate: after a hostile save")
     # the pair whose record is all payloads: saving it is refused with its values quoted, as text

@@ -36,10 +36,14 @@ def test_a_brush_drag_shows_its_footprint_before_mouse_up_then_the_servers_mask(
         page.mouse.move(*canvas_point(page, 0.30 + 0.03 * k, 0.45 + 0.01 * (k % 2)), steps=3)
     # mid-drag: the stroke and the brush footprint are drawn by the browser, nothing has reached the server yet
     assert client(page, "c.live.length") == 1 and client(page, "c.drag != null")
-    width = client(page, "c.get(c.model.ids.live.glyph).line_width.value ?? c.get(c.model.ids.live.glyph).line_width")
+    width = client(
+        page, "c.get(c.model.ids.live.glyph).line_width.value ?? c.get(c.model.ids.live.glyph).line_width"
+    )
     radius, dx = client(page, "c.brush.radius"), client(page, "c.brush.dx")
     scale_x = client(page, "c.scale()[0]")
-    assert width == pytest.approx(2 * radius * dx * scale_x, rel=0.35)  # the real radius in data pixels, on screen
+    assert width == pytest.approx(
+        2 * radius * dx * scale_x, rel=0.35
+    )  # the real radius in data pixels, on screen
     mid = map_pixels(page)
     assert changed_fraction(mid, before) > 0.002
     page.mouse.up()
@@ -89,7 +93,10 @@ def test_polygon_vertices_can_be_dragged_and_removed_until_closed(page, annotate
     assert client(page, "c.vertices.length") == 3 and client(page, "c.vertices[2][0]") < x0
     before = map_pixels(page)
     page.mouse.dblclick(*canvas_point(page, 0.62, 0.34))
-    wait_until(lambda: client(page, "c.vertices.length") == 0 and client(page, "c.live.length") == 0, "the polygon to close")
+    wait_until(
+        lambda: client(page, "c.vertices.length") == 0 and client(page, "c.live.length") == 0,
+        "the polygon to close",
+    )
     wait_stable(page)
     assert changed_fraction(map_pixels(page), before) > 0.002
     page.keyboard.press("b")
@@ -98,8 +105,11 @@ def test_polygon_vertices_can_be_dragged_and_removed_until_closed(page, annotate
 def test_j_swaps_in_the_next_pair_the_browser_already_holds(page, app_url):
     open_app(page, app_url)
     page.mouse.move(5, 5)
-    wait_until(lambda: client(page, "c.model.neighbours.origin === c.pair && c.model.neighbours.next != null"),
-               "the next pair's images in the browser", timeout=90)  # fmt: skip
+    wait_until(
+        lambda: client(page, "c.model.neighbours.origin === c.pair && c.model.neighbours.next != null"),
+        "the next pair's images in the browser",
+        timeout=90,
+    )
     before_caption, before_map = caption(page), map_pixels(page)
     steps = client(page, "c.stats.steps")
     page.keyboard.press("j")

@@ -86,8 +86,11 @@ def test_j_thirty_times_with_no_delay_every_view_agrees(page, nav):
     for i in range(STEPS - 1, STEPS - 11, -1):  # the next key as soon as the address bar shows the last step
         page.keyboard.press("k")
         key = f"{nav.pairs[i].primary}_{nav.pairs[i].secondary}"
-        page.wait_for_function(f"() => window.location.search.includes('pair={key}')", polling=20,
-                               timeout=SETTLE_TIMEOUT_S * 1000)  # fmt: skip
+        page.wait_for_function(
+            f"() => window.location.search.includes('pair={key}')",
+            polling=20,
+            timeout=SETTLE_TIMEOUT_S * 1000,
+        )
     wait_for_views(page, nav.pairs[STEPS - 10], EXPLORE_VIEWS)
     assert scroll_offsets(page) == 0  # the keys never scroll the page
     assert not nav.new_errors()
@@ -132,7 +135,10 @@ def test_pair_keys_step_in_every_mode(page, nav, mode):
     page.keyboard.press("k")
     wait_for_views(page, nav.pairs[9], present)
     page.keyboard.press("]")  # next primary date (the pair of the closest baseline there)
-    wait_until(lambda: query(page).get("pair", "") > f"{nav.pairs[9].primary}_~", f"] to step the primary date in {mode}")
+    wait_until(
+        lambda: query(page).get("pair", "") > f"{nav.pairs[9].primary}_~",
+        f"] to step the primary date in {mode}",
+    )
     wait_for_views(page, Pair.parse(f"{nav.frame}/{query(page)['pair']}"), present)
     assert query(page).get("mode") == mode
     assert scroll_offsets(page) == 0
@@ -142,7 +148,13 @@ def test_unknown_mode_and_frame_in_the_url_say_so_and_fall_back_visibly(page, na
     open_app(page, f"{nav.url}?mode=bogus&frame=999X_00000_000000")
     wait_until(lambda: shows(page, "unknown mode 'bogus'"), "the unknown mode to be reported")
     wait_until(lambda: shows(page, "no frame '999X_00000_000000'"), "the unknown frame to be reported")
-    assert page.locator(".thalia-modes b").first.inner_text() == "Explore"  # the mode shown, in the mode links
-    assert page.locator(".thalia-section-navigator select").first.input_value() == nav.frame  # the fallback frame
-    wait_until(lambda: query(page).get("mode") == "explore" and query(page).get("frame") == nav.frame,
-               "the URL to name what is shown")  # fmt: skip
+    assert (
+        page.locator(".thalia-modes b").first.inner_text() == "Explore"
+    )  # the mode shown, in the mode links
+    assert (
+        page.locator(".thalia-section-navigator select").first.input_value() == nav.frame
+    )  # the fallback frame
+    wait_until(
+        lambda: query(page).get("mode") == "explore" and query(page).get("frame") == nav.frame,
+        "the URL to name what is shown",
+    )

@@ -45,7 +45,10 @@ def _read_only_command(root: Path, cmd: list[str]) -> list[str]:
     """``cmd`` run where ``root`` cannot be written (see the module docstring); skips when that is impossible."""
     if os.geteuid() != 0:
         return cmd
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode
+    ):
         pytest.skip("running as root without user namespaces: cannot make a read-only root")
     mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
     return ["unshare", "-rm", "sh", "-c", mount, str(root), *cmd]

@@ -61,6 +61,7 @@ def test_search_lists_the_pairs_a_click_opens_one_and_the_pair_keys_step(page, a
     wait_until(lambda: shows(page, f"{len(expected)} pairs in"), "the result count")
     rows = result_rows(page)
     wait_until(lambda: rows.count() == min(len(expected), 10), "the result rows")
+
     def cell(i: int, field: str) -> str:
         return rows.nth(i).locator(f".tabulator-cell[tabulator-field='{field}']").first.inner_text().strip()
 
@@ -99,14 +100,19 @@ def catalogue_url(catalogue_root, tmp_path_factory):
 
 def test_clicking_the_matrix_of_a_320_date_frame_opens_that_pair(page, catalogue_url, catalogue_root):
     page.goto(f"{catalogue_url}?frame={BIG}", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && "
-                           "Bokeh.documents[0].get_model_by_name('thalia-dates-matrix') !== null", timeout=LOAD_TIMEOUT_MS)  # fmt: skip
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length > 0 && "
+        "Bokeh.documents[0].get_model_by_name('thalia-dates-matrix') !== null",
+        timeout=LOAD_TIMEOUT_MS,
+    )
     wait_stable(page)
     page.locator(".thalia-section-matrix").first.scroll_into_view_if_needed()
     wait_stable(page)
     cat = Catalog.from_root(catalogue_root)
     frame_rows = cat.table[(cat.table["frame"] == BIG)]
-    dates = sorted(set(frame_rows["primary"].dt.strftime("%Y%m%d")) | set(frame_rows["secondary"].dt.strftime("%Y%m%d")))
+    dates = sorted(
+        set(frame_rows["primary"].dt.strftime("%Y%m%d")) | set(frame_rows["secondary"].dt.strftime("%Y%m%d"))
+    )
     assert len(dates) >= 320
     index = {d: i for i, d in enumerate(dates)}
     valid = frame_rows[frame_rows["valid"]]
@@ -116,9 +122,15 @@ def test_clicking_the_matrix_of_a_320_date_frame_opens_that_pair(page, catalogue
         lo_x, hi_x, lo_y, hi_y = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
         current = shown_pair(page)
         candidates = [
-            key for key, p, s in zip(valid["key"], valid["primary"].dt.strftime("%Y%m%d"), valid["secondary"].dt.strftime("%Y%m%d"), strict=True)
+            key
+            for key, p, s in zip(
+                valid["key"],
+                valid["primary"].dt.strftime("%Y%m%d"),
+                valid["secondary"].dt.strftime("%Y%m%d"),
+                strict=True,
+            )
             if lo_x + 1 < index[s] < hi_x - 1 and lo_y + 1 < index[p] < hi_y - 1 and key != current
-        ]  # fmt: skip
+        ]
         assert candidates, "no cell in view"
         target = candidates[len(candidates) // 2]
         p, s = target.split("/")[1].split("_")

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.browser
 MODES = {
     "explore": (("Wrapped phase", "Label card", "Time series", "Dates matrix"), ".thalia-map"),
     "annotate": (("Save version", "Brush", "History of this pair", "Labels"), ".thalia-map"),
-    "review": (("Run review", "Pairs ranked by disagreement", "Annotator | model", BROWSER_MODEL), ".thalia-section-sides"),
+    "review": (
+        ("Run review", "Pairs ranked by disagreement", "Annotator | model", BROWSER_MODEL),
+        ".thalia-section-sides",
+    ),
     "train": (("Start fine-tune", "Loss and metrics", "Before / after"), ".thalia-map"),
 }
 
@@ -47,7 +50,9 @@ def open_mode(browser, url: str, texts: tuple[str, ...], plot: str) -> list[str]
         page.goto(url, timeout=LOAD_TIMEOUT_MS)
         deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
         while not page.evaluate(IDLE):  # idle, or an error that means it never will be
-            assert not errors, f"{url}: console errors while loading: {[e.splitlines()[0] for e in errors[:3]]}"
+            assert not errors, (
+                f"{url}: console errors while loading: {[e.splitlines()[0] for e in errors[:3]]}"
+            )
             assert time.monotonic() < deadline, f"{url}: the page did not finish loading"
             page.wait_for_timeout(250)
         page.locator(f"{plot} canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -62,7 +67,9 @@ def open_mode(browser, url: str, texts: tuple[str, ...], plot: str) -> list[str]
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_a_mode_opened_as_second_and_third_session_is_complete(browser, mode, tiny_root, browser_zoo, tmp_path):
+def test_a_mode_opened_as_second_and_third_session_is_complete(
+    browser, mode, tiny_root, browser_zoo, tmp_path
+):
     env = {STORE_ENV: str(tmp_path / "store"), ZOO_ENV: str(browser_zoo)}
     with served(str(tiny_root), tmp_path / "panel.log", env=env) as url:
         first = open_mode(browser, url, *MODES["explore"])
@@ -78,14 +85,26 @@ def test_a_multi_process_server_serves_every_page_from_itself(browser, tiny_root
     env = {STORE_ENV: str(tmp_path / "store"), ZOO_ENV: str(browser_zoo)}
     with served(str(tiny_root), tmp_path / "panel.log", env=env, extra=["--num-procs", "2"]) as url:
         host = url.split("/main")[0]
-        for mode in ("explore", "review", "explore", "annotate"):  # several sessions: both processes serve some
+        for mode in (
+            "explore",
+            "review",
+            "explore",
+            "annotate",
+        ):  # several sessions: both processes serve some
             context = browser.new_context(viewport={"width": 1500, "height": 1100})
             page = context.new_page()
             elsewhere: list[str] = []
-            page.on("request", lambda r, seen=elsewhere: seen.append(r.url) if not r.url.startswith((host, "data:", "blob:")) else None)
+            page.on(
+                "request",
+                lambda r, seen=elsewhere: (
+                    seen.append(r.url) if not r.url.startswith((host, "data:", "blob:")) else None
+                ),
+            )
             try:
                 page.goto(f"{url}?mode={mode}", timeout=LOAD_TIMEOUT_MS)
-                page.locator(".thalia-map canvas, .thalia-section-sides canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+                page.locator(".thalia-map canvas, .thalia-section-sides canvas").first.wait_for(
+                    timeout=LOAD_TIMEOUT_MS
+                )
                 wait_stable(page)
             finally:
                 context.close()

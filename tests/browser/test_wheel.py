@@ -31,7 +31,9 @@ CLI_TIMEOUT_S = 600
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-    assert done.returncode == 0, f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
@@ -46,7 +48,22 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     assert REPO not in work.parents
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env["HOME"] = str(work / "home")  # no user zoo, no ~/.thalia of the tester
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work / "dist"), str(REPO)], work, env)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(REPO),
+        ],
+        work,
+        env,
+    )
     (wheel,) = (work / "dist").glob("thalia_viewer-*.whl")
     venv = work / "venv"
     _run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], work, env)
@@ -57,7 +74,22 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
             (deps / entry.name).symlink_to(entry)
     (target,) = (venv / "lib").glob("python3.*/site-packages")
     (target / "_thalia_test_deps.pth").write_text(f"{deps}\n")
-    _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "--no-index", "-q", str(wheel)], work, env)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        work,
+        env,
+    )
     return venv / "bin", env
 
 
@@ -90,8 +122,22 @@ def test_synth_serve_and_predict_from_the_wheel(installed, tmp_path, page):
     _run([cli, "synth", str(root), "--frames", "1", "--size", "128", "128", "--dates", "4"], tmp_path, env)
     assert (root / "annotations.json").is_file()
 
-    out = _run([cli, "predict", str(root), "--model", DEFAULT_MODEL, "--out", str(tmp_path / "pred"), "--threads",
-                "--workers", "1"], tmp_path, env)  # fmt: skip
+    out = _run(
+        [
+            cli,
+            "predict",
+            str(root),
+            "--model",
+            DEFAULT_MODEL,
+            "--out",
+            str(tmp_path / "pred"),
+            "--threads",
+            "--workers",
+            "1",
+        ],
+        tmp_path,
+        env,
+    )
     assert "6/6" in out or (tmp_path / "pred" / "metrics.json").is_file()
     assert (tmp_path / "pred" / "metrics.json").is_file()
 

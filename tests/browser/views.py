@@ -82,8 +82,11 @@ def views(page: Any) -> dict[str, str | None]:
     except ValueError:
         out["url"] = pair
     pickers = page.locator(".thalia-section-navigator select")
-    out["pickers"] = (f"{pickers.nth(1).input_value()[:10]} {pickers.nth(2).input_value()[:10]}"
-                      if pickers.count() >= 3 else None)  # fmt: skip
+    out["pickers"] = (
+        f"{pickers.nth(1).input_value()[:10]} {pickers.nth(2).input_value()[:10]}"
+        if pickers.count() >= 3
+        else None
+    )
     card = page.locator(".thalia-card-dates")
     out["card"] = card.first.inner_text().replace(" → ", " ").strip() if card.count() else None
     thumb = page.locator(".thumb.current")
@@ -97,7 +100,9 @@ def expected(pair: Pair) -> str:
     return f"{pretty_date(pair.primary)} {pretty_date(pair.secondary)}"
 
 
-def wait_for_views(page: Any, pair: Pair, present: tuple[str, ...], timeout: float = SETTLE_TIMEOUT_S) -> dict:
+def wait_for_views(
+    page: Any, pair: Pair, present: tuple[str, ...], timeout: float = SETTLE_TIMEOUT_S
+) -> dict:
     """Wait until every view in ``present`` shows ``pair`` and the page is idle; fail with what each shows."""
     want = expected(pair)
     deadline = time.monotonic() + timeout

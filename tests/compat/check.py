@@ -24,17 +24,26 @@ def run(python: Path, work: Path, predictions: bool = True) -> subprocess.Comple
     from tests.compat.make_roots import build
 
     manifest = build(work, predictions=predictions)
-    return subprocess.run([str(python), str(READER), str(manifest)], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(python), str(READER), str(manifest)], capture_output=True, text=True, check=False
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", type=Path, default=DEFAULT_PYTHON, help="the side virtualenv's python")
-    parser.add_argument("--keep", type=Path, help="write the stores here and keep them (default: a temporary folder)")
-    parser.add_argument("--no-predictions", action="store_true", help="skip the batch-prediction store (no torch)")
+    parser.add_argument(
+        "--keep", type=Path, help="write the stores here and keep them (default: a temporary folder)"
+    )
+    parser.add_argument(
+        "--no-predictions", action="store_true", help="skip the batch-prediction store (no torch)"
+    )
     args = parser.parse_args(argv)
     if not args.python.exists():
-        print(f"compat: {args.python} does not exist; `make compat` creates the side virtualenv.", file=sys.stderr)
+        print(
+            f"compat: {args.python} does not exist; `make compat` creates the side virtualenv.",
+            file=sys.stderr,
+        )
         return 2
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="thalia-compat-") as tmp:

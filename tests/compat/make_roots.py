@@ -34,7 +34,9 @@ SYNTH = {"n_frames": 2, "shape": (128, 160), "n_dates": 8, "seed": 5}
 PAIR_VARIABLES = (schema.PHASE, schema.COHERENCE, *schema.MASKS)
 
 
-def _dump(kind: str, root: Path, store: Path, frame_id: str, pairs: list[tuple[str, str]], work: Path) -> dict[str, Any]:
+def _dump(
+    kind: str, root: Path, store: Path, frame_id: str, pairs: list[tuple[str, str]], work: Path
+) -> dict[str, Any]:
     """The project's reading (xarray over zarr 3, as the data layer opens stores) of every pair, to an npz."""
     ds = Location(str(store.parent)).open_zarr(store.name)
     variables = [v for v in PAIR_VARIABLES if v in ds.data_vars]
@@ -50,8 +52,16 @@ def _dump(kind: str, root: Path, store: Path, frame_id: str, pairs: list[tuple[s
         arrays[f"whole/{name}"] = np.asarray(ds[name].values)
     npz = work / f"{kind}-{frame_id}.npz"
     np.savez(npz, **arrays)
-    return {"kind": kind, "root": str(root), "store": str(store), "frame": frame_id, "pairs": pairs,
-            "variables": variables, "whole": whole, "npz": str(npz)}  # fmt: skip
+    return {
+        "kind": kind,
+        "root": str(root),
+        "store": str(store),
+        "frame": frame_id,
+        "pairs": pairs,
+        "variables": variables,
+        "whole": whole,
+        "npz": str(npz),
+    }
 
 
 def _root_entries(kind: str, root: Path, work: Path) -> list[dict[str, Any]]:
@@ -59,7 +69,13 @@ def _root_entries(kind: str, root: Path, work: Path) -> list[dict[str, Any]]:
     ds = ThaliaDataset(root)
     entries = []
     for frame_id in ds.frames:
-        cells = sorted({(r["primary_date"], r["secondary_date"]) for r in ds.annotations.values() if r["frameID"] == frame_id})
+        cells = sorted(
+            {
+                (r["primary_date"], r["secondary_date"])
+                for r in ds.annotations.values()
+                if r["frameID"] == frame_id
+            }
+        )
         entries.append(_dump(kind, root, root / f"{frame_id}{schema.STORE_SUFFIX}", frame_id, cells, work))
     return entries
 
@@ -84,11 +100,25 @@ def _added(shape: tuple[int, int]) -> dict[str, np.ndarray]:
 
 
 def _negative_record(rec: dict) -> dict:
-    return {**rec, "label": ["Non_Deformation"], "activity_type": [], "intensity_level": [], "phase": "Rest", "is_crowd": 0}
+    return {
+        **rec,
+        "label": ["Non_Deformation"],
+        "activity_type": [],
+        "intensity_level": [],
+        "phase": "Rest",
+        "is_crowd": 0,
+    }
 
 
 def _positive_record(rec: dict) -> dict:
-    return {**rec, "label": ["Deformation"], "activity_type": ["Mogi"], "intensity_level": ["Medium"], "phase": "Unrest", "is_crowd": 0}
+    return {
+        **rec,
+        "label": ["Deformation"],
+        "activity_type": ["Mogi"],
+        "intensity_level": ["Medium"],
+        "phase": "Unrest",
+        "is_crowd": 0,
+    }
 
 
 def _corrected_export(source: Path, out: Path, store_dir: Path) -> list[str]:
@@ -101,9 +131,18 @@ def _corrected_export(source: Path, out: Path, store_dir: Path) -> list[str]:
     cleared, grown = positives[0], positives[-1]
     ann = store.read_merged(cleared)
     zeros = {name: np.zeros_like(values) for name, values in ann.masks.items()}
-    store.save_pair(cleared, zeros, _negative_record(ann.record), "compat", "false positive: cleared", base=None)
+    store.save_pair(
+        cleared, zeros, _negative_record(ann.record), "compat", "false positive: cleared", base=None
+    )
     ann = store.read_merged(negative)
-    store.save_pair(negative, _added(frame.shape), _positive_record(ann.record), "compat", "missed pattern: added", base=None)
+    store.save_pair(
+        negative,
+        _added(frame.shape),
+        _positive_record(ann.record),
+        "compat",
+        "missed pattern: added",
+        base=None,
+    )
     ann = store.read_merged(grown)
     store.save_pair(grown, _grown(ann.masks), ann.record, "compat", "pattern grown", base=None)
     export_dataset(source, store, out)
@@ -151,4 +190,3 @@ def build(work: Path, predictions: bool = True) -> Path:
     path = work / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1))
     return path
-

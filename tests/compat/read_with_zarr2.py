@@ -58,7 +58,8 @@ def undefined_chunks(array: zarr.Array, cell: dict[str, int]) -> int:
         return 0
     dims = array.attrs.get("_ARRAY_DIMENSIONS", [])
     ranges = [
-        [cell[d] // c] if d in cell else range(-(-n // c)) for d, n, c in zip(dims, array.shape, array.chunks, strict=True)
+        [cell[d] // c] if d in cell else range(-(-n // c))
+        for d, n, c in zip(dims, array.shape, array.chunks, strict=True)
     ]
     if not ranges:  # a 0-d array has one chunk, key "0"
         ranges = [range(1)]
@@ -93,7 +94,12 @@ def compare_store(entry: dict) -> tuple[list[str], list[str]]:
         n = same(np.asarray(ds[name].values), expected[f"whole/{name}"])
         undefined = undefined_chunks(group[name], {})
         if n or undefined:
-            what = "shape" if n < 0 else f"{n} cells" + (f", {undefined} chunk(s) unwritten with a null fill value" if undefined else "")
+            what = (
+                "shape"
+                if n < 0
+                else f"{n} cells"
+                + (f", {undefined} chunk(s) unwritten with a null fill value" if undefined else "")
+            )
             arrays.append(f"{entry['kind']} {entry['frame']} {name}: {what}")
     return differing, arrays
 
@@ -136,10 +142,14 @@ def loader_problems(entry: dict, channels: list[str]) -> list[str]:
             continue
         codes = set(np.unique(mask).tolist())
         if not codes <= {0, 1, 2}:
-            problems.append(f"{where}: primary {primary}: deformation_mask values {sorted(codes)[:8]} not in {{0, 1, 2}}")
+            problems.append(
+                f"{where}: primary {primary}: deformation_mask values {sorted(codes)[:8]} not in {{0, 1, 2}}"
+            )
         binary = np.where(mask == 2, 1, mask)
         if not set(np.unique(binary).tolist()) <= {0, 1}:
-            problems.append(f"{where}: primary {primary}: mask not binary after 2 -> 1 (the loader's assertion)")
+            problems.append(
+                f"{where}: primary {primary}: mask not binary after 2 -> 1 (the loader's assertion)"
+            )
     return problems
 
 
@@ -170,8 +180,10 @@ def main(manifest_path: str) -> int:
     for entry in manifest["stores"]:
         bad_pairs, bad_arrays = compare_store(entry)
         pairs += len(entry["pairs"])
-        print(f"  {entry['kind']} {entry['frame']}: {len(entry['pairs'])} pairs compared, {len(bad_pairs)} differ; "
-              f"{len(entry['whole'])} other arrays compared, {len(bad_arrays)} differ")  # fmt: skip
+        print(
+            f"  {entry['kind']} {entry['frame']}: {len(entry['pairs'])} pairs compared, {len(bad_pairs)} differ; "
+            f"{len(entry['whole'])} other arrays compared, {len(bad_arrays)} differ"
+        )
         differing += bad_pairs
         arrays += bad_arrays
         if entry["kind"] == "predictions":

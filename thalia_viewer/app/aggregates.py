@@ -88,7 +88,9 @@ class SharedAggregates:
         self.nbytes = 0  # of the done entries
         # re-entrant: cancelling a queued future under it runs its done callback (forget) at once
         self._lock = threading.RLock()
-        self._prefetches: weakref.WeakSet[Future] = weakref.WeakSet()  # futures made by any session's prefetch()
+        self._prefetches: weakref.WeakSet[Future] = (
+            weakref.WeakSet()
+        )  # futures made by any session's prefetch()
         self._demanded: set[Hashable] = set()  # keys asked for while their prefetch was running
 
     def __len__(self) -> int:
@@ -180,7 +182,9 @@ class AggregateCache:
             while len(self._mine) > SESSION_KEYS:
                 self._mine.popitem(last=False)
 
-    def _submit(self, key: Hashable, compute: Callable[[], xr.DataArray], pool: ThreadPoolExecutor | None) -> Future[xr.DataArray]:
+    def _submit(
+        self, key: Hashable, compute: Callable[[], xr.DataArray], pool: ThreadPoolExecutor | None
+    ) -> Future[xr.DataArray]:
         """The future of ``key``: the cached one, or a new one run on ``pool`` (``None``: run it here, now).
 
         Asked for outside a prefetch, a prefetch of ``key`` still queued (by any session) is taken over
@@ -250,17 +254,25 @@ class AggregateCache:
         generation = self._generation
         with self._lock:
             self._wanted = {key for key, _ in jobs}
-        futures = [self._submit(key, partial(self._after, key, start_at, generation, compute), _background)
-                   for key, compute in jobs]  # fmt: skip
+        futures = [
+            self._submit(key, partial(self._after, key, start_at, generation, compute), _background)
+            for key, compute in jobs
+        ]
         with self.shared._lock:
             self.shared._prefetches.update(f for f in futures if not f.done())
         self._prefetching = futures
 
-    def _after(self, key: Hashable, start_at: float, generation: int, compute: Callable[[], xr.DataArray]) -> xr.DataArray:
+    def _after(
+        self, key: Hashable, start_at: float, generation: int, compute: Callable[[], xr.DataArray]
+    ) -> xr.DataArray:
         """Run a prefetch once its delay is over, unless the session has moved on meanwhile (and nobody asks for it)."""
         time.sleep(max(0.0, start_at - time.monotonic()))
         with self.shared._lock:  # another session may have asked for it too
-            stale = generation != self._generation and key not in self._wanted and key not in self.shared._demanded
+            stale = (
+                generation != self._generation
+                and key not in self._wanted
+                and key not in self.shared._demanded
+            )
             self.shared._demanded.discard(key)
         if stale:
             raise PrefetchSkipped
@@ -354,7 +366,9 @@ class OverviewCache:
 overviews = OverviewCache()
 
 
-def compute_aggregate(da: xr.DataArray, key: str, view: Extent, size: tuple[int, int], identity: Hashable = None) -> xr.DataArray:
+def compute_aggregate(
+    da: xr.DataArray, key: str, view: Extent, size: tuple[int, int], identity: Hashable = None
+) -> xr.DataArray:
     """Layer ``key``'s aggregate at ``view`` on a (width, height) px canvas, by the rules of ``viz.shade``.
 
     With ``identity`` (what the layer's data depends on), a big layer is reduced once into a process-wide
@@ -362,9 +376,15 @@ def compute_aggregate(da: xr.DataArray, key: str, view: Extent, size: tuple[int,
     """
     native = (int(da.shape[-2]), int(da.shape[-1]))
     factor = overview_factor(native)
-    if identity is not None and factor > 1 and native_per_screen(view, size, native, data_extent(da)) >= factor:
+    if (
+        identity is not None
+        and factor > 1
+        and native_per_screen(view, size, native, data_extent(da)) >= factor
+    ):
         layer = schema.layer(key)
-        return overviews.get((identity, factor), lambda: build_overview(da, layer, factor)).aggregate(view, size, layer)
+        return overviews.get((identity, factor), lambda: build_overview(da, layer, factor)).aggregate(
+            view, size, layer
+        )
     return aggregate(load_view(da, view), key, size[0], view.x_range, view.y_range, height=size[1])
 
 

@@ -39,10 +39,18 @@ from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
 from thalia_viewer.viz import elements
 
 #: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
-TOOLS: Final = {"Pan": "pan", "Brush": "brush", "Eraser": "eraser", "Lasso": "lasso", "Polygon": "polygon",
-                "Fill": "fill"}  # fmt: skip
+TOOLS: Final = {
+    "Pan": "pan",
+    "Brush": "brush",
+    "Eraser": "eraser",
+    "Lasso": "lasso",
+    "Polygon": "polygon",
+    "Fill": "fill",
+}
 ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
-VOLCANIC_LEVELS: Final = [c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY]
+VOLCANIC_LEVELS: Final = [
+    c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY
+]
 ANONYMOUS: Final = ""
 
 
@@ -51,8 +59,10 @@ def save_error(exc: BaseException, pair: Pair, store: AnnotationStore) -> str:
     kept = "Your edits are kept (unsaved)"
     location = store.location
     if store.exists and not store_exists(location):  # created (or found) once, gone now
-        return (f"saving {pair} failed: the annotation store {location} is gone (moved or deleted while the app "
-                f"runs). {kept}: put the store back, then save again.")  # fmt: skip
+        return (
+            f"saving {pair} failed: the annotation store {location} is gone (moved or deleted while the app "
+            f"runs). {kept}: put the store back, then save again."
+        )
     if isinstance(exc, ThaliaError):
         return f"{describe(exc, f'saving {pair}')} {kept}."
     text = describe(exc, f"saving {pair}")
@@ -105,13 +115,27 @@ class Conflict:
 class EditSession(param.Parameterized):
     """Tool, class, author and the unsaved edits of one annotate session."""
 
-    tool = param.Selector(default="brush", objects=TOOLS, doc="What a drag, a click or a polygon on the map does")
-    radius = param.Integer(default=6, bounds=(1, 200), label="Brush radius (px)",
-                           doc="Brush and eraser radius in data pixels (~100 m each), whatever the zoom")  # fmt: skip
-    activity = param.Selector(default="Mogi", objects=ACTIVITY_NAMES, label="Activity type",
-                              doc="Activity type painted by brush, lasso, polygon and fill")  # fmt: skip
-    intensity = param.Selector(default="Medium", objects=VOLCANIC_LEVELS, label="Intensity level",
-                               doc="Intensity painted (earthquakes take 'None')")  # fmt: skip
+    tool = param.Selector(
+        default="brush", objects=TOOLS, doc="What a drag, a click or a polygon on the map does"
+    )
+    radius = param.Integer(
+        default=6,
+        bounds=(1, 200),
+        label="Brush radius (px)",
+        doc="Brush and eraser radius in data pixels (~100 m each), whatever the zoom",
+    )
+    activity = param.Selector(
+        default="Mogi",
+        objects=ACTIVITY_NAMES,
+        label="Activity type",
+        doc="Activity type painted by brush, lasso, polygon and fill",
+    )
+    intensity = param.Selector(
+        default="Medium",
+        objects=VOLCANIC_LEVELS,
+        label="Intensity level",
+        doc="Intensity painted (earthquakes take 'None')",
+    )
     author = param.String(default=ANONYMOUS, doc="Who saves: the logged-in user, else a name set once")
     message = param.String(default="", doc="What this save changes")
     revision = param.Integer(default=0, doc="Bumped by every change of the masks on screen")
@@ -119,7 +143,9 @@ class EditSession(param.Parameterized):
     dirty = param.Boolean(default=False, doc="The pair on screen has unsaved edits")
     conflict = param.ClassSelector(class_=Conflict, default=None, doc="A save waiting for the user's choice")
     comparison = param.ClassSelector(class_=Comparison, default=None, doc="Two versions diffed on the map")
-    preview = param.ClassSelector(class_=Preview, default=None, doc="A saved version shown read-only instead of the edits")
+    preview = param.ClassSelector(
+        class_=Preview, default=None, doc="A saved version shown read-only instead of the edits"
+    )
     overlay_revision = param.Integer(default=0, doc="Bumped when the version diff drawn on the map changes")
 
     #: The version diff as a code overlay of the map (``app.overlay.CodeOverlay``).
@@ -127,12 +153,22 @@ class EditSession(param.Parameterized):
     overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
     unsaved = param.Boolean(default=False, doc="Some pair opened in this session has unsaved edits")
-    draft_revision = param.Integer(default=0, doc="Bumped when the unsaved edits of the pair on screen change")
+    draft_revision = param.Integer(
+        default=0, doc="Bumped when the unsaved edits of the pair on screen change"
+    )
     pending_revert = param.String(default="", doc="A revert waiting for the user to drop the unsaved edits")
-    class_chosen = param.Boolean(default=False, doc="The user picked the class (an accepted mask then takes it)")
+    class_chosen = param.Boolean(
+        default=False, doc="The user picked the class (an accepted mask then takes it)"
+    )
 
-    def __init__(self, state: AppState, store: AnnotationStore, identity: Identity = LOCAL,
-                 reopen: Callable[[], AnnotationStore] | None = None, **params: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: AppState,
+        store: AnnotationStore,
+        identity: Identity = LOCAL,
+        reopen: Callable[[], AnnotationStore] | None = None,
+        **params: Any,
+    ) -> None:
         if identity.authenticated:
             params["author"] = identity.user
         super().__init__(**params)
@@ -144,12 +180,16 @@ class EditSession(param.Parameterized):
         self._editors: dict[Pair, MaskEditor] = {}
         self._records: dict[Pair, dict] = {}
         self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
-        self._opened: dict[Pair, Opened] = {}  # record and masks as opened (or last saved): what a save changes
+        self._opened: dict[
+            Pair, Opened
+        ] = {}  # record and masks as opened (or last saved): what a save changes
         self._record_dirty: set[Pair] = set()  # pairs whose label record was changed and not saved
         self._token = uuid.uuid4().hex  # names this session's edits in caches shared by every session
         self.param.watch(self._keep_login, "author")
         self.param.watch(lambda *_: setattr(self, "class_chosen", True), ["activity", "intensity"])
-        self.last_edit: tuple[int, Box] | None = None  # (revision it made, pixels it changed) of the latest edit
+        self.last_edit: tuple[int, Box] | None = (
+            None  # (revision it made, pixels it changed) of the latest edit
+        )
         self.saved = StoreOverlay(state, store)
         state.mask_source = self.mask_layer
         state.record_source = self.record
@@ -174,17 +214,23 @@ class EditSession(param.Parameterized):
 
     def _open(self, pair: Pair) -> None:
         annotation = self._read(pair)
-        self._editors[pair] = MaskEditor(annotation.masks[schema.ACTIVITY_MASK], annotation.masks[schema.INTENSITY_MASK])
+        self._editors[pair] = MaskEditor(
+            annotation.masks[schema.ACTIVITY_MASK], annotation.masks[schema.INTENSITY_MASK]
+        )
         self._records[pair] = dict(annotation.record or {})
         self._bases[pair] = annotation.version
         how = "" if annotation.source else f"as saved in version {(annotation.version or '')[:8]}"
-        self._opened[pair] = Opened.of(annotation.record or {}, annotation.masks, annotation.placement, how=how)
+        self._opened[pair] = Opened.of(
+            annotation.record or {}, annotation.masks, annotation.placement, how=how
+        )
 
     def _drop_clean_pairs(self) -> None:
         """Forget the pairs left without unsaved edits (3 bytes a pixel each; reopened from the store on return):
         a session holds only the pair on screen and its unsaved work."""
         keep = self.pair
-        for pair in [p for p, e in self._editors.items() if p != keep and not e.dirty and p not in self._record_dirty]:
+        for pair in [
+            p for p, e in self._editors.items() if p != keep and not e.dirty and p not in self._record_dirty
+        ]:
             for table in (self._editors, self._records, self._bases, self._opened):
                 table.pop(pair, None)
 
@@ -214,7 +260,9 @@ class EditSession(param.Parameterized):
         if editor is None or self.state.dataset is None:
             return self.saved.mask_layer(pair, key)
         variable = schema.layer(key).variable  # copied: a prefetch thread reads it while the user paints
-        return as_layer(PairAnnotation(pair, {variable: editor.masks[variable].copy()}, {}), key, self.state.dataset)
+        return as_layer(
+            PairAnnotation(pair, {variable: editor.masks[variable].copy()}, {}), key, self.state.dataset
+        )
 
     def version(self, pair: Pair) -> Any:
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
@@ -245,21 +293,29 @@ class EditSession(param.Parameterized):
             return self.polygon(xs, ys)
         points = self._pixels(xs, ys)
         return self._edit(
-            lambda e: e.erase(points, self.radius) if self.tool == "eraser" else e.brush(points, self.radius, self.mask_class),
+            lambda e: (
+                e.erase(points, self.radius)
+                if self.tool == "eraser"
+                else e.brush(points, self.radius, self.mask_class)
+            ),
             "erased" if self.tool == "eraser" else f"painted {self.mask_class.name}",
-        )  # fmt: skip
+        )
 
     def polygon(self, xs: Any, ys: Any) -> Box | None:
         """Fill the polygon (or closed lasso path) through these map points with the class."""
         points = self._pixels(xs, ys)
         if len(points) < 3:
             return None
-        return self._edit(lambda e: e.fill_polygon(points, self.mask_class), f"filled a polygon with {self.mask_class.name}")
+        return self._edit(
+            lambda e: e.fill_polygon(points, self.mask_class), f"filled a polygon with {self.mask_class.name}"
+        )
 
     def fill_at(self, x: float, y: float) -> Box | None:
         """Flood-fill the region under the map point ``(x, y)`` with the class."""
-        (row, col), = self._pixels([x], [y])
-        return self._edit(lambda e: e.flood_fill(row, col, self.mask_class), f"filled a region with {self.mask_class.name}")
+        ((row, col),) = self._pixels([x], [y])
+        return self._edit(
+            lambda e: e.flood_fill(row, col, self.mask_class), f"filled a region with {self.mask_class.name}"
+        )
 
     def undo(self) -> Box | None:
         return self._edit(lambda e: e.undo(), "undone", quiet_if_none="nothing to undo")
@@ -288,9 +344,12 @@ class EditSession(param.Parameterized):
         chosen = self.mask_class if self.class_chosen else None
         try:
             activity, intensity, how = accepted_masks(
-                mask, editor.masks[schema.ACTIVITY_MASK], editor.masks[schema.INTENSITY_MASK], self._records.get(pair),
+                mask,
+                editor.masks[schema.ACTIVITY_MASK],
+                editor.masks[schema.INTENSITY_MASK],
+                self._records.get(pair),
                 chosen,
-            )  # fmt: skip
+            )
         except ThaliaError as exc:
             self.state.notify("warning", str(exc))
             return None
@@ -298,7 +357,9 @@ class EditSession(param.Parameterized):
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
         if self.preview is not None:
-            self.state.notify("warning", f"Showing version {self.preview.version[:8]} read-only: go back to editing first.")
+            self.state.notify(
+                "warning", f"Showing version {self.preview.version[:8]} read-only: go back to editing first."
+            )
             return None
         editor = self.editor
         if editor is None:
@@ -389,13 +450,23 @@ class EditSession(param.Parameterized):
             if self._store_failed and self.reopen is not None:  # the store may be back: open it again
                 self.store = self.saved.store = self.reopen()
             version = self.store.save_pair(
-                pair, editor.masks, record, author=author, message=message, base=self._bases.get(pair), force=force
+                pair,
+                editor.masks,
+                record,
+                author=author,
+                message=message,
+                base=self._bases.get(pair),
+                force=force,
             )
         except ConflictError as exc:
             self.conflict = Conflict(pair, str(exc))
             return False
-        except Exception as exc:  # OSError, IcechunkError, Zarr errors, ThaliaError: nothing saved, edits kept
-            self._store_failed = not isinstance(exc, ThaliaError) or (self.store.exists and not store_exists(self.store.location))
+        except (
+            Exception
+        ) as exc:  # OSError, IcechunkError, Zarr errors, ThaliaError: nothing saved, edits kept
+            self._store_failed = not isinstance(exc, ThaliaError) or (
+                self.store.exists and not store_exists(self.store.location)
+            )
             log_unexpected(exc, f"saving {pair}")
             self.status = f"not saved: {type(exc).__name__}"
             self.state.notify("error", save_error(exc, pair, self.store))
@@ -411,7 +482,10 @@ class EditSession(param.Parameterized):
         self._changed()
         self.status = f"saved version {version[:8]} of {pair.key}"
         fields = ", ".join(c.field for c in update.changes)
-        self.state.notify("info", f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."))
+        self.state.notify(
+            "info",
+            f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."),
+        )
         self.record_revision += 1
         return True
 
@@ -489,7 +563,9 @@ class EditSession(param.Parameterized):
         editor = self._editors.get(pair) if pair is not None else None
         if editor is None or pair is None or not (editor.dirty or pair in self._record_dirty):
             return None
-        return encode_draft(pair.key, editor.masks, self._records.get(pair, {}), self._bases.get(pair), self.message)
+        return encode_draft(
+            pair.key, editor.masks, self._records.get(pair, {}), self._bases.get(pair), self.message
+        )
 
     def restore_draft(self, draft: dict) -> bool:
         """Put a draft of the pair on screen back as unsaved edits (one undoable edit); False when it does not
@@ -519,10 +595,15 @@ class EditSession(param.Parameterized):
         at = f" from {when:%Y-%m-%d %H:%M} UTC" if when else ""
         self.status = f"restored the unsaved edits of {pair.key}{at}"
         self._changed()
-        self.state.notify("info", f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved).")
+        self.state.notify(
+            "info", f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved)."
+        )
         if draft.get("base") != stored:
-            self.state.notify("warning", f"{pair.key} was saved by someone else since your draft: saving will ask "
-                                         "whether to keep theirs or yours.")  # fmt: skip
+            self.state.notify(
+                "warning",
+                f"{pair.key} was saved by someone else since your draft: saving will ask "
+                "whether to keep theirs or yours.",
+            )
         return True
 
     # ----------------------------------------------------------------------------- versions on map
@@ -565,7 +646,9 @@ class EditSession(param.Parameterized):
             self.state.report(exc, f"comparing versions of {pair}")
             return None
         mask = diff.masks[schema.ACTIVITY_MASK]
-        self.comparison = Comparison(pair, old, new, mask.codes(), mask.n_added, mask.n_removed, sorted(diff.record))
+        self.comparison = Comparison(
+            pair, old, new, mask.codes(), mask.n_added, mask.n_removed, sorted(diff.record)
+        )
         self.status = self.comparison.summary()
         return self.comparison
 

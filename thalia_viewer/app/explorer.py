@@ -32,7 +32,14 @@ from thalia_viewer.core.dataset import ThaliaDataset
 SIDEBAR_WIDTH: Final = 350  # px
 AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train", "stats")
 EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
-__all__ = ["NOTIFICATION_MS", "URL_PARAMETERS", "ExplorerApp", "create_app", "empty_state_html", "requested_mode"]
+__all__ = [
+    "NOTIFICATION_MS",
+    "URL_PARAMETERS",
+    "ExplorerApp",
+    "create_app",
+    "empty_state_html",
+    "requested_mode",
+]
 
 
 def empty_state_html(root: str, message: Message | None) -> str:
@@ -64,9 +71,11 @@ class ExplorerApp(Viewer):
         spec = spec if isinstance(spec, LayoutSpec) else load_spec(spec)
         d = spec.defaults
         state = AppState(
-            root, opener=opener, layers=tuple(d.get("layers", ("phase",))),
+            root,
+            opener=opener,
+            layers=tuple(d.get("layers", ("phase",))),
             **{k: d[k] for k in ("masks", "mask_style", "mask_opacity", "relief") if k in d},
-        )  # fmt: skip
+        )
         if "opacity" in d:
             state.set_layers([s.layer for s in state.slots if s.layer != "none"], d["opacity"])
         super().__init__(state=state, spec=spec, **params)
@@ -84,9 +93,18 @@ class ExplorerApp(Viewer):
             # a session object only where a view of the layout uses it (a parameter of that name)
             wants = {p for v in spec.views.values() for p in VIEW_TYPES[v.type].param}
             self.review = self._session("review", lambda: ReviewSession(state)) if "review" in wants else None
-            self.train = (self._session("train", lambda: TrainSession(state, on_new_model=self._new_model, identity=self.identity))
-                          if "train" in wants else None)  # fmt: skip
-            self.predict = self._session("predict", lambda: PredictSession(state, edit=self.edit)) if "predict" in wants else None
+            self.train = (
+                self._session(
+                    "train", lambda: TrainSession(state, on_new_model=self._new_model, identity=self.identity)
+                )
+                if "train" in wants
+                else None
+            )
+            self.predict = (
+                self._session("predict", lambda: PredictSession(state, edit=self.edit))
+                if "predict" in wants
+                else None
+            )
             self.views = {n: self._view(v.type, v.options, n) for n, v in spec.views.items()}
             for view in self.views.values():  # views that use the review mode's run when there is one
                 if self.review is not None and hasattr(view, "attach_review"):
@@ -109,7 +127,9 @@ class ExplorerApp(Viewer):
         location = store_location(state.root)
         if location is None:
             if self.spec.mode in EDITING_MODES:
-                self.editing_off = f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved."
+                self.editing_off = (
+                    f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved."
+                )
                 state.notify("error", self.editing_off)
             return
         if self.spec.mode not in EDITING_MODES and not store_exists(location):
@@ -117,11 +137,16 @@ class ExplorerApp(Viewer):
         try:
             store = open_store(location, state.root)
             if self.spec.mode in EDITING_MODES:
-                self.edit = EditSession(state, store, identity=self.identity, reopen=lambda: open_store(location, state.root))
+                self.edit = EditSession(
+                    state, store, identity=self.identity, reopen=lambda: open_store(location, state.root)
+                )
                 if not store_writable(location):  # a read-only root without a store: say so before any edit
-                    state.notify("warning", f"Corrections cannot be saved to {location} (not writable here). Serve "
-                                            f"with `thalia-viewer serve ROOT --store PATH` or set {STORE_ENV}=PATH to "
-                                            "save them elsewhere; your edits are kept in this browser meanwhile.")  # fmt: skip
+                    state.notify(
+                        "warning",
+                        f"Corrections cannot be saved to {location} (not writable here). Serve "
+                        f"with `thalia-viewer serve ROOT --store PATH` or set {STORE_ENV}=PATH to "
+                        "save them elsewhere; your edits are kept in this browser meanwhile.",
+                    )
             else:
                 StoreOverlay(state, store)
         except Exception as exc:  # read-only root without a store, a store gone: browse the source, say why
@@ -148,14 +173,19 @@ class ExplorerApp(Viewer):
             options = {**options, "edit": self.edit}
         try:
             return cls(state=self.state, **options)
-        except Exception as exc:  # a damaged frame or pair that this view reads at once: the others still show
+        except (
+            Exception
+        ) as exc:  # a damaged frame or pair that this view reads at once: the others still show
             self.state.report(exc, f"showing the {name or view_type} view")
             return self._placeholder(messages.describe(exc, f"the {name or view_type} view"), name)
 
     @staticmethod
     def _placeholder(text: str, name: str) -> Viewer:
-        return pn.pane.HTML(placeholder_html(text), sizing_mode="stretch_width",  # type: ignore[return-value]
-                            css_classes=[f"thalia-placeholder-{name}"] if name else [])  # fmt: skip
+        return pn.pane.HTML(
+            placeholder_html(text),
+            sizing_mode="stretch_width",  # type: ignore[return-value]
+            css_classes=[f"thalia-placeholder-{name}"] if name else [],
+        )
 
     def _new_model(self, name: str) -> None:
         """A fine-tune wrote ``name``: list it wherever this session picks models."""
@@ -169,8 +199,15 @@ class ExplorerApp(Viewer):
         title = getattr(view, "section_title", None)
         if title is None:
             return view
-        return pn.Card(view, title=title, collapsible=True, sizing_mode="stretch_width", margin=(4, 4) if sidebar else (6, 6),
-                       header_background="#eef2f6", css_classes=[f"thalia-section-{name}"])  # fmt: skip
+        return pn.Card(
+            view,
+            title=title,
+            collapsible=True,
+            sizing_mode="stretch_width",
+            margin=(4, 4) if sidebar else (6, 6),
+            header_background="#eef2f6",
+            css_classes=[f"thalia-section-{name}"],
+        )
 
     def sidebar(self) -> list[pn.viewable.Viewable]:
         """The sidebar sections, top to bottom."""
@@ -181,31 +218,53 @@ class ExplorerApp(Viewer):
     def main(self) -> list[pn.viewable.Viewable]:
         """The main area: the spec's rows (a nested list is a column)."""
         if not self.views:
-            return [pn.pane.HTML(empty_state_html(self.state.root, self.state.message), sizing_mode="stretch_width")]
+            return [
+                pn.pane.HTML(
+                    empty_state_html(self.state.root, self.state.message), sizing_mode="stretch_width"
+                )
+            ]
         rows = []
         for row in self.spec.main:
             items = [
                 pn.Column(*(self._section(n, False) for n in item), sizing_mode="stretch_width")
-                if isinstance(item, list) else self._section(item, False)
+                if isinstance(item, list)
+                else self._section(item, False)
                 for item in row
-            ]  # fmt: skip
+            ]
             rows.append(items[0] if len(items) == 1 else pn.Row(*items, sizing_mode="stretch_width"))
         return rows
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(pn.Column(*self.sidebar(), width=SIDEBAR_WIDTH), pn.Column(*self.main(), sizing_mode="stretch_width"),
-                      sizing_mode="stretch_width")  # fmt: skip
+        return pn.Row(
+            pn.Column(*self.sidebar(), width=SIDEBAR_WIDTH),
+            pn.Column(*self.main(), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
 
     def template(self) -> pn.template.BaseTemplate:
         """The page: a FastListTemplate with the project's header, logo, favicon and stylesheet."""
         subtitle = f" · {self.spec.title}" if self.spec.title else ""
         return pn.template.FastListTemplate(
-            title=f"{theme.APP_NAME}{subtitle}", sidebar=self.sidebar(), main=self.main(), logo=theme.logo_uri(),
-            favicon=theme.favicon_url(), header_background=theme.HEADER_BACKGROUND, accent_base_color=theme.ACCENT,
-            sidebar_width=SIDEBAR_WIDTH, main_layout=None, raw_css=[theme.css()], font_url="",
-            meta_description=self.spec.description, theme_toggle=False, design=theme.OfflineFast,
-            header=[self._mode_links(), *self.navigation.components(), *([self.keeper] if self.keeper is not None else [])],
-        )  # fmt: skip
+            title=f"{theme.APP_NAME}{subtitle}",
+            sidebar=self.sidebar(),
+            main=self.main(),
+            logo=theme.logo_uri(),
+            favicon=theme.favicon_url(),
+            header_background=theme.HEADER_BACKGROUND,
+            accent_base_color=theme.ACCENT,
+            sidebar_width=SIDEBAR_WIDTH,
+            main_layout=None,
+            raw_css=[theme.css()],
+            font_url="",
+            meta_description=self.spec.description,
+            theme_toggle=False,
+            design=theme.OfflineFast,
+            header=[
+                self._mode_links(),
+                *self.navigation.components(),
+                *([self.keeper] if self.keeper is not None else []),
+            ],
+        )
 
     def _mode_links(self) -> pn.pane.HTML:
         """Links to the other modes at the pair on screen (kept up to date as the pair changes)."""
@@ -213,13 +272,21 @@ class ExplorerApp(Viewer):
 
         def update(*_: Any) -> None:
             pair = self.state.current
-            where = {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
-            links = [f"<b>{m.capitalize()}</b>" if m == self.spec.mode else
-                     f"<a href='?{escape(urllib.parse.urlencode({'mode': m, **where}))}'>{m.capitalize()}</a>"
-                     for m in AVAILABLE_MODES]  # fmt: skip
+            where = (
+                {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
+            )
+            links = [
+                f"<b>{m.capitalize()}</b>"
+                if m == self.spec.mode
+                else f"<a href='?{escape(urllib.parse.urlencode({'mode': m, **where}))}'>{m.capitalize()}</a>"
+                for m in AVAILABLE_MODES
+            ]
             who = self.identity.describe()
-            user = (f"<span class='thalia-user'>{escape(who)} · <a href='logout'>sign out</a></span>"
-                    if who else "")  # fmt: skip
+            user = (
+                f"<span class='thalia-user'>{escape(who)} · <a href='logout'>sign out</a></span>"
+                if who
+                else ""
+            )
             pane.object = " · ".join(links) + user
 
         self.state.watch(update, ["frame", "pair"], "the mode links")
@@ -236,8 +303,11 @@ class ExplorerApp(Viewer):
         search = location.search if location else ""
         mode = parse_query(search).get("mode")
         if mode is not None and mode.strip().lower() not in AVAILABLE_MODES:
-            self.state.notify("error", f"unknown mode {mode!r} in the URL (modes: {', '.join(AVAILABLE_MODES)}): "
-                                       f"showing {self.spec.mode}.")  # fmt: skip
+            self.state.notify(
+                "error",
+                f"unknown mode {mode!r} in the URL (modes: {', '.join(AVAILABLE_MODES)}): "
+                f"showing {self.spec.mode}.",
+            )
         self.navigation.read(search)
 
     def _write_url(self, location: Location | None = None) -> None:

@@ -113,8 +113,14 @@ class BrowserKeeper(JSComponent):
 
     def __init__(self, edit: EditSession, **params: Any) -> None:
         who = edit.identity
-        super().__init__(scope=draft_scope(edit.store.location, who.user), remember_author=not who.authenticated,
-                         width=0, height=0, margin=0, **params)  # fmt: skip
+        super().__init__(
+            scope=draft_scope(edit.store.location, who.user),
+            remember_author=not who.authenticated,
+            width=0,
+            height=0,
+            margin=0,
+            **params,
+        )
         self.edit = edit
         self.in_browser: set[str] = set()  # pair keys the browser holds a draft of (as of the page's start)
         self._asked: set[str] = set()  # drafts already asked for in this session
@@ -163,7 +169,9 @@ class BrowserKeeper(JSComponent):
         if edit.restore_draft(draft):
             self._written.add(key)
         elif not edit.dirty:
-            self._send({"type": "remove", "pair": key})  # nothing left to restore (saved meanwhile, or the same)
+            self._send(
+                {"type": "remove", "pair": key}
+            )  # nothing left to restore (saved meanwhile, or the same)
             self.in_browser.discard(key)
 
     # ---------------------------------------------------------------------------------- to the page

@@ -68,7 +68,9 @@ def escape(value: Any) -> str:
 def escape_markdown(value: Any) -> str:
     """``str(value)`` safe inside a Markdown pane: every character that Markdown or HTML reads as syntax
     (links, images, emphasis, tags, entities) becomes a numeric character reference, shown as itself."""
-    return "".join(f"&#{ord(c)};" if c in MARKDOWN_SPECIALS else c for c in str(value if value is not None else ""))
+    return "".join(
+        f"&#{ord(c)};" if c in MARKDOWN_SPECIALS else c for c in str(value if value is not None else "")
+    )
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
@@ -89,7 +91,9 @@ def describe(exc: BaseException, doing: str = "") -> str:
     if isinstance(exc, OSError) and (exc.strerror or exc.errno):
         where = f" ({exc.filename})" if exc.filename else ""
         hint = OS_HINTS.get(exc.errno or 0, "Check the disk, the path and its access rights.")
-        return clip(f"{what}: {exc.strerror or errno.errorcode.get(exc.errno or 0, 'OS error')}{where}. {hint}")
+        return clip(
+            f"{what}: {exc.strerror or errno.errorcode.get(exc.errno or 0, 'OS error')}{where}. {hint}"
+        )
     lines = (_FRAMING.sub("", line.strip()).strip() for line in str(exc).splitlines())
     first = next((line for line in lines if line), "")
     return clip(f"{what}: {type(exc).__name__}{': ' + first if first else ''}.")
@@ -111,5 +115,7 @@ def show(message: Message | None, notifications: Any) -> None:
     """The one sink of notifications: ``message`` escaped, on Panel's notification area (``None``: nothing)."""
     if message is None or notifications is None:
         return
-    show_fn = {"error": notifications.error, "warning": notifications.warning}.get(message.level, notifications.info)
+    show_fn = {"error": notifications.error, "warning": notifications.warning}.get(
+        message.level, notifications.info
+    )
     show_fn(message.html, duration=NOTIFICATION_MS.get(message.level, 4000))

@@ -104,8 +104,9 @@ class Navigation:
         on_key = s.guarded(dispatcher(actions, NAVIGATION_SHORTCUTS), "the step to another pair")
         keys = [k for sc in NAVIGATION_SHORTCUTS for k in sc.keys]
         self.keys = KeyboardShortcuts(on_key=on_key, keys=keys, height=0, width=0, margin=0)
-        self.history = BrowserHistory(on_pop=s.guarded(self.read, "going back to a visited pair"), height=0,
-                                      width=0, margin=0)  # fmt: skip
+        self.history = BrowserHistory(
+            on_pop=s.guarded(self.read, "going back to a visited pair"), height=0, width=0, margin=0
+        )
         self._query: dict[str, str] = {}  # what the page's URL carried besides frame and pair
 
     def step(self, n: int) -> None:
@@ -125,8 +126,11 @@ class Navigation:
         # a frame that is not there, or cannot be opened, is refused before it is set (a frame refused after
         # it was set would stay in the frame picker: the picker hears of the change after the state undid it)
         if "frame" in updates and dataset is not None and updates["frame"] not in dataset.frames:
-            self.state.notify("error", f"no frame {updates.pop('frame')!r} in {dataset.root} "
-                                       f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.")  # fmt: skip
+            self.state.notify(
+                "error",
+                f"no frame {updates.pop('frame')!r} in {dataset.root} "
+                f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.",
+            )
         elif "frame" in updates and self.state.open_frame(updates["frame"]) is None:  # reported by open_frame
             updates.pop("frame")
         if updates:

@@ -29,7 +29,9 @@ from thalia_viewer.core.pairs import Pair
 
 #: How long the store's tip is trusted before being looked up again (saves of other processes show after it).
 TIP_TTL_S: Final = 1.0
-RETRY_S: Final = 5.0  # after a failed read of the store, the source is shown for this long before trying again
+RETRY_S: Final = (
+    5.0  # after a failed read of the store, the source is shown for this long before trying again
+)
 
 
 class CodeOverlay(Protocol):
@@ -100,8 +102,11 @@ def open_store(location: str, root: str) -> AnnotationStore:
     if store is not None:
         if store.exists and not store_exists(location):
             msg = f"the annotation store {location} is gone (moved or deleted while the app runs)."
-            raise AnnotationStoreError(msg, "Put it back and try again (the app picks it up), or restart the "
-                                            "server to start a new, empty store there.")  # fmt: skip
+            raise AnnotationStoreError(
+                msg,
+                "Put it back and try again (the app picks it up), or restart the "
+                "server to start a new, empty store there.",
+            )
         try:
             store.resolve()  # the branch tip: one small read
             return store
@@ -163,7 +168,10 @@ class StoreOverlay:
 
     def version(self, pair: Pair) -> Any:
         """The pair's latest saved version (``None``: never corrected, or the store cannot be read)."""
-        return self._call(lambda: self.store.pair_version(pair, at=self._snapshot()), f"reading the saved versions of {pair}")
+        return self._call(
+            lambda: self.store.pair_version(pair, at=self._snapshot()),
+            f"reading the saved versions of {pair}",
+        )
 
     def _read(self, pair: Pair) -> PairAnnotation | None:
         if self.version(pair) is None:

@@ -119,14 +119,18 @@ class PredictSession(param.Parameterized):
             self.state.notify("warning", "Pick a pair before predicting.")
             return
         if self.model == NO_MODEL:
-            self.state.notify("warning", "No model with weights in the zoo: train one (thalia-viewer train) first.")
+            self.state.notify(
+                "warning", "No model with weights in the zoo: train one (thalia-viewer train) first."
+            )
             return
         if self.running:
             self.state.notify("info", "A prediction is already running for this session.")
             return
         self.running, self.progress, self.status = True, 0, f"running {self.model} on {pair.key}…"
         name = self.model
-        on_progress = in_session(lambda done, total: setattr(self, "progress", round(100 * done / max(total, 1))))
+        on_progress = in_session(
+            lambda done, total: setattr(self, "progress", round(100 * done / max(total, 1)))
+        )
         on_done = in_session(lambda result, error: self._finish(pair, result, error))
 
         def job() -> None:
@@ -158,8 +162,11 @@ class PredictSession(param.Parameterized):
         self.result = result
         m = result.metrics
         where = f"{result.device}, {result.seconds:.1f} s"
-        self.status = (f"{result.model} on {pair.key} ({where}): F1 {m['f1']:.3f}, IoU {m['iou']:.3f}" if m
-                       else f"{result.model} on {pair.key} ({where})")  # fmt: skip
+        self.status = (
+            f"{result.model} on {pair.key} ({where}): F1 {m['f1']:.3f}, IoU {m['iou']:.3f}"
+            if m
+            else f"{result.model} on {pair.key} ({where})"
+        )
         self.overlay_revision += 1
 
     def _forget(self) -> None:

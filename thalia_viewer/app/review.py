@@ -49,16 +49,27 @@ class ReviewRow:
     iou: float
 
     def as_record(self) -> dict[str, Any]:
-        return {"frame": self.pair.frame, "pair": f"{self.pair.primary}_{self.pair.secondary}",
-                "split": self.pair.split.value if self.pair.split else "", "IoU": self.iou, "F1": self.f1,
-                "false +": self.fp, "false −": self.fn, "labelled px": self.tp + self.fn}  # fmt: skip
+        return {
+            "frame": self.pair.frame,
+            "pair": f"{self.pair.primary}_{self.pair.secondary}",
+            "split": self.pair.split.value if self.pair.split else "",
+            "IoU": self.iou,
+            "F1": self.f1,
+            "false +": self.fp,
+            "false −": self.fn,
+            "labelled px": self.tp + self.fn,
+        }
 
 
 def rank(rows: list[ReviewRow], show: str = "all") -> list[ReviewRow]:
     """Rows most in disagreement first (lowest IoU, then most wrong pixels), filtered by ``show``
     (``all``, ``fp``: predicted where nothing is labelled, ``fn``: labelled and missed, ``low``: IoU < 0.5)."""
-    keep = {"all": lambda r: True, "fp": lambda r: r.fp > 0, "fn": lambda r: r.fn > 0,
-            "low": lambda r: not r.iou >= 0.5}[show]  # fmt: skip
+    keep = {
+        "all": lambda r: True,
+        "fp": lambda r: r.fp > 0,
+        "fn": lambda r: r.fn > 0,
+        "low": lambda r: not r.iou >= 0.5,
+    }[show]
     return sorted((r for r in rows if keep(r)), key=lambda r: (np.nan_to_num(r.iou, nan=1.0), -(r.fp + r.fn)))
 
 
@@ -107,7 +118,9 @@ class ReviewSession(param.Parameterized):
         if self.running:
             return
         if self.model == NO_MODEL:
-            self.state.notify("warning", "No model with weights in the zoo: train one (thalia-viewer train) first.")
+            self.state.notify(
+                "warning", "No model with weights in the zoo: train one (thalia-viewer train) first."
+            )
             return
         pairs = self.pairs()
         if not pairs:
@@ -177,8 +190,9 @@ class ReviewSession(param.Parameterized):
     def _keep(self, pair: Pair, mask: np.ndarray) -> None:
         self._masks[pair] = (np.packbits(mask > 0), mask.shape)
         self._masks.move_to_end(pair)
-        while len(self._masks) > 1 and (len(self._masks) > KEPT_MASKS
-                                        or sum(b.nbytes for b, _ in self._masks.values()) > KEPT_BYTES):
+        while len(self._masks) > 1 and (
+            len(self._masks) > KEPT_MASKS or sum(b.nbytes for b, _ in self._masks.values()) > KEPT_BYTES
+        ):
             self._masks.popitem(last=False)
 
     def has_mask(self, pair: Pair) -> bool:

@@ -88,8 +88,11 @@ class SearchSession(param.Parameterized):
 
     query = param.String(default="", doc="The query (see thalia_viewer.core.query)")
     revision = param.Integer(default=0, doc="Bumped when the results change")
-    step_results = param.Boolean(default=True, label="j / k step through the results",
-                                 doc="The pair keys and buttons walk the results (else the frame's pairs)")  # fmt: skip
+    step_results = param.Boolean(
+        default=True,
+        label="j / k step through the results",
+        doc="The pair keys and buttons walk the results (else the frame's pairs)",
+    )
     error = param.String(default="", doc="What is wrong with the last query")
 
     def __init__(self, state: AppState, **params: Any) -> None:
@@ -189,8 +192,11 @@ class SearchSession(param.Parameterized):
             return False
         pair = self._results[position]
         if pair not in set(self._valid):
-            self.state.notify("warning", f"pair {pair} is not a valid pair (corrupted, processing error or no information; "
-                                         "or its frame store is missing): it cannot be opened.")  # fmt: skip
+            self.state.notify(
+                "warning",
+                f"pair {pair} is not a valid pair (corrupted, processing error or no information; "
+                "or its frame store is missing): it cannot be opened.",
+            )
             return False
         self.state.go(pair)
         return True

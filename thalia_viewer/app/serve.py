@@ -25,10 +25,25 @@ STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_TIMEOUT: Final = 10.0  # s a stopping server gets before SIGKILL
 
 
-def panel_command(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False,
-                  extra: list[str] | None = None) -> list[str]:  # fmt: skip
+def panel_command(
+    root: str,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    show: bool = False,
+    extra: list[str] | None = None,
+) -> list[str]:
     """The ``panel serve`` command line: app module, port, address, websocket origins, extra options, root."""
-    cmd = [sys.executable, "-m", "panel", "serve", str(APP_MODULE), "--port", str(port), "--address", address or "0.0.0.0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(APP_MODULE),
+        "--port",
+        str(port),
+        "--address",
+        address or "0.0.0.0",
+    ]
     origins = [f"{address}:{port}"] if address not in ANY_ADDRESS else []
     if address in ("127.0.0.1", "localhost", *ANY_ADDRESS):
         origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
@@ -95,8 +110,11 @@ def lab_environment(options: dict[str, str], extra: list[str]) -> dict[str, str]
         load_roles(path)  # RolesError (exit 2) before anything starts
         env[ROLES_ENV] = path
         if not any(a.split("=", 1)[0] in AUTH_OPTIONS for a in extra):
-            print("warning: --roles without a login (--basic-auth FILE or --oauth-provider ...): every page gets the "
-                  "roles file's default role.", file=sys.stderr)  # fmt: skip
+            print(
+                "warning: --roles without a login (--basic-auth FILE or --oauth-provider ...): every page gets the "
+                "roles file's default role.",
+                file=sys.stderr,
+            )
     if options.get("--store-endpoint"):
         env[ENDPOINT_ENVS[0]] = options["--store-endpoint"]
     return env
@@ -163,8 +181,14 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = False, extra: list[str] | None = None,
-          store: str | None = None) -> int:  # fmt: skip
+def serve(
+    root: str,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    show: bool = False,
+    extra: list[str] | None = None,
+    store: str | None = None,
+) -> int:
     """Serve the explore app on ``root``; blocks until the server stops and returns its exit code.
 
     The root is checked first (:func:`check_root`: a bad one raises before anything starts), then passed
@@ -182,7 +206,9 @@ def serve(root: str, port: int = 5006, address: str = "127.0.0.1", show: bool = 
         root = str(Path(root).expanduser().resolve())
     check_root(root)  # fail early, with the dataset's own message
     extra, port, address = split_extra(extra, port, address)
-    extra, ours = take_options(extra, ("--store", *LAB_OPTIONS))  # `serve ROOT --port N --store S` reaches here as extra
+    extra, ours = take_options(
+        extra, ("--store", *LAB_OPTIONS)
+    )  # `serve ROOT --port N --store S` reaches here as extra
     store = ours.get("--store", store)
     env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
     if store:

@@ -45,14 +45,20 @@ DISPLAY_SHORTCUTS: Final = (
 )
 #: Every shortcut of the explore mode, in the order of the help card.
 SHORTCUTS: Final = NAVIGATION_SHORTCUTS + DISPLAY_SHORTCUTS
-KEY_NAMES: Final = {"ArrowRight": "→", "ArrowLeft": "←", "Ctrl+z": "Ctrl+Z", "Ctrl+y": "Ctrl+Y",
-                    "Ctrl+Shift+z": "Ctrl+Shift+Z"}  # fmt: skip
+KEY_NAMES: Final = {
+    "ArrowRight": "→",
+    "ArrowLeft": "←",
+    "Ctrl+z": "Ctrl+Z",
+    "Ctrl+y": "Ctrl+Y",
+    "Ctrl+Shift+z": "Ctrl+Shift+Z",
+}
 
 
 def help_html(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> str:
     """The shortcuts as an HTML table of ``<kbd>`` keys and descriptions."""
     rows = "".join(
-        "<tr><td>" + " ".join(f"<kbd>{escape(KEY_NAMES.get(k, k))}</kbd>" for k in s.keys)
+        "<tr><td>"
+        + " ".join(f"<kbd>{escape(KEY_NAMES.get(k, k))}</kbd>" for k in s.keys)
         + f"</td><td>{escape(s.description)}</td></tr>"
         for s in shortcuts
     )
@@ -108,7 +114,9 @@ class KeyboardShortcuts(JSComponent):
             self.on_key(key)
 
 
-def dispatcher(actions: dict[str, Callable[[], None]], shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> Callable[[str], None]:
+def dispatcher(
+    actions: dict[str, Callable[[], None]], shortcuts: tuple[Shortcut, ...] = SHORTCUTS
+) -> Callable[[str], None]:
     """A ``on_key`` callback calling ``actions[shortcut.action]`` for the shortcut of each key."""
     by_key = {k: s.action for s in shortcuts for k in s.keys}
 

@@ -89,7 +89,16 @@ class _Validator:
         """The YAML lines around the first line that spells ``key`` (as a key or a list item)."""
         if not key or not self.lines:
             return ""
-        patterns = (f"{key}:", f": {key}", f"- {key}", f"[{key}", f" {key},", f" {key}]", f"{key}]", f"{key},")
+        patterns = (
+            f"{key}:",
+            f": {key}",
+            f"- {key}",
+            f"[{key}",
+            f" {key},",
+            f" {key}]",
+            f"{key}]",
+            f"{key},",
+        )
         for i, line in enumerate(self.lines):
             if any(p in line for p in patterns):
                 lo, hi = max(i - SNIPPET_CONTEXT, 0), min(i + SNIPPET_CONTEXT + 1, len(self.lines))
@@ -97,20 +106,33 @@ class _Validator:
                 return "\n" + "\n".join(quoted)
         return ""
 
-    def fail(self, where: str, message: str, key: str | None = None, hint: str | None = None) -> LayoutSpecError:
+    def fail(
+        self, where: str, message: str, key: str | None = None, hint: str | None = None
+    ) -> LayoutSpecError:
         text = f"{self.source}: {where}: {message}" + (f" {hint}" if hint else "") + self.snippet(key)
         return LayoutSpecError(text)
 
     def keys(self, where: str, mapping: Any, valid: Iterable[str], required: Iterable[str] = ()) -> dict:
         valid = tuple(valid)
         if not isinstance(mapping, Mapping):
-            raise self.fail(where, f"expected a mapping of keys, got {type(mapping).__name__}", hint=f"Valid keys: {', '.join(valid)}.")
+            raise self.fail(
+                where,
+                f"expected a mapping of keys, got {type(mapping).__name__}",
+                hint=f"Valid keys: {', '.join(valid)}.",
+            )
         for k in mapping:
             if k not in valid:
-                raise self.fail(where, f"unknown key {k!r}.{suggestion(k, valid)}", str(k), f"Valid keys: {', '.join(valid)}.")
+                raise self.fail(
+                    where,
+                    f"unknown key {k!r}.{suggestion(k, valid)}",
+                    str(k),
+                    f"Valid keys: {', '.join(valid)}.",
+                )
         missing = [k for k in required if k not in mapping]
         if missing:
-            raise self.fail(where, f"missing required key {missing[0]!r}.", hint=f"Required keys: {', '.join(required)}.")
+            raise self.fail(
+                where, f"missing required key {missing[0]!r}.", hint=f"Required keys: {', '.join(required)}."
+            )
         return dict(mapping)
 
     def names(self, where: str, value: Any, valid: Iterable[str], what: str) -> list[str]:
@@ -120,12 +142,19 @@ class _Validator:
             raise self.fail(where, f"expected a list of {what} names, got {type(value).__name__}")
         for v in items:
             if v not in valid:
-                raise self.fail(where, f"unknown {what} {v!r}.{suggestion(v, valid)}", str(v), f"Valid {what}s: {', '.join(valid)}.")
+                raise self.fail(
+                    where,
+                    f"unknown {what} {v!r}.{suggestion(v, valid)}",
+                    str(v),
+                    f"Valid {what}s: {', '.join(valid)}.",
+                )
         return list(items)
 
     def number(self, where: str, value: Any, lo: float, hi: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-            raise self.fail(where, f"expected a number from {lo} to {hi}, got {value!r}", where.rsplit(".", 1)[-1])
+            raise self.fail(
+                where, f"expected a number from {lo} to {hi}, got {value!r}", where.rsplit(".", 1)[-1]
+            )
         return float(value)
 
     # ---------------------------------------------------------------------------------- sections
@@ -136,7 +165,11 @@ class _Validator:
         if "layers" in d:
             layers = self.names("defaults.layers", d["layers"], layer_names, "layer")
             if not 1 <= len(layers) <= MAX_LAYERS:
-                raise self.fail("defaults.layers", f"expected 1 to {MAX_LAYERS} layers (bottom first), got {len(layers)}", "layers")
+                raise self.fail(
+                    "defaults.layers",
+                    f"expected 1 to {MAX_LAYERS} layers (bottom first), got {len(layers)}",
+                    "layers",
+                )
             out["layers"] = [schema.layer(k).key for k in layers]
         if "opacity" in d:
             ops = d["opacity"] if isinstance(d["opacity"], list) else [d["opacity"]]
@@ -144,7 +177,9 @@ class _Validator:
         if "masks" in d:
             out["masks"] = self.names("defaults.masks", d["masks"] or [], MASK_LAYERS, "mask")
         if "mask_style" in d:
-            out["mask_style"] = self.names("defaults.mask_style", [d["mask_style"]], [s.value for s in MaskStyle], "mask style")[0]
+            out["mask_style"] = self.names(
+                "defaults.mask_style", [d["mask_style"]], [s.value for s in MaskStyle], "mask style"
+            )[0]
         if "mask_opacity" in d:
             out["mask_opacity"] = self.number("defaults.mask_opacity", d["mask_opacity"], 0.0, 1.0)
         if "relief" in d:
@@ -160,11 +195,17 @@ class _Validator:
         for name, spec in raw.items():
             where = f"views.{name}"
             if not isinstance(spec, Mapping) or "type" not in spec:
-                raise self.fail(where, "a view needs a 'type'", str(name), f"Types: {', '.join(self.registry)}.")
+                raise self.fail(
+                    where, "a view needs a 'type'", str(name), f"Types: {', '.join(self.registry)}."
+                )
             vtype = spec["type"]
             if vtype not in self.registry:
-                raise self.fail(where, f"unknown view type {vtype!r}.{suggestion(vtype, self.registry)}", str(vtype),
-                                f"Types: {', '.join(self.registry)}.")  # fmt: skip
+                raise self.fail(
+                    where,
+                    f"unknown view type {vtype!r}.{suggestion(vtype, self.registry)}",
+                    str(vtype),
+                    f"Types: {', '.join(self.registry)}.",
+                )
             options = self.keys(where, spec, (*VIEW_BASE_KEYS, *self.registry[vtype]))
             options.pop("type")
             out[str(name)] = ViewSpec(str(name), str(vtype), options)
@@ -179,8 +220,12 @@ class _Validator:
         def check(item: Any, path: str, depth: int) -> Any:
             if isinstance(item, str):
                 if item not in views:
-                    raise self.fail(path, f"unknown view {item!r}.{suggestion(item, views)}", item,
-                                    f"Views defined under 'views': {', '.join(views)}.")  # fmt: skip
+                    raise self.fail(
+                        path,
+                        f"unknown view {item!r}.{suggestion(item, views)}",
+                        item,
+                        f"Views defined under 'views': {', '.join(views)}.",
+                    )
                 return item
             if isinstance(item, list) and depth < 3:  # main: rows, then columns within a row
                 return [check(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item)]
@@ -189,7 +234,9 @@ class _Validator:
         return [check(v, f"{where}[{i}]", 1 if where == "main" else 3) for i, v in enumerate(raw)]
 
 
-def validate_spec(data: Any, text: str = "", source: str = "<spec>", registry: Mapping[str, Iterable[str]] | None = None) -> LayoutSpec:
+def validate_spec(
+    data: Any, text: str = "", source: str = "<spec>", registry: Mapping[str, Iterable[str]] | None = None
+) -> LayoutSpec:
     """A :class:`LayoutSpec` from a parsed YAML mapping, or :class:`LayoutSpecError`.
 
     ``registry`` maps each view type to its option names (default: the app's view registry).
@@ -202,15 +249,26 @@ def validate_spec(data: Any, text: str = "", source: str = "<spec>", registry: M
     top = v.keys("top level", data, TOP_KEYS, REQUIRED_TOP_KEYS)
     mode = top["mode"]
     if mode not in MODES:
-        raise v.fail("mode", f"unknown mode {mode!r}.{suggestion(mode, MODES)}", str(mode), f"Modes: {', '.join(MODES)}.")
+        raise v.fail(
+            "mode",
+            f"unknown mode {mode!r}.{suggestion(mode, MODES)}",
+            str(mode),
+            f"Modes: {', '.join(MODES)}.",
+        )
     views = v.views(top["views"])
     sidebar = v.placement(top.get("sidebar"), views, "sidebar")
     main = v.placement(top["main"], views, "main")
     main = [row if isinstance(row, list) else [row] for row in main]
     return LayoutSpec(
-        mode=str(mode), title=str(top.get("title", str(mode).capitalize())), description=str(top.get("description", "")),
-        defaults=v.defaults(top.get("defaults")), views=views, sidebar=sidebar, main=main, source=source,
-    )  # fmt: skip
+        mode=str(mode),
+        title=str(top.get("title", str(mode).capitalize())),
+        description=str(top.get("description", "")),
+        defaults=v.defaults(top.get("defaults")),
+        views=views,
+        sidebar=sidebar,
+        main=main,
+        source=source,
+    )
 
 
 def load_spec(name_or_path: str | Path) -> LayoutSpec:
@@ -222,7 +280,10 @@ def load_spec(name_or_path: str | Path) -> LayoutSpec:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         msg = f"layout spec {path} cannot be read ({exc.strerror or exc})."
-        raise LayoutSpecError(msg, f"Specs shipped with the app: {', '.join(sorted(p.stem for p in LAYOUTS_DIR.glob('*.yaml')))}.") from None
+        raise LayoutSpecError(
+            msg,
+            f"Specs shipped with the app: {', '.join(sorted(p.stem for p in LAYOUTS_DIR.glob('*.yaml')))}.",
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

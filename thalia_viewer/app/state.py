@@ -51,8 +51,12 @@ def _layer_names(keys: tuple[str, ...], none: bool) -> dict[str, str]:
 class LayerSlot(param.Parameterized):
     """One raster of the layer stack: which layer and how opaque (slot 0 is the bottom)."""
 
-    layer = param.Selector(default=NONE, objects=_layer_names(VALUE_LAYERS, none=True), doc="Layer shown in this slot")
-    opacity = param.Number(default=1.0, bounds=(0.0, 1.0), step=0.05, doc="Opacity, 0 transparent to 1 opaque")
+    layer = param.Selector(
+        default=NONE, objects=_layer_names(VALUE_LAYERS, none=True), doc="Layer shown in this slot"
+    )
+    opacity = param.Number(
+        default=1.0, bounds=(0.0, 1.0), step=0.05, doc="Opacity, 0 transparent to 1 opaque"
+    )
 
 
 class AppState(param.Parameterized):
@@ -60,22 +64,52 @@ class AppState(param.Parameterized):
 
     root = param.String(default="", constant=True, doc="Dataset root: a folder or an fsspec URL")
     frame = param.Selector(default=None, objects=[], check_on_set=False, doc="Frame (volcano) id")
-    primary = param.Selector(default=None, objects=[], check_on_set=False, label="Primary date",
-                             doc="Primary acquisition date, YYYYMMDD")  # fmt: skip
-    secondary = param.Selector(default=None, objects=[], check_on_set=False, label="Secondary date",
-                               doc="Secondary acquisition date, YYYYMMDD (only those that form a valid pair)")  # fmt: skip
-    pair = param.String(default="", doc="The pair on screen as PRIMARY_SECONDARY (YYYYMMDD_YYYYMMDD); '' when none")
+    primary = param.Selector(
+        default=None,
+        objects=[],
+        check_on_set=False,
+        label="Primary date",
+        doc="Primary acquisition date, YYYYMMDD",
+    )
+    secondary = param.Selector(
+        default=None,
+        objects=[],
+        check_on_set=False,
+        label="Secondary date",
+        doc="Secondary acquisition date, YYYYMMDD (only those that form a valid pair)",
+    )
+    pair = param.String(
+        default="", doc="The pair on screen as PRIMARY_SECONDARY (YYYYMMDD_YYYYMMDD); '' when none"
+    )
     slots = param.List(default=[], item_type=LayerSlot, doc="Layer stack, bottom first")
-    masks = param.ListSelector(default=["deformation"], objects=list(MASK_LAYERS), label="Mask overlays",
-                               doc="Class masks drawn over the layers")  # fmt: skip
-    mask_style = param.Selector(default=MaskStyle.BOTH.value, objects=[s.value for s in MaskStyle], label="Mask style",
-                                doc="Fill the labelled regions, outline them, or both")  # fmt: skip
-    mask_opacity = param.Number(default=0.35, bounds=(0.0, 1.0), step=0.05, label="Mask fill opacity",
-                                doc="Opacity of the mask fill (outlines stay opaque)")  # fmt: skip
-    relief = param.Boolean(default=False, label="Hillshade relief", doc="Shade the DEM's relief over the bottom layer")
+    masks = param.ListSelector(
+        default=["deformation"],
+        objects=list(MASK_LAYERS),
+        label="Mask overlays",
+        doc="Class masks drawn over the layers",
+    )
+    mask_style = param.Selector(
+        default=MaskStyle.BOTH.value,
+        objects=[s.value for s in MaskStyle],
+        label="Mask style",
+        doc="Fill the labelled regions, outline them, or both",
+    )
+    mask_opacity = param.Number(
+        default=0.35,
+        bounds=(0.0, 1.0),
+        step=0.05,
+        label="Mask fill opacity",
+        doc="Opacity of the mask fill (outlines stay opaque)",
+    )
+    relief = param.Boolean(
+        default=False, label="Hillshade relief", doc="Shade the DEM's relief over the bottom layer"
+    )
     message = param.ClassSelector(class_=Message, default=None, doc="The latest notification for the user")
-    address = param.Dict(default={}, doc="Parameters views keep in the page's address besides frame, pair and mode "
-                                         "(the search's 'q'); '' removes one")  # fmt: skip
+    address = param.Dict(
+        default={},
+        doc="Parameters views keep in the page's address besides frame, pair and mode "
+        "(the search's 'q'); '' removes one",
+    )
 
     def __init__(
         self,
@@ -110,8 +144,12 @@ class AppState(param.Parameterized):
                 self.report(exc, f"opening the dataset root {root}")
             else:
                 self.param.frame.objects = list(frames)  # a copy: Selector appends unknown values to it
-                for error in getattr(self.dataset, "json_errors", []):  # the app's dataset browses without them
-                    self.notify("error", f"{error} Until then labels are not shown; the cubes can be browsed.")
+                for error in getattr(
+                    self.dataset, "json_errors", []
+                ):  # the app's dataset browses without them
+                    self.notify(
+                        "error", f"{error} Until then labels are not shown; the cubes can be browsed."
+                    )
                 if not frames:
                     self.notify("error", f"dataset root {self.dataset.root} holds no <frame>.zarr store.")
                 # the first frame that opens (a damaged store is reported and skipped)
@@ -119,7 +157,9 @@ class AppState(param.Parameterized):
                     if self.go_frame(frame_id):
                         break
         else:
-            self.notify("error", "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT.")
+            self.notify(
+                "error", "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT."
+            )
         self.param.watch(self._on_frame, "frame")
         self.param.watch(self._on_dates, ["primary", "secondary"])
         self.param.watch(self._on_pair, "pair")
@@ -225,7 +265,9 @@ class AppState(param.Parameterized):
         if frame is None or pair is None:
             msg = "no pair is selected."
             raise PairNotFoundError(msg, "Pick a frame and a pair.")
-        if pair.frame != frame.frame_id and self.dataset is not None:  # a prefetch that outlived a frame switch
+        if (
+            pair.frame != frame.frame_id and self.dataset is not None
+        ):  # a prefetch that outlived a frame switch
             frame = self.dataset.frame(pair.frame)
         if self.mask_source is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
             try:
@@ -244,10 +286,14 @@ class AppState(param.Parameterized):
             return None
         spec = schema.layer(key)
         names = (
-            [schema.era5_variable(spec.variable, d) for d in schema.DATE_DIMS] if spec.delta else [spec.variable]
+            [schema.era5_variable(spec.variable, d) for d in schema.DATE_DIMS]
+            if spec.delta
+            else [spec.variable]
         )
         dims = {str(d) for n in names if n in frame.ds.data_vars for d in frame.ds[n].dims}
-        dates = tuple(v for d, v in ((schema.PRIMARY, pair.primary), (schema.SECONDARY, pair.secondary)) if d in dims)
+        dates = tuple(
+            v for d, v in ((schema.PRIMARY, pair.primary), (schema.SECONDARY, pair.secondary)) if d in dims
+        )
         if spec.kind is schema.LayerKind.CLASSES and self.overlay_version is not None:
             dates += (self.overlay_version(pair),)
         return (self.root, self.frame, spec.key, *dates)
@@ -268,7 +314,8 @@ class AppState(param.Parameterized):
             by_primary.setdefault(p.primary, []).append(p)
         primaries = {self._date_label(d, ps, primary=True): d for d, ps in by_primary.items()}
         secondaries = {
-            self._date_label(p.secondary, [p], primary=False): p.secondary for p in by_primary.get(primary or "", [])
+            self._date_label(p.secondary, [p], primary=False): p.secondary
+            for p in by_primary.get(primary or "", [])
         }
         return primaries, secondaries
 
@@ -423,7 +470,9 @@ class AppState(param.Parameterized):
         if "primary" in changed and changed["primary"].new != changed["primary"].old:
             series = frame.timeseries(self.primary) if self.primary in frame.primary_dates else []
             if not series:
-                self.notify("error", f"frame {self.frame} has no valid pair with primary date {self.primary}.")
+                self.notify(
+                    "error", f"frame {self.frame} has no valid pair with primary date {self.primary}."
+                )
                 self.go(self.current)
                 return
             old = self.current
@@ -437,7 +486,11 @@ class AppState(param.Parameterized):
         if self._moving or not event.new or event.new == event.old:
             return
         if not self.go_key(f"{self.frame}/{event.new}"):
-            fallback = self._pair_of(self.frame, event.old) if event.old and self._valid(self.frame, event.old) else None
+            fallback = (
+                self._pair_of(self.frame, event.old)
+                if event.old and self._valid(self.frame, event.old)
+                else None
+            )
             self.go(fallback or (self.default_pair(self.frame) if self.frame else None))
 
     def _resync(self, *events: param.parameterized.Event) -> None:

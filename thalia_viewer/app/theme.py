@@ -56,5 +56,8 @@ class OfflineFast(Fast):
     _resources = {  # noqa: RUF012  (same shape as the parent's)
         **Fast._resources,
         "font": {},
-        "js_modules": {**Fast._resources["js_modules"], "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js"},
+        "js_modules": {
+            **Fast._resources["js_modules"],
+            "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js",
+        },
     }

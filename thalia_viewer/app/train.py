@@ -70,7 +70,10 @@ def parent_models() -> list[str]:
 
     zoo = ModelZoo()
     zoo.reload()
-    return [c.name for c in sorted(zoo.cards(), key=lambda c: (not c.has_weights, c.name != "thalia-small", c.name))]
+    return [
+        c.name
+        for c in sorted(zoo.cards(), key=lambda c: (not c.has_weights, c.name != "thalia-small", c.name))
+    ]
 
 
 class TrainSession(param.Parameterized):
@@ -90,8 +93,13 @@ class TrainSession(param.Parameterized):
     status = param.String(default="")
     new_model = param.String(default="", doc="The model the last run wrote")
 
-    def __init__(self, state: AppState, on_new_model: Callable[[str], None] | None = None, identity: Identity = LOCAL,
-                 **params: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: AppState,
+        on_new_model: Callable[[str], None] | None = None,
+        identity: Identity = LOCAL,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.state = state
         self.identity = identity
@@ -154,15 +162,27 @@ class TrainSession(param.Parameterized):
             self._suggested = self.out = suggest_name(self.model, session_user())
         taken = name_taken(self.out.strip())
         if taken:
-            self.state.notify("warning", f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
-                                         f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.")  # fmt: skip
+            self.state.notify(
+                "warning",
+                f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
+                f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.",
+            )
             return
         try:
             config = TrainConfig(
-                root=self.state.root, model=self.model, out=self.out.strip(), store=store, epochs=self.epochs,
-                crop=self.crop, batch_size=self.batch_size, lr=self.lr, threads=1, eval_seeds=(),
-                command=f"(app) fine-tune {self.model} -> {self.out.strip()}", author=self.author(),
-            )  # fmt: skip
+                root=self.state.root,
+                model=self.model,
+                out=self.out.strip(),
+                store=store,
+                epochs=self.epochs,
+                crop=self.crop,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                threads=1,
+                eval_seeds=(),
+                command=f"(app) fine-tune {self.model} -> {self.out.strip()}",
+                author=self.author(),
+            )
         except ThaliaError as exc:
             self.state.notify("error", str(exc))
             return
@@ -179,7 +199,11 @@ class TrainSession(param.Parameterized):
             try:
                 before = _val_scores(evaluate, config.root, config.model, store)
                 result = train(config, progress=report, cancel=self._cancel)
-                after = None if result.card is None else _new_val_scores(evaluate, config.root, result.card, store)
+                after = (
+                    None
+                    if result.card is None
+                    else _new_val_scores(evaluate, config.root, result.card, store)
+                )
             except ThaliaError as exc:
                 finish(None, None, None, str(exc))
             except Exception as exc:  # a failed run must end with a message, not silently
@@ -202,11 +226,17 @@ class TrainSession(param.Parameterized):
 
         try:
             AnnotationStore(location, create=False).log_event(
-                Kind.MODEL, self.author(), f"model {name} trained on {self.labels}", model=name, parent=parent,
+                Kind.MODEL,
+                self.author(),
+                f"model {name} trained on {self.labels}",
+                model=name,
+                parent=parent,
                 labels=self.labels,
-            )  # fmt: skip
+            )
         except ThaliaError as exc:
-            self.state.notify("warning", f"The model is in the zoo but could not be logged in the store: {exc}")
+            self.state.notify(
+                "warning", f"The model is in the zoo but could not be logged in the store: {exc}"
+            )
 
     def cancel(self) -> None:
         """Stop the run after the current step (its checkpoint stays)."""
@@ -241,8 +271,12 @@ class TrainSession(param.Parameterized):
         else:
             self.progress, self.phase = 100, "done"
             self.new_model = result.card.name
-            self.status = f"{result.card.name} is in the zoo ({result.seconds:.0f} s, best epoch {result.best_epoch})"
-            self.state.notify("info", f"New model {result.card.name} is in the zoo: pick it in Predict or Review.")
+            self.status = (
+                f"{result.card.name} is in the zoo ({result.seconds:.0f} s, best epoch {result.best_epoch})"
+            )
+            self.state.notify(
+                "info", f"New model {result.card.name} is in the zoo: pick it in Predict or Review."
+            )
             self._log_model(result.card.name, result.card.provenance.get("parent"))
             if self.on_new_model is not None:
                 self.on_new_model(result.card.name)

@@ -32,7 +32,9 @@ from typing import Final
 WARM_ENV: Final = "THALIA_WARM"
 WARM_MODES: Final = ("explore", "annotate")
 SETUP_SCRIPT: Final = Path(__file__)
-READY_LINE: Final = "warmed up in"  # what the log line says once a process is warm (the load benchmark waits for it)
+READY_LINE: Final = (
+    "warmed up in"  # what the log line says once a process is warm (the load benchmark waits for it)
+)
 
 
 def warm(root: str, modes: Sequence[str] = WARM_MODES) -> float:
@@ -64,10 +66,17 @@ def start_in_background(environ: dict[str, str] | os._Environ[str] | None = None
         try:
             seconds = warm(root)
         except Exception as exc:  # a warm-up never stops the server: the first page is then just slower
-            print(f"thalia-viewer: process {os.getpid()} warm-up failed ({type(exc).__name__}: {exc})",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"thalia-viewer: process {os.getpid()} warm-up failed ({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+                flush=True,
+            )
         else:
-            print(f"thalia-viewer: process {os.getpid()} {READY_LINE} {seconds:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"thalia-viewer: process {os.getpid()} {READY_LINE} {seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     thread = threading.Thread(target=run, name="thalia-warm", daemon=True)
     thread.start()

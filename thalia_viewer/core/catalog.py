@@ -46,17 +46,54 @@ if TYPE_CHECKING:
 
 UNLABELLED: Final = "unlabelled"
 BOTH_LABELS: Final = f"{schema.Label.DEFORMATION.value} + {schema.Label.EARTHQUAKE.value}"
-LABELS: Final = (schema.Label.DEFORMATION.value, schema.Label.EARTHQUAKE.value, BOTH_LABELS,
-                 schema.Label.NON_DEFORMATION.value, UNLABELLED)  # fmt: skip
+LABELS: Final = (
+    schema.Label.DEFORMATION.value,
+    schema.Label.EARTHQUAKE.value,
+    BOTH_LABELS,
+    schema.Label.NON_DEFORMATION.value,
+    UNLABELLED,
+)
 NO_SPLIT: Final = "none"
 SPLITS: Final = (*(s.value for s in schema.Split), NO_SPLIT)
 PHASES: Final = (*(p.value for p in schema.Phase), "")
-REVIEW_COLUMNS: Final = ("reviewed", "model_pixels", "model_positive", "model_iou", "model_f1", "model_fp", "model_fn", "disagree")
+REVIEW_COLUMNS: Final = (
+    "reviewed",
+    "model_pixels",
+    "model_positive",
+    "model_iou",
+    "model_f1",
+    "model_fp",
+    "model_fn",
+    "disagree",
+)
 COLUMNS: Final = (
-    "key", "frame", "volcano", "uid", "primary", "secondary", "baseline", "split", "valid", "labelled", "label",
-    "positive", "deformation", "earthquake", "activity", "intensity", "phase", *schema.FLAG_FIELDS, "confidence",
-    "is_crowd", "caption", "corrected", "corrected_by", "corrected_at", "activity_bits", "intensity_bits",
-)  # fmt: skip
+    "key",
+    "frame",
+    "volcano",
+    "uid",
+    "primary",
+    "secondary",
+    "baseline",
+    "split",
+    "valid",
+    "labelled",
+    "label",
+    "positive",
+    "deformation",
+    "earthquake",
+    "activity",
+    "intensity",
+    "phase",
+    *schema.FLAG_FIELDS,
+    "confidence",
+    "is_crowd",
+    "caption",
+    "corrected",
+    "corrected_by",
+    "corrected_at",
+    "activity_bits",
+    "intensity_bits",
+)
 #: IoU under which a reviewed positive pair counts as a disagreement.
 DISAGREE_IOU: Final = 0.5
 _WORD: Final = re.compile(r"\w+")
@@ -125,9 +162,11 @@ class Catalog:
     # --------------------------------------------------------------------------------------- build
     @classmethod
     def from_root(
-        cls, root: str | os.PathLike[str] | ThaliaDataset, store: AnnotationStore | None = None,
+        cls,
+        root: str | os.PathLike[str] | ThaliaDataset,
+        store: AnnotationStore | None = None,
         review: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> Catalog:  # fmt: skip
+    ) -> Catalog:
         """The catalogue of a root (``ThaliaDataset`` or path), with a store's corrections and a review run's scores."""
         ds = root if isinstance(root, ThaliaDataset) else ThaliaDataset(root)
         names = ds.location.read_json(schema.FRAME_NAMES_FILE, required=False)
@@ -161,7 +200,11 @@ class Catalog:
             at.iloc[rows] = pd.to_datetime([_time(s.get("time")) for _, s in records], utc=True)
             table["corrected_at"] = at
             captions = table["caption"].tolist()
-            index = WordIndex.build(captions) if any(self.table["caption"].iat[r] != captions[r] for r in rows) else index
+            index = (
+                WordIndex.build(captions)
+                if any(self.table["caption"].iat[r] != captions[r] for r in rows)
+                else index
+            )
         return Catalog(table, index, self.root, snapshot, self.review)
 
     def with_review(self, review: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]) -> Catalog:
@@ -172,9 +215,13 @@ class Catalog:
         table = self.table.copy()
         n = len(table)
         cols = {
-            "reviewed": np.zeros(n, bool), "model_pixels": np.full(n, -1, np.int64), "model_iou": np.full(n, np.nan),
-            "model_f1": np.full(n, np.nan), "model_fp": np.full(n, -1, np.int64), "model_fn": np.full(n, -1, np.int64),
-        }  # fmt: skip
+            "reviewed": np.zeros(n, bool),
+            "model_pixels": np.full(n, -1, np.int64),
+            "model_iou": np.full(n, np.nan),
+            "model_f1": np.full(n, np.nan),
+            "model_fp": np.full(n, -1, np.int64),
+            "model_fn": np.full(n, -1, np.int64),
+        }
         position = {k: i for i, k in enumerate(table["key"].tolist())}
         for key, s in scores.items():
             row = position.get(key)
@@ -192,7 +239,9 @@ class Catalog:
         table["model_positive"] = model_positive
         low = np.nan_to_num(cols["model_iou"], nan=1.0) < DISAGREE_IOU
         labelled_positive = table["positive"].to_numpy()
-        table["disagree"] = cols["reviewed"] & ((model_positive != labelled_positive) | (labelled_positive & low))
+        table["disagree"] = cols["reviewed"] & (
+            (model_positive != labelled_positive) | (labelled_positive & low)
+        )
         return Catalog(table, self.index, self.root, self.store_version, source)
 
     # -------------------------------------------------------------------------------------- search
@@ -219,7 +268,10 @@ class Catalog:
         for name in ("label", "split", "phase", "frame"):
             counts = t[name].value_counts(sort=True)
             out[name] = {str(k): int(v) for k, v in counts.items() if v}
-        for name, column, table in (("activity", "activity_bits", schema.ACTIVITY_TYPES), ("intensity", "intensity_bits", schema.INTENSITY_LEVELS)):
+        for name, column, table in (
+            ("activity", "activity_bits", schema.ACTIVITY_TYPES),
+            ("intensity", "intensity_bits", schema.INTENSITY_LEVELS),
+        ):
             bits = t[column].to_numpy()
             counts = {c.name: int(((bits >> c.code) & 1).sum()) for c in table if c.code}
             out[name] = dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: -kv[1]))
@@ -230,14 +282,23 @@ class Catalog:
         corrected = t["corrected_by"][t["corrected"]].value_counts()
         out["corrected by"] = {str(k): int(v) for k, v in corrected.items() if v}
         if "disagree" in t:
-            out["review"] = {k: int(v) for k, v in (("reviewed", t["reviewed"].sum()), ("model positive", t["model_positive"].sum()),
-                                                      ("disagree", t["disagree"].sum())) if v}  # fmt: skip
+            out["review"] = {
+                k: int(v)
+                for k, v in (
+                    ("reviewed", t["reviewed"].sum()),
+                    ("model positive", t["model_positive"].sum()),
+                    ("disagree", t["disagree"].sum()),
+                )
+                if v
+            }
         return out
 
     def days(self, column: str) -> np.ndarray:
         """A date column as int days since 1970-01-01 (computed once)."""
         if column not in self._derived:
-            self._derived[column] = (self.table[column].to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
+            self._derived[column] = (self.table[column].to_numpy().astype("datetime64[D]") - _EPOCH).astype(
+                np.int64
+            )
         return self._derived[column]
 
     def calendar(self, part: str) -> np.ndarray:
@@ -266,7 +327,11 @@ def flag_masks(t: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _category(values: list, categories: Iterable[str] | None) -> pd.Series:
-    cats = list(dict.fromkeys(categories)) if categories is not None else sorted({v for v in values if v is not None})
+    cats = (
+        list(dict.fromkeys(categories))
+        if categories is not None
+        else sorted({v for v in values if v is not None})
+    )
     return pd.Series(pd.Categorical(values, categories=cats))
 
 
@@ -302,13 +367,20 @@ def _record_values(rec: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         confidence = np.nan
     return {
-        "labelled": True, "label": label, "deformation": label in (schema.Label.DEFORMATION.value, BOTH_LABELS),
+        "labelled": True,
+        "label": label,
+        "deformation": label in (schema.Label.DEFORMATION.value, BOTH_LABELS),
         "earthquake": label in (schema.Label.EARTHQUAKE.value, BOTH_LABELS),
-        "activity": ", ".join(map(str, activity)), "intensity": ", ".join(map(str, intensity)),
-        "activity_bits": _bits(activity, _ACTIVITY_CODE), "intensity_bits": _bits(intensity, _INTENSITY_CODE),
-        "phase": str(rec.get("phase") or ""), "confidence": confidence, "is_crowd": _int(rec.get("is_crowd")),
-        "caption": str(rec.get("caption") or ""), **{f: schema.flag_value(rec, f) for f in schema.FLAG_FIELDS},
-    }  # fmt: skip
+        "activity": ", ".join(map(str, activity)),
+        "intensity": ", ".join(map(str, intensity)),
+        "activity_bits": _bits(activity, _ACTIVITY_CODE),
+        "intensity_bits": _bits(intensity, _INTENSITY_CODE),
+        "phase": str(rec.get("phase") or ""),
+        "confidence": confidence,
+        "is_crowd": _int(rec.get("is_crowd")),
+        "caption": str(rec.get("caption") or ""),
+        **{f: schema.flag_value(rec, f) for f in schema.FLAG_FIELDS},
+    }
 
 
 def _as_list(value: Any) -> list:
@@ -325,30 +397,45 @@ def _int(value: Any) -> int:
 
 
 _EMPTY_RECORD: Final = {
-    "labelled": False, "label": UNLABELLED, "deformation": False, "earthquake": False, "activity": "", "intensity": "",
-    "activity_bits": 0, "intensity_bits": 0, "phase": "", "confidence": np.nan, "is_crowd": 0, "caption": "",
+    "labelled": False,
+    "label": UNLABELLED,
+    "deformation": False,
+    "earthquake": False,
+    "activity": "",
+    "intensity": "",
+    "activity_bits": 0,
+    "intensity_bits": 0,
+    "phase": "",
+    "confidence": np.nan,
+    "is_crowd": 0,
+    "caption": "",
     **dict.fromkeys(schema.FLAG_FIELDS, 0),
-}  # fmt: skip
+}
 
 
 def build_table(
-    annotations: Mapping[str, Mapping[str, Any]], quality: Mapping[str, Mapping[str, Any]] | None,
+    annotations: Mapping[str, Mapping[str, Any]],
+    quality: Mapping[str, Mapping[str, Any]] | None,
     frame_names: Mapping[str, str] | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """The catalogue DataFrame of ``annotations.json`` and ``quality_timeseries.json`` (see the module docstring)."""
     valid: set[tuple[str, str, str]] | None = None
     if quality is not None:
         valid = {
             (str(f), _date(str(p)), _date(str(s)))
-            for f, groups in quality.items() for p, g in groups.items() for s in (g or {}).get("secondary_date", [])
-        }  # fmt: skip
+            for f, groups in quality.items()
+            for p, g in groups.items()
+            for s in (g or {}).get("secondary_date", [])
+        }
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key, rec in annotations.items():
         try:
             cell = (str(rec["frameID"]), _date(str(rec["primary_date"])), _date(str(rec["secondary_date"])))
         except (KeyError, ValueError, TypeError) as exc:
             msg = f"{schema.ANNOTATIONS_FILE}: record {key!r} has no valid frameID / dates ({exc})."
-            raise AnnotationFileError(msg, "Every record names its frame and both dates (YYYYMMDD).") from None
+            raise AnnotationFileError(
+                msg, "Every record names its frame and both dates (YYYYMMDD)."
+            ) from None
         rows[cell] = {"uid": _int(rec.get("uniqueID", key)), **_record_values(rec)}
     for cell in valid or ():
         rows.setdefault(cell, {"uid": -1, **_EMPTY_RECORD})
@@ -364,17 +451,19 @@ def build_table(
     split = [_split(p) for _, p, _ in cells]
     frame_ids = sorted(set(frames))
     volcano = {f: schema.volcanoes(f, dict(frame_names or {})) for f in frame_ids}
-    table = pd.DataFrame({
-        "key": [f"{f}/{p}_{s}" for f, p, s in cells],
-        "frame": _category(frames, frame_ids),
-        "volcano": _category([volcano[f] for f in frames], None),
-        "uid": np.array([d["uid"] for d in data], dtype=np.int64),
-        "primary": primary.astype("datetime64[ns]"),
-        "secondary": secondary.astype("datetime64[ns]"),
-        "baseline": (secondary - primary).astype(np.int32),
-        "split": _category(split, SPLITS),
-        "valid": np.array(is_valid, dtype=bool),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "key": [f"{f}/{p}_{s}" for f, p, s in cells],
+            "frame": _category(frames, frame_ids),
+            "volcano": _category([volcano[f] for f in frames], None),
+            "uid": np.array([d["uid"] for d in data], dtype=np.int64),
+            "primary": primary.astype("datetime64[ns]"),
+            "secondary": secondary.astype("datetime64[ns]"),
+            "baseline": (secondary - primary).astype(np.int32),
+            "split": _category(split, SPLITS),
+            "valid": np.array(is_valid, dtype=bool),
+        }
+    )
     for name in ("labelled", "deformation", "earthquake"):
         table[name] = np.array([d[name] for d in data], dtype=bool)
     table["label"] = _category([d["label"] for d in data], LABELS)
@@ -401,8 +490,19 @@ def _apply_records(table: pd.DataFrame, rows: list[int], records: list[Mapping[s
     if not rows:
         return
     values = [_record_values(r) for r in records]
-    for name in ("labelled", "deformation", "earthquake", "activity", "intensity", "activity_bits", "intensity_bits",
-                 "confidence", "is_crowd", "caption", *schema.FLAG_FIELDS):  # fmt: skip
+    for name in (
+        "labelled",
+        "deformation",
+        "earthquake",
+        "activity",
+        "intensity",
+        "activity_bits",
+        "intensity_bits",
+        "confidence",
+        "is_crowd",
+        "caption",
+        *schema.FLAG_FIELDS,
+    ):
         _set(table, name, rows, [v[name] for v in values])
     for name in ("label", "phase"):
         _set(table, name, rows, [v[name] for v in values])
@@ -417,7 +517,9 @@ def _set(table: pd.DataFrame, name: str, rows: list[int], values: list[Any]) -> 
         for r, v in zip(rows, values, strict=True):
             items[r] = v
         known = list(column.cat.categories)
-        table[name] = pd.Categorical(items, categories=known + sorted({v for v in values if v is not None} - set(known)))
+        table[name] = pd.Categorical(
+            items, categories=known + sorted({v for v in values if v is not None} - set(known))
+        )
     elif column.dtype.kind in "biuf":
         array = column.to_numpy().copy()
         array[rows] = np.asarray(values, dtype=array.dtype)
@@ -447,20 +549,29 @@ def load_review(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     file = p / "metrics.json" if p.is_dir() else p
     if not file.exists():
         msg = f"no review run at {path}: {file} does not exist."
-        raise DatasetNotFoundError(msg, "Give the --out folder of `thalia-viewer predict` (it holds metrics.json).")
+        raise DatasetNotFoundError(
+            msg, "Give the --out folder of `thalia-viewer predict` (it holds metrics.json)."
+        )
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         pairs = data["pairs"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         msg = f"{file} is not the metrics.json of a prediction run ({type(exc).__name__}: {exc})."
-        raise ThaliaError(msg, "Run `thalia-viewer predict ROOT --model NAME --out DIR` and give DIR.") from None
+        raise ThaliaError(
+            msg, "Run `thalia-viewer predict ROOT --model NAME --out DIR` and give DIR."
+        ) from None
     out: dict[str, dict[str, Any]] = {}
     for key, entry in pairs.items():
         metrics = (entry or {}).get("metrics") or {}
         pixels = (entry or {}).get("deformation_pixels")
         out[key] = {
-            "tp": metrics.get("tp", 0), "fp": metrics.get("fp", 0), "fn": metrics.get("fn", 0),
-            "iou": metrics.get("iou"), "f1": metrics.get("f1"),
-            "pixels": int(pixels) if pixels is not None else int(metrics.get("tp", 0)) + int(metrics.get("fp", 0)),
-        }  # fmt: skip
+            "tp": metrics.get("tp", 0),
+            "fp": metrics.get("fp", 0),
+            "fn": metrics.get("fn", 0),
+            "iou": metrics.get("iou"),
+            "f1": metrics.get("f1"),
+            "pixels": int(pixels)
+            if pixels is not None
+            else int(metrics.get("tp", 0)) + int(metrics.get("fp", 0)),
+        }
     return out

@@ -58,10 +58,14 @@ class ThaliaDataset:
         self.root = self.location.url
         if not self.location.exists():
             msg = f"dataset root {self.root} does not exist."
-            raise DatasetNotFoundError(msg, "Check the path or URL, or generate a synthetic dataset with `thalia-viewer synth PATH`.")
+            raise DatasetNotFoundError(
+                msg, "Check the path or URL, or generate a synthetic dataset with `thalia-viewer synth PATH`."
+            )
         if self.location.is_local and not os.path.isdir(self.location.path):
             msg = f"dataset root {self.root} is not a folder."
-            raise NotAThaliaStoreError(msg, "Give the folder that holds the <frame_id>.zarr stores and annotations.json.")
+            raise NotAThaliaStoreError(
+                msg, "Give the folder that holds the <frame_id>.zarr stores and annotations.json."
+            )
         self._frames: dict[str, Frame] = {}
 
     def __repr__(self) -> str:
@@ -71,8 +75,10 @@ class ThaliaDataset:
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         if len(self.frames) > len(rows):
             lines.append(f"  ... and {len(self.frames) - len(rows)} more frames")
-        lines.append(f"  {schema.ANNOTATIONS_FILE}: {len(self.annotations)} records; {schema.QUALITY_FILE}: "
-                     f"{'present' if self.quality is not None else 'absent'}")  # fmt: skip
+        lines.append(
+            f"  {schema.ANNOTATIONS_FILE}: {len(self.annotations)} records; {schema.QUALITY_FILE}: "
+            f"{'present' if self.quality is not None else 'absent'}"
+        )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -91,8 +97,14 @@ class ThaliaDataset:
         rows = []
         for fid in self.frames[:REPR_FRAMES]:
             f = self.frame(fid)
-            rows.append((fid, f"{f.shape[0]} x {f.shape[1]} px", f"{len(f.pairs)} pairs ({len(f.positives)} positive)",
-                         date_range(f.primary_dates)))  # fmt: skip
+            rows.append(
+                (
+                    fid,
+                    f"{f.shape[0]} x {f.shape[1]} px",
+                    f"{len(f.pairs)} pairs ({len(f.positives)} positive)",
+                    date_range(f.primary_dates),
+                )
+            )
         return rows
 
     # ------------------------------------------------------------------------------ notebook access
@@ -170,7 +182,9 @@ class ThaliaDataset:
     def quality(self) -> dict[str, dict] | None:
         """``quality_timeseries.json`` (frame -> primary -> ``{length, secondary_date, uniqueID}``), or ``None``."""
         data = self.location.read_json(schema.QUALITY_FILE, required=False)
-        if data is not None and not (isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())):
+        if data is not None and not (
+            isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())
+        ):
             msg = f"{self.location.join(schema.QUALITY_FILE)} is not frame -> primary date -> group."
             raise AnnotationFileError(msg, "Restore the file, or delete it to fall back to the annotations.")
         return data
@@ -202,9 +216,16 @@ class ThaliaDataset:
         """The frame ids; :class:`DatasetNotFoundError` when the root holds no frame store."""
         if not self.frames:
             entries = self.location.listdir()
-            held = f" (it holds {', '.join(entries[:5])}{', ...' if len(entries) > 5 else ''})" if entries else " (it is empty)"
+            held = (
+                f" (it holds {', '.join(entries[:5])}{', ...' if len(entries) > 5 else ''})"
+                if entries
+                else " (it is empty)"
+            )
             msg = f"dataset root {self.root} holds no <frame_id>{schema.STORE_SUFFIX} store{held}."
-            raise DatasetNotFoundError(msg, "Point to the folder that holds the frame stores, or generate one with `thalia-viewer synth PATH`.")
+            raise DatasetNotFoundError(
+                msg,
+                "Point to the folder that holds the frame stores, or generate one with `thalia-viewer synth PATH`.",
+            )
         return self.frames
 
     def frame(self, frame_id: str) -> Frame:
@@ -217,9 +238,13 @@ class ThaliaDataset:
             ds = self.location.open_zarr(name)  # lazy backend indexing: a pair read costs its own chunks
             quality = None if self.quality is None else self.quality.get(frame_id, {})
             self._frames[frame_id] = Frame(
-                frame_id, ds, quality, self._records_by_frame.get(frame_id, {}), source=self.location.join(name),
+                frame_id,
+                ds,
+                quality,
+                self._records_by_frame.get(frame_id, {}),
+                source=self.location.join(name),
                 stored_cells=partial(self.location.stored_cells, name, schema.PHASE),
-            )  # fmt: skip
+            )
         return self._frames[frame_id]
 
     def cube(self, frame_id: str) -> xr.Dataset:
@@ -237,7 +262,9 @@ class ThaliaDataset:
         ``test``; another name raises :class:`SchemaError` with a suggestion)."""
         if split is not None and split not in schema.Split.__members__.values():
             splits = [s.value for s in schema.Split]
-            raise SchemaError(f"unknown split {split!r}.{did_you_mean(split, splits)}", f"Splits: {', '.join(splits)}.")
+            raise SchemaError(
+                f"unknown split {split!r}.{did_you_mean(split, splits)}", f"Splits: {', '.join(splits)}."
+            )
         out: list[Pair] = []
         for f in frames or self.frames:
             out += [p for p in self.frame(f).pairs if split is None or p.split == split]
@@ -253,10 +280,14 @@ class ThaliaDataset:
             try:
                 schema.parse_date(value)
             except ValueError as exc:
-                raise PairNotFoundError(f"--{name} {value!r} is not a date.", "Dates are YYYYMMDD, e.g. 20190115.") from exc
+                raise PairNotFoundError(
+                    f"--{name} {value!r} is not a date.", "Dates are YYYYMMDD, e.g. 20190115."
+                ) from exc
         return self.frame(frame).pair(primary, secondary)
 
 
-def open_dataset(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> ThaliaDataset:
+def open_dataset(
+    root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> ThaliaDataset:
     """Open a Thalia dataset root (local folder or fsspec URL)."""
     return ThaliaDataset(root, storage_options)

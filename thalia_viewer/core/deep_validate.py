@@ -90,12 +90,19 @@ def _load(frame: Frame, pair: Pair, key: str, where: str) -> tuple[np.ndarray | 
     except Exception as exc:
         variables = " / ".join(layer_variables(key))
         detail = (str(exc).splitlines() or [""])[0][:200]
-        return None, f"{frame.source}: {variables} {where} cannot be read ({type(exc).__name__}: {detail}); a chunk is damaged."
+        return (
+            None,
+            f"{frame.source}: {variables} {where} cannot be read ({type(exc).__name__}: {detail}); a chunk is damaged.",
+        )
 
 
 def _infinite(frame: Frame, name: str, where: str, values: np.ndarray) -> list[str]:
     count = int(np.isinf(values).sum()) if np.issubdtype(values.dtype, np.floating) else 0
-    return [f"{frame.source}: {name} holds infinite values {where} ({count} px); no-data is NaN."] if count else []
+    return (
+        [f"{frame.source}: {name} holds infinite values {where} ({count} px); no-data is NaN."]
+        if count
+        else []
+    )
 
 
 def check_read(frame: Frame, read: Read) -> list[str]:
@@ -105,7 +112,9 @@ def check_read(frame: Frame, read: Read) -> list[str]:
         if dem is None:
             return [problem or ""]
         if not np.isfinite(dem).any():
-            return [f"{frame.source}: dem has no finite value (all NaN or Inf); elevation is needed by every model."]
+            return [
+                f"{frame.source}: dem has no finite value (all NaN or Inf); elevation is needed by every model."
+            ]
         return _infinite(frame, schema.DEM, "", dem)
     if read.kind in ERA5_LAYERS:
         date = read.pair.primary if read.kind == schema.PRIMARY else read.pair.secondary
@@ -136,15 +145,21 @@ def _check_pair(frame: Frame, pair: Pair) -> list[str]:
         problems += _infinite(frame, schema.PHASE, f"in pair {pair}", phase)
         finite = phase[np.isfinite(phase)]
         if finite.size == 0 and np.isnan(phase).all():
-            problems.append(f"{where} {schema.PHASE} has no phase data (every pixel NaN: an empty cell of a valid pair).")
+            problems.append(
+                f"{where} {schema.PHASE} has no phase data (every pixel NaN: an empty cell of a valid pair)."
+            )
         elif np.abs(finite).max() > np.pi + 1e-3:
-            problems.append(f"{where} {schema.PHASE} exceeds [-pi, pi] (max |phase| {np.abs(finite).max():.2f}); wrapped phase is in radians.")
+            problems.append(
+                f"{where} {schema.PHASE} exceeds [-pi, pi] (max |phase| {np.abs(finite).max():.2f}); wrapped phase is in radians."
+            )
     if "coherence" in data:
         coh = data["coherence"]
         problems += _infinite(frame, schema.COHERENCE, f"in pair {pair}", coh)
         finite = coh[np.isfinite(coh)]
         if finite.size and (finite.min() < -1e-6 or finite.max() > 1 + 1e-6):
-            problems.append(f"{where} {schema.COHERENCE} outside 0-1 (or 0-255): {finite.min():.3g}..{finite.max() * frame.coherence_scale:.4g}.")
+            problems.append(
+                f"{where} {schema.COHERENCE} outside 0-1 (or 0-255): {finite.min():.3g}..{finite.max() * frame.coherence_scale:.4g}."
+            )
     for key, variable in (("deformation", schema.DEFORMATION_MASK), *OPTIONAL_MASK_LAYERS):
         if key in data:
             valid = {c.code for c in schema.MASK_CLASSES[variable]}
@@ -155,7 +170,9 @@ def _check_pair(frame: Frame, pair: Pair) -> list[str]:
         derived = schema.deformation_from_activity(data["activity"])
         if not np.array_equal(derived, data["deformation"]):
             n = int((derived != data["deformation"]).sum())
-            problems.append(f"{where} {schema.DEFORMATION_MASK} disagrees with {schema.ACTIVITY_MASK} at {n} px.")
+            problems.append(
+                f"{where} {schema.DEFORMATION_MASK} disagrees with {schema.ACTIVITY_MASK} at {n} px."
+            )
     return problems
 
 
@@ -180,13 +197,17 @@ def _load_progress(path: Path, root: str, signature: dict) -> tuple[dict[str, li
     if data.get("signature") != signature:
         return {}, "the dataset changed since the interrupted run; reading everything again."
     done = data.get("done", {})
-    return ({str(k): list(v) for k, v in done.items()} if isinstance(done, dict) else {}), f"resumed: {len(done)} reads done before."
+    return (
+        {str(k): list(v) for k, v in done.items()} if isinstance(done, dict) else {}
+    ), f"resumed: {len(done)} reads done before."
 
 
 def _save_progress(path: Path, root: str, signature: dict, done: dict[str, list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"version": PROGRESS_VERSION, "root": root, "signature": signature, "done": done}))
+    tmp.write_text(
+        json.dumps({"version": PROGRESS_VERSION, "root": root, "signature": signature, "done": done})
+    )
     os.replace(tmp, path)
 
 
@@ -235,7 +256,10 @@ def run_deep(
     last_save = time.monotonic()
     n_workers = max(1, workers or min(DEFAULT_WORKERS, os.cpu_count() or 1))
     # each read computes its small dask graph on its own thread: no hand-off to dask's pool inside ours
-    with dask.config.set(scheduler="synchronous"), ThreadPoolExecutor(n_workers, thread_name_prefix="validate") as pool:
+    with (
+        dask.config.set(scheduler="synchronous"),
+        ThreadPoolExecutor(n_workers, thread_name_prefix="validate") as pool,
+    ):
         futures: dict[Future, Read] = {}
         order: dict[Future, int] = {}
 
@@ -245,7 +269,9 @@ def run_deep(
 
         try:
             pending = iter(todo)
-            for r in itertools.islice(pending, 4 * n_workers):  # a bounded queue: an interrupt leaves little to cancel
+            for r in itertools.islice(
+                pending, 4 * n_workers
+            ):  # a bounded queue: an interrupt leaves little to cancel
                 submit(r)
             while futures:
                 finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
@@ -271,8 +297,12 @@ def run_deep(
         except KeyboardInterrupt as exc:
             pool.shutdown(wait=True, cancel_futures=True)
             _save_progress(path, root, signature, done)
-            msg = f"validate --deep interrupted after {len(done)} of {total} reads (progress saved in {path})."
-            raise DeepValidationInterrupted(msg, "Run the same command with --resume to continue where it stopped.") from exc
+            msg = (
+                f"validate --deep interrupted after {len(done)} of {total} reads (progress saved in {path})."
+            )
+            raise DeepValidationInterrupted(
+                msg, "Run the same command with --resume to continue where it stopped."
+            ) from exc
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -80,14 +80,18 @@ def facts_table(facts: Iterable[tuple[str, object]], css_class: str = "thalia-fa
     return f"<table class='{html.escape(css_class)}'>{rows}</table>"
 
 
-def grid_table(header: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "thalia-table") -> str:
+def grid_table(
+    header: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "thalia-table"
+) -> str:
     """An HTML table with a header row; every text is escaped."""
     head = "".join(f"<th style='text-align:left'>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
         for row in rows
     )
-    return f"<table class='{html.escape(css_class)}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<table class='{html.escape(css_class)}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def date_range(dates: Sequence[str]) -> str:

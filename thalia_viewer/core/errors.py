@@ -77,9 +77,16 @@ class ConflictError(ThaliaError, RuntimeError):
     """
 
     def __init__(
-        self, message: str, hint: str | None = None, *, pair: str = "", version: str = "", author: str = "",
-        time: datetime | None = None, saved_message: str = "",
-    ) -> None:  # fmt: skip
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        pair: str = "",
+        version: str = "",
+        author: str = "",
+        time: datetime | None = None,
+        saved_message: str = "",
+    ) -> None:
         super().__init__(message, hint)
         self.pair = pair
         self.version = version

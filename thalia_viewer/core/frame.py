@@ -104,7 +104,9 @@ class Frame:
             try:
                 pair = Pair.parse(text if "/" in text else f"{self.frame_id}/{text}")
             except ValueError as exc:
-                raise PairNotFoundError(str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113.") from exc
+                raise PairNotFoundError(
+                    str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113."
+                ) from exc
         elif isinstance(pair, tuple):
             if len(pair) != 2:
                 msg = f"a pair of frame {self.frame_id} is (primary, secondary); got {len(pair)} values."
@@ -185,8 +187,13 @@ class Frame:
 
     def raster(self, values: np.ndarray, name: str | None = None, attrs: dict | None = None) -> xr.DataArray:
         """A (rows, columns) array of this frame's grid as a DataArray with the frame's spatial coordinates."""
-        return xr.DataArray(values, dims=(self.y_dim, self.x_dim), coords={self.y_dim: self.y, self.x_dim: self.x},
-                            name=name, attrs=attrs or {})  # fmt: skip
+        return xr.DataArray(
+            values,
+            dims=(self.y_dim, self.x_dim),
+            coords={self.y_dim: self.y, self.x_dim: self.x},
+            name=name,
+            attrs=attrs or {},
+        )
 
     def to_pixels(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> np.ndarray:
         """``(N, 2)`` float pixel coordinates ``(row, col)`` of map points (x, y in the store's units, degrees).
@@ -246,7 +253,9 @@ class Frame:
         sample = phase.isel({schema.PRIMARY: rows, schema.SECONDARY: cols, **window})
         sample = sample.chunk({"cell": 64}) if sample.chunks is None else sample  # read the cells in parallel
         filled = (np.isfinite(sample) & (sample != 0)).any([self.y_dim, self.x_dim]).values
-        return [Pair(self.frame_id, p_dates[i], s_dates[j]) for (i, j), f in zip(cells, filled, strict=True) if f]
+        return [
+            Pair(self.frame_id, p_dates[i], s_dates[j]) for (i, j), f in zip(cells, filled, strict=True) if f
+        ]
 
     @property
     def primary_dates(self) -> list[str]:
@@ -261,7 +270,9 @@ class Frame:
         """Valid pairs sharing ``primary``, ordered by secondary date."""
         return _timeseries(self.pairs, self.frame_id, primary)
 
-    def sequences(self, primary: str, length: int = schema.SEQUENCE_LENGTH, min_distinct: int = 1) -> list[tuple[Pair, ...]]:
+    def sequences(
+        self, primary: str, length: int = schema.SEQUENCE_LENGTH, min_distinct: int = 1
+    ) -> list[tuple[Pair, ...]]:
         """The benchmark's length-``length`` sequences of one primary date."""
         return _sequences(self.timeseries(primary), length, min_distinct)
 
@@ -302,7 +313,9 @@ class Frame:
         """
         if name not in self.ds.data_vars:
             msg = f"{self.source} has no variable {name!r}."
-            raise MissingVariableError(msg, "This layer cannot be shown; `thalia-viewer validate ROOT` lists what is missing.")
+            raise MissingVariableError(
+                msg, "This layer cannot be shown; `thalia-viewer validate ROOT` lists what is missing."
+            )
         i, j = self.cell(pair)
         da = self.ds[name]
         index = {d: k for d, k in ((schema.PRIMARY, i), (schema.SECONDARY, j)) if d in da.dims}
@@ -320,8 +333,15 @@ class Frame:
         if schema.COHERENCE not in self.ds.data_vars or not self.pairs:
             return None
         h, w = self.shape
-        rows, cols = slice(max(h // 2 - SAMPLE_PX // 2, 0), h // 2 + SAMPLE_PX // 2), slice(max(w // 2 - SAMPLE_PX // 2, 0), w // 2 + SAMPLE_PX // 2)
-        return np.asarray(self._variable(schema.COHERENCE, self.pairs[0], eager=False).isel({self.y_dim: rows, self.x_dim: cols}).values)
+        rows, cols = (
+            slice(max(h // 2 - SAMPLE_PX // 2, 0), h // 2 + SAMPLE_PX // 2),
+            slice(max(w // 2 - SAMPLE_PX // 2, 0), w // 2 + SAMPLE_PX // 2),
+        )
+        return np.asarray(
+            self._variable(schema.COHERENCE, self.pairs[0], eager=False)
+            .isel({self.y_dim: rows, self.x_dim: cols})
+            .values
+        )
 
     @cached_property
     def coherence_scale(self) -> float:
@@ -347,7 +367,9 @@ class Frame:
         elif spec.delta:
             before = self._variable(schema.era5_variable(spec.variable, schema.PRIMARY), pair)
             after = self._variable(schema.era5_variable(spec.variable, schema.SECONDARY), pair)
-            da = (after.astype(np.float32, copy=False) - before.astype(np.float32, copy=False)).rename(spec.key)
+            da = (after.astype(np.float32, copy=False) - before.astype(np.float32, copy=False)).rename(
+                spec.key
+            )
         else:
             da = self._variable(spec.variable, pair).astype(np.float32, copy=False)
             if spec.variable == schema.COHERENCE and self.coherence_scale != 1.0:
@@ -367,8 +389,12 @@ class Frame:
         if variable in self.ds.data_vars or variable == schema.DEFORMATION_MASK:
             return _as_codes(self._variable(variable, pair))  # MissingVariableError for a missing deformation
         placed = self.placement(pair)
-        values = (placed.activity if variable == schema.ACTIVITY_MASK else placed.intensity).copy()  # the cache's stays
-        return self.raster(values, variable, {"derived_from": schema.DEFORMATION_MASK, "placement": placed.status.value})
+        values = (
+            placed.activity if variable == schema.ACTIVITY_MASK else placed.intensity
+        ).copy()  # the cache's stays
+        return self.raster(
+            values, variable, {"derived_from": schema.DEFORMATION_MASK, "placement": placed.status.value}
+        )
 
     def deformation(self, pair: Pair) -> np.ndarray:
         """``deformation_mask`` of ``pair`` as uint8 codes (0 none, 1 volcanic, 2 earthquake), in memory."""
@@ -390,11 +416,19 @@ class Frame:
         record = self.annotation(pair)
         if schema.ACTIVITY_MASK in self.ds.data_vars and schema.INTENSITY_MASK in self.ds.data_vars:
             none = np.zeros((0, 0), np.uint8)  # the cube's rasters are read as layers; no owners
-            found = Placement(none, none, none.astype(np.int16), (slice(0, 0), slice(0, 0)),
-                              PlacementStatus.CUBE, record_entries(record) or [])  # fmt: skip
+            found = Placement(
+                none,
+                none,
+                none.astype(np.int16),
+                (slice(0, 0), slice(0, 0)),
+                PlacementStatus.CUBE,
+                record_entries(record) or [],
+            )
         else:
             deformation = self.deformation(pair)
-            needs_fit = record_polygons(record) is not None and len((record or {}).get("activity_type") or []) > 1
+            needs_fit = (
+                record_polygons(record) is not None and len((record or {}).get("activity_type") or []) > 1
+            )
             found = place(deformation, record, self.polygon_fit if needs_fit else None)
         with self._placement_lock:
             self._placements[key] = found
@@ -411,7 +445,9 @@ class Frame:
         token = _EAGER.set(True)
         try:
             layers = self.layers(pair, list(keys))
-            values = dask.compute(*(da.data for da in layers.values()))  # only what is still lazy (a dask store)
+            values = dask.compute(
+                *(da.data for da in layers.values())
+            )  # only what is still lazy (a dask store)
         except ThaliaError:
             raise
         except Exception as exc:
@@ -423,7 +459,6 @@ class Frame:
         if failure is not None:  # name the variable that fails (read lazily, one by one)
             raise locate_unreadable(self, pair, self.layers(pair, list(keys)), failure) from failure
         return {key: np.asarray(v) for key, v in zip(layers, values, strict=True)}
-
 
     def load(self, pair: Pair, keys: Sequence[str]) -> dict[str, xr.DataArray]:
         """Layers of ``pair`` as in-memory DataArrays (coordinates kept); a damaged chunk raises :class:`CorruptChunkError`."""
@@ -471,7 +506,9 @@ def unreadable(frame: Frame, pair: Pair, key: str | Sequence[str], exc: BaseExce
     return CorruptChunkError(msg, hint)
 
 
-def locate_unreadable(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: BaseException) -> CorruptChunkError:
+def locate_unreadable(
+    frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArray], exc: BaseException
+) -> CorruptChunkError:
     """The error of a failed read of several layers at once, naming the one that fails alone (tried one by one;
     only on this failure path)."""
     for key, da in arrays.items():
@@ -487,7 +524,9 @@ def locate_unreadable(frame: Frame, pair: Pair, arrays: Mapping[str, xr.DataArra
 def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
     """``YYYYMMDD`` -> index along date coordinate ``dim``; :class:`SchemaError` for non-dates or repeats."""
     values = ds[dim].values
-    fix = "Re-extract or re-generate the store (dates are datetime64, CF-encoded as 'days since ...' in Zarr)."
+    fix = (
+        "Re-extract or re-generate the store (dates are datetime64, CF-encoded as 'days since ...' in Zarr)."
+    )
     if not np.issubdtype(values.dtype, np.datetime64):
         shown = ", ".join(map(str, values[:3].tolist()))
         msg = f"{source}: coordinate {dim} holds {values.dtype} values ({shown}{', ...' if len(values) > 3 else ''}), not dates."
@@ -497,7 +536,9 @@ def _date_index(ds: xr.Dataset, dim: str, source: str) -> dict[str, int]:
         raise SchemaError(f"{source}: coordinate {dim} has no date (NaT) at position {int(missing[0])}.", fix)
     index: dict[str, int] = {}
     # vectorised YYYYMMDD (a real grid has 320 dates, opened with every frame)
-    for i, key in enumerate(d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")):
+    for i, key in enumerate(
+        d.replace("-", "") for d in np.datetime_as_string(values.astype("datetime64[D]"), unit="D")
+    ):
         if key in index:
             msg = f"{source}: coordinate {dim} holds {key} twice (positions {index[key]} and {i}); pairs of that date are ambiguous."
             raise SchemaError(msg, fix)

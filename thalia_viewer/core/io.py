@@ -99,7 +99,8 @@ class Location:
         except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
             msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
             raise NotAThaliaStoreError(
-                msg, "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it."
+                msg,
+                "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it.",
             ) from None
         except Exception as exc:  # zarr raises its own error types for broken metadata
             msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."

@@ -55,7 +55,9 @@ def window_of(*masks: np.ndarray) -> tuple[slice, slice]:
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
-def find_patterns(activity: np.ndarray, intensity: np.ndarray, window: tuple[slice, slice] | None = None) -> Patterns:
+def find_patterns(
+    activity: np.ndarray, intensity: np.ndarray, window: tuple[slice, slice] | None = None
+) -> Patterns:
     """The patterns of ``activity`` / ``intensity`` (uint8 codes, whole frame) inside ``window`` (default:
     the box of the labelled pixels), largest first.
 
@@ -72,7 +74,10 @@ def find_patterns(activity: np.ndarray, intensity: np.ndarray, window: tuple[sli
     present = np.flatnonzero(np.bincount(act.ravel(), minlength=2)[1:]) + 1
     for code in present.tolist():
         box = window_of(act == code)
-        box = (slice(max(box[0].start - half, 0), box[0].stop + half), slice(max(box[1].start - half, 0), box[1].stop + half))
+        box = (
+            slice(max(box[0].start - half, 0), box[0].stop + half),
+            slice(max(box[1].start - half, 0), box[1].stop + half),
+        )
         pixels = act[box] == code
         grown = ndimage.maximum_filter(pixels.view(np.uint8), size=2 * half + 1, mode="constant") > 0
         labelled, n = ndimage.label(grown, structure=_EIGHT_CONNECTED)
@@ -80,7 +85,9 @@ def find_patterns(activity: np.ndarray, intensity: np.ndarray, window: tuple[sli
         sizes.append(np.bincount(ids, minlength=n + 1)[1:])
         lv = lev[box][pixels].astype(np.int64)
         width = int(lv.max(initial=0)) + 1
-        levels.append(np.bincount(ids * width + lv, minlength=(n + 1) * width).reshape(-1, width)[1:].argmax(axis=1))
+        levels.append(
+            np.bincount(ids * width + lv, minlength=(n + 1) * width).reshape(-1, width)[1:].argmax(axis=1)
+        )
         parts[box][pixels] = ids + len(codes)
         codes += [code] * n
     labels = np.full(act.shape, -1, np.int32)
@@ -92,14 +99,23 @@ def find_patterns(activity: np.ndarray, intensity: np.ndarray, window: tuple[sli
     lut[order + 1] = np.arange(len(order), dtype=np.int32)
     labelled_pixels = parts > 0
     labels[labelled_pixels] = lut[parts[labelled_pixels]]
-    return Patterns(window, labels, tuple(codes[k] for k in order), tuple(int(level[k]) for k in order),
-                    tuple(int(size[k]) for k in order))  # fmt: skip
+    return Patterns(
+        window,
+        labels,
+        tuple(codes[k] for k in order),
+        tuple(int(level[k]) for k in order),
+        tuple(int(size[k]) for k in order),
+    )
 
 
 def entry_name(activity: int, intensity: int) -> tuple[str, str]:
     """The record's names of a pattern's codes (intensity ``""`` when its level is unknown)."""
     act = next(c.name for c in schema.MASK_CLASSES[schema.ACTIVITY_MASK] if c.code == activity)
-    lev = "" if intensity == 0 else next(c.name for c in schema.MASK_CLASSES[schema.INTENSITY_MASK] if c.code == intensity)
+    lev = (
+        ""
+        if intensity == 0
+        else next(c.name for c in schema.MASK_CLASSES[schema.INTENSITY_MASK] if c.code == intensity)
+    )
     return act, lev
 
 
@@ -132,7 +148,11 @@ def class_owners(entries: Sequence[Entry], found: Patterns) -> tuple[np.ndarray,
             if free:
                 owner[found.labels == m] = free[0]
                 matched.add(free[0])
-    unplaced = tuple(k for k, e in enumerate(entries) if k not in matched and not e.earthquake) if unplaced_pixels else ()
+    unplaced = (
+        tuple(k for k, e in enumerate(entries) if k not in matched and not e.earthquake)
+        if unplaced_pixels
+        else ()
+    )
     return owner, unplaced
 
 
@@ -173,7 +193,9 @@ class PatternEdit:
         """``(activity_type, intensity_level)`` after the edit."""
         return [o.activity for o in self.outcomes], [o.intensity for o in self.outcomes]
 
-    def owners(self, before: np.ndarray | None, unplaced: Sequence[int]) -> tuple[np.ndarray | None, tuple[int, ...]]:
+    def owners(
+        self, before: np.ndarray | None, unplaced: Sequence[int]
+    ) -> tuple[np.ndarray | None, tuple[int, ...]]:
         """Owners (whole frame) and entries not placed of the record after the edit, from the base's
         (``before``: ``None`` when they were matched by class, and then they are matched again later)."""
         if self.after is None or before is None:
@@ -204,7 +226,10 @@ class PatternEdit:
             elif o.pattern is not None:
                 e = self.base[o.base]
                 now = (o.activity, o.intensity) != (e.activity, e.intensity)
-                lines.append(f"pattern {o.base + 1} ({e.name}) " + (f"now {o.activity} / {o.intensity}" if now else "reshaped"))
+                lines.append(
+                    f"pattern {o.base + 1} ({e.name}) "
+                    + (f"now {o.activity} / {o.intensity}" if now else "reshaped")
+                )
         lines += [f"pattern {k + 1} ({self.base[k].name}) erased" for k in self.removed]
         return lines
 
@@ -253,7 +278,9 @@ def reconcile(
     touched = set(np.unique(labels[changed & (labels >= 0)]).tolist())
     overlaps = _overlaps(own, labels, len(found))
     reached = set(np.unique(own[changed]).tolist())  # owners of changed pixels, and of pixels now in a
-    reached |= {o for o, v in overlaps.items() if any(m in touched for m, _ in v)}  # pattern with changed ones
+    reached |= {
+        o for o, v in overlaps.items() if any(m in touched for m, _ in v)
+    }  # pattern with changed ones
     claimed: set[int] = set()
     group: dict[int, Outcome | None] = {}
     if UNPLACED_OWNER in reached and unplaced:
@@ -272,9 +299,18 @@ def reconcile(
             outcomes.append(keep_all[k])
             continue
         same_class = (e.activity_code, e.intensity_code)
-        mine = [m for m, _ in sorted(overlaps.get(k, []), key=lambda t: ((found.activity[t[0]], found.intensity[t[0]]) != same_class
-                                                                         and found.activity[t[0]] != e.activity_code, -t[1]))
-                if m not in claimed]  # its own class continues it first, then the most overlapping  # fmt: skip
+        mine = [
+            m
+            for m, _ in sorted(
+                overlaps.get(k, []),
+                key=lambda t: (
+                    (found.activity[t[0]], found.intensity[t[0]]) != same_class
+                    and found.activity[t[0]] != e.activity_code,
+                    -t[1],
+                ),
+            )
+            if m not in claimed
+        ]  # its own class continues it first, then the most overlapping
         if not mine:
             removed.append(k)
             continue
@@ -285,7 +321,11 @@ def reconcile(
         # parts of the entry's own pixels in its continuing class stay that one entry (an expert's entry may
         # span regions farther apart than the gap); other classes painted over it become entries of their own
         kept = (found.activity[mine[0]], found.intensity[mine[0]])
-        outcomes += [Outcome(*_named(found, m), None, m) for m in mine[1:] if (found.activity[m], found.intensity[m]) != kept]
+        outcomes += [
+            Outcome(*_named(found, m), None, m)
+            for m in mine[1:]
+            if (found.activity[m], found.intensity[m]) != kept
+        ]
     outcomes += [Outcome(*_named(found, m), None, m) for m in sorted(touched - claimed)]
     edit = PatternEdit(outcomes, entries, found, removed)
     edit.problems = _problems(edit)
@@ -297,7 +337,11 @@ def _named(found: Patterns, m: int) -> tuple[str, str]:
 
 
 def _group_outcomes(
-    entries: list[Entry], unplaced: list[int], overlapping: list[tuple[int, int]], found: Patterns, claimed: set[int]
+    entries: list[Entry],
+    unplaced: list[int],
+    overlapping: list[tuple[int, int]],
+    found: Patterns,
+    claimed: set[int],
 ) -> dict[int, Outcome | None]:
     """Outcomes of the entries not placed, when the edit reached their pixels: an entry whose class a pattern
     over those pixels now shows is placed by it; the others stay while "not placed" pixels (or pixels of
@@ -306,16 +350,27 @@ def _group_outcomes(
     patterns = [m for m, _ in overlapping]
     for k in unplaced:
         e = entries[k]
-        match = next((m for m in patterns if m not in claimed
-                      and (found.activity[m], found.intensity[m]) == (e.activity_code, e.intensity_code)), None)  # fmt: skip
+        match = next(
+            (
+                m
+                for m in patterns
+                if m not in claimed
+                and (found.activity[m], found.intensity[m]) == (e.activity_code, e.intensity_code)
+            ),
+            None,
+        )
         if match is not None:
             claimed.add(match)
             out[k] = Outcome(e.activity, e.intensity, k, match)
     # the group lives on where "not placed" pixels remain (or, for entries of one class, pixels of that class)
     group_classes = {(entries[k].activity_code, entries[k].intensity_code) for k in unplaced}
     one_class = group_classes if len(group_classes) == 1 else set()
-    remains = [m for m in patterns if found.activity[m] == schema.UNPLACED_ACTIVITY
-               or (found.activity[m], found.intensity[m]) in one_class]  # fmt: skip
+    remains = [
+        m
+        for m in patterns
+        if found.activity[m] == schema.UNPLACED_ACTIVITY
+        or (found.activity[m], found.intensity[m]) in one_class
+    ]
     claimed.update(remains)  # what is left of the group's region is the group's, not a new pattern
     for k in unplaced:
         if k not in out:
@@ -330,9 +385,13 @@ def _problems(edit: PatternEdit) -> list[str]:
         if o.base is not None and o.pattern is None:
             continue
         if o.activity == schema.UNPLACED_ACTIVITY_CLASS.name:
-            problems.append(f"pattern {n} is painted 'not placed' but no entry of the record is left to give its class; "
-                            "paint it with a class.")  # fmt: skip
+            problems.append(
+                f"pattern {n} is painted 'not placed' but no entry of the record is left to give its class; "
+                "paint it with a class."
+            )
         elif not o.intensity:
-            problems.append(f"pattern {n} ({o.activity}) has no intensity level in the masks; "
-                            f"paint it with {', '.join(schema.VOLCANIC_LEVEL_NAMES)}, or type its level in the form.")  # fmt: skip
+            problems.append(
+                f"pattern {n} ({o.activity}) has no intensity level in the masks; "
+                f"paint it with {', '.join(schema.VOLCANIC_LEVEL_NAMES)}, or type its level in the form."
+            )
     return problems

@@ -114,7 +114,9 @@ class PolygonTransform:
         return f"col = {self.sx:.4g} x {self.tx:+.4g}, row = {self.sy:.4g} y {self.ty:+.4g}"
 
 
-def rasterize(polygons: Sequence[np.ndarray], transform: PolygonTransform, shape: tuple[int, int]) -> np.ndarray:
+def rasterize(
+    polygons: Sequence[np.ndarray], transform: PolygonTransform, shape: tuple[int, int]
+) -> np.ndarray:
     """Index raster (int16, ``NO_OWNER`` outside) of polygons in source pixels, painted in order (the last
     one wins where they overlap, as the Hephaestus ``fillPoly`` did); a pixel is inside when its centre is."""
     out = np.full(shape, NO_OWNER, np.int16)
@@ -155,8 +157,11 @@ class FrameFit:
         if self.transform is None:
             return f"{self.frame}: no polygon transform ({self.reason})"
         ious = np.array(list(self.ious.values()))
-        fit = (f"IoU median {np.median(ious):.2f}, min {ious.min():.2f} over {len(ious)} pair(s)"
-               if len(ious) else "no pair to check it")  # fmt: skip
+        fit = (
+            f"IoU median {np.median(ious):.2f}, min {ious.min():.2f} over {len(ious)} pair(s)"
+            if len(ious)
+            else "no pair to check it"
+        )
         verdict = "known" if self.known else f"NOT trusted (median IoU below {MIN_FRAME_IOU})"
         return f"{self.frame}: {self.transform}; {fit} of {self.candidates} with polygons; {verdict}"
 
@@ -187,7 +192,9 @@ def _solve(src: np.ndarray, dst: np.ndarray) -> PolygonTransform | None:
     return PolygonTransform(sx, sy, tx, ty)
 
 
-def fit_transform(boxes: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[PolygonTransform | None, list[int]]:
+def fit_transform(
+    boxes: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[PolygonTransform | None, list[int]]:
     """The transform fitted to ``(polygon box, mask box)`` pairs, and the indices of the boxes it kept."""
     if not boxes:
         return None, []
@@ -198,7 +205,9 @@ def fit_transform(boxes: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[Polyg
     for _ in range(3):
         if transform is None or len(keep) < 3:
             break
-        pred = np.column_stack([src[:, :2] * transform.sx + transform.tx, src[:, 2:] * transform.sy + transform.ty])
+        pred = np.column_stack(
+            [src[:, :2] * transform.sx + transform.tx, src[:, 2:] * transform.sy + transform.ty]
+        )
         miss = np.abs(pred - dst).max(axis=1)
         good = np.flatnonzero(miss <= max(OUTLIER_PX, 3 * float(np.median(miss[keep]))))
         if len(good) == len(keep) or len(good) < 2:
@@ -223,7 +232,9 @@ def estimate_fit(frame: Frame, max_pairs: int = FIT_PAIRS) -> FrameFit:
     candidates = _candidates(frame)
     if not candidates:
         return FrameFit(frame.frame_id, None, reason="no positive record of this frame has polygons")
-    picks = np.unique(np.linspace(0, len(candidates) - 1, min(max_pairs, len(candidates))).round().astype(int))
+    picks = np.unique(
+        np.linspace(0, len(candidates) - 1, min(max_pairs, len(candidates))).round().astype(int)
+    )
     used, boxes, masks = [], [], []
     for k in picks:
         pair, polygons = candidates[k]
@@ -235,8 +246,12 @@ def estimate_fit(frame: Frame, max_pairs: int = FIT_PAIRS) -> FrameFit:
             masks.append(mask)
     transform, kept = fit_transform(boxes)
     if transform is None:
-        return FrameFit(frame.frame_id, None, candidates=len(candidates),
-                        reason="the polygons' and masks' extents do not determine a transform")  # fmt: skip
+        return FrameFit(
+            frame.frame_id,
+            None,
+            candidates=len(candidates),
+            reason="the polygons' and masks' extents do not determine a transform",
+        )
     ious = {}
     for (pair, polygons), mask in zip(used, masks, strict=True):
         ious[pair.key] = _iou(rasterize(polygons, transform, mask.shape) >= 0, mask)
@@ -328,8 +343,10 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
     if not rows.size:
         return slice(0, 0), slice(0, 0)
     h, w = mask.shape
-    return (slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + 1 + pad, h)),
-            slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + 1 + pad, w)))  # fmt: skip
+    return (
+        slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + 1 + pad, h)),
+        slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + 1 + pad, w)),
+    )
 
 
 def _nearest(labels: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> np.ndarray | None:
@@ -344,8 +361,10 @@ def _nearest(labels: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> n
     out = np.where(inside, labels[box], NO_OWNER)
     rest = sub & ~inside
     if rest.any():
-        clusters, _ = ndimage.label(ndimage.maximum_filter(rest.view(np.uint8), size=2 * CLUSTER_PX + 1) > 0,
-                                    structure=np.ones((3, 3), bool))  # fmt: skip
+        clusters, _ = ndimage.label(
+            ndimage.maximum_filter(rest.view(np.uint8), size=2 * CLUSTER_PX + 1) > 0,
+            structure=np.ones((3, 3), bool),
+        )
         for k, part in enumerate(ndimage.find_objects(clusters), start=1):
             rows, cols = np.nonzero(rest[part] & (clusters[part] == k))
             rows, cols = rows + part[0].start + box[0].start, cols + part[1].start + box[1].start
@@ -361,8 +380,10 @@ def _nearest_of(labels: np.ndarray, ok: np.ndarray, rows: np.ndarray, cols: np.n
     h, w = labels.shape
     pad = 16
     while True:
-        big = (slice(max(int(rows.min()) - pad, 0), min(int(rows.max()) + 1 + pad, h)),
-               slice(max(int(cols.min()) - pad, 0), min(int(cols.max()) + 1 + pad, w)))  # fmt: skip
+        big = (
+            slice(max(int(rows.min()) - pad, 0), min(int(rows.max()) + 1 + pad, h)),
+            slice(max(int(cols.min()) - pad, 0), min(int(cols.max()) + 1 + pad, w)),
+        )
         seeds = ok[labels[big] + 1]
         whole = big == (slice(0, h), slice(0, w))
         if seeds.any():
@@ -392,8 +413,15 @@ def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) ->
         return Placement(activity, intensity, owner, box, Status.NO_PATTERN, entries or [])
     if entries is None:
         activity[volcanic] = schema.UNIDENTIFIED_ACTIVITY
-        return Placement(activity, intensity, owner, box, Status.NO_CLASS, [],
-                         reason="the record's activity / intensity lists are malformed")  # fmt: skip
+        return Placement(
+            activity,
+            intensity,
+            owner,
+            box,
+            Status.NO_CLASS,
+            [],
+            reason="the record's activity / intensity lists are malformed",
+        )
     groups = (
         ([k for k, e in enumerate(entries) if not e.earthquake], volcanic),
         ([k for k, e in enumerate(entries) if e.earthquake], quake),
@@ -428,10 +456,26 @@ def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) ->
         else:
             activity[where], intensity[where] = schema.UNPLACED_ACTIVITY, schema.UNPLACED_INTENSITY
             not_placed = True
-    status = (Status.NOT_PLACED if not_placed else Status.PLACED if used_polygons
-              else Status.NO_CLASS if no_class else Status.ONE_CLASS)  # fmt: skip
-    return Placement(activity, intensity, owner, box, status, entries, tuple(sorted(unplaced)), iou,
-                     reason if unplaced else "")  # fmt: skip
+    status = (
+        Status.NOT_PLACED
+        if not_placed
+        else Status.PLACED
+        if used_polygons
+        else Status.NO_CLASS
+        if no_class
+        else Status.ONE_CLASS
+    )
+    return Placement(
+        activity,
+        intensity,
+        owner,
+        box,
+        status,
+        entries,
+        tuple(sorted(unplaced)),
+        iou,
+        reason if unplaced else "",
+    )
 
 
 def _polygon_labels(
@@ -445,7 +489,11 @@ def _polygon_labels(
     if len(polygons) != len(entries):
         return None, None, f"the record has {len(polygons)} polygon(s) for {len(entries)} pattern(s)"
     if fit is None or fit.transform is None:
-        return None, None, "the frame's polygon transform is unknown" + (f" ({fit.reason})" if fit and fit.reason else "")
+        return (
+            None,
+            None,
+            "the frame's polygon transform is unknown" + (f" ({fit.reason})" if fit and fit.reason else ""),
+        )
     if not fit.known:
         return None, None, f"the frame's polygon transform fits poorly (median IoU {fit.median_iou:.2f})"
     labels = rasterize(polygons, fit.transform, mask.shape)

@@ -128,7 +128,9 @@ def _date_interval(text: str) -> tuple[int, int]:
             raise ValueError(t)
     except ValueError:
         msg = f"{text!r} is not a date."
-        raise QueryError(msg, "Dates are YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD, e.g. primary:2018-06.") from None
+        raise QueryError(
+            msg, "Dates are YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD, e.g. primary:2018-06."
+        ) from None
     return (lo - _EPOCH).days, (hi - _EPOCH).days
 
 
@@ -208,10 +210,14 @@ def _any_flag(names: tuple[str, ...]) -> Callable[[Catalog], np.ndarray]:
 
 
 _LABEL_CHOICES: Final = {
-    "deformation": _column("deformation"), "volcanic": _column("deformation"), "earthquake": _column("earthquake"),
-    "positive": _column("positive"), "non_deformation": lambda c: c.table["labelled"].to_numpy() & ~c.table["positive"].to_numpy(),
-    "unlabelled": lambda c: ~c.table["labelled"].to_numpy(), "labelled": _column("labelled"),
-}  # fmt: skip
+    "deformation": _column("deformation"),
+    "volcanic": _column("deformation"),
+    "earthquake": _column("earthquake"),
+    "positive": _column("positive"),
+    "non_deformation": lambda c: c.table["labelled"].to_numpy() & ~c.table["positive"].to_numpy(),
+    "unlabelled": lambda c: ~c.table["labelled"].to_numpy(),
+    "labelled": _column("labelled"),
+}
 _LABEL_CHOICES["negative"] = _LABEL_CHOICES["nondeformation"] = _LABEL_CHOICES["non_deformation"]
 _LABEL_CHOICES["unlabeled"] = _LABEL_CHOICES["unlabelled"]
 _FLAG_CHOICES: Final = {
@@ -219,15 +225,24 @@ _FLAG_CHOICES: Final = {
     "stratification": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_STRATIFIED),
     "turbulent": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_TURBULENT),
     "turbulence": _flag(schema.FLAG_ATMOSPHERIC, schema.ATMO_TURBULENT),
-    "atmospheric": _flag(schema.FLAG_ATMOSPHERIC), "orbital": _flag(schema.FLAG_ORBITAL), "glacier": _flag(schema.FLAG_GLACIER),
-    "low_coherence": _flag(schema.FLAG_LOW_COHERENCE), "coherence": _flag(schema.FLAG_LOW_COHERENCE), "corrupted": _flag(schema.FLAG_CORRUPTED),
-    "processing_error": _flag(schema.FLAG_PROCESSING_ERROR), "processing": _flag(schema.FLAG_PROCESSING_ERROR), "no_info": _flag(schema.FLAG_NO_INFO),
-    "artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS), "image_artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS),
-    "unusable": _any_flag(schema.UNUSABLE_FLAGS), "any": _any_flag(tuple(schema.FLAG_FIELDS)),
-}  # fmt: skip
+    "atmospheric": _flag(schema.FLAG_ATMOSPHERIC),
+    "orbital": _flag(schema.FLAG_ORBITAL),
+    "glacier": _flag(schema.FLAG_GLACIER),
+    "low_coherence": _flag(schema.FLAG_LOW_COHERENCE),
+    "coherence": _flag(schema.FLAG_LOW_COHERENCE),
+    "corrupted": _flag(schema.FLAG_CORRUPTED),
+    "processing_error": _flag(schema.FLAG_PROCESSING_ERROR),
+    "processing": _flag(schema.FLAG_PROCESSING_ERROR),
+    "no_info": _flag(schema.FLAG_NO_INFO),
+    "artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS),
+    "image_artifacts": _flag(schema.FLAG_IMAGE_ARTIFACTS),
+    "unusable": _any_flag(schema.UNUSABLE_FLAGS),
+    "any": _any_flag(tuple(schema.FLAG_FIELDS)),
+}
 _MODEL_CHOICES: Final = {
-    "positive": _column("model_positive"), "negative": lambda c: c.table["reviewed"].to_numpy() & ~c.table["model_positive"].to_numpy(),
-}  # fmt: skip
+    "positive": _column("model_positive"),
+    "negative": lambda c: c.table["reviewed"].to_numpy() & ~c.table["model_positive"].to_numpy(),
+}
 
 
 def _fields() -> dict[str, Field]:
@@ -239,12 +254,32 @@ def _fields() -> dict[str, Field]:
         Field("key", "text", "key", "FRAME/PRIMARY_SECONDARY"),
         Field("by", "text", "corrected_by", "who corrected the pair"),
         Field("uid", "number", "uid", "uniqueID"),
-        Field("label", "choice", choices=_LABEL_CHOICES, help="deformation, earthquake, non_deformation, positive, unlabelled"),
-        Field("activity", "choice", help="activity type of any pattern",
-              choices={c.name.lower(): _bit("activity_bits", c.code) for c in schema.ACTIVITY_TYPES if c.code}),
-        Field("intensity", "choice", help="intensity of any pattern",
-              choices={c.name.lower(): _bit("intensity_bits", c.code) for c in schema.INTENSITY_LEVELS if c.code}),
-        Field("phase", "choice", choices={p.value.lower(): _equals("phase", p.value) for p in schema.Phase}, help="volcanic phase"),
+        Field(
+            "label",
+            "choice",
+            choices=_LABEL_CHOICES,
+            help="deformation, earthquake, non_deformation, positive, unlabelled",
+        ),
+        Field(
+            "activity",
+            "choice",
+            help="activity type of any pattern",
+            choices={c.name.lower(): _bit("activity_bits", c.code) for c in schema.ACTIVITY_TYPES if c.code},
+        ),
+        Field(
+            "intensity",
+            "choice",
+            help="intensity of any pattern",
+            choices={
+                c.name.lower(): _bit("intensity_bits", c.code) for c in schema.INTENSITY_LEVELS if c.code
+            },
+        ),
+        Field(
+            "phase",
+            "choice",
+            choices={p.value.lower(): _equals("phase", p.value) for p in schema.Phase},
+            help="volcanic phase",
+        ),
         Field("split", "choice", choices={s: _equals("split", s) for s in SPLITS}, help="benchmark split"),
         Field("flag", "choice", choices=_FLAG_CHOICES, help="noise flags"),
         Field("confidence", "number", "confidence", "0-1"),
@@ -258,7 +293,13 @@ def _fields() -> dict[str, Field]:
         Field("crowd", "yesno", "is_crowd", "several patterns"),
         Field("corrected", "yesno", "corrected", "corrected in the annotation store"),
         Field("caption", "caption", help="caption word or phrase"),
-        Field("model", "choice", choices=_MODEL_CHOICES, review=True, help="the model's prediction: positive / negative"),
+        Field(
+            "model",
+            "choice",
+            choices=_MODEL_CHOICES,
+            review=True,
+            help="the model's prediction: positive / negative",
+        ),
         Field("disagree", "yesno", "disagree", "model and label disagree", review=True),
         Field("reviewed", "yesno", "reviewed", "pair scored by the review run", review=True),
         Field("iou", "number", "model_iou", "IoU of model and label", review=True),
@@ -273,8 +314,16 @@ def _fields() -> dict[str, Field]:
 
 FIELDS: Final = _fields()
 #: Sortable names (``sort:``): fields backed by one column, plus the catalogue's columns.
-SORT_ALIASES: Final = {"date": "primary", "iou": "model_iou", "f1": "model_f1", "fp": "model_fp", "fn": "model_fn",
-                       "pixels": "model_pixels", "crowd": "is_crowd", "by": "corrected_by"}  # fmt: skip
+SORT_ALIASES: Final = {
+    "date": "primary",
+    "iou": "model_iou",
+    "f1": "model_f1",
+    "fp": "model_fp",
+    "fn": "model_fn",
+    "pixels": "model_pixels",
+    "crowd": "is_crowd",
+    "by": "corrected_by",
+}
 
 
 def _unknown(word: str, options: list[str], what: str) -> str:
@@ -307,11 +356,17 @@ def _caption_term(text: str, phrase: bool) -> Mask:
     def word_rows(cat: Catalog, w: str) -> np.ndarray:
         if "*" in w or "?" in w:
             matching = fnmatch.filter(cat.index.vocabulary(), w)
-            return np.unique(np.concatenate([cat.index.rows(m) for m in matching])) if matching else np.empty(0, np.int32)
+            return (
+                np.unique(np.concatenate([cat.index.rows(m) for m in matching]))
+                if matching
+                else np.empty(0, np.int32)
+            )
         return cat.index.rows(w)
 
     raw = text.lower()
-    star = [w + ("*" if raw.rstrip().endswith("*") and i == len(tokens) - 1 else "") for i, w in enumerate(tokens)]
+    star = [
+        w + ("*" if raw.rstrip().endswith("*") and i == len(tokens) - 1 else "") for i, w in enumerate(tokens)
+    ]
 
     def mask(cat: Catalog) -> np.ndarray:
         rows = None
@@ -338,7 +393,10 @@ def _text_term(f: Field, value: str) -> Mask:
     if not patterns:
         msg = f"{f.name}: needs a value."
         raise QueryError(msg, f"e.g. {f.name}:{'124D*' if f.name == 'frame' else 'etna'}.")
-    wild = [p if any(ch in p for ch in "*?[") else (p if f.name in ("frame", "key") else f"*{p}*") for p in patterns]
+    wild = [
+        p if any(ch in p for ch in "*?[") else (p if f.name in ("frame", "key") else f"*{p}*")
+        for p in patterns
+    ]
 
     def mask(cat: Catalog) -> np.ndarray:
         col = cat.table[f.column]
@@ -368,6 +426,7 @@ def _choice_term(f: Field, value: str) -> Mask:
 
 def _number_term(f: Field, op: str, value: str) -> Mask:
     if f.name == "month":
+
         def parse(v: str) -> tuple[float, float]:
             m = MONTHS.get(v.strip().lower()[:3]) if not v.strip().isdigit() else int(v)
             if not m or not 1 <= m <= 12:
@@ -375,6 +434,7 @@ def _number_term(f: Field, op: str, value: str) -> Mask:
                 raise QueryError(msg, "e.g. month:6 or month:dec,jan,feb.")
             return m, m
     else:
+
         def parse(v: str) -> tuple[float, float]:
             x = _number(v, f.name)
             return x, x
@@ -473,8 +533,11 @@ class Query:
         """Boolean mask of the matching rows of ``cat``."""
         if self.review_fields and "reviewed" not in cat.table:
             msg = f"{', '.join(self.review_fields)} need(s) a review run, and this catalogue has none."
-            raise QueryError(msg, "Give a `thalia-viewer predict --out` folder: --review DIR on the command line, $THALIA_REVIEW "
-                                  "for the app; or run a review in the app's review mode.")
+            raise QueryError(
+                msg,
+                "Give a `thalia-viewer predict --out` folder: --review DIR on the command line, $THALIA_REVIEW "
+                "for the app; or run a review in the app's review mode.",
+            )
         if not self.groups:
             return np.ones(len(cat), bool)
         out = np.zeros(len(cat), bool)
@@ -495,8 +558,11 @@ class Query:
             msg = f"cannot sort by {column!r}: the catalogue has no such column."
             raise QueryError(msg, f"Columns: {', '.join(map(str, cat.table.columns))}.")
         values = cat.table[column].iloc[rows]
-        order = np.argsort(values.to_numpy(), kind="stable") if not hasattr(values, "cat") else np.argsort(
-            values.astype(str).to_numpy(), kind="stable")  # fmt: skip
+        order = (
+            np.argsort(values.to_numpy(), kind="stable")
+            if not hasattr(values, "cat")
+            else np.argsort(values.astype(str).to_numpy(), kind="stable")
+        )
         if descending:
             order = order[::-1]
         return rows[order]
@@ -528,7 +594,12 @@ def parse(query: str) -> Query:
         if isinstance(term, str):
             desc = term.startswith("-")
             column = term.lstrip("-").lower()
-            sort = (SORT_ALIASES.get(column, FIELDS[column].column if column in FIELDS and FIELDS[column].column else column), desc)
+            sort = (
+                SORT_ALIASES.get(
+                    column, FIELDS[column].column if column in FIELDS and FIELDS[column].column else column
+                ),
+                desc,
+            )
             continue
         name = token.text.split(":", 1)[0].lower() if not token.quoted else ""
         for op in OPERATORS:

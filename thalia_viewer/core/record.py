@@ -29,8 +29,16 @@ from . import schema
 from .patterns import PATTERN_GAP_PX, PatternEdit, entry_name, find_patterns, reconcile, window_of
 from .placement import NO_OWNER, Entry, Placement, record_entries
 
-__all__ = ["DERIVED_FIELDS", "PATTERN_GAP_PX", "FieldChange", "Opened", "RecordUpdate", "derived_fields",
-           "patterns", "record_update"]  # fmt: skip
+__all__ = [
+    "DERIVED_FIELDS",
+    "PATTERN_GAP_PX",
+    "FieldChange",
+    "Opened",
+    "RecordUpdate",
+    "derived_fields",
+    "patterns",
+    "record_update",
+]
 
 DERIVED_FIELDS: Final = ("label", "activity_type", "intensity_level", "is_crowd")
 LIST_FIELDS: Final = ("activity_type", "intensity_level")
@@ -46,7 +54,10 @@ def patterns(masks: Mapping[str, np.ndarray]) -> list[tuple[int, int, int]]:
 
 
 def _labels(deformation: np.ndarray) -> list[str]:
-    present = ((schema.Label.DEFORMATION, (deformation == 1).any()), (schema.Label.EARTHQUAKE, (deformation == 2).any()))
+    present = (
+        (schema.Label.DEFORMATION, (deformation == 1).any()),
+        (schema.Label.EARTHQUAKE, (deformation == 2).any()),
+    )
     return [name.value for name, here in present if here] or [schema.Label.NON_DEFORMATION.value]
 
 
@@ -103,9 +114,13 @@ def _list_problems(kinds: Any, levels: Any) -> list[str]:
     for n, (kind, level) in enumerate(zip(kinds, levels, strict=True), start=1):
         quake = kind == schema.EARTHQUAKE
         if quake and level != schema.NO_LEVEL:
-            out.append(f"pattern {n} is an earthquake: its intensity level is {schema.NO_LEVEL!r}, not {level!r}.")
+            out.append(
+                f"pattern {n} is an earthquake: its intensity level is {schema.NO_LEVEL!r}, not {level!r}."
+            )
         elif not quake and level == schema.NO_LEVEL:
-            out.append(f"pattern {n} ({kind}): {schema.NO_LEVEL!r} is the earthquakes' level; pick {', '.join(schema.VOLCANIC_LEVEL_NAMES)}.")
+            out.append(
+                f"pattern {n} ({kind}): {schema.NO_LEVEL!r} is the earthquakes' level; pick {', '.join(schema.VOLCANIC_LEVEL_NAMES)}."
+            )
     return out
 
 
@@ -139,7 +154,9 @@ def record_update(
     entries: list[Entry] | None = record_entries(base)
     edit = None
     if entries is None:
-        update.notes.append("the record's activity / intensity lists are malformed; they change only if typed.")
+        update.notes.append(
+            "the record's activity / intensity lists are malformed; they change only if typed."
+        )
     else:
         if placement is not None:
             owner, unplaced = owners_of(placement)
@@ -180,15 +197,22 @@ def record_update(
             out["is_crowd"] = crowd
             why["is_crowd"] = f"the record now lists {n_after} pattern(s)"
     fields = [*schema.ANNOTATION_FIELDS, *[f for f in out if f not in schema.ANNOTATION_FIELDS]]
-    update.changes = [FieldChange(f, base.get(f), out.get(f), why.get(f, "")) for f in fields
-                      if not _same(base.get(f), out.get(f))]  # fmt: skip
+    update.changes = [
+        FieldChange(f, base.get(f), out.get(f), why.get(f, ""))
+        for f in fields
+        if not _same(base.get(f), out.get(f))
+    ]
     present = _labels(deformation1)
     if "label" in typed and sorted(out.get("label") or []) != sorted(present):
-        update.problems.append(f"the label is typed as {', '.join(out.get('label') or []) or 'nothing'} but the masks "
-                               f"show {', '.join(present)}: change the label or the masks.")  # fmt: skip
+        update.problems.append(
+            f"the label is typed as {', '.join(out.get('label') or []) or 'nothing'} but the masks "
+            f"show {', '.join(present)}: change the label or the masks."
+        )
     elif sorted(out.get("label") or []) != sorted(present):
-        update.notes.append(f"the label says {', '.join(out.get('label') or []) or 'nothing'}; the masks show "
-                            f"{', '.join(present)} (left as the record has it).")  # fmt: skip
+        update.notes.append(
+            f"the label says {', '.join(out.get('label') or []) or 'nothing'}; the masks show "
+            f"{', '.join(present)} (left as the record has it)."
+        )
     return update
 
 
@@ -217,8 +241,15 @@ class Opened:
     how: str = ""  # how the classes were placed, for people
 
     @classmethod
-    def of(cls, record: Mapping[str, Any], masks: Mapping[str, np.ndarray], placement: Placement | None = None,
-           owner: np.ndarray | None = None, unplaced: Sequence[int] = (), how: str = "") -> Opened:  # fmt: skip
+    def of(
+        cls,
+        record: Mapping[str, Any],
+        masks: Mapping[str, np.ndarray],
+        placement: Placement | None = None,
+        owner: np.ndarray | None = None,
+        unplaced: Sequence[int] = (),
+        how: str = "",
+    ) -> Opened:
         """The state of ``record`` and ``masks`` (owners from ``placement``, or ``owner`` and ``unplaced``)."""
         if placement is not None:
             owner, unplaced = owners_of(placement)
@@ -249,7 +280,9 @@ class Opened:
 
     def update(self, form_record: Mapping[str, Any], masks: Mapping[str, np.ndarray]) -> RecordUpdate:
         """What saving ``masks`` with ``form_record`` writes (:func:`record_update`)."""
-        return record_update(self.record, self.masks(), form_record, masks, owner=self.owners(), unplaced=self.unplaced)
+        return record_update(
+            self.record, self.masks(), form_record, masks, owner=self.owners(), unplaced=self.unplaced
+        )
 
     def saved(self, update: RecordUpdate, masks: Mapping[str, np.ndarray]) -> Opened:
         """The state once ``update`` is saved with ``masks``: the next edit starts from there."""

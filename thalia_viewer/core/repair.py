@@ -33,7 +33,9 @@ from .dataset import ThaliaDataset
 from .errors import DatasetNotFoundError, NotAThaliaStoreError, ThaliaError
 from .io import Location
 
-REPAIR_HINT = "Repair it in place with `thalia-viewer repair ROOT`, or re-export the dataset with this version."
+REPAIR_HINT = (
+    "Repair it in place with `thalia-viewer repair ROOT`, or re-export the dataset with this version."
+)
 #: dtype kinds whose missing chunks zarr 3 reads as zeros (and whose zero chunks a repair can write)
 _NUMERIC = "biuf"
 
@@ -84,7 +86,8 @@ class RepairReport:
                 f"({self.stores_checked} store(s), {self.arrays_checked} Zarr 2 array(s) checked)."
             )
         lines = [
-            f"  - {r.frame}/{r.array}: {r.chunks} chunk(s)" + (f" in {r.pairs} valid pair(s), e.g. {r.sample}" if r.pairs else "")
+            f"  - {r.frame}/{r.array}: {r.chunks} chunk(s)"
+            + (f" in {r.pairs} valid pair(s), e.g. {r.sample}" if r.pairs else "")
             for r in self.repaired
         ]
         return (
@@ -112,7 +115,12 @@ def _needed_chunks(array: zarr.Array, cells: Sequence[tuple[int, int]]) -> dict[
     if not chunks:  # a 0-d array: one chunk
         return {array.metadata.encode_chunk_key(()): []}
     spans = [[str(k) for k in range(math.ceil(n / c))] for n, c in zip(array.shape, chunks, strict=True)]
-    date_axes = [(axis, k) for k, d in enumerate((schema.PRIMARY, schema.SECONDARY)) for axis, name in enumerate(dims) if name == d]
+    date_axes = [
+        (axis, k)
+        for k, d in enumerate((schema.PRIMARY, schema.SECONDARY))
+        for axis, name in enumerate(dims)
+        if name == d
+    ]
     if not date_axes:
         return {sep.join(coords): [] for coords in itertools.product(*spans)}
     by_date_chunk: dict[tuple[int, ...], list[tuple[int, int]]] = {}
@@ -145,7 +153,9 @@ def _present_keys(fs: Any, array_path: str, local: bool) -> set[str] | None:
         return None
 
 
-def _store_gaps(location: Location, store_name: str, cells: Sequence[tuple[int, int]]) -> tuple[list[_Gap], int]:
+def _store_gaps(
+    location: Location, store_name: str, cells: Sequence[tuple[int, int]]
+) -> tuple[list[_Gap], int]:
     """Arrays of one store with missing chunks in ``cells``; also the number of Zarr 2 arrays checked."""
     url = location.join(store_name)
     kwargs: dict[str, Any] = {} if location.is_local else {"storage_options": location.storage_options}
@@ -153,7 +163,9 @@ def _store_gaps(location: Location, store_name: str, cells: Sequence[tuple[int, 
         group = zarr.open_group(url, mode="r", **kwargs)
     except Exception as exc:  # zarr raises its own types for missing / broken metadata
         msg = f"{url} is not a readable Zarr store ({type(exc).__name__}: {exc})."
-        raise NotAThaliaStoreError(msg, "A frame store is a Zarr group written by xarray; re-extract or re-generate it.") from None
+        raise NotAThaliaStoreError(
+            msg, "A frame store is a Zarr group written by xarray; re-extract or re-generate it."
+        ) from None
     if group.metadata.zarr_format != 2:
         return [], 0
     gaps, checked = [], 0
@@ -172,7 +184,9 @@ def _store_gaps(location: Location, store_name: str, cells: Sequence[tuple[int, 
     return gaps, checked
 
 
-def _cell_keys(frame_id: str, primaries: Sequence[str], secondaries: Sequence[str], cells: Sequence[tuple[int, int]]) -> list[str]:
+def _cell_keys(
+    frame_id: str, primaries: Sequence[str], secondaries: Sequence[str], cells: Sequence[tuple[int, int]]
+) -> list[str]:
     return [f"{frame_id}/{primaries[i]}_{secondaries[j]}" for i, j in cells]
 
 
@@ -183,12 +197,16 @@ def _frame_cells(ds: ThaliaDataset, frame_id: str) -> tuple[list[tuple[int, int]
     return [frame.cell(p) for p in frame.pairs], primaries, secondaries
 
 
-def _problems(ds: ThaliaDataset, frame_id: str, gaps: list[_Gap], primaries: list[str], secondaries: list[str]) -> list[UnwrittenChunks]:
+def _problems(
+    ds: ThaliaDataset, frame_id: str, gaps: list[_Gap], primaries: list[str], secondaries: list[str]
+) -> list[UnwrittenChunks]:
     store = ds.location.join(f"{frame_id}{schema.STORE_SUFFIX}")
     out = []
     for gap in gaps:
         keys = _cell_keys(frame_id, primaries, secondaries, gap.cells)
-        out.append(UnwrittenChunks(store, frame_id, gap.array, keys[0] if keys else "-", len(keys), len(gap.missing)))
+        out.append(
+            UnwrittenChunks(store, frame_id, gap.array, keys[0] if keys else "-", len(keys), len(gap.missing))
+        )
     return out
 
 
@@ -227,7 +245,9 @@ def _check_writable(store: Path, gaps: list[_Gap]) -> None:
     if blocked or not os.access(store.parent, os.W_OK):
         where = ", ".join(blocked) or str(store.parent)
         msg = f"cannot repair {store}: {where} is not writable (a read-only dataset root?)."
-        raise ReadOnlyRootError(msg, "Run the repair where the dataset can be written (its owner), or on a copy.")
+        raise ReadOnlyRootError(
+            msg, "Run the repair where the dataset can be written (its owner), or on a copy."
+        )
 
 
 def _repair_array(store: Path, array: zarr.Array, gap: _Gap) -> int:
@@ -241,7 +261,9 @@ def _repair_array(store: Path, array: zarr.Array, gap: _Gap) -> int:
             staging.mkdir()
         except OSError as exc:  # EROFS on a read-only mount, where os.access may not tell (root)
             msg = f"cannot repair {store}: {store.parent} is not writable ({exc.strerror})."
-            raise ReadOnlyRootError(msg, "Run the repair where the dataset can be written (its owner), or on a copy.") from None
+            raise ReadOnlyRootError(
+                msg, "Run the repair where the dataset can be written (its owner), or on a copy."
+            ) from None
         for n in range(len(keys)):  # stage: all or nothing, the store is not touched
             with open(staging / str(n), "wb") as f:
                 f.write(chunk)
@@ -277,7 +299,11 @@ def _repair_gaps(target: StoreCells, gaps: list[_Gap]) -> list[UnwrittenChunks]:
     for gap in gaps:
         written = _repair_array(target.path, group[gap.array], gap)  # type: ignore[arg-type]
         keys = _cell_keys(target.frame, target.primaries, target.secondaries, gap.cells)
-        out.append(UnwrittenChunks(str(target.path), target.frame, gap.array, keys[0] if keys else "-", len(keys), written))
+        out.append(
+            UnwrittenChunks(
+                str(target.path), target.frame, gap.array, keys[0] if keys else "-", len(keys), written
+            )
+        )
     return out
 
 
@@ -293,7 +319,13 @@ def repair_store(store: str | os.PathLike[str], cells: Sequence[tuple[int, int]]
     _check_writable(path, gaps)
     n_p = max((i for i, _ in cells), default=0) + 1
     n_s = max((j for _, j in cells), default=0) + 1
-    names = StoreCells(path, path.name.removesuffix(schema.STORE_SUFFIX), list(cells), [f"#{i}" for i in range(n_p)], [f"#{j}" for j in range(n_s)])
+    names = StoreCells(
+        path,
+        path.name.removesuffix(schema.STORE_SUFFIX),
+        list(cells),
+        [f"#{i}" for i in range(n_p)],
+        [f"#{j}" for j in range(n_s)],
+    )
     return _repair_gaps(names, gaps)
 
 
@@ -321,7 +353,9 @@ def repair_root(root: str | os.PathLike[str]) -> RepairReport:
     ds = ThaliaDataset(root)  # a missing root raises DatasetNotFoundError
     if not ds.frames:
         msg = f"{ds.root} holds no <frame_id>{schema.STORE_SUFFIX} store: not a Thalia dataset root."
-        raise DatasetNotFoundError(msg, "Point repair at the folder that holds the frame stores and annotations.json.")
+        raise DatasetNotFoundError(
+            msg, "Point repair at the folder that holds the frame stores and annotations.json."
+        )
     stores = []
     for frame_id in ds.frames:
         cells, primaries, secondaries = _frame_cells(ds, frame_id)

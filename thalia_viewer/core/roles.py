@@ -113,10 +113,15 @@ class RolesConfig:
         """Validate a parsed roles file (``None``: an empty file, everyone has ``default``)."""
         data = data or {}
         if not isinstance(data, Mapping):
-            raise RolesError(f"{source}: expected a mapping with default / users / groups.", "See `thalia-viewer serve --help`.")
+            raise RolesError(
+                f"{source}: expected a mapping with default / users / groups.",
+                "See `thalia-viewer serve --help`.",
+            )
         unknown = set(data) - {"default", "users", "groups"}
         if unknown:
-            raise RolesError(f"{source}: unknown key {sorted(unknown)[0]!r}.", "Keys: default, users, groups.")
+            raise RolesError(
+                f"{source}: unknown key {sorted(unknown)[0]!r}.", "Keys: default, users, groups."
+            )
         default = _role(data.get("default", DEFAULT_ROLE.value), f"{source}: default")
         users_raw = data.get("users") or {}
         groups_raw = data.get("groups") or {}
@@ -129,7 +134,9 @@ class RolesConfig:
             where = f"{source}: groups.{g}"
             if isinstance(spec, Mapping):
                 if "role" not in spec:
-                    raise RolesError(f"{where}: a group needs a role.", "e.g. {role: annotator, members: [ana, ben]}.")
+                    raise RolesError(
+                        f"{where}: a group needs a role.", "e.g. {role: annotator, members: [ana, ben]}."
+                    )
                 listed = spec.get("members") or []
                 if isinstance(listed, str) or not isinstance(listed, list):
                     raise RolesError(f"{where}: members must be a list of logins, got {listed!r}.")
@@ -154,11 +161,15 @@ def load_roles(path: str | os.PathLike[str]) -> RolesConfig:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RolesError(f"roles file {p} cannot be read ({exc.strerror or exc}).", "Check the --roles path.") from None
+        raise RolesError(
+            f"roles file {p} cannot be read ({exc.strerror or exc}).", "Check the --roles path."
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RolesError(f"roles file {p} is not valid YAML: {exc}", "Fix the indentation or quoting.") from None
+        raise RolesError(
+            f"roles file {p} is not valid YAML: {exc}", "Fix the indentation or quoting."
+        ) from None
     return RolesConfig.from_mapping(data, str(p))
 
 
@@ -183,8 +194,10 @@ class Identity:
         if not self.can(action):
             who = f"{self.user} ({self.role.value})" if self.user else f"this page ({self.role.value})"
             need = LOWEST_ROLE[action].value
-            raise PermissionDenied(f"{who} may not {action.value}; nothing was written.",
-                                   f"Ask an admin for the {need} role (the roles file of the server).")  # fmt: skip
+            raise PermissionDenied(
+                f"{who} may not {action.value}; nothing was written.",
+                f"Ask an admin for the {need} role (the roles file of the server).",
+            )
 
     def author(self, typed: str) -> str:
         """The author to record: the login when signed in (whatever the page sent), else the typed name."""

@@ -141,7 +141,9 @@ EARTHQUAKE_INTENSITY: Final = 4
 UNIDENTIFIED_ACTIVITY: Final = 6  # deformation whose record names no volcanic class at all
 UNPLACED_ACTIVITY: Final = UNPLACED_ACTIVITY_CLASS.code
 UNPLACED_INTENSITY: Final = UNPLACED_INTENSITY_CLASS.code
-VOLCANIC_LEVEL_NAMES: Final = tuple(c.name for c in INTENSITY_LEVELS if c.code not in (0, EARTHQUAKE_INTENSITY))
+VOLCANIC_LEVEL_NAMES: Final = tuple(
+    c.name for c in INTENSITY_LEVELS if c.code not in (0, EARTHQUAKE_INTENSITY)
+)
 EARTHQUAKE: Final = ACTIVITY_TYPES[EARTHQUAKE_ACTIVITY].name  # the record's name of the earthquake class
 NO_LEVEL: Final = INTENSITY_LEVELS[EARTHQUAKE_INTENSITY].name  # "None": the earthquake's intensity level
 
@@ -222,16 +224,33 @@ FLAG_FIELDS: Final[dict[str, dict[int, str]]] = {
     "image_artifacts": {0: "no", 1: "yes"},
 }
 #: The flag fields by name, for code that needs one in particular.
-(FLAG_CORRUPTED, FLAG_PROCESSING_ERROR, FLAG_GLACIER, FLAG_ORBITAL, FLAG_ATMOSPHERIC, FLAG_LOW_COHERENCE, FLAG_NO_INFO,
- FLAG_IMAGE_ARTIFACTS) = FLAG_FIELDS  # fmt: skip
+(
+    FLAG_CORRUPTED,
+    FLAG_PROCESSING_ERROR,
+    FLAG_GLACIER,
+    FLAG_ORBITAL,
+    FLAG_ATMOSPHERIC,
+    FLAG_LOW_COHERENCE,
+    FLAG_NO_INFO,
+    FLAG_IMAGE_ARTIFACTS,
+) = FLAG_FIELDS
 ATMO_STRATIFIED: Final = 1
 ATMO_TURBULENT: Final = 2
 #: Short names of the flags set, for tables and tooltips (the atmospheric flag by its kind).
 FLAG_SHORT: Final[dict[str, str | dict[int, str]]] = {
-    FLAG_ATMOSPHERIC: {ATMO_STRATIFIED: "strat.", ATMO_TURBULENT: "turb.", ATMO_STRATIFIED | ATMO_TURBULENT: "strat.+turb."},
-    FLAG_ORBITAL: "orbital", FLAG_GLACIER: "glacier", FLAG_LOW_COHERENCE: "low coh.", FLAG_CORRUPTED: "corrupted",
-    FLAG_PROCESSING_ERROR: "proc. error", FLAG_NO_INFO: "no info", FLAG_IMAGE_ARTIFACTS: "artifacts",
-}  # fmt: skip
+    FLAG_ATMOSPHERIC: {
+        ATMO_STRATIFIED: "strat.",
+        ATMO_TURBULENT: "turb.",
+        ATMO_STRATIFIED | ATMO_TURBULENT: "strat.+turb.",
+    },
+    FLAG_ORBITAL: "orbital",
+    FLAG_GLACIER: "glacier",
+    FLAG_LOW_COHERENCE: "low coh.",
+    FLAG_CORRUPTED: "corrupted",
+    FLAG_PROCESSING_ERROR: "proc. error",
+    FLAG_NO_INFO: "no info",
+    FLAG_IMAGE_ARTIFACTS: "artifacts",
+}
 
 
 def flag_value(record: Any, name: str) -> int:
@@ -251,11 +270,23 @@ def flags_text(record: Any) -> str:
         if value:
             out.append(short.get(value, name) if isinstance(short, dict) else short)
     return ", ".join(out)
+
+
 #: Fields of an ``annotations.json`` record, in the official order (``segmentation_mask`` is optional).
 ANNOTATION_FIELDS: Final = (
-    "uniqueID", "frameID", "primary_date", "secondary_date", *FLAG_FIELDS,
-    "label", "activity_type", "intensity_level", "phase", "confidence", "is_crowd", "caption",
-)  # fmt: skip
+    "uniqueID",
+    "frameID",
+    "primary_date",
+    "secondary_date",
+    *FLAG_FIELDS,
+    "label",
+    "activity_type",
+    "intensity_level",
+    "phase",
+    "confidence",
+    "is_crowd",
+    "caption",
+)
 OPTIONAL_ANNOTATION_FIELDS: Final = ("segmentation_mask",)
 #: Polygons of a record, one per pattern (flat ``[x0, y0, x1, y1, ...]``), in the source's pixel frame: the
 #: Hephaestus records' LiCSAR preview-PNG pixels (~333 m), not the cube's grid.
@@ -377,13 +408,31 @@ def _layers() -> dict[str, Layer]:
     ]
     for field, (short, title, units) in ERA5_SHORT.items():
         table += [
-            Layer(f"{short}_primary", era5_variable(field, PRIMARY), f"{title} (primary)", units,
-                  LayerKind.CONTINUOUS, date=PRIMARY),
-            Layer(f"{short}_secondary", era5_variable(field, SECONDARY), f"{title} (secondary)", units,
-                  LayerKind.CONTINUOUS, date=SECONDARY),
-            Layer(f"{short}_delta", field, f"{title} (secondary - primary)", units,
-                  LayerKind.CONTINUOUS, delta=True),
-        ]  # fmt: skip
+            Layer(
+                f"{short}_primary",
+                era5_variable(field, PRIMARY),
+                f"{title} (primary)",
+                units,
+                LayerKind.CONTINUOUS,
+                date=PRIMARY,
+            ),
+            Layer(
+                f"{short}_secondary",
+                era5_variable(field, SECONDARY),
+                f"{title} (secondary)",
+                units,
+                LayerKind.CONTINUOUS,
+                date=SECONDARY,
+            ),
+            Layer(
+                f"{short}_delta",
+                field,
+                f"{title} (secondary - primary)",
+                units,
+                LayerKind.CONTINUOUS,
+                delta=True,
+            ),
+        ]
     table += [
         Layer("deformation", DEFORMATION_MASK, "Deformation mask", "class", LayerKind.CLASSES),
         Layer("activity", ACTIVITY_MASK, "Activity type", "class", LayerKind.CLASSES),
@@ -406,7 +455,9 @@ def layer(key: str) -> Layer:
         from .errors import UnknownLayerError, did_you_mean  # errors import nothing of the schema: no cycle
 
         msg = f"unknown layer {key!r}.{did_you_mean(key, [*LAYERS, *LAYER_ALIASES])}"
-        raise UnknownLayerError(msg, f"Layers: {', '.join(sorted(LAYERS))} (aliases: {', '.join(sorted(LAYER_ALIASES))}).") from exc
+        raise UnknownLayerError(
+            msg, f"Layers: {', '.join(sorted(LAYERS))} (aliases: {', '.join(sorted(LAYER_ALIASES))})."
+        ) from exc
 
 
 # ------------------------------------------------------------------------------------- frames, volcanoes
@@ -419,12 +470,12 @@ FRAME_VOLCANOES: Final[dict[str, str]] = {
     "156A_05796_080500": "Aira, kirishimayama, yonemaru-sumiyoshiike",
     "012D_07075_080504": "Colima",
     "115D_04601_131313": "Blue Lake Crater, Cinnamon Butte, Crater Lake, Davis Lake, Devils Garden, Jefferson, Newberry, "
-                         "Sand Mountain Field, Three Sisters",
+    "Sand Mountain Field, Three Sisters",
     "022D_04826_121209": "Campi Flegrei, colli_albani, Ischia, vesuvius",
     "032D_09854_070505": "Batur, Buyan-Bratan, Rinjani",
     "152D_09114_131313": "Elmenteita Badlands, Homa Mountain, Longonot, Menengai, Ol Doinyo Eburru, Olkaria",
     "155D_02579_100800": "Geysir, Grensdalur, Grimsnes, Helgrindur, Hengill, Hromundartindur, Krysuvik, Ljosufjoll, "
-                         "Prestahnukur, Reykjanes",
+    "Prestahnukur, Reykjanes",
     "106A_09090_000404": "Cerro Azul, Sierra Negra",
     "103A_07010_121313": "Tin Zaouatene Volcanic Field",
     "175D_12845_111312": "Okataina, Rotorua, Taupo, Maroa, Moutohora Island, Reporoa, white_island",
@@ -434,10 +485,10 @@ FRAME_VOLCANOES: Final[dict[str, str]] = {
     "124D_05291_081406": "Etna",
     "124D_04854_171313": "Campi Flegrei, Ischia, vesuvius",
     "083D_12636_131313": "Cerro Azul, Cochiquito Volcanic Group, Descabezado Grande, Llancanelo Volcanic Field, Lomas Blancas, "
-                         "Nevado de Longaví, Nevados de Chillan, Payún Matrú, Puelche Volcanic Field, Resago, San Pedro-Pellado, "
-                         "Tromen, azul",
+    "Nevado de Longaví, Nevados de Chillan, Payún Matrú, Puelche Volcanic Field, Resago, San Pedro-Pellado, "
+    "Tromen, azul",
     "014A_07688_131313": "Nabro, Gada Ale, Alayta, Ale Bagu, Alu-Dalafilla, Asavyo, Bora Ale, Borawli, Dabbahu, Dabbayra, Dubbi, "
-                         "Erta Ale, Hayli Gubbi, Ma Alalta, Manda Hararo, Manda-Inakir, Mat Ala, Tat Ali, afdera, mallahle, sork_ale",
+    "Erta Ale, Hayli Gubbi, Ma Alalta, Manda Hararo, Manda-Inakir, Mat Ala, Tat Ali, afdera, mallahle, sork_ale",
     "152D_08915_131313": "Emuruangogolak, Korosi, Menengai, Ol Kokwe, Paka",
     "109D_05390_141615": "Milos, Santorini",
     "079D_05011_131313": "Ghegam Ridge, Porak, Tskhouk-Karckar, Unnamed",
@@ -446,12 +497,12 @@ FRAME_VOLCANOES: Final[dict[str, str]] = {
     "079D_07694_131313": "Hayli Gubbi, Kurub, Ma Alalta, Manda Hararo, Mat Ala, Tat Ali, afdera, mallahle",
     "169D_00001_020800": "Hierro, La Palma",
     "005A_07021_131313": "Chichinautzin, Cofre de Perote, Iztaccíhuatl, La Malinche, La, Gloria, Las Cumbres, Los Humeros, Papayo, "
-                         "Pico de Orizaba, Popocatépetl, Serdán-Oriental, la_gloria",
+    "Pico de Orizaba, Popocatépetl, Serdán-Oriental, la_gloria",
     "155D_02484_191814": "Grensdalur, Grimsnes, Helgrindur, Hengill, Hromundartindur, Krysuvik, Langjokull, Ljosufjoll, "
-                         "Prestahnukur, Reykjanes, Snaefellsjokull",
+    "Prestahnukur, Reykjanes, Snaefellsjokull",
     "086A_06208_131313": "Bazman, Taftan, kuh-e_nader",
     "083D_12440_131313": "Caldera del Atuel, Infiernillo, Maipo, Nevado de los Piuquenes, Northern Mendoza Volcanic Field, Palomo, "
-                         "Planchón-Peteroa, Risco Plateado, San José, Sordo Lucas, Tinguiririca, Tupungatito, Tupungato",
+    "Planchón-Peteroa, Risco Plateado, San José, Sordo Lucas, Tinguiririca, Tupungatito, Tupungato",
     "049A_07091_051113": "Colima",
     "032D_07536_111313": "Arayat, Banahaw, Laguna Caldera, Mariveles, Natib, Panay, Pinatubo, San Pablo Volcanic Field",
     "087D_07004_060904": "Haleakala, Hualalai, Hualalai2, Kilauea, Mauna Kea, Mauna Loa",
@@ -459,7 +510,7 @@ FRAME_VOLCANOES: Final[dict[str, str]] = {
     "115D_04999_131313": "Lassen Volcanic Center, Clear Lake, Silver Lake",
     "144A_SM_REUN_S6": "Piton de la Fournaise",
     "151D_SM_REUN_S4": "Piton de la Fournaise",
-}  # fmt: skip
+}
 
 
 def volcanoes(frame_id: str, names: dict[str, str] | None = None) -> str:

@@ -42,7 +42,9 @@ class DatasetStats:
         out: dict[str, Any] = {"totals": self.totals}
         for name, table in self.tables.items():
             if name == "monthly":
-                out[name] = {str(f): {str(m): int(v) for m, v in row.items() if v} for f, row in table.iterrows()}
+                out[name] = {
+                    str(f): {str(m): int(v) for m, v in row.items() if v} for f, row in table.iterrows()
+                }
             else:
                 out[name] = json_rows(table)
         return out
@@ -73,28 +75,41 @@ def dataset_stats(t: pd.DataFrame) -> DatasetStats:
     """Statistics of catalogue rows ``t`` (a :class:`~.catalog.Catalog` table or a slice of one)."""
     valid = t[t["valid"]]
     totals = {
-        "records": int(t["labelled"].sum()), "pairs": len(valid), "positive": int(valid["positive"].sum()),
-        "frames": int(t["frame"].nunique()), "unusable": int((~t["valid"] & t["labelled"]).sum()),
+        "records": int(t["labelled"].sum()),
+        "pairs": len(valid),
+        "positive": int(valid["positive"].sum()),
+        "frames": int(t["frame"].nunique()),
+        "unusable": int((~t["valid"] & t["labelled"]).sum()),
         "corrected": int(t["corrected"].sum()),
-    }  # fmt: skip
-    return DatasetStats(totals, {
-        "frames": frame_table(t), "splits": split_balance(valid), "activity": bit_counts(valid, "activity_bits", schema.ACTIVITY_TYPES),
-        "intensity": bit_counts(valid, "intensity_bits", schema.INTENSITY_LEVELS), "phase": phase_counts(valid),
-        "flags": flag_counts(t), "confidence": confidence_counts(valid), "monthly": positives_by_month(valid),
-        "corrections": corrections(t),
-    })  # fmt: skip
+    }
+    return DatasetStats(
+        totals,
+        {
+            "frames": frame_table(t),
+            "splits": split_balance(valid),
+            "activity": bit_counts(valid, "activity_bits", schema.ACTIVITY_TYPES),
+            "intensity": bit_counts(valid, "intensity_bits", schema.INTENSITY_LEVELS),
+            "phase": phase_counts(valid),
+            "flags": flag_counts(t),
+            "confidence": confidence_counts(valid),
+            "monthly": positives_by_month(valid),
+            "corrections": corrections(t),
+        },
+    )
 
 
 def frame_table(t: pd.DataFrame) -> pd.DataFrame:
     """Per frame: first volcano, primary dates, valid pairs, positives (and %), pairs per split, records, corrected."""
     valid = t[t["valid"]]
     g = valid.groupby("frame", observed=True)
-    out = pd.DataFrame({
-        "volcano": t.groupby("frame", observed=True)["volcano"].first().astype(str).str.split(",").str[0],
-        "primary dates": g["primary"].nunique(),
-        "pairs": g.size(),
-        "positive": g["positive"].sum(),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "volcano": t.groupby("frame", observed=True)["volcano"].first().astype(str).str.split(",").str[0],
+            "primary dates": g["primary"].nunique(),
+            "pairs": g.size(),
+            "positive": g["positive"].sum(),
+        }
+    )
     out["positive %"] = (100 * out["positive"] / out["pairs"].where(out["pairs"] > 0)).round(1)
     for split in SPLITS:
         out[split] = valid[valid["split"] == split].groupby("frame", observed=True).size()
@@ -112,7 +127,9 @@ def frame_table(t: pd.DataFrame) -> pd.DataFrame:
 def split_balance(valid: pd.DataFrame) -> pd.DataFrame:
     """Split x label counts of valid pairs, with the positive share."""
     table = pd.crosstab(valid["split"].astype(str), valid["label"].astype(str))
-    table = table.reindex(index=[s for s in SPLITS if s in table.index], columns=[c for c in LABELS if c in table.columns])
+    table = table.reindex(
+        index=[s for s in SPLITS if s in table.index], columns=[c for c in LABELS if c in table.columns]
+    )
     positive = valid.groupby(valid["split"].astype(str))["positive"].sum().reindex(table.index)
     table["positive %"] = (100 * positive / table.sum(axis=1)).round(1)
     table.index.name = "split"
@@ -127,7 +144,13 @@ def bit_counts(valid: pd.DataFrame, column: str, classes: tuple[schema.ClassCode
         if not c.code:
             continue
         has = ((bits >> c.code) & 1).astype(bool)
-        rows.append({"class": c.name, **{s: int((has & (valid["split"] == s).to_numpy()).sum()) for s in SPLITS}, "pairs": int(has.sum())})
+        rows.append(
+            {
+                "class": c.name,
+                **{s: int((has & (valid["split"] == s).to_numpy()).sum()) for s in SPLITS},
+                "pairs": int(has.sum()),
+            }
+        )
     out = pd.DataFrame(rows).set_index("class")
     return out.loc[:, [c for c in out.columns if c != "none" or out[c].any()]]
 
@@ -143,14 +166,19 @@ def flag_counts(t: pd.DataFrame) -> pd.DataFrame:
     """Records with each noise flag set, and how many of those are positive."""
     labelled = t[t["labelled"]]
     positive = labelled["positive"].to_numpy()
-    rows = [{"flag": name, "pairs": int(m.sum()), "positive": int((m & positive).sum())} for name, m in flag_masks(labelled).items()]
+    rows = [
+        {"flag": name, "pairs": int(m.sum()), "positive": int((m & positive).sum())}
+        for name, m in flag_masks(labelled).items()
+    ]
     return pd.DataFrame(rows).set_index("flag").sort_values("pairs", ascending=False)
 
 
 def confidence_counts(valid: pd.DataFrame) -> pd.DataFrame:
     """Pairs per confidence value, positives apart."""
     conf = valid["confidence"].round(2)
-    return pd.crosstab(conf, valid["positive"].map({True: "positive", False: "negative"})).rename_axis("confidence")
+    return pd.crosstab(conf, valid["positive"].map({True: "positive", False: "negative"})).rename_axis(
+        "confidence"
+    )
 
 
 def positives_by_month(valid: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +188,11 @@ def positives_by_month(valid: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(index=pd.Index(frames, name="frame"))
     months = pd.period_range(valid["primary"].min(), valid["primary"].max(), freq="M").astype(str)
     pos = valid[valid["positive"]]
-    table = pd.crosstab(pos["frame"].astype(str), pos["primary"].dt.strftime("%Y-%m")) if len(pos) else pd.DataFrame()
+    table = (
+        pd.crosstab(pos["frame"].astype(str), pos["primary"].dt.strftime("%Y-%m"))
+        if len(pos)
+        else pd.DataFrame()
+    )
     table = table.reindex(index=frames, columns=list(months), fill_value=0).fillna(0).astype(int)
     table.index.name = "frame"
     return table
@@ -172,4 +204,6 @@ def corrections(t: pd.DataFrame) -> pd.DataFrame:
     if c.empty:
         return pd.DataFrame(columns=["pairs", "positive"]).rename_axis("annotator")
     g = c.groupby(c["corrected_by"].astype(str))
-    return pd.DataFrame({"pairs": g.size(), "positive": g["positive"].sum().astype(int)}).rename_axis("annotator")
+    return pd.DataFrame({"pairs": g.size(), "positive": g["positive"].sum().astype(int)}).rename_axis(
+        "annotator"
+    )

@@ -57,13 +57,21 @@ class Report:
         """One paragraph for people."""
         head = f"{self.root}: {self.frames} frames, {self.pairs} valid pairs ({self.positives} positive)"
         if self.deep:
-            head += f", {self.pairs_read} data reads" + (f" (+{self.resumed} resumed)" if self.resumed else "")
+            head += f", {self.pairs_read} data reads" + (
+                f" (+{self.resumed} resumed)" if self.resumed else ""
+            )
         else:
             head += ", metadata and catalogue checked (add --deep to read every pair's data)"
         notes = "".join(f"\n  note: {n}" for n in self.notes)
         if self.ok:
             return head + ": valid Thalia dataset." + notes
-        return head + f": {len(self.problems)} problem(s):" + notes + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        return (
+            head
+            + f": {len(self.problems)} problem(s):"
+            + notes
+            + "\n"
+            + "\n".join(f"  - {p}" for p in self.problems)
+        )
 
 
 def validate_record(key: str, rec: dict) -> list[str]:
@@ -78,7 +86,9 @@ def validate_record(key: str, rec: dict) -> list[str]:
         if not isinstance(value, list):
             problems.append(f"{where}: {name} must be a list, got {value!r}")
             continue
-        problems += [f"{where}: {name} value {v!r} is not one of {sorted(allowed)}" for v in value if v not in allowed]
+        problems += [
+            f"{where}: {name} value {v!r} is not one of {sorted(allowed)}" for v in value if v not in allowed
+        ]
     if "phase" in rec and rec["phase"] not in {p.value for p in schema.Phase}:
         problems.append(f"{where}: phase={rec['phase']!r} is not one of {[p.value for p in schema.Phase]}")
     conf = rec.get("confidence", 0)
@@ -89,7 +99,9 @@ def validate_record(key: str, rec: dict) -> list[str]:
         if not (isinstance(value, str) and _is_yyyymmdd(value)):
             problems.append(f"{where}: {name}={value!r} is not a YYYYMMDD date string")
     if "uniqueID" in rec and str(rec["uniqueID"]) != str(key):
-        problems.append(f"{where}: its uniqueID {rec['uniqueID']!r} differs from its key; records are keyed by str(uniqueID)")
+        problems.append(
+            f"{where}: its uniqueID {rec['uniqueID']!r} differs from its key; records are keyed by str(uniqueID)"
+        )
     return problems
 
 
@@ -117,15 +129,21 @@ def _check_frame_metadata(frame: Frame) -> list[str]:
         if name not in schema.REQUIRED_VARIABLES and name not in schema.MASKS:
             continue
         if da.dims[-2:] != (frame.y_dim, frame.x_dim):
-            problems.append(f"{frame.source}: {name} has dims {da.dims}; its last two dims must be ({frame.y_dim}, {frame.x_dim})")
+            problems.append(
+                f"{frame.source}: {name} has dims {da.dims}; its last two dims must be ({frame.y_dim}, {frame.x_dim})"
+            )
             continue
         extra = set(da.dims) - {schema.PRIMARY, schema.SECONDARY, frame.y_dim, frame.x_dim}
         if extra:
             problems.append(f"{frame.source}: {name} has unexpected dims {sorted(extra)}")
         elif name in (schema.PHASE, schema.COHERENCE, *schema.MASKS) and da.dims[:2] != schema.DATE_DIMS:
-            problems.append(f"{frame.source}: {name} has dims {da.dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)")
+            problems.append(
+                f"{frame.source}: {name} has dims {da.dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)"
+            )
     if schema.DEM in frame.ds and frame.ds[schema.DEM].ndim != 2:
-        problems.append(f"{frame.source}: {schema.DEM} has dims {frame.ds[schema.DEM].dims}; it must be 2-D (Y, X)")
+        problems.append(
+            f"{frame.source}: {schema.DEM} has dims {frame.ds[schema.DEM].dims}; it must be 2-D (Y, X)"
+        )
     for dim in schema.DATE_DIMS:
         values = frame.ds[dim].values
         if not np.issubdtype(values.dtype, np.datetime64):
@@ -158,10 +176,14 @@ def _check_records(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
         if frame_id not in frames:
             foreign.setdefault(frame_id, []).append(key)
         elif frame_id in grids and not _in_grid(grids[frame_id], *cell):
-            problems.append(f"{where}: record {key!r} describes pair {frame_id}/{cell[0]}_{cell[1]}, which is not in the date grid of {grids[frame_id].source}")
+            problems.append(
+                f"{where}: record {key!r} describes pair {frame_id}/{cell[0]}_{cell[1]}, which is not in the date grid of {grids[frame_id].source}"
+            )
         other = seen.setdefault((frame_id, *cell), key)
         if other != key:
-            problems.append(f"{where}: records {other!r} and {key!r} both describe pair {frame_id}/{cell[0]}_{cell[1]}; keep one")
+            problems.append(
+                f"{where}: records {other!r} and {key!r} both describe pair {frame_id}/{cell[0]}_{cell[1]}; keep one"
+            )
     for frame_id, keys in sorted(foreign.items()):
         problems.append(
             f"{where}: {len(keys)} record(s) (e.g. {keys[0]!r}) describe frame {frame_id!r}, which has no store in "
@@ -191,8 +213,12 @@ def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
                 problems.append(f"{name} is not {{length, secondary_date: [...], uniqueID: [...]}}")
                 continue
             secondaries, uids = group.get("secondary_date", []), group.get("uniqueID", [])
-            if group.get("length", len(secondaries)) != len(secondaries) or (uids and len(uids) != len(secondaries)):
-                problems.append(f"{name}: length {group.get('length')} disagrees with {len(secondaries)} secondary dates and {len(uids)} uniqueIDs")
+            if group.get("length", len(secondaries)) != len(secondaries) or (
+                uids and len(uids) != len(secondaries)
+            ):
+                problems.append(
+                    f"{name}: length {group.get('length')} disagrees with {len(secondaries)} secondary dates and {len(uids)} uniqueIDs"
+                )
             for s in secondaries:
                 if not (isinstance(s, str) and _is_yyyymmdd(s) and _is_yyyymmdd(str(primary))):
                     problems.append(f"{name}: {s!r} is not a YYYYMMDD date")
@@ -201,7 +227,9 @@ def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
             if records:
                 unknown = [u for u in uids if str(u) not in records]
                 if unknown:
-                    problems.append(f"{name}: uniqueID(s) {unknown[:5]} have no record in {schema.ANNOTATIONS_FILE}")
+                    problems.append(
+                        f"{name}: uniqueID(s) {unknown[:5]} have no record in {schema.ANNOTATIONS_FILE}"
+                    )
     return problems
 
 
@@ -222,7 +250,9 @@ def validate(
     (``read_data`` is the old name of ``deep``.)
     """
     deep = bool(read_data) if read_data is not None else deep
-    ds = ThaliaDataset(root)  # raises DatasetNotFoundError for a missing root, NotAThaliaStoreError for a file
+    ds = ThaliaDataset(
+        root
+    )  # raises DatasetNotFoundError for a missing root, NotAThaliaStoreError for a file
     report = Report(root=ds.root, deep=deep)
     try:
         annotations = ds.annotations
@@ -259,10 +289,13 @@ def validate(
         readable = [f for f in grids.values() if not f.missing_variables()]
         skipped = sorted(set(grids) - {f.frame_id for f in readable})
         if skipped:
-            report.notes.append(f"data of frame(s) {', '.join(skipped)} not read: variables are missing (see above)")
-        result = run_deep(ds.root, readable, store_signature(ds.location, ds.frames), workers, resume, read_progress)
+            report.notes.append(
+                f"data of frame(s) {', '.join(skipped)} not read: variables are missing (see above)"
+            )
+        result = run_deep(
+            ds.root, readable, store_signature(ds.location, ds.frames), workers, resume, read_progress
+        )
         report.problems += result.problems
         report.pairs_read, report.resumed = result.reads, result.resumed
         report.notes += result.notes
     return report
-

@@ -48,7 +48,9 @@ DEFAULT_LAYERS: Final = ("phase", "deformation")
 #: Width of each panel of the figure a notebook shows, px.
 REPR_WIDTH: Final = 420
 #: Layer key of each mask variable.
-MASK_KEYS: Final = {spec.variable: key for key, spec in schema.LAYERS.items() if spec.kind is schema.LayerKind.CLASSES}
+MASK_KEYS: Final = {
+    spec.variable: key for key, spec in schema.LAYERS.items() if spec.kind is schema.LayerKind.CLASSES
+}
 
 
 def layer_spec(key: str) -> schema.Layer:
@@ -57,7 +59,9 @@ def layer_spec(key: str) -> schema.Layer:
         return schema.layer(str(key))
     except KeyError as exc:
         msg = f"unknown layer {key!r}."
-        raise UnknownLayerError(msg, f"Layers: {', '.join(schema.LAYERS)}; aliases: {', '.join(schema.LAYER_ALIASES)}.") from exc
+        raise UnknownLayerError(
+            msg, f"Layers: {', '.join(schema.LAYERS)}; aliases: {', '.join(schema.LAYER_ALIASES)}."
+        ) from exc
 
 
 @dataclass(frozen=True, repr=False)
@@ -158,8 +162,9 @@ class PairView:
     def to_dataset(self, keys: Sequence[str] | None = None) -> xr.Dataset:
         """Layers as one lazy ``xarray.Dataset`` on the frame's grid, with the pair in its attrs."""
         ds = xr.Dataset(self.layers(keys))
-        return ds.assign_attrs(pair=self.key, frame=self.pair.frame, primary_date=self.primary,
-                               secondary_date=self.secondary)  # fmt: skip
+        return ds.assign_attrs(
+            pair=self.key, frame=self.pair.frame, primary_date=self.primary, secondary_date=self.secondary
+        )
 
     @property
     def phase(self) -> xr.DataArray:
@@ -217,7 +222,9 @@ class PairView:
         for name, values in masks.items():
             if name not in schema.MASKS:
                 msg = f"masks has a raster {name!r}; expected keys among {', '.join(schema.MASKS)}."
-                raise ThaliaError(msg, "Pass the masks of an annotation or an editor (ann.masks, editor.masks).")
+                raise ThaliaError(
+                    msg, "Pass the masks of an annotation or an editor (ann.masks, editor.masks)."
+                )
             array = np.asarray(values)
             if array.shape != self.shape:
                 msg = f"masks[{name!r}] has shape {array.shape}; pair {self.key} is {self.shape}."
@@ -260,8 +267,15 @@ class PairView:
         ]
         if rec is None:
             return [*rows, ("record", "none in annotations.json"), ("source", self.frame.source)]
-        listed = {f: ", ".join(map(str, rec.get(f) or [])) or "-" for f in ("label", "activity_type", "intensity_level")}
-        flags = [f"{f.replace('_', ' ')}: {names.get(rec.get(f, 0), rec.get(f))}" for f, names in schema.FLAG_FIELDS.items() if rec.get(f)]
+        listed = {
+            f: ", ".join(map(str, rec.get(f) or [])) or "-"
+            for f in ("label", "activity_type", "intensity_level")
+        }
+        flags = [
+            f"{f.replace('_', ' ')}: {names.get(rec.get(f, 0), rec.get(f))}"
+            for f, names in schema.FLAG_FIELDS.items()
+            if rec.get(f)
+        ]
         rows += [
             ("label", listed["label"]),
             ("activity type", listed["activity_type"]),
@@ -271,7 +285,7 @@ class PairView:
             ("flags", "; ".join(flags) or "none"),
             ("caption", rec.get("caption", "") or "-"),
             ("source", self.frame.source),
-        ]  # fmt: skip
+        ]
         return rows
 
     def __repr__(self) -> str:

@@ -62,7 +62,9 @@ def writable_arrays(group: zarr.Group, names: Sequence[str]) -> dict[str, zarr.A
     return {name: writable(group[name]) for name in names}  # type: ignore[arg-type]
 
 
-def variable_encoding(dtype: np.dtype | str, zarr_format: int, chunks: tuple[int, ...] | None = None) -> dict[str, Any]:
+def variable_encoding(
+    dtype: np.dtype | str, zarr_format: int, chunks: tuple[int, ...] | None = None
+) -> dict[str, Any]:
     """xarray ``to_zarr`` encoding of one variable: the compressor, a NaN fill for floats, a null one otherwise."""
     encoding: dict[str, Any] = {"compressors": [compressor(zarr_format)]}
     if np.dtype(dtype).kind == "f":
@@ -84,12 +86,18 @@ def write_template(
     ``chunks`` gives some variables' chunk shapes (default: the dask chunks of ``ds``).
     """
     encoding = {
-        name: variable_encoding(ds[name].dtype, zarr_format, (chunks or {}).get(str(name))) for name in ds.data_vars
+        name: variable_encoding(ds[name].dtype, zarr_format, (chunks or {}).get(str(name)))
+        for name in ds.data_vars
     }
     ds.to_zarr(
-        Path(path), mode="w", compute=False, zarr_format=zarr_format, consolidated=zarr_format == 2,
-        encoding=encoding, write_empty_chunks=array_config(zarr_format)["write_empty_chunks"],
-    )  # fmt: skip
+        Path(path),
+        mode="w",
+        compute=False,
+        zarr_format=zarr_format,
+        consolidated=zarr_format == 2,
+        encoding=encoding,
+        write_empty_chunks=array_config(zarr_format)["write_empty_chunks"],
+    )
 
 
 def create_class_array(
@@ -112,6 +120,12 @@ def create_class_array(
     if v2:
         attributes["_ARRAY_DIMENSIONS"] = list(dims)
     array = group.create_array(
-        name, shape=shape, chunks=chunks, dtype="uint8", compressors=compressors, attributes=attributes, **layout
+        name,
+        shape=shape,
+        chunks=chunks,
+        dtype="uint8",
+        compressors=compressors,
+        attributes=attributes,
+        **layout,
     )
     return writable(array)

@@ -69,7 +69,9 @@ class Unit:
 
 
 # --------------------------------------------------------------------------------------- planning
-def plan_units(ds: ThaliaDataset, card: ModelCard, frames: Iterable[str] | None = None, split: str | None = None) -> list[Unit]:
+def plan_units(
+    ds: ThaliaDataset, card: ModelCard, frames: Iterable[str] | None = None, split: str | None = None
+) -> list[Unit]:
     """The tasks of a run: each valid pair (1 time step) or each benchmark sequence (3), by frame and date."""
     if split is not None and split not in {s.value for s in schema.Split}:
         msg = f"unknown split {split!r}; expected one of {[s.value for s in schema.Split]}."
@@ -81,7 +83,11 @@ def plan_units(ds: ThaliaDataset, card: ModelCard, frames: Iterable[str] | None 
         if card.timesteps == 1:
             seqs = [(p,) for p in pairs]
         else:
-            seqs = [s for primary in sorted({p.primary for p in pairs}) for s in frame.sequences(primary, card.timesteps)]
+            seqs = [
+                s
+                for primary in sorted({p.primary for p in pairs})
+                for s in frame.sequences(primary, card.timesteps)
+            ]
         for seq in seqs:
             units.append(Unit(frame_id, tuple(seq), frame.cell(seq[-1])))
     return units
@@ -97,7 +103,9 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
     shape = tuple(int(src.sizes[d]) for d in dims)
     if path.exists():
         try:
-            have = xr.open_zarr(path, chunks=None)[schema.DEFORMATION_MASK]  # metadata only: no graph over the grid
+            have = xr.open_zarr(path, chunks=None)[
+                schema.DEFORMATION_MASK
+            ]  # metadata only: no graph over the grid
         except Exception as exc:
             msg = f"{path} exists but is not a prediction store ({type(exc).__name__}: {exc})."
             raise PredictionOutputError(msg, "Remove it, or pick another --out folder.") from None
@@ -112,11 +120,17 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
     if schema.SPATIAL_REF in src.coords:
         coords[schema.SPATIAL_REF] = src[schema.SPATIAL_REF]
     mask = xr.DataArray(
-        da.zeros(shape, dtype=np.uint8, chunks=shape), dims=dims, coords=coords,  # one lazy chunk, never computed:
+        da.zeros(shape, dtype=np.uint8, chunks=shape),
+        dims=dims,
+        coords=coords,  # one lazy chunk, never computed:
         # a graph over the grid's 1.6 M chunks took 400 s at real scale; encoding["chunks"] sets the Zarr chunks
-        attrs={"long_name": "predicted deformation mask", "flag_meanings": FLAG_MEANINGS,
-               "model": card.name, "threshold": card.threshold},
-    )  # fmt: skip
+        attrs={
+            "long_name": "predicted deformation mask",
+            "flag_meanings": FLAG_MEANINGS,
+            "model": card.name,
+            "threshold": card.threshold,
+        },
+    )
     out = xr.Dataset({schema.DEFORMATION_MASK: mask}, attrs={"frame_id": frame_id, "model": card.name})
     tmp = path.with_name(f".{path.name}.partial")
     write_template(out, tmp, zarr_format=2, chunks={schema.DEFORMATION_MASK: chunks})
@@ -125,8 +139,12 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
 
 def _check_run(out: Path, card: ModelCard, root: str) -> None:
     """Write ``run.json``, or check that the folder's earlier run used the same model and dataset."""
-    run = {"model": card.name, "weights": str(card.weights_path) if card.weights_path else None, "root": root,
-           "card": card.to_dict()}  # fmt: skip
+    run = {
+        "model": card.name,
+        "weights": str(card.weights_path) if card.weights_path else None,
+        "root": root,
+        "card": card.to_dict(),
+    }
     path = out / RUN_FILE
     if path.exists():
         try:
@@ -136,7 +154,9 @@ def _check_run(out: Path, card: ModelCard, root: str) -> None:
         for key in ("model", "weights", "root"):
             if before.get(key) != run[key]:
                 msg = f"{out} holds predictions of another run ({key} {before.get(key)!r}, now {run[key]!r})."
-                raise PredictionOutputError(msg, "Pick another --out folder, or delete this one to start over.")
+                raise PredictionOutputError(
+                    msg, "Pick another --out folder, or delete this one to start over."
+                )
         return
     _write_json(path, run)
 
@@ -175,9 +195,13 @@ def _dataset(root: str, storage_options: dict[str, Any] | None) -> ThaliaDataset
 
 
 def predict_unit(
-    root: str, storage_options: dict[str, Any] | None, card_data: dict[str, Any], unit: Unit, out: str,
+    root: str,
+    storage_options: dict[str, Any] | None,
+    card_data: dict[str, Any],
+    unit: Unit,
+    out: str,
     threads: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Predict one unit, write its mask into its cell of ``OUT/<frame>.zarr``, then its marker JSON."""
     import dask
 
@@ -191,9 +215,14 @@ def predict_unit(
     array = open_array(Path(out) / f"{unit.frame}{schema.STORE_SUFFIX}" / schema.DEFORMATION_MASK)
     array[unit.cell[0], unit.cell[1]] = result.mask
     record = {
-        "key": unit.key, "frame": unit.frame, "pairs": [p.key for p in unit.pairs], "model": predictor.card.name,
-        "metrics": result.metrics, "deformation_pixels": int(result.mask.sum()), "seconds": time.perf_counter() - start,
-    }  # fmt: skip
+        "key": unit.key,
+        "frame": unit.frame,
+        "pairs": [p.key for p in unit.pairs],
+        "model": predictor.card.name,
+        "metrics": result.metrics,
+        "deformation_pixels": int(result.mask.sum()),
+        "seconds": time.perf_counter() - start,
+    }
     _write_json(unit.marker(Path(out)), record)
     return record
 
@@ -210,15 +239,21 @@ def _client(client: Any, n_workers: int | None, processes: bool) -> tuple[Any, b
             return Client(client, timeout="20s"), True, None
         except OSError as exc:
             msg = f"cannot reach the Dask scheduler at {client!r} ({exc})."
-            raise PredictionOutputError(msg, "Check the address (tcp://HOST:8786), or use --workers N for a local cluster.") from None
+            raise PredictionOutputError(
+                msg, "Check the address (tcp://HOST:8786), or use --workers N for a local cluster."
+            ) from None
     workers = int(client) if isinstance(client, int) else (n_workers or DEFAULT_WORKERS)
     # worker processes share the cores; worker threads share this process's torch (leave its setting alone)
     threads = max(1, (os.cpu_count() or 1) // workers) if processes else None
     where = {"host": "127.0.0.1"} if processes else {}  # threads talk in-process ("inproc://")
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None,
-        silence_logs=logging.CRITICAL, **where,  # a failed pair is reported by the run (metrics.json, exit 2), not as a worker traceback
-    )  # fmt: skip
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+        **where,  # a failed pair is reported by the run (metrics.json, exit 2), not as a worker traceback
+    )
     return Client(cluster), True, threads
 
 
@@ -247,7 +282,9 @@ def predict_dataset(
     """
     ds = ThaliaDataset(root, storage_options)
     card = resolve_card(model_name, zoo)
-    load_model(card, device="cpu", weights=weights)  # fail early (missing / unsafe / mismatched), not per task
+    load_model(
+        card, device="cpu", weights=weights
+    )  # fail early (missing / unsafe / mismatched), not per task
     if weights is not None:
         card = card.with_weights(weights)
     if frames:
@@ -271,10 +308,19 @@ def predict_dataset(
             from distributed import as_completed
 
             futures = {
-                dask_client.submit(predict_unit, ds.root, storage_options, card_data, u, str(out), threads,
-                                   key=f"predict-{u.key}-{card.name}", pure=False): u
+                dask_client.submit(
+                    predict_unit,
+                    ds.root,
+                    storage_options,
+                    card_data,
+                    u,
+                    str(out),
+                    threads,
+                    key=f"predict-{u.key}-{card.name}",
+                    pure=False,
+                ): u
                 for u in pending
-            }  # fmt: skip
+            }
             for future in as_completed(futures):
                 unit = futures[future]
                 try:
@@ -293,7 +339,9 @@ def predict_dataset(
     return write_metrics(out, units, card, failed)
 
 
-def write_metrics(out: Path, units: Sequence[Unit], card: ModelCard, failed: dict[str, str] | None = None) -> dict[str, Any]:
+def write_metrics(
+    out: Path, units: Sequence[Unit], card: ModelCard, failed: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Gather the markers of ``units`` into ``OUT/metrics.json``: per pair, per frame and overall."""
     per_pair: dict[str, Any] = {}
     by_frame: dict[str, list[Confusion]] = {}
@@ -302,15 +350,23 @@ def write_metrics(out: Path, units: Sequence[Unit], card: ModelCard, failed: dic
         if not marker.exists():
             continue
         record = json.loads(marker.read_text())
-        per_pair[u.key] = {"pairs": record["pairs"], "metrics": record["metrics"], "deformation_pixels": record["deformation_pixels"]}
+        per_pair[u.key] = {
+            "pairs": record["pairs"],
+            "metrics": record["metrics"],
+            "deformation_pixels": record["deformation_pixels"],
+        }
         if record["metrics"] is not None:
             by_frame.setdefault(u.frame, []).append(Confusion.from_dict(record["metrics"]))
     everything = [c for cs in by_frame.values() for c in cs]
     result = {
-        "model": card.name, "units": len(units), "predicted": len(per_pair), "failed": dict(failed or {}),
-        "aggregate": aggregate(everything), "frames": {f: aggregate(cs) for f, cs in by_frame.items()},
+        "model": card.name,
+        "units": len(units),
+        "predicted": len(per_pair),
+        "failed": dict(failed or {}),
+        "aggregate": aggregate(everything),
+        "frames": {f: aggregate(cs) for f, cs in by_frame.items()},
         "pairs": per_pair,
-    }  # fmt: skip
+    }
     _write_json(out / METRICS_FILE, result)
     return result
 
@@ -326,7 +382,9 @@ def repair_predictions(out: str | os.PathLike[str]) -> RepairReport:
     folder = Path(out).expanduser().absolute()
     if not (folder / RUN_FILE).is_file():
         msg = f"{folder} is not a prediction folder (no {RUN_FILE})."
-        raise PredictionOutputError(msg, "Point repair at a dataset root or at a `thalia-viewer predict --out` folder.")
+        raise PredictionOutputError(
+            msg, "Point repair at a dataset root or at a `thalia-viewer predict --out` folder."
+        )
     stores = []
     for path in sorted(folder.glob(f"*{schema.STORE_SUFFIX}")):
         frame_id = path.name.removesuffix(schema.STORE_SUFFIX)

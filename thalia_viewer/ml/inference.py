@@ -91,7 +91,9 @@ class Predictor:
             module = model.to(self.device).eval()
         if card is None:
             msg = f"a bare {type(module).__name__} was given without its model card."
-            raise InputError(msg, "Pass card=ModelCard(...) so the predictor knows the inputs, classes and tiling.")
+            raise InputError(
+                msg, "Pass card=ModelCard(...) so the predictor knows the inputs, classes and tiling."
+            )
         self.card = card
         self.model = module
         cuda = self.device.type == "cuda"
@@ -129,7 +131,10 @@ class Predictor:
         torch = import_torch()
         if batch.shape[1] != self.card.in_channels:
             msg = f"model {self.card.name!r} takes {self.card.in_channels} channels, got {batch.shape[1]}."
-            raise InputError(msg, f"Build inputs with setting {self.card.setting!r} and {self.card.timesteps} time step(s).")
+            raise InputError(
+                msg,
+                f"Build inputs with setting {self.card.setting!r} and {self.card.timesteps} time step(s).",
+            )
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
@@ -145,12 +150,15 @@ class Predictor:
 
         def read(window: tiling.Window) -> np.ndarray:
             r0, r1, c0, c1 = window
-            return x[:, r0:min(r1, h), c0:min(c1, w)]
+            return x[:, r0 : min(r1, h), c0 : min(c1, w)]
 
         return self._tiled((h, w), read, progress)
 
     def _tiled(
-        self, shape: tuple[int, int], read_band: Callable[[tiling.Window], np.ndarray], progress: Progress | None
+        self,
+        shape: tuple[int, int],
+        read_band: Callable[[tiling.Window], np.ndarray],
+        progress: Progress | None,
     ) -> np.ndarray:
         """Blend tile predictions over ``shape``; ``read_band(window)`` gives the input inside the frame."""
         padded, windows = self.grid(shape)
@@ -162,7 +170,7 @@ class Predictor:
             band = read_band((r0, r1, 0, padded[1]))  # clipped to the frame by the reader
             band = np.pad(band, [(0, 0), (0, (r1 - r0) - band.shape[1]), (0, padded[1] - band.shape[2])])
             for k in range(0, len(row), self.batch_size):
-                chunk = row[k:k + self.batch_size]
+                chunk = row[k : k + self.batch_size]
                 probs = self.forward(np.stack([band[:, :, c0:c1] for _, _, c0, c1 in chunk]))
                 for window, p in zip(chunk, probs, strict=True):
                     blender.add(window, p)
@@ -179,7 +187,9 @@ class Predictor:
         seq = tuple(pair)
         if len(seq) != self.card.timesteps:
             msg = f"model {self.card.name!r} takes {self.card.timesteps} pair(s) per prediction, got {len(seq)}."
-            raise InputError(msg, "Pass one pair (its sequence is found for you) or a sequence of that length.")
+            raise InputError(
+                msg, "Pass one pair (its sequence is found for you) or a sequence of that length."
+            )
         return seq
 
     def predict_pair(
@@ -200,7 +210,9 @@ class Predictor:
         def read(tile_window: tiling.Window) -> np.ndarray:
             a0, a1, b0, b1 = tile_window  # relative to ``window``; clip to it
             a1, b1 = min(a1, r1 - r0), min(b1, c1 - c0)
-            x, ok = inputs.sequence_arrays(frame, seq, self.card.setting, (r0 + a0, r0 + a1, c0 + b0, c0 + b1), stats)
+            x, ok = inputs.sequence_arrays(
+                frame, seq, self.card.setting, (r0 + a0, r0 + a1, c0 + b0, c0 + b1), stats
+            )
             valid[a0:a1, b0:b1] |= ok
             return x
 
@@ -208,9 +220,15 @@ class Predictor:
         probability[~valid] = 0.0
         mask = (probability >= self.card.threshold).astype(np.uint8)
         result = Prediction(
-            pairs=seq, probability=probability, mask=mask, model=self.card.name, device=str(self.device),
-            seconds=0.0, window=window, asked=pair if isinstance(pair, Pair) else None,
-        )  # fmt: skip
+            pairs=seq,
+            probability=probability,
+            mask=mask,
+            model=self.card.name,
+            device=str(self.device),
+            seconds=0.0,
+            window=window,
+            asked=pair if isinstance(pair, Pair) else None,
+        )
         if inputs.has_target(frame):
             result.target = inputs.target(frame, seq, window)
             result.confusion = confusion(mask, result.target)

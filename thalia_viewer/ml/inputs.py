@@ -141,7 +141,9 @@ def _read(frame: Frame, pair: Pair, keys: Sequence[str], window: Window) -> dict
     return {k: np.asarray(loaded[k].values) for k in keys}
 
 
-def pair_channels(frame: Frame, pair: Pair, setting: str | Setting, window: Window | None = None) -> np.ndarray:
+def pair_channels(
+    frame: Frame, pair: Pair, setting: str | Setting, window: Window | None = None
+) -> np.ndarray:
     """Raw input channels of one pair, float32 (C, H, W), coherence on the 0-255 scale."""
     window = check_window(frame, window)
     names = channel_names(setting)
@@ -201,7 +203,7 @@ def sequence_for(frame: Frame, pair: Pair, length: int = schema.SEQUENCE_LENGTH)
         raise InputError(msg, "Pick a pair listed by `thalia-viewer info ROOT --frame FRAME`.")
     i = series.index(pair)
     start = min(max(0, i - length // 2), max(0, len(series) - length))
-    return tuple(series[start:start + length])
+    return tuple(series[start : start + length])
 
 
 def valid_mask(frame: Frame, pairs: Pair | Sequence[Pair], window: Window | None = None) -> np.ndarray:
@@ -214,8 +216,13 @@ def target(frame: Frame, pairs: Pair | Sequence[Pair], window: Window | None = N
     return _union(frame, pairs, schema.DEFORMATION_MASK, window, lambda codes: codes > 0).astype(np.uint8)
 
 
-def _union(frame: Frame, pairs: Pair | Sequence[Pair], variable: str, window: Window | None,
-           test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:  # fmt: skip
+def _union(
+    frame: Frame,
+    pairs: Pair | Sequence[Pair],
+    variable: str,
+    window: Window | None,
+    test: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
     """bool (H, W): pixels where ``test`` holds for ``variable`` in at least one pair (each read once)."""
     window = check_window(frame, window)
     key = _LAYER_OF[variable]

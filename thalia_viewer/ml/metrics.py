@@ -78,7 +78,9 @@ class Confusion:
         return cls(int(data["tp"]), int(data["fp"]), int(data["fn"]), int(data["tn"]))
 
 
-def _aligned(values: np.ndarray, target: np.ndarray, valid: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _aligned(
+    values: np.ndarray, target: np.ndarray, valid: np.ndarray | None, name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """``values`` and the bool ``target != 0``, checked to have one shape, kept to ``valid`` pixels when given."""
     true = np.asarray(target) != 0
     if values.shape != true.shape:
@@ -103,7 +105,9 @@ def aggregate(confusions: Iterable[Confusion]) -> dict[str, Any]:
     """Scores over a set: ``micro`` (summed confusion), ``macro`` (mean over items), item count."""
     items = list(confusions)
     total = sum(items, Confusion())
-    macro = {name: float(np.mean([getattr(c, name) for c in items])) if items else math.nan for name in SCORES}
+    macro = {
+        name: float(np.mean([getattr(c, name) for c in items])) if items else math.nan for name in SCORES
+    }
     return {"count": len(items), "micro": total.to_dict(), "macro": macro}
 
 
@@ -115,7 +119,11 @@ def mean_std(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]
     out = {}
     for k in keys:
         values = [float(r[k]) for r in runs]
-        out[k] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+        out[k] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values),
+        }
     return out
 
 

@@ -40,9 +40,7 @@ def tile_grid(shape: tuple[int, int], tile: int, overlap: int) -> list[Window]:
     h, w = shape
     th, tw = min(tile, h), min(tile, w)
     return [
-        (r, r + th, c, c + tw)
-        for r in tile_starts(h, tile, overlap)
-        for c in tile_starts(w, tile, overlap)
+        (r, r + th, c, c + tw) for r in tile_starts(h, tile, overlap) for c in tile_starts(w, tile, overlap)
     ]
 
 
@@ -71,7 +69,7 @@ def profile(length: int, overlap: int, low_shared: bool, high_shared: bool) -> n
         if low_shared:
             w[:k] = np.minimum(w[:k], ramp)
         if high_shared:
-            w[length - k:] = np.minimum(w[length - k:], ramp[::-1])
+            w[length - k :] = np.minimum(w[length - k :], ramp[::-1])
     return w
 
 

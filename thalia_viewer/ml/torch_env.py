@@ -34,7 +34,9 @@ def import_torch() -> ModuleType:
         import torch
     except ImportError as exc:
         msg = f"the model stack is not installed ({exc})."
-        raise ModelStackError(msg, "Install it with `pip install -c constraints.txt -e .` (torch, smp).") from None
+        raise ModelStackError(
+            msg, "Install it with `pip install -c constraints.txt -e .` (torch, smp)."
+        ) from None
     ensure_torchvision()
     return torch
 
@@ -78,7 +80,9 @@ def import_smp() -> ModuleType:
         import segmentation_models_pytorch as smp
     except ImportError as exc:
         msg = f"segmentation-models-pytorch cannot be imported ({exc})."
-        raise ModelStackError(msg, "Install the pinned stack: `pip install -c constraints.txt -e .`.") from None
+        raise ModelStackError(
+            msg, "Install the pinned stack: `pip install -c constraints.txt -e .`."
+        ) from None
     return smp
 
 

@@ -42,7 +42,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path).expanduser()
     if not path.is_file():
         msg = f"weights file {path} does not exist."
-        raise MissingWeightsError(msg, "Check the path (an official checkpoint, or a .safetensors next to its card).")
+        raise MissingWeightsError(
+            msg, "Check the path (an official checkpoint, or a .safetensors next to its card)."
+        )
     if path.suffix == SAFETENSORS_SUFFIX or _looks_like_safetensors(path):
         return _read_safetensors(path)
     return _unwrap(_read_checkpoint(path), path)
@@ -62,21 +64,34 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:  # its text may quote the header: not echoed
+    except (
+        SafetensorError,
+        OSError,
+        ValueError,
+        RuntimeError,
+    ) as exc:  # its text may quote the header: not echoed
         msg = f"weights file {path} is not a readable safetensors file ({type(exc).__name__})."
-        raise ModelWeightsError(msg, "It is truncated or damaged: copy it again or retrain the model.") from exc
+        raise ModelWeightsError(
+            msg, "It is truncated or damaged: copy it again or retrain the model."
+        ) from exc
 
 
 def _read_checkpoint(path: Path) -> Any:
     torch = import_torch()
     with path.open("rb") as fh:
         head = fh.read(4)
-    if not (head.startswith(ZIP_MAGIC) or head[:1] == PICKLE_MAGIC):  # its bytes are not echoed: it may be any file
+    if not (
+        head.startswith(ZIP_MAGIC) or head[:1] == PICKLE_MAGIC
+    ):  # its bytes are not echoed: it may be any file
         msg = f"weights file {path} is neither a safetensors file nor a torch checkpoint (no safetensors, zip or pickle header)."
-        raise ModelWeightsError(msg, "Pass a .safetensors file or a checkpoint saved with torch.save(model.state_dict()).")
+        raise ModelWeightsError(
+            msg, "Pass a .safetensors file or a checkpoint saved with torch.save(model.state_dict())."
+        )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Detected pickle protocol 4": the refusal says more
+            warnings.simplefilter(
+                "ignore", UserWarning
+            )  # "Detected pickle protocol 4": the refusal says more
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
@@ -86,8 +101,20 @@ def _read_checkpoint(path: Path) -> Any:
         else:
             reason = _detail(text)
             msg = f"weights file {path} holds pickle content that a safe load refuses ({reason}); it was not loaded."
-        raise ModelWeightsError(msg, "Only checkpoints of plain tensors load; re-save it as a state dict or safetensors where you trust it.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError, TypeError) as exc:
+        raise ModelWeightsError(
+            msg,
+            "Only checkpoints of plain tensors load; re-save it as a state dict or safetensors where you trust it.",
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        IndexError,
+        KeyError,
+        TypeError,
+    ) as exc:
         msg = f"weights file {path} is truncated or damaged ({type(exc).__name__}: {_first_line(str(exc))})."
         raise ModelWeightsError(msg, "Copy or download it again.") from None
 
@@ -115,8 +142,12 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, Mapping) or not obj or not _is_state_dict(obj, torch):
         kind = type(obj).__name__
         keys = list(obj)[:MAX_LISTED] if isinstance(obj, Mapping) else []
-        msg = f"weights file {path} holds no model state dict (a {kind}{f' with keys {keys}' if keys else ''})."
-        raise ModelWeightsError(msg, f"Pass a checkpoint whose tensors are at the top level or under one of {list(WRAPPER_KEYS)}.")
+        msg = (
+            f"weights file {path} holds no model state dict (a {kind}{f' with keys {keys}' if keys else ''})."
+        )
+        raise ModelWeightsError(
+            msg, f"Pass a checkpoint whose tensors are at the top level or under one of {list(WRAPPER_KEYS)}."
+        )
     return dict(obj)
 
 
@@ -133,7 +164,7 @@ def match_keys(state: Mapping[str, torch.Tensor], expected: set[str]) -> dict[st
         prefix = next((p for p in PREFIXES if all(k.startswith(p) for k in state)), None)
         if prefix is None:
             break
-        state = {k[len(prefix):]: v for k, v in state.items()}
+        state = {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 
@@ -154,7 +185,9 @@ def load_state_dict(path: str | os.PathLike[str], model: nn.Module) -> nn.Module
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:MAX_LISTED]})")
         msg = f"weights file {path} does not fit the model: {'; '.join(parts)} parameter keys."
-        raise ModelWeightsError(msg, "It was saved from another architecture or encoder: use the card it was trained with.")
+        raise ModelWeightsError(
+            msg, "It was saved from another architecture or encoder: use the card it was trained with."
+        )
     for key, tensor in own.items():
         if tuple(state[key].shape) != tuple(tensor.shape):
             msg = (
@@ -182,10 +215,15 @@ def check_finite(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]
         t = state[bad[0]]
         n = int((~torch.isfinite(t)).sum())
         msg = f"weights file {path} holds NaN or Inf values: {len(bad)} tensor(s), e.g. {bad[0]!r} ({n} of {t.numel()} values); it was not loaded."
-        raise ModelWeightsError(msg, "The training that wrote it diverged or the file is damaged: retrain (a lower --lr) or copy it again.")
+        raise ModelWeightsError(
+            msg,
+            "The training that wrote it diverged or the file is damaged: retrain (a lower --lr) or copy it again.",
+        )
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> Path:
+def save_weights(
+    model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None
+) -> Path:
     """Write ``model``'s state dict to a safetensors file (atomically); returns the path."""
     import_torch()
     from safetensors.torch import save_file

@@ -72,9 +72,19 @@ TIMM_PREFIX: Final = "tu-"  # smp's prefix of timm "universal" encoders
 BENCHMARK_STATS: Final = "thalia"
 #: Architectures of segmentation-models-pytorch 0.6 (``smp.create_model`` names).
 ARCHITECTURES: Final = (
-    "unet", "unetplusplus", "manet", "linknet", "fpn", "pspnet", "deeplabv3", "deeplabv3plus", "pan",
-    "upernet", "segformer", "dpt",
-)  # fmt: skip
+    "unet",
+    "unetplusplus",
+    "manet",
+    "linknet",
+    "fpn",
+    "pspnet",
+    "deeplabv3",
+    "deeplabv3plus",
+    "pan",
+    "upernet",
+    "segformer",
+    "dpt",
+)
 TIMESTEPS: Final = (1, schema.SEQUENCE_LENGTH)
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 PROVENANCE_KEYS: Final = ("data_snapshot", "parent", "recipe", "command", "trained_at")
@@ -161,12 +171,16 @@ class ModelCard:
             if f.name == "classes":
                 value = list(value)
             elif f.name == "normalisation":
-                value = BENCHMARK_STATS if value == _benchmark_stats() else {k: list(v) for k, v in value.items()}
+                value = (
+                    BENCHMARK_STATS if value == _benchmark_stats() else {k: list(v) for k, v in value.items()}
+                )
             out[f.name] = _plain(value)
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<card>", path: Path | None = None) -> ModelCard:
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str = "<card>", path: Path | None = None
+    ) -> ModelCard:
         """A validated card from plain data; :class:`ModelCardError` naming ``source`` and the field otherwise."""
         if not isinstance(data, Mapping):
             msg = f"{source} holds a {type(data).__name__}; a model card is a YAML mapping of fields."
@@ -195,7 +209,9 @@ class ModelCard:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             raise bad("name", f"is {self.name!r}; expected letters, digits, '.', '_' or '-'.")
         if self.path is not None and self.path.stem != self.name:
-            raise bad("name", f"is {self.name!r} but the file is {self.path.name}.", "Name the file <name>.yaml.")
+            raise bad(
+                "name", f"is {self.name!r} but the file is {self.path.name}.", "Name the file <name>.yaml."
+            )
         arch = str(self.architecture).strip().lower()
         if arch not in ARCHITECTURES:
             raise bad("architecture", f"is {self.architecture!r}; expected one of {list(ARCHITECTURES)}.")
@@ -205,26 +221,45 @@ class ModelCard:
         try:
             self.setting = setting_of(self.setting).value
         except InputError:
-            raise bad("setting", f"is {self.setting!r}; expected one of {[s.value for s in Setting]}.") from None
+            raise bad(
+                "setting", f"is {self.setting!r}; expected one of {[s.value for s in Setting]}."
+            ) from None
         if isinstance(self.timesteps, bool) or self.timesteps not in TIMESTEPS:
             raise bad("timesteps", f"is {self.timesteps!r}; expected one of {list(TIMESTEPS)}.")
         classes = self.classes
         if isinstance(classes, str) or not isinstance(classes, Iterable):
             raise bad("classes", f"is {classes!r}; expected a list of class names from {list(CLASS_NAMES)}.")
         classes = tuple(str(c) for c in classes)
-        if DEFORMATION_CLASS not in classes or len(set(classes)) != len(classes) or not set(classes) <= set(CLASS_NAMES):
-            raise bad("classes", f"is {list(classes)}; expected distinct names from {list(CLASS_NAMES)} including {DEFORMATION_CLASS!r}.")
+        if (
+            DEFORMATION_CLASS not in classes
+            or len(set(classes)) != len(classes)
+            or not set(classes) <= set(CLASS_NAMES)
+        ):
+            raise bad(
+                "classes",
+                f"is {list(classes)}; expected distinct names from {list(CLASS_NAMES)} including {DEFORMATION_CLASS!r}.",
+            )
         self.classes = classes
         self.normalisation = _check_stats(self.normalisation, bad)
         if self.weights is not None and (not isinstance(self.weights, str) or not self.weights.strip()):
-            raise bad("weights", f"is {self.weights!r}; expected a file name (e.g. {self.name}{WEIGHTS_SUFFIX}) or null.")
+            raise bad(
+                "weights",
+                f"is {self.weights!r}; expected a file name (e.g. {self.name}{WEIGHTS_SUFFIX}) or null.",
+            )
         for name in ("tile_size", "tile_overlap"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (name == "tile_size" and v < 32):
                 raise bad(name, f"is {v!r}; expected a whole number of pixels (tile_size >= 32).")
         if self.tile_overlap * 2 >= self.tile_size:
-            raise bad("tile_overlap", f"is {self.tile_overlap}; expected less than half tile_size ({self.tile_size}).")
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float) or not 0 < self.threshold < 1:
+            raise bad(
+                "tile_overlap",
+                f"is {self.tile_overlap}; expected less than half tile_size ({self.tile_size}).",
+            )
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, int | float)
+            or not 0 < self.threshold < 1
+        ):
             raise bad("threshold", f"is {self.threshold!r}; expected a probability strictly between 0 and 1.")
         self.threshold = float(self.threshold)
         for name in ("options", "provenance", "metrics"):
@@ -238,7 +273,9 @@ class ModelCard:
         for key in PROVENANCE_KEYS:
             value = self.provenance.get(key)
             if value is not None and not isinstance(value, str | Mapping | date):
-                raise bad("provenance", f"gives {key!r} = {value!r}; expected text, a mapping, a time or null.")
+                raise bad(
+                    "provenance", f"gives {key!r} = {value!r}; expected text, a mapping, a time or null."
+                )
         reserved = {"encoder_name", "encoder_weights", "in_channels", "classes", "arch"} & set(self.options)
         if reserved:
             raise bad("options", f"sets {sorted(reserved)}, which the card's own fields decide.")
@@ -253,11 +290,16 @@ def _check_stats(value: Any, bad: Any) -> dict[str, tuple[float, float]]:
     if value is None or value == BENCHMARK_STATS:
         return _benchmark_stats()
     if not isinstance(value, Mapping):
-        raise bad("normalisation", f"is {value!r}; expected {BENCHMARK_STATS!r} or {{variable: [mean, std]}}.")
+        raise bad(
+            "normalisation", f"is {value!r}; expected {BENCHMARK_STATS!r} or {{variable: [mean, std]}}."
+        )
     unknown = sorted(set(value) - set(schema.NORMALIZATION))
     missing = sorted(set(schema.NORMALIZATION) - set(value))
     if unknown or missing:
-        raise bad("normalisation", f"has unknown {unknown} / lacks {missing}; keys are {sorted(schema.NORMALIZATION)}.")
+        raise bad(
+            "normalisation",
+            f"has unknown {unknown} / lacks {missing}; keys are {sorted(schema.NORMALIZATION)}.",
+        )
     out: dict[str, tuple[float, float]] = {}
     for k, v in value.items():
         try:
@@ -295,10 +337,14 @@ def load_card(path: str | os.PathLike[str]) -> ModelCard:
     except UnicodeDecodeError as exc:
         raise ModelCardError(f"model card {path} is not UTF-8 text.", _FIX) from exc
     except OSError as exc:
-        raise ModelCardError(f"model card {path} cannot be read ({exc.strerror or type(exc).__name__}).", _FIX) from exc
+        raise ModelCardError(
+            f"model card {path} cannot be read ({exc.strerror or type(exc).__name__}).", _FIX
+        ) from exc
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # its text quotes the offending line: name the place only, echo no file content
+    except (
+        yaml.YAMLError
+    ) as exc:  # its text quotes the offending line: name the place only, echo no file content
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
@@ -323,12 +369,17 @@ def check_weights_location(card: ModelCard) -> None:
     if Path(card.weights).expanduser().is_absolute() or target is None or not target.is_relative_to(folder):
         msg = f"{card.path}: field 'weights' points outside the card's folder {folder}."
         raise ModelCardError(
-            msg, f"Keep the weights next to the card (weights: {card.name}{WEIGHTS_SUFFIX}); pass a checkpoint elsewhere with --weights PATH."
+            msg,
+            f"Keep the weights next to the card (weights: {card.name}{WEIGHTS_SUFFIX}); pass a checkpoint elsewhere with --weights PATH.",
         )
 
 
 def write_card(
-    card: ModelCard, directory: str | os.PathLike[str], model: nn.Module | None = None, *, overwrite: bool = False
+    card: ModelCard,
+    directory: str | os.PathLike[str],
+    model: nn.Module | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``<directory>/<name>.yaml`` (atomically); with ``model``, its weights as ``<name>.safetensors`` too.
 
@@ -348,7 +399,15 @@ def write_card(
                 f"model {card.name!r} already exists in {directory} ({', '.join(p.name for p in existing)}).",
                 f"Pick another name (e.g. {free_name(card.name, [directory])!r}), or overwrite it explicitly (--overwrite keeps the old files in {directory / BACKUP_DIR}).",
             )
-        source = card.weights_path if (model is None and card.weights is not None and (card.path is not None or Path(card.weights).expanduser().is_absolute())) else None
+        source = (
+            card.weights_path
+            if (
+                model is None
+                and card.weights is not None
+                and (card.path is not None or Path(card.weights).expanduser().is_absolute())
+            )
+            else None
+        )
         weights = directory / f"{card.name}{WEIGHTS_SUFFIX}"
         if existing:
             kept = backup_model(directory, card.name)
@@ -365,10 +424,14 @@ def write_card(
                     shutil.copyfile(source, tmp)
             card.weights = weights.name
         elif source is not None:
-            card.weights = str(source)  # missing weights stay named as they were (the card says so when loaded)
+            card.weights = str(
+                source
+            )  # missing weights stay named as they were (the card says so when loaded)
         card.path = target
         card.validate(str(target))
-        return write_text(target, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110))
+        return write_text(
+            target, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True, width=110)
+        )
 
 
 BACKUP_DIR: Final = ".backup"
@@ -390,7 +453,9 @@ def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
             except BlockingIOError as exc:
                 if time.monotonic() > deadline:
                     msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
-                    raise ModelExistsError(msg, "Another process is writing a model there; retry in a moment.") from exc
+                    raise ModelExistsError(
+                        msg, "Another process is writing a model there; retry in a moment."
+                    ) from exc
                 time.sleep(0.01)
         yield
     finally:
@@ -399,7 +464,9 @@ def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
 
 def model_files(directory: Path, name: str) -> list[Path]:
     """The card and weights files of model ``name`` that exist in ``directory``."""
-    return [p for p in (directory / f"{name}{CARD_SUFFIX}", directory / f"{name}{WEIGHTS_SUFFIX}") if p.exists()]
+    return [
+        p for p in (directory / f"{name}{CARD_SUFFIX}", directory / f"{name}{WEIGHTS_SUFFIX}") if p.exists()
+    ]
 
 
 def free_name(base: str, directories: Iterable[str | os.PathLike[str]]) -> str:
@@ -456,7 +523,9 @@ class ModelZoo:
     :class:`ModelCardError` instead.
     """
 
-    def __init__(self, directories: Iterable[str | os.PathLike[str]] | None = None, strict: bool = False) -> None:
+    def __init__(
+        self, directories: Iterable[str | os.PathLike[str]] | None = None, strict: bool = False
+    ) -> None:
         dirs = [PACKAGED_ZOO, user_zoo()] if directories is None else list(directories)
         self.directories = [Path(d).expanduser().resolve() for d in dirs]
         self.strict = strict
@@ -483,7 +552,9 @@ class ModelZoo:
                             if self.strict:
                                 raise
                             self.problems[p] = exc
-                            warnings.warn(f"skipped a malformed model card: {exc}", ModelZooWarning, stacklevel=2)
+                            warnings.warn(
+                                f"skipped a malformed model card: {exc}", ModelZooWarning, stacklevel=2
+                            )
                             continue
                         cards[card.name] = card
             self._cards = cards
@@ -529,7 +600,9 @@ def build_model(card: ModelCard) -> nn.Module:
 
     smp = import_smp()
     cls = getattr(smp, "MODEL_ARCHITECTURES_MAPPING", {}).get(card.architecture)
-    if cls is not None and not card.encoder.startswith(TIMM_PREFIX):  # smp passes extra kwargs to timm encoders only
+    if cls is not None and not card.encoder.startswith(
+        TIMM_PREFIX
+    ):  # smp passes extra kwargs to timm encoders only
         accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
         unknown = sorted(set(card.options) - accepted)
         if unknown:
@@ -537,18 +610,29 @@ def build_model(card: ModelCard) -> nn.Module:
             raise ModelCardError(msg, f"{card.architecture} takes {', '.join(sorted(accepted))}.")
     try:
         model = smp.create_model(
-            card.architecture, encoder_name=card.encoder, encoder_weights=None,
-            in_channels=card.in_channels, classes=card.num_outputs, **card.options,
-        )  # fmt: skip
+            card.architecture,
+            encoder_name=card.encoder,
+            encoder_weights=None,
+            in_channels=card.in_channels,
+            classes=card.num_outputs,
+            **card.options,
+        )
     except (KeyError, ValueError) as exc:
         text = exc.args[0] if exc.args else exc
         msg = f"model card {card.name!r}: segmentation-models-pytorch cannot build {card.architecture} with encoder {card.encoder!r} ({str(text)[:300]})."
-        raise ModelCardError(msg, "Pick an encoder smp supports offline, e.g. resnet18, resnet50, mobilenet_v2, efficientnet-b0, mit_b0.") from None
+        raise ModelCardError(
+            msg,
+            "Pick an encoder smp supports offline, e.g. resnet18, resnet50, mobilenet_v2, efficientnet-b0, mit_b0.",
+        ) from None
     except TypeError as exc:
         msg = f"model card {card.name!r}: field 'options' does not fit {card.architecture} ({exc})."
-        raise ModelCardError(msg, "Use constructor arguments of that smp architecture (e.g. decoder_channels).") from None
+        raise ModelCardError(
+            msg, "Use constructor arguments of that smp architecture (e.g. decoder_channels)."
+        ) from None
     except ImportError as exc:
-        raise ModelStackError(f"cannot build model {card.name!r}: {exc}", "Install the pinned stack.") from None
+        raise ModelStackError(
+            f"cannot build model {card.name!r}: {exc}", "Install the pinned stack."
+        ) from None
     return model
 
 
@@ -563,14 +647,22 @@ def load_model(
         path = Path(weights).expanduser().resolve()
         if not path.is_file():
             msg = f"weights file {path} does not exist."
-            raise MissingWeightsError(msg, "Check the --weights path (a .safetensors file or a torch checkpoint).")
+            raise MissingWeightsError(
+                msg, "Check the --weights path (a .safetensors file or a torch checkpoint)."
+            )
     path = path if weights is not None else card.weights_path
     if path is None:
         msg = f"model {card.name!r} has no weights (its card says weights: null)."
-        raise MissingWeightsError(msg, f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) with --weights PATH.")
+        raise MissingWeightsError(
+            msg,
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) with --weights PATH.",
+        )
     if not path.is_file():
         msg = f"the weights file of model {card.name!r} does not exist: {path}."
-        raise MissingWeightsError(msg, f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass --weights PATH.")
+        raise MissingWeightsError(
+            msg,
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass --weights PATH.",
+        )
     model = build_model(card)
     load_state_dict(path, model)
     return model.to(resolve_device(device)).eval()

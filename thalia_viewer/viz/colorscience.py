@@ -20,18 +20,21 @@ from thalia_viewer.viz.colormaps import hex_to_rgba
 
 #: D65 white of sRGB, XYZ scaled to Y = 1.
 WHITE_D65: Final = np.array([0.95047, 1.0, 1.08883])
-_SRGB_TO_XYZ: Final = np.array([[0.4124564, 0.3575761, 0.1804375],
-                                [0.2126729, 0.7151522, 0.0721750],
-                                [0.0193339, 0.1191920, 0.9503041]])  # fmt: skip
+_SRGB_TO_XYZ: Final = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 #: Machado et al. (2009) matrices at severity 1, for linear RGB.
 CVD_MATRICES: Final[dict[str, np.ndarray]] = {
-    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                            [-0.003882, -0.048116, 1.051998]]),
-    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                              [-0.011820, 0.042940, 0.968881]]),
-    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
-                            [0.004733, 0.691367, 0.303900]]),
-}  # fmt: skip
+    "protanopia": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deuteranopia": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+    "tritanopia": np.array(
+        [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]]
+    ),
+}
 CVD_KINDS: Final = tuple(CVD_MATRICES)
 
 
@@ -79,10 +82,17 @@ def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     dhp = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
     lbp, cbp = (l1 + l2) / 2, (c1p + c2p) / 2
     hsum = h1p + h2p
-    hbp = np.where(np.abs(h1p - h2p) > 180, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2), hsum / 2)
+    hbp = np.where(
+        np.abs(h1p - h2p) > 180, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2), hsum / 2
+    )
     hbp = np.where(c1p * c2p == 0, hsum, hbp)
-    t = (1 - 0.17 * np.cos(np.radians(hbp - 30)) + 0.24 * np.cos(np.radians(2 * hbp))
-         + 0.32 * np.cos(np.radians(3 * hbp + 6)) - 0.20 * np.cos(np.radians(4 * hbp - 63)))  # fmt: skip
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(hbp - 30))
+        + 0.24 * np.cos(np.radians(2 * hbp))
+        + 0.32 * np.cos(np.radians(3 * hbp + 6))
+        - 0.20 * np.cos(np.radians(4 * hbp - 63))
+    )
     d_theta = 30 * np.exp(-(((hbp - 275) / 25) ** 2))
     rc = 2 * np.sqrt(cbp**7 / (cbp**7 + 25.0**7))
     sl = 1 + 0.015 * (lbp - 50) ** 2 / np.sqrt(20 + (lbp - 50) ** 2)

@@ -123,7 +123,9 @@ def layer_image(
         msg = f"layer {layer.key!r} is a class layer: use mask_image()"
         raise ValueError(msg)
     values = np.asarray(agg, dtype=np.float32)
-    image = hv.Image(values, bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[value_dimension(layer)], label=label)
+    image = hv.Image(
+        values, bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[value_dimension(layer)], label=label
+    )
     return image.opts(cmap=_cmap(layer.key), clim=tuple(span), clipping_colors={"NaN": TRANSPARENT})
 
 
@@ -215,22 +217,31 @@ TRUTH_PREDICTION_COLORS: Final = (TRANSPARENT, "#e0201ba6", "#1fb01fa6", "#ffd40
 
 
 def code_image(
-    codes: np.ndarray, extent: Extent, colors: Sequence[str], kdims: Sequence[hv.Dimension | str] | None = None,
-    title: str = "code", label: str = "",
-) -> hv.Image:  # fmt: skip
+    codes: np.ndarray,
+    extent: Extent,
+    colors: Sequence[str],
+    kdims: Sequence[hv.Dimension | str] | None = None,
+    title: str = "code",
+    label: str = "",
+) -> hv.Image:
     """North-up small integer codes (0 = nothing) drawn in ``colors`` (``#rrggbbaa``, one per code)."""
     vdim = hv.Dimension("code", label=title)
-    return hv.Image(np.asarray(codes), bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[vdim], label=label).opts(
-        cmap=list(colors), clim=(-0.5, len(colors) - 0.5)
-    )
+    return hv.Image(
+        np.asarray(codes), bounds=_bounds(extent), kdims=_kdims(kdims), vdims=[vdim], label=label
+    ).opts(cmap=list(colors), clim=(-0.5, len(colors) - 0.5))
 
 
 def blank_image(
     extent: Extent, kdims: Sequence[hv.Dimension | str] | None = None, vdim: str = "value", label: str = ""
 ) -> hv.Image:
     """A 1x1 transparent image (an unused layer slot), a thousandth of ``extent`` wide in its corner."""
-    image = hv.Image(np.full((1, 1), np.nan, np.float32), bounds=_corner(extent), kdims=_kdims(kdims), vdims=[vdim],
-                     label=label)  # fmt: skip
+    image = hv.Image(
+        np.full((1, 1), np.nan, np.float32),
+        bounds=_corner(extent),
+        kdims=_kdims(kdims),
+        vdims=[vdim],
+        label=label,
+    )
     return image.opts(clipping_colors={"NaN": TRANSPARENT})
 
 
@@ -299,15 +310,36 @@ def dates_matrix(cells: pd.DataFrame, height: int = 360) -> hv.HeatMap:
     palette = [STATUS_COLORS[s] for s in STATUS_ORDER]
     return hv.HeatMap(
         cells,
-        kdims=[hv.Dimension("secondary", label="Secondary date"), hv.Dimension("primary", label="Primary date")],
-        vdims=[hv.Dimension("status_code"), "status", hv.Dimension("days", label="Baseline", unit="days"), "pair"],
+        kdims=[
+            hv.Dimension("secondary", label="Secondary date"),
+            hv.Dimension("primary", label="Primary date"),
+        ],
+        vdims=[
+            hv.Dimension("status_code"),
+            "status",
+            hv.Dimension("days", label="Baseline", unit="days"),
+            "pair",
+        ],
     ).opts(
-        cmap=palette, clim=(-0.5, len(palette) - 0.5), colorbar=False, invert_yaxis=True, xrotation=60,
-        tools=["hover", "tap"], line_color="white", line_width=1, height=height, responsive=True,
+        cmap=palette,
+        clim=(-0.5, len(palette) - 0.5),
+        colorbar=False,
+        invert_yaxis=True,
+        xrotation=60,
+        tools=["hover", "tap"],
+        line_color="white",
+        line_width=1,
+        height=height,
+        responsive=True,
         hover_tooltips=[("Pair", "@primary → @secondary"), ("Label", "@status"), ("Baseline", "@days days")],
-        default_tools=["pan", "wheel_zoom", "reset"], active_tools=["tap"], fontsize={"xticks": 8, "yticks": 8},
-        xlabel="Secondary date", ylabel="Primary date", toolbar="above", nonselection_alpha=1.0,
-    )  # fmt: skip
+        default_tools=["pan", "wheel_zoom", "reset"],
+        active_tools=["tap"],
+        fontsize={"xticks": 8, "yticks": 8},
+        xlabel="Secondary date",
+        ylabel="Primary date",
+        toolbar="above",
+        nonselection_alpha=1.0,
+    )
 
 
 # ----------------------------------------------------------------------------------------- thumbnail

@@ -86,7 +86,9 @@ def encode_alpha(alpha: np.ndarray) -> Encoded:
 
 def decode(encoded: Encoded) -> np.ndarray:
     """The north-up image of an encoding (``value``: float32 with NaN; else uint8), as the browser decodes it."""
-    raw = np.frombuffer(zlib.decompress(encoded.data), dtype=_DTYPES[encoded.kind]).reshape(encoded.shape)[::-1]
+    raw = np.frombuffer(zlib.decompress(encoded.data), dtype=_DTYPES[encoded.kind]).reshape(encoded.shape)[
+        ::-1
+    ]
     if encoded.kind != "value":
         return raw.copy()
     step = (encoded.v1 - encoded.v0) / VALUE_LEVELS

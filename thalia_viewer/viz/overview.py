@@ -139,8 +139,13 @@ def _nanmean_blocks(values: np.ndarray, f: int) -> np.ndarray:
 
 def _mode_blocks(codes: np.ndarray, f: int, n_codes: int) -> np.ndarray:
     """Most frequent non-zero code of each block (ties: the lower code), 0 for blocks with none."""
-    codes = _pad(np.where(np.isfinite(codes), codes, 0).astype(np.uint8) if codes.dtype.kind == "f" else codes.astype(np.uint8),
-                 f, 0)  # fmt: skip
+    codes = _pad(
+        np.where(np.isfinite(codes), codes, 0).astype(np.uint8)
+        if codes.dtype.kind == "f"
+        else codes.astype(np.uint8),
+        f,
+        0,
+    )
     blocks = _blocks(codes, f).transpose(0, 2, 1, 3).reshape(codes.shape[0] // f, codes.shape[1] // f, f * f)
     out = np.zeros(blocks.shape[:2], np.uint8)
     labelled = blocks.max(axis=2) > 0

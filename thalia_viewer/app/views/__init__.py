@@ -24,9 +24,28 @@ from thalia_viewer.app.views.train import BeforeAfter, TrainControls, TrainCurve
 #: ``type:`` name in a layout spec -> view class (each declares its own ``view_type``).
 VIEW_TYPES: Final[dict[str, type[Viewer]]] = {
     cls.view_type: cls  # type: ignore[attr-defined]
-    for cls in (Navigator, LayerControls, Shortcuts, LayerMap, LabelCard, DatesMatrix, TimeseriesStrip, EditTools,
-                SavePanel, LabelForm, PredictPanel, ReviewControls, ReviewTable, SideBySide, AcceptPrediction,
-                TrainControls, TrainCurves, BeforeAfter, SearchPanel, StatsView)
+    for cls in (
+        Navigator,
+        LayerControls,
+        Shortcuts,
+        LayerMap,
+        LabelCard,
+        DatesMatrix,
+        TimeseriesStrip,
+        EditTools,
+        SavePanel,
+        LabelForm,
+        PredictPanel,
+        ReviewControls,
+        ReviewTable,
+        SideBySide,
+        AcceptPrediction,
+        TrainControls,
+        TrainCurves,
+        BeforeAfter,
+        SearchPanel,
+        StatsView,
+    )
 }
 #: Parameters a spec may not set (the app supplies them).
 RESERVED: Final = ("name", "state", "edit")
@@ -60,4 +79,4 @@ __all__ = [
     "TrainControls",
     "TrainCurves",
     "view_options",
-]  # fmt: skip
+]

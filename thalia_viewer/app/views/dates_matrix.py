@@ -79,8 +79,22 @@ FLAG_GLYPHS: Final = (
 POSITIVE_STATUSES: Final = (PairStatus.DEFORMATION, PairStatus.EARTHQUAKE)
 #: Overview colours: share of positive pairs in a month, none to all.
 DENSITY_PALETTE: Final = ("#dde6ef", "#fbd3c3", "#f6a98c", "#ef7b58", "#e4572e", "#b8371a")
-CELL_COLUMNS: Final = ("x", "y", "pair", "primary", "secondary", "days", "status", "status_code", "color", "label", "flags",
-                       "marker", "corrected", "caption")  # fmt: skip
+CELL_COLUMNS: Final = (
+    "x",
+    "y",
+    "pair",
+    "primary",
+    "secondary",
+    "days",
+    "status",
+    "status_code",
+    "color",
+    "label",
+    "flags",
+    "marker",
+    "corrected",
+    "caption",
+)
 
 _TICKER_JS: Final = """
 const s = cb_data.start, e = cb_data.end;
@@ -144,12 +158,16 @@ def _flags(record: dict | None) -> str:
     for name, values in schema.FLAG_FIELDS.items():
         v = schema.flag_value(record, name)
         if v:
-            out.append(name.replace("_", " ") + ("" if values.get(v) in ("yes", None) else f": {values.get(v)}"))
+            out.append(
+                name.replace("_", " ") + ("" if values.get(v) in ("yes", None) else f": {values.get(v)}")
+            )
     return ", ".join(out)
 
 
 def matrix_cells(
-    frame: Frame, record: Callable[[Pair], dict | None] | None = None, corrected: Callable[[Pair], str] | None = None
+    frame: Frame,
+    record: Callable[[Pair], dict | None] | None = None,
+    corrected: Callable[[Pair], str] | None = None,
 ) -> pd.DataFrame:
     """One row per cell: the valid pairs and the annotated-but-unusable pairs of ``frame``.
 
@@ -165,18 +183,41 @@ def matrix_cells(
         rec = record(pair) if pair is not None else frame.records.get(key)
         status = pair_status(rec, pair is not None)
         labels = ", ".join(rec.get("label", [])) if rec else "no annotation"
-        patterns = ", ".join(f"{a} ({i})" for a, i in zip(rec.get("activity_type", []), rec.get("intensity_level", []), strict=False)) if rec else ""
+        patterns = (
+            ", ".join(
+                f"{a} ({i})"
+                for a, i in zip(rec.get("activity_type", []), rec.get("intensity_level", []), strict=False)
+            )
+            if rec
+            else ""
+        )
         p, s = key
-        rows.append({
-            "primary_key": p, "secondary_key": s, "pair": f"{p}_{s}", "primary": _pretty(p), "secondary": _pretty(s),
-            "status": status.value.replace("_", " "), "status_code": STATUS_ORDER.index(status), "color": STATUS_COLORS[status],
-            "label": labels + (f": {patterns}" if patterns else ""), "flags": _flags(rec) or "none", "marker": _marker(rec),
-            "corrected": (corrected(pair) if corrected and pair is not None else "") or "",
-            "caption": _short(str((rec or {}).get("caption", ""))),
-        })  # fmt: skip
-    cells = pd.DataFrame(rows, columns=["primary_key", "secondary_key", *[c for c in CELL_COLUMNS if c not in ("x", "y", "days")]])
+        rows.append(
+            {
+                "primary_key": p,
+                "secondary_key": s,
+                "pair": f"{p}_{s}",
+                "primary": _pretty(p),
+                "secondary": _pretty(s),
+                "status": status.value.replace("_", " "),
+                "status_code": STATUS_ORDER.index(status),
+                "color": STATUS_COLORS[status],
+                "label": labels + (f": {patterns}" if patterns else ""),
+                "flags": _flags(rec) or "none",
+                "marker": _marker(rec),
+                "corrected": (corrected(pair) if corrected and pair is not None else "") or "",
+                "caption": _short(str((rec or {}).get("caption", ""))),
+            }
+        )
+    cells = pd.DataFrame(
+        rows,
+        columns=["primary_key", "secondary_key", *[c for c in CELL_COLUMNS if c not in ("x", "y", "days")]],
+    )
     index = {d: i for i, d in enumerate(frame_dates(cells))}
-    days = (pd.to_datetime(cells["secondary_key"], format="%Y%m%d") - pd.to_datetime(cells["primary_key"], format="%Y%m%d")).dt.days
+    days = (
+        pd.to_datetime(cells["secondary_key"], format="%Y%m%d")
+        - pd.to_datetime(cells["primary_key"], format="%Y%m%d")
+    ).dt.days
     cells.insert(cells.columns.get_loc("status"), "days", days.astype(int) if len(cells) else days)
     cells.insert(0, "x", cells["secondary_key"].map(index).astype(float))
     cells.insert(1, "y", cells["primary_key"].map(index).astype(float))
@@ -217,13 +258,22 @@ def overview_cells(cells: pd.DataFrame) -> pd.DataFrame:
     """Year x month of the primary date: valid pairs, positives, their share, and the date-index span."""
     valid = cells[cells["status"] != PairStatus.UNUSABLE.value.replace("_", " ")]
     if valid.empty:
-        return pd.DataFrame(columns=["year", "month", "pairs", "positive", "share", "color", "i0", "i1", "text", "label"])
+        return pd.DataFrame(
+            columns=["year", "month", "pairs", "positive", "share", "color", "i0", "i1", "text", "label"]
+        )
     positive = valid["status_code"].isin([STATUS_ORDER.index(s) for s in POSITIVE_STATUSES])
-    g = valid.assign(year=valid["primary_key"].str[:4].astype(int), month=valid["primary_key"].str[4:6].astype(int),
-                     positive=positive).groupby(["year", "month"])  # fmt: skip
-    out = g.agg(pairs=("pair", "size"), positive=("positive", "sum"), i0=("y", "min"), i1=("y", "max")).reset_index()
+    g = valid.assign(
+        year=valid["primary_key"].str[:4].astype(int),
+        month=valid["primary_key"].str[4:6].astype(int),
+        positive=positive,
+    ).groupby(["year", "month"])
+    out = g.agg(
+        pairs=("pair", "size"), positive=("positive", "sum"), i0=("y", "min"), i1=("y", "max")
+    ).reset_index()
     out["share"] = out["positive"] / out["pairs"]
-    levels = np.minimum((np.ceil(out["share"] * (len(DENSITY_PALETTE) - 1))).astype(int), len(DENSITY_PALETTE) - 1)
+    levels = np.minimum(
+        (np.ceil(out["share"] * (len(DENSITY_PALETTE) - 1))).astype(int), len(DENSITY_PALETTE) - 1
+    )
     out["color"] = [DENSITY_PALETTE[k] for k in levels]
     out["text"] = [str(int(p)) if p else "" for p in out["positive"]]
     out["label"] = [f"{y}-{m:02d}" for y, m in zip(out["year"], out["month"], strict=True)]
@@ -239,10 +289,15 @@ def legend_html() -> str:
         f"<span class='thalia-swatch' style='background:{STATUS_COLORS[s]}'></span>{html.escape(s.value.replace('_', ' '))}</span>"
         for s in STATUS_ORDER
     )
-    glyphs = "".join(f"<span class='thalia-class'><b>{sym}</b>&nbsp;{html.escape(what)}</span>" for _, _, sym, what in FLAG_GLYPHS)
-    return (f"<div class='thalia-classes'>{items}</div><div class='thalia-classes' style='margin-top:3px'>{glyphs}"
-            f"<span class='thalia-class'><span class='thalia-swatch' style='background:transparent;border:2px solid {CORRECTED_COLOR}'>"
-            f"</span>corrected</span><span class='thalia-class'><span class='thalia-swatch thalia-current'></span>on screen</span></div>")  # fmt: skip
+    glyphs = "".join(
+        f"<span class='thalia-class'><b>{sym}</b>&nbsp;{html.escape(what)}</span>"
+        for _, _, sym, what in FLAG_GLYPHS
+    )
+    return (
+        f"<div class='thalia-classes'>{items}</div><div class='thalia-classes' style='margin-top:3px'>{glyphs}"
+        f"<span class='thalia-class'><span class='thalia-swatch' style='background:transparent;border:2px solid {CORRECTED_COLOR}'>"
+        f"</span>corrected</span><span class='thalia-class'><span class='thalia-swatch thalia-current'></span>on screen</span></div>"
+    )
 
 
 # ----------------------------------------------------------------------------------------------- view
@@ -268,17 +323,24 @@ class DatesMatrix(Viewer):
         self._marker = ColumnDataSource(data=self._no_marker(), name=MARKER_NAME)
         self._overview_source = ColumnDataSource(data={})
         self._overview_marker = ColumnDataSource(data={"x": [], "y": []})
-        self._row_span = Span(location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
-        self._col_span = Span(location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
+        self._row_span = Span(
+            location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+        )
+        self._col_span = Span(
+            location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+        )
         self._pane = pn.pane.Bokeh(None, width=self.height, height=self.height, margin=(0, 10))
         self._overview = pn.pane.Bokeh(None, margin=(0, 10))
         self._overview_box = pn.Column(self._overview, margin=0, visible=False)
         self._info = pn.pane.HTML("", margin=(4, 10), css_classes=["thalia-summary"], width=380)
         self._legend = pn.pane.HTML(legend_html(), sizing_mode="stretch_width", margin=(4, 10))
         self._layout = pn.Column(
-            pn.Row(self._pane, pn.Column(self._overview_box, self._info, margin=0), sizing_mode="stretch_width"),
-            self._legend, sizing_mode="stretch_width",
-        )  # fmt: skip
+            pn.Row(
+                self._pane, pn.Column(self._overview_box, self._info, margin=0), sizing_mode="stretch_width"
+            ),
+            self._legend,
+            sizing_mode="stretch_width",
+        )
         self.state.watch(lambda *_: self._rebuild(), "frame", "the dates matrix")
         self.state.watch(lambda *_: self._on_pair(), "pair", "the dates matrix's marker")
         self._rebuild()
@@ -311,10 +373,20 @@ class DatesMatrix(Viewer):
         self._index = {d: i for i, d in enumerate(self._dates)}
         self._source = ColumnDataSource(data={c: cells[c].tolist() for c in CELL_COLUMNS}, name=CELLS_NAME)
         flagged = cells[cells["marker"] != ""]
-        self._flag_source = ColumnDataSource(data={"x": flagged["x"].tolist(), "y": flagged["y"].tolist(), "marker": flagged["marker"].tolist()})
+        self._flag_source = ColumnDataSource(
+            data={
+                "x": flagged["x"].tolist(),
+                "y": flagged["y"].tolist(),
+                "marker": flagged["marker"].tolist(),
+            }
+        )
         self._marker = ColumnDataSource(data=self._marker_data(), name=MARKER_NAME)
-        self._row_span = Span(location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
-        self._col_span = Span(location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1)
+        self._row_span = Span(
+            location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+        )
+        self._col_span = Span(
+            location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+        )
         self._fig = self._matrix_figure()
         self._move_spans()
         zoomed = self._zoomed
@@ -352,7 +424,12 @@ class DatesMatrix(Viewer):
 
     def _current_xy(self) -> tuple[float | None, float | None]:
         pair = self.state.current
-        if pair is None or pair.frame != self._frame or pair.primary not in self._index or pair.secondary not in self._index:
+        if (
+            pair is None
+            or pair.frame != self._frame
+            or pair.primary not in self._index
+            or pair.secondary not in self._index
+        ):
             return None, None
         return float(self._index[pair.secondary]), float(self._index[pair.primary])
 
@@ -362,7 +439,12 @@ class DatesMatrix(Viewer):
         pair = self.state.current
         if x is None or pair is None:
             return self._no_marker()
-        return {"x": [x], "y": [y], "primary": [_pretty(pair.primary)], "secondary": [_pretty(pair.secondary)]}
+        return {
+            "x": [x],
+            "y": [y],
+            "primary": [_pretty(pair.primary)],
+            "secondary": [_pretty(pair.secondary)],
+        }
 
     @staticmethod
     def _no_marker() -> dict[str, list]:
@@ -375,37 +457,96 @@ class DatesMatrix(Viewer):
         bounds = (-0.5, n - 0.5)
         xr = Range1d(a, b, bounds=bounds, min_interval=MIN_WINDOW)
         yr = Range1d(yb, ya, bounds=bounds, min_interval=MIN_WINDOW)
-        hover = HoverTool(tooltips=[("Pair", "@primary → @secondary (@days days)"), ("Label", "@label"), ("Flags", "@flags"),
-                                    ("Corrected by", "@corrected"), ("Caption", "@caption")])  # fmt: skip
+        hover = HoverTool(
+            tooltips=[
+                ("Pair", "@primary → @secondary (@days days)"),
+                ("Label", "@label"),
+                ("Flags", "@flags"),
+                ("Corrected by", "@corrected"),
+                ("Caption", "@caption"),
+            ]
+        )
         wheel = WheelZoomTool()
-        fig = figure(x_range=xr, y_range=yr, width=side, height=side, tools=[PanTool(), wheel, ResetTool(), hover],
-                     active_scroll=wheel, toolbar_location="above", x_axis_label="Secondary date",
-                     y_axis_label="Primary date", min_border=4, outline_line_color="#d0d7de", name=MATRIX_NAME)  # fmt: skip
-        cells = fig.rect(x="x", y="y", width=0.92, height=0.92, source=self._source, fill_color="color", line_color=None)
+        fig = figure(
+            x_range=xr,
+            y_range=yr,
+            width=side,
+            height=side,
+            tools=[PanTool(), wheel, ResetTool(), hover],
+            active_scroll=wheel,
+            toolbar_location="above",
+            x_axis_label="Secondary date",
+            y_axis_label="Primary date",
+            min_border=4,
+            outline_line_color="#d0d7de",
+            name=MATRIX_NAME,
+        )
+        cells = fig.rect(
+            x="x", y="y", width=0.92, height=0.92, source=self._source, fill_color="color", line_color=None
+        )
         hover.renderers = [cells]
         corrected = self._cells["corrected"] != ""
         if corrected.any():
-            src = ColumnDataSource(data={"x": self._cells["x"][corrected].tolist(), "y": self._cells["y"][corrected].tolist()})
-            fig.rect(x="x", y="y", width=0.92, height=0.92, source=src, fill_alpha=0, line_color=CORRECTED_COLOR, line_width=2)
-        marks = fig.scatter(x="x", y="y", marker="marker", source=self._flag_source, size=7, fill_color="#ffffff",
-                            line_color="#1f2328", line_width=1)  # fmt: skip
-        fig.rect(x="x", y="y", width=1.0, height=1.0, source=self._marker, fill_alpha=0, line_color=CURRENT_COLOR, line_width=3)
+            src = ColumnDataSource(
+                data={"x": self._cells["x"][corrected].tolist(), "y": self._cells["y"][corrected].tolist()}
+            )
+            fig.rect(
+                x="x",
+                y="y",
+                width=0.92,
+                height=0.92,
+                source=src,
+                fill_alpha=0,
+                line_color=CORRECTED_COLOR,
+                line_width=2,
+            )
+        marks = fig.scatter(
+            x="x",
+            y="y",
+            marker="marker",
+            source=self._flag_source,
+            size=7,
+            fill_color="#ffffff",
+            line_color="#1f2328",
+            line_width=1,
+        )
+        fig.rect(
+            x="x",
+            y="y",
+            width=1.0,
+            height=1.0,
+            source=self._marker,
+            fill_alpha=0,
+            line_color=CURRENT_COLOR,
+            line_width=3,
+        )
         fig.add_layout(self._row_span)
         fig.add_layout(self._col_span)
         levels, labels = axis_ticks(self._dates)
         max_labels = max(2, (side - AXIS_PX) // LABEL_PX)
         for axis, grid, horizontal in ((fig.xaxis, fig.xgrid, True), (fig.yaxis, fig.ygrid, False)):
-            ticker = CustomJSTicker(major_code=_TICKER_JS, minor_code="return [];", args={
-                **levels, "max_labels": max_labels, "fig": fig, "horizontal": horizontal, "side": side - AXIS_PX,
-                "min_px": LABEL_PX,
-            })  # fmt: skip
+            ticker = CustomJSTicker(
+                major_code=_TICKER_JS,
+                minor_code="return [];",
+                args={
+                    **levels,
+                    "max_labels": max_labels,
+                    "fig": fig,
+                    "horizontal": horizontal,
+                    "side": side - AXIS_PX,
+                    "min_px": LABEL_PX,
+                },
+            )
             axis.ticker = ticker
             grid.ticker = ticker
             axis.formatter = CustomJSTickFormatter(code=_FORMAT_JS, args={"labels": labels})
             axis.major_label_text_font_size = "11px"
         fig.grid.grid_line_color = "#eaeef2"
         fig.xaxis.major_label_orientation = 0
-        zoom = CustomJS(args={"xr": xr, "fig": fig, "marks": marks, "side": side - AXIS_PX, "glyph_px": GLYPH_MIN_PX}, code=_ZOOM_JS)
+        zoom = CustomJS(
+            args={"xr": xr, "fig": fig, "marks": marks, "side": side - AXIS_PX, "glyph_px": GLYPH_MIN_PX},
+            code=_ZOOM_JS,
+        )
         xr.js_on_change("start", zoom)
         xr.js_on_change("end", zoom)
         marks.visible = (side - AXIS_PX) / max(b - a, 1e-9) >= GLYPH_MIN_PX
@@ -420,15 +561,53 @@ class DatesMatrix(Viewer):
         y0, y1 = years[0], years[-1]
         self._overview_source = ColumnDataSource(data={c: ov[c].tolist() for c in ov.columns})
         self._overview_marker = ColumnDataSource(data=self._overview_marker_data())
-        hover = HoverTool(tooltips=[("Month", "@label"), ("Pairs", "@pairs (primary date in the month)"), ("Positive", "@positive")])
-        fig = figure(x_range=Range1d(0.5, 12.5), y_range=Range1d(y1 + 0.5, y0 - 0.5), width=12 * OVERVIEW_CELL_PX + 60,
-                     height=(y1 - y0 + 1) * OVERVIEW_CELL_PX + 50, tools=[hover], toolbar_location=None,
-                     title="Year by month: share of positive pairs (click to zoom)", min_border=4)  # fmt: skip
-        cells = fig.rect(x="month", y="year", width=0.92, height=0.88, source=self._overview_source, fill_color="color", line_color=None)
+        hover = HoverTool(
+            tooltips=[
+                ("Month", "@label"),
+                ("Pairs", "@pairs (primary date in the month)"),
+                ("Positive", "@positive"),
+            ]
+        )
+        fig = figure(
+            x_range=Range1d(0.5, 12.5),
+            y_range=Range1d(y1 + 0.5, y0 - 0.5),
+            width=12 * OVERVIEW_CELL_PX + 60,
+            height=(y1 - y0 + 1) * OVERVIEW_CELL_PX + 50,
+            tools=[hover],
+            toolbar_location=None,
+            title="Year by month: share of positive pairs (click to zoom)",
+            min_border=4,
+        )
+        cells = fig.rect(
+            x="month",
+            y="year",
+            width=0.92,
+            height=0.88,
+            source=self._overview_source,
+            fill_color="color",
+            line_color=None,
+        )
         hover.renderers = [cells]
-        fig.text(x="month", y="year", text="text", source=self._overview_source, text_align="center", text_baseline="middle",
-                 text_font_size="10px", text_color="#1f2328")  # fmt: skip
-        fig.rect(x="x", y="y", width=1.0, height=1.0, source=self._overview_marker, fill_alpha=0, line_color=CURRENT_COLOR, line_width=2)
+        fig.text(
+            x="month",
+            y="year",
+            text="text",
+            source=self._overview_source,
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_color="#1f2328",
+        )
+        fig.rect(
+            x="x",
+            y="y",
+            width=1.0,
+            height=1.0,
+            source=self._overview_marker,
+            fill_alpha=0,
+            line_color=CURRENT_COLOR,
+            line_width=2,
+        )
         fig.xaxis.ticker = list(range(1, 13))
         fig.xaxis.major_label_overrides = {m: "JFMAMJJASOND"[m - 1] for m in range(1, 13)}
         fig.yaxis.ticker = years
@@ -436,8 +615,20 @@ class DatesMatrix(Viewer):
         fig.title.text_font_size = "12px"
         fig.title.text_font_style = "normal"
         n = len(self._dates)
-        fig.js_on_event("tap", CustomJS(args={"src": self._overview_source, "xr": self._fig.x_range, "yr": self._fig.y_range,
-                                              "window": self._window_dates, "lo": -0.5, "hi": n - 0.5}, code=_OVERVIEW_TAP_JS))  # fmt: skip
+        fig.js_on_event(
+            "tap",
+            CustomJS(
+                args={
+                    "src": self._overview_source,
+                    "xr": self._fig.x_range,
+                    "yr": self._fig.y_range,
+                    "window": self._window_dates,
+                    "lo": -0.5,
+                    "hi": n - 0.5,
+                },
+                code=_OVERVIEW_TAP_JS,
+            ),
+        )
         return fig
 
     def _overview_marker_data(self) -> dict[str, list[float]]:
@@ -451,10 +642,15 @@ class DatesMatrix(Viewer):
         valid = cells[cells["status"] != PairStatus.UNUSABLE.value]
         pos = valid["status_code"].isin([STATUS_ORDER.index(s) for s in POSITIVE_STATUSES]).sum()
         primaries = valid["primary_key"].nunique()
-        how = ("Wheel to zoom, drag to pan, ↺ for the start view; the overview zooms to a month."
-               if self._zoomed else "Hover a cell for its dates, label and flags; click to open it.")  # fmt: skip
-        return (f"<b>{len(self._dates)}</b> dates, <b>{primaries}</b> primary dates, <b>{len(valid)}</b> pairs "
-                f"(<b>{pos}</b> positive), {len(cells) - len(valid)} unusable. <span class='thalia-muted'>{how}</span>")  # fmt: skip
+        how = (
+            "Wheel to zoom, drag to pan, ↺ for the start view; the overview zooms to a month."
+            if self._zoomed
+            else "Hover a cell for its dates, label and flags; click to open it."
+        )
+        return (
+            f"<b>{len(self._dates)}</b> dates, <b>{primaries}</b> primary dates, <b>{len(valid)}</b> pairs "
+            f"(<b>{pos}</b> positive), {len(cells) - len(valid)} unusable. <span class='thalia-muted'>{how}</span>"
+        )
 
     # ---------------------------------------------------------------------------------- pair on screen
     def _on_pair(self) -> None:
@@ -532,7 +728,10 @@ class DatesMatrix(Viewer):
             return False
         row = cells.iloc[k]
         if row["status"] == PairStatus.UNUSABLE.value:
-            self.state.notify("warning", f"pair {row['pair']} of {self.state.frame} is not usable ({STATUS_DESCRIPTIONS[PairStatus.UNUSABLE]}).")
+            self.state.notify(
+                "warning",
+                f"pair {row['pair']} of {self.state.frame} is not usable ({STATUS_DESCRIPTIONS[PairStatus.UNUSABLE]}).",
+            )
             return False
         return self.state.go_key(f"{self.state.frame}/{row['pair']}")
 
@@ -567,4 +766,3 @@ class DatesMatrix(Viewer):
 
 
 __all__ = ["DatesMatrix", "axis_ticks", "frame_dates", "legend_html", "matrix_cells", "overview_cells"]
-

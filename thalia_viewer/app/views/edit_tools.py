@@ -20,12 +20,19 @@ EDIT_SHORTCUTS: Final = (
     Shortcut(("b",), "brush", "tool_brush"),
     Shortcut(("e",), "eraser", "tool_eraser"),
     Shortcut(("l",), "lasso", "tool_lasso"),
-    Shortcut(("p",), "polygon (click vertices, drag them, Backspace removes the last, double-click closes, Escape drops)",
-             "tool_polygon"),
+    Shortcut(
+        ("p",),
+        "polygon (click vertices, drag them, Backspace removes the last, double-click closes, Escape drops)",
+        "tool_polygon",
+    ),
     Shortcut(("f",), "fill the region under a click", "tool_fill"),
     Shortcut(("h",), "pan / zoom", "tool_pan"),
     Shortcut(("+", "-"), "brush radius", "radius"),
-    *(Shortcut((str(c.code),), f"class {c.name}", f"activity_{c.code}") for c in schema.ACTIVITY_TYPES if c.code),
+    *(
+        Shortcut((str(c.code),), f"class {c.name}", f"activity_{c.code}")
+        for c in schema.ACTIVITY_TYPES
+        if c.code
+    ),
     Shortcut(("q", "w", "r"), "intensity Low, Medium, High", "intensity"),
     Shortcut(("z", "Ctrl+z"), "undo", "undo"),
     Shortcut(("y", "Ctrl+y", "Ctrl+Shift+z"), "redo", "redo"),
@@ -47,32 +54,52 @@ class EditTools(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         e = self.edit
-        undo = pn.widgets.Button(name="↶ Undo", description="Undo the last edit (z or Ctrl+Z)", sizing_mode="stretch_width")
+        undo = pn.widgets.Button(
+            name="↶ Undo", description="Undo the last edit (z or Ctrl+Z)", sizing_mode="stretch_width"
+        )
         redo = pn.widgets.Button(name="↷ Redo", description="Redo (y or Ctrl+Y)", sizing_mode="stretch_width")
-        clear = pn.widgets.Button(name="Clear", description="Remove every mask pixel of this pair (undoable)",
-                                  button_type="danger", button_style="outline", sizing_mode="stretch_width")  # fmt: skip
+        clear = pn.widgets.Button(
+            name="Clear",
+            description="Remove every mask pixel of this pair (undoable)",
+            button_type="danger",
+            button_style="outline",
+            sizing_mode="stretch_width",
+        )
         undo.on_click(lambda _: e.undo())
         redo.on_click(lambda _: e.redo())
         clear.on_click(lambda _: e.clear())
         self.keyboard = KeyboardShortcuts(
             on_key=self._on_key, keys=[k for s in EDIT_SHORTCUTS for k in s.keys], height=0, width=0, margin=0
         )
-        self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-muted"])
+        self._status = pn.pane.HTML(
+            "", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-muted"]
+        )
         e.param.watch(lambda *_: self._update_status(), ["status", "dirty"])
         self._update_status()
         self._layout = pn.Column(
-            pn.widgets.RadioButtonGroup.from_param(e.param.tool, label="", button_style="outline", button_type="primary",
-                                                   sizing_mode="stretch_width", css_classes=["thalia-tools"]),
+            pn.widgets.RadioButtonGroup.from_param(
+                e.param.tool,
+                label="",
+                button_style="outline",
+                button_type="primary",
+                sizing_mode="stretch_width",
+                css_classes=["thalia-tools"],
+            ),
             pn.widgets.IntSlider.from_param(e.param.radius, sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(e.param.activity, sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(e.param.intensity, sizing_mode="stretch_width"),
             pn.Row(undo, redo, clear, sizing_mode="stretch_width"),
             self._status,
-            pn.Card(pn.pane.HTML(help_html(EDIT_SHORTCUTS), margin=(0, 6)), title="Shortcuts", collapsed=True,
-                    sizing_mode="stretch_width", margin=(4, 4)),
+            pn.Card(
+                pn.pane.HTML(help_html(EDIT_SHORTCUTS), margin=(0, 6)),
+                title="Shortcuts",
+                collapsed=True,
+                sizing_mode="stretch_width",
+                margin=(4, 4),
+            ),
             self.keyboard,
             sizing_mode="stretch_width",
-        )  # fmt: skip
+        )
 
     def _update_status(self) -> None:
         e = self.edit
@@ -83,9 +110,15 @@ class EditTools(Viewer):
         e = self.edit
         actions = {
             **{f"tool_{t}": (lambda t=t: setattr(e, "tool", t)) for t in TOOLS.values()},
-            **{f"activity_{c.code}": (lambda c=c: setattr(e, "activity", c.name)) for c in schema.ACTIVITY_TYPES if c.code},
-            "undo": e.undo, "redo": e.redo, "save": e.save,
-        }  # fmt: skip
+            **{
+                f"activity_{c.code}": (lambda c=c: setattr(e, "activity", c.name))
+                for c in schema.ACTIVITY_TYPES
+                if c.code
+            },
+            "undo": e.undo,
+            "redo": e.redo,
+            "save": e.save,
+        }
         if key in ("+", "-"):
             e.radius = max(1, min(200, e.radius + (RADIUS_STEP if key == "+" else -RADIUS_STEP)))
         elif key in INTENSITY_KEYS:

@@ -42,7 +42,9 @@ def _value_html(field: str, value: Any) -> tuple[str, bool]:
             c = float(value)
         except (TypeError, ValueError):
             return html.escape(str(value)), True
-        bar = f"<span class='thalia-bar'><span style='width:{max(0.0, min(c, 1.0)) * 100:.0f}%'></span></span>"
+        bar = (
+            f"<span class='thalia-bar'><span style='width:{max(0.0, min(c, 1.0)) * 100:.0f}%'></span></span>"
+        )
         return f"{bar} {c:.2f}", c < 0.5
     if field == "is_crowd":
         return ("yes (several patterns)" if value else "no"), False
@@ -70,7 +72,9 @@ def card_html(pair: Pair, record: dict | None, valid: bool = True) -> str:
         value, attention = _value_html(field, record[field])
         cls = " class='thalia-flag-on'" if attention else ""
         rows.append(f"<tr{cls}><th>{field_title(field)}</th><td>{value}</td></tr>")
-    caption = html.escape(str(record.get("caption", "") or "")) or "<span class='thalia-muted'>no caption</span>"
+    caption = (
+        html.escape(str(record.get("caption", "") or "")) or "<span class='thalia-muted'>no caption</span>"
+    )
     uid = html.escape(str(record.get("uniqueID", "?")))
     return (
         head + f"<p class='thalia-caption'>{caption}</p>"
@@ -83,7 +87,7 @@ class LabelCard(Viewer):
     """The label card and caption of the pair on screen."""
 
     view_type: ClassVar[str] = "label_card"  # name in layouts/*.yaml
-    section_title: ClassVar[str | None] = 'Label card'  # card title in the app (None: no card)
+    section_title: ClassVar[str | None] = "Label card"  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
     width = param.Integer(default=340, bounds=(200, 800), doc="Card width, px")

@@ -46,7 +46,13 @@ _VALUE_CHARS: Final = 90  # longer values (captions) are cut in the preview
 
 
 def _value(value: Any) -> str:
-    text = "—" if value is None or value == [] else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = (
+        "—"
+        if value is None or value == []
+        else ", ".join(map(str, value))
+        if isinstance(value, list)
+        else str(value)
+    )
     return html.escape(text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…")
 
 
@@ -55,8 +61,10 @@ def changes_html(update: RecordUpdate | None, placement: str = "") -> str:
     it from being saved and notes, as one HTML block."""
     parts = []
     if placement:
-        parts.append(f"<div class='thalia-placement' style='font-size:12px;color:#555'><b>Patterns:</b> "
-                     f"{html.escape(placement)}</div>")  # fmt: skip
+        parts.append(
+            f"<div class='thalia-placement' style='font-size:12px;color:#555'><b>Patterns:</b> "
+            f"{html.escape(placement)}</div>"
+        )
     if update is None:
         return "".join(parts)
     if update.changes:
@@ -68,14 +76,23 @@ def changes_html(update: RecordUpdate | None, placement: str = "") -> str:
             "</div>"
             for c in update.changes
         )
-        parts.append(f"<div class='thalia-record-changes' style='font-size:12px'><b>A save will change in the record:</b>{rows}</div>")
+        parts.append(
+            f"<div class='thalia-record-changes' style='font-size:12px'><b>A save will change in the record:</b>{rows}</div>"
+        )
     else:
-        parts.append("<div class='thalia-record-changes' style='font-size:12px'>"
-                     "A save changes nothing in the record.</div>")  # fmt: skip
-    for items, color, title in ((update.problems, "#b42318", "Not saved until fixed:"), (update.notes, "#9a6700", "Note:")):
+        parts.append(
+            "<div class='thalia-record-changes' style='font-size:12px'>"
+            "A save changes nothing in the record.</div>"
+        )
+    for items, color, title in (
+        (update.problems, "#b42318", "Not saved until fixed:"),
+        (update.notes, "#9a6700", "Note:"),
+    ):
         if items:
             lis = "".join(f"<li>{html.escape(t)}</li>" for t in items)
-            parts.append(f"<div style='font-size:12px;color:{color}'><b>{title}</b><ul style='margin:2px 0;padding-left:18px'>{lis}</ul></div>")
+            parts.append(
+                f"<div style='font-size:12px;color:{color}'><b>{title}</b><ul style='margin:2px 0;padding-left:18px'>{lis}</ul></div>"
+            )
     return "".join(parts)
 
 
@@ -96,27 +113,49 @@ class LabelForm(Viewer):
         w = {"sizing_mode": "stretch_width", "margin": (2, 10)}
         self._widgets: dict[str, pn.widgets.Widget] = {
             "label": pn.widgets.MultiChoice(label="Label", options=LABELS, **w),
-            "activity_type": pn.widgets.TextInput(label="Activity types (one per pattern)",
-                                                  placeholder=", ".join(ACTIVITY_NAMES[:3]), **w),
-            "intensity_level": pn.widgets.TextInput(label="Intensity levels (one per pattern)",
-                                                    placeholder="Low, Medium, High, None", **w),
+            "activity_type": pn.widgets.TextInput(
+                label="Activity types (one per pattern)", placeholder=", ".join(ACTIVITY_NAMES[:3]), **w
+            ),
+            "intensity_level": pn.widgets.TextInput(
+                label="Intensity levels (one per pattern)", placeholder="Low, Medium, High, None", **w
+            ),
             "phase": pn.widgets.Select(label="Phase", options=PHASES, **w),
             "confidence": pn.widgets.FloatSlider(label="Confidence", start=0, end=1, step=0.05, **w),
             "is_crowd": pn.widgets.Select(label="Is crowd", options=YES_NO, **w),
-            **{field: pn.widgets.Select(label=field_title(field), options={v: k for k, v in names.items()}, **w)
-               for field, names in schema.FLAG_FIELDS.items()},
+            **{
+                field: pn.widgets.Select(
+                    label=field_title(field), options={v: k for k, v in names.items()}, **w
+                )
+                for field, names in schema.FLAG_FIELDS.items()
+            },
             "caption": pn.widgets.TextAreaInput(label="Caption", auto_grow=True, rows=4, **w),
         }
         for field, widget in self._widgets.items():
             widget.param.watch(lambda event, f=field: self._changed(f, event.new), "value")
         self._derived = pn.pane.HTML("", sizing_mode="stretch_width", margin=(4, 10))
-        self._error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width", margin=(2, 10))
+        self._error = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width", margin=(2, 10)
+        )
         self.edit.param.watch(lambda *_: self._load(), "record_revision")
         self.edit.param.watch(lambda *_: self._update_derived(), "revision")
         self.state.watch(lambda *_: self._load(), "pair", "the label form")
-        order = ["label", "activity_type", "intensity_level", "phase", "confidence", "is_crowd", *schema.FLAG_FIELDS]
-        self._layout = pn.Column(self._derived, self._error, *(self._widgets[f] for f in order),
-                                 self._widgets["caption"], width=self.width, css_classes=["thalia-label-form"])  # fmt: skip
+        order = [
+            "label",
+            "activity_type",
+            "intensity_level",
+            "phase",
+            "confidence",
+            "is_crowd",
+            *schema.FLAG_FIELDS,
+        ]
+        self._layout = pn.Column(
+            self._derived,
+            self._error,
+            *(self._widgets[f] for f in order),
+            self._widgets["caption"],
+            width=self.width,
+            css_classes=["thalia-label-form"],
+        )
         self._load()
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -164,7 +203,9 @@ class LabelForm(Viewer):
             try:
                 value = parse_names(str(value), LIST_FIELDS[field])
             except ValueError as exc:
-                self._error.object = escape_markdown(f"{field_title(field)}: {exc}. Not changed.")  # a Markdown pane
+                self._error.object = escape_markdown(
+                    f"{field_title(field)}: {exc}. Not changed."
+                )  # a Markdown pane
                 self._error.visible = True
                 return
         self._error.visible = False

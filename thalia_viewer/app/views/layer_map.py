@@ -175,8 +175,12 @@ class LayerMap(Viewer):
     section_title: ClassVar[str | None] = None  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
-    edit = param.Parameter(default=None, doc="The annotate session (an EditSession) whose tools draw on the map")
-    overlays = param.List(default=[], doc="Code overlays drawn on top (``app.overlay.CodeOverlay``: a diff, a prediction)")
+    edit = param.Parameter(
+        default=None, doc="The annotate session (an EditSession) whose tools draw on the map"
+    )
+    overlays = param.List(
+        default=[], doc="Code overlays drawn on top (``app.overlay.CodeOverlay``: a diff, a prediction)"
+    )
     height = param.Integer(default=640, bounds=(240, 2000), doc="Plot height, px")
     max_side = param.Integer(default=MAX_SIDE, bounds=(64, 8192), doc="Largest aggregate side, px")
 
@@ -194,40 +198,78 @@ class LayerMap(Viewer):
         self._ack = 0  # drawing gestures handled
         self._acked = 0  # ... and acknowledged to the browser
         self._shown: dict[str, MapImage | None] = {}
-        self._edited: dict[tuple[Pair, str], tuple[int, Overview]] = {}  # (pair, mask) -> (revision, overview)
+        self._edited: dict[
+            tuple[Pair, str], tuple[int, Overview]
+        ] = {}  # (pair, mask) -> (revision, overview)
         self._last_pair: Pair | None = None
         self._last_masks = list(self.state.masks) or [MASK_LAYERS[0]]  # what "m" brings back
         self._direction = 1  # the way the user steps through the pairs
-        self._doc = pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
+        self._doc = (
+            pn.state.curdoc if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
+        )
         self._debounce: Any = None
         self._extent = Extent(0.0, 1.0, 0.0, 1.0)
         self._extent_frame: str | None = None  # the frame whose extent the axes show
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
-        self._render: tuple[Extent, tuple[int, int]] | None = None  # geometry of the images shown (None: the view's)
+        self._render: tuple[Extent, tuple[int, int]] | None = (
+            None  # geometry of the images shown (None: the view's)
+        )
         self._screen = (DEFAULT_WIDTH, max(self.height - PLOT_CHROME_PX, 100))
         self._frame_failed = False  # the frame's grid cannot be read: nothing to draw
         self._build_figure()
-        self.client = MapClient(figure_id=self.figure.id, ids=self._ids, palettes=_palettes(),
-                                on_ready=self._on_ready, on_missing=self._on_missing, height=0, width=0, margin=0)  # fmt: skip
-        self._drawing = (MapDrawing(self.edit, self.client, self.figure, on_start=self._gesture_start, on_done=self._gesture_done)
-                         if self.edit is not None else None)  # fmt: skip
+        self.client = MapClient(
+            figure_id=self.figure.id,
+            ids=self._ids,
+            palettes=_palettes(),
+            on_ready=self._on_ready,
+            on_missing=self._on_missing,
+            height=0,
+            width=0,
+            margin=0,
+        )
+        self._drawing = (
+            MapDrawing(
+                self.edit, self.client, self.figure, on_start=self._gesture_start, on_done=self._gesture_done
+            )
+            if self.edit is not None
+            else None
+        )
         self.client.on_gesture = self._drawing.handle if self._drawing is not None else None
         self.readout = readout.readout_div()
         readout.attach_readout(self.figure, self.readout, *self._readout_args, list(MASK_LAYERS))
-        self._pane = pn.Column(pn.pane.Bokeh(self.figure, margin=0), css_classes=["thalia-map"], margin=(5, 10))
+        self._pane = pn.Column(
+            pn.pane.Bokeh(self.figure, margin=0), css_classes=["thalia-map"], margin=(5, 10)
+        )
         self._legend = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self._failures: dict[str, str] = {}  # renderer name -> why its layer cannot be shown (see "damaged layers")
-        self._problem = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10),
-                                     css_classes=["thalia-map-problem"])  # fmt: skip
-        self.layout = pn.Column(self._problem, self._pane, pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
-                                self._legend, self.client, sizing_mode="stretch_width")  # fmt: skip
-        state.watch(lambda *_: self._on_frame() if self._extent_frame != self.state.frame else None, "frame", "the map")
-        state.watch(lambda *_: self._refresh(), ["pair", "masks", "relief", "mask_style", "mask_opacity"], "the map")
+        self._failures: dict[
+            str, str
+        ] = {}  # renderer name -> why its layer cannot be shown (see "damaged layers")
+        self._problem = pn.pane.HTML(
+            "", visible=False, sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-map-problem"]
+        )
+        self.layout = pn.Column(
+            self._problem,
+            self._pane,
+            pn.pane.Bokeh(self.readout, sizing_mode="stretch_width", height=22),
+            self._legend,
+            self.client,
+            sizing_mode="stretch_width",
+        )
+        state.watch(
+            lambda *_: self._on_frame() if self._extent_frame != self.state.frame else None,
+            "frame",
+            "the map",
+        )
+        state.watch(
+            lambda *_: self._refresh(), ["pair", "masks", "relief", "mask_style", "mask_opacity"], "the map"
+        )
         for slot in state.slots:
             slot.param.watch(lambda *_: self._refresh(), ["layer", "opacity"])
             slot.param.watch(lambda *_: self._update_legend(), ["layer", "opacity"])
         state.watch(lambda *_: self._update_legend(), ["masks", "mask_style"], "the map legend")
-        state.watch(lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks", "the map")
+        state.watch(
+            lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks", "the map"
+        )
         if self.edit is not None:
             self.edit.param.watch(lambda *_: self._refresh(), "revision")
         for overlay in self.overlays:
@@ -245,22 +287,49 @@ class LayerMap(Viewer):
         w, h = self._screen
         self._pan = PanTool()
         wheel = WheelZoomTool()
-        fig = figure(frame_width=w, frame_height=h, x_range=Range1d(0, 1), y_range=Range1d(0, 1), match_aspect=True,
-                     tools=[self._pan, wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
-                     active_drag=self._pan, active_scroll=wheel, toolbar_location="above", x_axis_label="Longitude (°)",
-                     y_axis_label="Latitude (°)", background_fill_color="#f6f8fa", border_fill_color=None,
-                     output_backend="canvas", lod_timeout=LOD_TIMEOUT_MS)  # fmt: skip
+        fig = figure(
+            frame_width=w,
+            frame_height=h,
+            x_range=Range1d(0, 1),
+            y_range=Range1d(0, 1),
+            match_aspect=True,
+            tools=[self._pan, wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
+            active_drag=self._pan,
+            active_scroll=wheel,
+            toolbar_location="above",
+            x_axis_label="Longitude (°)",
+            y_axis_label="Latitude (°)",
+            background_fill_color="#f6f8fa",
+            border_fill_color=None,
+            output_backend="canvas",
+            lod_timeout=LOD_TIMEOUT_MS,
+        )
         fig.grid.visible = False
         self.figure = fig
         self.renderers: dict[str, GlyphRenderer] = {}
         self._ids: dict[str, dict[str, str | None]] = {}
         for name in self._image_names():  # RGBA images: the browser colours each layer itself (map_client.js)
             source = ColumnDataSource(_blank_data())
-            renderer = fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=source, visible=False)
+            renderer = fig.image_rgba(
+                image="image", x="x", y="y", dw="dw", dh="dh", source=source, visible=False
+            )
             self.renderers[name] = renderer
-            self._ids[name] = {"renderer": renderer.id, "source": source.id, "glyph": renderer.glyph.id, "mapper": None}
-        self._empty = Label(x=0.5, y=0.5, x_units="data", y_units="data", text="No pair to show", text_align="center",
-                            text_color="#57606a", visible=False)  # fmt: skip
+            self._ids[name] = {
+                "renderer": renderer.id,
+                "source": source.id,
+                "glyph": renderer.glyph.id,
+                "mapper": None,
+            }
+        self._empty = Label(
+            x=0.5,
+            y=0.5,
+            x_units="data",
+            y_units="data",
+            text="No pair to show",
+            text_align="center",
+            text_color="#57606a",
+            visible=False,
+        )
         fig.add_layout(self._empty)
         values = [self.renderers[value_slot(i)] for i in range(len(self.state.slots))]
         masks = [self.renderers[mask_slot(k)] for k in MASK_LAYERS]
@@ -273,8 +342,13 @@ class LayerMap(Viewer):
     def _image_names(self) -> list[str]:
         """Image renderers, bottom to top: value slot 0, the relief, the other value slots, masks, overlays."""
         n = len(self.state.slots)
-        return [value_slot(0), RELIEF, *(value_slot(i) for i in range(1, n)), *(mask_slot(k) for k in MASK_LAYERS),
-                *(overlay_slot(i) for i in range(len(self.overlays)))]  # fmt: skip
+        return [
+            value_slot(0),
+            RELIEF,
+            *(value_slot(i) for i in range(1, n)),
+            *(mask_slot(k) for k in MASK_LAYERS),
+            *(overlay_slot(i) for i in range(len(self.overlays))),
+        ]
 
     # --------------------------------------------------------------------------------- geometry
     def _on_frame(self) -> None:
@@ -288,11 +362,18 @@ class LayerMap(Viewer):
                 self._extent = grid_extent(frame.x, frame.y)
             except Exception as exc:  # a damaged frame: the map stays empty, the rest of the page goes on
                 self._frame_failed = True
-                self._layer_failed(value_slot(0), (frame.frame_id,), "coordinates", exc,
-                                   what=f"frame {frame.frame_id}'s coordinates cannot be read")  # fmt: skip
+                self._layer_failed(
+                    value_slot(0),
+                    (frame.frame_id,),
+                    "coordinates",
+                    exc,
+                    what=f"frame {frame.frame_id}'s coordinates cannot be read",
+                )
         e = self._extent
         lat = math.radians((e.y0 + e.y1) / 2)
-        aspect = (e.x1 - e.x0) * max(math.cos(lat), 0.05) / max(e.y1 - e.y0, 1e-12)  # width / height on screen
+        aspect = (
+            (e.x1 - e.x0) * max(math.cos(lat), 0.05) / max(e.y1 - e.y0, 1e-12)
+        )  # width / height on screen
         h = max(self.height - PLOT_CHROME_PX, 100)
         w = round(h * aspect)
         if w > MAX_FRAME_WIDTH:
@@ -393,34 +474,50 @@ class LayerMap(Viewer):
         the state's mask overlays."""
         plan: dict[str, Job | None] = dict.fromkeys(self._image_names())
         geometry, frame, state = self.geometry(), self.state.frame_obj, self.state
-        if pair is None or geometry is None or frame is None or pair.frame != frame.frame_id or self._frame_failed:
+        if (
+            pair is None
+            or geometry is None
+            or frame is None
+            or pair.frame != frame.frame_id
+            or self._frame_failed
+        ):
             return plan
         view, size = geometry
         for i, slot in enumerate(state.slots):
             if slot.layer != NONE and (identity := state.layer_identity(slot.layer, pair)) is not None:
                 key = image_key("value", identity, view, size)
                 compute = partial(self._value_image, key, pair, slot.layer, identity, view, size)
-                plan[value_slot(i)] = Job(key, compute, identity, title=schema.layer(slot.layer).title.lower())
+                plan[value_slot(i)] = Job(
+                    key, compute, identity, title=schema.layer(slot.layer).title.lower()
+                )
         if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
             key = image_key("relief", identity, view, size)
-            plan[RELIEF] = Job(key, partial(self._relief_image, key, pair, view, size), identity, title="relief (elevation)")
+            plan[RELIEF] = Job(
+                key, partial(self._relief_image, key, pair, view, size), identity, title="relief (elevation)"
+            )
         edited = self._edited_pair() == pair
         shown_masks = state.masks if masks is None else masks
         for k in MASK_LAYERS:
             if k in shown_masks and (identity := state.layer_identity(k, pair)) is not None:
                 key = image_key("mask", identity, state.mask_style, view, size)
                 compute = partial(self._mask_image, key, pair, k, identity, state.mask_style, view, size)
-                plan[mask_slot(k)] = Job(key, compute, identity, inline=edited, title=schema.layer(k).title.lower())
+                plan[mask_slot(k)] = Job(
+                    key, compute, identity, inline=edited, title=schema.layer(k).title.lower()
+                )
         for i, overlay in enumerate(self.overlays):
             token = overlay.overlay_token(pair)
             if token is not None:
                 key = image_key("overlay", self._token, i, overlay.overlay_revision, token, view, size)
                 compute = partial(self._code_image, key, overlay, view, size)
-                plan[overlay_slot(i)] = Job(key, compute, (overlay_slot(i), token), title=overlay.overlay_title.split(" (")[0].lower())
+                plan[overlay_slot(i)] = Job(
+                    key, compute, (overlay_slot(i), token), title=overlay.overlay_title.split(" (")[0].lower()
+                )
         return plan
 
     # ----------------------------------------------------------------------- images (off-thread)
-    def _value_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]) -> MapImage:
+    def _value_image(
+        self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]
+    ) -> MapImage:
         layer = schema.layer(layer_key)
         agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
         values = np.asarray(agg.values, dtype=np.float32)
@@ -428,18 +525,30 @@ class LayerMap(Viewer):
         return MapImage(key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1])))
 
     def _relief_image(self, key: str, pair: Pair, view: Extent, size: tuple[int, int]) -> MapImage:
-        agg = compute_aggregate(self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair))
+        agg = compute_aggregate(
+            self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair)
+        )
         alpha = elements.relief_rgba(agg)[..., 3]
         return MapImage(key, encode_alpha(alpha), _bounds(view), alpha)
 
-    def _mask_image(self, key: str, pair: Pair, layer_key: str, identity: tuple, style: str, view: Extent,
-                    size: tuple[int, int]) -> MapImage:  # fmt: skip
+    def _mask_image(
+        self,
+        key: str,
+        pair: Pair,
+        layer_key: str,
+        identity: tuple,
+        style: str,
+        view: Extent,
+        size: tuple[int, int],
+    ) -> MapImage:
         layer = schema.layer(layer_key)
         agg = self._edited_aggregate(pair, layer_key, view, size)
         if agg is None:
             agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
         codes = np.asarray(agg.values, dtype=np.uint8)
-        return MapImage(key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes)
+        return MapImage(
+            key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes
+        )
 
     def _code_image(self, key: str, overlay: Any, view: Extent, size: tuple[int, int]) -> MapImage:
         frame = self.state.frame_obj
@@ -458,7 +567,9 @@ class LayerMap(Viewer):
             return None
         return edit.pair
 
-    def _edited_aggregate(self, pair: Pair, layer_key: str, view: Extent, size: tuple[int, int]) -> xr.DataArray | None:
+    def _edited_aggregate(
+        self, pair: Pair, layer_key: str, view: Extent, size: tuple[int, int]
+    ) -> xr.DataArray | None:
         """A mask being edited, aggregated from its overview, which each edit updates in its box only;
         ``None`` where that does not apply (no editing, a small frame, a view finer than the overview)."""
         frame = self.state.frame_obj
@@ -482,7 +593,9 @@ class LayerMap(Viewer):
                 ov.update(values, *last[1].slices)
             else:
                 ov = build_overview(frame.raster(values, layer.key), layer, factor)
-            self._edited = {k: v for k, v in self._edited.items() if k[0] == pair}  # other pairs: rebuilt if edited again
+            self._edited = {
+                k: v for k, v in self._edited.items() if k[0] == pair
+            }  # other pairs: rebuilt if edited again
             self._edited[(pair, layer.variable)] = (revision, ov)
         return ov.aggregate(view, size, layer)
 
@@ -490,13 +603,21 @@ class LayerMap(Viewer):
     def _refresh(self) -> None:
         """Show the pair on screen as the state says: images from the caches, else computed off-thread; the
         newest request wins. Then the neighbours are prefetched."""
-        if self._extent_frame != self.state.frame:  # a pair of another frame: its axes first (this comes back)
+        if (
+            self._extent_frame != self.state.frame
+        ):  # a pair of another frame: its axes first (this comes back)
             self._on_frame()
             return
         self._serial += 1
         serial, pair = self._serial, self.state.current
         pairs = self.state.pairs
-        if pair is not None and self._last_pair is not None and pair != self._last_pair and pair in pairs and self._last_pair in pairs:
+        if (
+            pair is not None
+            and self._last_pair is not None
+            and pair != self._last_pair
+            and pair in pairs
+            and self._last_pair in pairs
+        ):
             self._direction = 1 if pairs.index(pair) > pairs.index(self._last_pair) else -1
         self._last_pair = pair
         plan = self._plan(pair)
@@ -505,7 +626,9 @@ class LayerMap(Viewer):
             if job is not None and job.inline and job.key not in self._aggs:
                 with contextlib.suppress(Exception):  # reported with the others below
                     self._aggs.get(job.key, job.compute)
-        futures = {name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None}
+        futures = {
+            name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None
+        }
         self._inflight = True
 
         def done() -> None:
@@ -513,7 +636,10 @@ class LayerMap(Viewer):
                 return
             if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
                 self._failures = {}  # what the layers of this show say, below
-            images = {name: self._result(name, futures[name], plan[name]) if name in futures else None for name in plan}
+            images = {
+                name: self._result(name, futures[name], plan[name]) if name in futures else None
+                for name in plan
+            }
             self._inflight = False
             self._send_show(serial, images)
             self._show_failures()
@@ -578,22 +704,40 @@ class LayerMap(Viewer):
             span = image.span or (0.0, 1.0)
             units = "" if layer.units in HIDDEN_UNITS else layer.units
             label = readout.value_label(layer.title, units, VALUE_DIGITS.get(layer.key, DEFAULT_DIGITS))
-            return {"key": image.key, "cmap": layer.key, "low": span[0], "high": span[1], "alpha": state.slots[i].opacity,
-                    "label": label}  # fmt: skip
+            return {
+                "key": image.key,
+                "cmap": layer.key,
+                "low": span[0],
+                "high": span[1],
+                "alpha": state.slots[i].opacity,
+                "label": label,
+            }
         if name.startswith("mask:"):
             key = name.removeprefix("mask:")
             layer = schema.layer(key)
             palette = elements.mask_palette(layer.variable, fill_alpha=state.mask_opacity)
-            return {"key": image.key, "palette": palette, "low": -0.5, "high": len(palette) - 0.5,
-                    "label": readout.mask_label(layer.title, key)}  # fmt: skip
+            return {
+                "key": image.key,
+                "palette": palette,
+                "low": -0.5,
+                "high": len(palette) - 0.5,
+                "label": readout.mask_label(layer.title, key),
+            }
         if name.startswith("overlay"):
             overlay = self.overlays[int(name.removeprefix("overlay"))]
             colors = list(overlay.overlay_colors)
-            return {"key": image.key, "palette": colors, "low": -0.5, "high": len(colors) - 0.5,
-                    "label": overlay.overlay_title}  # fmt: skip
+            return {
+                "key": image.key,
+                "palette": colors,
+                "low": -0.5,
+                "high": len(colors) - 0.5,
+                "label": overlay.overlay_title,
+            }
         return {"key": image.key, "label": ""}
 
-    def _show_message(self, serial: int, pair: Pair | None, images: dict[str, MapImage | None]) -> dict[str, Any]:
+    def _show_message(
+        self, serial: int, pair: Pair | None, images: dict[str, MapImage | None]
+    ) -> dict[str, Any]:
         layers = {name: self._entry(name, img) if img is not None else None for name, img in images.items()}
         return {"op": "show", "serial": serial, "pair": _pair_key(pair), "ack": self._ack, "layers": layers}
 
@@ -616,8 +760,13 @@ class LayerMap(Viewer):
         if items:
             self.client.send({"op": "put", "items": items})
 
-    def _send_show(self, serial: int, images: dict[str, MapImage | None], clear: bool = False,
-                   extent: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def _send_show(
+        self,
+        serial: int,
+        images: dict[str, MapImage | None],
+        clear: bool = False,
+        extent: dict[str, Any] | None = None,
+    ) -> None:
         pair = None if clear else self.state.current
         shown = {name: images.get(name) for name in self._image_names()}
         self._put([img for img in shown.values() if img is not None])
@@ -669,7 +818,9 @@ class LayerMap(Viewer):
             self.client.send({"op": "ack", "seq": self._ack})
 
     # ---------------------------------------------------------------------------- damaged layers
-    def _layer_failed(self, name: str, identity: tuple, title: str, exc: BaseException, what: str | None = None) -> None:
+    def _layer_failed(
+        self, name: str, identity: tuple, title: str, exc: BaseException, what: str | None = None
+    ) -> None:
         """Layer ``title`` of the pair on screen cannot be read (a corrupt chunk, codes outside the schema): a
         notification once per identity (zooming must not repeat it), and a line above the map while it is
         on screen; the other layers still show."""
@@ -716,7 +867,11 @@ class LayerMap(Viewer):
         plans["masks"] = self._plan(pair, masks=[] if self.state.masks else self._last_masks)
         jobs = [job for plan in plans.values() for job in plan.values() if job is not None]
         ahead = i + 2 * self._direction  # one more pair the way the user is stepping: ready on the server
-        warm = [job for job in self._plan(pairs[ahead]).values() if job is not None] if 0 <= ahead < len(pairs) else []
+        warm = (
+            [job for job in self._plan(pairs[ahead]).values() if job is not None]
+            if 0 <= ahead < len(pairs)
+            else []
+        )
         self._aggs.prefetch([(job.key, job.compute) for job in jobs + warm])
         futures = {job.key: self._aggs.future(job.key) for job in jobs}
         if any(f is None for f in futures.values()):  # evicted already (a tiny cache): nothing to offer
@@ -724,11 +879,15 @@ class LayerMap(Viewer):
         serial = self._serial
 
         def done() -> None:
-            if serial != self._serial or any(f.cancelled() or f.exception() is not None for f in futures.values()):
+            if serial != self._serial or any(
+                f.cancelled() or f.exception() is not None for f in futures.values()
+            ):
                 return
             shows, images = {}, []
             for d, plan in plans.items():
-                layer_images = {name: futures[job.key].result() if job is not None else None for name, job in plan.items()}
+                layer_images = {
+                    name: futures[job.key].result() if job is not None else None for name, job in plan.items()
+                }
                 images += [img for img in layer_images.values() if img is not None]
                 shows[d] = self._show_message(serial, neighbours[d], layer_images)
             self._put(images)
@@ -778,8 +937,14 @@ def _pair_key(pair: Pair | None) -> str:
 
 
 def _blank_data() -> dict[str, list]:
-    return {"image": [np.zeros((1, 1), np.uint32)], "values": [np.full((1, 1), np.nan, np.float32)], "x": [0.0],
-            "y": [0.0], "dw": [1e-9], "dh": [1e-9]}  # fmt: skip
+    return {
+        "image": [np.zeros((1, 1), np.uint32)],
+        "values": [np.full((1, 1), np.nan, np.float32)],
+        "x": [0.0],
+        "y": [0.0],
+        "dw": [1e-9],
+        "dh": [1e-9],
+    }
 
 
 def _ahead_keys() -> dict[str, str]:

@@ -62,8 +62,18 @@ class ClientPool:
 def put_item(key: str, encoded: Encoded, bounds: tuple[float, float, float, float]) -> dict[str, Any]:
     """One image of a ``put`` message; ``bounds`` = (x0, y0, x1, y1) of the image's outer pixel edges."""
     x0, y0, x1, y1 = bounds
-    return {"key": key, "kind": encoded.kind, "shape": list(encoded.shape), "data": encoded.data, "v0": encoded.v0,
-            "v1": encoded.v1, "x": x0, "y": y0, "dw": x1 - x0, "dh": y1 - y0}  # fmt: skip
+    return {
+        "key": key,
+        "kind": encoded.kind,
+        "shape": list(encoded.shape),
+        "data": encoded.data,
+        "v0": encoded.v0,
+        "v1": encoded.v1,
+        "x": x0,
+        "y": y0,
+        "dw": x1 - x0,
+        "dh": y1 - y0,
+    }
 
 
 class MapClient(JSComponent):
@@ -71,18 +81,30 @@ class MapClient(JSComponent):
 
     figure_id = param.String(default="", doc="Bokeh id of the map figure")
     pool_bytes = param.Integer(default=POOL_BYTES, doc="Decoded bytes of images the browser keeps")
-    ids = param.Dict(default={}, doc="Renderer name -> Bokeh ids of its renderer, source, glyph and colour mapper")
+    ids = param.Dict(
+        default={}, doc="Renderer name -> Bokeh ids of its renderer, source, glyph and colour mapper"
+    )
     palettes = param.Dict(default={}, doc="Colour map name -> colours, low to high")
-    neighbours = param.Dict(default={}, doc="Shows the browser holds the images of (next / previous pair, masks "
-                            "toggled) and which key leads to which")
-    brush = param.Dict(default={}, doc="Drawing tool, brush radius (data px), pixel size (data units), colour")
+    neighbours = param.Dict(
+        default={},
+        doc="Shows the browser holds the images of (next / previous pair, masks "
+        "toggled) and which key leads to which",
+    )
+    brush = param.Dict(
+        default={}, doc="Drawing tool, brush radius (data px), pixel size (data units), colour"
+    )
     tool_keys = param.Dict(default={}, doc="Shortcut key -> drawing tool (the browser draws with it at once)")
     tool_labels = param.Dict(default={}, doc="Tool button label -> drawing tool, in the buttons' order")
 
     _esm = Path(__file__).with_name("map_client.js")
 
-    def __init__(self, on_ready: Callable[[], None] | None = None, on_missing: Callable[[list[str]], None] | None = None,
-                 on_gesture: Callable[[dict], None] | None = None, **params: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        on_ready: Callable[[], None] | None = None,
+        on_missing: Callable[[list[str]], None] | None = None,
+        on_gesture: Callable[[dict], None] | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.pool = ClientPool(self.pool_bytes)
         self.on_ready, self.on_missing, self.on_gesture = on_ready, on_missing, on_gesture

@@ -38,15 +38,31 @@ DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, "polygon")  # tools that take the drag 
 class MapDrawing(param.Parameterized):
     """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.annotate.EditSession`."""
 
-    def __init__(self, edit: Any, client: Any = None, figure: Any = None, on_done: Callable[[int], None] | None = None,
-                 on_start: Callable[[int], None] | None = None, **params: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        edit: Any,
+        client: Any = None,
+        figure: Any = None,
+        on_done: Callable[[int], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.edit, self.client, self.figure = edit, client, figure
         self.on_start, self.on_done = on_start, on_done  # called with a gesture's seq before / after the edit
-        edit.param.watch(edit.state.guarded(lambda *_: self.sync_brush(), "the brush"), ["tool", "radius", "activity"])
+        edit.param.watch(
+            edit.state.guarded(lambda *_: self.sync_brush(), "the brush"), ["tool", "radius", "activity"]
+        )
         if client is not None:  # the browser switches tools on these at once (the server follows)
-            client.param.update(tool_labels=dict(TOOLS), tool_keys={
-                k: s.action.removeprefix("tool_") for s in EDIT_SHORTCUTS if s.action.startswith("tool_") for k in s.keys})
+            client.param.update(
+                tool_labels=dict(TOOLS),
+                tool_keys={
+                    k: s.action.removeprefix("tool_")
+                    for s in EDIT_SHORTCUTS
+                    if s.action.startswith("tool_")
+                    for k in s.keys
+                },
+            )
         self.sync_brush()
 
     @staticmethod
@@ -56,20 +72,59 @@ class MapDrawing(param.Parameterized):
         lasso = ColumnDataSource({"xs": [], "ys": []})
         polygon = ColumnDataSource({"x": [], "y": []})
         cursor = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
-        r_edge = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=EDGE_COLOR, line_alpha=EDGE_ALPHA,
-                                               line_width=4, line_cap="round", line_join="round"))  # fmt: skip
-        r_live = fig.add_glyph(live, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_alpha=LIVE_ALPHA,
-                                               line_width=2, line_cap="round", line_join="round"))  # fmt: skip
-        r_lasso = fig.add_glyph(lasso, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_width=2, line_dash="dashed"))
+        r_edge = fig.add_glyph(
+            live,
+            MultiLine(
+                xs="xs",
+                ys="ys",
+                line_color=EDGE_COLOR,
+                line_alpha=EDGE_ALPHA,
+                line_width=4,
+                line_cap="round",
+                line_join="round",
+            ),
+        )
+        r_live = fig.add_glyph(
+            live,
+            MultiLine(
+                xs="xs",
+                ys="ys",
+                line_color=CURSOR_COLOR,
+                line_alpha=LIVE_ALPHA,
+                line_width=2,
+                line_cap="round",
+                line_join="round",
+            ),
+        )
+        r_lasso = fig.add_glyph(
+            lasso, MultiLine(xs="xs", ys="ys", line_color=CURSOR_COLOR, line_width=2, line_dash="dashed")
+        )
         fig.line(x="x", y="y", source=polygon, line_color=POLYGON_COLOR, line_width=2, line_dash="dashed")
-        r_vertices = fig.add_glyph(polygon, Scatter(x="x", y="y", size=9, fill_color="white", line_color=POLYGON_COLOR,
-                                                    line_width=2))  # fmt: skip
-        r_cursor = fig.add_glyph(cursor, Ellipse(x="x", y="y", width="w", height="h", fill_color=CURSOR_COLOR,
-                                                 fill_alpha=CURSOR_FILL_ALPHA, line_color=EDGE_COLOR, line_width=1.5))  # fmt: skip
+        r_vertices = fig.add_glyph(
+            polygon, Scatter(x="x", y="y", size=9, fill_color="white", line_color=POLYGON_COLOR, line_width=2)
+        )
+        r_cursor = fig.add_glyph(
+            cursor,
+            Ellipse(
+                x="x",
+                y="y",
+                width="w",
+                height="h",
+                fill_color=CURSOR_COLOR,
+                fill_alpha=CURSOR_FILL_ALPHA,
+                line_color=EDGE_COLOR,
+                line_width=1.5,
+            ),
+        )
         return {
             name: {"renderer": r.id, "source": r.data_source.id, "glyph": r.glyph.id, "mapper": None}
-            for name, r in (("live", r_live), ("live_edge", r_edge), ("lasso", r_lasso), ("polygon", r_vertices),
-                            ("cursor", r_cursor))
+            for name, r in (
+                ("live", r_live),
+                ("live_edge", r_edge),
+                ("lasso", r_lasso),
+                ("polygon", r_vertices),
+                ("cursor", r_cursor),
+            )
         }
 
     # ------------------------------------------------------------------------------------ browser

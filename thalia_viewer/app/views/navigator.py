@@ -18,14 +18,16 @@ class Navigator(Viewer):
     """Pick a frame, a primary date and one of its secondary dates (only valid pairs are offered)."""
 
     view_type: ClassVar[str] = "navigator"  # name in layouts/*.yaml
-    section_title: ClassVar[str | None] = 'Pair'  # card title in the app (None: no card)
+    section_title: ClassVar[str | None] = "Pair"  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         s = self.state
-        self._summary = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-summary"])
+        self._summary = pn.pane.HTML(
+            "", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-summary"]
+        )
         buttons = [
             ("◀ pair", "Previous pair (k or ←)", lambda _: s.step(-1)),
             ("pair ▶", "Next pair (j or →)", lambda _: s.step(1)),
@@ -73,7 +75,7 @@ class Shortcuts(Viewer):
     """
 
     view_type: ClassVar[str] = "shortcuts"  # name in layouts/*.yaml
-    section_title: ClassVar[str | None] = 'Keyboard shortcuts'  # card title in the app (None: no card)
+    section_title: ClassVar[str | None] = "Keyboard shortcuts"  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
 
@@ -91,13 +93,18 @@ class Shortcuts(Viewer):
         self._last_masks = list(s.masks)
         s.param.watch(lambda e: setattr(self, "_last_masks", list(e.new)) if e.new else None, "masks")
         actions = {"toggle_masks": toggle_masks, "cycle_mask_style": cycle_style}
-        self.keyboard = KeyboardShortcuts(on_key=s.guarded(dispatcher(actions, DISPLAY_SHORTCUTS), "the display shortcut"),
-                                          keys=[k for sc in DISPLAY_SHORTCUTS for k in sc.keys], height=0, width=0,
-                                          margin=0)  # fmt: skip
+        self.keyboard = KeyboardShortcuts(
+            on_key=s.guarded(dispatcher(actions, DISPLAY_SHORTCUTS), "the display shortcut"),
+            keys=[k for sc in DISPLAY_SHORTCUTS for k in sc.keys],
+            height=0,
+            width=0,
+            margin=0,
+        )
         self._layout = pn.Column(
-            pn.pane.HTML(help_html(), sizing_mode="stretch_width", margin=(0, 10)), self.keyboard,
+            pn.pane.HTML(help_html(), sizing_mode="stretch_width", margin=(0, 10)),
+            self.keyboard,
             sizing_mode="stretch_width",
-        )  # fmt: skip
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

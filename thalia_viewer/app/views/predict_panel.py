@@ -13,17 +13,26 @@ from thalia_viewer.app.predict import PredictSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.viz.elements import TRUTH_PREDICTION_COLORS
 
-SCORES: tuple[tuple[str, str], ...] = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
+SCORES: tuple[tuple[str, str], ...] = (
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("iou", "IoU"),
+)
 
 
 def metrics_html(metrics: dict[str, Any] | None) -> str:
     """The pair's deformation-class scores and confusion counts as a small table."""
     if not metrics:
         return "<p class='thalia-muted'>Scores appear after a prediction of a labelled pair.</p>"
-    cells = "".join(f"<tr><th>{title}</th><td>{100 * float(metrics[key]):.1f}</td></tr>" for key, title in SCORES)
+    cells = "".join(
+        f"<tr><th>{title}</th><td>{100 * float(metrics[key]):.1f}</td></tr>" for key, title in SCORES
+    )
     counts = " · ".join(f"{k.upper()} {int(metrics[k]):,}" for k in ("tp", "fp", "fn") if k in metrics)
-    return (f"<table class='thalia-record thalia-scores'>{cells}</table>"
-            f"<div class='thalia-muted'>deformation class, % · {html.escape(counts)} px</div>")  # fmt: skip
+    return (
+        f"<table class='thalia-record thalia-scores'>{cells}</table>"
+        f"<div class='thalia-muted'>deformation class, % · {html.escape(counts)} px</div>"
+    )
 
 
 def swatch(color: str, text: str) -> str:
@@ -46,21 +55,48 @@ class PredictPanel(Viewer):
         model = pn.widgets.Select.from_param(p.param.model, label="Model", sizing_mode="stretch_width")
         reload = pn.widgets.Button(name="↻", width=40, align="end", description="Re-read the model zoo")
         reload.on_click(lambda _: p.refresh_models())
-        self._run = pn.widgets.Button(name="Predict this pair", button_type="primary", sizing_mode="stretch_width",
-                                      description="Run the model on the pair on screen (in the background)")  # fmt: skip
+        self._run = pn.widgets.Button(
+            name="Predict this pair",
+            button_type="primary",
+            sizing_mode="stretch_width",
+            description="Run the model on the pair on screen (in the background)",
+        )
         self._run.on_click(lambda _: p.predict())
-        self._bar = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width", visible=False, height=14)
+        self._bar = pn.indicators.Progress(
+            value=0, max=100, sizing_mode="stretch_width", visible=False, height=14
+        )
         truth = pn.widgets.Checkbox.from_param(p.param.show_truth)
         pred = pn.widgets.Checkbox.from_param(p.param.show_prediction)
-        legend = pn.pane.HTML(" ".join(swatch(c, t) for c, t in zip(TRUTH_PREDICTION_COLORS[1:], ("truth only",
-                              "prediction only", "both"), strict=True)), margin=(0, 10))  # fmt: skip
+        legend = pn.pane.HTML(
+            " ".join(
+                swatch(c, t)
+                for c, t in zip(
+                    TRUTH_PREDICTION_COLORS[1:], ("truth only", "prediction only", "both"), strict=True
+                )
+            ),
+            margin=(0, 10),
+        )
         self._scores = pn.pane.HTML(metrics_html(None), sizing_mode="stretch_width", margin=(4, 10))
-        self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-muted"])
-        items: list[Any] = [pn.Row(model, reload, sizing_mode="stretch_width"), self._run, self._bar, truth, pred,
-                            legend, self._scores, self._status]  # fmt: skip
+        self._status = pn.pane.HTML(
+            "", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-muted"]
+        )
+        items: list[Any] = [
+            pn.Row(model, reload, sizing_mode="stretch_width"),
+            self._run,
+            self._bar,
+            truth,
+            pred,
+            legend,
+            self._scores,
+            self._status,
+        ]
         if self.edit is not None:
-            accept = pn.widgets.Button(name="Use prediction as the mask", button_style="outline", sizing_mode="stretch_width",
-                                       description="Replace the masks by the prediction, in the class picked in the tools (undoable)")  # fmt: skip
+            accept = pn.widgets.Button(
+                name="Use prediction as the mask",
+                button_style="outline",
+                sizing_mode="stretch_width",
+                description="Replace the masks by the prediction, in the class picked in the tools (undoable)",
+            )
             accept.on_click(lambda _: p.accept())
             items.append(accept)
         self._layout = pn.Column(*items, sizing_mode="stretch_width")

@@ -60,7 +60,9 @@ readout.text = parts.join('<span class="thalia-sep"> · </span>');
 
 def readout_div() -> Div:
     """The line the readout writes into (placed under the map)."""
-    return Div(text="", styles={"font-size": "12px"}, css_classes=["thalia-readout"], sizing_mode="stretch_width")
+    return Div(
+        text="", styles={"font-size": "12px"}, css_classes=["thalia-readout"], sizing_mode="stretch_width"
+    )
 
 
 def value_label(title: str, units: str, digits: int) -> str:
@@ -73,12 +75,19 @@ def mask_label(title: str, key: str) -> str:
     return f"{title}|{key}"
 
 
-def attach_readout(fig: Any, readout: Div, values: list[Any], masks: list[Any], mask_keys: list[str]) -> HoverTool:
+def attach_readout(
+    fig: Any, readout: Div, values: list[Any], masks: list[Any], mask_keys: list[str]
+) -> HoverTool:
     """Add the readout hover tool to a map figure: ``values`` / ``masks`` are its image renderers (names set
     by the browser as each layer is shown), ``mask_keys`` the mask layer of each mask renderer."""
     classes = {k: [c.name.replace("_", " ") for c in class_table(k)] for k in mask_keys}
     args = {"values": values, "masks": masks, "classes": classes, "readout": readout}
-    hover = HoverTool(renderers=list(values[:1]), tooltips=None, callback=CustomJS(args=args, code=READOUT_JS), tags=[TAG],
-                      description="Values under the cursor (shown under the map)")  # fmt: skip
+    hover = HoverTool(
+        renderers=list(values[:1]),
+        tooltips=None,
+        callback=CustomJS(args=args, code=READOUT_JS),
+        tags=[TAG],
+        description="Values under the cursor (shown under the map)",
+    )
     fig.add_tools(hover)
     return hover

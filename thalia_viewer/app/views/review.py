@@ -35,12 +35,16 @@ def aggregate_html(agg: dict[str, Any]) -> str:
     head = "<tr><th></th>" + "".join(f"<th>{t}</th>" for _, t in SCORE_NAMES) + "</tr>"
 
     def row(name: str, scores: dict[str, float]) -> str:
-        cells = "".join(f"<td>{'—' if math.isnan(scores[k]) else f'{100 * scores[k]:.1f}'}</td>" for k, _ in SCORE_NAMES)
+        cells = "".join(
+            f"<td>{'—' if math.isnan(scores[k]) else f'{100 * scores[k]:.1f}'}</td>" for k, _ in SCORE_NAMES
+        )
         return f"<tr><th>{name}</th>{cells}</tr>"
 
-    return (f"<table class='thalia-record thalia-scores'>{head}{row('all pixels', agg['micro'])}"
-            f"{row('mean per pair', agg['macro'])}</table>"
-            f"<div class='thalia-muted'>deformation class, {agg['count']} pairs</div>")  # fmt: skip
+    return (
+        f"<table class='thalia-record thalia-scores'>{head}{row('all pixels', agg['micro'])}"
+        f"{row('mean per pair', agg['macro'])}</table>"
+        f"<div class='thalia-muted'>deformation class, {agg['count']} pairs</div>"
+    )
 
 
 class ReviewControls(Viewer):
@@ -59,15 +63,22 @@ class ReviewControls(Viewer):
         self._run.on_click(lambda _: r.start())
         cancel = pn.widgets.Button(name="Cancel", sizing_mode="stretch_width")
         cancel.on_click(lambda _: r.cancel())
-        self._bar = pn.indicators.Progress(value=0, max=100, height=14, sizing_mode="stretch_width", visible=False)
-        self._status = pn.pane.HTML("", css_classes=["thalia-muted"], sizing_mode="stretch_width", margin=(0, 10))
+        self._bar = pn.indicators.Progress(
+            value=0, max=100, height=14, sizing_mode="stretch_width", visible=False
+        )
+        self._status = pn.pane.HTML(
+            "", css_classes=["thalia-muted"], sizing_mode="stretch_width", margin=(0, 10)
+        )
         self._scores = pn.pane.HTML("", sizing_mode="stretch_width", margin=(4, 10))
         self._layout = pn.Column(
             pn.widgets.Select.from_param(r.param.model, label="Model", sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(r.param.scope, label="Pairs", sizing_mode="stretch_width"),
-            pn.Row(self._run, cancel, sizing_mode="stretch_width"), self._bar, self._status, self._scores,
+            pn.Row(self._run, cancel, sizing_mode="stretch_width"),
+            self._bar,
+            self._status,
+            self._scores,
             sizing_mode="stretch_width",
-        )  # fmt: skip
+        )
         r.param.watch(lambda *_: self._update(), ["running", "progress", "status", "rows_revision"])
         self._update()
 
@@ -99,15 +110,25 @@ class ReviewTable(Viewer):
         r = self.review
         self._rows: list[Pair] = []
         self._table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=["frame", "pair", "split", "IoU", "F1", "false +", "false −", "labelled px"]),
-            disabled=True, selectable=1, show_index=False, height=self.height, sizing_mode="stretch_width",
+            pd.DataFrame(
+                columns=["frame", "pair", "split", "IoU", "F1", "false +", "false −", "labelled px"]
+            ),
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            height=self.height,
+            sizing_mode="stretch_width",
             formatters={"IoU": {"type": "money", "precision": 3}, "F1": {"type": "money", "precision": 3}},
-            header_filters={"frame": {"type": "input", "func": "like", "placeholder": "filter"},
-                            "split": {"type": "list", "values": ["", "train", "val", "test"]}},
+            header_filters={
+                "frame": {"type": "input", "func": "like", "placeholder": "filter"},
+                "split": {"type": "list", "values": ["", "train", "val", "test"]},
+            },
             css_classes=["thalia-review-table"],
-        )  # fmt: skip
+        )
         self._table.on_click(self._clicked)
-        show = pn.widgets.RadioButtonGroup.from_param(r.param.show, button_style="outline", sizing_mode="stretch_width")
+        show = pn.widgets.RadioButtonGroup.from_param(
+            r.param.show, button_style="outline", sizing_mode="stretch_width"
+        )
         self._layout = pn.Column(show, self._table, sizing_mode="stretch_width")
         r.param.watch(lambda *_: self._update(), ["rows_revision", "show"])
         self.state.watch(lambda *_: self._select(), "pair", "the review table")
@@ -151,11 +172,18 @@ class SideBySide(Viewer):
         if self.edit is not None:
             self.edit.param.watch(lambda *_: self._update(force=True), "revision")
         # two panes in one layout: Panel links their axes (linked_axes), each keeps half the width
-        self._left = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
-        self._right = pn.pane.HoloViews(None, height=self.height, sizing_mode="stretch_width", linked_axes=True)
+        self._left = pn.pane.HoloViews(
+            None, height=self.height, sizing_mode="stretch_width", linked_axes=True
+        )
+        self._right = pn.pane.HoloViews(
+            None, height=self.height, sizing_mode="stretch_width", linked_axes=True
+        )
         self._title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
-        self._layout = pn.Column(self._title, pn.Row(self._left, self._right, sizing_mode="stretch_width"),
-                                 sizing_mode="stretch_width")  # fmt: skip
+        self._layout = pn.Column(
+            self._title,
+            pn.Row(self._left, self._right, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
         self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the side-by-side view")
         self.review.param.watch(lambda *_: self._update_if_missing(), "rows_revision")
         self._shown: tuple | None = None
@@ -199,16 +227,29 @@ class SideBySide(Viewer):
         mask = self.review.mask(pair) if self.review.has_mask(pair) else None
         colors = elements.TRUTH_PREDICTION_COLORS
         left = base * self._codes(truth_prediction_codes(truth, None), view, size, colors, kdims, frame)
-        right = base.clone() * (self._codes(truth_prediction_codes(None, mask), view, size, colors, kdims, frame)
-                                if mask is not None else hv.Text(view.x0, view.y1, " not reviewed yet").opts(
-                                    text_align="left", text_baseline="top"))  # fmt: skip
-        opts = {"responsive": True, "height": self.height - 40, "data_aspect": 1 / max(math.cos(math.radians(
-                (view.y0 + view.y1) / 2)), 0.05), "tools": ["hover"], "active_tools": ["wheel_zoom"]}  # fmt: skip
-        return left.opts(title="Annotator (red)", **opts), right.opts(title=f"Model {self.review.model} (green)", **opts)
+        right = base.clone() * (
+            self._codes(truth_prediction_codes(None, mask), view, size, colors, kdims, frame)
+            if mask is not None
+            else hv.Text(view.x0, view.y1, " not reviewed yet").opts(text_align="left", text_baseline="top")
+        )
+        opts = {
+            "responsive": True,
+            "height": self.height - 40,
+            "data_aspect": 1 / max(math.cos(math.radians((view.y0 + view.y1) / 2)), 0.05),
+            "tools": ["hover"],
+            "active_tools": ["wheel_zoom"],
+        }
+        return left.opts(title="Annotator (red)", **opts), right.opts(
+            title=f"Model {self.review.model} (green)", **opts
+        )
 
     @staticmethod
-    def _codes(codes: np.ndarray, view: Any, size: tuple[int, int], colors: tuple[str, ...], kdims: list, frame: Any) -> hv.Image:
-        return elements.code_image(code_aggregate(frame.raster(codes), view, size), view, colors, kdims, "mask")
+    def _codes(
+        codes: np.ndarray, view: Any, size: tuple[int, int], colors: tuple[str, ...], kdims: list, frame: Any
+    ) -> hv.Image:
+        return elements.code_image(
+            code_aggregate(frame.raster(codes), view, size), view, colors, kdims, "mask"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -227,29 +268,40 @@ class AcceptPrediction(Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        accept = pn.widgets.Button(name="Accept the model's mask as the starting mask", button_type="primary",
-                                   sizing_mode="stretch_width")  # fmt: skip
+        accept = pn.widgets.Button(
+            name="Accept the model's mask as the starting mask",
+            button_type="primary",
+            sizing_mode="stretch_width",
+        )
         accept.on_click(lambda _: self.accept())
         link = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._link = link
         self.state.watch(lambda *_: self._update_link(), ["pair", "frame"], "the annotate link")
         self._update_link()
         self._layout = pn.Column(
-            pn.pane.HTML("<div class='thalia-muted'>The model's pixels keep the pair's classes (those of the mask "
-                         "they overlap, else the nearest); pick a class below to paint them all with it.</div>",
-                         sizing_mode="stretch_width"),
+            pn.pane.HTML(
+                "<div class='thalia-muted'>The model's pixels keep the pair's classes (those of the mask "
+                "they overlap, else the nearest); pick a class below to paint them all with it.</div>",
+                sizing_mode="stretch_width",
+            ),
             pn.widgets.Select.from_param(self.edit.param.activity, sizing_mode="stretch_width"),
             pn.widgets.Select.from_param(self.edit.param.intensity, sizing_mode="stretch_width"),
-            accept, link, sizing_mode="stretch_width",
-        )  # fmt: skip
+            accept,
+            link,
+            sizing_mode="stretch_width",
+        )
         if not self.edit.identity.can(Action.SAVE):
             self._layout[:] = [link]  # a viewer cannot keep an accepted mask: no button that leads nowhere
 
     def _update_link(self) -> None:
         pair = self.state.current
         if pair is not None:
-            href = "?" + urllib.parse.urlencode({"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"})
-            self._link.object = f"<a href='{escape(href)}' target='_blank'>Open this pair in annotate mode ↗</a>"
+            href = "?" + urllib.parse.urlencode(
+                {"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"}
+            )
+            self._link.object = (
+                f"<a href='{escape(href)}' target='_blank'>Open this pair in annotate mode ↗</a>"
+            )
 
     def accept(self) -> bool:
         """Replace the pair's masks by the model's, in the class picked here (undoable; save to keep it)."""

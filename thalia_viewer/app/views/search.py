@@ -27,7 +27,9 @@ from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
 from thalia_viewer.core.query import help_text
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus
 
-PLACEHOLDER: Final = 'e.g. activity:Dyke intensity:High year:2018   or   sill "near the summit" flag:turbulent'
+PLACEHOLDER: Final = (
+    'e.g. activity:Dyke intensity:High year:2018   or   sill "near the summit" flag:turbulent'
+)
 #: Label names of the results table: short text and the dates matrix's colour.
 LABEL_STYLE: Final = {
     "Deformation": ("deformation", STATUS_COLORS[PairStatus.DEFORMATION]),
@@ -59,8 +61,13 @@ STYLES: Final = """
 
 
 #: Label names of the compact (sidebar) table.
-LABEL_SHORT: Final = {"Deformation": "def.", "Earthquake": "eq.", BOTH_LABELS: "def.+eq.", "Non_Deformation": "neg.",
-                      UNLABELLED: "—"}  # fmt: skip
+LABEL_SHORT: Final = {
+    "Deformation": "def.",
+    "Earthquake": "eq.",
+    BOTH_LABELS: "def.+eq.",
+    "Non_Deformation": "neg.",
+    UNLABELLED: "—",
+}
 
 
 def label_html(label: str, short: bool = False) -> str:
@@ -72,14 +79,20 @@ def label_html(label: str, short: bool = False) -> str:
 def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
     """What the results table shows of catalogue rows ``t`` (compact: frame, primary date + baseline, label)."""
     if t.empty:
-        cols = ["frame", "primary", "label"] if not wide else ["frame", "volcano", "primary", "secondary", "days", "label"]
+        cols = (
+            ["frame", "primary", "label"]
+            if not wide
+            else ["frame", "volcano", "primary", "secondary", "days", "label"]
+        )
         return pd.DataFrame(columns=cols)
-    out = pd.DataFrame({
-        "frame": t["frame"].astype(str).to_numpy(),
-        "primary": t["primary"].dt.strftime("%Y-%m-%d").to_numpy(),
-        "days": t["baseline"].to_numpy(),
-        "label": [label_html(v, short=not wide) for v in t["label"].astype(str)],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "frame": t["frame"].astype(str).to_numpy(),
+            "primary": t["primary"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "days": t["baseline"].to_numpy(),
+            "label": [label_html(v, short=not wide) for v in t["label"].astype(str)],
+        }
+    )
     if not wide:
         out["primary"] = [f"{p} +{d} d" for p, d in zip(out["primary"], out["days"], strict=True)]
         return out.drop(columns="days")
@@ -99,8 +112,14 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
     links = []
     for key, valid in zip(t["key"], t["valid"], strict=True):
         frame, pair = key.split("/")
-        href = "?" + urllib.parse.urlencode({"mode": "explore", "frame": frame, "pair": pair, **({URL_PARAMETER: query} if query else {})})
-        links.append(f"<a href='{html.escape(href, quote=True)}'>open ↗</a>" if valid else "<span title='not a valid pair'>—</span>")
+        href = "?" + urllib.parse.urlencode(
+            {"mode": "explore", "frame": frame, "pair": pair, **({URL_PARAMETER: query} if query else {})}
+        )
+        links.append(
+            f"<a href='{html.escape(href, quote=True)}'>open ↗</a>"
+            if valid
+            else "<span title='not a valid pair'>—</span>"
+        )
     out.insert(0, "open", links)  # first: the table may scroll sideways
     return out
 
@@ -114,7 +133,9 @@ def facets_html(facets: dict[str, dict[str, int]], limit: int | None) -> str:
         items = list(counts.items())
         shown = items if limit is None else items[:limit]
         more = f" <span class='n'>+{len(items) - len(shown)} more</span>" if len(shown) < len(items) else ""
-        values = " ".join(f"<span class='v'>{html.escape(str(k))} <span class='n'>{v:,}</span></span>" for k, v in shown)
+        values = " ".join(
+            f"<span class='v'>{html.escape(str(k))} <span class='n'>{v:,}</span></span>" for k, v in shown
+        )
         lines.append(f"<div class='f'><b>{html.escape(name)}</b>{values}{more}</div>")
     return "".join(lines)
 
@@ -133,14 +154,21 @@ class SearchPanel(Viewer):
     section_title: ClassVar[str | None] = "Search the catalogue"
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
-    wide = param.Boolean(default=False, doc="Every column, all facets and an 'open in explore' link (for the main area)")
+    wide = param.Boolean(
+        default=False, doc="Every column, all facets and an 'open in explore' link (for the main area)"
+    )
     page_size = param.Integer(default=10, bounds=(5, 200), doc="Result rows per page")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.session = s = search_session(self.state)
-        self.input = pn.widgets.TextInput(value=s.query, placeholder=PLACEHOLDER, sizing_mode="stretch_width", margin=(5, 5),
-                                          css_classes=["thalia-search-input"])  # fmt: skip
+        self.input = pn.widgets.TextInput(
+            value=s.query,
+            placeholder=PLACEHOLDER,
+            sizing_mode="stretch_width",
+            margin=(5, 5),
+            css_classes=["thalia-search-input"],
+        )
         self._quiet = False
         self.input.param.watch(lambda e: None if self._quiet else self.submit(e.new), "value")
         search = pn.widgets.Button(label="Search", button_type="primary", width=72, margin=(5, 2))
@@ -148,24 +176,55 @@ class SearchPanel(Viewer):
         clear = pn.widgets.Button(label="✕", description="Clear the search", width=34, margin=(5, 5, 5, 2))
         clear.on_click(lambda _: self.submit(""))
         steps = pn.widgets.Checkbox.from_param(s.param.step_results, margin=(0, 10))
-        self.status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-search-status"],
-                                   stylesheets=[STYLES])  # fmt: skip
+        self.status = pn.pane.HTML(
+            "",
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            css_classes=["thalia-search-status"],
+            stylesheets=[STYLES],
+        )
         self.table = pn.widgets.Tabulator(
-            results_frame(pd.DataFrame(), self.wide), pagination="remote", page_size=self.page_size, disabled=True,
-            selectable=1, show_index=False, sizing_mode="stretch_width", formatters={"label": {"type": "html"}, "open": {"type": "html"}},
-            widths={} if self.wide else {"frame": 136, "primary": 118}, stylesheets=[TABLE_STYLES],
-            header_align="left", layout="fit_data_stretch", css_classes=["thalia-search-results"], margin=(4, 5),
+            results_frame(pd.DataFrame(), self.wide),
+            pagination="remote",
+            page_size=self.page_size,
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            sizing_mode="stretch_width",
+            formatters={"label": {"type": "html"}, "open": {"type": "html"}},
+            widths={} if self.wide else {"frame": 136, "primary": 118},
+            stylesheets=[TABLE_STYLES],
+            header_align="left",
+            layout="fit_data_stretch",
+            css_classes=["thalia-search-results"],
+            margin=(4, 5),
             visible=False,
-        )  # fmt: skip
+        )
         self.table.on_click(self._clicked)
-        self.facets = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10), css_classes=["thalia-facets"], stylesheets=[STYLES])
+        self.facets = pn.pane.HTML(
+            "",
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            css_classes=["thalia-facets"],
+            stylesheets=[STYLES],
+        )
         syntax = html.escape(help_text().replace("``", ""))
-        self.help = pn.pane.HTML(f"<details class='thalia-query-help'><summary>Query syntax</summary><pre>{syntax}</pre></details>",
-                                 sizing_mode="stretch_width", margin=(0, 10), stylesheets=[STYLES])  # fmt: skip
+        self.help = pn.pane.HTML(
+            f"<details class='thalia-query-help'><summary>Query syntax</summary><pre>{syntax}</pre></details>",
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            stylesheets=[STYLES],
+        )
         self._layout = pn.Column(
-            pn.Row(self.input, search, clear, sizing_mode="stretch_width"), self.status, steps, self.table, self.facets,
-            self.help, sizing_mode="stretch_width", css_classes=["thalia-search"],
-        )  # fmt: skip
+            pn.Row(self.input, search, clear, sizing_mode="stretch_width"),
+            self.status,
+            steps,
+            self.table,
+            self.facets,
+            self.help,
+            sizing_mode="stretch_width",
+            css_classes=["thalia-search"],
+        )
         s.param.watch(lambda *_: self._show(), ["revision"])
         s.param.watch(lambda *_: self._show_status(), ["step_results"])
         self.state.param.watch(lambda *_: self._highlight(), ["pair", "frame"])
@@ -201,8 +260,10 @@ class SearchPanel(Viewer):
             self.session.run(query)
             then()
             return
-        self.status.object = ("<div class='thalia-search-status'><span class='thalia-muted'>Building the catalogue of this "
-                              "dataset (once per server)…</span></div>")  # fmt: skip
+        self.status.object = (
+            "<div class='thalia-search-status'><span class='thalia-muted'>Building the catalogue of this "
+            "dataset (once per server)…</span></div>"
+        )
         finish = in_session(lambda: (self.session.run(query), then()))
         _builder.submit(lambda: (future.result(), finish()))
 
@@ -225,7 +286,10 @@ class SearchPanel(Viewer):
         """Use the review mode's own run for ``model:`` / ``disagree:`` (its rows, as they come)."""
 
         def update(*_: Any) -> None:
-            scores = {r.pair.key: {"tp": r.tp, "fp": r.fp, "fn": r.fn, "iou": r.iou, "f1": r.f1} for r in review.rows}
+            scores = {
+                r.pair.key: {"tp": r.tp, "fp": r.fp, "fn": r.fn, "iou": r.iou, "f1": r.f1}
+                for r in review.rows
+            }
             self.session.set_review(scores)
 
         review.param.watch(update, "rows_revision")
@@ -251,20 +315,28 @@ class SearchPanel(Viewer):
     def _show_status(self) -> None:
         s = self.session
         if s.error:
-            self.status.object = f"<div class='thalia-search-status'><span class='err'>{html.escape(s.error)}</span></div>"
+            self.status.object = (
+                f"<div class='thalia-search-status'><span class='err'>{html.escape(s.error)}</span></div>"
+            )
             return
         if not s.active:
-            self.status.object = ("<div class='thalia-search-status'><span class='thalia-muted'>Every pair of every frame: "
-                                  "type a query and press Enter (syntax below).</span></div>")  # fmt: skip
+            self.status.object = (
+                "<div class='thalia-search-status'><span class='thalia-muted'>Every pair of every frame: "
+                "type a query and press Enter (syntax below).</span></div>"
+            )
             return
         n, frames = len(s.results), len({p.frame for p in s.results})
         total = len(s.catalog) if s.catalog is not None else 0
-        keys = " · <kbd>j</kbd> / <kbd>k</kbd> step through them" if s.step_results and s.valid_results else ""
+        keys = (
+            " · <kbd>j</kbd> / <kbd>k</kbd> step through them" if s.step_results and s.valid_results else ""
+        )
         unusable = len(s.results) - len(s.valid_results)
         note = f" · {unusable:,} not openable (unusable)" if unusable else ""
-        self.status.object = (f"<div class='thalia-search-status'><b>{n:,}</b> pair{'s' if n != 1 else ''} in {frames} "
-                              f"frame{'s' if frames != 1 else ''} (of {total:,}) for <code>{html.escape(s.query)}</code> · "
-                              f"{s.millis:.1f} ms{note}{keys}</div>")  # fmt: skip
+        self.status.object = (
+            f"<div class='thalia-search-status'><b>{n:,}</b> pair{'s' if n != 1 else ''} in {frames} "
+            f"frame{'s' if frames != 1 else ''} (of {total:,}) for <code>{html.escape(s.query)}</code> · "
+            f"{s.millis:.1f} ms{note}{keys}</div>"
+        )
 
     def _highlight(self) -> None:
         """Select the result row of the pair on screen (and turn to its page)."""

@@ -23,12 +23,22 @@ def totals_html(stats: DatasetStats, query: str) -> str:
     t = stats.totals
     share = 100 * t["positive"] / max(t["pairs"], 1)
     scope = f"pairs matching <code>{html.escape(query)}</code>" if query else "the whole catalogue"
-    cells = [("records", t["records"]), ("valid pairs", t["pairs"]), ("positive", f"{t['positive']:,} ({share:.1f} %)"),
-             ("frames", t["frames"]), ("unusable records", t["unusable"]), ("corrected", t["corrected"])]  # fmt: skip
-    items = "".join(f"<div class='k'><div class='n'>{v if isinstance(v, str) else f'{v:,}'}</div><div class='l'>{k}</div></div>"
-                    for k, v in cells)  # fmt: skip
-    return (f"<div class='thalia-totals'>{items}</div><div class='thalia-muted' style='font-size:12px'>Statistics of {scope}, "
-            "from the annotation records with the annotation store's corrections.</div>")  # fmt: skip
+    cells = [
+        ("records", t["records"]),
+        ("valid pairs", t["pairs"]),
+        ("positive", f"{t['positive']:,} ({share:.1f} %)"),
+        ("frames", t["frames"]),
+        ("unusable records", t["unusable"]),
+        ("corrected", t["corrected"]),
+    ]
+    items = "".join(
+        f"<div class='k'><div class='n'>{v if isinstance(v, str) else f'{v:,}'}</div><div class='l'>{k}</div></div>"
+        for k, v in cells
+    )
+    return (
+        f"<div class='thalia-totals'>{items}</div><div class='thalia-muted' style='font-size:12px'>Statistics of {scope}, "
+        "from the annotation records with the annotation store's corrections.</div>"
+    )
 
 
 TOTALS_CSS = """
@@ -48,25 +58,43 @@ class StatsView(Viewer):
     section_title: ClassVar[str | None] = "Dataset statistics"
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
-    follow_search = param.Boolean(default=True, doc="Show the statistics of the search results when a search is on")
+    follow_search = param.Boolean(
+        default=True, doc="Show the statistics of the search results when a search is on"
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.session = search_session(self.state)
         self.stats: DatasetStats | None = None
         self._totals = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TOTALS_CSS], margin=(0, 10))
-        self._panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False, margin=(4, 8))
-                       for name in ("frames", "splits", "activity", "intensity", "phase", "flags", "confidence", "monthly")}  # fmt: skip
+        self._panes = {
+            name: pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False, margin=(4, 8))
+            for name in (
+                "frames",
+                "splits",
+                "activity",
+                "intensity",
+                "phase",
+                "flags",
+                "confidence",
+                "monthly",
+            )
+        }
         self._panes["frames"].min_width = 560
         p = self._panes
         self._layout = pn.Column(
             self._totals,
-            pn.Row(p["frames"], pn.Column(p["splits"], p["flags"], width=SIDE_COLUMN_PX), sizing_mode="stretch_width"),
+            pn.Row(
+                p["frames"],
+                pn.Column(p["splits"], p["flags"], width=SIDE_COLUMN_PX),
+                sizing_mode="stretch_width",
+            ),
             pn.Row(p["activity"], p["intensity"], sizing_mode="stretch_width"),
             pn.Row(p["phase"], p["confidence"], sizing_mode="stretch_width"),
             p["monthly"],
-            sizing_mode="stretch_width", css_classes=["thalia-stats"],
-        )  # fmt: skip
+            sizing_mode="stretch_width",
+            css_classes=["thalia-stats"],
+        )
         self.session.param.watch(lambda *_: self.update(), "revision")
         self.update()
 
@@ -94,15 +122,28 @@ class StatsView(Viewer):
         self._panes["frames"].object = plots.frames_bars(t["frames"], height=side)
         self._panes["splits"].object = plots.split_bars(t["splits"], height=splits_h)
         self._panes["flags"].object = plots.flag_bars(t["flags"], height=flags_h)
-        self._panes["activity"].object = plots.class_bars(t["activity"], schema.ACTIVITY_TYPES, "Activity types (pairs with a pattern of each, by split)")
-        self._panes["intensity"].object = plots.class_bars(t["intensity"], schema.INTENSITY_LEVELS, "Intensity levels (pairs with a pattern of each, by split)")
+        self._panes["activity"].object = plots.class_bars(
+            t["activity"], schema.ACTIVITY_TYPES, "Activity types (pairs with a pattern of each, by split)"
+        )
+        self._panes["intensity"].object = plots.class_bars(
+            t["intensity"],
+            schema.INTENSITY_LEVELS,
+            "Intensity levels (pairs with a pattern of each, by split)",
+        )
         self._panes["phase"].object = plots.phase_bars(t["phase"])
         conf = t["confidence"].reset_index().melt(id_vars="confidence", var_name="label", value_name="pairs")
         conf["confidence"] = conf["confidence"].map(lambda v: f"{v:.2f}")
         self._panes["confidence"].object = hv.Bars(conf, kdims=["confidence", "label"], vdims=["pairs"]).opts(
-            stacked=True, cmap={"positive": plots.POSITIVE, "negative": plots.NEGATIVE}, color="label", height=300,
-            responsive=True, title="Annotator confidence", xlabel="", legend_position="right", **plots.BASE_OPTS,
-        )  # fmt: skip
+            stacked=True,
+            cmap={"positive": plots.POSITIVE, "negative": plots.NEGATIVE},
+            color="label",
+            height=300,
+            responsive=True,
+            title="Annotator confidence",
+            xlabel="",
+            legend_position="right",
+            **plots.BASE_OPTS,
+        )
         self._panes["monthly"].object = plots.monthly_heatmap(t["monthly"])
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -238,11 +238,15 @@ class TimeseriesStrip(Viewer):
     """Thumbnails of the pairs sharing the primary date on screen, ordered by secondary date (loaded lazily)."""
 
     view_type: ClassVar[str] = "timeseries_strip"  # name in layouts/*.yaml
-    section_title: ClassVar[str | None] = 'Time series'  # card title in the app (None: no card)
+    section_title: ClassVar[str | None] = "Time series"  # card title in the app (None: no card)
 
     state = param.ClassSelector(class_=AppState, doc="The session's state")
     thumbnail_width = param.Integer(default=THUMBNAIL_WIDTH, bounds=(60, 400), doc="Thumbnail width, px")
-    prefetch = param.Integer(default=PREFETCH, bounds=(0, 50), doc="Thumbnails drawn on each side of the pair on screen before the browser asks")
+    prefetch = param.Integer(
+        default=PREFETCH,
+        bounds=(0, 50),
+        doc="Thumbnails drawn on each side of the pair on screen before the browser asks",
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -252,8 +256,12 @@ class TimeseriesStrip(Viewer):
         #: Images pushed to the browser for the series on screen: key (``PRIMARY_SECONDARY``) -> data URI.
         self.sources: dict[str, str] = {}
         self._title = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self.strip = ThumbnailStrip(on_want=self.request, sizing_mode="stretch_width", margin=(0, 10),
-                                    styles={"--thumb-width": f"{self.thumbnail_width}px"})  # fmt: skip
+        self.strip = ThumbnailStrip(
+            on_want=self.request,
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            styles={"--thumb-width": f"{self.thumbnail_width}px"},
+        )
         self.strip.param.watch(self._on_click, "value")
         self._layout = pn.Column(self._title, self.strip, sizing_mode="stretch_width")
         self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the time-series strip")
@@ -272,9 +280,11 @@ class TimeseriesStrip(Viewer):
             self._primary = (s.frame, cur.primary)
             self._series = series = frame.timeseries(cur.primary)
             self._requested, self.sources = set(), {}
-            self._title.object = (f"<div class='thalia-subhead'>Time series of primary date {escape(pretty_date(cur.primary))}: "
-                                  f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date"
-                                  f"{' (scroll for more)' if len(series) > SCROLL_HINT else ''}</div>")  # fmt: skip
+            self._title.object = (
+                f"<div class='thalia-subhead'>Time series of primary date {escape(pretty_date(cur.primary))}: "
+                f"{len(series)} pair{'s' if len(series) != 1 else ''}, by secondary date"
+                f"{' (scroll for more)' if len(series) > SCROLL_HINT else ''}</div>"
+            )
             self.strip.param.update(items=self._items(series), value=key, loaded={}, failed=[])
             self._prefetch(cur)
         else:
@@ -295,7 +305,11 @@ class TimeseriesStrip(Viewer):
         if not wanted:
             return
         self._requested.update(wanted)
-        ready = {k: uri for k in wanted if (uri := cached_thumbnail(self.state.root, series[k].key, self.thumbnail_width))}
+        ready = {
+            k: uri
+            for k in wanted
+            if (uri := cached_thumbnail(self.state.root, series[k].key, self.thumbnail_width))
+        }
         if ready:
             self._push(self._primary, ready, {})
         missing = [series[k] for k in wanted if k not in ready]
@@ -316,7 +330,9 @@ class TimeseriesStrip(Viewer):
 
         _worker.submit(job)
 
-    def _render(self, pairs: list[Pair], token: tuple[str | None, str | None]) -> tuple[dict[str, str], dict[str, str]]:
+    def _render(
+        self, pairs: list[Pair], token: tuple[str | None, str | None]
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """Draw thumbnails: images and what could not be drawn, by key ``P_S``."""
         images, errors = {}, {}
         for p in pairs:
@@ -331,11 +347,15 @@ class TimeseriesStrip(Viewer):
                 errors[key] = f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc})."
         return images, errors
 
-    def _push_in(self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]) -> None:
+    def _push_in(
+        self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]
+    ) -> None:
         with set_curdoc(doc):
             self._push(token, images, errors)
 
-    def _push(self, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]) -> None:
+    def _push(
+        self, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]
+    ) -> None:
         """Send newly drawn images of the series ``token`` to the browser (if it still shows it); a pair that
         cannot be drawn says so in its place, and in a notification (the map says it too, where it shows)."""
         if errors:
@@ -354,11 +374,15 @@ class TimeseriesStrip(Viewer):
             record = self.state.record(p)
             status = pair_status(record, valid=True)
             caption = str((record or {}).get("caption", "")) or "no annotation"
-            items.append({
-                "key": f"{p.primary}_{p.secondary}", "title": pretty_date(p.secondary),
-                "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",
-                "color": STATUS_COLORS[status], "tooltip": caption,
-            })  # fmt: skip
+            items.append(
+                {
+                    "key": f"{p.primary}_{p.secondary}",
+                    "title": pretty_date(p.secondary),
+                    "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",
+                    "color": STATUS_COLORS[status],
+                    "tooltip": caption,
+                }
+            )
         return items
 
     def _on_click(self, event: param.parameterized.Event) -> None:

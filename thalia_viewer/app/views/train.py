@@ -37,13 +37,19 @@ def before_after_html(parent: str, new: str, before: dict | None, after: dict | 
         delta = ""
         if before and after and "error" not in before and "error" not in after:
             d = 100 * (after.get(key, math.nan) - before.get(key, math.nan))
-            delta = "" if math.isnan(d) else f"<span style='color:{'#1a7f37' if d >= 0 else '#cf222e'}'>{d:+.1f}</span>"
+            delta = (
+                ""
+                if math.isnan(d)
+                else f"<span style='color:{'#1a7f37' if d >= 0 else '#cf222e'}'>{d:+.1f}</span>"
+            )
         rows.append(f"<tr><th>{title}</th>{cell(before, key)}{cell(after, key)}<td>{delta}</td></tr>")
     notes = [s["error"] for s in (before, after) if s and "error" in s]
     head = f"<tr><th></th><th>{html.escape(parent)}</th><th>{html.escape(new)}</th><th>change</th></tr>"
     foot = "".join(f"<div class='thalia-muted'>{html.escape(n)}</div>" for n in notes)
-    return f"<table class='thalia-record thalia-scores'>{head}{''.join(rows)}</table>" \
-           f"<div class='thalia-muted'>validation split, deformation class, %</div>{foot}"
+    return (
+        f"<table class='thalia-record thalia-scores'>{head}{''.join(rows)}</table>"
+        f"<div class='thalia-muted'>validation split, deformation class, %</div>{foot}"
+    )
 
 
 class TrainControls(Viewer):
@@ -63,7 +69,9 @@ class TrainControls(Viewer):
         self._start.on_click(lambda _: t.start())
         cancel = pn.widgets.Button(name="Cancel", **w)
         cancel.on_click(lambda _: t.cancel())
-        refresh = pn.widgets.Button(name="↻", width=40, align="end", description="Re-read the zoo and the store's tags")
+        refresh = pn.widgets.Button(
+            name="↻", width=40, align="end", description="Re-read the zoo and the store's tags"
+        )
         refresh.on_click(lambda _: t.refresh())
         self._bar = pn.indicators.Progress(value=0, max=100, height=14, visible=False, **w)
         self._phase = pn.pane.HTML("", css_classes=["thalia-muted"], margin=(0, 10), **w)
@@ -72,15 +80,29 @@ class TrainControls(Viewer):
             pn.Row(pn.widgets.Select.from_param(t.param.model, label="Start from", **w), refresh, **w),
             pn.widgets.Select.from_param(t.param.labels, label="Labels", **w),
             pn.widgets.TextInput.from_param(t.param.out, **w),
-            pn.Row(pn.widgets.IntInput.from_param(t.param.epochs, width=90), pn.widgets.IntInput.from_param(t.param.crop, width=90),
-                   pn.widgets.IntInput.from_param(t.param.batch_size, width=90)),
+            pn.Row(
+                pn.widgets.IntInput.from_param(t.param.epochs, width=90),
+                pn.widgets.IntInput.from_param(t.param.crop, width=90),
+                pn.widgets.IntInput.from_param(t.param.batch_size, width=90),
+            ),
             pn.widgets.FloatInput.from_param(t.param.lr, format="0.000000", **w),
-            pn.Row(self._start, cancel, **w), self._bar, self._phase, self._status, **w,
-        )  # fmt: skip
-        if not t.identity.can(Action.TRAIN):  # the session refuses it anyway; say why instead of a dead button
+            pn.Row(self._start, cancel, **w),
+            self._bar,
+            self._phase,
+            self._status,
+            **w,
+        )
+        if not t.identity.can(
+            Action.TRAIN
+        ):  # the session refuses it anyway; say why instead of a dead button
             who = t.identity.describe() or "this page"
-            self._layout[:] = [pn.pane.HTML(f"<div class='thalia-muted'>Signed in as <b>{html.escape(who)}</b>: only "
-                                            "trainers fine-tune models. Pick a model in Predict.</div>", **w)]  # fmt: skip
+            self._layout[:] = [
+                pn.pane.HTML(
+                    f"<div class='thalia-muted'>Signed in as <b>{html.escape(who)}</b>: only "
+                    "trainers fine-tune models. Pick a model in Predict.</div>",
+                    **w,
+                )
+            ]
         t.param.watch(lambda *_: self._update(), ["running", "progress", "phase", "status"])
         self._update()
 
@@ -119,15 +141,25 @@ class TrainCurves(Viewer):
         steps = [(s["step"], s["loss"]) for s in t.steps]
         per_step = max(1, len(t.steps) // max(len(t.epochs_done), 1)) if t.epochs_done else 1
         val = [(e["epoch"] * per_step, e["val_loss"]) for e in t.epochs_done if "val_loss" in e]
-        loss = (hv.Curve(steps, "step", "loss", label="train loss").opts(color=LOSS_COLOR)
-                * hv.Scatter(val, "step", "loss", label="val loss").opts(color=VAL_COLOR, size=8))  # fmt: skip
+        loss = hv.Curve(steps, "step", "loss", label="train loss").opts(color=LOSS_COLOR) * hv.Scatter(
+            val, "step", "loss", label="val loss"
+        ).opts(color=VAL_COLOR, size=8)
         iou = [(e["epoch"], e.get("iou", math.nan)) for e in t.epochs_done]
         f1 = [(e["epoch"], e.get("f1", math.nan)) for e in t.epochs_done]
-        metrics = (hv.Curve(iou, "epoch", "score", label="val IoU").opts(color=IOU_COLOR)
-                   * hv.Curve(f1, "epoch", "score", label="val F1").opts(color=F1_COLOR)
-                   * hv.Scatter(iou, "epoch", "score").opts(color=IOU_COLOR, size=7))  # fmt: skip
-        opts = {"responsive": True, "height": self.height - 30, "show_grid": True, "legend_position": "top_right"}
-        return (loss.opts(title="Loss", **opts) + metrics.opts(title="Validation scores", ylim=(0, 1), **opts)).cols(2)
+        metrics = (
+            hv.Curve(iou, "epoch", "score", label="val IoU").opts(color=IOU_COLOR)
+            * hv.Curve(f1, "epoch", "score", label="val F1").opts(color=F1_COLOR)
+            * hv.Scatter(iou, "epoch", "score").opts(color=IOU_COLOR, size=7)
+        )
+        opts = {
+            "responsive": True,
+            "height": self.height - 30,
+            "show_grid": True,
+            "legend_position": "top_right",
+        }
+        return (
+            loss.opts(title="Loss", **opts) + metrics.opts(title="Validation scores", ylim=(0, 1), **opts)
+        ).cols(2)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._pane

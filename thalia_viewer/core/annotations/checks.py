@@ -117,7 +117,9 @@ def _rule_breaks(
     stray = int(np.count_nonzero(nonzero & (deformation == 0)))
     eq = schema.EARTHQUAKE_INTENSITY
     quake = int(np.count_nonzero((intensity == eq) != (nonzero & (deformation == 2))))
-    unplaced = int(np.count_nonzero((intensity == schema.UNPLACED_INTENSITY) != (activity == schema.UNPLACED_ACTIVITY)))
+    unplaced = int(
+        np.count_nonzero((intensity == schema.UNPLACED_INTENSITY) != (activity == schema.UNPLACED_ACTIVITY))
+    )
     return disagree, stray, quake, unplaced
 
 

@@ -55,7 +55,9 @@ class ExportSummary:
             f"wrote {self.out}: {self.frames} frames, {self.pairs} corrected pairs, {self.records} records "
             f"(annotation store version {self.version[:8]})"
         )
-        return "\n".join([*(f"changed {c}" for c in self.changed), head])  # the head last: the CLI adds the time
+        return "\n".join(
+            [*(f"changed {c}" for c in self.changed), head]
+        )  # the head last: the CLI adds the time
 
 
 def export_dataset(
@@ -88,7 +90,9 @@ def export_dataset(
         corrected = _write_frames(dataset, store, snapshot, edited, partial, progress, changed)
         records = merge_records(dict(dataset.annotations), corrected)
         quality = _quality(dataset.quality, records, corrected.values())
-        (partial / schema.ANNOTATIONS_FILE).write_text(annotations_text(_source_text(dataset), records, corrected))
+        (partial / schema.ANNOTATIONS_FILE).write_text(
+            annotations_text(_source_text(dataset), records, corrected)
+        )
         (partial / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -125,7 +129,10 @@ def _write_frames(
         frame = dataset.frame(frame_id)  # a store that cannot be opened is named before anything is copied
         if schema.DEFORMATION_MASK not in frame.ds.data_vars:
             msg = f"{frame.source} has no variable {schema.DEFORMATION_MASK!r}; an export writes the corrected labels into it."
-            raise MissingVariableError(msg, "Restore the store from the original distribution; `thalia-viewer validate ROOT` lists what is missing.")
+            raise MissingVariableError(
+                msg,
+                "Restore the store from the original distribution; `thalia-viewer validate ROOT` lists what is missing.",
+            )
         _copy_store(dataset, frame_id, target)
         group = zarr.open_group(str(target), mode="r+", use_consolidated=False)
         _add_missing_masks(target, group, frame, skip=edited.get(frame_id, []))
@@ -188,9 +195,14 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
     for name in missing:
         meanings = " ".join(f"{c.code}={c.name}" for c in schema.MASK_CLASSES[name])
         arrays[name] = create_class_array(
-            group, name, shape=like.shape, chunks=like.chunks, dims=_mask_dims(frame), compressors=like.compressors,
+            group,
+            name,
+            shape=like.shape,
+            chunks=like.chunks,
+            dims=_mask_dims(frame),
+            compressors=like.compressors,
             attrs={"long_name": name.replace("_", " "), "flag_meanings": meanings},
-        )  # fmt: skip
+        )
     skipped = set(skip)
     for pair in frame.pairs:
         if pair in skipped:
@@ -220,7 +232,10 @@ def _check_shapes(group: zarr.Group, masks: dict[str, np.ndarray], where: str) -
                 f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
                 f"{name} has shape {shape} (pair cells of {'x'.join(map(str, shape[2:])) or 'no'} px)."
             )
-            raise AnnotationStoreError(msg, "The corrections were made on another version of this frame: export them with that dataset root.")
+            raise AnnotationStoreError(
+                msg,
+                "The corrections were made on another version of this frame: export them with that dataset root.",
+            )
 
 
 def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.ndarray]) -> None:

@@ -61,7 +61,9 @@ def corrected_record(
 ) -> tuple[dict[str, Any], RecordChange]:
     """The record of an edited pair as exported, and what the export summary says of it."""
     source = frame.annotation(pair) or {}
-    record = {k: v for k, v in saved.record.items() if k not in (schema.POLYGONS_FIELD, schema.CUBE_POLYGONS_FIELD)}
+    record = {
+        k: v for k, v in saved.record.items() if k not in (schema.POLYGONS_FIELD, schema.CUBE_POLYGONS_FIELD)
+    }
     fit = frame.polygon_fit if polygons_in_file else None
     in_source = fit is not None and fit.known
     key = schema.POLYGONS_FIELD if in_source else schema.CUBE_POLYGONS_FIELD
@@ -79,7 +81,11 @@ def _polygons(
     kinds, levels = saved.record.get("activity_type") or [], saved.record.get("intensity_level") or []
     base = source_annotation(dataset, pair)
     entries = record_entries(source)
-    raw = source.get(schema.POLYGONS_FIELD) if transform is not None and record_polygons(source) is not None else None
+    raw = (
+        source.get(schema.POLYGONS_FIELD)
+        if transform is not None and record_polygons(source) is not None
+        else None
+    )
 
     def convert(pixels: np.ndarray) -> list[float]:
         ring = outline(pixels)
@@ -150,7 +156,11 @@ def merge_records(records: dict[str, dict], corrected: dict[str, dict]) -> dict[
 
 
 def _cell_of(rec: dict) -> tuple[str, str, str]:
-    return str(rec["frameID"]), schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"])
+    return (
+        str(rec["frameID"]),
+        schema.format_date(rec["primary_date"]),
+        schema.format_date(rec["secondary_date"]),
+    )
 
 
 # ------------------------------------------------------------------------------------------- the file

@@ -100,7 +100,9 @@ def _storage(
         if not bucket:
             msg = f"annotation store URL {text!r} names no bucket."
             raise AnnotationStoreError(msg, "Use s3://BUCKET/PREFIX.")
-        storage = icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, from_env=True, **s3_options())
+        storage = icechunk.s3_storage(
+            bucket=bucket, prefix=prefix.strip("/") or None, from_env=True, **s3_options()
+        )
         return storage, None, text
     if sep and scheme != "file":
         msg = f"annotation store URL {text!r}: scheme {scheme!r} is not supported."
@@ -123,8 +125,12 @@ def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {}
     endpoint = next((env[k].strip() for k in ENDPOINT_ENVS if env.get(k, "").strip()), "")
     if endpoint:
-        options.update(endpoint_url=endpoint, force_path_style=True, allow_http=endpoint.startswith("http://"))
-    region = next((env[k].strip() for k in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(k, "").strip()), "")
+        options.update(
+            endpoint_url=endpoint, force_path_style=True, allow_http=endpoint.startswith("http://")
+        )
+    region = next(
+        (env[k].strip() for k in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(k, "").strip()), ""
+    )
     if region:
         options["region"] = region
     return options
@@ -281,7 +287,9 @@ class AnnotationStore:
                 return self._repo.lookup_branch(BRANCH)
             except icechunk.IcechunkError as exc:  # e.g. the folder was deleted under a running app
                 msg = f"annotation store {self.location} has no {BRANCH!r} branch any more ({str(exc).strip()[:200]})."
-                raise AnnotationStoreError(msg, "Check that nobody moved or deleted the store; restart the app.") from exc
+                raise AnnotationStoreError(
+                    msg, "Check that nobody moved or deleted the store; restart the app."
+                ) from exc
         version = version.strip()
         if version in self._repo.list_tags():
             return self._repo.lookup_tag(version)
@@ -346,14 +354,24 @@ class AnnotationStore:
         author = _author(author)
         self._writable()
         metadata = {"app": APP, "kind": kind.value, "author": author, **details}
-        entry = {"kind": kind.value, "author": author, "message": message, "time": datetime.now(UTC).isoformat(), **details}
+        entry = {
+            "kind": kind.value,
+            "author": author,
+            "message": message,
+            "time": datetime.now(UTC).isoformat(),
+            **details,
+        }
         for _ in range(MAX_ATTEMPTS):
             session = self._repo.writable_session(BRANCH)
             zarr.open_group(session.store, mode="r+").attrs[LAST_EVENT] = entry  # a commit needs a change
             try:
                 with commit_lock(self._folder):
-                    return session.commit(message, metadata=metadata, rebase_with=icechunk.ConflictDetector(),
-                                          rebase_tries=REBASE_TRIES)  # fmt: skip
+                    return session.commit(
+                        message,
+                        metadata=metadata,
+                        rebase_with=icechunk.ConflictDetector(),
+                        rebase_tries=REBASE_TRIES,
+                    )
             except (icechunk.RebaseFailedError, icechunk.ConflictError):
                 continue  # another event was logged meanwhile: log again from the new tip
         msg = f"the {kind.value} could not be logged in {MAX_ATTEMPTS} attempts: other writers kept logging."
@@ -398,7 +416,9 @@ class AnnotationStore:
                 out += [Pair(f, *name.split("_")) for name, _ in group.groups()]
         return sorted(out)
 
-    def corrected_records(self, version: str | None = None) -> dict[Pair, tuple[dict[str, Any], dict[str, Any]]]:
+    def corrected_records(
+        self, version: str | None = None
+    ) -> dict[Pair, tuple[dict[str, Any], dict[str, Any]]]:
         """``{pair: (record, saved)}`` of every pair holding a correction at ``version`` (default: tip of main):
         its label record and who saved it (``author``, ``message``, ``time``, ``kind``); no mask is read."""
         root = self._root(self.resolve(version))
@@ -406,7 +426,10 @@ class AnnotationStore:
         for frame, frame_group in root.groups():
             for name, group in frame_group.groups():
                 attrs = group.attrs.asdict()
-                out[Pair(frame, *name.split("_"))] = (dict(attrs.get("record", {})), dict(attrs.get("saved", {})))
+                out[Pair(frame, *name.split("_"))] = (
+                    dict(attrs.get("record", {})),
+                    dict(attrs.get("saved", {})),
+                )
         return out
 
     def diff(self, pair: Pair, a: str | None, b: str | None = None, source: Source | None = None) -> PairDiff:
@@ -448,9 +471,14 @@ class AnnotationStore:
         saved = attrs.get("saved", {})
         when = datetime.fromisoformat(saved["time"]) if "time" in saved else None
         return PairAnnotation(
-            pair, masks, dict(attrs.get("record", {})), version=version, author=saved.get("author", ""),
-            message=saved.get("message", ""), time=when,
-        )  # fmt: skip
+            pair,
+            masks,
+            dict(attrs.get("record", {})),
+            version=version,
+            author=saved.get("author", ""),
+            message=saved.get("message", ""),
+            time=when,
+        )
 
     def _remember(self, pair: Pair, version: str, masks: dict[str, np.ndarray]) -> None:
         if not self._cache_pairs:
@@ -672,6 +700,7 @@ def _not_writable(location: str, exc: OSError) -> AnnotationStoreError:
     reason = exc.strerror or type(exc).__name__
     msg = f"annotation store {location} cannot be written ({reason}: {exc.filename or location})."
     return AnnotationStoreError(
-        msg, "Save corrections to a writable place: serve with `thalia-viewer serve ROOT --store PATH` or set "
+        msg,
+        "Save corrections to a writable place: serve with `thalia-viewer serve ROOT --store PATH` or set "
         "THALIA_STORE=PATH (a folder, or s3://BUCKET/PREFIX).",
     )

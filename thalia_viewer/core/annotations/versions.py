@@ -81,9 +81,14 @@ def event_of(info: icechunk.SnapshotInfo) -> Event | None:
 def commit_metadata(pair: Pair, author: str, kind: Kind, reverted_to: str | None = None) -> dict[str, Any]:
     """The metadata a save or revert commit carries."""
     meta: dict[str, Any] = {
-        "app": APP, "kind": kind.value, "author": author, "pair": pair.key,
-        "frame": pair.frame, "primary": pair.primary, "secondary": pair.secondary,
-    }  # fmt: skip
+        "app": APP,
+        "kind": kind.value,
+        "author": author,
+        "pair": pair.key,
+        "frame": pair.frame,
+        "primary": pair.primary,
+        "secondary": pair.secondary,
+    }
     if reverted_to is not None:
         meta["reverted_to"] = reverted_to
     return meta
@@ -95,10 +100,14 @@ def version_of(info: icechunk.SnapshotInfo) -> Version | None:
     if meta.get("app") != APP or "pair" not in meta:
         return None
     return Version(
-        id=info.id, author=str(meta.get("author", "")), message=info.message, time=info.written_at,
-        pair=Pair(meta["frame"], meta["primary"], meta["secondary"]), kind=Kind(meta.get("kind", Kind.SAVE)),
+        id=info.id,
+        author=str(meta.get("author", "")),
+        message=info.message,
+        time=info.written_at,
+        pair=Pair(meta["frame"], meta["primary"], meta["secondary"]),
+        kind=Kind(meta.get("kind", Kind.SAVE)),
         reverted_to=meta.get("reverted_to"),
-    )  # fmt: skip
+    )
 
 
 class History:

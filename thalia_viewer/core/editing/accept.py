@@ -53,8 +53,10 @@ def accepted_masks(
     labelled = np.asarray(mask) > 0
     activity, intensity = np.asarray(activity), np.asarray(intensity)
     if labelled.shape != activity.shape:
-        raise ThaliaError(f"the model's mask is {labelled.shape} px but the pair's masks are {activity.shape} px.",
-                          "Predict the pair again.")  # fmt: skip
+        raise ThaliaError(
+            f"the model's mask is {labelled.shape} px but the pair's masks are {activity.shape} px.",
+            "Predict the pair again.",
+        )
     out_a, out_i = np.zeros_like(activity, np.uint8), np.zeros_like(intensity, np.uint8)
     if chosen is not None:
         out_a[labelled], out_i[labelled] = chosen.activity, chosen.intensity

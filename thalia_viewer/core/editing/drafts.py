@@ -34,8 +34,13 @@ class DraftTooLarge(ThaliaError, ValueError):
     """Edits too large to keep as a draft in the browser: save them instead."""
 
 
-def encode_draft(pair_key: str, masks: Mapping[str, np.ndarray], record: Mapping[str, Any], base: str | None,
-                 message: str = "") -> dict[str, Any]:  # fmt: skip
+def encode_draft(
+    pair_key: str,
+    masks: Mapping[str, np.ndarray],
+    record: Mapping[str, Any],
+    base: str | None,
+    message: str = "",
+) -> dict[str, Any]:
     """The draft of a pair's unsaved edits (a JSON-able dict); raises :class:`DraftTooLarge`."""
     activity = np.asarray(masks[schema.ACTIVITY_MASK], np.uint8)
     intensity = np.asarray(masks[schema.INTENSITY_MASK], np.uint8)
@@ -45,25 +50,39 @@ def encode_draft(pair_key: str, masks: Mapping[str, np.ndarray], record: Mapping
         msg = f"the unsaved edits of {pair_key} take {len(packed) / 1e6:.1f} MB, too much to keep in the browser."
         raise DraftTooLarge(msg, "Save them: a reload would lose them.")
     return {
-        "format": FORMAT, "pair": pair_key, "shape": list(codes.shape), "masks": packed, "record": dict(record),
-        "base": base, "message": message, "time": datetime.now(UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+        "format": FORMAT,
+        "pair": pair_key,
+        "shape": list(codes.shape),
+        "masks": packed,
+        "record": dict(record),
+        "base": base,
+        "message": message,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
-def decode_draft(draft: Mapping[str, Any], pair_key: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def decode_draft(
+    draft: Mapping[str, Any], pair_key: str, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """``(activity, intensity)`` rasters of a draft of ``pair_key`` on a frame of ``shape`` (rows, cols)."""
     if not isinstance(draft, Mapping) or draft.get("format") != FORMAT or draft.get("pair") != pair_key:
         raise DraftError(f"the browser's draft of {pair_key} is not a draft of this pair.", "It was ignored.")
     if tuple(draft.get("shape") or ()) != tuple(shape):
-        raise DraftError(f"the browser's draft of {pair_key} is {draft.get('shape')} px, the frame {list(shape)} px.",
-                         "It was made on another version of the dataset and was ignored.")  # fmt: skip
+        raise DraftError(
+            f"the browser's draft of {pair_key} is {draft.get('shape')} px, the frame {list(shape)} px.",
+            "It was made on another version of the dataset and was ignored.",
+        )
     try:
         raw = zlib.decompress(base64.b64decode(str(draft["masks"]), validate=True))
     except (KeyError, binascii.Error, zlib.error) as exc:
-        raise DraftError(f"the browser's draft of {pair_key} is damaged ({exc}).", "It was ignored.") from None
+        raise DraftError(
+            f"the browser's draft of {pair_key} is damaged ({exc}).", "It was ignored."
+        ) from None
     if len(raw) != shape[0] * shape[1]:
-        raise DraftError(f"the browser's draft of {pair_key} holds {len(raw)} px, not {shape[0] * shape[1]}.",
-                         "It was ignored.")  # fmt: skip
+        raise DraftError(
+            f"the browser's draft of {pair_key} holds {len(raw)} px, not {shape[0] * shape[1]}.",
+            "It was ignored.",
+        )
     codes = np.frombuffer(raw, np.uint8).reshape(shape)
     return (codes // _SHIFT).astype(np.uint8), (codes % _SHIFT).astype(np.uint8)
 

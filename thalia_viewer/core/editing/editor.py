@@ -104,7 +104,12 @@ class MaskEditor:
         if missing:
             msg = f"masks lack {', '.join(missing)} (they have {', '.join(map(str, masks)) or 'nothing'})."
             raise SchemaError(msg, f"Pass the rasters keyed by {', '.join(schema.MASKS)}.")
-        return cls(masks[schema.ACTIVITY_MASK], masks[schema.INTENSITY_MASK], masks.get(schema.DEFORMATION_MASK), **options)
+        return cls(
+            masks[schema.ACTIVITY_MASK],
+            masks[schema.INTENSITY_MASK],
+            masks.get(schema.DEFORMATION_MASK),
+            **options,
+        )
 
     @classmethod
     def from_deformation(cls, deformation: np.ndarray, intensity: int, **options: int) -> MaskEditor:

@@ -47,7 +47,11 @@ from .scenario import KNOWN_PLACES, PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan,
 
 N_RECORDS: Final = 19_919
 #: (records, primary dates) of the frames whose size the real catalogue fixes.
-KNOWN_SIZES: Final = {"087D_07004_060904": (1326, 277), "162A_06192_060402": (1150, 320), "155D_02484_191814": (54, 15)}
+KNOWN_SIZES: Final = {
+    "087D_07004_060904": (1326, 277),
+    "162A_06192_060402": (1150, 320),
+    "155D_02484_191814": (54, 15),
+}
 DATE_SPAN: Final = (date(2014, 10, 7), date(2021, 11, 20))
 SLOT_DAYS: Final = 6  # Sentinel-1 A+B revisit: acquisitions fall on a 6-day grid
 MAX_SERIES: Final = 22  # the longest primary-date group of the real catalogue
@@ -58,8 +62,19 @@ EARTHQUAKE_FRAMES: Final = 6
 ACTIVITY_LEVELS: Final = (((0.005, 0.03), 0.3), ((0.04, 0.12), 0.5), ((0.15, 0.3), 0.2))
 VOLCANIC_WEIGHTS: Final = {"Mogi": 0.3, "Dyke": 0.15, "Sill": 0.15, "Spheroid": 0.1, "Unidentified": 0.3}
 COMPANION_SHARE: Final = 0.12  # episodes joined by a second source at the same time (several patterns)
-FLAG_SHARES: Final = {"corrupted": 0.03, "processing_error": 0.012, "no_info": 0.008, "image_artifacts": 0.015}
-GLACIER_FRAMES: Final = ("155D_02579_100800", "155D_02484_191814", "083D_12636_131313", "083D_12440_131313", "164A_13146_131313")
+FLAG_SHARES: Final = {
+    "corrupted": 0.03,
+    "processing_error": 0.012,
+    "no_info": 0.008,
+    "image_artifacts": 0.015,
+}
+GLACIER_FRAMES: Final = (
+    "155D_02579_100800",
+    "155D_02484_191814",
+    "083D_12636_131313",
+    "083D_12440_131313",
+    "164A_13146_131313",
+)
 
 
 @dataclass(frozen=True)
@@ -89,13 +104,25 @@ class CatalogueFrame:
     def plan(self, shape: tuple[int, int], seed: int) -> FramePlan:
         """The generator's plan of this frame at ``shape`` px (what :func:`fill_pairs` simulates)."""
         corrupted = frozenset(
-            (schema.parse_date(r["primary_date"]), schema.parse_date(r["secondary_date"])) for r in self.records if r["corrupted"]
+            (schema.parse_date(r["primary_date"]), schema.parse_date(r["secondary_date"]))
+            for r in self.records
+            if r["corrupted"]
         )
         return FramePlan(
-            frame_id=self.frame_id, index=self.index, seed=seed, shape=shape, lon0=self.lon0, lat0=self.lat0,
-            volcano=self.volcano, summit_m=self.summit_m, incidence_deg=self.incidence_deg, dates=self.dates,
-            pairs=self.pairs, events=self.events, corrupted=corrupted,
-        )  # fmt: skip
+            frame_id=self.frame_id,
+            index=self.index,
+            seed=seed,
+            shape=shape,
+            lon0=self.lon0,
+            lat0=self.lat0,
+            volcano=self.volcano,
+            summit_m=self.summit_m,
+            incidence_deg=self.incidence_deg,
+            dates=self.dates,
+            pairs=self.pairs,
+            events=self.events,
+            corrupted=corrupted,
+        )
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -145,7 +172,9 @@ def _pairs(n_pairs: int, n_primaries: int, rng: np.random.Generator) -> list[tup
     for i, k in enumerate(counts):
         chosen = list(range(i + 1, i + 1 + int(k)))
         if rng.random() < ANNUAL_SHARE * k:
-            later = [j for j in range(i + 1, len(acq)) if 330 <= (acq[j] - acq[i]).days <= 414 and j not in chosen]
+            later = [
+                j for j in range(i + 1, len(acq)) if 330 <= (acq[j] - acq[i]).days <= 414 and j not in chosen
+            ]
             if later:
                 chosen[-1] = int(rng.choice(later))
         pairs += [(acq[i], acq[j]) for j in sorted(chosen)]
@@ -177,12 +206,18 @@ def _episodes(
             break
         onset = first + timedelta(days=int(rng.uniform(0.02, 0.95) * span))
         kind = str(rng.choice(kinds, p=weights / weights.sum()))
-        event = replace(_event(kind, onset, rng, radius_m), onset=onset, duration_days=float(rng.uniform(24, 180)))
+        event = replace(
+            _event(kind, onset, rng, radius_m), onset=onset, duration_days=float(rng.uniform(24, 180))
+        )
         add(event)
         if rng.random() < COMPANION_SHARE:  # a second source at the same time: records with several patterns
             other = str(rng.choice([k for k in VOLCANIC_KINDS if k != kind]))
             lag = timedelta(days=int(rng.integers(-10, 11)))
-            add(replace(_event(other, onset, rng, radius_m), onset=onset + lag, duration_days=event.duration_days))
+            add(
+                replace(
+                    _event(other, onset, rng, radius_m), onset=onset + lag, duration_days=event.duration_days
+                )
+            )
     return events
 
 
@@ -205,10 +240,17 @@ def _patterns(events: list[Event], shares: np.ndarray, k: int) -> list[Pattern]:
         event, share = events[e], float(shares[e, k])
         fringes = abs(share) * event.fringes
         quake = event.kind == "Earthquake"
-        out.append(Pattern(
-            event.kind, round(fringes, 2), schema.intensity_level_from_fringes(fringes, earthquake=quake),
-            event.sign * share > 0, event.x0 / 1e3, event.y0 / 1e3, round(6.0 + 7.0 * fringes + (20.0 if quake else 0.0), 1),
-        ))  # fmt: skip
+        out.append(
+            Pattern(
+                event.kind,
+                round(fringes, 2),
+                schema.intensity_level_from_fringes(fringes, earthquake=quake),
+                event.sign * share > 0,
+                event.x0 / 1e3,
+                event.y0 / 1e3,
+                round(6.0 + 7.0 * fringes + (20.0 if quake else 0.0), 1),
+            )
+        )
     return out
 
 
@@ -227,13 +269,21 @@ def _records(frame: CatalogueFrame, first_uid: int, rng: np.random.Generator) ->
     for k, (p, s) in enumerate(frame.pairs):
         baseline = (s - p).days
         winter = cold and (p.month in (12, 1, 2, 3) if frame.lat0 >= 0 else p.month in (6, 7, 8, 9))
-        coherence = 0.82 - 0.4 * (1 - math.exp(-baseline / 90)) - (0.2 if winter else 0.0) + rng.normal(0.0, 0.08)
+        coherence = (
+            0.82 - 0.4 * (1 - math.exp(-baseline / 90)) - (0.2 if winter else 0.0) + rng.normal(0.0, 0.08)
+        )
         facts = PairFacts(
-            p, s, patterns=_patterns(events, shares, k), stratified_fringes=abs(strat[s] - strat[p]),
-            turbulent_fringes=math.hypot(turb[p], turb[s]), ramp_fringes=float(rng.exponential(0.3)),
-            mean_coherence=float(np.clip(coherence, 0.05, 0.98)), corrupted=rng.random() < FLAG_SHARES["corrupted"],
-            direction=frame.frame_id[3], volcano=frame.volcano,
-        )  # fmt: skip
+            p,
+            s,
+            patterns=_patterns(events, shares, k),
+            stratified_fringes=abs(strat[s] - strat[p]),
+            turbulent_fringes=math.hypot(turb[p], turb[s]),
+            ramp_fringes=float(rng.exponential(0.3)),
+            mean_coherence=float(np.clip(coherence, 0.05, 0.98)),
+            corrupted=rng.random() < FLAG_SHARES["corrupted"],
+            direction=frame.frame_id[3],
+            volcano=frame.volcano,
+        )
         record = annotation_record(first_uid + k, frame.frame_id, facts)
         if rng.random() < 0.5:  # experts word the same place differently
             record["caption"] = record["caption"].replace(" at the summit", " near the summit")
@@ -243,7 +293,9 @@ def _records(frame: CatalogueFrame, first_uid: int, rng: np.random.Generator) ->
             record["image_artifacts"] = 1
         if rng.random() < FLAG_SHARES["processing_error"]:
             record["processing_error"] = int(rng.choice([2, 3]))
-            record["caption"] += f" Processing errors (type {record['processing_error']}) affect the interferogram."
+            record["caption"] += (
+                f" Processing errors (type {record['processing_error']}) affect the interferogram."
+            )
         elif rng.random() < FLAG_SHARES["no_info"]:
             record["no_info"] = 1
             record["caption"] += " No information can be extracted from this interferogram."
@@ -265,13 +317,24 @@ def plan_catalogue(seed: int = 0) -> tuple[CatalogueFrame, ...]:
         pairs = _pairs(n_pairs, n_primaries, frng)
         lo, hi = levels[int(frng.choice(len(levels), p=probs))]
         events = _episodes(frame_id, pairs, float(frng.uniform(lo, hi)), frame_id in quake_frames, frng)
-        lon0, lat0, _ = KNOWN_PLACES.get(frame_id, (float(frng.uniform(-170, 170)), float(frng.uniform(-45, 65)), ""))
+        lon0, lat0, _ = KNOWN_PLACES.get(
+            frame_id, (float(frng.uniform(-170, 170)), float(frng.uniform(-45, 65)), "")
+        )
         volcano = schema.volcanoes(frame_id).split(",")[0].strip() or "the volcano"
         dates = tuple(sorted({d for pair in pairs for d in pair}))
         frame = CatalogueFrame(
-            frame_id, index, volcano, lon0, lat0, float(frng.uniform(800, 3300)), float(frng.uniform(31, 44)), dates,
-            tuple(pairs), tuple(events), (),
-        )  # fmt: skip
+            frame_id,
+            index,
+            volcano,
+            lon0,
+            lat0,
+            float(frng.uniform(800, 3300)),
+            float(frng.uniform(31, 44)),
+            dates,
+            tuple(pairs),
+            tuple(events),
+            (),
+        )
         frame = replace(frame, records=_records(frame, uid, frng))
         uid += len(pairs)
         frames.append(frame)
@@ -309,44 +372,109 @@ def _write_store(path: Path, frame: CatalogueFrame, shape: tuple[int, int], seed
     lat = frame.lat0 + PIXEL_DEG * (h / 2 - 0.5 - np.arange(h))
     lon = frame.lon0 + PIXEL_DEG * (np.arange(w) - w / 2 + 0.5)
     attrs = {
-        "frame_id": frame.frame_id, "title": f"Catalogue stand-in cube of frame {frame.frame_id} ({frame.volcano})",
+        "frame_id": frame.frame_id,
+        "title": f"Catalogue stand-in cube of frame {frame.frame_id} ({frame.volcano})",
         "source": "thalia-viewer synth --catalogue (metadata only; filled pairs are physics-based)",
-        "catalogue_seed": seed, "catalogue_index": frame.index, "volcano_lon": frame.lon0, "volcano_lat": frame.lat0,
+        "catalogue_seed": seed,
+        "catalogue_index": frame.index,
+        "volcano_lon": frame.lon0,
+        "volcano_lat": frame.lat0,
         "pass_direction": "ascending" if frame.frame_id[3] == "A" else "descending",
-    }  # fmt: skip
+    }
     root = zarr.open_group(str(path), mode="w", zarr_format=2, attributes=attrs)
     comp = compressor(2)
     gm = {"grid_mapping": schema.SPATIAL_REF, "coordinates": schema.SPATIAL_REF}
 
-    def array(name: str, dims: tuple[str, ...], data_shape: tuple[int, ...], chunks: tuple[int, ...], dtype: str,
-              fill: Any, extra: dict) -> zarr.Array:  # fmt: skip
-        return root.create_array(name, shape=data_shape, chunks=chunks, dtype=dtype, fill_value=fill, compressors=comp,
-                                 attributes={**extra, "_ARRAY_DIMENSIONS": list(dims)})  # fmt: skip
+    def array(
+        name: str,
+        dims: tuple[str, ...],
+        data_shape: tuple[int, ...],
+        chunks: tuple[int, ...],
+        dtype: str,
+        fill: Any,
+        extra: dict,
+    ) -> zarr.Array:
+        return root.create_array(
+            name,
+            shape=data_shape,
+            chunks=chunks,
+            dtype=dtype,
+            fill_value=fill,
+            compressors=comp,
+            attributes={**extra, "_ARRAY_DIMENSIONS": list(dims)},
+        )
 
     epoch = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian"}
     for name, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):
         array(name, (name,), (len(dates),), (len(dates),), "int64", None, epoch)[:] = _days(dates)
-    array("y", ("y",), (h,), (h,), "float64", None, {"units": "degrees_north", "standard_name": "latitude"})[:] = lat
-    array("x", ("x",), (w,), (w,), "float64", None, {"units": "degrees_east", "standard_name": "longitude"})[:] = lon
-    ref = array(schema.SPATIAL_REF, (), (), (), "int64", None,
-                {"crs_wkt": schema.WGS84_WKT, "spatial_ref": schema.WGS84_WKT, "epsg": 4326})  # fmt: skip
+    array("y", ("y",), (h,), (h,), "float64", None, {"units": "degrees_north", "standard_name": "latitude"})[
+        :
+    ] = lat
+    array("x", ("x",), (w,), (w,), "float64", None, {"units": "degrees_east", "standard_name": "longitude"})[
+        :
+    ] = lon
+    ref = array(
+        schema.SPATIAL_REF,
+        (),
+        (),
+        (),
+        "int64",
+        None,
+        {"crs_wkt": schema.WGS84_WKT, "spatial_ref": schema.WGS84_WKT, "epsg": 4326},
+    )
     ref[...] = 0
     grid = (len(primaries), len(secondaries), h, w)
     pair_dims = (schema.PRIMARY, schema.SECONDARY, "y", "x")
     nan = float("nan")
-    array(schema.PHASE, pair_dims, grid, (1, 1, cy, cx), "float32", nan,
-          {"long_name": "wrapped interferometric phase", "units": "rad", **gm})  # fmt: skip
-    array(schema.COHERENCE, pair_dims, grid, (1, 1, cy, cx), "float32", nan,
-          {"long_name": "coherence scaled to 0-255", "units": "1", **gm})  # fmt: skip
-    array(schema.DEM, ("y", "x"), (h, w), (cy, cx), "float32", nan, {"long_name": "elevation", "units": "m", **gm})
+    array(
+        schema.PHASE,
+        pair_dims,
+        grid,
+        (1, 1, cy, cx),
+        "float32",
+        nan,
+        {"long_name": "wrapped interferometric phase", "units": "rad", **gm},
+    )
+    array(
+        schema.COHERENCE,
+        pair_dims,
+        grid,
+        (1, 1, cy, cx),
+        "float32",
+        nan,
+        {"long_name": "coherence scaled to 0-255", "units": "1", **gm},
+    )
+    array(
+        schema.DEM,
+        ("y", "x"),
+        (h, w),
+        (cy, cx),
+        "float32",
+        nan,
+        {"long_name": "elevation", "units": "m", **gm},
+    )
     for field, (_, title, units) in schema.ERA5_SHORT.items():
         for which, n in ((schema.PRIMARY, len(primaries)), (schema.SECONDARY, len(secondaries))):
-            array(schema.era5_variable(field, which), (which, "y", "x"), (n, h, w), (1, cy, cx), "float32", nan,
-                  {"long_name": f"ERA5 {title.lower()} at the {which.replace('_', ' ')}", "units": units, **gm})  # fmt: skip
+            array(
+                schema.era5_variable(field, which),
+                (which, "y", "x"),
+                (n, h, w),
+                (1, cy, cx),
+                "float32",
+                nan,
+                {"long_name": f"ERA5 {title.lower()} at the {which.replace('_', ' ')}", "units": units, **gm},
+            )
     for name, table in schema.MASK_CLASSES.items():
         meanings = " ".join(f"{c.code}={c.name}" for c in table)
-        array(name, pair_dims, grid, (1, 1, cy, cx), "uint8", None,
-              {"long_name": name.replace("_", " "), "flag_meanings": meanings, **gm})  # fmt: skip
+        array(
+            name,
+            pair_dims,
+            grid,
+            (1, 1, cy, cx),
+            "uint8",
+            None,
+            {"long_name": name.replace("_", " "), "flag_meanings": meanings, **gm},
+        )
     zarr.consolidate_metadata(str(path), zarr_format=2)
 
 
@@ -363,8 +491,10 @@ class CatalogueSummary:
     filled: int
 
     def __str__(self) -> str:
-        return (f"wrote {self.root}: {self.frames} frames, {self.records} records ({self.usable} usable, "
-                f"{self.positives} positive), up to {self.max_primaries} primary dates per frame, {self.filled} pairs filled")  # fmt: skip
+        return (
+            f"wrote {self.root}: {self.frames} frames, {self.records} records ({self.usable} usable, "
+            f"{self.positives} positive), up to {self.max_primaries} primary dates per frame, {self.filled} pairs filled"
+        )
 
 
 def write_catalogue(
@@ -397,7 +527,9 @@ def write_catalogue(
     records = {str(r["uniqueID"]): r for f in frames for r in f.records}
     (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records))
     (partial / schema.QUALITY_FILE).write_text(json.dumps(quality_of(frames)))
-    (partial / schema.FRAME_NAMES_FILE).write_text(json.dumps({f.frame_id: schema.volcanoes(f.frame_id) for f in frames}, indent=1))
+    (partial / schema.FRAME_NAMES_FILE).write_text(
+        json.dumps({f.frame_id: schema.volcanoes(f.frame_id) for f in frames}, indent=1)
+    )
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)
@@ -407,18 +539,27 @@ def write_catalogue(
     if keys:
         fill_pairs(out, keys, progress=progress)
     return CatalogueSummary(
-        out, len(frames), len(records), sum(_usable(r) for r in records.values()),
-        sum(schema.is_positive(r) for r in records.values()), max(len(f.primaries) for f in frames), len(keys),
-    )  # fmt: skip
+        out,
+        len(frames),
+        len(records),
+        sum(_usable(r) for r in records.values()),
+        sum(schema.is_positive(r) for r in records.values()),
+        max(len(f.primaries) for f in frames),
+        len(keys),
+    )
 
 
 def default_keys(frame: CatalogueFrame, n: int) -> list[str]:
     """Up to ``n`` usable pairs of ``frame``: its first positive pair's time series, then the pairs after it."""
     if n <= 0:
         return []
-    usable = sorted(Pair(frame.frame_id, r["primary_date"], r["secondary_date"]) for r in frame.records if _usable(r))
+    usable = sorted(
+        Pair(frame.frame_id, r["primary_date"], r["secondary_date"]) for r in frame.records if _usable(r)
+    )
     positive = {
-        Pair(frame.frame_id, r["primary_date"], r["secondary_date"]) for r in frame.records if _usable(r) and schema.is_positive(r)
+        Pair(frame.frame_id, r["primary_date"], r["secondary_date"])
+        for r in frame.records
+        if _usable(r) and schema.is_positive(r)
     }
     start = next((p for p in usable if p in positive), usable[0] if usable else None)
     if start is None:

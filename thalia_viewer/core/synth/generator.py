@@ -62,13 +62,20 @@ class FrameSimulator:
         """Elevation, metres (H, W) float32."""
         radius = 0.3 * min(self.plan.shape) * PIXEL_DEG * 111e3
         return terrain.volcano_dem(
-            self.east, self.north, rng=self.plan.rng(1), summit_m=self.plan.summit_m, base_m=200.0, radius_m=radius
+            self.east,
+            self.north,
+            rng=self.plan.rng(1),
+            summit_m=self.plan.summit_m,
+            base_m=200.0,
+            radius_m=radius,
         ).astype(np.float32)
 
     @cached_property
     def slope(self) -> np.ndarray:
         """Terrain slope, degrees."""
-        return terrain.slope_deg(self.dem, abs(self.east[1] - self.east[0]), abs(self.north[1] - self.north[0]))
+        return terrain.slope_deg(
+            self.dem, abs(self.east[1] - self.east[0]), abs(self.north[1] - self.north[0])
+        )
 
     @cached_property
     def landcover(self) -> np.ndarray:
@@ -115,30 +122,63 @@ class FrameSimulator:
             return sources.sill(east, north, x0=x0, y0=y0, depth=p["depth"], radius=p["radius"], opening=1.0)
         if event.kind == "Spheroid":
             return sources.prolate_spheroid(
-                east, north, x0=x0, y0=y0, depth=p["depth"], semi_major=p["semi_major"], semi_minor=p["semi_minor"], dvolume=1e6
+                east,
+                north,
+                x0=x0,
+                y0=y0,
+                depth=p["depth"],
+                semi_major=p["semi_major"],
+                semi_minor=p["semi_minor"],
+                dvolume=1e6,
             )
         if event.kind == "Dyke":
             return sources.okada(
-                east, north, x0=x0, y0=y0, depth=p["top"] + p["height"] / 2, strike_deg=p["strike"], dip_deg=90.0,
-                length=p["length"], width=p["height"], opening=1.0,
-            )  # fmt: skip
+                east,
+                north,
+                x0=x0,
+                y0=y0,
+                depth=p["top"] + p["height"] / 2,
+                strike_deg=p["strike"],
+                dip_deg=90.0,
+                length=p["length"],
+                width=p["height"],
+                opening=1.0,
+            )
         if event.kind == "Earthquake":
             return sources.okada(
-                east, north, x0=x0, y0=y0, depth=p["depth"], strike_deg=p["strike"], dip_deg=p["dip"],
-                length=p["length"], width=p["width"], rake_deg=p["rake"], slip=1.0,
-            )  # fmt: skip
+                east,
+                north,
+                x0=x0,
+                y0=y0,
+                depth=p["depth"],
+                strike_deg=p["strike"],
+                dip_deg=p["dip"],
+                length=p["length"],
+                width=p["width"],
+                rake_deg=p["rake"],
+                slip=1.0,
+            )
         # Unidentified: a Mogi source seen through an anisotropic stretch, an irregular elongated pattern
         az = math.radians(p["azimuth"])
         along = (east - x0) * math.sin(az) + (north - y0) * math.cos(az)
         across = (east - x0) * math.cos(az) - (north - y0) * math.sin(az)
-        ue, un, uz = sources.mogi(across * p["elongation"] ** 0.5, along / p["elongation"] ** 0.5, x0=0.0, y0=0.0, depth=p["depth"], dvolume=1e6)
+        ue, un, uz = sources.mogi(
+            across * p["elongation"] ** 0.5,
+            along / p["elongation"] ** 0.5,
+            x0=0.0,
+            y0=0.0,
+            depth=p["depth"],
+            dvolume=1e6,
+        )
         return ue, un, uz
 
     def event_phase(self, index: int) -> np.ndarray:
         """Unwrapped LOS phase (rad) of the whole event ``index``, scaled to its planned fringe count."""
         if index not in self._events:
             event = self.plan.events[index]
-            phase = geometry.displacement_to_phase(geometry.los_displacement(*self._unit_displacement(event), self.los))
+            phase = geometry.displacement_to_phase(
+                geometry.los_displacement(*self._unit_displacement(event), self.los)
+            )
             scale = event.fringes / max(geometry.fringe_count(phase), 1e-9)
             # inflation (sign +1) moves the ground towards the satellite: negative phase, LiCSAR convention
             self._events[index] = (phase * scale * event.sign).astype(np.float32)
@@ -154,7 +194,9 @@ class FrameSimulator:
         rng = plan.rng(4, primary.toordinal(), secondary.toordinal())
         h, w = plan.shape
         baseline = (secondary - primary).days
-        facts = PairFacts(primary, secondary, direction=plan.direction, volcano=f"the {plan.volcano}-like volcano")
+        facts = PairFacts(
+            primary, secondary, direction=plan.direction, volcano=f"the {plan.volcano}-like volcano"
+        )
         coh = coherence.coherence(self.slope, baseline, self.landcover, rng)
         deformation = np.zeros((h, w), np.float32)
         activity = np.zeros((h, w), np.uint8)
@@ -177,14 +219,24 @@ class FrameSimulator:
             activity[region] = schema.class_by_name(schema.ACTIVITY_TYPES, event.kind).code
             intensity[region] = level
             facts.patterns.append(
-                Pattern(event.kind, fringes, level, self._uplift(event, share), event.x0 / 1e3, event.y0 / 1e3, float(region.sum()) * pixel_km2)
+                Pattern(
+                    event.kind,
+                    fringes,
+                    level,
+                    self._uplift(event, share),
+                    event.x0 / 1e3,
+                    event.y0 / 1e3,
+                    float(region.sum()) * pixel_km2,
+                )
             )
         delay_p = self._date(primary)[1]
         delay_s = self._date(secondary)[1]
         slant = atmosphere.interferogram_delay(delay_p, delay_s, plan.incidence_deg)
         atmo = geometry.displacement_to_phase(-slant)  # a longer path is a range increase
         facts.stratified_fringes, facts.turbulent_fringes = atmosphere.stratified_fraction(atmo, self.dem)
-        ramp, facts.ramp_fringes = coherence.orbital_ramp(self.east, self.north, rng, max_fringes=float(rng.uniform(0.0, 1.8)))
+        ramp, facts.ramp_fringes = coherence.orbital_ramp(
+            self.east, self.north, rng, max_fringes=float(rng.uniform(0.0, 1.8))
+        )
         noise = coherence.decorrelation_noise(coh, rng)
         total = deformation + atmo + ramp + noise
         facts.corrupted = (primary, secondary) in plan.corrupted

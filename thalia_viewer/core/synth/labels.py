@@ -88,7 +88,9 @@ def _where(p: Pattern) -> str:
     dist = math.hypot(p.east_km, p.north_km)
     if dist < 1.0:
         return "at the summit"
-    compass = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"][round(math.degrees(math.atan2(p.east_km, p.north_km)) / 45) % 8]
+    compass = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"][
+        round(math.degrees(math.atan2(p.east_km, p.north_km)) / 45) % 8
+    ]
     return f"{dist:.0f} km {compass} of the summit"
 
 
@@ -98,12 +100,17 @@ def caption(facts: PairFacts) -> str:
     track = "ascending" if facts.direction == "A" else "descending"
     head = f"Interferogram {facts.primary:%Y-%m-%d} to {facts.secondary:%Y-%m-%d} ({days} days, {track} track) over {facts.volcano}."
     if facts.corrupted:
-        return head + " The interferogram is corrupted by unwrapping/processing stripes and shows no usable signal."
+        return (
+            head
+            + " The interferogram is corrupted by unwrapping/processing stripes and shows no usable signal."
+        )
     parts = []
     intensity = {c.code: c.name for c in schema.INTENSITY_LEVELS}
     for p in sorted(facts.patterns, key=lambda p: -p.fringes):
         if p.kind == "Earthquake":
-            parts.append(f"an earthquake deformation pattern ({p.fringes:.1f} fringes, about {p.area_km2:.0f} km2) {_where(p)}")
+            parts.append(
+                f"an earthquake deformation pattern ({p.fringes:.1f} fringes, about {p.area_km2:.0f} km2) {_where(p)}"
+            )
         else:
             motion = "uplift" if p.uplift else "subsidence"
             parts.append(
@@ -114,9 +121,13 @@ def caption(facts: PairFacts) -> str:
     notes = []
     atmo = atmospheric_code(facts)
     if atmo & schema.ATMO_STRATIFIED:
-        notes.append(f"vertical-stratification atmospheric fringes follow the topography ({facts.stratified_fringes:.1f} fringes)")
+        notes.append(
+            f"vertical-stratification atmospheric fringes follow the topography ({facts.stratified_fringes:.1f} fringes)"
+        )
     if atmo & schema.ATMO_TURBULENT:
-        notes.append(f"turbulent atmospheric mixing adds {facts.turbulent_fringes:.1f} fringes of patchy signal")
+        notes.append(
+            f"turbulent atmospheric mixing adds {facts.turbulent_fringes:.1f} fringes of patchy signal"
+        )
     if facts.ramp_fringes >= FLAG_FRINGES:
         notes.append(f"an orbital ramp of {facts.ramp_fringes:.1f} fringes crosses the frame")
     if facts.mean_coherence < LOW_COHERENCE:

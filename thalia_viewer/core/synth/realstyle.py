@@ -88,7 +88,9 @@ def adjust_plans(plans: Sequence[FramePlan], style: RealStyle) -> list[FramePlan
     return out
 
 
-def record_polygons(record: Mapping[str, Any], activity: np.ndarray, frame: PolygonTransform) -> list[list[float]]:
+def record_polygons(
+    record: Mapping[str, Any], activity: np.ndarray, frame: PolygonTransform
+) -> list[list[float]]:
     """One polygon per pattern of ``record`` in the coarse ``frame``, outlining the pixels of its class in
     ``activity`` (uint8 codes); ``[]`` when a pattern has no pixel left (another one covers it)."""
     polygons = []
@@ -126,7 +128,9 @@ def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], 
         path = partial / f"{plan.frame_id}{schema.STORE_SUFFIX}"
         group = zarr.open_group(str(path), mode="r+")
         frame = polygon_frame(plan)
-        primaries = [schema.format_date(d) for d in sorted({p for p, _ in plan.pairs})]  # as the writer's grid
+        primaries = [
+            schema.format_date(d) for d in sorted({p for p, _ in plan.pairs})
+        ]  # as the writer's grid
         secondaries = [schema.format_date(d) for d in sorted({s for _, s in plan.pairs})]
         for key in by_frame.get(plan.frame_id, []):
             rec = records[key]
@@ -139,5 +143,7 @@ def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], 
         for name in () if style.keep_rasters else (schema.ACTIVITY_MASK, schema.INTENSITY_MASK):
             del group[name]
         group.attrs[TRUTH_ATTR] = frame.as_dict()
-        if (path / ".zmetadata").exists() or (group.metadata.zarr_format == 3 and group.metadata.consolidated_metadata):
+        if (path / ".zmetadata").exists() or (
+            group.metadata.zarr_format == 3 and group.metadata.consolidated_metadata
+        ):
             zarr.consolidate_metadata(str(path))

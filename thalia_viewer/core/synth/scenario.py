@@ -46,10 +46,26 @@ KNOWN_PLACES = {
 }
 #: Frame ids used in order (the real Thalia frames: the app and the official loader expect this pattern).
 FRAME_IDS = (
-    "124D_05291_081406", "144A_SM_REUN_S6", "083D_12636_131313", "087D_07004_060904", "162A_06192_060402",
-    "128D_09016_110500", "021D_09150_131313", "156A_05796_080500", "012D_07075_080504", "115D_04601_131313",
-    "022D_04826_121209", "032D_09854_070505", "152D_09114_131313", "155D_02579_100800", "106A_09090_000404",
-    "103A_07010_121313", "175D_12845_111312", "174A_09133_131313", "076D_09725_121107", "142A_07606_131313",
+    "124D_05291_081406",
+    "144A_SM_REUN_S6",
+    "083D_12636_131313",
+    "087D_07004_060904",
+    "162A_06192_060402",
+    "128D_09016_110500",
+    "021D_09150_131313",
+    "156A_05796_080500",
+    "012D_07075_080504",
+    "115D_04601_131313",
+    "022D_04826_121209",
+    "032D_09854_070505",
+    "152D_09114_131313",
+    "155D_02579_100800",
+    "106A_09090_000404",
+    "103A_07010_121313",
+    "175D_12845_111312",
+    "174A_09133_131313",
+    "076D_09725_121107",
+    "142A_07606_131313",
 )
 
 
@@ -124,7 +140,11 @@ def campaign_starts(n_campaigns: int, rng: np.random.Generator) -> list[date]:
     counts = dict.fromkeys(SPLIT_SHARE, 0)
     for i in range(n_campaigns):
         # the first three go one to each split, the rest in proportion to the split shares
-        split = list(SPLIT_SHARE)[i] if i < 3 else max(SPLIT_SHARE, key=lambda s: SPLIT_SHARE[s] * n_campaigns - counts[s])
+        split = (
+            list(SPLIT_SHARE)[i]
+            if i < 3
+            else max(SPLIT_SHARE, key=lambda s: SPLIT_SHARE[s] * n_campaigns - counts[s])
+        )
         counts[split] += 1
     starts: list[date] = []
     for split, n in counts.items():
@@ -149,8 +169,14 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
     angle = rng.uniform(0, 2 * math.pi)
     if kind == "Earthquake":
         dist = rng.uniform(1.3, 2.0) * radius_m
-        params = {"depth": rng.uniform(4e3, 9e3), "length": rng.uniform(6e3, 14e3), "width": rng.uniform(4e3, 8e3),
-                  "strike": rng.uniform(0, 360), "dip": rng.uniform(40, 80), "rake": rng.choice([-90.0, 0.0, 90.0, 180.0])}
+        params = {
+            "depth": rng.uniform(4e3, 9e3),
+            "length": rng.uniform(6e3, 14e3),
+            "width": rng.uniform(4e3, 8e3),
+            "strike": rng.uniform(0, 360),
+            "dip": rng.uniform(40, 80),
+            "rake": rng.choice([-90.0, 0.0, 90.0, 180.0]),
+        }
         return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, 0.0, fringes, 1, params)
     dist = rng.uniform(0.0, 0.25) * radius_m
     sign = 1 if kind in ("Dyke", "Unidentified") or rng.random() < 0.7 else -1
@@ -158,17 +184,29 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
     params = {
         "Mogi": lambda: {"depth": rng.uniform(3e3, 7e3)},
         "Sill": lambda: {"depth": rng.uniform(2.5e3, 5e3), "radius": rng.uniform(1.5e3, 3e3)},
-        "Spheroid": lambda: {"depth": rng.uniform(4e3, 7e3), "semi_major": rng.uniform(1.5e3, 2.5e3),
-                             "semi_minor": rng.uniform(0.4e3, 0.8e3)},
-        "Dyke": lambda: {"top": rng.uniform(0.3e3, 1.5e3), "height": rng.uniform(2e3, 5e3),
-                         "length": rng.uniform(3e3, 8e3), "strike": rng.uniform(0, 180)},
-        "Unidentified": lambda: {"depth": rng.uniform(2e3, 5e3), "elongation": rng.uniform(1.5, 2.5),
-                                 "azimuth": rng.uniform(0, 180)},
+        "Spheroid": lambda: {
+            "depth": rng.uniform(4e3, 7e3),
+            "semi_major": rng.uniform(1.5e3, 2.5e3),
+            "semi_minor": rng.uniform(0.4e3, 0.8e3),
+        },
+        "Dyke": lambda: {
+            "top": rng.uniform(0.3e3, 1.5e3),
+            "height": rng.uniform(2e3, 5e3),
+            "length": rng.uniform(3e3, 8e3),
+            "strike": rng.uniform(0, 180),
+        },
+        "Unidentified": lambda: {
+            "depth": rng.uniform(2e3, 5e3),
+            "elongation": rng.uniform(1.5, 2.5),
+            "azimuth": rng.uniform(0, 180),
+        },
     }[kind]()
     return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, duration, fringes, sign, params)
 
 
-def event_at(kind: str, first: date, rng: np.random.Generator, radius_m: float, distance: tuple[float, float]) -> Event:
+def event_at(
+    kind: str, first: date, rng: np.random.Generator, radius_m: float, distance: tuple[float, float]
+) -> Event:
     """An event of ``kind`` in the campaign starting ``first``, at ``distance`` (fractions of the volcano
     radius, drawn uniformly) from the summit in a random direction: a second pattern apart from the first."""
     placed = _event(kind, first, rng, radius_m)
@@ -222,12 +260,26 @@ def plan_dataset(
                 if rng.random() < 0.15:  # an occasional second pattern (is_crowd)
                     events.append(_event(str(rng.choice(VOLCANIC_KINDS)), acq[0], rng, radius_m))
         n_corrupt = len(pairs) // 25
-        corrupted = frozenset(pairs[i] for i in rng.choice(len(pairs), n_corrupt, replace=False)) if n_corrupt else frozenset()
+        corrupted = (
+            frozenset(pairs[i] for i in rng.choice(len(pairs), n_corrupt, replace=False))
+            if n_corrupt
+            else frozenset()
+        )
         plans.append(
             FramePlan(
-                frame_id=frame_id, index=index, seed=seed, shape=tuple(shape), lon0=lon0, lat0=lat0, volcano=volcano,
-                summit_m=float(rng.uniform(1800, 3300)), incidence_deg=float(rng.uniform(31, 44)),
-                dates=tuple(sorted(set(dates))), pairs=tuple(pairs), events=tuple(events), corrupted=corrupted,
+                frame_id=frame_id,
+                index=index,
+                seed=seed,
+                shape=tuple(shape),
+                lon0=lon0,
+                lat0=lat0,
+                volcano=volcano,
+                summit_m=float(rng.uniform(1800, 3300)),
+                incidence_deg=float(rng.uniform(31, 44)),
+                dates=tuple(sorted(set(dates))),
+                pairs=tuple(pairs),
+                events=tuple(events),
+                corrupted=corrupted,
             )
         )
     return plans

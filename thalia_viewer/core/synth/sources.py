@@ -61,8 +61,9 @@ def _positive(**values: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ Mogi
-def mogi(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float, dvolume: float,
-         nu: float = 0.25) -> Displacement:  # fmt: skip
+def mogi(
+    east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float, dvolume: float, nu: float = 0.25
+) -> Displacement:
     """Surface displacement (m) of a Mogi point pressure source (Mogi 1958).
 
     ``depth`` (m, > 0) below ``x0``, ``y0``; ``dvolume`` the source volume change (m^3, > 0 inflation).
@@ -95,8 +96,9 @@ def _log_r_plus(r_plus: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
         return np.where(r_plus > 0.0, np.log(np.where(r_plus > 0.0, r_plus, 1.0)), -np.log(r - s))
 
 
-def _okada_corner(xi: np.ndarray, eta: np.ndarray, q: np.ndarray, dip: float, nu: float,
-                  u1: float, u2: float, u3: float) -> Displacement:  # fmt: skip
+def _okada_corner(
+    xi: np.ndarray, eta: np.ndarray, q: np.ndarray, dip: float, nu: float, u1: float, u2: float, u3: float
+) -> Displacement:
     """One corner term of Okada (1985) eqs. (25)-(29) in fault coordinates, slips included.
 
     ``xi``, ``eta``: Chinnery variables along strike and up dip (m); ``q`` (eq. 30) the distance from the
@@ -119,8 +121,11 @@ def _okada_corner(xi: np.ndarray, eta: np.ndarray, q: np.ndarray, dip: float, nu
         theta = np.where(q != 0.0, np.arctan(xi * eta * _inv(q * r)), 0.0)  # tan^-1(xi eta / (q R))
         if cd > _COS_DIP_VERTICAL:
             x = np.sqrt(xi2 + q2)
-            i5 = np.where(xi != 0.0, a * 2.0 / cd * np.arctan(
-                (eta * (x + q * cd) + x * (r + x) * sd) * _inv(xi * (r + x) * cd)), 0.0)  # fmt: skip
+            i5 = np.where(
+                xi != 0.0,
+                a * 2.0 / cd * np.arctan((eta * (x + q * cd) + x * (r + x) * sd) * _inv(xi * (r + x) * cd)),
+                0.0,
+            )
             i4 = a / cd * (_log_r_plus(r_db, r, db) - sd * ln_r_eta)
             i3 = a * (yb / cd * inv_r_db - ln_r_eta) + sd / cd * i4
             i1 = -a / cd * xi * inv_r_db - sd / cd * i5
@@ -151,9 +156,22 @@ def _okada_corner(xi: np.ndarray, eta: np.ndarray, q: np.ndarray, dip: float, nu
     return ux, uy, uz
 
 
-def okada(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float, strike_deg: float,
-          dip_deg: float, length: float, width: float, rake_deg: float = 0.0, slip: float = 0.0,
-          opening: float = 0.0, nu: float = 0.25) -> Displacement:  # fmt: skip
+def okada(
+    east: ArrayLike,
+    north: ArrayLike,
+    *,
+    x0: float,
+    y0: float,
+    depth: float,
+    strike_deg: float,
+    dip_deg: float,
+    length: float,
+    width: float,
+    rake_deg: float = 0.0,
+    slip: float = 0.0,
+    opening: float = 0.0,
+    nu: float = 0.25,
+) -> Displacement:
     """Surface displacement (m) of a finite rectangular dislocation in a half-space (Okada 1985).
 
     Geometry: centroid at ``depth`` (m, positive down) below ``x0``, ``y0``; ``strike_deg`` clockwise from
@@ -205,8 +223,20 @@ def okada(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: flo
     return _blockwise(kernel, *_xy(east, north, x0, y0))
 
 
-def dyke(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, top: float, height: float, length: float,
-         strike_deg: float, opening: float, dip_deg: float = 90.0, nu: float = 0.25) -> Displacement:  # fmt: skip
+def dyke(
+    east: ArrayLike,
+    north: ArrayLike,
+    *,
+    x0: float,
+    y0: float,
+    top: float,
+    height: float,
+    length: float,
+    strike_deg: float,
+    opening: float,
+    dip_deg: float = 90.0,
+    nu: float = 0.25,
+) -> Displacement:
     """Surface displacement (m) of a dyke: a (near-)vertical tensile Okada dislocation (Okada 1985).
 
     ``x0``, ``y0``: surface projection of the centre of the dyke's top edge (m); ``top``: depth of that
@@ -220,28 +250,71 @@ def dyke(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, top: float,
         raise ValueError(msg)
     dip, strike = math.radians(dip_deg), math.radians(strike_deg)
     offset = 0.5 * height * math.cos(dip)  # centroid's horizontal offset towards the dip direction
-    return okada(east, north, x0=x0 + offset * math.cos(strike), y0=y0 - offset * math.sin(strike),
-                 depth=top + 0.5 * height * math.sin(dip), strike_deg=strike_deg, dip_deg=dip_deg,
-                 length=length, width=height, opening=opening, nu=nu)  # fmt: skip
+    return okada(
+        east,
+        north,
+        x0=x0 + offset * math.cos(strike),
+        y0=y0 - offset * math.sin(strike),
+        depth=top + 0.5 * height * math.sin(dip),
+        strike_deg=strike_deg,
+        dip_deg=dip_deg,
+        length=length,
+        width=height,
+        opening=opening,
+        nu=nu,
+    )
 
 
-def fault_slip(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float, strike_deg: float,
-               dip_deg: float, length: float, width: float, rake_deg: float, slip: float,
-               nu: float = 0.25) -> Displacement:  # fmt: skip
+def fault_slip(
+    east: ArrayLike,
+    north: ArrayLike,
+    *,
+    x0: float,
+    y0: float,
+    depth: float,
+    strike_deg: float,
+    dip_deg: float,
+    length: float,
+    width: float,
+    rake_deg: float,
+    slip: float,
+    nu: float = 0.25,
+) -> Displacement:
     """Surface displacement (m) of an earthquake: slip on a rectangular fault (Okada 1985).
 
     Same geometry as :func:`okada` (centroid ``depth`` below ``x0``, ``y0``; metres and degrees); ``slip``
     (m) in the ``rake_deg`` direction (0 left-lateral, 180 right-lateral, 90 reverse, -90 normal).
     """
-    return okada(east, north, x0=x0, y0=y0, depth=depth, strike_deg=strike_deg, dip_deg=dip_deg,
-                 length=length, width=width, rake_deg=rake_deg, slip=slip, nu=nu)  # fmt: skip
+    return okada(
+        east,
+        north,
+        x0=x0,
+        y0=y0,
+        depth=depth,
+        strike_deg=strike_deg,
+        dip_deg=dip_deg,
+        length=length,
+        width=width,
+        rake_deg=rake_deg,
+        slip=slip,
+        nu=nu,
+    )
 
 
 earthquake = fault_slip
 
 
-def sill(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float, radius: float,
-         opening: float, nu: float = 0.25) -> Displacement:  # fmt: skip
+def sill(
+    east: ArrayLike,
+    north: ArrayLike,
+    *,
+    x0: float,
+    y0: float,
+    depth: float,
+    radius: float,
+    opening: float,
+    nu: float = 0.25,
+) -> Displacement:
     """Surface displacement (m) of a sill: a horizontal penny-shaped crack, approximated.
 
     The circular crack of ``radius`` (m) at ``depth`` (m) below ``x0``, ``y0``, with uniform ``opening``
@@ -257,13 +330,36 @@ def sill(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: floa
     """
     _positive(depth=depth, radius=radius)
     side = radius * math.sqrt(math.pi)
-    return okada(east, north, x0=x0, y0=y0, depth=depth, strike_deg=0.0, dip_deg=0.0, length=side,
-                 width=side, opening=opening, nu=nu)  # fmt: skip
+    return okada(
+        east,
+        north,
+        x0=x0,
+        y0=y0,
+        depth=depth,
+        strike_deg=0.0,
+        dip_deg=0.0,
+        length=side,
+        width=side,
+        opening=opening,
+        nu=nu,
+    )
 
 
-def prolate_spheroid(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float, depth: float,
-                     semi_major: float, semi_minor: float, dvolume: float, plunge_deg: float = 90.0,
-                     azimuth_deg: float = 0.0, nu: float = 0.25, n: int = SPHEROID_POINTS) -> Displacement:  # fmt: skip
+def prolate_spheroid(
+    east: ArrayLike,
+    north: ArrayLike,
+    *,
+    x0: float,
+    y0: float,
+    depth: float,
+    semi_major: float,
+    semi_minor: float,
+    dvolume: float,
+    plunge_deg: float = 90.0,
+    azimuth_deg: float = 0.0,
+    nu: float = 0.25,
+    n: int = SPHEROID_POINTS,
+) -> Displacement:
     """Surface displacement (m) of a pressurised prolate spheroid, approximated by Mogi sources on its axis.
 
     Centre at ``depth`` (m) below ``x0``, ``y0``; ``semi_major`` / ``semi_minor`` axes (m); the major axis
@@ -298,8 +394,15 @@ def prolate_spheroid(east: ArrayLike, north: ArrayLike, *, x0: float, y0: float,
     s = semi_major * (2.0 * (np.arange(n) + 0.5) / n - 1.0)  # along the axis, > 0 deeper (down-plunge)
     weights = 1.0 - (s / semi_major) ** 2
     weights /= weights.sum()
-    points = list(zip(s * math.cos(plunge) * math.sin(azimuth), s * math.cos(plunge) * math.cos(azimuth),
-                      depth + s * math.sin(plunge), dvolume * weights, strict=True))  # fmt: skip
+    points = list(
+        zip(
+            s * math.cos(plunge) * math.sin(azimuth),
+            s * math.cos(plunge) * math.cos(azimuth),
+            depth + s * math.sin(plunge),
+            dvolume * weights,
+            strict=True,
+        )
+    )
 
     def kernel(de: np.ndarray, dn: np.ndarray) -> Displacement:
         ue, un, uz = np.zeros_like(de), np.zeros_like(de), np.zeros_like(de)

@@ -47,24 +47,46 @@ def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date
     gm = {"grid_mapping": schema.SPATIAL_REF}
     pair_dims = (schema.PRIMARY, schema.SECONDARY, y, x)
     data_vars: dict[str, tuple] = {
-        schema.PHASE: (pair_dims, grid("float32", np.nan), {"long_name": "wrapped interferometric phase", "units": "rad", **gm}),
-        schema.COHERENCE: (pair_dims, grid("float32", np.nan), {"long_name": "coherence scaled to 0-255", "units": "1", **gm}),
-        schema.DEM: ((y, x), da.zeros((h, w), dtype="float32", chunks=(h, w)), {"long_name": "elevation", "units": "m", **gm}),
+        schema.PHASE: (
+            pair_dims,
+            grid("float32", np.nan),
+            {"long_name": "wrapped interferometric phase", "units": "rad", **gm},
+        ),
+        schema.COHERENCE: (
+            pair_dims,
+            grid("float32", np.nan),
+            {"long_name": "coherence scaled to 0-255", "units": "1", **gm},
+        ),
+        schema.DEM: (
+            (y, x),
+            da.zeros((h, w), dtype="float32", chunks=(h, w)),
+            {"long_name": "elevation", "units": "m", **gm},
+        ),
     }
     for field, (_, title, units) in schema.ERA5_SHORT.items():
         for which, n in ((schema.PRIMARY, ny), (schema.SECONDARY, nx)):
             data_vars[schema.era5_variable(field, which)] = (
-                (which, y, x), dated(n), {"long_name": f"ERA5 {title.lower()} at the {which.replace('_', ' ')}", "units": units, **gm},
-            )  # fmt: skip
+                (which, y, x),
+                dated(n),
+                {"long_name": f"ERA5 {title.lower()} at the {which.replace('_', ' ')}", "units": units, **gm},
+            )
     for name, table in schema.MASK_CLASSES.items():
         meanings = " ".join(f"{c.code}={c.name}" for c in table)
-        data_vars[name] = (pair_dims, grid("uint8", 0), {"long_name": name.replace("_", " "), "flag_meanings": meanings, **gm})
+        data_vars[name] = (
+            pair_dims,
+            grid("uint8", 0),
+            {"long_name": name.replace("_", " "), "flag_meanings": meanings, **gm},
+        )
     coords = {
         schema.PRIMARY: np.array(primaries, dtype="datetime64[ns]"),
         schema.SECONDARY: np.array(secondaries, dtype="datetime64[ns]"),
         y: (y, sim.lat, {"units": "degrees_north", "standard_name": "latitude"}),
         x: (x, sim.lon, {"units": "degrees_east", "standard_name": "longitude"}),
-        schema.SPATIAL_REF: ((), np.int64(0), {"crs_wkt": schema.WGS84_WKT, "spatial_ref": schema.WGS84_WKT, "epsg": 4326}),
+        schema.SPATIAL_REF: (
+            (),
+            np.int64(0),
+            {"crs_wkt": schema.WGS84_WKT, "spatial_ref": schema.WGS84_WKT, "epsg": 4326},
+        ),
     }
     return xr.Dataset(data_vars, coords=coords, attrs=sim.plan.attrs())
 
@@ -72,12 +94,16 @@ def _template(sim: FrameSimulator, primaries: list[date], secondaries: list[date
 def chunking(template: xr.Dataset) -> dict[str, tuple[int, ...]]:
     """The Zarr chunks of every variable: one date cell deep, :data:`CHUNK_PX` tiles in space."""
     return {
-        str(name): tuple(1 if d in schema.DATE_DIMS else min(CHUNK_PX, n) for d, n in zip(v.dims, v.shape, strict=True))
+        str(name): tuple(
+            1 if d in schema.DATE_DIMS else min(CHUNK_PX, n) for d, n in zip(v.dims, v.shape, strict=True)
+        )
         for name, v in template.data_vars.items()
     }
 
 
-def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress: Callable[[str], None] | None = None) -> dict[tuple[date, date], PairFacts]:
+def write_frame(
+    path: Path, sim: FrameSimulator, zarr_format: int = 2, progress: Callable[[str], None] | None = None
+) -> dict[tuple[date, date], PairFacts]:
     """Write one frame store at ``path``; return the simulated facts of each pair."""
     plan = sim.plan
     primaries = sorted({p for p, _ in plan.pairs})
@@ -85,7 +111,9 @@ def write_frame(path: Path, sim: FrameSimulator, zarr_format: int = 2, progress:
     template = _template(sim, primaries, secondaries)
     write_template(template, path, zarr_format, chunks=chunking(template))
     # every chunk of every pair is written, all-zero mask chunks included (zarr_write explains why)
-    arrays = writable_arrays(zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars))
+    arrays = writable_arrays(
+        zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars)
+    )
     arrays[schema.DEM][:] = sim.dem
     for which, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):
         for i, day in enumerate(dates):
@@ -133,14 +161,20 @@ def write_dataset(
     uid = 1
     for plan in plans:
         if progress:
-            progress(f"{plan.frame_id}: {plan.shape[0]} x {plan.shape[1]} px, {len(plan.dates)} dates, {len(plan.pairs)} pairs")
-        facts = write_frame(partial / f"{plan.frame_id}{schema.STORE_SUFFIX}", FrameSimulator(plan), zarr_format, progress)
+            progress(
+                f"{plan.frame_id}: {plan.shape[0]} x {plan.shape[1]} px, {len(plan.dates)} dates, {len(plan.pairs)} pairs"
+            )
+        facts = write_frame(
+            partial / f"{plan.frame_id}{schema.STORE_SUFFIX}", FrameSimulator(plan), zarr_format, progress
+        )
         groups = quality.setdefault(plan.frame_id, {})
         for p, s in sorted(facts):
             record = annotation_record(uid, plan.frame_id, facts[(p, s)])
             records[str(uid)] = record
             if not any(record[flag] for flag in schema.UNUSABLE_FLAGS):
-                group = groups.setdefault(record["primary_date"], {"length": 0, "secondary_date": [], "uniqueID": []})
+                group = groups.setdefault(
+                    record["primary_date"], {"length": 0, "secondary_date": [], "uniqueID": []}
+                )
                 group["secondary_date"].append(record["secondary_date"])
                 group["uniqueID"].append(uid)
                 group["length"] += 1
@@ -153,4 +187,6 @@ def write_dataset(
         shutil.rmtree(out)
     partial.rename(out)
     positives = sum(schema.is_positive(r) for r in records.values())
-    return f"wrote {out}: {len(plans)} frames, {len(records)} pairs ({positives} positive), Zarr {zarr_format}"
+    return (
+        f"wrote {out}: {len(plans)} frames, {len(records)} pairs ({positives} positive), Zarr {zarr_format}"
+    )

@@ -25,10 +25,15 @@ class Augment:
     blur: float = 0.3
     blur_sigma: tuple[float, float] = (0.1, 2.0)  # px
     resized_crop: float = 0.3
-    crop_scale: tuple[float, float] = (0.5, 1.0)  # area fraction kept (albumentations' 0.08 would lose most masks)
+    crop_scale: tuple[float, float] = (
+        0.5,
+        1.0,
+    )  # area fraction kept (albumentations' 0.08 would lose most masks)
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratio range
 
-    def __call__(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Augmented copies of ``x`` (C, H, W) float32 and ``y`` (H, W) integer mask."""
         if rng.random() < self.resized_crop:
             x, y = resized_crop(x, y, rng, self.crop_scale, self.crop_ratio)
@@ -68,8 +73,12 @@ def resized_crop(
     # output pixel centre o maps to input (o + 0.5) * s - 0.5 + start
     offset = (top + 0.5 * sy - 0.5, left + 0.5 * sx - 0.5)
     xs = ndimage.affine_transform(
-        np.asarray(x, dtype=np.float32), (1.0, sy, sx), offset=(0.0, *offset), output_shape=x.shape,
-        order=1, mode="nearest",
-    )  # fmt: skip
+        np.asarray(x, dtype=np.float32),
+        (1.0, sy, sx),
+        offset=(0.0, *offset),
+        output_shape=x.shape,
+        order=1,
+        mode="nearest",
+    )
     ys = ndimage.affine_transform(y, (sy, sx), offset=offset, output_shape=y.shape, order=0, mode="nearest")
     return xs, ys

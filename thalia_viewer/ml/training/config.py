@@ -54,7 +54,9 @@ class TrainConfig:
     num_workers: int = 0  # loader processes (0: read in the training process)
     device: str | None = None  # default: CUDA when available, else CPU
     threads: int | None = None  # torch CPU threads (None: torch's default); 1 is steadier on a shared CPU
-    resume: bool = False  # continue from this run's last checkpoint (its earlier card is replaced, kept in .backup)
+    resume: bool = (
+        False  # continue from this run's last checkpoint (its earlier card is replaced, kept in .backup)
+    )
     checkpoint_dir: str | None = None  # default: $XDG_CACHE_HOME/thalia-viewer/checkpoints/<out>
     eval_seeds: tuple[int, ...] = DEFAULT_SEEDS  # crop seeds of the final test-split evaluation ([] to skip)
     calibrate: bool = True  # pick the card's threshold on the validation split (False: keep the parent's)
@@ -79,7 +81,9 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 msg = f"{name} must be a whole number >= {low}, got {value!r}."
                 raise InputError(msg, f"Pass --{name.replace('_', '-')} {max(low, 1)} or more.")
-        if self.lr_drop is not None and (isinstance(self.lr_drop, bool) or not isinstance(self.lr_drop, int) or self.lr_drop < 2):
+        if self.lr_drop is not None and (
+            isinstance(self.lr_drop, bool) or not isinstance(self.lr_drop, int) or self.lr_drop < 2
+        ):
             msg = f"lr_drop must be an epoch >= 2 (the first epoch at lr / 10), got {self.lr_drop!r}."
             raise InputError(msg, "Pass --lr-drop 2 or more, or leave it out for a constant learning rate.")
         for name in ("lr", "weight_decay"):
@@ -90,14 +94,32 @@ class TrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         """Every hyper-parameter of the run (what reproduces it, with the data and labels)."""
-        keep = ("setting", "timesteps", "epochs", "crop", "batch_size", "lr", "lr_drop", "weight_decay", "focal_alpha",
-                "focal_gamma", "augment", "val_every", "seed", "scratch", "eval_seeds", "calibrate")  # fmt: skip
+        keep = (
+            "setting",
+            "timesteps",
+            "epochs",
+            "crop",
+            "batch_size",
+            "lr",
+            "lr_drop",
+            "weight_decay",
+            "focal_alpha",
+            "focal_gamma",
+            "augment",
+            "val_every",
+            "seed",
+            "scratch",
+            "eval_seeds",
+            "calibrate",
+        )
         out = {k: getattr(self, k) for k in keep}
         out["eval_seeds"] = list(self.eval_seeds)
         out.update(
-            optimizer="AdamW", loss="focal", sampling="all positives + as many random negatives per epoch",
+            optimizer="AdamW",
+            loss="focal",
+            sampling="all positives + as many random negatives per epoch",
             selection="lowest validation loss",
-        )  # fmt: skip
+        )
         return out
 
     def lr_at(self, epoch: int) -> float:

@@ -13,8 +13,10 @@ def epoch_line(metrics: dict[str, Any], epochs: int) -> str:
     val = metrics.get("val_loss")
     text = f"epoch {metrics['epoch']}/{epochs}: train loss {metrics['train_loss']:.4f}"
     if val is not None:
-        scores = " ".join(f"{name} {100 * metrics[key]:.1f}" for key, name in
-                          (("precision", "P"), ("recall", "R"), ("f1", "F1"), ("iou", "IoU")))  # fmt: skip
+        scores = " ".join(
+            f"{name} {100 * metrics[key]:.1f}"
+            for key, name in (("precision", "P"), ("recall", "R"), ("f1", "F1"), ("iou", "IoU"))
+        )
         text += f", val loss {val:.4f}, {scores} %"
     text += f" ({metrics['seconds']:.1f} s)"
     return text + (" best" if metrics.get("best") else "")
@@ -45,7 +47,9 @@ class ConsoleProgress:
             if self._tqdm is not None:
                 if self._bar is None or p.step == 1:
                     self._close()
-                    self._bar = self._tqdm(total=p.total, desc=label, unit="batch", leave=False, file=sys.stderr)
+                    self._bar = self._tqdm(
+                        total=p.total, desc=label, unit="batch", leave=False, file=sys.stderr
+                    )
                 self._bar.update(1)
                 if p.loss is not None:
                     self._bar.set_postfix(loss=f"{p.loss:.4f}")

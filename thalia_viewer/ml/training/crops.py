@@ -41,7 +41,10 @@ def union_mask(masks: Sequence[PairMask]) -> tuple[Window | None, np.ndarray]:
     if not boxes:
         return None, points
     return (
-        min(b[0] for b in boxes), max(b[1] for b in boxes), min(b[2] for b in boxes), max(b[3] for b in boxes)
+        min(b[0] for b in boxes),
+        max(b[1] for b in boxes),
+        min(b[2] for b in boxes),
+        max(b[3] for b in boxes),
     ), points
 
 

@@ -66,7 +66,9 @@ class TrainProgress:
     step: int  # steps (batches) done in this phase
     total: int  # steps in this phase
     loss: float | None = None  # mean training loss of the epoch so far
-    metrics: dict[str, Any] | None = None  # at "epoch": train_loss, val_loss, precision, recall, f1, iou, seconds
+    metrics: dict[str, Any] | None = (
+        None  # at "epoch": train_loss, val_loss, precision, recall, f1, iou, seconds
+    )
 
 
 Cancel = Callable[[], bool] | Any  # a callable, or anything with is_set() (threading.Event)
@@ -97,9 +99,15 @@ def _cancelled(cancel: Cancel | None) -> bool:
 
 def _new_card(parent: ModelCard, config: TrainConfig) -> ModelCard:
     card = dataclasses.replace(
-        parent, name=config.out, setting=config.setting or parent.setting,
-        timesteps=config.timesteps or parent.timesteps, weights=None, provenance={}, metrics={}, path=None,
-    )  # fmt: skip
+        parent,
+        name=config.out,
+        setting=config.setting or parent.setting,
+        timesteps=config.timesteps or parent.timesteps,
+        weights=None,
+        provenance={},
+        metrics={},
+        path=None,
+    )
     card.validate(f"the new card {config.out!r}")
     return card
 
@@ -113,7 +121,9 @@ def _initial_weights(parent: ModelCard, card: ModelCard, config: TrainConfig) ->
             f"model {parent.name!r} takes {parent.in_channels} input channels ({parent.setting}, {parent.timesteps} "
             f"time step(s)), but the run asks for {card.in_channels} ({card.setting}, {card.timesteps})."
         )
-        raise InputError(msg, "Keep the parent's --setting and --timesteps to fine-tune it, or pass --scratch.")
+        raise InputError(
+            msg, "Keep the parent's --setting and --timesteps to fine-tune it, or pass --scratch."
+        )
     return parent.weights_path
 
 
@@ -130,16 +140,24 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         msg = f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})."
-        raise InputError(msg, "It is damaged or not from thalia-viewer: delete it and train without --resume.") from None
+        raise InputError(
+            msg, "It is damaged or not from thalia-viewer: delete it and train without --resume."
+        ) from None
     if state.get("version") != CHECKPOINT_VERSION:
-        msg = f"checkpoint {path} has format {state.get('version')!r}, this version reads {CHECKPOINT_VERSION}."
+        msg = (
+            f"checkpoint {path} has format {state.get('version')!r}, this version reads {CHECKPOINT_VERSION}."
+        )
         raise InputError(msg, "Train without --resume.")
     saved, now = state["recipe"], config.recipe()
     # a learning-rate drop may be added or moved as long as the epochs already run keep their rates
     done = int(state["epoch"])
     same_past = config.replace(lr_drop=saved.get("lr_drop")).lr_until(done) == config.lr_until(done)
     free = RESUMABLE + (("lr_drop",) if same_past else ())
-    changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in free and saved.get(k) != now[k]]
+    changed = [
+        f"{k}: {saved.get(k)!r} -> {now[k]!r}"
+        for k in sorted(now)
+        if k not in free and saved.get(k) != now[k]
+    ]
     if state.get("root") != config.root:
         changed.append(f"root: {state.get('root')!r} -> {config.root!r}")
     if state.get("labels") != labels:
@@ -147,7 +165,10 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
     if changed:
         what = ", ".join(changed)
         msg = f"checkpoint {path} was made with other settings ({what})."
-        raise InputError(msg, "Resume with the same settings (only --epochs may grow, and --lr-drop may name an epoch not yet run), or train without --resume.")
+        raise InputError(
+            msg,
+            "Resume with the same settings (only --epochs may grow, and --lr-drop may name an epoch not yet run), or train without --resume.",
+        )
     if state["epoch"] > config.epochs:
         msg = f"checkpoint {path} already holds {state['epoch']} epochs, more than --epochs {config.epochs}."
         raise InputError(msg, f"Pass --epochs {state['epoch']} to finish that run, or more to train further.")
@@ -228,16 +249,23 @@ def _train(
     n_pos, _ = counts(train_samples)
     if n_pos == 0:
         msg = f"the train split of {config.root} has no positive sample (labels: {labels.snapshot.describe()}), so there is nothing to learn."
-        raise InputError(msg, "Label deformation in some training pairs (primary dates up to 2019-05-31) or use another root.")
+        raise InputError(
+            msg,
+            "Label deformation in some training pairs (primary dates up to 2019-05-31) or use another root.",
+        )
     samples = train_samples + val_samples
     masks = labels.masks(p for s in samples for p in s.pairs)
     shapes = {f: dataset.frame(f).shape for f in sorted({s.frame for s in samples})}
     stats = card.normalisation
     train_data = CropDataset(
         CropSpec(config.root, card.setting, config.crop, stats, Augment() if config.augment else None),
-        train_samples, masks, shapes,
-    )  # fmt: skip
-    val_data = CropDataset(CropSpec(config.root, card.setting, config.crop, stats), val_samples, masks, shapes)
+        train_samples,
+        masks,
+        shapes,
+    )
+    val_data = CropDataset(
+        CropSpec(config.root, card.setting, config.crop, stats), val_samples, masks, shapes
+    )
 
     torch.manual_seed(config.seed)
     model = build_model(card)
@@ -282,38 +310,82 @@ def _train(
         if validate:
             report(TrainProgress("val", epoch, config.epochs, 0, len(val_loader), row["train_loss"]))
             val_loss, conf = score_loader(model, card, val_loader, device, loss_fn)
-            row.update(val_loss=round(val_loss or 0.0, 6), **{k: round(v, 4) for k, v in conf.scores().items()})
+            row.update(
+                val_loss=round(val_loss or 0.0, 6), **{k: round(v, 4) for k, v in conf.scores().items()}
+            )
             if best["val_loss"] is None or row["val_loss"] < best["val_loss"]:
                 best = {"epoch": epoch, "val_loss": row["val_loss"], "state": _state_copy(model)}
         elif not val_samples:  # nothing to select with: the latest epoch is the best
             best = {"epoch": epoch, "val_loss": None, "state": _state_copy(model)}
         row["seconds"] = round(time.perf_counter() - t0, 2)
         history.append(row)
-        _save_checkpoint(checkpoint, {
-            "version": CHECKPOINT_VERSION, "epoch": epoch, "model": _state_copy(model),
-            "optimizer": optimizer.state_dict(), "history": history, "best": best, "rng": torch.get_rng_state(),
-            "recipe": config.recipe(), "root": config.root, "labels": labels.snapshot.describe(),
-        })  # fmt: skip
-        report(TrainProgress("epoch", epoch, config.epochs, total, total, row["train_loss"], dict(row, best=best["epoch"] == epoch)))
+        _save_checkpoint(
+            checkpoint,
+            {
+                "version": CHECKPOINT_VERSION,
+                "epoch": epoch,
+                "model": _state_copy(model),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "best": best,
+                "rng": torch.get_rng_state(),
+                "recipe": config.recipe(),
+                "root": config.root,
+                "labels": labels.snapshot.describe(),
+            },
+        )
+        report(
+            TrainProgress(
+                "epoch",
+                epoch,
+                config.epochs,
+                total,
+                total,
+                row["train_loss"],
+                dict(row, best=best["epoch"] == epoch),
+            )
+        )
     if cancelled:
-        return TrainResult(None, None, history, best["epoch"], best["val_loss"], True, checkpoint,
-                           seconds=time.perf_counter() - start, notes=notes)  # fmt: skip
+        return TrainResult(
+            None,
+            None,
+            history,
+            best["epoch"],
+            best["val_loss"],
+            True,
+            checkpoint,
+            seconds=time.perf_counter() - start,
+            notes=notes,
+        )
 
     finishing = time.perf_counter()
     model.load_state_dict(best["state"])
     calibration = None
     if config.calibrate and any(s.positive for s in val_samples):
         calibration = calibrate_threshold(
-            model, card, dataset, labels, config.seed, config.batch_size, device,
+            model,
+            card,
+            dataset,
+            labels,
+            config.seed,
+            config.batch_size,
+            device,
             progress=lambda k, n: report(TrainProgress("threshold", config.epochs, config.epochs, k, n)),
-        )  # fmt: skip
+        )
     test = None
     if config.eval_seeds:
         try:
             test = evaluate_model(
-                model, card, dataset, labels, "test", config.eval_seeds, batch_size=config.batch_size, device=device,
+                model,
+                card,
+                dataset,
+                labels,
+                "test",
+                config.eval_seeds,
+                batch_size=config.batch_size,
+                device=device,
                 progress=lambda k, n: report(TrainProgress("test", config.epochs, config.epochs, k, n)),
-            )  # fmt: skip
+            )
         except InputError as exc:  # no test pairs or no positives there: the card says so
             notes.append(f"no test scores: {exc.message}")
     # the epochs' own times (a resumed run counts the earlier ones too) and this finishing phase
@@ -322,7 +394,9 @@ def _train(
     check_finite(model.state_dict(), f"the trained model {card.name!r}")
     path = _write_new_card(card, config, model, notes)
     card.path, card.weights = path, path.with_suffix(".safetensors").name
-    return TrainResult(card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes)
+    return TrainResult(
+        card, path, history, best["epoch"], best["val_loss"], False, checkpoint, test, seconds, notes
+    )
 
 
 def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
@@ -332,7 +406,11 @@ def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
         return
     existing = model_files(folder.resolve(), config.out) if folder.is_dir() else []
     others = zoo or ModelZoo()
-    shadowed = config.out in others and others.get(config.out).path is not None and others.get(config.out).path.parent != folder.resolve()
+    shadowed = (
+        config.out in others
+        and others.get(config.out).path is not None
+        and others.get(config.out).path.parent != folder.resolve()
+    )
     if existing or shadowed:
         where = folder if existing else others.get(config.out).path
         dirs = [folder, *others.directories]
@@ -352,14 +430,21 @@ def _write_new_card(card: ModelCard, config: TrainConfig, model: torch.nn.Module
         taken = card.name
         card.name = free_name(taken, [folder])
         card.description = card.description.replace(taken, card.name, 1)
-        notes.append(f"model {taken!r} was written by another run meanwhile; this one is saved as {card.name!r}")
+        notes.append(
+            f"model {taken!r} was written by another run meanwhile; this one is saved as {card.name!r}"
+        )
         return write_card(card, folder, model=model)
 
 
 def _check_inputs(
-    config: TrainConfig, card: ModelCard, dataset: ThaliaDataset, train_samples: list, val_samples: list,
-    checkpoint: Path, start: float,
-) -> TrainResult:  # fmt: skip
+    config: TrainConfig,
+    card: ModelCard,
+    dataset: ThaliaDataset,
+    train_samples: list,
+    val_samples: list,
+    checkpoint: Path,
+    start: float,
+) -> TrainResult:
     """``inputs_only``: read every training and validation sample's whole input once (what a run may read); write nothing."""
     from ..inputs import sequence_input
 
@@ -369,12 +454,21 @@ def _check_inputs(
         f"check passed: parent model and weights load, {config.out!r} is free in {config.zoo_dir()}, "
         f"{len(train_samples)} training and {len(val_samples)} validation samples read; nothing trained or written"
     ]
-    return TrainResult(None, None, [], None, None, False, checkpoint, seconds=time.perf_counter() - start, notes=notes)
+    return TrainResult(
+        None, None, [], None, None, False, checkpoint, seconds=time.perf_counter() - start, notes=notes
+    )
 
 
 def calibrate_threshold(
-    model: torch.nn.Module, card: ModelCard, dataset: ThaliaDataset, labels: Labels, seed: int, batch_size: int,
-    device: torch.device, score: str = "iou", progress: Callable[[int, int], None] | None = None,
+    model: torch.nn.Module,
+    card: ModelCard,
+    dataset: ThaliaDataset,
+    labels: Labels,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    score: str = "iou",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Set ``card.threshold`` to the grid value with the best pooled ``score`` on the validation split.
 
@@ -385,23 +479,44 @@ def calibrate_threshold(
     """
     sweep = ThresholdSweep()
     scored = evaluate_model(
-        model, card, dataset, labels, "val", (seed,), batch_size=batch_size, device=device, progress=progress, sweep=sweep,
-    )  # fmt: skip
+        model,
+        card,
+        dataset,
+        labels,
+        "val",
+        (seed,),
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        sweep=sweep,
+    )
     before = card.threshold
     card.threshold, at = sweep.best(score)
     grid = sweep.thresholds
     return {
-        "value": card.threshold, "chosen_on": f"val split, best pooled {score}", "replaced": before,
-        "grid": [float(grid[0]), float(grid[-1]), round(float(grid[1] - grid[0]), 2)], "crop": scored.crop,
+        "value": card.threshold,
+        "chosen_on": f"val split, best pooled {score}",
+        "replaced": before,
+        "grid": [float(grid[0]), float(grid[-1]), round(float(grid[1] - grid[0]), 2)],
+        "crop": scored.crop,
         "scores": {k: round(v, 4) for k, v in at.scores().items()},
-    }  # fmt: skip
+    }
 
 
 def _describe(
-    card: ModelCard, parent: ModelCard, config: TrainConfig, labels: Labels, init: Path | None,
-    history: list[dict[str, Any]], best: dict[str, Any], test: Evaluation | None, seconds: float, notes: list[str],
-    device: torch.device, calibration: dict[str, Any] | None = None,
-) -> None:  # fmt: skip
+    card: ModelCard,
+    parent: ModelCard,
+    config: TrainConfig,
+    labels: Labels,
+    init: Path | None,
+    history: list[dict[str, Any]],
+    best: dict[str, Any],
+    test: Evaluation | None,
+    seconds: float,
+    notes: list[str],
+    device: torch.device,
+    calibration: dict[str, Any] | None = None,
+) -> None:
     """Fill the new card's provenance and metrics in place."""
     best_row = next((r for r in history if r["epoch"] == best["epoch"]), history[-1] if history else {})
     card.provenance = {
@@ -418,23 +533,39 @@ def _describe(
     }
     if init is not None:
         # a fine-tune learnt from its parent's labels too: keep the whole chain, nearest ancestor first
-        ancestor = {"name": parent.name, **{k: parent.provenance.get(k) for k in ("data_snapshot", "command")}}
+        ancestor = {
+            "name": parent.name,
+            **{k: parent.provenance.get(k) for k in ("data_snapshot", "command")},
+        }
         earlier = parent.provenance.get("lineage")
         card.provenance["lineage"] = [ancestor, *(earlier if isinstance(earlier, list) else [])]
     # the epochs' validation ran on training-sized crops at the parent's threshold; say so beside the scores
     val = {k: v for k, v in best_row.items() if k != "seconds"}
-    card.metrics = {"val": {**val, "crop": config.crop, "threshold": calibration["replaced"] if calibration else card.threshold}}
+    card.metrics = {
+        "val": {
+            **val,
+            "crop": config.crop,
+            "threshold": calibration["replaced"] if calibration else card.threshold,
+        }
+    }
     if calibration is not None:
         card.provenance["threshold"] = {k: v for k, v in calibration.items() if k != "scores"}
-        card.metrics["val_at_threshold"] = {**calibration["scores"], "crop": calibration["crop"], "threshold": calibration["value"]}
+        card.metrics["val_at_threshold"] = {
+            **calibration["scores"],
+            "crop": calibration["crop"],
+            "threshold": calibration["value"],
+        }
     if test is not None:
         card.metrics["test"] = test.to_dict()
     if notes:
         card.provenance["notes"] = list(notes)
     if card.name != parent.name or not card.description:
-        start = f"fine-tuned from {parent.name}" if init is not None else f"trained from scratch ({parent.name}'s architecture)"
+        start = (
+            f"fine-tuned from {parent.name}"
+            if init is not None
+            else f"trained from scratch ({parent.name}'s architecture)"
+        )
         card.description = (
             f"{card.architecture} / {card.encoder}, {card.setting} setting, {card.timesteps} time step(s), {start} "
             f"on {config.root} with labels {labels.snapshot.describe()} by `thalia-viewer train`."
         )
-

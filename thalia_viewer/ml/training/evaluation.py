@@ -54,11 +54,17 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-ready, scores rounded to 4 decimals (what a model card's metrics hold)."""
         return {
-            "split": self.split, "crop": self.crop, "samples": self.samples, "positives": self.positives,
-            "labels": self.labels.to_dict(), "seeds": list(self.seeds),
-            "per_seed": [{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()} for s in self.per_seed],
+            "split": self.split,
+            "crop": self.crop,
+            "samples": self.samples,
+            "positives": self.positives,
+            "labels": self.labels.to_dict(),
+            "seeds": list(self.seeds),
+            "per_seed": [
+                {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()} for s in self.per_seed
+            ],
             **{k: {"mean": round(v["mean"], 4), "std": round(v["std"], 4)} for k, v in self.summary.items()},
-        }  # fmt: skip
+        }
 
     def table(self) -> str:
         """The Table-4 layout: one row per score of the deformation class, percent, per seed then mean ± std."""
@@ -73,7 +79,11 @@ class Evaluation:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [head]
         for r in rows:
-            lines.append("  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]))
+            lines.append(
+                "  ".join(
+                    [r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]
+                )
+            )
         return "\n".join(lines)
 
 
@@ -139,7 +149,9 @@ def evaluate_model(
     pos, _ = counts(samples)
     if not samples:
         msg = f"the {split} split of {dataset.root} holds no pairs (primary dates outside its range)."
-        raise InputError(msg, "Pick another split with --split, or check the dates with `thalia-viewer info ROOT`.")
+        raise InputError(
+            msg, "Pick another split with --split, or check the dates with `thalia-viewer info ROOT`."
+        )
     if pos == 0:
         msg = f"the {split} split of {dataset.root} has no positive sample (labels: {labels.snapshot.describe()}): deformation scores are undefined."
         raise InputError(msg, "Evaluate on a split with labelled deformation, or label some in the app.")
@@ -157,10 +169,17 @@ def evaluate_model(
         per_seed.append(conf.to_dict())
     summary = mean_std([{k: s[k] for k in SCORES} for s in per_seed])
     return Evaluation(
-        card.name, str(dataset.root), split, labels.snapshot, size, len(samples), pos, seeds, per_seed, summary
+        card.name,
+        str(dataset.root),
+        split,
+        labels.snapshot,
+        size,
+        len(samples),
+        pos,
+        seeds,
+        per_seed,
+        summary,
     )
-
-
 
 
 def evaluate(

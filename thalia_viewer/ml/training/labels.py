@@ -31,7 +31,6 @@ MAX_POINTS: Final = 64  # deformation pixels kept per pair to test whether a cro
 _DEFORMATION_LAYER: Final = MASK_LAYERS[schema.DEFORMATION_MASK]
 
 
-
 @dataclass(frozen=True)
 class LabelSnapshot:
     """Which labels a model was trained on: the source, or a store at a tag / commit (resolved snapshot id)."""
@@ -67,7 +66,9 @@ def parse_store_spec(spec: str) -> tuple[str, str | None]:
         store, ref = text, ""
     if not store or (sep and not ref.strip()):
         msg = f"{spec!r} does not name an annotation store version."
-        raise AnnotationStoreError(msg, "Write STORE@TAG (a tag or snapshot id), or STORE for its latest version.")
+        raise AnnotationStoreError(
+            msg, "Write STORE@TAG (a tag or snapshot id), or STORE for its latest version."
+        )
     return store, ref.strip() or None
 
 
@@ -100,7 +101,7 @@ class PairMask:
         b0, b1, d0, d1 = self.bbox
         i0, i1, j0, j1 = max(r0, b0), min(r1, b1), max(c0, d0), min(c1, d1)
         if i0 < i1 and j0 < j1:
-            out[i0 - r0:i1 - r0, j0 - c0:j1 - c0] = self.crop[i0 - b0:i1 - b0, j0 - d0:j1 - d0]
+            out[i0 - r0 : i1 - r0, j0 - c0 : j1 - c0] = self.crop[i0 - b0 : i1 - b0, j0 - d0 : j1 - d0]
         return out
 
 

@@ -158,8 +158,10 @@ def make_loader(
     kwargs: dict[str, Any] = {}
     if num_workers > 0:
         kwargs = {
-            "num_workers": num_workers, "prefetch_factor": prefetch, "persistent_workers": True,
+            "num_workers": num_workers,
+            "prefetch_factor": prefetch,
+            "persistent_workers": True,
             "multiprocessing_context": WORKER_CONTEXT,
-        }  # fmt: skip
+        }
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, **kwargs)
     return loader, sampler
