@@ -52,9 +52,11 @@ $(COMPAT_STAMP): tests/compat/requirements.txt
 compat: venv $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.check --python $(COMPAT_VENV)/bin/python
 
-# THALIA_COMPAT_RAN: the suite's own compat test skips what `make compat` just checked
+# THALIA_COMPAT_RAN: the suite's own compat test skips what `make compat` just checked.
+# Two workers, each test file on one of them (module fixtures such as a served app or a built wheel stay shared)
+TEST_WORKERS ?= 2
 test: venv chromium lint compat
-	THALIA_COMPAT_RAN=1 $(BIN)/python -m pytest
+	THALIA_COMPAT_RAN=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(BIN)/python -m bench.run
