@@ -366,11 +366,11 @@ def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny
     first = edit.pair
     edit.state.step(1)
     edit.state.step(1)
-    assert set(edit._editors) == {edit.pair}
+    assert set(edit.workspace) == {edit.pair}
     edit.state.go(first)
     paint(edit)
     edit.state.step(1)
-    assert set(edit._editors) == {first, edit.pair} and edit.unsaved  # the edited pair stays
+    assert set(edit.workspace) == {first, edit.pair} and edit.unsaved  # the edited pair stays
 
 
 @pytest.mark.parametrize("mode", list(MODES))

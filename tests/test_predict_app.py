@@ -117,11 +117,11 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     assert "all pixels" in aggregate_html(review.aggregate())
 
     table._clicked(type("Click", (), {"row": 0})())
-    assert state.current == ranked[0].pair
+    assert state.pair == ranked[0].pair
     assert app.views["sides"]._left.object is not None and app.views["sides"]._right.object is not None
 
     accepted = app.views["accept"].accept()
-    mask = review.mask(state.current)
+    mask = review.mask(state.pair)
     assert accepted == bool(mask.any())
     if accepted:
         assert np.array_equal(app.edit.editor.masks[schema.DEFORMATION_MASK] > 0, mask > 0)

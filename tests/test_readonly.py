@@ -102,7 +102,7 @@ def test_opening_every_mode_writes_nothing_into_the_root(root_copy, monkeypatch,
     monkeypatch.delenv(STORE_ENV, raising=False)
     before = files_under(root_copy)
     app = ExplorerApp(str(root_copy), spec=mode, opener=ThaliaDataset)
-    assert app.state.dataset is not None and app.state.current is not None
+    assert app.state.dataset is not None and app.state.pair is not None
     assert app.state.message is None or app.state.message.level != "error", app.state.message
     app.state.step(1)
     assert files_under(root_copy) == before

@@ -148,9 +148,9 @@ class ExplorerApp(Viewer):
                         "save them elsewhere; your edits are kept in this browser meanwhile.",
                     )
             else:
-                StoreOverlay(state, store)
+                state.corrections = StoreOverlay(state, store)
         except Exception as exc:  # read-only root without a store, a store gone: browse the source, say why
-            state.mask_source = state.record_source = state.overlay_version = None
+            state.corrections = None
             self.edit = None
             self.editing_off = messages.describe(exc, f"opening the annotation store {location}")
             messages.log_unexpected(exc, "opening the annotation store")
@@ -271,7 +271,7 @@ class ExplorerApp(Viewer):
         pane = pn.pane.HTML("", css_classes=["thalia-modes"], margin=(0, 20), align="center")
 
         def update(*_: Any) -> None:
-            pair = self.state.current
+            pair = self.state.pair
             where = (
                 {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
             )

@@ -18,6 +18,8 @@ from panel.custom import JSComponent
 
 from thalia_viewer.app.shortcuts import NAVIGATION_SHORTCUTS, KeyboardShortcuts, dispatcher
 from thalia_viewer.app.state import AppState
+from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.pairs import Pair
 
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 MODE_PARAMETER: Final = "mode"
@@ -133,6 +135,12 @@ class Navigation:
             )
         elif "frame" in updates and self.state.open_frame(updates["frame"]) is None:  # reported by open_frame
             updates.pop("frame")
+        if "pair" in updates:  # P_S of the frame asked for (or the one on screen)
+            try:
+                updates["pair"] = Pair.parse(f"{updates.get('frame', self.state.frame)}/{updates['pair']}")
+            except (ThaliaError, ValueError) as exc:
+                self.state.notify("error", str(exc))
+                updates.pop("pair")
         if updates:
             self.state.param.update(**updates)
 
@@ -146,7 +154,13 @@ class Navigation:
                 query[name] = str(value)
             else:
                 query.pop(name, None)
-        query.update({q: str(getattr(self.state, p) or "") for p, q in URL_PARAMETERS.items()})
+        pair = self.state.pair
+        query.update(
+            {
+                URL_PARAMETERS["frame"]: str(self.state.frame or ""),
+                URL_PARAMETERS["pair"]: f"{pair.primary}_{pair.secondary}" if pair is not None else "",
+            }
+        )
         return query_string(query)
 
     def write(self) -> None:

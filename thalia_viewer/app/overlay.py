@@ -134,7 +134,7 @@ def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataAr
 
 
 class StoreOverlay:
-    """Saved corrections as the state's mask and record sources (read-only).
+    """Saved corrections as the state's :class:`~thalia_viewer.app.state.Corrections` (read-only).
 
     The store's tip is looked up at most every :data:`TIP_TTL_S` (or after a save through the same store),
     so listing the statuses of a frame's 1,326 pairs costs one lookup, not one per pair.
@@ -144,9 +144,6 @@ class StoreOverlay:
         self.state, self.store = state, store
         self._tip: tuple[str, int, float] | None = None  # (snapshot, store.writes, when)
         self._failed_at = -RETRY_S
-        state.mask_source = self.mask_layer
-        state.record_source = self.record
-        state.overlay_version = self.version
 
     def _snapshot(self) -> str:
         now = time.monotonic()

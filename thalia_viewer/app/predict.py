@@ -113,7 +113,7 @@ class PredictSession(param.Parameterized):
     # -------------------------------------------------------------------------------------- run
     def predict(self, pair: Pair | None = None) -> None:
         """Predict ``pair`` (default: on screen) in the background; the result replaces the overlay."""
-        pair = pair or self.state.current
+        pair = pair or self.state.pair
         frame = self.state.frame_obj
         if pair is None or frame is None:
             self.state.notify("warning", "Pick a pair before predicting.")
@@ -157,7 +157,7 @@ class PredictSession(param.Parameterized):
             self.state.notify("error", f"Prediction of {pair.key} with {self.model} failed: {error}")
             return
         self.progress = 100
-        if pair != self.state.current:  # the user moved on meanwhile: keep nothing
+        if pair != self.state.pair:  # the user moved on meanwhile: keep nothing
             return
         self.result = result
         m = result.metrics

@@ -226,7 +226,7 @@ class ReviewSession(param.Parameterized):
         rows = [r.pair for r in self.ranked()]
         if not rows:
             return False
-        cur = self.state.current
+        cur = self.state.pair
         i = rows.index(cur) if cur in rows else (-1 if n > 0 else len(rows))
         j = min(max(i + n, 0), len(rows) - 1)
         if j == i:

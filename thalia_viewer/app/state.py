@@ -1,11 +1,12 @@
 """``AppState``: what one session shows (dataset, frame, pair, layers, overlays) and how it moves.
 
 Plain ``param`` (no widgets): views build their widgets with ``from_param`` and watch these parameters,
-tests drive it without a browser. The URL syncs ``frame`` and ``pair`` (``?frame=...&pair=P_S``).
+tests drive it without a browser. The URL syncs ``frame`` and ``pair`` (``?frame=...&pair=P_S``, through
+:mod:`thalia_viewer.app.navigation`). Where to go next is :mod:`thalia_viewer.core.navigation`'s answer.
 
 Invariants, kept by :meth:`AppState.go`: ``primary`` offers the primary dates of ``frame`` that have a valid
-pair, ``secondary`` only the secondary dates of ``primary`` that form a valid pair, and ``pair`` is
-``f"{primary}_{secondary}"`` of a valid pair (or ``""`` when there is none). Errors never raise out of a
+pair, ``secondary`` only the secondary dates of ``primary`` that form a valid pair, and ``pair`` is the valid
+:class:`~thalia_viewer.core.pairs.Pair` of those dates (or ``None`` when there is none). Errors never raise out of a
 parameter change: they become a :class:`Message` on ``message`` (the app shows it as a notification).
 
 One change per step: :meth:`AppState.go` sets frame, dates and pair in one batch, so every view is told
@@ -16,15 +17,16 @@ damaged pair, a bug) reports and leaves the others to follow the step.
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import param
 import xarray as xr
 
 from thalia_viewer.app.messages import Message, describe, log_unexpected
-from thalia_viewer.core import schema
+from thalia_viewer.core import navigation, schema
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
 from thalia_viewer.core.frame import Frame
@@ -40,6 +42,24 @@ MAX_LAYERS: Final = 3  # layer slots, bottom first; more than three stacked rast
 POSITIVE_MARK: Final = "●"  # marks positive pairs in date lists
 RESYNC_PRECEDENCE: Final = 100  # after every other watcher (views, widget links)
 REPEAT_S: Final = 2.0  # the same message again within this time is not shown twice (one failure, many views)
+
+# an equal pair set again is no change (param compares unknown types as always different)
+param.parameterized.Comparator.equalities.setdefault(Pair, operator.eq)
+
+
+class Corrections(Protocol):
+    """Where corrected masks and records come from before the source cube (the annotation store, the editor).
+
+    Each method answers ``None`` for a pair it does not hold."""
+
+    def mask_layer(self, pair: Pair, key: str) -> xr.DataArray | None:
+        """Mask layer ``key`` of ``pair`` as corrected."""
+
+    def record(self, pair: Pair) -> dict | None:
+        """The label record of ``pair`` as corrected."""
+
+    def version(self, pair: Pair) -> Any:
+        """What the corrected masks of ``pair`` depend on (equal versions, equal masks)."""
 
 
 def _layer_names(keys: tuple[str, ...], none: bool) -> dict[str, str]:
@@ -78,8 +98,8 @@ class AppState(param.Parameterized):
         label="Secondary date",
         doc="Secondary acquisition date, YYYYMMDD (only those that form a valid pair)",
     )
-    pair = param.String(
-        default="", doc="The pair on screen as PRIMARY_SECONDARY (YYYYMMDD_YYYYMMDD); '' when none"
+    pair = param.ClassSelector(
+        class_=Pair, default=None, allow_None=True, doc="The pair on screen; None when there is none"
     )
     slots = param.List(default=[], item_type=LayerSlot, doc="Layer stack, bottom first")
     masks = param.ListSelector(
@@ -110,6 +130,18 @@ class AppState(param.Parameterized):
         doc="Parameters views keep in the page's address besides frame, pair and mode "
         "(the search's 'q'); '' removes one",
     )
+    corrections = param.Parameter(
+        default=None,
+        allow_None=True,
+        doc="Corrected masks and records shown over the source (a Corrections: the annotation store's "
+        "saved versions, or the annotate mode's edits); None: the source cube only",
+    )
+    walk = param.Callable(
+        default=None,
+        allow_None=True,
+        doc="The pairs step() walks, across frames, when it returns a non-empty list (the results of a "
+        "search); None, or an empty list: the frame's pairs",
+    )
 
     def __init__(
         self,
@@ -126,14 +158,6 @@ class AppState(param.Parameterized):
         self._recent: dict[tuple[str, str], float] = {}  # (level, text) -> when it was last posted
         self._moving = False
         self.dataset: ThaliaDataset | None = None
-        #: Where corrected masks and records come from before the source (the annotation store, the editor):
-        #: each returns ``None`` for a pair it does not hold; ``overlay_version`` says what changes them.
-        self.mask_source: Callable[[Pair, str], xr.DataArray | None] | None = None
-        self.record_source: Callable[[Pair], dict | None] | None = None
-        self.overlay_version: Callable[[Pair], Any] | None = None
-        #: The pairs :meth:`step` walks, across frames, when it returns a list (the results of a search);
-        #: ``None`` or an empty list: the frame's pairs.
-        self.walk: Callable[[], list[Pair] | None] | None = None
         self.set_layers(layers)
         if root:
             try:
@@ -190,7 +214,7 @@ class AppState(param.Parameterized):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                pair = self.current
+                pair = self.pair
                 self.report(exc, f"{where} of {pair}" if pair is not None else where)
                 return None
 
@@ -221,11 +245,8 @@ class AppState(param.Parameterized):
 
     @property
     def current(self) -> Pair | None:
-        """The pair on screen, or ``None``."""
-        if not self.frame or not self.pair:
-            return None
-        primary, _, secondary = self.pair.partition("_")
-        return Pair(self.frame, primary, secondary)
+        """The pair on screen, or ``None``: an alias of :attr:`pair`, for views that still read it."""
+        return self.pair
 
     @property
     def pairs(self) -> list[Pair]:
@@ -243,14 +264,14 @@ class AppState(param.Parameterized):
 
     def record(self, pair: Pair | None = None) -> dict | None:
         """The annotation record of ``pair`` (default: the pair on screen)."""
-        pair = pair or self.current
+        pair = pair or self.pair
         frame = self.frame_obj
         if frame is None or pair is None:
             return None
         corrected = None
-        if self.record_source is not None:
+        if self.corrections is not None:
             try:
-                corrected = self.record_source(pair)
+                corrected = self.corrections.record(pair)
             except Exception as exc:  # the store went away: say so, show the source's record
                 self.report(exc, f"reading the corrected labels of {pair} (showing the source's)")
         return corrected if corrected is not None else frame.annotation(pair)
@@ -261,7 +282,7 @@ class AppState(param.Parameterized):
 
     def layer(self, key: str, pair: Pair | None = None) -> xr.DataArray:
         """Layer ``key`` of ``pair`` (default: on screen): a lazy 2-D array in display units (raises ``ThaliaError``)."""
-        frame, pair = self.frame_obj, pair or self.current
+        frame, pair = self.frame_obj, pair or self.pair
         if frame is None or pair is None:
             msg = "no pair is selected."
             raise PairNotFoundError(msg, "Pick a frame and a pair.")
@@ -269,9 +290,9 @@ class AppState(param.Parameterized):
             pair.frame != frame.frame_id and self.dataset is not None
         ):  # a prefetch that outlived a frame switch
             frame = self.dataset.frame(pair.frame)
-        if self.mask_source is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
+        if self.corrections is not None and schema.layer(key).kind is schema.LayerKind.CLASSES:
             try:
-                corrected = self.mask_source(pair, key)
+                corrected = self.corrections.mask_layer(pair, key)
             except Exception as exc:  # the store went away: say so, show the source's mask
                 self.report(exc, f"reading the corrected {key} mask of {pair} (showing the source's)")
                 corrected = None
@@ -281,7 +302,7 @@ class AppState(param.Parameterized):
 
     def layer_identity(self, key: str, pair: Pair | None = None) -> tuple | None:
         """What layer ``key`` of ``pair`` (default: on screen) depends on: equal identities, equal arrays."""
-        frame, pair = self.frame_obj, pair or self.current
+        frame, pair = self.frame_obj, pair or self.pair
         if frame is None or pair is None or key == NONE:
             return None
         spec = schema.layer(key)
@@ -294,8 +315,8 @@ class AppState(param.Parameterized):
         dates = tuple(
             v for d, v in ((schema.PRIMARY, pair.primary), (schema.SECONDARY, pair.secondary)) if d in dims
         )
-        if spec.kind is schema.LayerKind.CLASSES and self.overlay_version is not None:
-            dates += (self.overlay_version(pair),)
+        if spec.kind is schema.LayerKind.CLASSES and self.corrections is not None:
+            dates += (self.corrections.version(pair),)
         return (self.root, self.frame, spec.key, *dates)
 
     # -------------------------------------------------------------------------------- date labels
@@ -326,7 +347,7 @@ class AppState(param.Parameterized):
         if frame is None:
             return None
         pairs = self._pairs_of(frame)
-        return (([p for p in frame.positives if p in set(pairs)] if pairs else []) or pairs or [None])[0]
+        return navigation.default_pair(pairs, frame.positives if pairs else ())
 
     def go(self, pair: Pair | None, frame_id: str | None = None) -> bool:
         """Show ``pair`` (any frame of the dataset), or frame ``frame_id`` with no pair.
@@ -351,7 +372,7 @@ class AppState(param.Parameterized):
                 self.param.update(
                     primary=pair.primary if pair else None,
                     secondary=pair.secondary if pair else None,
-                    pair=f"{pair.primary}_{pair.secondary}" if pair else "",
+                    pair=pair,
                 )
         finally:
             self._moving = False
@@ -389,33 +410,26 @@ class AppState(param.Parameterized):
         """Move ``n`` pairs along the frame's pairs, ordered by (primary, secondary), or along :attr:`walk`'s
         pairs (search results) when it gives some; stops at the ends."""
         walk = self.walk() if self.walk is not None else None
-        pairs, cur = (walk or self.pairs), self.current
+        pairs = walk or self.pairs
         if not pairs:
             return
-        i = pairs.index(cur) if cur in pairs else -1 if n > 0 else len(pairs)
-        j = min(max(i + n, 0), len(pairs) - 1)
-        if j == i:
+        target = navigation.neighbour(pairs, self.pair, n)
+        if target is None:
             where = "result" if walk else "pair of this frame"
             self.notify("info", f"first {where}." if n < 0 else f"last {where}.")
             return
-        self.go(pairs[j])
+        self.go(target)
 
     def step_primary(self, n: int) -> None:
         """Move ``n`` primary dates, to the pair whose temporal baseline is closest to the current one."""
-        frame, cur = self.frame_obj, self.current
-        if frame is None:
+        pairs = self.pairs
+        if not pairs:
             return
-        dates = frame.primary_dates
-        if not dates:
-            return
-        i = dates.index(cur.primary) if cur is not None and cur.primary in dates else 0
-        j = min(max(i + n, 0), len(dates) - 1)
-        if j == i and cur is not None:
+        target = navigation.step_primary(pairs, self.pair, n)
+        if target is None:
             self.notify("info", "first primary date." if n < 0 else "last primary date.")
             return
-        series = frame.timeseries(dates[j])
-        baseline = cur.baseline_days if cur is not None else 0
-        self.go(min(series, key=lambda p: abs(p.baseline_days - baseline)))
+        self.go(target)
 
     def set_layers(self, keys: tuple[str, ...] | list[str], opacities: list[float] | None = None) -> None:
         """Fill the layer stack, bottom first (unknown keys raise ``KeyError`` naming the valid ones)."""
@@ -442,11 +456,9 @@ class AppState(param.Parameterized):
             )
             self._restore_frame(event.old)
             return
-        # the pair may arrive together with the frame (a URL): keep it if it is valid there
-        if self.pair and self._valid(event.new, self.pair):
-            opened = self.go(self._pair_of(event.new, self.pair))
-        else:
-            opened = self.go_frame(event.new)
+        # the pair may arrive together with the frame (a URL), or its dates exist there too: keep them
+        kept = Pair(event.new, self.pair.primary, self.pair.secondary) if self.pair is not None else None
+        opened = self.go(kept) if kept is not None and self._valid(kept) else self.go_frame(event.new)
         if not opened:
             self._restore_frame(event.old)
 
@@ -473,24 +485,19 @@ class AppState(param.Parameterized):
                 self.notify(
                     "error", f"frame {self.frame} has no valid pair with primary date {self.primary}."
                 )
-                self.go(self.current)
+                self.go(self.pair)
                 return
-            old = self.current
-            baseline = old.baseline_days if old is not None else 0
-            self.go(min(series, key=lambda p: abs(p.baseline_days - baseline)))
+            old = self.pair
+            self.go(navigation.closest_baseline(series, old.baseline_days if old is not None else 0))
             return
         if self.primary and self.secondary:
             self.go_key(f"{self.frame}/{self.primary}_{self.secondary}")
 
     def _on_pair(self, event: param.parameterized.Event) -> None:
-        if self._moving or not event.new or event.new == event.old:
+        if self._moving or event.new is None or event.new == event.old:
             return
-        if not self.go_key(f"{self.frame}/{event.new}"):
-            fallback = (
-                self._pair_of(self.frame, event.old)
-                if event.old and self._valid(self.frame, event.old)
-                else None
-            )
+        if not self.go_key(event.new.key):
+            fallback = event.old if event.old is not None and self._valid(event.old) else None
             self.go(fallback or (self.default_pair(self.frame) if self.frame else None))
 
     def _resync(self, *events: param.parameterized.Event) -> None:
@@ -501,13 +508,5 @@ class AppState(param.Parameterized):
         if stale and not self._moving:
             self.param.trigger(*stale)
 
-    def _valid(self, frame_id: str, key: str) -> bool:
-        try:
-            pair = self._pair_of(frame_id, key)
-        except ValueError:
-            return False
-        return pair in set(self._pairs_of(self.open_frame(frame_id)))
-
-    @staticmethod
-    def _pair_of(frame_id: str, key: str) -> Pair:
-        return Pair.parse(f"{frame_id}/{key}")
+    def _valid(self, pair: Pair) -> bool:
+        return pair in set(self._pairs_of(self.open_frame(pair.frame)))

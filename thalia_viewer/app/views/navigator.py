@@ -52,7 +52,7 @@ class Navigator(Viewer):
         self._update()
 
     def _update(self) -> None:
-        s, cur = self.state, self.state.current
+        s, cur = self.state, self.state.pair
         if cur is None:
             self._summary.object = "<span class='thalia-muted'>No pair selected.</span>"
             return

@@ -143,7 +143,7 @@ class ReviewTable(Viewer):
 
     def _select(self) -> None:
         """Select the row of the pair on screen (none when it is not in the table)."""
-        cur = self.state.current
+        cur = self.state.pair
         selection = [self._rows.index(cur)] if cur in self._rows else []
         if self._table.selection != selection:
             self._table.selection = selection
@@ -194,7 +194,7 @@ class SideBySide(Viewer):
             self._update()
 
     def _update(self, force: bool = False) -> None:
-        pair, frame = self.state.current, self.state.frame_obj
+        pair, frame = self.state.pair, self.state.frame_obj
         if force:
             self._shown = None
         if pair is None or frame is None:
@@ -294,7 +294,7 @@ class AcceptPrediction(Viewer):
             self._layout[:] = [link]  # a viewer cannot keep an accepted mask: no button that leads nowhere
 
     def _update_link(self) -> None:
-        pair = self.state.current
+        pair = self.state.pair
         if pair is not None:
             href = "?" + urllib.parse.urlencode(
                 {"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"}
@@ -305,7 +305,7 @@ class AcceptPrediction(Viewer):
 
     def accept(self) -> bool:
         """Replace the pair's masks by the model's, in the class picked here (undoable; save to keep it)."""
-        pair, edit = self.state.current, self.edit
+        pair, edit = self.state.pair, self.edit
         mask = self.review.mask(pair) if pair is not None else None
         if mask is None:
             self.state.notify("warning", "Review this pair first: no model mask to accept.")

@@ -166,7 +166,7 @@ class SavePanel(Viewer):
             )  # a Markdown pane: names and messages are data
 
     def _update_history(self) -> None:
-        pair = self.state.current
+        pair = self.state.pair
         rows: list[Any] = []
         try:
             versions = self.edit.store.history(pair=pair)[:HISTORY_ROWS] if pair is not None else []

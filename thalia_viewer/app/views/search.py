@@ -340,7 +340,7 @@ class SearchPanel(Viewer):
 
     def _highlight(self) -> None:
         """Select the result row of the pair on screen (and turn to its page)."""
-        s, cur = self.session, self.state.current
+        s, cur = self.session, self.state.pair
         if not s.active or cur is None or not self.table.visible:
             return
         try:
