@@ -331,7 +331,8 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
 
 
 def test_review_steps_along_its_ranked_table(tiny_root):
-    from thalia_viewer.app.review import ReviewRow, ReviewSession
+    from thalia_viewer.app.review import ReviewSession
+    from thalia_viewer.ml.review import ReviewRow
 
     state = AppState(str(tiny_root))
     review = ReviewSession(state)

@@ -149,7 +149,7 @@ def test_timeseries_strip_draws_only_the_thumbnails_asked_for(catalogue_root):
 def test_the_review_modes_run_feeds_model_and_disagree(state):
     import param
 
-    from thalia_viewer.app.review import ReviewRow
+    from thalia_viewer.ml.review import ReviewRow
 
     class FakeReview(param.Parameterized):
         rows_revision = param.Integer(default=0)

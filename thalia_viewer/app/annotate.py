@@ -19,13 +19,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Final
 
 import numpy as np
 import param
 import xarray as xr
 
-from thalia_viewer.app.messages import describe, log_unexpected
+from thalia_viewer.app.messages import Level, describe, log_unexpected
 from thalia_viewer.app.overlay import StoreOverlay, as_layer, store_exists
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
@@ -38,17 +39,22 @@ from thalia_viewer.core.errors import ConflictError, ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.record import RecordUpdate
 from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
-from thalia_viewer.viz import elements
+from thalia_viewer.viz import elements, overlays
 
-#: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
-TOOLS: Final = {
-    "Pan": "pan",
-    "Brush": "brush",
-    "Eraser": "eraser",
-    "Lasso": "lasso",
-    "Polygon": "polygon",
-    "Fill": "fill",
-}
+
+class Tool(StrEnum):
+    """What a drag, a click or a polygon on the map does (the values are the names the page sends)."""
+
+    PAN = "pan"  # the map zooms and pans
+    BRUSH = "brush"
+    ERASER = "eraser"
+    LASSO = "lasso"
+    POLYGON = "polygon"
+    FILL = "fill"
+
+
+#: Tools of the editor, as shown.
+TOOLS: Final = {t.value.capitalize(): t for t in Tool}
 ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
 VOLCANIC_LEVELS: Final = [
     c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY
@@ -118,7 +124,7 @@ class EditSession(param.Parameterized):
     """Tool, class, author and the unsaved edits of one annotate session."""
 
     tool = param.Selector(
-        default="brush", objects=TOOLS, doc="What a drag, a click or a polygon on the map does"
+        default=Tool.BRUSH, objects=TOOLS, doc="What a drag, a click or a polygon on the map does"
     )
     radius = param.Integer(
         default=6,
@@ -151,7 +157,7 @@ class EditSession(param.Parameterized):
     overlay_revision = param.Integer(default=0, doc="Bumped when the version diff drawn on the map changes")
 
     #: The version diff as a code overlay of the map (``app.overlay.CodeOverlay``).
-    overlay_title: ClassVar[str] = "Change (1 added, 2 removed)"
+    overlay_title: ClassVar[str] = overlays.DIFF_TITLE
     overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
     unsaved = param.Boolean(default=False, doc="Some pair opened in this session has unsaved edits")
@@ -263,16 +269,16 @@ class EditSession(param.Parameterized):
 
     def stroke(self, xs: Any, ys: Any) -> Box | None:
         """A freehand stroke in map coordinates: brush, eraser or lasso, as the tool says."""
-        if self.tool == "lasso":
+        if self.tool == Tool.LASSO:
             return self.polygon(xs, ys)
         points = self._pixels(xs, ys)
         return self._edit(
             lambda e: (
                 e.erase(points, self.radius)
-                if self.tool == "eraser"
+                if self.tool == Tool.ERASER
                 else e.brush(points, self.radius, self.mask_class)
             ),
-            "erased" if self.tool == "eraser" else f"painted {self.mask_class.name}",
+            "erased" if self.tool == Tool.ERASER else f"painted {self.mask_class.name}",
         )
 
     def polygon(self, xs: Any, ys: Any) -> Box | None:
@@ -313,7 +319,7 @@ class EditSession(param.Parameterized):
         """
         editor, pair = self.editor, self.pair
         if editor is None or pair is None:
-            self.state.notify("warning", "no pair is open: pick a pair before accepting a mask.")
+            self.state.notify(Level.WARNING, "no pair is open: pick a pair before accepting a mask.")
             return None
         chosen = self.mask_class if self.class_chosen else None
         try:
@@ -325,24 +331,25 @@ class EditSession(param.Parameterized):
                 chosen,
             )
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return None
         return self.replace(activity, intensity, f"accepted the {source} {how}")
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
         if self.preview is not None:
             self.state.notify(
-                "warning", f"Showing version {self.preview.version[:8]} read-only: go back to editing first."
+                Level.WARNING,
+                f"Showing version {self.preview.version[:8]} read-only: go back to editing first.",
             )
             return None
         editor = self.editor
         if editor is None:
-            self.state.notify("warning", "no pair is open: pick a pair before editing.")
+            self.state.notify(Level.WARNING, "no pair is open: pick a pair before editing.")
             return None
         try:
             box = action(editor)
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return None
         if box is None:
             if quiet_if_none:
@@ -404,17 +411,17 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.SAVE)  # here, on the server: a hidden button proves nothing
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return False
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before saving: every version says who made it.")
+            self.state.notify(Level.WARNING, "Set your name before saving: every version says who made it.")
             return False
         update = self.pending()
         if update is None:
             return False
         if update.problems:
-            self.state.notify("error", f"Not saved: {' '.join(update.problems)}")
+            self.state.notify(Level.ERROR, f"Not saved: {' '.join(update.problems)}")
             return False
         message = self.message.strip() or f"Correct masks of {pair.key}"
         try:
@@ -432,7 +439,7 @@ class EditSession(param.Parameterized):
             )
             log_unexpected(exc, f"saving {pair}")
             self.status = f"not saved: {type(exc).__name__}"
-            self.state.notify("error", save_error(exc, pair, self.store))
+            self.state.notify(Level.ERROR, save_error(exc, pair, self.store))
             return False
         self._store_failed = False
         self.conflict = None
@@ -441,7 +448,7 @@ class EditSession(param.Parameterized):
         self.status = f"saved version {version[:8]} of {pair.key}"
         fields = ", ".join(c.field for c in update.changes)
         self.state.notify(
-            "info",
+            Level.INFO,
             f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."),
         )
         self.record_revision += 1
@@ -471,7 +478,7 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.REVERT)
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return None
         if self.dirty and not confirmed:
             self.pending_revert = version
@@ -479,7 +486,9 @@ class EditSession(param.Parameterized):
         self.pending_revert = ""
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before reverting: every version says who made it.")
+            self.state.notify(
+                Level.WARNING, "Set your name before reverting: every version says who made it."
+            )
             return None
         try:
             new = self.store.revert(pair, version, author=author, message=f"Revert to {version[:8]}")
@@ -487,7 +496,7 @@ class EditSession(param.Parameterized):
             self.state.report(exc, f"reverting {pair} to {version[:8]}")
             return None
         self.reload()
-        self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
+        self.state.notify(Level.INFO, f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
         return new
 
     def tag_release(self, name: str, version: str | None = None) -> str | None:
@@ -495,18 +504,18 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.TAG)
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return None
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before tagging: every release says who made it.")
+            self.state.notify(Level.WARNING, "Set your name before tagging: every release says who made it.")
             return None
         try:
             snapshot = self.store.tag(name, version, author=author)
         except Exception as exc:  # OSError, IcechunkError, ThaliaError: nothing tagged
             self.state.report(exc, f"tagging release {name.strip()!r}")
             return None
-        self.state.notify("info", f"Tagged version {snapshot[:8]} as release {name.strip()}.")
+        self.state.notify(Level.INFO, f"Tagged version {snapshot[:8]} as release {name.strip()}.")
         self.status = f"tagged {snapshot[:8]} as {name.strip()}"
         return snapshot
 
@@ -527,7 +536,7 @@ class EditSession(param.Parameterized):
         try:  # None: another pair's, or edits made in this page are newer, or nothing new
             restored = self.workspace.restore_draft(pair, draft, frame.shape)
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return False
         if restored is None:
             return False
@@ -539,11 +548,11 @@ class EditSession(param.Parameterized):
         self.status = f"restored the unsaved edits of {pair.key}{at}"
         self._changed()
         self.state.notify(
-            "info", f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved)."
+            Level.INFO, f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved)."
         )
         if restored.base != restored.stored_base:
             self.state.notify(
-                "warning",
+                Level.WARNING,
                 f"{pair.key} was saved by someone else since your draft: saving will ask "
                 "whether to keep theirs or yours.",
             )

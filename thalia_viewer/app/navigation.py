@@ -16,6 +16,7 @@ from typing import Any, Final
 import param
 from panel.custom import JSComponent
 
+from thalia_viewer.app.messages import Level
 from thalia_viewer.app.shortcuts import NAVIGATION_SHORTCUTS, KeyboardShortcuts, dispatcher
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
@@ -129,7 +130,7 @@ class Navigation:
         # it was set would stay in the frame picker: the picker hears of the change after the state undid it)
         if "frame" in updates and dataset is not None and updates["frame"] not in dataset.frames:
             self.state.notify(
-                "error",
+                Level.ERROR,
                 f"no frame {updates.pop('frame')!r} in {dataset.root} "
                 f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.",
             )
@@ -139,7 +140,7 @@ class Navigation:
             try:
                 updates["pair"] = Pair.parse(f"{updates.get('frame', self.state.frame)}/{updates['pair']}")
             except (ThaliaError, ValueError) as exc:
-                self.state.notify("error", str(exc))
+                self.state.notify(Level.ERROR, str(exc))
                 updates.pop("pair")
         if updates:
             self.state.param.update(**updates)

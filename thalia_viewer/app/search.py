@@ -15,13 +15,14 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import param
 
+from thalia_viewer.app import background
 from thalia_viewer.app.overlay import open_store
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core.annotations import store_location
@@ -36,7 +37,6 @@ URL_PARAMETER: Final = "q"
 BUILD_WAIT_S: Final = 120.0  # a query waits this long for the catalogue being built
 
 _lock = threading.RLock()
-_builder = ThreadPoolExecutor(1, thread_name_prefix="thalia-catalogue")
 _base: dict[str, Future] = {}  # root -> Future[Catalog] of the source records
 _layered: dict[tuple, Catalog] = {}  # (root, store snapshot, review) -> catalogue with corrections and scores
 
@@ -51,7 +51,7 @@ def prepare_catalog(root: str) -> Future:
     """Start building ``root``'s catalogue in the background (once per process); its future."""
     with _lock:
         if root not in _base or (_base[root].done() and _base[root].exception() is not None):
-            _base[root] = _builder.submit(_build, root)
+            _base[root] = background.submit(background.Lane.CATALOGUE, _build, root)
         return _base[root]
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 import param
 import xarray as xr
 
-from thalia_viewer.app.messages import Message, describe, log_unexpected
+from thalia_viewer.app.messages import Level, Message, describe, log_unexpected
 from thalia_viewer.core import navigation, schema
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
@@ -172,17 +172,18 @@ class AppState(param.Parameterized):
                     self.dataset, "json_errors", []
                 ):  # the app's dataset browses without them
                     self.notify(
-                        "error", f"{error} Until then labels are not shown; the cubes can be browsed."
+                        Level.ERROR, f"{error} Until then labels are not shown; the cubes can be browsed."
                     )
                 if not frames:
-                    self.notify("error", f"dataset root {self.dataset.root} holds no <frame>.zarr store.")
+                    self.notify(Level.ERROR, f"dataset root {self.dataset.root} holds no <frame>.zarr store.")
                 # the first frame that opens (a damaged store is reported and skipped)
                 for frame_id in frames:
                     if self.go_frame(frame_id):
                         break
         else:
             self.notify(
-                "error", "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT."
+                Level.ERROR,
+                "no dataset root given: serve with `thalia-viewer serve ROOT` or set THALIA_ROOT.",
             )
         self.param.watch(self._on_frame, "frame")
         self.param.watch(self._on_dates, ["primary", "secondary"])
@@ -190,11 +191,12 @@ class AppState(param.Parameterized):
         self.param.watch(self._resync, ["frame", "pair"], precedence=RESYNC_PRECEDENCE)
 
     # ----------------------------------------------------------------------------------- messages
-    def notify(self, level: str, text: str) -> None:
+    def notify(self, level: Level | str, text: str) -> None:
         """Post a message for the user (``error``, ``warning`` or ``info``): plain text, escaped where shown.
 
         The same message posted again within ``REPEAT_S`` (several views meeting one damaged pair) is shown once.
         """
+        level = Level(level)  # an unknown level raises here, naming the valid ones
         now, key = time.monotonic(), (level, str(text))
         if now - self._recent.get(key, -REPEAT_S) < REPEAT_S:
             return
@@ -202,7 +204,7 @@ class AppState(param.Parameterized):
         self._recent[key] = now
         self.message = Message(level, str(text), next(self._serial))
 
-    def report(self, exc: BaseException, doing: str = "", level: str = "error") -> None:
+    def report(self, exc: BaseException, doing: str = "", level: Level | str = Level.ERROR) -> None:
         """Tell the user that ``doing`` failed with ``exc`` (the traceback of an unexpected one goes to the log)."""
         log_unexpected(exc, doing)
         self.notify(level, describe(exc, doing))
@@ -388,7 +390,7 @@ class AppState(param.Parameterized):
             self.report(exc, f"finding the first positive pair of frame {frame_id}")
             pair = next(iter(self._pairs_of(self.dataset.frame(frame_id))), None)
         if pair is None:
-            self.notify("warning", f"frame {frame_id} has no valid pair.")
+            self.notify(Level.WARNING, f"frame {frame_id} has no valid pair.")
         return self.go(pair, frame_id)
 
     def go_key(self, key: str) -> bool:
@@ -399,7 +401,7 @@ class AppState(param.Parameterized):
                 raise DatasetNotFoundError("no dataset is open.", "Serve the app on a dataset root.")
             pair = self.dataset.resolve(pair.frame, pair.primary, pair.secondary)
         except (ThaliaError, ValueError) as exc:
-            self.notify("error", str(exc))
+            self.notify(Level.ERROR, str(exc))
             return False
         except Exception as exc:  # a damaged frame store
             self.report(exc, f"opening pair {key}")
@@ -416,7 +418,7 @@ class AppState(param.Parameterized):
         target = navigation.neighbour(pairs, self.pair, n)
         if target is None:
             where = "result" if walk else "pair of this frame"
-            self.notify("info", f"first {where}." if n < 0 else f"last {where}.")
+            self.notify(Level.INFO, f"first {where}." if n < 0 else f"last {where}.")
             return
         self.go(target)
 
@@ -427,7 +429,7 @@ class AppState(param.Parameterized):
             return
         target = navigation.step_primary(pairs, self.pair, n)
         if target is None:
-            self.notify("info", "first primary date." if n < 0 else "last primary date.")
+            self.notify(Level.INFO, "first primary date." if n < 0 else "last primary date.")
             return
         self.go(target)
 
@@ -451,7 +453,7 @@ class AppState(param.Parameterized):
             return
         if event.new not in self.dataset.frames:
             self.notify(
-                "error",
+                Level.ERROR,
                 f"no frame {event.new!r} in {self.dataset.root} (frames: {', '.join(self.dataset.frames)}).",
             )
             self._restore_frame(event.old)
@@ -483,7 +485,7 @@ class AppState(param.Parameterized):
             series = frame.timeseries(self.primary) if self.primary in frame.primary_dates else []
             if not series:
                 self.notify(
-                    "error", f"frame {self.frame} has no valid pair with primary date {self.primary}."
+                    Level.ERROR, f"frame {self.frame} has no valid pair with primary date {self.primary}."
                 )
                 self.go(self.pair)
                 return

@@ -14,14 +14,14 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import code_aggregate, compute_aggregate
-from thalia_viewer.app.messages import describe, escape, placeholder_html
-from thalia_viewer.app.predict import truth_prediction_codes
+from thalia_viewer.app.messages import Level, describe, escape, placeholder_html
 from thalia_viewer.app.review import ReviewSession
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.roles import Action
 from thalia_viewer.viz import elements
+from thalia_viewer.viz.overlays import truth_prediction_codes
 from thalia_viewer.viz.shade import data_extent, data_span
 
 SIDE_MAX_PX: Final = 1024  # longest side of each side-by-side image, px (a 4096^2 frame is averaged 4x4)
@@ -308,7 +308,7 @@ class AcceptPrediction(Viewer):
         pair, edit = self.state.pair, self.edit
         mask = self.review.mask(pair) if pair is not None else None
         if mask is None:
-            self.state.notify("warning", "Review this pair first: no model mask to accept.")
+            self.state.notify(Level.WARNING, "Review this pair first: no model mask to accept.")
             return False
         return edit.accept_mask(mask, f"{self.review.model} mask") is not None
 
