@@ -16,9 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any
 
-import panel as pn
-from panel.io.state import set_curdoc
-
 
 class Lane(StrEnum):
     """A queue of background work: its jobs run one at a time, beside the other lanes'."""
@@ -50,7 +47,9 @@ def submit(lane: Lane, fn: Callable[..., Any], *args: Any) -> Future:
 def in_session(fn: Callable[..., None]) -> Callable[..., None]:
     """``fn`` bound to the current session: called from a worker thread, it runs on the session's next tick
     with the document locked and current (at once outside a served session: scripts and tests)."""
-    doc = pn.state.curdoc
+    from panel.io.state import set_curdoc, state  # Panel only here: the session models import none
+
+    doc = state.curdoc
     if doc is None or doc.session_context is None:
         return fn
 

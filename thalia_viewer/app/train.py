@@ -30,15 +30,9 @@ TIP: Final = "latest corrections (store tip)"
 VAL_SEEDS: Final = (0,)  # crop seeds of the before / after scores (the val split; fast)
 
 
-def session_user() -> str:
-    """The logged-in user of this session (``panel serve`` auth), else ``user``; as a card-name part."""
-    try:
-        import panel as pn
-
-        user = pn.state.user if pn.state.curdoc is not None else None
-    except Exception:  # outside a served session
-        user = None
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(user or "user")).strip("-.") or "user"
+def session_user(identity: Identity = LOCAL) -> str:
+    """The logged-in user of ``identity`` (``panel serve`` auth), else ``user``; as a card-name part."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(identity.user or "user")).strip("-.") or "user"
 
 
 def suggest_name(parent: str, user: str) -> str:
@@ -125,7 +119,7 @@ class TrainSession(param.Parameterized):
             self.model = names[0] if names else None
         self.param.labels.objects = self._label_choices()
         if not self.out or self.out == self._suggested:  # a name the user typed is theirs to keep
-            self._suggested = self.out = suggest_name(self.model or "model", session_user())
+            self._suggested = self.out = suggest_name(self.model or "model", session_user(self.identity))
 
     def _label_choices(self) -> dict[str, str] | list[str]:
         location = store_location(self.state.root) if self.state.root else None
@@ -159,13 +153,13 @@ class TrainSession(param.Parameterized):
             return
         store = None if self.labels == SOURCE else self.labels
         if self.out == self._suggested:  # another session may have taken the suggested name meanwhile
-            self._suggested = self.out = suggest_name(self.model, session_user())
+            self._suggested = self.out = suggest_name(self.model, session_user(self.identity))
         taken = name_taken(self.out.strip())
         if taken:
             self.state.notify(
                 Level.WARNING,
                 f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
-                f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.",
+                f"Pick another name, e.g. {suggest_name(self.model, session_user(self.identity))!r}.",
             )
             return
         try:
