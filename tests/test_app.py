@@ -13,9 +13,9 @@ from panel.io.location import Location
 from tests.realistic import write_real_style_root
 from thalia_viewer.app import serve as serve_module
 from thalia_viewer.app.explorer import ExplorerApp, empty_state_html
+from thalia_viewer.app.session.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.shortcuts import SHORTCUTS, dispatcher, help_html
 from thalia_viewer.app.spec import LAYOUTS_DIR, LayoutSpecError, load_spec, validate_spec
-from thalia_viewer.app.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.views.dates_matrix import matrix_cells
 from thalia_viewer.app.views.label_card import card_html
 from thalia_viewer.app.views.legend import colorbar_html, mask_legend_html

@@ -24,13 +24,13 @@ from tests.app_roots import (
     write_codes,
 )
 from thalia_viewer.app import messages
-from thalia_viewer.app.annotate import Conflict, EditSession
 from thalia_viewer.app.data import AppDataset
 from thalia_viewer.app.explorer import ExplorerApp
 from thalia_viewer.app.messages import Message, describe, escape, escape_markdown, placeholder_html
 from thalia_viewer.app.navigation import BrowserHistory, Navigation, parse_query
-from thalia_viewer.app.overlay import forget_stores, open_store
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import Conflict, EditSession
+from thalia_viewer.app.session.overlay import forget_stores, open_store
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_card import card_html
 from thalia_viewer.app.views.layer_map import LayerMap, value_slot
 from thalia_viewer.app.views.save_panel import SavePanel
@@ -331,7 +331,7 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
 
 
 def test_review_steps_along_its_ranked_table(tiny_root):
-    from thalia_viewer.app.review import ReviewSession
+    from thalia_viewer.app.session.review import ReviewSession
     from thalia_viewer.ml.review import ReviewRow
 
     state = AppState(str(tiny_root))

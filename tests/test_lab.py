@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.spec import MODES
-from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, Kind
 from thalia_viewer.core.dataset import ThaliaDataset
@@ -169,7 +169,7 @@ def test_an_annotator_cannot_tag_and_a_reviewers_tag_is_logged(tiny_root, tmp_pa
 
 
 def test_a_fine_tune_needs_the_trainer_role(tiny_root, roles):
-    from thalia_viewer.app.train import TrainSession
+    from thalia_viewer.app.session.train import TrainSession
 
     state = AppState(str(tiny_root))
     train = TrainSession(state, identity=identify("ben", (), roles))

@@ -10,7 +10,7 @@ import param
 import pytest
 
 from tests.realistic import write_real_style_root
-from thalia_viewer.app.state import MASK_LAYERS, AppState
+from thalia_viewer.app.session.state import MASK_LAYERS, AppState
 from thalia_viewer.app.views.layer_map import LayerMap, mask_slot, overlay_slot, value_slot
 from thalia_viewer.app.views.map_client import ClientPool
 from thalia_viewer.core import schema

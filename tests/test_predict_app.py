@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
-from thalia_viewer.app.predict import NO_MODEL, PredictSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.predict import NO_MODEL, PredictSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.layer_map import LayerMap, overlay_slot
 from thalia_viewer.app.views.predict_panel import PredictPanel, metrics_html
 from thalia_viewer.core import schema
@@ -85,7 +85,7 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
 
 def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "empty-zoo"))
-    monkeypatch.setattr("thalia_viewer.app.predict.model_names", lambda problems=None: [])
+    monkeypatch.setattr("thalia_viewer.app.session.predict.model_names", lambda problems=None: [])
     state = AppState(str(tiny_root))
     predict = PredictSession(state)
     assert predict.model == NO_MODEL

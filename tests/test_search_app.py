@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from thalia_viewer.app.search import search_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.search import search_session
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.dates_matrix import DatesMatrix, axis_ticks, overview_cells
 from thalia_viewer.app.views.search import SearchPanel, results_frame, url_query
 from thalia_viewer.app.views.stats import StatsView

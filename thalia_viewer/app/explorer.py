@@ -13,18 +13,18 @@ from panel.io.location import Location
 from panel.viewable import Viewer
 
 from thalia_viewer.app import messages, theme
-from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
 from thalia_viewer.app.messages import NOTIFICATION_MS, Level, Message, escape, placeholder_html
 from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
-from thalia_viewer.app.overlay import StoreOverlay, open_store, store_exists, store_writable
-from thalia_viewer.app.predict import PredictSession
-from thalia_viewer.app.review import ReviewSession
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.overlay import StoreOverlay, open_store, store_exists, store_writable
+from thalia_viewer.app.session.predict import PredictSession
+from thalia_viewer.app.session.review import ReviewSession
+from thalia_viewer.app.session.state import AppState
+from thalia_viewer.app.session.train import TrainSession
 from thalia_viewer.app.spec import EDITING_MODES, MODES, LayoutSpec, load_spec
-from thalia_viewer.app.state import AppState
-from thalia_viewer.app.train import TrainSession
 from thalia_viewer.app.views import VIEW_TYPES
 from thalia_viewer.core.annotations import STORE_ENV, store_location
 from thalia_viewer.core.dataset import ThaliaDataset

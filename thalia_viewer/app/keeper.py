@@ -25,8 +25,8 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.annotate import EditSession
 from thalia_viewer.core.editing.drafts import DraftTooLarge
 from thalia_viewer.core.pairs import Pair
 

@@ -17,8 +17,8 @@ import param
 from panel.custom import JSComponent
 
 from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import NAVIGATION_SHORTCUTS, KeyboardShortcuts, dispatcher
-from thalia_viewer.app.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 

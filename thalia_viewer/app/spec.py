@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import yaml
 
-from thalia_viewer.app.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
+from thalia_viewer.app.session.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError, did_you_mean
 from thalia_viewer.resources import data_dir

@@ -16,9 +16,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.annotate import ACTIVITY_NAMES, EditSession
 from thalia_viewer.app.messages import escape_markdown
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import ACTIVITY_NAMES, EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_card import field_title
 from thalia_viewer.core import schema
 from thalia_viewer.core.record import RecordUpdate

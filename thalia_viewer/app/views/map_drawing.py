@@ -4,7 +4,7 @@ The browser side (``map_client.js``) draws while the user drags: the brush footp
 ellipse of the brush's real radius in data pixels, whatever the zoom), the stroke at that width, the lasso's
 path, the polygon's vertices (clicked, dragged and removed with Backspace until a double click closes
 them; another pair on the map drops an unclosed polygon). On release it sends the gesture in map
-coordinates; :meth:`MapDrawing.handle` hands it to the :class:`~thalia_viewer.app.annotate.EditSession`,
+coordinates; :meth:`MapDrawing.handle` hands it to the :class:`~thalia_viewer.app.session.annotate.EditSession`,
 which rasterises it at native resolution into the masks; the map then shows the new mask and acknowledges
 the gesture, and the browser drops its live drawing.
 
@@ -21,8 +21,8 @@ import numpy as np
 import param
 from bokeh.models import ColumnDataSource, Ellipse, MultiLine, PanTool, Scatter
 
-from thalia_viewer.app.annotate import TOOLS, Tool
 from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.annotate import TOOLS, Tool
 from thalia_viewer.app.views.edit_tools import EDIT_SHORTCUTS
 from thalia_viewer.core import schema
 
@@ -37,7 +37,7 @@ DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, Tool.POLYGON)  # tools that take the dr
 
 
 class MapDrawing(param.Parameterized):
-    """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.annotate.EditSession`."""
+    """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.session.annotate.EditSession`."""
 
     def __init__(
         self,

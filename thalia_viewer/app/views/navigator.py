@@ -9,8 +9,8 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.messages import escape
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import DISPLAY_SHORTCUTS, KeyboardShortcuts, dispatcher, help_html
-from thalia_viewer.app.state import AppState
 from thalia_viewer.viz.elements import MaskStyle, pretty_date
 
 

@@ -15,8 +15,8 @@ from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import code_aggregate, compute_aggregate
 from thalia_viewer.app.messages import Level, describe, escape, placeholder_html
-from thalia_viewer.app.review import ReviewSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.review import ReviewSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.roles import Action

@@ -20,8 +20,8 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app import background
-from thalia_viewer.app.search import URL_PARAMETER, prepare_catalog, search_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.search import URL_PARAMETER, prepare_catalog, search_session
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
 from thalia_viewer.core.query import help_text

@@ -19,7 +19,7 @@ import param
 
 from thalia_viewer.app import background
 from thalia_viewer.app.messages import Level
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.viz import elements, overlays

@@ -1,6 +1,6 @@
 """``EditSession``: the annotate mode's state: the tool, the class it paints, and the pair's masks being edited.
 
-Plain ``param`` like :class:`~thalia_viewer.app.state.AppState` (views build widgets from it; tests drive it
+Plain ``param`` like :class:`~thalia_viewer.app.session.state.AppState` (views build widgets from it; tests drive it
 without a browser). Map gestures arrive in map coordinates (lon / lat) and become pixels through the frame;
 the unsaved edits of every pair opened in the session (switching pairs never drops them) live in a
 :class:`~thalia_viewer.core.editing.workspace.Workspace` over the versioned
@@ -27,8 +27,8 @@ import param
 import xarray as xr
 
 from thalia_viewer.app.messages import Level, describe, log_unexpected
-from thalia_viewer.app.overlay import StoreOverlay, as_layer, store_exists
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.overlay import StoreOverlay, as_layer, store_exists
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.editing import Box, MaskClass, MaskEditor

@@ -20,8 +20,8 @@ import param
 
 from thalia_viewer.app import background
 from thalia_viewer.app.messages import Level, describe
-from thalia_viewer.app.predict import NO_MODEL, predictor, refreshed_models
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.predict import NO_MODEL, predictor, refreshed_models
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import navigation
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
