@@ -9,8 +9,6 @@ green, both yellow.
 
 from __future__ import annotations
 
-import threading
-import warnings
 from concurrent.futures import Future
 from typing import Any, ClassVar, Final
 
@@ -22,28 +20,12 @@ from thalia_viewer.app.messages import Level
 from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
+from thalia_viewer.ml.predictors import zoo_models as model_names
+from thalia_viewer.ml.predictors import zoo_predictor as predictor
 from thalia_viewer.viz import elements, overlays
 from thalia_viewer.viz.overlays import truth_prediction_codes
 
 NO_MODEL: Final = "(no trained model)"
-
-_PREDICTORS: dict[tuple[str, str], Any] = {}  # (model name, weights file) -> Predictor, per process
-_PREDICTORS_LOCK = threading.Lock()
-
-
-def model_names(problems: list[str] | None = None) -> list[str]:
-    """Zoo models that can predict (their weights are there), default model first; a malformed card is
-    skipped, and what is wrong with it appended to ``problems`` (for the user to see)."""
-    from thalia_viewer.ml.zoo import ModelZoo
-
-    zoo = ModelZoo()
-    zoo.reload()
-    with warnings.catch_warnings():  # each skipped card is reported to the user instead (``problems``)
-        warnings.simplefilter("ignore", UserWarning)
-        names = [c.name for c in zoo.cards() if c.has_weights]
-    if problems is not None:
-        problems.extend(f"A model card was skipped: {exc}" for exc in zoo.problems.values())
-    return sorted(names, key=lambda n: (n != "thalia-small", n))
 
 
 def refreshed_models(state: Any) -> list[str]:
@@ -57,21 +39,6 @@ def refreshed_models(state: Any) -> list[str]:
     for text in problems:  # stays on screen until closed: the card must be fixed to use that model
         state.notify(Level.ERROR, text)
     return names or [NO_MODEL]
-
-
-def predictor(name: str) -> Any:
-    """The process's predictor of zoo model ``name`` (loaded once; reloaded when its weights file changes)."""
-    from thalia_viewer.ml.inference import Predictor
-    from thalia_viewer.ml.zoo import ModelZoo
-
-    zoo = ModelZoo()
-    zoo.reload()
-    card = zoo.get(name)
-    key = (name, str(card.weights_path))
-    with _PREDICTORS_LOCK:
-        if key not in _PREDICTORS:
-            _PREDICTORS[key] = Predictor(card)
-        return _PREDICTORS[key]
 
 
 class PredictSession(param.Parameterized):
