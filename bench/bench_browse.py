@@ -28,8 +28,8 @@ from bokeh.document import Document
 from bench.bench_data_layer import bench_pairs, bench_roots
 from bench.common import time_alternating, timing_dict, write_results
 from thalia_viewer import cli
-from thalia_viewer.app.overlay import StoreOverlay
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.overlay import StoreOverlay
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.dates_matrix import DatesMatrix
 from thalia_viewer.app.views.timeseries import TimeseriesStrip, thumbnail_uri
 from thalia_viewer.core import schema

@@ -18,7 +18,7 @@ import holoviews as hv
 
 from bench.bench_search import catalogue_root
 from bench.common import print_ratio, time_it, timing_dict, write_results
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.dates_matrix import MIN_WINDOW, DatesMatrix, axis_ticks, matrix_cells
 from thalia_viewer.viz import elements
 

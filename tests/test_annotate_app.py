@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_form import LabelForm, parse_names
 from thalia_viewer.app.views.layer_map import LayerMap, overlay_slot
 from thalia_viewer.app.views.map_drawing import MapDrawing

@@ -13,9 +13,9 @@ from panel.io.location import Location
 from tests.realistic import write_real_style_root
 from thalia_viewer.app import serve as serve_module
 from thalia_viewer.app.explorer import ExplorerApp, empty_state_html
+from thalia_viewer.app.session.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.shortcuts import SHORTCUTS, dispatcher, help_html
 from thalia_viewer.app.spec import LAYOUTS_DIR, LayoutSpecError, load_spec, validate_spec
-from thalia_viewer.app.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.views.dates_matrix import matrix_cells
 from thalia_viewer.app.views.label_card import card_html
 from thalia_viewer.app.views.legend import colorbar_html, mask_legend_html
@@ -39,7 +39,7 @@ def _valid(state: AppState) -> set[Pair]:
 # ------------------------------------------------------------------------------------ navigation
 def test_opens_first_frame_at_a_positive_pair(state):
     assert state.frame == state.dataset.frames[0]
-    assert state.current in state.frame_obj.positives
+    assert state.pair in state.frame_obj.positives
     assert state.message is None
 
 
@@ -48,22 +48,22 @@ def test_choosing_a_frame_offers_only_existing_pairs(state):
         state.frame = frame_id
         frame = state.dataset.frame(frame_id)
         assert list(state.param.primary.objects) == frame.primary_dates
-        assert state.current is not None and state.current in set(frame.pairs)
+        assert state.pair is not None and state.pair in set(frame.pairs)
         for primary in frame.primary_dates:
             state.primary = primary
             assert state.primary == primary
             assert list(state.param.secondary.objects) == frame.secondary_dates(primary)
-            assert state.current == Pair(frame_id, primary, state.secondary)
-            assert state.current in set(frame.pairs)
+            assert state.pair == Pair(frame_id, primary, state.secondary)
+            assert state.pair in set(frame.pairs)
 
 
 def test_choosing_a_primary_keeps_the_closest_baseline(state):
     frame = state.frame_obj
-    start = state.current
+    start = state.pair
     other = next(d for d in frame.primary_dates if d != start.primary)
     state.primary = other
     best = min(frame.timeseries(other), key=lambda p: abs(p.baseline_days - start.baseline_days))
-    assert state.current == best
+    assert state.pair == best
 
 
 def test_selecting_a_secondary_changes_the_pair(state):
@@ -71,22 +71,22 @@ def test_selecting_a_secondary_changes_the_pair(state):
     state.primary = primary
     other = next(s for s in state.param.secondary.objects if s != state.secondary)
     state.secondary = other
-    assert state.pair == f"{primary}_{other}"
+    assert state.pair == Pair(state.frame, primary, other)
 
 
 def test_step_walks_every_pair_in_order_and_stops_at_the_ends(state):
     pairs = state.frame_obj.pairs
     state.go(pairs[0])
-    seen = [state.current]
+    seen = [state.pair]
     for _ in range(len(pairs) - 1):
         state.step(1)
-        seen.append(state.current)
+        seen.append(state.pair)
     assert seen == pairs
     state.step(1)
-    assert state.current == pairs[-1]
+    assert state.pair == pairs[-1]
     assert state.message.level == "info" and "last pair" in state.message.text
     state.step(-3)
-    assert state.current == pairs[-4]
+    assert state.pair == pairs[-4]
 
 
 def test_step_primary_moves_date_by_date(state):
@@ -95,34 +95,34 @@ def test_step_primary_moves_date_by_date(state):
     state.go(frame.timeseries(dates[0])[0])
     for expected in dates[1:]:
         state.step_primary(1)
-        assert state.current.primary == expected
+        assert state.pair.primary == expected
     state.step_primary(-1)
-    assert state.current.primary == dates[-2]
+    assert state.pair.primary == dates[-2]
 
 
 def test_go_key_accepts_pair_names_and_reports_bad_ones(state):
     target = state.frame_obj.pairs[-1]
     assert state.go_key(target.key)
-    assert state.current == target
+    assert state.pair == target
     assert not state.go_key(f"{state.frame}/20000101_20000113")
     assert state.message.level == "error" and "no valid pair" in state.message.text
-    assert state.current == target  # unchanged
+    assert state.pair == target  # unchanged
 
 
 def test_url_round_trip(state, tiny_root):
     other = ThaliaDataset(tiny_root).frames[-1]
     target = ThaliaDataset(tiny_root).frame(other).pairs[3]
-    state.param.update(frame=other, pair=f"{target.primary}_{target.secondary}")  # what a URL sync does
-    assert state.current == target
+    state.param.update(frame=other, pair=target)  # what a URL sync does
+    assert state.pair == target
     assert state.primary == target.primary and state.secondary == target.secondary
     assert state.message is None
 
 
 def test_url_with_a_bad_pair_or_frame_falls_back_with_an_error(state):
     frame = state.frame
-    state.param.update(pair="20000101_20000113")
+    state.param.update(pair=Pair(frame, "20000101", "20000113"))
     assert state.message.level == "error"
-    assert state.current in _valid(state)
+    assert state.pair in _valid(state)
     state.frame = "999X_00000_000000"
     assert state.message.level == "error" and "no frame" in state.message.text
     assert state.frame == frame
@@ -134,18 +134,22 @@ def test_app_reads_and_writes_the_url(tiny_root):
     target = app.state.dataset.frame(frame).pairs[5]
     location = Location(search=f"?frame={frame}&pair={target.primary}_{target.secondary}&other=1")
     app._read_url(location)
-    assert app.state.current == target
+    assert app.state.pair == target
     app.state.step(1)
     app._write_url(location)
     query = dict(p.split("=") for p in location.search.lstrip("?").split("&"))
-    assert query == {"frame": frame, "pair": app.state.pair, "other": "1"}
-    assert Pair.parse(f"{query['frame']}/{query['pair']}") == app.state.current
+    assert query == {
+        "frame": frame,
+        "pair": f"{app.state.pair.primary}_{app.state.pair.secondary}",
+        "other": "1",
+    }
+    assert Pair.parse(f"{query['frame']}/{query['pair']}") == app.state.pair
 
 
 # ---------------------------------------------------------------------------------------- errors
 def test_bad_root_gives_an_error_and_an_empty_app(tmp_path):
     app = ExplorerApp(str(tmp_path / "missing"))
-    assert app.state.dataset is None and app.state.current is None
+    assert app.state.dataset is None and app.state.pair is None
     assert app.state.message.level == "error" and "does not exist" in app.state.message.text
     assert app.views == {}
     html = app.main()[0].object
@@ -162,7 +166,7 @@ def test_no_root_explains_how_to_give_one():
 
 # ----------------------------------------------------------------------------------------- layers
 def test_layer_identity_follows_what_the_data_depends_on(state):
-    a = state.current
+    a = state.pair
     before = {
         k: state.layer_identity(k) for k in ("phase", "dem", "tcwv_primary", "tcwv_secondary", "tcwv_delta")
     }
@@ -255,7 +259,7 @@ def test_matrix_cells_cover_valid_and_unusable_pairs(tmp_path):
 
 
 def test_label_card_shows_every_field_readably(state):
-    pair = state.current
+    pair = state.pair
     record = state.record(pair)
     html = card_html(pair, record)
     for field, names in schema.FLAG_FIELDS.items():
@@ -406,9 +410,9 @@ def test_keyboard_steps_the_state(state):
     pairs = state.pairs
     state.go(pairs[0])
     nav.keys._handle_msg({"key": "j"})
-    assert state.current == pairs[1]
+    assert state.pair == pairs[1]
     nav.keys._handle_msg({"key": "k"})
-    assert state.current == pairs[0]
+    assert state.pair == pairs[0]
     assert "j" not in view.keyboard.keys  # one owner per key: the app's navigation
     view.keyboard._handle_msg({"key": "m"})
     assert state.masks == []
@@ -452,29 +456,30 @@ def test_dates_matrix_tap_opens_a_pair_and_refuses_unusable_ones(tmp_path):
     view = DatesMatrix(state=state)
     target = state.pairs[-1]
     assert view.open_at(*view.cell_of(target))
-    assert state.current == target
+    assert state.pair == target
     assert not view.open_dates("20190117", "20190210")
-    assert state.current == target
+    assert state.pair == target
     assert state.message.level == "warning" and "not usable" in state.message.text
     assert not view.open_at(-40.0, 90.0)  # far from every cell: nothing happens
-    assert state.current == target
+    assert state.pair == target
 
 
 def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     from thalia_viewer.app.views.timeseries import TimeseriesStrip
 
     view = TimeseriesStrip(state=state)
-    series = state.frame_obj.timeseries(state.current.primary)
+    series = state.frame_obj.timeseries(state.pair.primary)
     items = view.strip.items
     assert [i["key"] for i in items] == [f"{p.primary}_{p.secondary}" for p in series]
     assert set(view.sources) == {
         i["key"] for i in items
     }  # a short series: all drawn around the pair on screen
     assert all(src.startswith("data:image/webp;base64,") for src in view.sources.values())
-    other = next(i["key"] for i in items if i["key"] != state.pair) if len(items) > 1 else None
+    here = f"{state.pair.primary}_{state.pair.secondary}"
+    other = next(i["key"] for i in items if i["key"] != here) if len(items) > 1 else None
     if other:
         view.strip.value = other  # a click
-        assert state.pair == other
+        assert state.pair == Pair.parse(f"{state.frame}/{other}")
 
 
 def test_serve_takes_port_and_address_out_of_the_extra_options():

@@ -24,13 +24,13 @@ from tests.app_roots import (
     write_codes,
 )
 from thalia_viewer.app import messages
-from thalia_viewer.app.annotate import Conflict, EditSession
 from thalia_viewer.app.data import AppDataset
 from thalia_viewer.app.explorer import ExplorerApp
 from thalia_viewer.app.messages import Message, describe, escape, escape_markdown, placeholder_html
 from thalia_viewer.app.navigation import BrowserHistory, Navigation, parse_query
-from thalia_viewer.app.overlay import forget_stores, open_store
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import Conflict, EditSession
+from thalia_viewer.app.session.overlay import forget_stores, open_store
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_card import card_html
 from thalia_viewer.app.views.layer_map import LayerMap, value_slot
 from thalia_viewer.app.views.save_panel import SavePanel
@@ -38,6 +38,7 @@ from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import AnnotationStoreError, ConflictError, InvalidEditError
+from thalia_viewer.core.pairs import Pair
 
 #: Tags our own markup uses; a payload rendered as markup adds others (img, script, svg, iframe, a) or handlers.
 OWN_TAGS = {"div", "b", "br", "p", "span", "table", "tr", "th", "td", "code", "i", "ul", "li"}
@@ -144,7 +145,7 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert state.frame == pairs[0].frame and f"opening frame {BOGUS_FRAME}" in state.message.text
     picker = app.views["navigator"]._layout[0]
     app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].primary}_{pairs[1].secondary}")  # a shared link
-    assert picker.value == state.frame == pairs[0].frame and state.current == pairs[1]
+    assert picker.value == state.frame == pairs[0].frame and state.pair == pairs[1]
     view: LayerMap = app.views["map"]
     messages = []  # the map and the strip's thumbnail both tell: the map's error is one of them
     state.param.watch(lambda e: messages.append(e.new), "message")
@@ -191,7 +192,7 @@ def test_a_watcher_that_fails_never_stops_the_others(tiny_root):
     state.watch(lambda *_: seen.append(state.pair), "pair", "a good view")
     target = state.pairs[4]
     state.go(target)
-    assert seen == [f"{target.primary}_{target.secondary}"]
+    assert seen == [target]
     assert state.message.level == "error" and "a broken view" in state.message.text
     assert "ZeroDivisionError" in state.message.text
 
@@ -203,7 +204,7 @@ def test_a_malformed_annotations_file_still_browses_the_cubes(tiny_root, tmp_pat
         ThaliaDataset(root).frame(ThaliaDataset(root).frames[0])  # the core refuses, the app browses
     app = ExplorerApp(str(root), opener=AppDataset)
     state = app.state
-    assert state.current is not None and len(state.pairs) > 3
+    assert state.pair is not None and len(state.pairs) > 3
     assert isinstance(state.dataset, AppDataset) and state.dataset.json_errors
     state.step(2)
     assert "Labels cannot be read" in app.views["label"]._pane.object
@@ -217,13 +218,13 @@ def test_no_store_can_be_created_edits_are_kept_and_the_page_says_where_to_save(
     edit = (
         app.edit
     )  # editing stays on: the store would be created by the first save, which cannot happen here
-    assert edit is not None and app.views["map"] is not None and app.state.current is not None
+    assert edit is not None and app.views["map"] is not None and app.state.pair is not None
     edit.author = "ana"
     edit.set_field("caption", "waits for a writable store")
     assert edit.save() is False
     message = app.state.message
     assert message.level == "error" and "--store" in message.text and "edits are kept" in message.text
-    assert edit.dirty and edit.record(app.state.current)["caption"] == "waits for a writable store"
+    assert edit.dirty and edit.record(app.state.pair)["caption"] == "waits for a writable store"
     explore = ExplorerApp(str(tiny_root))  # browsing never creates a store, so it says nothing
     assert explore.editing_off == "" and explore.views
 
@@ -255,7 +256,7 @@ def editing(tiny_root, tmp_path, monkeypatch):
 )
 def test_every_kind_of_save_failure_is_a_notification_and_the_edits_stay(editing, monkeypatch, error):
     app, edit, _ = editing
-    pair = app.state.current
+    pair = app.state.pair
 
     def fail(*args, **kwargs):
         raise error
@@ -281,7 +282,7 @@ def test_a_store_that_disappears_is_reported_on_save_and_used_again_when_it_is_b
         open_store(str(store), app.state.root)
     shutil.move(away, store)
     assert edit.save() is True and not edit.dirty
-    assert edit.store.history(pair=app.state.current)[0].author == "ana"
+    assert edit.store.history(pair=app.state.pair)[0].author == "ana"
 
 
 # ------------------------------------------------------------------------------------ navigation
@@ -311,7 +312,7 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
         "mode": "annotate",
         "extra": "1",
         "frame": app.state.frame,
-        "pair": app.state.pair,
+        "pair": f"{app.state.pair.primary}_{app.state.pair.secondary}",
     }
     nav.write()
     assert nav.history.search == first
@@ -320,7 +321,9 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
     second = nav.history.search
     assert second != first
     nav.history._handle_msg({"search": first, "seq": 1})  # Back
-    assert nav.history.ack == 1 and app.state.pair == parse_query(first)["pair"]
+    assert nav.history.ack == 1 and app.state.pair == Pair.parse(
+        f"{app.state.frame}/{parse_query(first)['pair']}"
+    )
     assert nav.search() == first  # the page is already there: nothing pushed
     nav.history._handle_msg({"search": 42})  # junk from the page is ignored
     nav.read(f"?frame={PAYLOAD}")
@@ -328,7 +331,8 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
 
 
 def test_review_steps_along_its_ranked_table(tiny_root):
-    from thalia_viewer.app.review import ReviewRow, ReviewSession
+    from thalia_viewer.app.session.review import ReviewSession
+    from thalia_viewer.ml.review import ReviewRow
 
     state = AppState(str(tiny_root))
     review = ReviewSession(state)
@@ -338,13 +342,13 @@ def test_review_steps_along_its_ranked_table(tiny_root):
     nav = Navigation(state, "review", review=review)
     state.go(ranked[0])
     nav.step(1)
-    assert state.current == ranked[1]
+    assert state.pair == ranked[1]
     nav.step(-1)
     nav.step(-1)  # stays at the first row, says so
-    assert state.current == ranked[0] and "first pair of the table" in state.message.text
+    assert state.pair == ranked[0] and "first pair of the table" in state.message.text
     review.rows = []
     nav.step(1)  # an empty table: the frame's pairs
-    assert state.current == pairs[pairs.index(ranked[0]) + 1]
+    assert state.pair == pairs[pairs.index(ranked[0]) + 1]
 
 
 def test_the_history_component_takes_only_well_formed_messages():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.spec import MODES
-from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, Kind
 from thalia_viewer.core.dataset import ThaliaDataset
@@ -169,7 +169,7 @@ def test_an_annotator_cannot_tag_and_a_reviewers_tag_is_logged(tiny_root, tmp_pa
 
 
 def test_a_fine_tune_needs_the_trainer_role(tiny_root, roles):
-    from thalia_viewer.app.train import TrainSession
+    from thalia_viewer.app.session.train import TrainSession
 
     state = AppState(str(tiny_root))
     train = TrainSession(state, identity=identify("ben", (), roles))
@@ -366,11 +366,11 @@ def test_an_annotate_session_keeps_only_the_pair_on_screen_and_unsaved_work(tiny
     first = edit.pair
     edit.state.step(1)
     edit.state.step(1)
-    assert set(edit._editors) == {edit.pair}
+    assert set(edit.workspace) == {edit.pair}
     edit.state.go(first)
     paint(edit)
     edit.state.step(1)
-    assert set(edit._editors) == {first, edit.pair} and edit.unsaved  # the edited pair stays
+    assert set(edit.workspace) == {first, edit.pair} and edit.unsaved  # the edited pair stays
 
 
 @pytest.mark.parametrize("mode", list(MODES))

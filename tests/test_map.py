@@ -10,7 +10,7 @@ import param
 import pytest
 
 from tests.realistic import write_real_style_root
-from thalia_viewer.app.state import MASK_LAYERS, AppState
+from thalia_viewer.app.session.state import MASK_LAYERS, AppState
 from thalia_viewer.app.views.layer_map import LayerMap, mask_slot, overlay_slot, value_slot
 from thalia_viewer.app.views.map_client import ClientPool
 from thalia_viewer.core import schema
@@ -141,7 +141,7 @@ def test_colour_and_opacity_changes_send_no_pixels_and_seen_images_are_not_resen
     assert show["layers"][mask_slot("deformation")]["palette"][1].endswith("cc")  # 0.8 * 255
     state.relief = True
     relief = view.shown()["relief"].key
-    first = state.current
+    first = state.pair
     state.step(1)
     assert view.shown()["relief"].key == relief  # the DEM does not depend on the pair
     view.client.sent.clear()
@@ -179,10 +179,10 @@ def test_the_next_and_previous_pairs_are_put_in_the_browser_before_a_step(state)
     state.go(state.pairs[1])
     view._aggs.wait_prefetch(timeout=120)
     view._prefetch(
-        state.current
+        state.pair
     )  # finished now: the neighbours' images go to the pool, their shows to the client
     nb = view.client.neighbours
-    assert nb["origin"].endswith(state.pair)
+    assert nb["origin"].endswith(f"{state.pair.primary}_{state.pair.secondary}")
     nxt, prev = state.pairs[2], state.pairs[0]
     assert nb["next"]["pair"].endswith(f"{nxt.primary}_{nxt.secondary}")
     assert nb["prev"]["pair"].endswith(f"{prev.primary}_{prev.secondary}")

@@ -8,21 +8,15 @@ import itertools
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
-from thalia_viewer.app.predict import (
-    BOTH,
-    NO_MODEL,
-    PREDICTION_ONLY,
-    TRUTH_ONLY,
-    PredictSession,
-    truth_prediction_codes,
-)
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.predict import NO_MODEL, PredictSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.layer_map import LayerMap, overlay_slot
 from thalia_viewer.app.views.predict_panel import PredictPanel, metrics_html
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore
 from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.viz.overlays import TruthPrediction, truth_prediction_codes
 
 
 @pytest.fixture
@@ -46,7 +40,9 @@ def tiny_zoo(tmp_path, monkeypatch):
 def test_overlay_codes_follow_the_papers_colours():
     truth = np.array([[1, 1, 0, 0]], np.uint8)
     pred = np.array([[1, 0, 1, 0]], np.uint8)
-    assert truth_prediction_codes(truth, pred).tolist() == [[BOTH, TRUTH_ONLY, PREDICTION_ONLY, 0]]
+    assert truth_prediction_codes(truth, pred).tolist() == [
+        [TruthPrediction.BOTH, TruthPrediction.TRUTH_ONLY, TruthPrediction.PREDICTION_ONLY, 0]
+    ]
 
 
 def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zoo, tmp_path):
@@ -70,10 +66,10 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
     assert "IoU" in panel._scores.object and "IoU" in metrics_html(metrics)
     assert layer_map.shown()[overlay_slot(1)] is not None
     codes = predict.overlay_codes()
-    assert np.array_equal(codes & TRUTH_ONLY > 0, result.target > 0)
+    assert np.array_equal(codes & TruthPrediction.TRUTH_ONLY > 0, result.target > 0)
 
     predict.show_truth = False
-    assert not (predict.overlay_codes() & TRUTH_ONLY).any()
+    assert not (predict.overlay_codes() & TruthPrediction.TRUTH_ONLY).any()
 
     edit.activity, edit.intensity = "Sill", "Low"
     assert predict.accept()
@@ -89,7 +85,7 @@ def test_predict_the_pair_on_screen_overlay_scores_and_accept(tiny_root, tiny_zo
 
 def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("THALIA_ZOO", str(tmp_path / "empty-zoo"))
-    monkeypatch.setattr("thalia_viewer.app.predict.model_names", lambda problems=None: [])
+    monkeypatch.setattr("thalia_viewer.app.session.predict.model_names", lambda problems=None: [])
     state = AppState(str(tiny_root))
     predict = PredictSession(state)
     assert predict.model == NO_MODEL
@@ -99,8 +95,8 @@ def test_without_a_trained_model_predict_says_what_to_do(tiny_root, tmp_path, mo
 
 def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, tiny_zoo, tmp_path):
     from thalia_viewer.app.explorer import ExplorerApp
-    from thalia_viewer.app.review import ReviewRow, rank
     from thalia_viewer.app.views.review import aggregate_html
+    from thalia_viewer.ml.review import ReviewRow, rank
 
     app = ExplorerApp(str(tiny_root), "review")
     review, state = app.review, app.state
@@ -117,11 +113,11 @@ def test_review_ranks_pairs_by_disagreement_and_accepts_a_model_mask(tiny_root, 
     assert "all pixels" in aggregate_html(review.aggregate())
 
     table._clicked(type("Click", (), {"row": 0})())
-    assert state.current == ranked[0].pair
+    assert state.pair == ranked[0].pair
     assert app.views["sides"]._left.object is not None and app.views["sides"]._right.object is not None
 
     accepted = app.views["accept"].accept()
-    mask = review.mask(state.current)
+    mask = review.mask(state.pair)
     assert accepted == bool(mask.any())
     if accepted:
         assert np.array_equal(app.edit.editor.masks[schema.DEFORMATION_MASK] > 0, mask > 0)

@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.explorer import ExplorerApp
-from thalia_viewer.app.overlay import open_store
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.overlay import open_store
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.spec import MODES
-from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import STORE_ENV, AnnotationStore, default_store_path, store_location
 from thalia_viewer.core.annotations.store import ON_SAVE
@@ -102,7 +102,7 @@ def test_opening_every_mode_writes_nothing_into_the_root(root_copy, monkeypatch,
     monkeypatch.delenv(STORE_ENV, raising=False)
     before = files_under(root_copy)
     app = ExplorerApp(str(root_copy), spec=mode, opener=ThaliaDataset)
-    assert app.state.dataset is not None and app.state.current is not None
+    assert app.state.dataset is not None and app.state.pair is not None
     assert app.state.message is None or app.state.message.level != "error", app.state.message
     app.state.step(1)
     assert files_under(root_copy) == before
@@ -135,7 +135,7 @@ def test_a_session_on_an_unwritable_store_notifies_and_keeps_the_edit(root_copy)
 
 
 def test_the_overlay_answers_a_frame_from_one_tip_lookup_and_sees_saves(root_copy, monkeypatch):
-    from thalia_viewer.app import overlay
+    from thalia_viewer.app.session import overlay
 
     dataset = ThaliaDataset(root_copy)
     store = AnnotationStore(root_copy / "store", dataset=dataset)

@@ -15,8 +15,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from thalia_viewer.app.annotate import EditSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_form import LabelForm
 from thalia_viewer.app.views.legend import mask_legend_html
 from thalia_viewer.cli import main

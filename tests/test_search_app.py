@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from thalia_viewer.app.search import search_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.search import search_session
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.dates_matrix import DatesMatrix, axis_ticks, overview_cells
 from thalia_viewer.app.views.search import SearchPanel, results_frame, url_query
 from thalia_viewer.app.views.stats import StatsView
@@ -37,14 +37,14 @@ def test_search_session_results_and_the_pair_keys_walk_them(state, tiny_root):
     state.go(walk[0])
     for k in range(1, len(walk)):
         state.step(1)  # j
-        assert state.current == walk[k]  # across frames too
+        assert state.pair == walk[k]  # across frames too
     state.step(1)
-    assert state.current == walk[-1] and "last result" in state.message.text
+    assert state.pair == walk[-1] and "last result" in state.message.text
     state.step(-1)  # k
-    assert state.current == walk[-2]
+    assert state.pair == walk[-2]
     session.step_results = False
     state.step(1)
-    assert state.current == state.pairs[state.pairs.index(walk[-2]) + 1] or state.current == state.pairs[-1]
+    assert state.pair == state.pairs[state.pairs.index(walk[-2]) + 1] or state.pair == state.pairs[-1]
     session.step_results = True
     assert not session.run("activty:dyke")
     assert "Did you mean 'activity'" in session.error and not session.active
@@ -62,7 +62,7 @@ def test_search_panel_lists_results_opens_a_row_and_escapes_the_query(state):
     assert f"<b>{len(s.results)}</b> pair" in panel.status.object and "<kbd>j</kbd>" in panel.status.object
     target = s.valid_results[-1]
     panel._clicked(SimpleNamespace(row=s.results.index(target)))
-    assert state.current == target
+    assert state.pair == target
     assert panel.table.selection == [s.results.index(target)]  # the pair on screen is highlighted
     panel.submit('"<script>alert(1)</script>"')
     assert "<script>" not in panel.status.object and "&lt;script&gt;" in panel.status.object
@@ -99,12 +99,12 @@ def test_dates_matrix_of_a_320_date_frame(catalogue_root):
     assert len(view._dates) >= 320 and view._zoomed and view._overview_box.visible
     fig = view._fig
     assert abs(fig.x_range.end - fig.x_range.start) * 10 <= view.height  # cells of about ten pixels or more
-    x, y = view.cell_of(state.current)
+    x, y = view.cell_of(state.pair)
     assert fig.x_range.start <= x <= fig.x_range.end and min(fig.y_range.start, fig.y_range.end) <= y
     for k in (5, 400, 900, 20):  # click after click, anywhere in the grid
         target = state.pairs[k]
         assert view.open_at(*view.cell_of(target))
-        assert state.current == target
+        assert state.pair == target
         x, y = view.cell_of(target)
         assert (view._marker.data["x"], view._marker.data["y"]) == ([x], [y])
         assert (
@@ -112,7 +112,7 @@ def test_dates_matrix_of_a_320_date_frame(catalogue_root):
         )  # followed
         assert min(fig.y_range.start, fig.y_range.end) <= y <= max(fig.y_range.start, fig.y_range.end)
     near = view.cell_of(state.pairs[50])
-    assert view.open_at(near[0] + 0.3, near[1] - 0.3) and state.current == state.pairs[50]  # close enough
+    assert view.open_at(near[0] + 0.3, near[1] - 0.3) and state.pair == state.pairs[50]  # close enough
     levels, labels = axis_ticks(view._dates)
     assert len(levels["years"]) >= 7 and labels[str(levels["years"][1])].isdigit()
     ov = overview_cells(view._cells)
@@ -138,7 +138,7 @@ def test_timeseries_strip_draws_only_the_thumbnails_asked_for(catalogue_root):
     view = TimeseriesStrip(state=state, prefetch=1)
     keys = [i["key"] for i in view.strip.items]
     assert keys == [f"{p.primary}_{p.secondary}" for p in series]
-    here = keys.index(state.pair)
+    here = keys.index(f"{state.pair.primary}_{state.pair.secondary}")
     assert set(view.sources) == set(keys[here - 1 : here + 2])  # the pair on screen and its neighbours only
     view.request(keys[-2:])  # the browser scrolled to the end
     assert set(view.sources) == set(keys[here - 1 : here + 2]) | set(keys[-2:])
@@ -149,7 +149,7 @@ def test_timeseries_strip_draws_only_the_thumbnails_asked_for(catalogue_root):
 def test_the_review_modes_run_feeds_model_and_disagree(state):
     import param
 
-    from thalia_viewer.app.review import ReviewRow
+    from thalia_viewer.ml.review import ReviewRow
 
     class FakeReview(param.Parameterized):
         rows_revision = param.Integer(default=0)

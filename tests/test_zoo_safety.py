@@ -201,7 +201,7 @@ def test_a_run_whose_name_was_taken_meanwhile_is_saved_under_the_next_free_name(
 
 
 def test_fine_tune_names_are_per_user_and_never_reuse_a_model(user_zoo, monkeypatch):
-    from thalia_viewer.app import train as app_train
+    from thalia_viewer.app.session import train as app_train
 
     assert app_train.suggest_name("thalia-small", "ana") == "thalia-small-ft-ana-1"
     card = _small_card("thalia-small-ft-ana-1")
@@ -209,7 +209,7 @@ def test_fine_tune_names_are_per_user_and_never_reuse_a_model(user_zoo, monkeypa
     assert app_train.suggest_name("thalia-small", "ana") == "thalia-small-ft-ana-2"
     assert app_train.suggest_name("thalia-small", "bo") == "thalia-small-ft-bo-1"
     assert numbered_name("x", [user_zoo]) == "x-1"
-    monkeypatch.setattr(app_train, "session_user", lambda: "ana")
+    monkeypatch.setattr(app_train, "session_user", lambda *_: "ana")
 
     class State:
         root = ""
@@ -238,7 +238,7 @@ class _StopAtConfig:
 
 
 def test_the_app_refuses_to_start_a_fine_tune_under_a_taken_name(user_zoo, monkeypatch):
-    from thalia_viewer.app import train as app_train
+    from thalia_viewer.app.session import train as app_train
 
     notes = []
 
@@ -248,7 +248,7 @@ def test_the_app_refuses_to_start_a_fine_tune_under_a_taken_name(user_zoo, monke
         def notify(self, level, text):
             notes.append((level, text))
 
-    monkeypatch.setattr(app_train, "session_user", lambda: "ana")
+    monkeypatch.setattr(app_train, "session_user", lambda *_: "ana")
     session = app_train.TrainSession(State())
     session.out = DEFAULT_MODEL  # the packaged model's name, typed by hand
     monkeypatch.setattr("thalia_viewer.ml.training.TrainConfig", _StopAtConfig)

@@ -1,18 +1,55 @@
-"""Work on worker threads whose results land in the session that asked for them."""
+"""The app's one way to work off the session thread, and its one way back.
+
+:func:`submit` runs a job on the process's worker threads, shared by every session, in a :class:`Lane`: jobs
+of one lane run one at a time, in order (one model on the GPU or CPU at a time; one catalogue build), and
+the lanes run side by side (a long review never holds up the Predict button; a training never blocks a
+search). :func:`in_session` wraps a callback so that, called from a worker, it runs on the session's next
+tick with the document locked and current. Views whose own worker pools are not moved here yet: the map's
+tile aggregates (``app/aggregates.py``) and the time-series thumbnails.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from enum import StrEnum
 from typing import Any
 
-import panel as pn
-from panel.io.state import set_curdoc
+
+class Lane(StrEnum):
+    """A queue of background work: its jobs run one at a time, beside the other lanes'."""
+
+    MODEL = "model"  # predicting the pair on screen (one model in memory at a time)
+    REVIEW = "review"  # a review run over many pairs
+    TRAIN = "train"  # fine-tuning
+    CATALOGUE = "catalogue"  # building a dataset's search catalogue
+
+
+_executors: dict[Lane, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def executor(lane: Lane) -> ThreadPoolExecutor:
+    """The process's worker of ``lane`` (started on first use)."""
+    with _lock:
+        pool = _executors.get(lane)
+        if pool is None:
+            pool = _executors[lane] = ThreadPoolExecutor(1, thread_name_prefix=f"thalia-{lane.value}")
+        return pool
+
+
+def submit(lane: Lane, fn: Callable[..., Any], *args: Any) -> Future:
+    """Run ``fn(*args)`` on ``lane``'s worker; its future (hand results back with :func:`in_session`)."""
+    return executor(lane).submit(fn, *args)
 
 
 def in_session(fn: Callable[..., None]) -> Callable[..., None]:
     """``fn`` bound to the current session: called from a worker thread, it runs on the session's next tick
     with the document locked and current (at once outside a served session: scripts and tests)."""
-    doc = pn.state.curdoc
+    from panel.io.state import set_curdoc, state  # Panel only here: the session models import none
+
+    doc = state.curdoc
     if doc is None or doc.session_context is None:
         return fn
 

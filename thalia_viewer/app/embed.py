@@ -3,9 +3,9 @@
 >>> import thalia_viewer as tv
 >>> app = tv.app(root, mode="review")      # show it in Jupyter, or app.servable() in a `panel serve` script
 >>> app.spec.mode
-'review'
->>> tv.app(root).spec.mode                 # no mode: the page's ?mode= when served, else explore
-'explore'
+<Mode.REVIEW: 'review'>
+>>> tv.app(root).spec.mode == "explore"    # no mode: the page's ?mode= when served, else explore
+True
 """
 
 from __future__ import annotations

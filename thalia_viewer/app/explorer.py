@@ -13,25 +13,24 @@ from panel.io.location import Location
 from panel.viewable import Viewer
 
 from thalia_viewer.app import messages, theme
-from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
-from thalia_viewer.app.messages import NOTIFICATION_MS, Message, escape, placeholder_html
+from thalia_viewer.app.messages import NOTIFICATION_MS, Level, Message, escape, placeholder_html
 from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
-from thalia_viewer.app.overlay import StoreOverlay, open_store, store_exists, store_writable
-from thalia_viewer.app.predict import PredictSession
-from thalia_viewer.app.review import ReviewSession
-from thalia_viewer.app.spec import LayoutSpec, load_spec
-from thalia_viewer.app.state import AppState
-from thalia_viewer.app.train import TrainSession
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.overlay import StoreOverlay, open_store, store_exists, store_writable
+from thalia_viewer.app.session.predict import PredictSession
+from thalia_viewer.app.session.review import ReviewSession
+from thalia_viewer.app.session.state import AppState
+from thalia_viewer.app.session.train import TrainSession
+from thalia_viewer.app.spec import EDITING_MODES, MODES, LayoutSpec, load_spec
 from thalia_viewer.app.views import VIEW_TYPES
 from thalia_viewer.core.annotations import STORE_ENV, store_location
 from thalia_viewer.core.dataset import ThaliaDataset
 
 SIDEBAR_WIDTH: Final = 350  # px
-AVAILABLE_MODES: Final = ("explore", "annotate", "review", "train", "stats")
-EDITING_MODES: Final = ("annotate", "review")  # modes that open an EditSession on the store
+AVAILABLE_MODES: Final = MODES
 __all__ = [
     "NOTIFICATION_MS",
     "URL_PARAMETERS",
@@ -81,7 +80,7 @@ class ExplorerApp(Viewer):
         super().__init__(state=state, spec=spec, **params)
         self.identity, problem = identity_or_viewer()  # the login and its role: every write asks it
         if problem:
-            state.notify("error", f"{problem} Until it is fixed you can only look.")
+            state.notify(Level.ERROR, f"{problem} Until it is fixed you can only look.")
         self.views: dict[str, Viewer] = {}
         self.edit: EditSession | None = None
         self.predict: PredictSession | None = None
@@ -130,7 +129,7 @@ class ExplorerApp(Viewer):
                 self.editing_off = (
                     f"{state.root} is not a local folder: set {STORE_ENV} to where corrections are saved."
                 )
-                state.notify("error", self.editing_off)
+                state.notify(Level.ERROR, self.editing_off)
             return
         if self.spec.mode not in EDITING_MODES and not store_exists(location):
             return  # nothing corrected yet: browse the source (and never create a store in a browsing mode)
@@ -142,19 +141,19 @@ class ExplorerApp(Viewer):
                 )
                 if not store_writable(location):  # a read-only root without a store: say so before any edit
                     state.notify(
-                        "warning",
+                        Level.WARNING,
                         f"Corrections cannot be saved to {location} (not writable here). Serve "
                         f"with `thalia-viewer serve ROOT --store PATH` or set {STORE_ENV}=PATH to "
                         "save them elsewhere; your edits are kept in this browser meanwhile.",
                     )
             else:
-                StoreOverlay(state, store)
+                state.corrections = StoreOverlay(state, store)
         except Exception as exc:  # read-only root without a store, a store gone: browse the source, say why
-            state.mask_source = state.record_source = state.overlay_version = None
+            state.corrections = None
             self.edit = None
             self.editing_off = messages.describe(exc, f"opening the annotation store {location}")
             messages.log_unexpected(exc, "opening the annotation store")
-            state.notify("error", self.editing_off + " The source cube is shown; corrections are not.")
+            state.notify(Level.ERROR, self.editing_off + " The source cube is shown; corrections are not.")
 
     def _view(self, view_type: str, options: dict[str, Any], name: str = "") -> Viewer:
         """The view of a spec entry; a view that cannot be built is a placeholder saying why (the page stays)."""
@@ -271,7 +270,7 @@ class ExplorerApp(Viewer):
         pane = pn.pane.HTML("", css_classes=["thalia-modes"], margin=(0, 20), align="center")
 
         def update(*_: Any) -> None:
-            pair = self.state.current
+            pair = self.state.pair
             where = (
                 {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
             )
@@ -304,7 +303,7 @@ class ExplorerApp(Viewer):
         mode = parse_query(search).get("mode")
         if mode is not None and mode.strip().lower() not in AVAILABLE_MODES:
             self.state.notify(
-                "error",
+                Level.ERROR,
                 f"unknown mode {mode!r} in the URL (modes: {', '.join(AVAILABLE_MODES)}): "
                 f"showing {self.spec.mode}.",
             )

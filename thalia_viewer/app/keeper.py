@@ -25,7 +25,8 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from thalia_viewer.app.annotate import EditSession
+from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.annotate import EditSession
 from thalia_viewer.core.editing.drafts import DraftTooLarge
 from thalia_viewer.core.pairs import Pair
 
@@ -214,7 +215,7 @@ class BrowserKeeper(JSComponent):
     def _warn(self, key: str, text: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            self.edit.state.notify("warning", f"{key}: {text} Save to keep these edits.")
+            self.edit.state.notify(Level.WARNING, f"{key}: {text} Save to keep these edits.")
 
     def _send(self, msg: dict) -> None:
         self.sent.append({k: v for k, v in msg.items() if k != "draft"})  # what was sent, without the payload

@@ -18,15 +18,25 @@ import html
 import logging
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 from thalia_viewer.core.errors import ThaliaError
 
 LOG = logging.getLogger("thalia_viewer.app")
 
-#: How long notifications stay, ms (0 = until closed: errors must be read).
-NOTIFICATION_MS: Final = {"error": 0, "warning": 8000, "info": 2500}
-LEVELS: Final = ("error", "warning", "info")
+
+class Level(StrEnum):
+    """How much a notification matters."""
+
+    ERROR = "error"  # stays until closed: errors must be read
+    WARNING = "warning"
+    INFO = "info"
+
+
+#: How long notifications stay, ms (0 = until closed).
+NOTIFICATION_MS: Final = {Level.ERROR: 0, Level.WARNING: 8000, Level.INFO: 2500}
+LEVELS: Final = tuple(Level)
 MAX_CHARS: Final = 1200  # a notification is a paragraph, not a traceback
 #: Characters that mean something in Markdown or HTML: shown as numeric character references in Markdown panes.
 MARKDOWN_SPECIALS: Final = frozenset("\\`*_{}[]()<>#+-.!|~&\"'=:")
@@ -50,9 +60,12 @@ class Message:
     ``text`` is plain text (never markup); :attr:`html` is what a page may show.
     """
 
-    level: str
+    level: Level
     text: str
     serial: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", Level(self.level))  # "error" from older callers: the enum
 
     @property
     def html(self) -> str:
@@ -115,7 +128,7 @@ def show(message: Message | None, notifications: Any) -> None:
     """The one sink of notifications: ``message`` escaped, on Panel's notification area (``None``: nothing)."""
     if message is None or notifications is None:
         return
-    show_fn = {"error": notifications.error, "warning": notifications.warning}.get(
+    show_fn = {Level.ERROR: notifications.error, Level.WARNING: notifications.warning}.get(
         message.level, notifications.info
     )
     show_fn(message.html, duration=NOTIFICATION_MS.get(message.level, 4000))

@@ -16,8 +16,11 @@ from typing import Any, Final
 import param
 from panel.custom import JSComponent
 
+from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import NAVIGATION_SHORTCUTS, KeyboardShortcuts, dispatcher
-from thalia_viewer.app.state import AppState
+from thalia_viewer.core.errors import ThaliaError
+from thalia_viewer.core.pairs import Pair
 
 URL_PARAMETERS: Final = {"frame": "frame", "pair": "pair"}  # AppState parameter -> query parameter
 MODE_PARAMETER: Final = "mode"
@@ -127,12 +130,18 @@ class Navigation:
         # it was set would stay in the frame picker: the picker hears of the change after the state undid it)
         if "frame" in updates and dataset is not None and updates["frame"] not in dataset.frames:
             self.state.notify(
-                "error",
+                Level.ERROR,
                 f"no frame {updates.pop('frame')!r} in {dataset.root} "
                 f"(frames: {', '.join(dataset.frames)}): showing {self.state.frame}.",
             )
         elif "frame" in updates and self.state.open_frame(updates["frame"]) is None:  # reported by open_frame
             updates.pop("frame")
+        if "pair" in updates:  # P_S of the frame asked for (or the one on screen)
+            try:
+                updates["pair"] = Pair.parse(f"{updates.get('frame', self.state.frame)}/{updates['pair']}")
+            except (ThaliaError, ValueError) as exc:
+                self.state.notify(Level.ERROR, str(exc))
+                updates.pop("pair")
         if updates:
             self.state.param.update(**updates)
 
@@ -146,7 +155,13 @@ class Navigation:
                 query[name] = str(value)
             else:
                 query.pop(name, None)
-        query.update({q: str(getattr(self.state, p) or "") for p, q in URL_PARAMETERS.items()})
+        pair = self.state.pair
+        query.update(
+            {
+                URL_PARAMETERS["frame"]: str(self.state.frame or ""),
+                URL_PARAMETERS["pair"]: f"{pair.primary}_{pair.secondary}" if pair is not None else "",
+            }
+        )
         return query_string(query)
 
     def write(self) -> None:

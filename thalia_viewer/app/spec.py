@@ -26,12 +26,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from thalia_viewer.app.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
+from thalia_viewer.app.session.state import MASK_LAYERS, MAX_LAYERS, VALUE_LAYERS
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError, did_you_mean
 from thalia_viewer.resources import data_dir
@@ -39,7 +40,21 @@ from thalia_viewer.viz.elements import MaskStyle
 
 #: Folder of the shipped specs (``layouts/`` at the repository root; package data ``thalia_viewer.layouts``).
 LAYOUTS_DIR: Final = data_dir("layouts")
-MODES: Final = ("explore", "annotate", "review", "train", "stats")  # explore exists; the others come later
+
+
+class Mode(StrEnum):
+    """The app's modes (the values are the ``mode`` of the specs and of the page's address)."""
+
+    EXPLORE = "explore"
+    ANNOTATE = "annotate"
+    REVIEW = "review"
+    TRAIN = "train"
+    STATS = "stats"
+
+
+MODES: Final = tuple(Mode)
+#: Modes that open an edit session on the annotation store.
+EDITING_MODES: Final = (Mode.ANNOTATE, Mode.REVIEW)
 TOP_KEYS: Final = ("mode", "title", "description", "defaults", "views", "sidebar", "main")
 REQUIRED_TOP_KEYS: Final = ("mode", "views", "main")
 DEFAULT_KEYS: Final = ("layers", "opacity", "masks", "mask_style", "mask_opacity", "relief")
@@ -67,7 +82,7 @@ class ViewSpec:
 class LayoutSpec:
     """A validated layout spec."""
 
-    mode: str
+    mode: Mode
     title: str
     description: str
     defaults: dict[str, Any]
@@ -260,7 +275,7 @@ def validate_spec(
     main = v.placement(top["main"], views, "main")
     main = [row if isinstance(row, list) else [row] for row in main]
     return LayoutSpec(
-        mode=str(mode),
+        mode=Mode(mode),
         title=str(top.get("title", str(mode).capitalize())),
         description=str(top.get("description", "")),
         defaults=v.defaults(top.get("defaults")),

@@ -8,10 +8,10 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.annotate import ACTIVITY_NAMES, TOOLS, VOLCANIC_LEVELS, EditSession
 from thalia_viewer.app.messages import escape
+from thalia_viewer.app.session.annotate import ACTIVITY_NAMES, TOOLS, VOLCANIC_LEVELS, EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import KeyboardShortcuts, Shortcut, dispatcher, help_html
-from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 
 RADIUS_STEP: Final = 2  # px per + / - press

@@ -16,9 +16,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.annotate import ACTIVITY_NAMES, EditSession
 from thalia_viewer.app.messages import escape_markdown
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import ACTIVITY_NAMES, EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.views.label_card import field_title
 from thalia_viewer.core import schema
 from thalia_viewer.core.record import RecordUpdate
@@ -164,7 +164,7 @@ class LabelForm(Viewer):
     # ------------------------------------------------------------------------------------- record
     def _load(self) -> None:
         """Show the record of the pair on screen (as edited in this session, else as stored)."""
-        pair = self.state.current
+        pair = self.state.pair
         record = (self.edit.record(pair) or self.state.record(pair) or {}) if pair is not None else {}
         self._loading = True
         try:
@@ -214,7 +214,7 @@ class LabelForm(Viewer):
 
     def _update_derived(self) -> None:
         """Refresh what a save will change (after every stroke and every typed value)."""
-        if self.state.current is None or self.edit.editor is None:
+        if self.state.pair is None or self.edit.editor is None:
             self._derived.object = ""
             return
         self._derived.object = changes_html(self.edit.pending(), self.edit.placement_text())

@@ -8,7 +8,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.state import MASK_LAYERS, AppState
+from thalia_viewer.app.session.state import MASK_LAYERS, AppState
 from thalia_viewer.core import schema
 
 

@@ -4,7 +4,7 @@ The browser side (``map_client.js``) draws while the user drags: the brush footp
 ellipse of the brush's real radius in data pixels, whatever the zoom), the stroke at that width, the lasso's
 path, the polygon's vertices (clicked, dragged and removed with Backspace until a double click closes
 them; another pair on the map drops an unclosed polygon). On release it sends the gesture in map
-coordinates; :meth:`MapDrawing.handle` hands it to the :class:`~thalia_viewer.app.annotate.EditSession`,
+coordinates; :meth:`MapDrawing.handle` hands it to the :class:`~thalia_viewer.app.session.annotate.EditSession`,
 which rasterises it at native resolution into the masks; the map then shows the new mask and acknowledges
 the gesture, and the browser drops its live drawing.
 
@@ -21,7 +21,8 @@ import numpy as np
 import param
 from bokeh.models import ColumnDataSource, Ellipse, MultiLine, PanTool, Scatter
 
-from thalia_viewer.app.annotate import TOOLS
+from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.annotate import TOOLS, Tool
 from thalia_viewer.app.views.edit_tools import EDIT_SHORTCUTS
 from thalia_viewer.core import schema
 
@@ -31,12 +32,12 @@ LIVE_ALPHA: Final = 0.8  # the stroke being drawn, in the class colour, until th
 EDGE_COLOR: Final = "#ffffff"  # around the live stroke and the brush footprint, as around the masks' regions
 EDGE_ALPHA: Final = 0.9
 CURSOR_FILL_ALPHA: Final = 0.3
-FREEHAND_TOOLS: Final = ("brush", "eraser", "lasso")
-DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, "polygon")  # tools that take the drag from panning
+FREEHAND_TOOLS: Final = (Tool.BRUSH, Tool.ERASER, Tool.LASSO)
+DRAWING_TOOLS: Final = (*FREEHAND_TOOLS, Tool.POLYGON)  # tools that take the drag from panning
 
 
 class MapDrawing(param.Parameterized):
-    """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.annotate.EditSession`."""
+    """Gestures from the map's browser side -> the :class:`~thalia_viewer.app.session.annotate.EditSession`."""
 
     def __init__(
         self,
@@ -55,7 +56,7 @@ class MapDrawing(param.Parameterized):
         )
         if client is not None:  # the browser switches tools on these at once (the server follows)
             client.param.update(
-                tool_labels=dict(TOOLS),
+                tool_labels={label: tool.value for label, tool in TOOLS.items()},
                 tool_keys={
                     k: s.action.removeprefix("tool_")
                     for s in EDIT_SHORTCUTS
@@ -138,7 +139,13 @@ class MapDrawing(param.Parameterized):
             dx = abs(float(xs[-1] - xs[0])) / max(len(xs) - 1, 1) or 1.0
             dy = abs(float(ys[-1] - ys[0])) / max(len(ys) - 1, 1) or 1.0
         color = schema.class_by_name(schema.ACTIVITY_TYPES, self.edit.activity).color[:7]
-        return {"tool": self.edit.tool, "radius": float(self.edit.radius), "dx": dx, "dy": dy, "color": color}
+        return {
+            "tool": str(self.edit.tool),
+            "radius": float(self.edit.radius),
+            "dx": dx,
+            "dy": dy,
+            "color": color,
+        }
 
     def sync_brush(self) -> None:
         """Tell the browser the tool and brush; give the drag to drawing or to panning."""
@@ -165,14 +172,16 @@ class MapDrawing(param.Parameterized):
                 xs, ys = _coords(msg)
                 if xs.size:
                     edit.stroke(xs, ys)
-            elif op == "polygon" and edit.tool == "polygon":
+            elif op == "polygon" and edit.tool == Tool.POLYGON:
                 xs, ys = _coords(msg)
                 if xs.size >= 3:
                     edit.polygon(xs, ys)
-            elif op == "fill" and edit.tool == "fill":
+            elif op == "fill" and edit.tool == Tool.FILL:
                 edit.fill_at(float(msg["x"]), float(msg["y"]))
         except (KeyError, TypeError, ValueError):
-            edit.state.notify("warning", f"a {op} gesture from the browser could not be read; draw it again.")
+            edit.state.notify(
+                Level.WARNING, f"a {op} gesture from the browser could not be read; draw it again."
+            )
         finally:
             if self.on_done is not None and isinstance(seq, int):
                 self.on_done(seq)

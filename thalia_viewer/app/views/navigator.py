@@ -9,8 +9,8 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.messages import escape
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import DISPLAY_SHORTCUTS, KeyboardShortcuts, dispatcher, help_html
-from thalia_viewer.app.state import AppState
 from thalia_viewer.viz.elements import MaskStyle, pretty_date
 
 
@@ -52,7 +52,7 @@ class Navigator(Viewer):
         self._update()
 
     def _update(self) -> None:
-        s, cur = self.state, self.state.current
+        s, cur = self.state, self.state.pair
         if cur is None:
             self._summary.object = "<span class='thalia-muted'>No pair selected.</span>"
             return

@@ -9,8 +9,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.predict import PredictSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.predict import PredictSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.viz.elements import TRUTH_PREDICTION_COLORS
 
 SCORES: tuple[tuple[str, str], ...] = (

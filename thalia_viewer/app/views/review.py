@@ -14,14 +14,14 @@ import param
 from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import code_aggregate, compute_aggregate
-from thalia_viewer.app.messages import describe, escape, placeholder_html
-from thalia_viewer.app.predict import truth_prediction_codes
-from thalia_viewer.app.review import ReviewSession
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.messages import Level, describe, escape, placeholder_html
+from thalia_viewer.app.session.review import ReviewSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.roles import Action
 from thalia_viewer.viz import elements
+from thalia_viewer.viz.overlays import truth_prediction_codes
 from thalia_viewer.viz.shade import data_extent, data_span
 
 SIDE_MAX_PX: Final = 1024  # longest side of each side-by-side image, px (a 4096^2 frame is averaged 4x4)
@@ -143,7 +143,7 @@ class ReviewTable(Viewer):
 
     def _select(self) -> None:
         """Select the row of the pair on screen (none when it is not in the table)."""
-        cur = self.state.current
+        cur = self.state.pair
         selection = [self._rows.index(cur)] if cur in self._rows else []
         if self._table.selection != selection:
             self._table.selection = selection
@@ -194,7 +194,7 @@ class SideBySide(Viewer):
             self._update()
 
     def _update(self, force: bool = False) -> None:
-        pair, frame = self.state.current, self.state.frame_obj
+        pair, frame = self.state.pair, self.state.frame_obj
         if force:
             self._shown = None
         if pair is None or frame is None:
@@ -294,7 +294,7 @@ class AcceptPrediction(Viewer):
             self._layout[:] = [link]  # a viewer cannot keep an accepted mask: no button that leads nowhere
 
     def _update_link(self) -> None:
-        pair = self.state.current
+        pair = self.state.pair
         if pair is not None:
             href = "?" + urllib.parse.urlencode(
                 {"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"}
@@ -305,10 +305,10 @@ class AcceptPrediction(Viewer):
 
     def accept(self) -> bool:
         """Replace the pair's masks by the model's, in the class picked here (undoable; save to keep it)."""
-        pair, edit = self.state.current, self.edit
+        pair, edit = self.state.pair, self.edit
         mask = self.review.mask(pair) if pair is not None else None
         if mask is None:
-            self.state.notify("warning", "Review this pair first: no model mask to accept.")
+            self.state.notify(Level.WARNING, "Review this pair first: no model mask to accept.")
             return False
         return edit.accept_mask(mask, f"{self.review.model} mask") is not None
 

@@ -12,9 +12,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.annotate import EditSession
 from thalia_viewer.app.messages import escape, escape_markdown
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.annotate import EditSession
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core.roles import Action
 
 HISTORY_ROWS: Final = 12  # versions listed per pair, newest first
@@ -166,7 +166,7 @@ class SavePanel(Viewer):
             )  # a Markdown pane: names and messages are data
 
     def _update_history(self) -> None:
-        pair = self.state.current
+        pair = self.state.pair
         rows: list[Any] = []
         try:
             versions = self.edit.store.history(pair=pair)[:HISTORY_ROWS] if pair is not None else []

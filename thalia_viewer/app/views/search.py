@@ -19,9 +19,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.background import in_session
-from thalia_viewer.app.search import URL_PARAMETER, _builder, prepare_catalog, search_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app import background
+from thalia_viewer.app.session.search import URL_PARAMETER, prepare_catalog, search_session
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
 from thalia_viewer.core.query import help_text
@@ -264,8 +264,8 @@ class SearchPanel(Viewer):
             "<div class='thalia-search-status'><span class='thalia-muted'>Building the catalogue of this "
             "dataset (once per server)…</span></div>"
         )
-        finish = in_session(lambda: (self.session.run(query), then()))
-        _builder.submit(lambda: (future.result(), finish()))
+        finish = background.in_session(lambda: (self.session.run(query), then()))
+        background.submit(background.Lane.CATALOGUE, lambda: (future.result(), finish()))
 
     def _after(self, query: str, open_first: bool, write_url: bool) -> None:
         s = self.session
@@ -340,7 +340,7 @@ class SearchPanel(Viewer):
 
     def _highlight(self) -> None:
         """Select the result row of the pair on screen (and turn to its page)."""
-        s, cur = self.session, self.state.current
+        s, cur = self.session, self.state.pair
         if not s.active or cur is None or not self.table.visible:
             return
         try:

@@ -11,8 +11,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.search import search_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.search import search_session
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.stats import DatasetStats, dataset_stats

@@ -11,8 +11,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from thalia_viewer.app.state import AppState
-from thalia_viewer.app.train import TrainSession
+from thalia_viewer.app.session.state import AppState
+from thalia_viewer.app.session.train import TrainSession
 from thalia_viewer.core.roles import Action
 
 SCORES: Final = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))

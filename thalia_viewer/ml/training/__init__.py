@@ -17,6 +17,7 @@ _EXPORTS = {
     "TrainConfig": "config",
     "train": "engine",
     "TrainProgress": "engine",
+    "TrainPhase": "phases",
     "TrainResult": "engine",
     "evaluate": "evaluation",
     "Evaluation": "evaluation",

@@ -6,6 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from .engine import TrainProgress
+from .phases import TrainPhase
 
 
 def epoch_line(metrics: dict[str, Any], epochs: int) -> str:
@@ -42,8 +43,8 @@ class ConsoleProgress:
             self._bar = None
 
     def __call__(self, p: TrainProgress) -> None:
-        if p.phase in ("train", "threshold", "test"):
-            label = f"epoch {p.epoch}/{p.epochs}" if p.phase == "train" else p.phase
+        if p.phase in (TrainPhase.TRAIN, TrainPhase.THRESHOLD, TrainPhase.TEST):
+            label = f"epoch {p.epoch}/{p.epochs}" if p.phase is TrainPhase.TRAIN else p.phase
             if self._tqdm is not None:
                 if self._bar is None or p.step == 1:
                     self._close()
@@ -56,8 +57,8 @@ class ConsoleProgress:
             elif p.step == p.total:
                 loss = f", loss {p.loss:.4f}" if p.loss is not None else ""
                 print(f"{label}: {p.step}/{p.total} batches{loss}", file=self.out, flush=True)
-        elif p.phase == "epoch" and p.metrics is not None:
+        elif p.phase is TrainPhase.EPOCH and p.metrics is not None:
             self._close()
             print(epoch_line(p.metrics, p.epochs), file=self.out, flush=True)
-        elif p.phase == "val":
+        elif p.phase is TrainPhase.VAL:
             self._close()

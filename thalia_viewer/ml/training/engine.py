@@ -49,6 +49,7 @@ from .evaluation import Evaluation, evaluate_model, score_loader
 from .labels import Labels
 from .loader import CropDataset, CropSpec, make_loader
 from .loss import FocalLoss
+from .phases import TrainPhase
 from .samples import build_samples, counts
 from .sampling import epoch_items, fixed_items
 
@@ -60,7 +61,7 @@ class TrainProgress:
     """What :func:`train` reports: ``phase`` is ``train`` (after a step), ``val``, ``epoch`` (done), then
     ``threshold`` (calibration on the validation split) and ``test`` (after a batch)."""
 
-    phase: str
+    phase: TrainPhase
     epoch: int  # 1-based
     epochs: int
     step: int  # steps (batches) done in this phase
@@ -182,7 +183,7 @@ def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def _step_report(
     report: Callable[[TrainProgress], None], epoch: int, epochs: int, total: int, step: int, loss: float
 ) -> None:
-    report(TrainProgress("train", epoch, epochs, step, total, loss))
+    report(TrainProgress(TrainPhase.TRAIN, epoch, epochs, step, total, loss))
 
 
 def _fit_epoch(
@@ -308,7 +309,7 @@ def _train(
         validate = bool(val_samples) and (epoch % config.val_every == 0 or epoch == config.epochs)
         row: dict[str, Any] = {"epoch": epoch, "train_loss": round(train_loss, 6), "val_loss": None}
         if validate:
-            report(TrainProgress("val", epoch, config.epochs, 0, len(val_loader), row["train_loss"]))
+            report(TrainProgress(TrainPhase.VAL, epoch, config.epochs, 0, len(val_loader), row["train_loss"]))
             val_loss, conf = score_loader(model, card, val_loader, device, loss_fn)
             row.update(
                 val_loss=round(val_loss or 0.0, 6), **{k: round(v, 4) for k, v in conf.scores().items()}
@@ -336,7 +337,7 @@ def _train(
         )
         report(
             TrainProgress(
-                "epoch",
+                TrainPhase.EPOCH,
                 epoch,
                 config.epochs,
                 total,
@@ -370,7 +371,9 @@ def _train(
             config.seed,
             config.batch_size,
             device,
-            progress=lambda k, n: report(TrainProgress("threshold", config.epochs, config.epochs, k, n)),
+            progress=lambda k, n: report(
+                TrainProgress(TrainPhase.THRESHOLD, config.epochs, config.epochs, k, n)
+            ),
         )
     test = None
     if config.eval_seeds:
@@ -384,7 +387,9 @@ def _train(
                 config.eval_seeds,
                 batch_size=config.batch_size,
                 device=device,
-                progress=lambda k, n: report(TrainProgress("test", config.epochs, config.epochs, k, n)),
+                progress=lambda k, n: report(
+                    TrainProgress(TrainPhase.TEST, config.epochs, config.epochs, k, n)
+                ),
             )
         except InputError as exc:  # no test pairs or no positives there: the card says so
             notes.append(f"no test scores: {exc.message}")

@@ -2,9 +2,9 @@
 
 :func:`open_store` opens a dataset's store once per process (``$THALIA_STORE`` or ``ROOT/.thalia/annotations``),
 without creating it: browsing never writes (a lab's dataset root is often read-only); the first save creates it;
-:class:`StoreOverlay` plugs it into an :class:`~thalia_viewer.app.state.AppState`, so the map, the label card
+:class:`StoreOverlay` plugs it into an :class:`~thalia_viewer.app.session.state.AppState`, so the map, the label card
 and the time series show the latest saved correction of a pair instead of the source cube. The annotate
-mode's :class:`~thalia_viewer.app.annotate.EditSession` puts the session's unsaved edits on top.
+mode's :class:`~thalia_viewer.app.session.annotate.EditSession` puts the session's unsaved edits on top.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final, Protocol
 import numpy as np
 import xarray as xr
 
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.annotations.store import ON_SAVE
@@ -134,7 +134,7 @@ def as_layer(ann: PairAnnotation, key: str, dataset: ThaliaDataset) -> xr.DataAr
 
 
 class StoreOverlay:
-    """Saved corrections as the state's mask and record sources (read-only).
+    """Saved corrections as the state's :class:`~thalia_viewer.app.session.state.Corrections` (read-only).
 
     The store's tip is looked up at most every :data:`TIP_TTL_S` (or after a save through the same store),
     so listing the statuses of a frame's 1,326 pairs costs one lookup, not one per pair.
@@ -144,9 +144,6 @@ class StoreOverlay:
         self.state, self.store = state, store
         self._tip: tuple[str, int, float] | None = None  # (snapshot, store.writes, when)
         self._failed_at = -RETRY_S
-        state.mask_source = self.mask_layer
-        state.record_source = self.record
-        state.overlay_version = self.version
 
     def _snapshot(self) -> str:
         now = time.monotonic()

@@ -1,56 +1,31 @@
 """``PredictSession``: run a zoo model on the pair on screen, in the background, and compare it with the labels.
 
-The model runs on one worker thread per process (one model on the GPU or the CPU at a time, shared by every
+The model runs in the background's model lane (one model on the GPU or the CPU at a time, shared by every
 session; torch releases the GIL, so the server keeps serving other users meanwhile). Progress and the result
 come back to the session's document on its next tick. The map draws prediction and ground truth as one code
-overlay, in the Thalia paper's colours: truth only red, prediction only green, both yellow.
+overlay (:mod:`thalia_viewer.viz.overlays`), in the Thalia paper's colours: truth only red, prediction only
+green, both yellow.
 """
 
 from __future__ import annotations
 
-import threading
-import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, ClassVar, Final
 
 import numpy as np
 import param
 
-from thalia_viewer.app.background import in_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app import background
+from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
-from thalia_viewer.viz import elements
+from thalia_viewer.ml.predictors import zoo_models as model_names
+from thalia_viewer.ml.predictors import zoo_predictor as predictor
+from thalia_viewer.viz import elements, overlays
+from thalia_viewer.viz.overlays import truth_prediction_codes
 
-TRUTH_ONLY, PREDICTION_ONLY, BOTH = 1, 2, 3  # codes of the overlay
 NO_MODEL: Final = "(no trained model)"
-
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thalia-model")
-_PREDICTORS: dict[tuple[str, str], Any] = {}  # (model name, weights file) -> Predictor, per process
-_PREDICTORS_LOCK = threading.Lock()
-
-
-def truth_prediction_codes(truth: np.ndarray | None, prediction: np.ndarray | None) -> np.ndarray:
-    """One overlay raster: 1 truth only, 2 prediction only, 3 both (either may be left out)."""
-    shape = (truth if truth is not None else prediction).shape  # type: ignore[union-attr]
-    t = np.zeros(shape, bool) if truth is None else np.asarray(truth) > 0
-    p = np.zeros(shape, bool) if prediction is None else np.asarray(prediction) > 0
-    return (t * TRUTH_ONLY + p * PREDICTION_ONLY).astype(np.uint8)
-
-
-def model_names(problems: list[str] | None = None) -> list[str]:
-    """Zoo models that can predict (their weights are there), default model first; a malformed card is
-    skipped, and what is wrong with it appended to ``problems`` (for the user to see)."""
-    from thalia_viewer.ml.zoo import ModelZoo
-
-    zoo = ModelZoo()
-    zoo.reload()
-    with warnings.catch_warnings():  # each skipped card is reported to the user instead (``problems``)
-        warnings.simplefilter("ignore", UserWarning)
-        names = [c.name for c in zoo.cards() if c.has_weights]
-    if problems is not None:
-        problems.extend(f"A model card was skipped: {exc}" for exc in zoo.problems.values())
-    return sorted(names, key=lambda n: (n != "thalia-small", n))
 
 
 def refreshed_models(state: Any) -> list[str]:
@@ -59,26 +34,11 @@ def refreshed_models(state: Any) -> list[str]:
     try:
         names = model_names(problems)
     except ThaliaError as exc:
-        state.notify("error", str(exc))
+        state.notify(Level.ERROR, str(exc))
         names = []
     for text in problems:  # stays on screen until closed: the card must be fixed to use that model
-        state.notify("error", text)
+        state.notify(Level.ERROR, text)
     return names or [NO_MODEL]
-
-
-def predictor(name: str) -> Any:
-    """The process's predictor of zoo model ``name`` (loaded once; reloaded when its weights file changes)."""
-    from thalia_viewer.ml.inference import Predictor
-    from thalia_viewer.ml.zoo import ModelZoo
-
-    zoo = ModelZoo()
-    zoo.reload()
-    card = zoo.get(name)
-    key = (name, str(card.weights_path))
-    with _PREDICTORS_LOCK:
-        if key not in _PREDICTORS:
-            _PREDICTORS[key] = Predictor(card)
-        return _PREDICTORS[key]
 
 
 class PredictSession(param.Parameterized):
@@ -92,7 +52,7 @@ class PredictSession(param.Parameterized):
     status = param.String(default="", doc="One line on the last run")
     overlay_revision = param.Integer(default=0, doc="Bumped when the overlay changes")
 
-    overlay_title: ClassVar[str] = "Truth / prediction (1 truth, 2 prediction, 3 both)"
+    overlay_title: ClassVar[str] = overlays.TRUTH_PREDICTION_TITLE
     overlay_colors: ClassVar[tuple[str, ...]] = elements.TRUTH_PREDICTION_COLORS
 
     def __init__(self, state: AppState, edit: Any = None, **params: Any) -> None:
@@ -113,25 +73,25 @@ class PredictSession(param.Parameterized):
     # -------------------------------------------------------------------------------------- run
     def predict(self, pair: Pair | None = None) -> None:
         """Predict ``pair`` (default: on screen) in the background; the result replaces the overlay."""
-        pair = pair or self.state.current
+        pair = pair or self.state.pair
         frame = self.state.frame_obj
         if pair is None or frame is None:
-            self.state.notify("warning", "Pick a pair before predicting.")
+            self.state.notify(Level.WARNING, "Pick a pair before predicting.")
             return
         if self.model == NO_MODEL:
             self.state.notify(
-                "warning", "No model with weights in the zoo: train one (thalia-viewer train) first."
+                Level.WARNING, "No model with weights in the zoo: train one (thalia-viewer train) first."
             )
             return
         if self.running:
-            self.state.notify("info", "A prediction is already running for this session.")
+            self.state.notify(Level.INFO, "A prediction is already running for this session.")
             return
         self.running, self.progress, self.status = True, 0, f"running {self.model} on {pair.key}…"
         name = self.model
-        on_progress = in_session(
+        on_progress = background.in_session(
             lambda done, total: setattr(self, "progress", round(100 * done / max(total, 1)))
         )
-        on_done = in_session(lambda result, error: self._finish(pair, result, error))
+        on_done = background.in_session(lambda result, error: self._finish(pair, result, error))
 
         def job() -> None:
             try:
@@ -143,7 +103,7 @@ class PredictSession(param.Parameterized):
             else:
                 on_done(result, None)
 
-        self._future = _WORKER.submit(job)
+        self._future = background.submit(background.Lane.MODEL, job)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the running prediction is done (scripts and tests)."""
@@ -154,10 +114,10 @@ class PredictSession(param.Parameterized):
         self.running = False
         if error is not None:
             self.status = "prediction failed"
-            self.state.notify("error", f"Prediction of {pair.key} with {self.model} failed: {error}")
+            self.state.notify(Level.ERROR, f"Prediction of {pair.key} with {self.model} failed: {error}")
             return
         self.progress = 100
-        if pair != self.state.current:  # the user moved on meanwhile: keep nothing
+        if pair != self.state.pair:  # the user moved on meanwhile: keep nothing
             return
         self.result = result
         m = result.metrics
@@ -206,7 +166,7 @@ class PredictSession(param.Parameterized):
         the tools; it is saved through the store like any edit."""
         r, edit = self.result, self.edit
         if r is None or edit is None:
-            self.state.notify("warning", "Nothing to accept: predict this pair in annotate mode first.")
+            self.state.notify(Level.WARNING, "Nothing to accept: predict this pair in annotate mode first.")
             return False
         box = edit.accept_mask(r.mask, f"{r.model} prediction")
         if box is not None:
@@ -214,4 +174,4 @@ class PredictSession(param.Parameterized):
         return box is not None
 
 
-__all__ = ["BOTH", "PREDICTION_ONLY", "TRUTH_ONLY", "PredictSession", "model_names", "truth_prediction_codes"]
+__all__ = ["NO_MODEL", "PredictSession", "model_names", "predictor", "refreshed_models"]

@@ -1,11 +1,12 @@
 """``EditSession``: the annotate mode's state: the tool, the class it paints, and the pair's masks being edited.
 
-Plain ``param`` like :class:`~thalia_viewer.app.state.AppState` (views build widgets from it; tests drive it
+Plain ``param`` like :class:`~thalia_viewer.app.session.state.AppState` (views build widgets from it; tests drive it
 without a browser). Map gestures arrive in map coordinates (lon / lat) and become pixels through the frame;
-the pixels are changed by :class:`~thalia_viewer.core.editing.MaskEditor`, the saves go to the versioned
-:class:`~thalia_viewer.core.annotations.AnnotationStore`. Unsaved edits of every pair opened in the session
-are kept (switching pairs never drops them); each save is one commit, attributed, and a pair saved by
-someone else since it was opened is a conflict the user resolves (reload theirs, overwrite, keep editing).
+the unsaved edits of every pair opened in the session (switching pairs never drops them) live in a
+:class:`~thalia_viewer.core.editing.workspace.Workspace` over the versioned
+:class:`~thalia_viewer.core.annotations.AnnotationStore`: this module is the UI over it. Each save is one
+commit, attributed, and a pair saved by someone else since it was opened is a conflict the user resolves
+(reload theirs, overwrite, keep editing).
 
 Every write (save, revert, release tag) asks the session's :class:`~thalia_viewer.core.roles.Identity` first,
 here on the server, whatever the page shows; under a login the author is the login, never the name box.
@@ -18,35 +19,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Final
 
 import numpy as np
 import param
 import xarray as xr
 
-from thalia_viewer.app.messages import describe, log_unexpected
-from thalia_viewer.app.overlay import StoreOverlay, as_layer, store_exists
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.messages import Level, describe, log_unexpected
+from thalia_viewer.app.session.overlay import StoreOverlay, as_layer, store_exists
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, PairAnnotation
 from thalia_viewer.core.editing import Box, MaskClass, MaskEditor
 from thalia_viewer.core.editing.accept import accepted_masks
-from thalia_viewer.core.editing.drafts import decode_draft, draft_time, encode_draft
+from thalia_viewer.core.editing.drafts import draft_time
+from thalia_viewer.core.editing.workspace import Workspace
 from thalia_viewer.core.errors import ConflictError, ThaliaError
 from thalia_viewer.core.pairs import Pair
-from thalia_viewer.core.record import Opened, RecordUpdate
+from thalia_viewer.core.record import RecordUpdate
 from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
-from thalia_viewer.viz import elements
+from thalia_viewer.viz import elements, overlays
 
-#: Tools of the editor, as shown; ``pan`` leaves the map to zooming and panning.
-TOOLS: Final = {
-    "Pan": "pan",
-    "Brush": "brush",
-    "Eraser": "eraser",
-    "Lasso": "lasso",
-    "Polygon": "polygon",
-    "Fill": "fill",
-}
+
+class Tool(StrEnum):
+    """What a drag, a click or a polygon on the map does (the values are the names the page sends)."""
+
+    PAN = "pan"  # the map zooms and pans
+    BRUSH = "brush"
+    ERASER = "eraser"
+    LASSO = "lasso"
+    POLYGON = "polygon"
+    FILL = "fill"
+
+
+#: Tools of the editor, as shown.
+TOOLS: Final = {t.value.capitalize(): t for t in Tool}
 ACTIVITY_NAMES: Final = [c.name for c in schema.ACTIVITY_TYPES if c.code]
 VOLCANIC_LEVELS: Final = [
     c.name for c in schema.INTENSITY_LEVELS if c.code and c.code != schema.EARTHQUAKE_INTENSITY
@@ -116,7 +124,7 @@ class EditSession(param.Parameterized):
     """Tool, class, author and the unsaved edits of one annotate session."""
 
     tool = param.Selector(
-        default="brush", objects=TOOLS, doc="What a drag, a click or a polygon on the map does"
+        default=Tool.BRUSH, objects=TOOLS, doc="What a drag, a click or a polygon on the map does"
     )
     radius = param.Integer(
         default=6,
@@ -149,7 +157,7 @@ class EditSession(param.Parameterized):
     overlay_revision = param.Integer(default=0, doc="Bumped when the version diff drawn on the map changes")
 
     #: The version diff as a code overlay of the map (``app.overlay.CodeOverlay``).
-    overlay_title: ClassVar[str] = "Change (1 added, 2 removed)"
+    overlay_title: ClassVar[str] = overlays.DIFF_TITLE
     overlay_colors: ClassVar[tuple[str, ...]] = elements.DIFF_COLORS
     status = param.String(default="", doc="One line on what was last done")
     unsaved = param.Boolean(default=False, doc="Some pair opened in this session has unsaved edits")
@@ -173,17 +181,10 @@ class EditSession(param.Parameterized):
             params["author"] = identity.user
         super().__init__(**params)
         self.state = state
-        self.store = store
+        self.workspace = Workspace(store)  # the staged edits of every pair opened here
         self.identity = identity
         self.reopen = reopen  # opens the store again after a failed save (it may have been put back)
         self._store_failed = False
-        self._editors: dict[Pair, MaskEditor] = {}
-        self._records: dict[Pair, dict] = {}
-        self._bases: dict[Pair, str | None] = {}  # the version each pair was opened at
-        self._opened: dict[
-            Pair, Opened
-        ] = {}  # record and masks as opened (or last saved): what a save changes
-        self._record_dirty: set[Pair] = set()  # pairs whose label record was changed and not saved
         self._token = uuid.uuid4().hex  # names this session's edits in caches shared by every session
         self.param.watch(self._keep_login, "author")
         self.param.watch(lambda *_: setattr(self, "class_chosen", True), ["activity", "intensity"])
@@ -191,56 +192,34 @@ class EditSession(param.Parameterized):
             None  # (revision it made, pixels it changed) of the latest edit
         )
         self.saved = StoreOverlay(state, store)
-        state.mask_source = self.mask_layer
-        state.record_source = self.record
-        state.overlay_version = self.version
+        state.corrections = self  # the state shows this session's edits over the saved versions
         state.watch(lambda *_: self._on_pair(), "pair", "opening the pair for editing")
         self._on_pair()
 
     # ------------------------------------------------------------------------------------ loading
     @property
+    def store(self) -> AnnotationStore:
+        """Where saves go (the workspace's store)."""
+        return self.workspace.store
+
+    @store.setter
+    def store(self, store: AnnotationStore) -> None:
+        self.workspace.store = self.saved.store = store
+
+    @property
     def pair(self) -> Pair | None:
-        return self.state.current
+        return self.state.pair
 
     @property
     def editor(self) -> MaskEditor | None:
         """The editor of the pair on screen (opened on first use)."""
         pair = self.pair
-        if pair is None:
-            return None
-        if pair not in self._editors:
-            self._open(pair)
-        return self._editors.get(pair)
-
-    def _open(self, pair: Pair) -> None:
-        annotation = self._read(pair)
-        self._editors[pair] = MaskEditor(
-            annotation.masks[schema.ACTIVITY_MASK], annotation.masks[schema.INTENSITY_MASK]
-        )
-        self._records[pair] = dict(annotation.record or {})
-        self._bases[pair] = annotation.version
-        how = "" if annotation.source else f"as saved in version {(annotation.version or '')[:8]}"
-        self._opened[pair] = Opened.of(
-            annotation.record or {}, annotation.masks, annotation.placement, how=how
-        )
-
-    def _drop_clean_pairs(self) -> None:
-        """Forget the pairs left without unsaved edits (3 bytes a pixel each; reopened from the store on return):
-        a session holds only the pair on screen and its unsaved work."""
-        keep = self.pair
-        for pair in [
-            p for p, e in self._editors.items() if p != keep and not e.dirty and p not in self._record_dirty
-        ]:
-            for table in (self._editors, self._records, self._bases, self._opened):
-                table.pop(pair, None)
-
-    def _read(self, pair: Pair) -> PairAnnotation:
-        """The pair as stored now: the overlay's latest version, else the source cube."""
-        return self.store.read_merged(pair)
+        return None if pair is None else self.workspace.editor(pair)
 
     def _on_pair(self) -> None:
         self.preview = self.comparison = None
-        self._drop_clean_pairs()
+        # a session holds only the pair on screen and its unsaved work (3 bytes a pixel each)
+        self.workspace.drop_clean(keep=self.pair)
         try:
             _ = self.editor  # opens the pair (reads it from the store)
         except Exception as exc:  # a damaged pair or store: this pair cannot be edited, the others can
@@ -256,7 +235,7 @@ class EditSession(param.Parameterized):
         preview = self.preview
         if preview is not None and preview.pair == pair and self.state.dataset is not None:
             return as_layer(preview.annotation, key, self.state.dataset)
-        editor = self._editors.get(pair)
+        editor = self.workspace.opened_editor(pair)
         if editor is None or self.state.dataset is None:
             return self.saved.mask_layer(pair, key)
         variable = schema.layer(key).variable  # copied: a prefetch thread reads it while the user paints
@@ -268,12 +247,13 @@ class EditSession(param.Parameterized):
         """What the masks of ``pair`` depend on: its saved version and, once opened here, the edit revision."""
         preview = self.preview.version if self.preview is not None and self.preview.pair == pair else None
         # the edits are this session's own: its token keeps them apart in caches shared by all sessions
-        edits = (self._token, self.revision) if pair in self._editors else None
+        edits = (self._token, self.revision) if pair in self.workspace else None
         return (self.saved.version(pair), edits, preview)
 
     def record(self, pair: Pair) -> dict | None:
         """The label record of ``pair`` as edited in this session, else as saved, else ``None`` (the source)."""
-        return self._records[pair] if pair in self._records else self.saved.record(pair)
+        record = self.workspace.record(pair)
+        return record if record is not None else self.saved.record(pair)
 
     # ---------------------------------------------------------------------------------- gestures
     @property
@@ -289,16 +269,16 @@ class EditSession(param.Parameterized):
 
     def stroke(self, xs: Any, ys: Any) -> Box | None:
         """A freehand stroke in map coordinates: brush, eraser or lasso, as the tool says."""
-        if self.tool == "lasso":
+        if self.tool == Tool.LASSO:
             return self.polygon(xs, ys)
         points = self._pixels(xs, ys)
         return self._edit(
             lambda e: (
                 e.erase(points, self.radius)
-                if self.tool == "eraser"
+                if self.tool == Tool.ERASER
                 else e.brush(points, self.radius, self.mask_class)
             ),
-            "erased" if self.tool == "eraser" else f"painted {self.mask_class.name}",
+            "erased" if self.tool == Tool.ERASER else f"painted {self.mask_class.name}",
         )
 
     def polygon(self, xs: Any, ys: Any) -> Box | None:
@@ -339,7 +319,7 @@ class EditSession(param.Parameterized):
         """
         editor, pair = self.editor, self.pair
         if editor is None or pair is None:
-            self.state.notify("warning", "no pair is open: pick a pair before accepting a mask.")
+            self.state.notify(Level.WARNING, "no pair is open: pick a pair before accepting a mask.")
             return None
         chosen = self.mask_class if self.class_chosen else None
         try:
@@ -347,28 +327,29 @@ class EditSession(param.Parameterized):
                 mask,
                 editor.masks[schema.ACTIVITY_MASK],
                 editor.masks[schema.INTENSITY_MASK],
-                self._records.get(pair),
+                self.workspace.record(pair),
                 chosen,
             )
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return None
         return self.replace(activity, intensity, f"accepted the {source} {how}")
 
     def _edit(self, action: Any, done: str, quiet_if_none: str = "") -> Box | None:
         if self.preview is not None:
             self.state.notify(
-                "warning", f"Showing version {self.preview.version[:8]} read-only: go back to editing first."
+                Level.WARNING,
+                f"Showing version {self.preview.version[:8]} read-only: go back to editing first.",
             )
             return None
         editor = self.editor
         if editor is None:
-            self.state.notify("warning", "no pair is open: pick a pair before editing.")
+            self.state.notify(Level.WARNING, "no pair is open: pick a pair before editing.")
             return None
         try:
             box = action(editor)
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return None
         if box is None:
             if quiet_if_none:
@@ -380,9 +361,9 @@ class EditSession(param.Parameterized):
         return box
 
     def _changed(self) -> None:
-        editor, pair = self.editor, self.pair
-        self.dirty = bool(editor is not None and editor.dirty) or pair in self._record_dirty
-        self.unsaved = self.dirty or any(e.dirty for e in self._editors.values()) or bool(self._record_dirty)
+        _ = self.editor  # the pair on screen is open (its edits counted)
+        self.dirty = self.workspace.dirty(self.pair)
+        self.unsaved = self.dirty or self.workspace.unsaved
         self.revision += 1
         self.draft_revision += 1
 
@@ -395,10 +376,8 @@ class EditSession(param.Parameterized):
     def set_field(self, field: str, value: Any) -> None:
         """Change one field of the pair's label record (validated on save)."""
         pair = self.pair
-        if pair is None or pair not in self._records:
+        if pair is None or not self.workspace.set_field(pair, field, value):
             return
-        self._records[pair][field] = value
-        self._record_dirty.add(pair)
         self.record_revision += 1
         self.dirty = self.unsaved = True
         self.draft_revision += 1
@@ -406,21 +385,21 @@ class EditSession(param.Parameterized):
     def pending(self) -> RecordUpdate | None:
         """What saving the pair on screen writes in its record, field by field, with the reasons, the problems
         that keep it from being saved and notes (``core.record``); ``None`` when no pair is open."""
-        editor, pair = self.editor, self.pair
-        if editor is None or pair is None or pair not in self._opened:
+        pair = self.pair
+        if pair is None or self.editor is None:
             return None
-        return self._opened[pair].update(self._records.get(pair, {}), editor.masks)
+        return self.workspace.pending(pair)
 
     def placement_text(self) -> str:
         """How the classes of the pair on screen were placed when it was opened (or last saved)."""
         pair = self.pair
-        return self._opened[pair].how if pair in self._opened else ""
+        return self.workspace.placement_text(pair) if pair is not None else ""
 
     def derived_record(self) -> tuple[dict, list[str]]:
         """The record a save writes and the problems and notes about it."""
         update = self.pending()
         if update is None:
-            return dict(self._records.get(self.pair, {})) if self.pair else {}, []
+            return dict((self.workspace.record(self.pair) or {}) if self.pair else {}), []
         return update.record, update.problems + update.notes
 
     # --------------------------------------------------------------------------------------- save
@@ -432,32 +411,23 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.SAVE)  # here, on the server: a hidden button proves nothing
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return False
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before saving: every version says who made it.")
+            self.state.notify(Level.WARNING, "Set your name before saving: every version says who made it.")
             return False
         update = self.pending()
         if update is None:
             return False
         if update.problems:
-            self.state.notify("error", f"Not saved: {' '.join(update.problems)}")
+            self.state.notify(Level.ERROR, f"Not saved: {' '.join(update.problems)}")
             return False
-        record = update.record
         message = self.message.strip() or f"Correct masks of {pair.key}"
         try:
             if self._store_failed and self.reopen is not None:  # the store may be back: open it again
-                self.store = self.saved.store = self.reopen()
-            version = self.store.save_pair(
-                pair,
-                editor.masks,
-                record,
-                author=author,
-                message=message,
-                base=self._bases.get(pair),
-                force=force,
-            )
+                self.store = self.reopen()
+            version = self.workspace.save(pair, author=author, message=message, force=force).version
         except ConflictError as exc:
             self.conflict = Conflict(pair, str(exc))
             return False
@@ -469,21 +439,16 @@ class EditSession(param.Parameterized):
             )
             log_unexpected(exc, f"saving {pair}")
             self.status = f"not saved: {type(exc).__name__}"
-            self.state.notify("error", save_error(exc, pair, self.store))
+            self.state.notify(Level.ERROR, save_error(exc, pair, self.store))
             return False
         self._store_failed = False
-        self._opened[pair] = self._opened[pair].saved(update, editor.masks)
-        editor.mark_saved()
-        self._records[pair] = record
-        self._bases[pair] = version
-        self._record_dirty.discard(pair)
         self.conflict = None
         self.message = ""
         self._changed()
         self.status = f"saved version {version[:8]} of {pair.key}"
         fields = ", ".join(c.field for c in update.changes)
         self.state.notify(
-            "info",
+            Level.INFO,
             f"Saved {pair.key} as version {version[:8]}" + (f" (record: {fields})." if fields else "."),
         )
         self.record_revision += 1
@@ -494,9 +459,7 @@ class EditSession(param.Parameterized):
         pair = self.pair
         if pair is None:
             return
-        for table in (self._editors, self._records, self._bases, self._opened):
-            table.pop(pair, None)
-        self._record_dirty.discard(pair)
+        self.workspace.forget(pair)  # opened again, as stored now, by _on_pair
         self.conflict = None
         self.pending_revert = ""
         self._on_pair()
@@ -515,7 +478,7 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.REVERT)
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return None
         if self.dirty and not confirmed:
             self.pending_revert = version
@@ -523,7 +486,9 @@ class EditSession(param.Parameterized):
         self.pending_revert = ""
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before reverting: every version says who made it.")
+            self.state.notify(
+                Level.WARNING, "Set your name before reverting: every version says who made it."
+            )
             return None
         try:
             new = self.store.revert(pair, version, author=author, message=f"Revert to {version[:8]}")
@@ -531,7 +496,7 @@ class EditSession(param.Parameterized):
             self.state.report(exc, f"reverting {pair} to {version[:8]}")
             return None
         self.reload()
-        self.state.notify("info", f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
+        self.state.notify(Level.INFO, f"Reverted {pair.key} to {version[:8]} as version {new[:8]}.")
         return new
 
     def tag_release(self, name: str, version: str | None = None) -> str | None:
@@ -539,18 +504,18 @@ class EditSession(param.Parameterized):
         try:
             self.identity.require(Action.TAG)
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return None
         author = self.identity.author(self.author)
         if not author:
-            self.state.notify("warning", "Set your name before tagging: every release says who made it.")
+            self.state.notify(Level.WARNING, "Set your name before tagging: every release says who made it.")
             return None
         try:
             snapshot = self.store.tag(name, version, author=author)
         except Exception as exc:  # OSError, IcechunkError, ThaliaError: nothing tagged
             self.state.report(exc, f"tagging release {name.strip()!r}")
             return None
-        self.state.notify("info", f"Tagged version {snapshot[:8]} as release {name.strip()}.")
+        self.state.notify(Level.INFO, f"Tagged version {snapshot[:8]} as release {name.strip()}.")
         self.status = f"tagged {snapshot[:8]} as {name.strip()}"
         return snapshot
 
@@ -560,47 +525,34 @@ class EditSession(param.Parameterized):
         unsaved). Raises :class:`~thalia_viewer.core.editing.drafts.DraftTooLarge` for edits too big to keep.
         """
         pair = pair or self.pair
-        editor = self._editors.get(pair) if pair is not None else None
-        if editor is None or pair is None or not (editor.dirty or pair in self._record_dirty):
-            return None
-        return encode_draft(
-            pair.key, editor.masks, self._records.get(pair, {}), self._bases.get(pair), self.message
-        )
+        return None if pair is None else self.workspace.draft(pair, self.message)
 
     def restore_draft(self, draft: dict) -> bool:
         """Put a draft of the pair on screen back as unsaved edits (one undoable edit); False when it does not
         apply (another pair, this session has newer edits, or it equals what is stored)."""
         editor, pair, frame = self.editor, self.pair, self.state.frame_obj
-        if editor is None or pair is None or frame is None or draft.get("pair") != pair.key:
+        if editor is None or pair is None or frame is None:
             return False
-        if editor.dirty or pair in self._record_dirty:
-            return False  # edits made in this page are newer than any draft
-        try:
-            activity, intensity = decode_draft(draft, pair.key, frame.shape)
-            box = editor.replace(activity, intensity)
+        try:  # None: another pair's, or edits made in this page are newer, or nothing new
+            restored = self.workspace.restore_draft(pair, draft, frame.shape)
         except ThaliaError as exc:
-            self.state.notify("warning", str(exc))
+            self.state.notify(Level.WARNING, str(exc))
             return False
-        record = draft.get("record")
-        if isinstance(record, dict) and record != self._records.get(pair):
-            self._records[pair] = dict(record)
-            self._record_dirty.add(pair)
+        if restored is None:
+            return False
+        if restored.record_changed:
             self.record_revision += 1
-        elif box is None:
-            return False
-        stored = self._bases.get(pair)
-        self._bases[pair] = draft.get("base")  # a save then detects a save of someone else since the draft
         self.message = str(draft.get("message") or self.message)
         when = draft_time(draft)
         at = f" from {when:%Y-%m-%d %H:%M} UTC" if when else ""
         self.status = f"restored the unsaved edits of {pair.key}{at}"
         self._changed()
         self.state.notify(
-            "info", f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved)."
+            Level.INFO, f"Restored your unsaved edits of {pair.key}{at} (kept in this browser until saved)."
         )
-        if draft.get("base") != stored:
+        if restored.base != restored.stored_base:
             self.state.notify(
-                "warning",
+                Level.WARNING,
                 f"{pair.key} was saved by someone else since your draft: saving will ask "
                 "whether to keep theirs or yours.",
             )

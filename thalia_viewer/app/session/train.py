@@ -12,33 +12,27 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Final
 
 import param
 
-from thalia_viewer.app.background import in_session
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app import background
+from thalia_viewer.app.messages import Level
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core.annotations import store_location
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.roles import LOCAL, Action, Identity, PermissionDenied
+from thalia_viewer.ml.training.phases import TrainPhase
 
 SOURCE: Final = "source (the cubes' labels)"
 TIP: Final = "latest corrections (store tip)"
 VAL_SEEDS: Final = (0,)  # crop seeds of the before / after scores (the val split; fast)
 
-_TRAIN_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thalia-train")
 
-
-def session_user() -> str:
-    """The logged-in user of this session (``panel serve`` auth), else ``user``; as a card-name part."""
-    try:
-        import panel as pn
-
-        user = pn.state.user if pn.state.curdoc is not None else None
-    except Exception:  # outside a served session
-        user = None
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(user or "user")).strip("-.") or "user"
+def session_user(identity: Identity = LOCAL) -> str:
+    """The logged-in user of ``identity`` (``panel serve`` auth), else ``user``; as a card-name part."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(identity.user or "user")).strip("-.") or "user"
 
 
 def suggest_name(parent: str, user: str) -> str:
@@ -118,14 +112,14 @@ class TrainSession(param.Parameterized):
         try:
             names = parent_models()
         except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             names = []
         self.param.model.objects = names
         if self.model not in names:
             self.model = names[0] if names else None
         self.param.labels.objects = self._label_choices()
         if not self.out or self.out == self._suggested:  # a name the user typed is theirs to keep
-            self._suggested = self.out = suggest_name(self.model or "model", session_user())
+            self._suggested = self.out = suggest_name(self.model or "model", session_user(self.identity))
 
     def _label_choices(self) -> dict[str, str] | list[str]:
         location = store_location(self.state.root) if self.state.root else None
@@ -152,20 +146,20 @@ class TrainSession(param.Parameterized):
         try:
             self.identity.require(Action.TRAIN)  # on the server, whatever the page shows
         except PermissionDenied as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return
         if not self.model:
-            self.state.notify("warning", "The zoo has no model to start from.")
+            self.state.notify(Level.WARNING, "The zoo has no model to start from.")
             return
         store = None if self.labels == SOURCE else self.labels
         if self.out == self._suggested:  # another session may have taken the suggested name meanwhile
-            self._suggested = self.out = suggest_name(self.model, session_user())
+            self._suggested = self.out = suggest_name(self.model, session_user(self.identity))
         taken = name_taken(self.out.strip())
         if taken:
             self.state.notify(
-                "warning",
+                Level.WARNING,
                 f"A model named {self.out.strip()!r} is already in the zoo ({taken}); the app never replaces one. "
-                f"Pick another name, e.g. {suggest_name(self.model, session_user())!r}.",
+                f"Pick another name, e.g. {suggest_name(self.model, session_user(self.identity))!r}.",
             )
             return
         try:
@@ -184,14 +178,14 @@ class TrainSession(param.Parameterized):
                 author=self.author(),
             )
         except ThaliaError as exc:
-            self.state.notify("error", str(exc))
+            self.state.notify(Level.ERROR, str(exc))
             return
         self.steps, self.epochs_done, self.before, self.after = [], [], None, None
         self._cancel.clear()
         self.running, self.progress, self.phase, self.new_model = True, 0, "starting", ""
         self.status = f"fine-tuning {self.model} into {config.out}…"
         self.revision += 1
-        report, finish = in_session(self._report), in_session(self._finish)
+        report, finish = background.in_session(self._report), background.in_session(self._finish)
 
         def job() -> None:
             from thalia_viewer.ml.training import evaluate, train
@@ -211,7 +205,7 @@ class TrainSession(param.Parameterized):
             else:
                 finish(result, before, after, None)
 
-        self._future = _TRAIN_WORKER.submit(job)
+        self._future = background.submit(background.Lane.TRAIN, job)
 
     def author(self) -> str:
         """Who the new model is by (recorded in its card and in the store's history)."""
@@ -235,7 +229,7 @@ class TrainSession(param.Parameterized):
             )
         except ThaliaError as exc:
             self.state.notify(
-                "warning", f"The model is in the zoo but could not be logged in the store: {exc}"
+                Level.WARNING, f"The model is in the zoo but could not be logged in the store: {exc}"
             )
 
     def cancel(self) -> None:
@@ -250,11 +244,13 @@ class TrainSession(param.Parameterized):
             self._future.result(timeout)
 
     def _report(self, p: Any) -> None:
-        if p.phase == "train" and p.loss is not None:
+        if p.phase == TrainPhase.TRAIN and p.loss is not None:
             self.steps.append({"step": len(self.steps) + 1, "epoch": p.epoch, "loss": float(p.loss)})
-        elif p.phase == "epoch" and p.metrics:
+        elif p.phase == TrainPhase.EPOCH and p.metrics:
             self.epochs_done.append({"epoch": p.epoch, **p.metrics})
-        done = (p.epoch - 1 + (p.step / max(p.total, 1) if p.phase == "train" else 1.0)) / max(p.epochs, 1)
+        done = (p.epoch - 1 + (p.step / max(p.total, 1) if p.phase == TrainPhase.TRAIN else 1.0)) / max(
+            p.epochs, 1
+        )
         self.progress = max(self.progress, min(99, round(100 * done)))
         self.phase = f"epoch {p.epoch}/{p.epochs} · {p.phase} {p.step}/{p.total}"
         self.revision += 1
@@ -263,7 +259,7 @@ class TrainSession(param.Parameterized):
         self.running = False
         if error is not None:
             self.phase, self.status = "failed", f"fine-tune failed: {error}"
-            self.state.notify("error", f"Fine-tune failed: {error}")
+            self.state.notify(Level.ERROR, f"Fine-tune failed: {error}")
             return
         self.before, self.after = before, after
         if result.cancelled or result.card is None:
@@ -275,7 +271,7 @@ class TrainSession(param.Parameterized):
                 f"{result.card.name} is in the zoo ({result.seconds:.0f} s, best epoch {result.best_epoch})"
             )
             self.state.notify(
-                "info", f"New model {result.card.name} is in the zoo: pick it in Predict or Review."
+                Level.INFO, f"New model {result.card.name} is in the zoo: pick it in Predict or Review."
             )
             self._log_model(result.card.name, result.card.provenance.get("parent"))
             if self.on_new_model is not None:
