@@ -91,6 +91,38 @@ class ClassCode:
     description: str = ""
 
 
+class Label(StrEnum):
+    """Pair labels of ``annotations.json``."""
+
+    NON_DEFORMATION = "Non_Deformation"
+    DEFORMATION = "Deformation"
+    EARTHQUAKE = "Earthquake"
+
+
+class ActivityType(StrEnum):
+    """Activity types of ``annotations.json`` (one per deformation pattern), as spelt there."""
+
+    MOGI = "Mogi"
+    DYKE = "Dyke"
+    SILL = "Sill"
+    SPHEROID = "Spheroid"
+    EARTHQUAKE = "Earthquake"
+    UNIDENTIFIED = "Unidentified"
+
+
+class IntensityLevel(StrEnum):
+    """Intensity levels of ``annotations.json`` (one per pattern): Low = 1 fringe, Medium = 2-3, High = more
+    than 3; ``None`` (the string) is the level of an earthquake."""
+
+    LOW = "Low"
+    MEDIUM = "Medium"
+    HIGH = "High"
+    NONE = "None"
+
+
+NO_CLASS: Final = "none"  # name of code 0 of a class raster (no deformation)
+NOT_PLACED: Final = "Not_placed"  # name of the raster-only "not placed" codes
+
 #: Class colours: dark (CIELAB L* 16-50), so that a class never looks like a fringe of the wrapped phase (its
 #: cyclic map spans every hue at L* 54-84: each class is at least CIEDE2000 17 from all its colours), every
 #: class distinct from every other of the three tables (at least 20 apart; at least 10 for protanopes,
@@ -100,35 +132,35 @@ class ClassCode:
 EARTHQUAKE_COLOR: Final = "#c018f0"
 UNPLACED_COLOR: Final = "#302430"
 DEFORMATION_CLASSES: Final = (
-    ClassCode(0, "Non_Deformation", "#00000000", "no deformation"),
-    ClassCode(1, "Deformation", "#6c000c", "volcanic deformation"),
-    ClassCode(2, "Earthquake", EARTHQUAKE_COLOR, "earthquake deformation"),
+    ClassCode(0, Label.NON_DEFORMATION.value, "#00000000", "no deformation"),
+    ClassCode(1, Label.DEFORMATION.value, "#6c000c", "volcanic deformation"),
+    ClassCode(2, Label.EARTHQUAKE.value, EARTHQUAKE_COLOR, "earthquake deformation"),
 )
 ACTIVITY_TYPES: Final = (
-    ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Mogi", "#d82460", "point pressure source"),
-    ClassCode(2, "Dyke", "#844800", "vertical tensile dislocation"),
-    ClassCode(3, "Sill", "#847800", "horizontal tensile crack"),
-    ClassCode(4, "Spheroid", "#0c846c", "prolate spheroid"),
-    ClassCode(5, "Earthquake", EARTHQUAKE_COLOR, "fault slip"),
-    ClassCode(6, "Unidentified", "#48483c", "deformation of unidentified source"),
+    ClassCode(0, NO_CLASS, "#00000000", "no deformation"),
+    ClassCode(1, ActivityType.MOGI.value, "#d82460", "point pressure source"),
+    ClassCode(2, ActivityType.DYKE.value, "#844800", "vertical tensile dislocation"),
+    ClassCode(3, ActivityType.SILL.value, "#847800", "horizontal tensile crack"),
+    ClassCode(4, ActivityType.SPHEROID.value, "#0c846c", "prolate spheroid"),
+    ClassCode(5, ActivityType.EARTHQUAKE.value, EARTHQUAKE_COLOR, "fault slip"),
+    ClassCode(6, ActivityType.UNIDENTIFIED.value, "#48483c", "deformation of unidentified source"),
 )
 INTENSITY_LEVELS: Final = (
-    ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Low", "#786c90", "about 1 fringe"),
-    ClassCode(2, "Medium", "#005478", "2-3 fringes"),
-    ClassCode(3, "High", "#300090", "more than 3 fringes"),
-    ClassCode(4, "None", EARTHQUAKE_COLOR, "earthquake (no intensity level)"),
+    ClassCode(0, NO_CLASS, "#00000000", "no deformation"),
+    ClassCode(1, IntensityLevel.LOW.value, "#786c90", "about 1 fringe"),
+    ClassCode(2, IntensityLevel.MEDIUM.value, "#005478", "2-3 fringes"),
+    ClassCode(3, IntensityLevel.HIGH.value, "#300090", "more than 3 fringes"),
+    ClassCode(4, IntensityLevel.NONE.value, EARTHQUAKE_COLOR, "earthquake (no intensity level)"),
 )
 #: Raster-only codes (never names in a record): deformation whose classes the record gives, for several
 #: patterns, without saying which pixels are which (no polygons, or polygons that do not fit the cube).
 #: Both rasters carry them together; the record's ``activity_type`` / ``intensity_level`` lists hold the
 #: classes. Exports document them in ``flag_meanings``.
 UNPLACED_ACTIVITY_CLASS: Final = ClassCode(
-    7, "Not_placed", UNPLACED_COLOR, "classes from the record (several patterns), not placed on pixels"
+    7, NOT_PLACED, UNPLACED_COLOR, "classes from the record (several patterns), not placed on pixels"
 )
 UNPLACED_INTENSITY_CLASS: Final = ClassCode(
-    5, "Not_placed", UNPLACED_COLOR, "levels from the record (several patterns), not placed on pixels"
+    5, NOT_PLACED, UNPLACED_COLOR, "levels from the record (several patterns), not placed on pixels"
 )
 #: Class tables by mask variable: the record's classes plus the raster-only "not placed" codes.
 MASK_CLASSES: Final[dict[str, tuple[ClassCode, ...]]] = {
@@ -195,14 +227,6 @@ def intensity_level_from_fringes(fringes: float, earthquake: bool = False) -> in
 
 
 # ---------------------------------------------------------------------------------------- annotations
-class Label(StrEnum):
-    """Pair labels of ``annotations.json``."""
-
-    NON_DEFORMATION = "Non_Deformation"
-    DEFORMATION = "Deformation"
-    EARTHQUAKE = "Earthquake"
-
-
 class Phase(StrEnum):
     """Volcanic phase of a pair (``phase`` field)."""
 

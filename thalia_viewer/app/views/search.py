@@ -32,10 +32,10 @@ PLACEHOLDER: Final = (
 )
 #: Label names of the results table: short text and the dates matrix's colour.
 LABEL_STYLE: Final = {
-    "Deformation": ("deformation", STATUS_COLORS[PairStatus.DEFORMATION]),
-    "Earthquake": ("earthquake", STATUS_COLORS[PairStatus.EARTHQUAKE]),
+    schema.Label.DEFORMATION: ("deformation", STATUS_COLORS[PairStatus.DEFORMATION]),
+    schema.Label.EARTHQUAKE: ("earthquake", STATUS_COLORS[PairStatus.EARTHQUAKE]),
     BOTH_LABELS: ("def. + eq.", STATUS_COLORS[PairStatus.DEFORMATION]),
-    "Non_Deformation": ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
+    schema.Label.NON_DEFORMATION: ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
     UNLABELLED: ("unlabelled", STATUS_COLORS[PairStatus.UNLABELLED]),
 }
 FACETS_SHOWN: Final = 6  # values per facet in the compact panel
@@ -62,10 +62,10 @@ STYLES: Final = """
 
 #: Label names of the compact (sidebar) table.
 LABEL_SHORT: Final = {
-    "Deformation": "def.",
-    "Earthquake": "eq.",
+    schema.Label.DEFORMATION: "def.",
+    schema.Label.EARTHQUAKE: "eq.",
     BOTH_LABELS: "def.+eq.",
-    "Non_Deformation": "neg.",
+    schema.Label.NON_DEFORMATION: "neg.",
     UNLABELLED: "—",
 }
 

@@ -41,6 +41,7 @@ from .. import schema
 from ..errors import PairNotFoundError
 from ..io import CHUNK_PX, compressor
 from ..pairs import Pair
+from ..schema import ActivityType
 from .generator import LABEL_MIN_FRINGES, FrameSimulator
 from .labels import PairFacts, Pattern, annotation_record
 from .scenario import KNOWN_PLACES, PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, _event
@@ -60,7 +61,13 @@ NOMINAL_SIZE: Final = 512  # px: where episodes are placed (metres from the cent
 EARTHQUAKE_FRAMES: Final = 6
 #: Target share of positive pairs of a frame: quiet, moderate and active frames, with their probabilities.
 ACTIVITY_LEVELS: Final = (((0.005, 0.03), 0.3), ((0.04, 0.12), 0.5), ((0.15, 0.3), 0.2))
-VOLCANIC_WEIGHTS: Final = {"Mogi": 0.3, "Dyke": 0.15, "Sill": 0.15, "Spheroid": 0.1, "Unidentified": 0.3}
+VOLCANIC_WEIGHTS: Final = {
+    ActivityType.MOGI: 0.3,
+    ActivityType.DYKE: 0.15,
+    ActivityType.SILL: 0.15,
+    ActivityType.SPHEROID: 0.1,
+    ActivityType.UNIDENTIFIED: 0.3,
+}
 COMPANION_SHARE: Final = 0.12  # episodes joined by a second source at the same time (several patterns)
 FLAG_SHARES: Final = {
     "corrupted": 0.03,
@@ -199,7 +206,7 @@ def _episodes(
 
     if quake:
         onset = first + timedelta(days=int(rng.uniform(0.1, 0.9) * span))
-        add(replace(_event("Earthquake", onset, rng, radius_m), onset=onset))
+        add(replace(_event(ActivityType.EARTHQUAKE, onset, rng, radius_m), onset=onset))
     kinds, weights = list(VOLCANIC_WEIGHTS), np.array(list(VOLCANIC_WEIGHTS.values()))
     for _ in range(60):
         if positive.mean() >= target:
@@ -239,7 +246,7 @@ def _patterns(events: list[Event], shares: np.ndarray, k: int) -> list[Pattern]:
     for e in np.flatnonzero(np.abs(shares[:, k]) * [ev.fringes for ev in events] >= LABEL_MIN_FRINGES):
         event, share = events[e], float(shares[e, k])
         fringes = abs(share) * event.fringes
-        quake = event.kind == "Earthquake"
+        quake = event.kind == ActivityType.EARTHQUAKE
         out.append(
             Pattern(
                 event.kind,
