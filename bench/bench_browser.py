@@ -305,9 +305,9 @@ def _positive_url(
     frame_id = ds.frames[frame_index]
     frame = ds.frame(frame_id)
     pair = (frame.positives or frame.pairs)[0]
-    keys = [f"{p.primary}_{p.secondary}" for p in frame.pairs]
-    query = f"?frame={frame_id}&pair={pair.primary}_{pair.secondary}" + (f"&mode={mode}" if mode else "")
-    return base + query, keys, keys.index(f"{pair.primary}_{pair.secondary}")
+    keys = [p.name for p in frame.pairs]
+    query = f"?frame={frame_id}&pair={pair.name}" + (f"&mode={mode}" if mode else "")
+    return base + query, keys, keys.index(pair.name)
 
 
 def explore_actions(

@@ -112,7 +112,7 @@ def test_go_key_accepts_pair_names_and_reports_bad_ones(state):
 def test_url_round_trip(state, tiny_root):
     other = ThaliaDataset(tiny_root).frames[-1]
     target = ThaliaDataset(tiny_root).frame(other).pairs[3]
-    state.param.update(frame=other, pair=f"{target.primary}_{target.secondary}")  # what a URL sync does
+    state.param.update(frame=other, pair=target.name)  # what a URL sync does
     assert state.current == target
     assert state.primary == target.primary and state.secondary == target.secondary
     assert state.message is None
@@ -132,14 +132,14 @@ def test_app_reads_and_writes_the_url(tiny_root):
     app = ExplorerApp(str(tiny_root))
     frame = app.state.dataset.frames[1]
     target = app.state.dataset.frame(frame).pairs[5]
-    location = Location(search=f"?frame={frame}&pair={target.primary}_{target.secondary}&other=1")
+    location = Location(search=f"?frame={frame}&pair={target.name}&other=1")
     app._read_url(location)
     assert app.state.current == target
     app.state.step(1)
     app._write_url(location)
     query = dict(p.split("=") for p in location.search.lstrip("?").split("&"))
     assert query == {"frame": frame, "pair": app.state.pair, "other": "1"}
-    assert Pair.parse(f"{query['frame']}/{query['pair']}") == app.state.current
+    assert Pair.parse(query["pair"], frame=query["frame"]) == app.state.current
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -466,7 +466,7 @@ def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     view = TimeseriesStrip(state=state)
     series = state.frame_obj.timeseries(state.current.primary)
     items = view.strip.items
-    assert [i["key"] for i in items] == [f"{p.primary}_{p.secondary}" for p in series]
+    assert [i["key"] for i in items] == [p.name for p in series]
     assert set(view.sources) == {
         i["key"] for i in items
     }  # a short series: all drawn around the pair on screen

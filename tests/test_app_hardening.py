@@ -143,7 +143,7 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     state.frame = BOGUS_FRAME  # picked by hand: refused, the view stays
     assert state.frame == pairs[0].frame and f"opening frame {BOGUS_FRAME}" in state.message.text
     picker = app.views["navigator"]._layout[0]
-    app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].primary}_{pairs[1].secondary}")  # a shared link
+    app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].name}")  # a shared link
     assert picker.value == state.frame == pairs[0].frame and state.current == pairs[1]
     view: LayerMap = app.views["map"]
     messages = []  # the map and the strip's thumbnail both tell: the map's error is one of them
@@ -158,9 +158,9 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert "thalia-caption" in label  # the card still shows the pair's labels
     items = {it["key"]: it for it in app.views["timeseries"].strip.items}
     strip = app.views["timeseries"].strip
-    assert f"{pairs[3].primary}_{pairs[3].secondary}" in items  # listed, with its labels
-    assert f"{pairs[3].primary}_{pairs[3].secondary}" in strip.failed  # its thumbnail says it cannot be read
-    assert f"{pairs[4].primary}_{pairs[4].secondary}" not in strip.failed
+    assert pairs[3].name in items  # listed, with its labels
+    assert pairs[3].name in strip.failed  # its thumbnail says it cannot be read
+    assert pairs[4].name not in strip.failed
     state.step(1)  # the next pair draws, the line goes
     assert not view._problem.visible and not view._failures
     state.go(pairs[6])
@@ -191,7 +191,7 @@ def test_a_watcher_that_fails_never_stops_the_others(tiny_root):
     state.watch(lambda *_: seen.append(state.pair), "pair", "a good view")
     target = state.pairs[4]
     state.go(target)
-    assert seen == [f"{target.primary}_{target.secondary}"]
+    assert seen == [target.name]
     assert state.message.level == "error" and "a broken view" in state.message.text
     assert "ZeroDivisionError" in state.message.text
 

@@ -51,7 +51,7 @@ class ReviewRow:
     def as_record(self) -> dict[str, Any]:
         return {
             "frame": self.pair.frame,
-            "pair": f"{self.pair.primary}_{self.pair.secondary}",
+            "pair": self.pair.name,
             "split": self.pair.split.value if self.pair.split else "",
             "IoU": self.iou,
             "F1": self.f1,

@@ -28,7 +28,7 @@ from thalia_viewer.core import schema
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
 from thalia_viewer.core.frame import Frame
-from thalia_viewer.core.pairs import Pair
+from thalia_viewer.core.pairs import Pair, pair_key
 from thalia_viewer.viz.elements import MaskStyle, PairStatus, pair_status, pretty_date
 
 NONE: Final = "none"  # an unused layer slot
@@ -224,8 +224,7 @@ class AppState(param.Parameterized):
         """The pair on screen, or ``None``."""
         if not self.frame or not self.pair:
             return None
-        primary, _, secondary = self.pair.partition("_")
-        return Pair(self.frame, primary, secondary)
+        return Pair.parse(self.pair, frame=self.frame)
 
     @property
     def pairs(self) -> list[Pair]:
@@ -351,7 +350,7 @@ class AppState(param.Parameterized):
                 self.param.update(
                     primary=pair.primary if pair else None,
                     secondary=pair.secondary if pair else None,
-                    pair=f"{pair.primary}_{pair.secondary}" if pair else "",
+                    pair=pair.name if pair else "",
                 )
         finally:
             self._moving = False
@@ -373,7 +372,7 @@ class AppState(param.Parameterized):
     def go_key(self, key: str) -> bool:
         """Show the pair named ``FRAME/P_S`` or ``P_S`` (frame on screen); reports and returns False if invalid."""
         try:
-            pair = Pair.parse(key) if "/" in key else Pair.parse(f"{self.frame}/{key}")
+            pair = Pair.parse(key, frame=self.frame)
             if self.dataset is None:
                 raise DatasetNotFoundError("no dataset is open.", "Serve the app on a dataset root.")
             pair = self.dataset.resolve(pair.frame, pair.primary, pair.secondary)
@@ -480,7 +479,7 @@ class AppState(param.Parameterized):
             self.go(min(series, key=lambda p: abs(p.baseline_days - baseline)))
             return
         if self.primary and self.secondary:
-            self.go_key(f"{self.frame}/{self.primary}_{self.secondary}")
+            self.go_key(pair_key(self.frame, self.primary, self.secondary))
 
     def _on_pair(self, event: param.parameterized.Event) -> None:
         if self._moving or not event.new or event.new == event.old:
@@ -510,4 +509,4 @@ class AppState(param.Parameterized):
 
     @staticmethod
     def _pair_of(frame_id: str, key: str) -> Pair:
-        return Pair.parse(f"{frame_id}/{key}")
+        return Pair.parse(key, frame=frame_id)

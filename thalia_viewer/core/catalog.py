@@ -39,7 +39,7 @@ import pandas as pd
 from . import schema
 from .dataset import ThaliaDataset
 from .errors import AnnotationFileError, DatasetNotFoundError
-from .pairs import Pair
+from .pairs import Pair, pair_key
 
 if TYPE_CHECKING:
     from .annotations.store import AnnotationStore
@@ -453,7 +453,7 @@ def build_table(
     volcano = {f: schema.volcanoes(f, dict(frame_names or {})) for f in frame_ids}
     table = pd.DataFrame(
         {
-            "key": [f"{f}/{p}_{s}" for f, p, s in cells],
+            "key": [pair_key(f, p, s) for f, p, s in cells],
             "frame": _category(frames, frame_ids),
             "volcano": _category([volcano[f] for f in frames], None),
             "uid": np.array([d["uid"] for d in data], dtype=np.int64),

@@ -102,7 +102,7 @@ class Frame:
         if isinstance(pair, str):
             text = pair.strip()
             try:
-                pair = Pair.parse(text if "/" in text else f"{self.frame_id}/{text}")
+                pair = Pair.parse(text, frame=self.frame_id)
             except ValueError as exc:
                 raise PairNotFoundError(
                     str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113."
@@ -135,7 +135,7 @@ class Frame:
             pair = pair.pair
         if isinstance(pair, str):
             try:
-                pair = Pair.parse(pair if "/" in pair else f"{self.frame_id}/{pair}")
+                pair = Pair.parse(pair, frame=self.frame_id)
             except ValueError:
                 return False
         return isinstance(pair, Pair) and pair in set(self.pairs)

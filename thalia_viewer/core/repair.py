@@ -32,6 +32,7 @@ from . import schema
 from .dataset import ThaliaDataset
 from .errors import DatasetNotFoundError, NotAThaliaStoreError, ThaliaError
 from .io import Location
+from .pairs import pair_key
 
 REPAIR_HINT = (
     "Repair it in place with `thalia-viewer repair ROOT`, or re-export the dataset with this version."
@@ -187,7 +188,7 @@ def _store_gaps(
 def _cell_keys(
     frame_id: str, primaries: Sequence[str], secondaries: Sequence[str], cells: Sequence[tuple[int, int]]
 ) -> list[str]:
-    return [f"{frame_id}/{primaries[i]}_{secondaries[j]}" for i, j in cells]
+    return [pair_key(frame_id, primaries[i], secondaries[j]) for i, j in cells]
 
 
 def _frame_cells(ds: ThaliaDataset, frame_id: str) -> tuple[list[tuple[int, int]], list[str], list[str]]:

@@ -20,6 +20,7 @@ from .dataset import ThaliaDataset
 from .deep_validate import run_deep
 from .errors import ThaliaError
 from .frame import Frame
+from .pairs import pair_key
 from .repair import unwritten_chunk_problems
 from .store_checks import stale_variables, store_signature
 
@@ -177,12 +178,12 @@ def _check_records(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
             foreign.setdefault(frame_id, []).append(key)
         elif frame_id in grids and not _in_grid(grids[frame_id], *cell):
             problems.append(
-                f"{where}: record {key!r} describes pair {frame_id}/{cell[0]}_{cell[1]}, which is not in the date grid of {grids[frame_id].source}"
+                f"{where}: record {key!r} describes pair {pair_key(frame_id, *cell)}, which is not in the date grid of {grids[frame_id].source}"
             )
         other = seen.setdefault((frame_id, *cell), key)
         if other != key:
             problems.append(
-                f"{where}: records {other!r} and {key!r} both describe pair {frame_id}/{cell[0]}_{cell[1]}; keep one"
+                f"{where}: records {other!r} and {key!r} both describe pair {pair_key(frame_id, *cell)}; keep one"
             )
     for frame_id, keys in sorted(foreign.items()):
         problems.append(
@@ -223,7 +224,9 @@ def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
                 if not (isinstance(s, str) and _is_yyyymmdd(s) and _is_yyyymmdd(str(primary))):
                     problems.append(f"{name}: {s!r} is not a YYYYMMDD date")
                 elif frame_id in grids and not _in_grid(grids[frame_id], str(primary), s):
-                    problems.append(f"{where}: pair {frame_id}/{primary}_{s} is not in the store's date grid")
+                    problems.append(
+                        f"{where}: pair {pair_key(frame_id, str(primary), s)} is not in the store's date grid"
+                    )
             if records:
                 unknown = [u for u in uids if str(u) not in records]
                 if unknown:

@@ -65,7 +65,7 @@ class Unit:
     def marker(self, out: Path) -> Path:
         """The unit's scores JSON (written last)."""
         p = self.pairs[-1]
-        return out / PAIRS_DIR / p.frame / f"{p.primary}_{p.secondary}.json"
+        return out / PAIRS_DIR / p.frame / f"{p.name}.json"
 
 
 # --------------------------------------------------------------------------------------- planning
@@ -393,7 +393,11 @@ def repair_predictions(out: str | os.PathLike[str]) -> RepairReport:
             secondaries = [schema.format_date(d) for d in ds[schema.SECONDARY].values]
         cells = []
         for marker in sorted((folder / PAIRS_DIR / frame_id).glob("*.json")):
-            p, _, s = marker.stem.partition("_")
+            try:
+                pair = Pair.parse(marker.stem, frame=frame_id)
+            except ValueError:
+                continue  # not a marker of ours
+            p, s = pair.primary, pair.secondary
             if p in primaries and s in secondaries:
                 cells.append((primaries.index(p), secondaries.index(s)))
         stores.append(StoreCells(path, frame_id, cells, primaries, secondaries))

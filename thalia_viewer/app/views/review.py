@@ -296,9 +296,7 @@ class AcceptPrediction(Viewer):
     def _update_link(self) -> None:
         pair = self.state.current
         if pair is not None:
-            href = "?" + urllib.parse.urlencode(
-                {"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"}
-            )
+            href = "?" + urllib.parse.urlencode({"mode": "annotate", "frame": pair.frame, "pair": pair.name})
             self._link.object = (
                 f"<a href='{escape(href)}' target='_blank'>Open this pair in annotate mode ↗</a>"
             )

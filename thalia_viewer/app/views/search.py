@@ -24,6 +24,7 @@ from thalia_viewer.app.search import URL_PARAMETER, _builder, prepare_catalog, s
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
+from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.query import help_text
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus
 
@@ -111,9 +112,9 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
         out["disagree"] = np.where(t["disagree"].to_numpy(), "yes", "")
     links = []
     for key, valid in zip(t["key"], t["valid"], strict=True):
-        frame, pair = key.split("/")
+        pair = Pair.parse(key)
         href = "?" + urllib.parse.urlencode(
-            {"mode": "explore", "frame": frame, "pair": pair, **({URL_PARAMETER: query} if query else {})}
+            {"mode": "explore", "frame": pair.frame, "pair": pair.name, **({URL_PARAMETER: query} if query else {})}
         )
         links.append(
             f"<a href='{html.escape(href, quote=True)}'>open ↗</a>"

@@ -137,7 +137,7 @@ def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def _group_path(pair: Pair) -> str:
-    return f"{pair.frame}/{pair.primary}_{pair.secondary}"
+    return pair.key
 
 
 class AnnotationStore:
@@ -413,7 +413,7 @@ class AnnotationStore:
         for f in frames:
             group = root.get(f)
             if isinstance(group, zarr.Group):
-                out += [Pair(f, *name.split("_")) for name, _ in group.groups()]
+                out += [Pair.parse(name, frame=f) for name, _ in group.groups()]
         return sorted(out)
 
     def corrected_records(
@@ -426,7 +426,7 @@ class AnnotationStore:
         for frame, frame_group in root.groups():
             for name, group in frame_group.groups():
                 attrs = group.attrs.asdict()
-                out[Pair(frame, *name.split("_"))] = (
+                out[Pair.parse(name, frame=frame)] = (
                     dict(attrs.get("record", {})),
                     dict(attrs.get("saved", {})),
                 )
@@ -611,7 +611,7 @@ class AnnotationStore:
         frame_group = root.get(pair.frame)
         if not isinstance(frame_group, zarr.Group):
             frame_group = root.create_group(pair.frame, attributes={"shape": list(shape)})
-        name = f"{pair.primary}_{pair.secondary}"
+        name = pair.name
         group = frame_group.get(name)
         previous: Mapping[str, np.ndarray | None]
         if isinstance(group, zarr.Group):
