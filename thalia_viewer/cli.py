@@ -801,7 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("root", help="dataset root")
     p.add_argument("--model", required=True, help="zoo name or card YAML (with weights)")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument("--split", default=schema.Split.TEST.value, choices=SPLITS)
     p.add_argument(
         "--seeds", type=int, nargs="+", default=[0, 1, 2], help="crop seeds (scores are mean ± std over them)"
     )

@@ -41,7 +41,7 @@ def truth_prediction_codes(truth: np.ndarray | None, prediction: np.ndarray | No
 def model_names(problems: list[str] | None = None) -> list[str]:
     """Zoo models that can predict (their weights are there), default model first; a malformed card is
     skipped, and what is wrong with it appended to ``problems`` (for the user to see)."""
-    from thalia_viewer.ml.zoo import ModelZoo
+    from thalia_viewer.ml.zoo import DEFAULT_MODEL, ModelZoo
 
     zoo = ModelZoo()
     zoo.reload()
@@ -50,7 +50,7 @@ def model_names(problems: list[str] | None = None) -> list[str]:
         names = [c.name for c in zoo.cards() if c.has_weights]
     if problems is not None:
         problems.extend(f"A model card was skipped: {exc}" for exc in zoo.problems.values())
-    return sorted(names, key=lambda n: (n != "thalia-small", n))
+    return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n))
 
 
 def refreshed_models(state: Any) -> list[str]:

@@ -22,12 +22,13 @@ from thalia_viewer.app.background import in_session
 from thalia_viewer.app.messages import describe
 from thalia_viewer.app.predict import NO_MODEL, predictor, refreshed_models
 from thalia_viewer.app.state import AppState
+from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
 
 ALL: Final = "all pairs"
 FRAME: Final = "this frame"
-SPLITS: Final = ("train", "val", "test")
+SPLITS: Final = tuple(s.value for s in schema.Split)
 KEPT_MASKS: Final = 256  # predicted masks kept per session (bit-packed: rows * cols / 8 bytes each) ...
 KEPT_BYTES: Final = 32 * 2**20  # ... and at most this many bytes of them (16 masks of a 4096^2 frame)
 FILTERS: Final = {"all": "all", "false positives": "fp", "false negatives": "fn", "IoU below 0.5": "low"}

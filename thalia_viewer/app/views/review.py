@@ -121,7 +121,7 @@ class ReviewTable(Viewer):
             formatters={"IoU": {"type": "money", "precision": 3}, "F1": {"type": "money", "precision": 3}},
             header_filters={
                 "frame": {"type": "input", "func": "like", "placeholder": "filter"},
-                "split": {"type": "list", "values": ["", "train", "val", "test"]},
+                "split": {"type": "list", "values": ["", *(s.value for s in schema.Split)]},
             },
             css_classes=["thalia-review-table"],
         )

@@ -114,7 +114,12 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
     for key, valid in zip(t["key"], t["valid"], strict=True):
         pair = Pair.parse(key)
         href = "?" + urllib.parse.urlencode(
-            {"mode": "explore", "frame": pair.frame, "pair": pair.name, **({URL_PARAMETER: query} if query else {})}
+            {
+                "mode": "explore",
+                "frame": pair.frame,
+                "pair": pair.name,
+                **({URL_PARAMETER: query} if query else {}),
+            }
         )
         links.append(
             f"<a href='{html.escape(href, quote=True)}'>open ↗</a>"
