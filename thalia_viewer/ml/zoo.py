@@ -32,7 +32,6 @@ import math
 import os
 import re
 import shutil
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from ..core import schema
+from ..core.filelock import exclusive_lock
 from ..resources import data_dir
 from .errors import (
     InputError,
@@ -441,25 +441,13 @@ LOCK_FILE: Final = ".zoo.lock"
 @contextmanager
 def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
     """An exclusive ``flock`` on ``<directory>/.zoo.lock`` (released by the OS if its holder dies)."""
-    import fcntl
 
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o664)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() > deadline:
-                    msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
-                    raise ModelExistsError(
-                        msg, "Another process is writing a model there; retry in a moment."
-                    ) from exc
-                time.sleep(0.01)
+    def stuck() -> ModelExistsError:
+        msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
+        return ModelExistsError(msg, "Another process is writing a model there; retry in a moment.")
+
+    with exclusive_lock(directory / LOCK_FILE, timeout_s, stuck, poll_s=0.01):
         yield
-    finally:
-        os.close(fd)
 
 
 def model_files(directory: Path, name: str) -> list[Path]:
