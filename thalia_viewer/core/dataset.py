@@ -197,7 +197,7 @@ class ThaliaDataset:
                 cell = (schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"]))
             except ValueError as exc:
                 msg = f"{self.location.join(schema.ANNOTATIONS_FILE)}: record {key!r}: {exc}."
-                raise AnnotationFileError(msg, "Dates are YYYYMMDD strings.") from None
+                raise AnnotationFileError(msg, "Dates are YYYYMMDD strings.") from exc
             index.setdefault(str(rec["frameID"]), {})[cell] = rec
         return index
 

@@ -70,10 +70,10 @@ class Location:
                 return json.loads(f.read().decode("utf-8"))
         except json.JSONDecodeError as exc:
             msg = f"{self.join(name)} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            raise AnnotationFileError(msg, "Fix or restore the file; the data were not changed.") from None
-        except UnicodeDecodeError:
+            raise AnnotationFileError(msg, "Fix or restore the file; the data were not changed.") from exc
+        except UnicodeDecodeError as exc:
             msg = f"{self.join(name)} is not UTF-8 text."
-            raise AnnotationFileError(msg, "Restore the file from the original distribution.") from None
+            raise AnnotationFileError(msg, "Restore the file from the original distribution.") from exc
 
     def open_zarr(self, name: str, chunks: dict[str, Any] | None = None) -> xr.Dataset:
         """The Zarr store ``name`` under the root, lazily.
@@ -101,10 +101,10 @@ class Location:
             raise NotAThaliaStoreError(
                 msg,
                 "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it.",
-            ) from None
+            ) from exc
         except Exception as exc:  # zarr raises its own error types for broken metadata
             msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
-            raise NotAThaliaStoreError(msg, "Re-extract or re-generate this frame store.") from None
+            raise NotAThaliaStoreError(msg, "Re-extract or re-generate this frame store.") from exc
 
     def stored_cells(self, name: str, variable: str) -> set[tuple[int, int]] | None:
         """(primary, secondary) indices of the cells of pair ``variable`` in store ``name`` that hold at least one

@@ -126,20 +126,20 @@ def _date_interval(text: str) -> tuple[int, int]:
             lo = hi = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
         else:
             raise ValueError(t)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{text!r} is not a date."
         raise QueryError(
             msg, "Dates are YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD, e.g. primary:2018-06."
-        ) from None
+        ) from exc
     return (lo - _EPOCH).days, (hi - _EPOCH).days
 
 
 def _number(text: str, name: str) -> float:
     try:
         return float(text)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{name} takes a number, not {text!r}."
-        raise QueryError(msg, f"e.g. {name}>0.5 or {name}:1..3.") from None
+        raise QueryError(msg, f"e.g. {name}>0.5 or {name}:1..3.") from exc
 
 
 def _yes_no(text: str, name: str) -> bool:

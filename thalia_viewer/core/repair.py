@@ -166,7 +166,7 @@ def _store_gaps(
         msg = f"{url} is not a readable Zarr store ({type(exc).__name__}: {exc})."
         raise NotAThaliaStoreError(
             msg, "A frame store is a Zarr group written by xarray; re-extract or re-generate it."
-        ) from None
+        ) from exc
     if group.metadata.zarr_format != 2:
         return [], 0
     gaps, checked = [], 0
@@ -264,7 +264,7 @@ def _repair_array(store: Path, array: zarr.Array, gap: _Gap) -> int:
             msg = f"cannot repair {store}: {store.parent} is not writable ({exc.strerror})."
             raise ReadOnlyRootError(
                 msg, "Run the repair where the dataset can be written (its owner), or on a copy."
-            ) from None
+            ) from exc
         for n in range(len(keys)):  # stage: all or nothing, the store is not touched
             with open(staging / str(n), "wb") as f:
                 f.write(chunk)

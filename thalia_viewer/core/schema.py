@@ -339,9 +339,9 @@ def parse_date(value: str | date | np.datetime64) -> date:
     text = str(value).strip().replace("-", "")[:8]
     try:
         return _parse_text(text)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{value!r} is not a date; expected YYYYMMDD (e.g. 20190115)"
-        raise ValueError(msg) from None
+        raise ValueError(msg) from exc
 
 
 @lru_cache(maxsize=1 << 16)

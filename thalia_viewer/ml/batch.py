@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core import schema
 from ..core.dataset import ThaliaDataset
+from ..core.errors import did_you_mean
 from ..core.pairs import Pair
 from ..core.repair import RepairReport, StoreCells, repair_stores
 from ..core.zarr_write import CHUNK_PX, open_array, write_template
@@ -74,8 +75,11 @@ def plan_units(
 ) -> list[Unit]:
     """The tasks of a run: each valid pair (1 time step) or each benchmark sequence (3), by frame and date."""
     if split is not None and split not in {s.value for s in schema.Split}:
-        msg = f"unknown split {split!r}; expected one of {[s.value for s in schema.Split]}."
-        raise PredictionOutputError(msg, "Leave --split out to predict every pair.")
+        splits = [s.value for s in schema.Split]
+        msg = f"unknown split={split!r}.{did_you_mean(split, splits)}"
+        raise PredictionOutputError(
+            msg, f"Splits: {', '.join(splits)}; leave split= out to predict every pair."
+        )
     units: list[Unit] = []
     for frame_id in frames or ds.frames:
         frame = ds.frame(frame_id)
@@ -108,10 +112,10 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
             ]  # metadata only: no graph over the grid
         except Exception as exc:
             msg = f"{path} exists but is not a prediction store ({type(exc).__name__}: {exc})."
-            raise PredictionOutputError(msg, "Remove it, or pick another --out folder.") from None
+            raise PredictionOutputError(msg, "Remove it, or pick another out= folder.") from exc
         if tuple(have.shape) != shape:
             msg = f"{path} holds a grid of {tuple(have.shape)}, not the frame's {shape}."
-            raise PredictionOutputError(msg, "Remove it, or pick another --out folder.")
+            raise PredictionOutputError(msg, "Remove it, or pick another out= folder.")
         return
     import dask.array as da
 
@@ -155,7 +159,7 @@ def _check_run(out: Path, card: ModelCard, root: str) -> None:
             if before.get(key) != run[key]:
                 msg = f"{out} holds predictions of another run ({key} {before.get(key)!r}, now {run[key]!r})."
                 raise PredictionOutputError(
-                    msg, "Pick another --out folder, or delete this one to start over."
+                    msg, "Pick another out= folder, or delete this one to start over."
                 )
         return
     _write_json(path, run)
@@ -240,8 +244,8 @@ def _client(client: Any, n_workers: int | None, processes: bool) -> tuple[Any, b
         except OSError as exc:
             msg = f"cannot reach the Dask scheduler at {client!r} ({exc})."
             raise PredictionOutputError(
-                msg, "Check the address (tcp://HOST:8786), or use --workers N for a local cluster."
-            ) from None
+                msg, "Check the address (tcp://HOST:8786), or pass n_workers= for a local cluster."
+            ) from exc
     workers = int(client) if isinstance(client, int) else (n_workers or DEFAULT_WORKERS)
     # worker processes share the cores; worker threads share this process's torch (leave its setting alone)
     threads = max(1, (os.cpu_count() or 1) // workers) if processes else None

@@ -66,9 +66,9 @@ def setting_of(setting: str | Setting) -> Setting:
     """``setting`` checked: :class:`InputError` naming the valid ones otherwise."""
     try:
         return Setting(str(setting).strip().lower())
-    except ValueError:
+    except ValueError as exc:
         msg = f"unknown input setting {setting!r}; expected one of {[s.value for s in Setting]}."
-        raise InputError(msg, "Use 'base' (phase, coherence, DEM) or 'atmospheric' (plus ERA5).") from None
+        raise InputError(msg, "Use 'base' (phase, coherence, DEM) or 'atmospheric' (plus ERA5).") from exc
 
 
 def channel_names(setting: str | Setting) -> list[str]:

@@ -36,7 +36,7 @@ def import_torch() -> ModuleType:
         msg = f"the model stack is not installed ({exc})."
         raise ModelStackError(
             msg, "Install it with `pip install -c constraints.txt -e .` (torch, smp)."
-        ) from None
+        ) from exc
     ensure_torchvision()
     return torch
 
@@ -82,7 +82,7 @@ def import_smp() -> ModuleType:
         msg = f"segmentation-models-pytorch cannot be imported ({exc})."
         raise ModelStackError(
             msg, "Install the pinned stack: `pip install -c constraints.txt -e .`."
-        ) from None
+        ) from exc
     return smp
 
 
@@ -93,9 +93,9 @@ def default_device() -> torch.device:
     if wanted:
         try:
             device = torch.device(wanted)
-        except RuntimeError:
+        except RuntimeError as exc:
             msg = f"{DEVICE_ENV}={wanted!r} is not a torch device."
-            raise ModelStackError(msg, "Use cpu, cuda or cuda:N, or unset it.") from None
+            raise ModelStackError(msg, "Use cpu, cuda or cuda:N, or unset it.") from exc
         if device.type == "cuda" and not torch.cuda.is_available():
             msg = f"{DEVICE_ENV}={wanted!r} but CUDA is not available here."
             raise ModelStackError(msg, "Unset it to run on the CPU.")

@@ -104,7 +104,7 @@ def _read_checkpoint(path: Path) -> Any:
         raise ModelWeightsError(
             msg,
             "Only checkpoints of plain tensors load; re-save it as a state dict or safetensors where you trust it.",
-        ) from None
+        ) from exc
     except (
         RuntimeError,
         EOFError,
@@ -116,7 +116,7 @@ def _read_checkpoint(path: Path) -> Any:
         TypeError,
     ) as exc:
         msg = f"weights file {path} is truncated or damaged ({type(exc).__name__}: {_first_line(str(exc))})."
-        raise ModelWeightsError(msg, "Copy or download it again.") from None
+        raise ModelWeightsError(msg, "Copy or download it again.") from exc
 
 
 def _detail(text: str) -> str:
@@ -217,7 +217,7 @@ def check_finite(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]
         msg = f"weights file {path} holds NaN or Inf values: {len(bad)} tensor(s), e.g. {bad[0]!r} ({n} of {t.numel()} values); it was not loaded."
         raise ModelWeightsError(
             msg,
-            "The training that wrote it diverged or the file is damaged: retrain (a lower --lr) or copy it again.",
+            "The training that wrote it diverged or the file is damaged: retrain (a lower lr=) or copy it again.",
         )
 
 

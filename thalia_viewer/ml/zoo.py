@@ -220,10 +220,10 @@ class ModelCard:
             raise bad("encoder", f"is {self.encoder!r}; expected an smp encoder name such as resnet50.")
         try:
             self.setting = setting_of(self.setting).value
-        except InputError:
+        except InputError as exc:
             raise bad(
                 "setting", f"is {self.setting!r}; expected one of {[s.value for s in Setting]}."
-            ) from None
+            ) from exc
         if isinstance(self.timesteps, bool) or self.timesteps not in TIMESTEPS:
             raise bad("timesteps", f"is {self.timesteps!r}; expected one of {list(TIMESTEPS)}.")
         classes = self.classes
@@ -304,8 +304,8 @@ def _check_stats(value: Any, bad: Any) -> dict[str, tuple[float, float]]:
     for k, v in value.items():
         try:
             mean, std = (float(x) for x in v)
-        except (TypeError, ValueError):
-            raise bad("normalisation", f"gives {k!r} = {v!r}; expected [mean, std].") from None
+        except (TypeError, ValueError) as exc:
+            raise bad("normalisation", f"gives {k!r} = {v!r}; expected [mean, std].") from exc
         if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
             raise bad("normalisation", f"gives {k!r} = {v!r}; expected finite values and std > 0.")
         out[k] = (mean, std)
@@ -611,16 +611,16 @@ def build_model(card: ModelCard) -> nn.Module:
         raise ModelCardError(
             msg,
             "Pick an encoder smp supports offline, e.g. resnet18, resnet50, mobilenet_v2, efficientnet-b0, mit_b0.",
-        ) from None
+        ) from exc
     except TypeError as exc:
         msg = f"model card {card.name!r}: field 'options' does not fit {card.architecture} ({exc})."
         raise ModelCardError(
             msg, "Use constructor arguments of that smp architecture (e.g. decoder_channels)."
-        ) from None
+        ) from exc
     except ImportError as exc:
         raise ModelStackError(
             f"cannot build model {card.name!r}: {exc}", "Install the pinned stack."
-        ) from None
+        ) from exc
     return model
 
 

@@ -169,7 +169,7 @@ def _check_out(dataset: ThaliaDataset, out: Path, overwrite: bool) -> None:
         raise AnnotationStoreError(msg, "Export to a new folder outside the dataset root.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         msg = f"export target {out} already exists and is not empty."
-        raise FileExistsError(f"{msg} Choose a new folder, or pass overwrite=True (--overwrite).")
+        raise FileExistsError(f"{msg} Choose a new folder, or pass overwrite=True.")
 
 
 def _copy_store(dataset: ThaliaDataset, frame_id: str, target: Path) -> None:

@@ -231,7 +231,7 @@ class AnnotationStore:
             with tempfile.TemporaryFile(dir=self._folder, prefix=".write-check-"):
                 pass
         except OSError as exc:
-            raise _not_writable(self.location, exc) from None
+            raise _not_writable(self.location, exc) from exc
 
     def _open(self, storage: icechunk.Storage, create: bool) -> icechunk.Repository:
         folder = self._folder
@@ -244,7 +244,7 @@ class AnnotationStore:
             try:
                 folder.mkdir(parents=True)
             except OSError as exc:
-                raise _not_writable(self.location, exc) from None
+                raise _not_writable(self.location, exc) from exc
         try:
             if not icechunk.Repository.exists(storage):
                 if not create:
@@ -264,9 +264,9 @@ class AnnotationStore:
             repo = icechunk.Repository.open(storage)
         except icechunk.IcechunkError as exc:
             msg = f"annotation store {self.location} cannot be opened ({_first_line(exc)})."
-            raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from None
+            raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from exc
         except OSError as exc:  # the commit lock or the repository's files cannot be written
-            raise _not_writable(self.location, exc) from None
+            raise _not_writable(self.location, exc) from exc
         if not _is_marked(repo):
             if len(list(repo.ancestry(branch=BRANCH))) > 1:
                 msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
@@ -343,7 +343,7 @@ class AnnotationStore:
             msg = f"tag {name!r} cannot be created ({_first_line(exc)})."
             raise AnnotationStoreError(
                 msg, "Another writer may have just created it; list tags and choose another name."
-            ) from None
+            ) from exc
         if author is not None:
             self.log_event(Kind.TAG, author, f"tag {name} at {snapshot[:8]}", tag=name, snapshot=snapshot)
         return snapshot

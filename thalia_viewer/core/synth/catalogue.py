@@ -38,7 +38,7 @@ import numpy as np
 import zarr
 
 from .. import schema
-from ..errors import PairNotFoundError
+from ..errors import ArgumentError, PairNotFoundError
 from ..io import CHUNK_PX, compressor
 from ..pairs import Pair
 from ..schema import ActivityType
@@ -520,11 +520,11 @@ def write_catalogue(
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
+        msg = f"{out} already exists and is not empty; choose another folder or pass overwrite=True."
         raise FileExistsError(msg)
     if min(shape) < 64:
-        msg = f"--size must be at least 64 x 64 pixels for a catalogue, got {shape[0]} x {shape[1]}"
-        raise ValueError(msg)
+        msg = f"shape={tuple(shape)} is too small: a catalogue's cubes are at least 64 x 64 pixels."
+        raise ArgumentError(msg, "Pass shape=(64, 64) or more.")
     frames = plan_catalogue(seed)
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import schema
+from ..errors import ArgumentError
 from ..schema import ActivityType, IntensityLevel, Split
 
 REVISIT_DAYS = 12  # Sentinel-1 repeat cycle used for campaigns
@@ -230,14 +231,16 @@ def plan_dataset(
 ) -> list[FramePlan]:
     """Plans of ``n_frames`` frames with ``n_dates`` acquisitions each; every event kind appears somewhere."""
     if not 1 <= n_frames <= len(FRAME_IDS):
-        msg = f"--frames must be between 1 and {len(FRAME_IDS)}, got {n_frames}"
-        raise ValueError(msg)
+        msg = f"n_frames={n_frames} is out of range: between 1 and {len(FRAME_IDS)} frames."
+        raise ArgumentError(
+            msg, f"Pass n_frames={min(max(n_frames, 1), len(FRAME_IDS))} or another in range."
+        )
     if min(shape) < 128:
-        msg = f"--size must be at least 128 x 128 pixels, got {shape[0]} x {shape[1]}"
-        raise ValueError(msg)
+        msg = f"shape={tuple(shape)} is too small: a synthetic frame is at least 128 x 128 pixels."
+        raise ArgumentError(msg, "Pass shape=(128, 128) or more.")
     if n_dates < CAMPAIGN_SIZE:
-        msg = f"--dates must be at least {CAMPAIGN_SIZE} (one campaign), got {n_dates}"
-        raise ValueError(msg)
+        msg = f"n_dates={n_dates} is too few: at least {CAMPAIGN_SIZE} acquisitions (one campaign)."
+        raise ArgumentError(msg, f"Pass n_dates={CAMPAIGN_SIZE} or more.")
     n_campaigns = n_dates // CAMPAIGN_SIZE
     # one slot per campaign over all frames; kinds dealt in turn, a third of the slots left quiet
     slots = n_frames * n_campaigns

@@ -21,6 +21,7 @@ import xarray as xr
 import zarr
 
 from .. import schema
+from ..errors import ArgumentError
 from ..zarr_write import CHUNK_PX, writable_arrays, write_template
 from .generator import FrameSimulator
 from .labels import PairFacts, annotation_record
@@ -145,11 +146,11 @@ def write_dataset(
     shaped like the real ones (``synth.realstyle``)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
+        msg = f"{out} already exists and is not empty; choose another folder or pass overwrite=True."
         raise FileExistsError(msg)
     if zarr_format not in (2, 3):
-        msg = f"--zarr-format must be 2 or 3, got {zarr_format}"
-        raise ValueError(msg)
+        msg = f"zarr_format={zarr_format} is not a Zarr format this project writes."
+        raise ArgumentError(msg, "Pass zarr_format=2 (like the real cubes) or zarr_format=3.")
     plans = plan_dataset(n_frames, shape, n_dates, seed)
     if real_style is not None:
         plans = adjust_plans(plans, real_style)

@@ -39,9 +39,9 @@ def split_of(name: str | Split) -> Split:
     """``name`` as a :class:`Split`; :class:`InputError` naming the valid ones otherwise."""
     try:
         return Split(str(name).strip().lower())
-    except ValueError:
+    except ValueError as exc:
         msg = f"unknown split {name!r}; expected one of {[s.value for s in Split]}."
-        raise InputError(msg, "Splits are temporal, by primary date (schema.SPLIT_RANGES).") from None
+        raise InputError(msg, "Splits are temporal, by primary date (schema.SPLIT_RANGES).") from exc
 
 
 def min_distinct(timesteps: int, positive_group: bool, training: bool) -> int:
