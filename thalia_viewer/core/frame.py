@@ -27,6 +27,7 @@ from .errors import (
     SchemaError,
     ThaliaError,
 )
+from .io import CHUNK_ERRORS
 from .pairs import Pair
 from .pairs import sequences as _sequences
 from .pairs import timeseries as _timeseries
@@ -450,8 +451,8 @@ class Frame:
             )  # only what is still lazy (a dask store)
         except ThaliaError:
             raise
-        except Exception as exc:
-            failure: Exception | None = exc
+        except CHUNK_ERRORS as exc:
+            failure: BaseException | None = exc
         else:
             failure = None
         finally:
@@ -468,7 +469,7 @@ class Frame:
                 out[key] = da.load()
             except (MissingVariableError, SchemaError):
                 raise
-            except Exception as exc:
+            except CHUNK_ERRORS as exc:
                 raise unreadable(self, pair, key, exc) from exc
         return out
 
@@ -516,7 +517,7 @@ def locate_unreadable(
             da.load()
         except (MissingVariableError, SchemaError):
             raise
-        except Exception as own:
+        except CHUNK_ERRORS as own:
             return unreadable(frame, pair, key, own)
     return unreadable(frame, pair, list(arrays), exc)
 

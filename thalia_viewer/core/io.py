@@ -6,6 +6,7 @@ import json
 import os
 import re
 import warnings
+import zlib
 from typing import Any
 
 import fsspec
@@ -18,6 +19,20 @@ from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreEr
 from .zarr_write import CHUNK_PX, compressor  # noqa: F401
 
 #: Files of a Zarr array's folder that are metadata, not chunks (Zarr 2 and 3).
+#: What reading a damaged chunk raises: a codec that cannot decode it (blosc, zstd, lz4: RuntimeError; zlib /
+#: gzip: zlib.error), a chunk of the wrong size (ValueError: cannot reshape), zarr's own errors (ValueError
+#: subclasses), a read that fails (OSError), a truncated stream (EOFError). Anything else is a bug: it
+#: propagates instead of being reported as a damaged store.
+CHUNK_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, OSError, EOFError, zlib.error)
+#: What opening a store with damaged metadata raises: the above, plus xarray's decoding of metadata of the
+#: wrong type or shape (a missing key, an attribute that is not a mapping, a short dimension list).
+METADATA_ERRORS: tuple[type[BaseException], ...] = (
+    *CHUNK_ERRORS,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
 METADATA_FILES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
 
 
@@ -96,15 +111,12 @@ class Location:
                 # stores without consolidated metadata (Zarr 3) make xarray warn before falling back
                 warnings.simplefilter("ignore")
                 return xr.open_zarr(target, **kwargs)
-        except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+        except METADATA_ERRORS as exc:
             msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
             raise NotAThaliaStoreError(
                 msg,
                 "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it.",
             ) from exc
-        except Exception as exc:  # zarr raises its own error types for broken metadata
-            msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
-            raise NotAThaliaStoreError(msg, "Re-extract or re-generate this frame store.") from exc
 
     def stored_cells(self, name: str, variable: str) -> set[tuple[int, int]] | None:
         """(primary, secondary) indices of the cells of pair ``variable`` in store ``name`` that hold at least one

@@ -31,7 +31,7 @@ import zarr
 from . import schema
 from .dataset import ThaliaDataset
 from .errors import DatasetNotFoundError, NotAThaliaStoreError, ThaliaError
-from .io import Location
+from .io import METADATA_ERRORS, Location
 from .pairs import pair_key
 
 REPAIR_HINT = (
@@ -162,7 +162,7 @@ def _store_gaps(
     kwargs: dict[str, Any] = {} if location.is_local else {"storage_options": location.storage_options}
     try:
         group = zarr.open_group(url, mode="r", **kwargs)
-    except Exception as exc:  # zarr raises its own types for missing / broken metadata
+    except METADATA_ERRORS as exc:  # zarr's own errors for missing / broken metadata are ValueErrors
         msg = f"{url} is not a readable Zarr store ({type(exc).__name__}: {exc})."
         raise NotAThaliaStoreError(
             msg, "A frame store is a Zarr group written by xarray; re-extract or re-generate it."
