@@ -103,7 +103,9 @@ def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
 def _axis_edges(coord: np.ndarray, name: str) -> tuple[float, float]:
     if coord.size < 2:
         msg = f"coordinate {name!r} has {coord.size} value(s); a layer needs at least 2 pixels per axis."
-        raise SchemaError(msg, "The frame is too small to draw; `thalia-viewer validate ROOT` checks its size.")
+        raise SchemaError(
+            msg, "The frame is too small to draw; `thalia-viewer validate ROOT` checks its size."
+        )
     half = abs(float(coord[-1] - coord[0])) / (coord.size - 1) / 2
     return float(coord.min()) - half, float(coord.max()) + half
 
