@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import dask
 import numpy as np
@@ -253,7 +253,10 @@ class Frame:
         rows, cols = (xr.DataArray(np.array(v), dims="cell") for v in zip(*cells, strict=True))
         sample = phase.isel({schema.PRIMARY: rows, schema.SECONDARY: cols, **window})
         sample = sample.chunk({"cell": 64}) if sample.chunks is None else sample  # read the cells in parallel
-        filled = (np.isfinite(sample) & (sample != 0)).any([self.y_dim, self.x_dim]).values
+        finite = cast(
+            xr.DataArray, np.isfinite(sample)
+        )  # a DataArray (__array_ufunc__); numpy's stubs say ndarray
+        filled = (finite & (sample != 0)).any([self.y_dim, self.x_dim]).values
         return [
             Pair(self.frame_id, p_dates[i], s_dates[j]) for (i, j), f in zip(cells, filled, strict=True) if f
         ]

@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.metadata import ArrayV2Metadata
 
 from . import schema
 from .dataset import ThaliaDataset
 from .errors import DatasetNotFoundError, NotAThaliaStoreError, ThaliaError
 from .io import METADATA_ERRORS, Location
 from .pairs import pair_key
+from .zarr_write import array_of
 
 REPAIR_HINT = (
     "Repair it in place with `thalia-viewer repair ROOT`, or re-export the dataset with this version."
@@ -105,16 +107,34 @@ class _Gap:
     cells: list[tuple[int, int]]  # (primary, secondary) indices of the pairs they hit
 
 
+def _v2(array: zarr.Array) -> ArrayV2Metadata:
+    """The metadata of a Zarr 2 array (repair reads and writes Zarr 2 stores only)."""
+    meta = array.metadata
+    if not isinstance(meta, ArrayV2Metadata):
+        msg = f"array {array.path} is Zarr {meta.zarr_format}; only Zarr 2 stores have unwritten chunks to repair."
+        raise NotAThaliaStoreError(
+            msg, "Zarr 3 readers read missing chunks as the fill value: nothing to repair."
+        )
+    return meta
+
+
+def _dims(array: zarr.Array) -> list[Any]:
+    """The array's xarray dimension names (``_ARRAY_DIMENSIONS``), ``[]`` when absent or malformed."""
+    dims = array.attrs.get("_ARRAY_DIMENSIONS", [])
+    return list(dims) if isinstance(dims, list | tuple) else []
+
+
 def _needed_chunks(array: zarr.Array, cells: Sequence[tuple[int, int]]) -> dict[str, list[tuple[int, int]]]:
     """Keys of the chunks the given pair cells read in a Zarr 2 ``array``, each with the cells that read it.
 
     Arrays without date dims (DEM, coordinates) need every chunk; ERA5 arrays the chunks of their date.
     """
-    dims = [str(d) for d in array.attrs.get("_ARRAY_DIMENSIONS", [])]
-    chunks = array.metadata.chunks
-    sep = array.metadata.dimension_separator
+    dims = [str(d) for d in _dims(array)]
+    meta = _v2(array)
+    chunks = meta.chunks
+    sep = meta.dimension_separator
     if not chunks:  # a 0-d array: one chunk
-        return {array.metadata.encode_chunk_key(()): []}
+        return {meta.encode_chunk_key(()): []}
     spans = [[str(k) for k in range(math.ceil(n / c))] for n, c in zip(array.shape, chunks, strict=True)]
     date_axes = [
         (axis, k)
@@ -232,7 +252,7 @@ def unwritten_chunk_problems(ds: ThaliaDataset) -> list[str]:
 # ------------------------------------------------------------------------------------------ repairing
 def _zero_chunk(array: zarr.Array) -> bytes:
     """The encoded Zarr 2 chunk that holds what zarr 3 reads for a missing one (zeros), full chunk shape."""
-    meta = array.metadata
+    meta = _v2(array)
     data: Any = np.zeros(meta.chunks, dtype=array.dtype).tobytes(order=meta.order)
     for codec in meta.filters or ():
         data = codec.encode(data)
@@ -298,7 +318,7 @@ def _repair_gaps(target: StoreCells, gaps: list[_Gap]) -> list[UnwrittenChunks]:
     group = zarr.open_group(str(target.path), mode="r")
     out = []
     for gap in gaps:
-        written = _repair_array(target.path, group[gap.array], gap)  # type: ignore[arg-type]
+        written = _repair_array(target.path, array_of(group, gap.array), gap)
         keys = _cell_keys(target.frame, target.primaries, target.secondaries, gap.cells)
         out.append(
             UnwrittenChunks(

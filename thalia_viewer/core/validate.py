@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -82,13 +83,13 @@ def validate_record(key: str, rec: dict) -> list[str]:
     for name, allowed in schema.FLAG_FIELDS.items():
         if name in rec and rec[name] not in allowed:
             problems.append(f"{where}: {name}={rec[name]!r} is not one of {sorted(allowed)}")
-    for name, allowed in _LIST_VALUES.items():
+    for name, names in _LIST_VALUES.items():
         value = rec.get(name, [])
         if not isinstance(value, list):
             problems.append(f"{where}: {name} must be a list, got {value!r}")
             continue
         problems += [
-            f"{where}: {name} value {v!r} is not one of {sorted(allowed)}" for v in value if v not in allowed
+            f"{where}: {name} value {v!r} is not one of {sorted(names)}" for v in value if v not in names
         ]
     if "phase" in rec and rec["phase"] not in {p.value for p in schema.Phase}:
         problems.append(f"{where}: phase={rec['phase']!r} is not one of {[p.value for p in schema.Phase]}")
@@ -120,7 +121,7 @@ def _is_yyyymmdd(text: str) -> bool:
 
 @lru_cache(maxsize=65_536)
 def _yyyymmdd(value: object) -> str:
-    return schema.format_date(value)  # type: ignore[arg-type]
+    return schema.format_date(value if isinstance(value, str | date | np.datetime64) else str(value))
 
 
 def _check_frame_metadata(frame: Frame) -> list[str]:
@@ -136,7 +137,7 @@ def _check_frame_metadata(frame: Frame) -> list[str]:
             continue
         extra = set(da.dims) - {schema.PRIMARY, schema.SECONDARY, frame.y_dim, frame.x_dim}
         if extra:
-            problems.append(f"{frame.source}: {name} has unexpected dims {sorted(extra)}")
+            problems.append(f"{frame.source}: {name} has unexpected dims {sorted(map(str, extra))}")
         elif name in (schema.PHASE, schema.COHERENCE, *schema.MASKS) and da.dims[:2] != schema.DATE_DIMS:
             problems.append(
                 f"{frame.source}: {name} has dims {da.dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)"

@@ -27,12 +27,14 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from .errors import NotAThaliaStoreError
+
 #: Spatial chunk side of every raster the project writes (synthetic cubes, corrections, predictions), px:
 #: as the source cubes'. Pair variables are chunked (1, 1, CHUNK_PX, CHUNK_PX).
 CHUNK_PX = 1024
 
 
-def compressor(zarr_format: int) -> object:
+def compressor(zarr_format: int) -> Any:
     """The compressor of the Zarr arrays the project writes (Blosc zstd, bit-shuffled) for Zarr 2 or 3."""
     import numcodecs
     import zarr.codecs
@@ -49,7 +51,25 @@ def array_config(zarr_format: int) -> dict[str, Any]:
 
 def writable(array: zarr.Array) -> zarr.Array:
     """``array`` configured to write as the project does (see the module docstring)."""
-    return array.with_config(array_config(array.metadata.zarr_format))
+    return array.with_config({"write_empty_chunks": array.metadata.zarr_format == 2})
+
+
+def array_of(group: zarr.Group, name: str) -> zarr.Array:
+    """The array ``name`` of ``group``; :class:`NotAThaliaStoreError` when it is missing or a group."""
+    node = group.get(name)
+    if not isinstance(node, zarr.Array):
+        msg = (
+            f"{name!r} in {group.store_path} is {'a group' if node is not None else 'missing'}, not an array."
+        )
+        raise NotAThaliaStoreError(
+            msg, "The store is damaged or not written by thalia-viewer; copy it again."
+        )
+    return node
+
+
+def attrs_of(node: zarr.Array | zarr.Group) -> dict[str, Any]:
+    """The attributes of a Zarr node, as a plain dict (JSON values)."""
+    return dict(node.attrs.asdict())
 
 
 def open_array(path: str | os.PathLike[str]) -> zarr.Array:
@@ -59,7 +79,7 @@ def open_array(path: str | os.PathLike[str]) -> zarr.Array:
 
 def writable_arrays(group: zarr.Group, names: Sequence[str]) -> dict[str, zarr.Array]:
     """The arrays ``names`` of ``group``, each :func:`writable`."""
-    return {name: writable(group[name]) for name in names}  # type: ignore[arg-type]
+    return {name: writable(array_of(group, name)) for name in names}
 
 
 def variable_encoding(

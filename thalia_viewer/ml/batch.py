@@ -84,6 +84,7 @@ def plan_units(
     for frame_id in frames or ds.frames:
         frame = ds.frame(frame_id)
         pairs = ds.pairs([frame_id], split=split)
+        seqs: list[tuple[Pair, ...]]
         if card.timesteps == 1:
             seqs = [(p,) for p in pairs]
         else:

@@ -102,7 +102,8 @@ class Predictor:
         self.amp = cuda if amp is None else amp and cuda
         self.amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format (it passes it on to Tensor.to); torch's overloads leave it out
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         encoder = getattr(module, "encoder", None)
         self.stride = int(getattr(encoder, "output_stride", DEFAULT_STRIDE) or 1)
 

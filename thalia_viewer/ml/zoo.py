@@ -631,14 +631,16 @@ def load_model(
     from .torch_env import resolve_device
     from .weights import load_state_dict
 
+    path: Path | None
     if weights is not None:
         path = Path(weights).expanduser().resolve()
         if not path.is_file():
             msg = f"weights file {path} does not exist."
             raise MissingWeightsError(
-                msg, "Check the --weights path (a .safetensors file or a torch checkpoint)."
+                msg, "Check the weights= path (a .safetensors file or a torch checkpoint)."
             )
-    path = path if weights is not None else card.weights_path
+    else:
+        path = card.weights_path
     if path is None:
         msg = f"model {card.name!r} has no weights (its card says weights: null)."
         raise MissingWeightsError(

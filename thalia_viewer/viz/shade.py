@@ -21,7 +21,7 @@ visible; class codes stay codes). Arrays come back north-up (row 0 = largest y) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 import dask
 import datashader as ds
@@ -201,9 +201,10 @@ def aggregate_phase(da: xr.DataArray, canvas: ds.Canvas) -> xr.DataArray:
     """
     spatial_dims(da)
     phase = _as_float(da)
+    # numpy's ufuncs return a DataArray for a DataArray (__array_ufunc__); its stubs say ndarray
     cos_agg, sin_agg = _compute(
-        _raster(np.cos(phase), canvas, CONTINUOUS_REDUCTION),
-        _raster(np.sin(phase), canvas, CONTINUOUS_REDUCTION),
+        _raster(cast(xr.DataArray, np.cos(phase)), canvas, CONTINUOUS_REDUCTION),
+        _raster(cast(xr.DataArray, np.sin(phase)), canvas, CONTINUOUS_REDUCTION),
     )
     with np.errstate(invalid="ignore"):
         mean = np.arctan2(sin_agg.values, cos_agg.values).astype(np.float32)

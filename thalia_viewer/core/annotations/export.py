@@ -32,7 +32,7 @@ from ..errors import AnnotationStoreError, MissingVariableError
 from ..frame import Frame
 from ..pairs import Pair
 from ..repair import repair_store
-from ..zarr_write import create_class_array, writable
+from ..zarr_write import array_of, create_class_array, writable
 from .annotation import MASK_LAYERS
 from .export_records import RecordChange, annotations_text, corrected_record, file_has_polygons, merge_records
 from .store import AnnotationStore
@@ -190,7 +190,7 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
     missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in group]
     if not missing:
         return
-    like = group[schema.DEFORMATION_MASK]
+    like = array_of(group, schema.DEFORMATION_MASK)
     arrays = {}
     for name in missing:
         meanings = " ".join(f"{c.code}={c.name}" for c in schema.MASK_CLASSES[name])
@@ -226,7 +226,7 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
 def _check_shapes(group: zarr.Group, masks: dict[str, np.ndarray], where: str) -> None:
     """:class:`AnnotationStoreError` when a correction's masks do not fit the store's pair cells."""
     for name in schema.MASKS:
-        shape = tuple(group[name].shape)
+        shape = tuple(array_of(group, name).shape)
         if len(shape) != 4 or tuple(masks[name].shape) != shape[2:]:
             msg = (
                 f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
@@ -242,7 +242,7 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
     """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
     i, j = cell
     for name in schema.MASKS:
-        array = writable(group[name])  # type: ignore[arg-type]  # a cleared pair's zero chunks are written
+        array = writable(array_of(group, name))  # a cleared pair's zero chunks are written
         values = masks[name].astype(array.dtype)
         if np.issubdtype(array.dtype, np.floating):
             before = array[i, j]

@@ -109,7 +109,9 @@ def _polygons(
                     out.append(convert(owner == o.base))
                 else:
                     labels = np.full(saved.masks[schema.ACTIVITY_MASK].shape, -1, np.int32)
-                    labels[edit.after.window] = edit.after.labels  # type: ignore[union-attr]
+                    after = edit.after
+                    assert after is not None  # a pattern that is not kept comes from the edited masks
+                    labels[after.window] = after.labels
                     out.append(convert(labels == o.pattern))
             return out, ""
     # typed lists that do not follow from the strokes: outline the saved masks' patterns, matched by class
@@ -165,30 +167,37 @@ def _cell_of(rec: dict) -> tuple[str, str, str]:
 
 # ------------------------------------------------------------------------------------------- the file
 _WS = re.compile(r"\s*")
+_DECODER: Final = json.JSONDecoder()
+
+
+def _skip_space(text: str, i: int) -> int:
+    """The index of the first non-blank character of ``text`` from ``i``."""
+    match = _WS.match(text, i)
+    return match.end() if match else i
 
 
 def _spans(text: str) -> list[tuple[str, int, int]] | None:
     """``(key, start, end)`` of each top-level value of a JSON object's text; ``None`` if it is not one."""
     decoder = json.JSONDecoder()
-    i = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    i = _skip_space(text, 0)
     if text[i : i + 1] != "{":
         return None
-    i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    i = _skip_space(text, i + 1)
     spans: list[tuple[str, int, int]] = []
     try:
         while text[i : i + 1] != "}":
             if text[i : i + 1] != '"':
                 return None
-            key, i = json.decoder.scanstring(text, i + 1)
-            i = _WS.match(text, i).end()  # type: ignore[union-attr]
+            key, i = _DECODER.raw_decode(text, i)  # the quoted key at i
+            i = _skip_space(text, i)
             if text[i : i + 1] != ":":
                 return None
-            start = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+            start = _skip_space(text, i + 1)
             _, end = decoder.raw_decode(text, start)
             spans.append((key, start, end))
-            i = _WS.match(text, end).end()  # type: ignore[union-attr]
+            i = _skip_space(text, end)
             if text[i : i + 1] == ",":
-                i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+                i = _skip_space(text, i + 1)
             elif text[i : i + 1] != "}":
                 return None
     except (ValueError, IndexError):

@@ -42,6 +42,7 @@ from ..dataset import ThaliaDataset
 from ..errors import AnnotationStoreError, ConflictError, InvalidEditError
 from ..io import Location
 from ..pairs import Pair
+from ..zarr_write import array_of, attrs_of
 from .annotation import PairAnnotation, source_annotation
 from .checks import check_consistency, check_masks, check_record
 from .chunks import changed_blocks, create_mask_array, read_arrays, write_blocks
@@ -134,6 +135,12 @@ def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if region:
         options["region"] = region
     return options
+
+
+def _plane(chunks: tuple[int, ...]) -> tuple[int, int]:
+    """The (rows, cols) chunk shape of a 2-D mask array."""
+    rows, cols = chunks
+    return rows, cols
 
 
 def _group_path(pair: Pair) -> str:
@@ -425,7 +432,7 @@ class AnnotationStore:
         out: dict[Pair, tuple[dict[str, Any], dict[str, Any]]] = {}
         for frame, frame_group in root.groups():
             for name, group in frame_group.groups():
-                attrs = group.attrs.asdict()
+                attrs = attrs_of(group)
                 out[Pair.parse(name, frame=frame)] = (
                     dict(attrs.get("record", {})),
                     dict(attrs.get("saved", {})),
@@ -464,10 +471,12 @@ class AnnotationStore:
         if cached:
             masks = {m: cached[m].copy() for m in schema.MASKS}
         else:
-            masks = dict(zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True))
+            masks = dict(
+                zip(schema.MASKS, read_arrays([array_of(group, m) for m in schema.MASKS]), strict=True)
+            )
             if version:
                 self._remember(pair, version, {m: a.copy() for m, a in masks.items()})
-        attrs = group.attrs.asdict()
+        attrs = attrs_of(group)
         saved = attrs.get("saved", {})
         when = datetime.fromisoformat(saved["time"]) if "time" in saved else None
         return PairAnnotation(
@@ -541,7 +550,7 @@ class AnnotationStore:
         group = self._root(self.resolve()).get(pair.frame)
         if not isinstance(group, zarr.Group):
             return None
-        rows, cols = group.attrs["shape"]  # type: ignore[misc]
+        rows, cols = attrs_of(group)["shape"]
         return int(rows), int(cols)
 
     def _commit(
@@ -617,15 +626,17 @@ class AnnotationStore:
         if isinstance(group, zarr.Group):
             cached = self._cache.get((pair.key, latest.id)) if latest else None
             previous = cached or dict(
-                zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True)
+                zip(schema.MASKS, read_arrays([array_of(group, m) for m in schema.MASKS]), strict=True)
             )
         else:
             group = frame_group.create_group(name)
             for m in schema.MASKS:
                 create_mask_array(group, m, shape)
             previous = dict.fromkeys(schema.MASKS)
+        arrays = {m: array_of(group, m) for m in schema.MASKS}
         writes = [
-            (group[m], masks[m], changed_blocks(previous[m], masks[m], group[m].chunks)) for m in schema.MASKS
+            (arrays[m], masks[m], changed_blocks(previous[m], masks[m], _plane(arrays[m].chunks)))
+            for m in schema.MASKS
         ]
         check_consistency(
             pair, masks, {(b[0].start, b[1].start): b for _, _, blocks in writes for b in blocks}.values()

@@ -42,6 +42,7 @@ from ..errors import ArgumentError, PairNotFoundError
 from ..io import CHUNK_PX, compressor
 from ..pairs import Pair
 from ..schema import ActivityType
+from ..zarr_write import array_of, attrs_of
 from .generator import LABEL_MIN_FRINGES, FrameSimulator
 from .labels import PairFacts, Pattern, annotation_record
 from .scenario import KNOWN_PLACES, PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, _event
@@ -60,7 +61,11 @@ ANNUAL_SHARE: Final = 0.03  # pairs replaced by a ~1 year pair
 NOMINAL_SIZE: Final = 512  # px: where episodes are placed (metres from the centre), whatever the cube size
 EARTHQUAKE_FRAMES: Final = 6
 #: Target share of positive pairs of a frame: quiet, moderate and active frames, with their probabilities.
-ACTIVITY_LEVELS: Final = (((0.005, 0.03), 0.3), ((0.04, 0.12), 0.5), ((0.15, 0.3), 0.2))
+ACTIVITY_LEVELS: Final[tuple[tuple[tuple[float, float], float], ...]] = (
+    ((0.005, 0.03), 0.3),
+    ((0.04, 0.12), 0.5),
+    ((0.15, 0.3), 0.2),
+)
 VOLCANIC_WEIGHTS: Final = {
     ActivityType.MOGI: 0.3,
     ActivityType.DYKE: 0.15,
@@ -316,7 +321,8 @@ def plan_catalogue(seed: int = 0) -> tuple[CatalogueFrame, ...]:
     rng = np.random.default_rng([seed, 1938])
     sizes = _frame_sizes(rng)
     quake_frames = set(rng.choice(list(sizes), EARTHQUAKE_FRAMES, replace=False).tolist())
-    levels, probs = zip(*ACTIVITY_LEVELS, strict=True)
+    levels = [span for span, _ in ACTIVITY_LEVELS]
+    probs = [p for _, p in ACTIVITY_LEVELS]
     frames: list[CatalogueFrame] = []
     uid = 1
     for index, (frame_id, (n_pairs, n_primaries)) in enumerate(sizes.items()):
@@ -378,7 +384,7 @@ def _write_store(path: Path, frame: CatalogueFrame, shape: tuple[int, int], seed
     primaries, secondaries = frame.primaries, frame.secondaries
     lat = frame.lat0 + PIXEL_DEG * (h / 2 - 0.5 - np.arange(h))
     lon = frame.lon0 + PIXEL_DEG * (np.arange(w) - w / 2 + 0.5)
-    attrs = {
+    attrs: dict[str, Any] = {
         "frame_id": frame.frame_id,
         "title": f"Catalogue stand-in cube of frame {frame.frame_id} ({frame.volcano})",
         "source": "thalia-viewer synth --catalogue (metadata only; filled pairs are physics-based)",
@@ -530,7 +536,9 @@ def write_catalogue(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for frame in frames:
-        _write_store(partial / f"{frame.frame_id}{schema.STORE_SUFFIX}", frame, tuple(shape), seed)
+        _write_store(
+            partial / f"{frame.frame_id}{schema.STORE_SUFFIX}", frame, (int(shape[0]), int(shape[1])), seed
+        )
     records = {str(r["uniqueID"]): r for f in frames for r in f.records}
     (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records))
     (partial / schema.QUALITY_FILE).write_text(json.dumps(quality_of(frames)))
@@ -589,11 +597,13 @@ def fill_pairs(root: str | Path, keys: Iterable[str], progress: Callable[[str], 
     for frame_id, pairs in by_frame.items():
         path = root / f"{frame_id}{schema.STORE_SUFFIX}"
         group = zarr.open_group(str(path), mode="r+", zarr_format=2)
-        seed, index = int(group.attrs["catalogue_seed"]), int(group.attrs["catalogue_index"])  # type: ignore[arg-type]
+        attrs = attrs_of(group)
+        seed, index = int(attrs["catalogue_seed"]), int(attrs["catalogue_index"])
         frame = plan_catalogue(seed)[index]
-        shape = tuple(int(n) for n in group[schema.DEM].shape)
-        sim = FrameSimulator(frame.plan(shape, seed))  # type: ignore[arg-type]
-        group[schema.DEM][:] = sim.dem
+        dem = array_of(group, schema.DEM)
+        rows, cols = dem.shape
+        sim = FrameSimulator(frame.plan((int(rows), int(cols)), seed))
+        dem[:] = sim.dem
         primaries, secondaries = _days(frame.primaries).tolist(), _days(frame.secondaries).tolist()
         for pair in pairs:
             p, s = schema.parse_date(pair.primary), schema.parse_date(pair.secondary)
@@ -603,10 +613,10 @@ def fill_pairs(root: str | Path, keys: Iterable[str], progress: Callable[[str], 
             i, j = primaries.index(_days([p])[0]), secondaries.index(_days([s])[0])
             fields, _ = sim.pair(p, s)
             for name, values in fields.items():
-                group[name][i, j] = values
+                array_of(group, name)[i, j] = values
             for which, k, day in ((schema.PRIMARY, i, p), (schema.SECONDARY, j, s)):
                 for field, values in sim.era5(day).items():
-                    group[schema.era5_variable(field, which)][k] = values
+                    array_of(group, schema.era5_variable(field, which))[k] = values
             written += 1
         if progress:
             progress(f"  {frame_id}: {len(pairs)} pair(s) filled")

@@ -30,6 +30,7 @@ import zarr
 from .. import schema
 from ..placement import PolygonTransform
 from ..polygons import flat, outline, simplify
+from ..zarr_write import array_of
 from .scenario import PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, event_at
 
 #: Cube pixels per preview-PNG pixel (~333 m / ~100 m), around which each frame's scale is drawn.
@@ -137,7 +138,9 @@ def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], 
             polygons: list[list[float]] = []
             if schema.is_positive(rec):
                 i, j = primaries.index(rec["primary_date"]), secondaries.index(rec["secondary_date"])
-                polygons = record_polygons(rec, np.asarray(group[schema.ACTIVITY_MASK][i, j]), frame)
+                polygons = record_polygons(
+                    rec, np.asarray(array_of(group, schema.ACTIVITY_MASK)[i, j]), frame
+                )
             if style.polygons:
                 records[key] = _with_polygons(rec, polygons)
         for name in () if style.keep_rasters else (schema.ACTIVITY_MASK, schema.INTENSITY_MASK):

@@ -211,7 +211,7 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
             "elongation": rng.uniform(1.5, 2.5),
             "azimuth": rng.uniform(0, 180),
         },
-    }[kind]()
+    }[ActivityType(kind)]()
     return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, duration, fringes, sign, params)
 
 
@@ -283,7 +283,7 @@ def plan_dataset(
                 frame_id=frame_id,
                 index=index,
                 seed=seed,
-                shape=tuple(shape),
+                shape=(int(shape[0]), int(shape[1])),
                 lon0=lon0,
                 lat0=lat0,
                 volcano=volcano,

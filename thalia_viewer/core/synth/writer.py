@@ -113,7 +113,8 @@ def write_frame(
     write_template(template, path, zarr_format, chunks=chunking(template))
     # every chunk of every pair is written, all-zero mask chunks included (zarr_write explains why)
     arrays = writable_arrays(
-        zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars)
+        zarr.open_group(str(path), mode="r+", zarr_format=2 if zarr_format == 2 else 3),
+        [str(name) for name in template.data_vars],
     )
     arrays[schema.DEM][:] = sim.dem
     for which, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):

@@ -408,13 +408,10 @@ def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
         return
     existing = model_files(folder.resolve(), config.out) if folder.is_dir() else []
     others = zoo or ModelZoo()
-    shadowed = (
-        config.out in others
-        and others.get(config.out).path is not None
-        and others.get(config.out).path.parent != folder.resolve()
-    )
+    other = others.get(config.out).path if config.out in others else None
+    shadowed = other is not None and other.parent != folder.resolve()
     if existing or shadowed:
-        where = folder if existing else others.get(config.out).path
+        where = folder if existing else other
         dirs = [folder, *others.directories]
         msg = f"model {config.out!r} already exists ({where}); training never replaces a model silently."
         hint = f"Pick another out= (e.g. out={free_name(config.out, dirs)}), or pass overwrite=True (the old files are kept in {folder / BACKUP_DIR})."
