@@ -1,6 +1,6 @@
 """One frame store (``<frame_id>.zarr``): lazy layers of its pairs, whatever the store's dialect.
 
-Tolerates what the real distribution leaves open (DESIGN.md): spatial dims ``y/x`` or ``lat/lon`` (the last
+Tolerates what the real distribution (1.7 TB, 38 frames) leaves open: spatial dims ``y/x`` or ``lat/lon`` (the last
 two dims of ``insar_difference``), Zarr 2 or 3, coherence 0-255 or 0-1, NaN or 0 no-data, integer or float
 masks, ERA5 variables with one date dim or both, the project's activity / intensity rasters absent.
 """
@@ -58,7 +58,7 @@ class Frame:
         frame_id: str,
         ds: xr.Dataset,
         quality: Mapping[str, Any] | None = None,
-        records: Mapping[tuple[str, str], dict] | None = None,
+        records: Mapping[tuple[str, str], schema.AnnotationRecord] | None = None,
         source: str = "",
         stored_cells: Callable[[], set[tuple[int, int]] | None] | None = None,
     ) -> None:
@@ -67,7 +67,7 @@ class Frame:
         self.source = source or frame_id
         self._stored_cells = stored_cells
         self._quality = quality
-        self.records: dict[tuple[str, str], dict] = dict(records or {})
+        self.records: dict[tuple[str, str], schema.AnnotationRecord] = dict(records or {})
         if schema.PHASE not in ds.data_vars:
             msg = f"{self.source} has no variable {schema.PHASE!r} (it has {sorted(map(str, ds.data_vars))})."
             raise NotAThaliaStoreError(msg, "This store is not a Thalia frame cube.")
@@ -289,7 +289,7 @@ class Frame:
         msg = f"frame {self.frame_id} has no valid pair {pair.primary} -> {pair.secondary} (secondary dates of {pair.primary}: {offered})."
         raise PairNotFoundError(msg, "List the pairs with `thalia-viewer info ROOT --frame FRAME`.")
 
-    def annotation(self, pair: Pair) -> dict | None:
+    def annotation(self, pair: Pair) -> schema.AnnotationRecord | None:
         """The ``annotations.json`` record of ``pair``, if any."""
         return self.records.get((pair.primary, pair.secondary))
 

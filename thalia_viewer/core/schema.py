@@ -1,18 +1,20 @@
 """The Thalia format in one place: variable names, dimensions, class codes, colours, statistics, splits.
 
 Every other module spells a format name, a code or a colour through this module, never by hand.
-Facts come from the public Thalia / Hephaestus code (see ``shared/reference/thalia_format.md``);
+Facts come from the public Thalia / Hephaestus code and annotation files (the authors' ``InSarDataset``
+loader, ``annotations.json``, ``quality_timeseries.json``, the paper's benchmark protocol);
 ``activity_type_mask`` and ``intensity_level_mask`` are this project's additions (Hephaestus codes).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
@@ -312,6 +314,34 @@ ANNOTATION_FIELDS: Final = (
     "caption",
 )
 OPTIONAL_ANNOTATION_FIELDS: Final = ("segmentation_mask",)
+
+
+class AnnotationRecord(TypedDict, total=False):
+    """One record of ``annotations.json`` (the official fields, in :data:`ANNOTATION_FIELDS` order). Real files
+    are not always complete, hence ``total=False``: read a field with ``.get`` where it may be absent."""
+
+    uniqueID: int
+    frameID: str
+    primary_date: str  # YYYYMMDD
+    secondary_date: str  # YYYYMMDD
+    corrupted: int  # 0/1
+    processing_error: int  # 0, 2, 3
+    glacier_fringes: int  # 0-2
+    orbital_fringes: int  # 0/1
+    atmospheric_fringes: int  # 0-3: none, vertical stratification, turbulent mixing, both
+    low_coherence: int  # 0/1
+    no_info: int  # 0/1
+    image_artifacts: int  # 0/1
+    label: list[str]  # Label names
+    activity_type: list[str]  # ActivityType names, one per pattern
+    intensity_level: list[str | None]  # IntensityLevel names, one per pattern
+    phase: str  # Phase name
+    confidence: float  # 0-1
+    is_crowd: int  # 1 when more than one pattern
+    caption: str
+    segmentation_mask: list[list[float]]  # optional: one flat [x0, y0, x1, y1, ...] polygon per pattern
+
+
 #: Polygons of a record, one per pattern (flat ``[x0, y0, x1, y1, ...]``), in the source's pixel frame: the
 #: Hephaestus records' LiCSAR preview-PNG pixels (~333 m), not the cube's grid.
 POLYGONS_FIELD: Final = "segmentation_mask"
@@ -322,7 +352,7 @@ CUBE_POLYGONS_FIELD: Final = "segmentation_mask_cube_px"
 UNUSABLE_FLAGS: Final = ("corrupted", "processing_error", "no_info")
 
 
-def is_positive(record: dict) -> bool:
+def is_positive(record: Mapping[str, Any]) -> bool:
     """True when an annotation record labels deformation (volcanic or earthquake)."""
     return Label.NON_DEFORMATION.value not in record.get("label", [Label.NON_DEFORMATION.value])
 

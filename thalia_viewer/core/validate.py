@@ -9,10 +9,11 @@ ERA5 fields, in parallel and resumably (:mod:`.deep_validate`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class Report:
         )
 
 
-def validate_record(key: str, rec: dict) -> list[str]:
+def validate_record(key: str, rec: Mapping[str, Any]) -> list[str]:
     """Problems of one ``annotations.json`` record (empty when it is valid)."""
     where = f"annotations.json record {key!r}"
     problems = [f"{where}: missing field {f!r}" for f in schema.ANNOTATION_FIELDS if f not in rec]

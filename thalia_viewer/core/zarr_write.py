@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.core.array_spec import ArrayConfigParams
 
 from .errors import NotAThaliaStoreError
 
@@ -44,14 +45,14 @@ def compressor(zarr_format: int) -> Any:
     return zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
 
 
-def array_config(zarr_format: int) -> dict[str, Any]:
+def array_config(zarr_format: int) -> ArrayConfigParams:
     """zarr's runtime array config for writing: Zarr 2 writes every chunk it touches, zeros included."""
     return {"write_empty_chunks": zarr_format == 2}
 
 
 def writable(array: zarr.Array) -> zarr.Array:
     """``array`` configured to write as the project does (see the module docstring)."""
-    return array.with_config({"write_empty_chunks": array.metadata.zarr_format == 2})
+    return array.with_config(array_config(array.metadata.zarr_format))
 
 
 def array_of(group: zarr.Group, name: str) -> zarr.Array:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
@@ -37,11 +37,33 @@ from ..core.repair import RepairReport, StoreCells, repair_stores
 from ..core.zarr_write import CHUNK_PX, open_array, write_template
 from .errors import PredictionOutputError
 from .files import write_text
-from .metrics import Confusion, aggregate
+from .metrics import Aggregate, Confusion, Scores, aggregate
 from .zoo import ModelCard, ModelZoo, load_model, resolve_card
 
 RUN_FILE: Final = "run.json"
 METRICS_FILE: Final = "metrics.json"
+
+
+class PairSummary(TypedDict):
+    """One predicted pair (or sequence) in ``metrics.json``."""
+
+    pairs: list[str]  # Pair keys, FRAME/PRIMARY_SECONDARY
+    metrics: Scores | None  # None where the pair has no labels
+    deformation_pixels: int
+
+
+class PredictionSummary(TypedDict):
+    """What :func:`predict_dataset` returns and writes to ``OUT/metrics.json``."""
+
+    model: str
+    units: int  # pairs (or sequences) planned
+    predicted: int  # of them, predicted (this run or an earlier one)
+    failed: dict[str, str]  # unit key -> why it failed
+    aggregate: Aggregate  # over every labelled unit
+    frames: dict[str, Aggregate]  # per frame id
+    pairs: dict[str, PairSummary]  # per unit key
+
+
 PAIRS_DIR: Final = "pairs"
 DEFAULT_WORKERS: Final = 2
 #: The prediction stores' class codes: the deformation mask's none and deformation (model outputs are binary).
@@ -276,7 +298,7 @@ def predict_dataset(
     weights: str | os.PathLike[str] | None = None,
     storage_options: dict[str, Any] | None = None,
     progress: BatchProgress | None = None,
-) -> dict[str, Any]:
+) -> PredictionSummary:
     """Predict the pairs of ``root`` (some ``frames``, one ``split``) with a model into ``out``.
 
     ``model_name``: a zoo name, a card YAML path or a card; ``weights`` replaces the card's weights file.
@@ -346,9 +368,9 @@ def predict_dataset(
 
 def write_metrics(
     out: Path, units: Sequence[Unit], card: ModelCard, failed: dict[str, str] | None = None
-) -> dict[str, Any]:
+) -> PredictionSummary:
     """Gather the markers of ``units`` into ``OUT/metrics.json``: per pair, per frame and overall."""
-    per_pair: dict[str, Any] = {}
+    per_pair: dict[str, PairSummary] = {}
     by_frame: dict[str, list[Confusion]] = {}
     for u in units:
         marker = u.marker(out)
@@ -363,7 +385,7 @@ def write_metrics(
         if record["metrics"] is not None:
             by_frame.setdefault(u.frame, []).append(Confusion.from_dict(record["metrics"]))
     everything = [c for cs in by_frame.values() for c in cs]
-    result = {
+    result: PredictionSummary = {
         "model": card.name,
         "units": len(units),
         "predicted": len(per_pair),

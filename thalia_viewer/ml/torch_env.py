@@ -3,7 +3,9 @@
 PyPI's torchvision 0.28.0 is a CUDA build: with the CPU torch, ``import torchvision`` (hence timm and smp)
 fails with ``operator torchvision::nms does not exist``. :func:`ensure_torchvision` loads torchvision's
 ``_C.so`` when it matches torch (a CUDA box), else declares the two operator schemas torchvision's meta
-registrations need, before torchvision is first imported (DESIGN.md, "Stack, versions and traps").
+registrations need (``torchvision::nms`` and ``torchvision::qnms``, through ``torch.library``), before
+torchvision is first imported; ``torchvision.ops`` / ``torchvision.io`` stay unavailable on the CPU, and the
+smp models do not need them.
 Nothing here imports torch at module import time, so browsing works where the model stack cannot load.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,14 @@ from ..pairs import Pair
 from ..repair import repair_store
 from ..zarr_write import array_of, create_class_array, writable
 from .annotation import MASK_LAYERS
-from .export_records import RecordChange, annotations_text, corrected_record, file_has_polygons, merge_records
+from .export_records import (
+    RecordChange,
+    annotations_text,
+    cell_of,
+    corrected_record,
+    file_has_polygons,
+    merge_records,
+)
 from .store import AnnotationStore
 
 
@@ -250,24 +257,18 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
         array[i, j] = values
 
 
-def _cell_of(rec: dict) -> tuple[str, str, str]:
-    return (
-        str(rec["frameID"]),
-        schema.format_date(rec["primary_date"]),
-        schema.format_date(rec["secondary_date"]),
-    )
-
-
-def _usable(rec: dict) -> bool:
+def _usable(rec: Mapping[str, Any]) -> bool:
     return not any(rec.get(flag) for flag in schema.UNUSABLE_FLAGS)
 
 
-def _quality(source: dict | None, records: dict[str, dict], corrected: Iterable[dict]) -> dict:
+def _quality(
+    source: dict | None, records: Mapping[str, Mapping[str, Any]], corrected: Iterable[Mapping[str, Any]]
+) -> dict:
     """``quality_timeseries.json``: the source's (or one built from the records), corrected pairs updated."""
     changed = list(records.values()) if source is None else list(corrected)
     quality: dict[str, dict[str, dict]] = json.loads(json.dumps(source or {}))
     for rec in changed:
-        frame, primary, secondary = _cell_of(rec)
+        frame, primary, secondary = cell_of(rec)
         groups = quality.setdefault(frame, {})
         group = groups.setdefault(primary, {"length": 0, "secondary_date": [], "uniqueID": []})
         entries = dict(zip(group["secondary_date"], group["uniqueID"], strict=True))

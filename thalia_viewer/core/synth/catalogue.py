@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -103,7 +103,7 @@ class CatalogueFrame:
     dates: tuple[date, ...]
     pairs: tuple[tuple[date, date], ...]
     events: tuple[Event, ...]
-    records: tuple[dict, ...]
+    records: tuple[schema.AnnotationRecord, ...]
 
     @property
     def primaries(self) -> list[date]:
@@ -266,7 +266,9 @@ def _patterns(events: list[Event], shares: np.ndarray, k: int) -> list[Pattern]:
     return out
 
 
-def _records(frame: CatalogueFrame, first_uid: int, rng: np.random.Generator) -> tuple[dict, ...]:
+def _records(
+    frame: CatalogueFrame, first_uid: int, rng: np.random.Generator
+) -> tuple[schema.AnnotationRecord, ...]:
     """Annotation records of every pair of ``frame``, from the episodes, per-date weather and the baseline."""
     strat_sigma = float(rng.uniform(0.2, 0.7))  # fringes of stratified delay per date (relief, climate)
     strat = {d: float(rng.normal(0.0, strat_sigma)) for d in frame.dates}
@@ -354,7 +356,7 @@ def plan_catalogue(seed: int = 0) -> tuple[CatalogueFrame, ...]:
     return tuple(frames)
 
 
-def _usable(record: dict) -> bool:
+def _usable(record: Mapping[str, Any]) -> bool:
     return not any(record[flag] for flag in schema.UNUSABLE_FLAGS)
 
 

@@ -136,11 +136,11 @@ def caption(facts: PairFacts) -> str:
     return head + body + tail
 
 
-def annotation_record(unique_id: int, frame_id: str, facts: PairFacts) -> dict:
+def annotation_record(unique_id: int, frame_id: str, facts: PairFacts) -> schema.AnnotationRecord:
     """The ``annotations.json`` record of a simulated pair (official field order)."""
     patterns = sorted(facts.patterns, key=lambda p: -p.fringes)
     intensity = {c.code: c.name for c in schema.INTENSITY_LEVELS}
-    record = {
+    record: schema.AnnotationRecord = {
         "uniqueID": unique_id,
         "frameID": frame_id,
         "primary_date": schema.format_date(facts.primary),

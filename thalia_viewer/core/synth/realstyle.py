@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import zarr
@@ -109,17 +109,19 @@ def record_polygons(
     return polygons
 
 
-def _with_polygons(record: dict, polygons: list[list[float]]) -> dict:
+def _with_polygons(record: schema.AnnotationRecord, polygons: list[list[float]]) -> schema.AnnotationRecord:
     """``record`` with ``segmentation_mask`` in its official place (between ``confidence`` and ``is_crowd``)."""
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key == "is_crowd":
             out[schema.POLYGONS_FIELD] = polygons
         out[key] = value
-    return out
+    return cast(schema.AnnotationRecord, out)  # the same fields, segmentation_mask added
 
 
-def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], style: RealStyle) -> None:
+def finish(
+    partial: Path, plans: Sequence[FramePlan], records: dict[str, schema.AnnotationRecord], style: RealStyle
+) -> None:
     """Outline every pattern in its frame's coarse pixels (into ``records`` when ``style.polygons``), then
     drop the activity / intensity rasters from the frame stores at ``partial``."""
     by_frame: dict[str, list[str]] = {}

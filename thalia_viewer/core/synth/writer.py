@@ -158,7 +158,7 @@ def write_dataset(
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    records: dict[str, dict] = {}
+    records: dict[str, schema.AnnotationRecord] = {}
     quality: dict[str, dict[str, dict]] = {}
     uid = 1
     for plan in plans:

@@ -1,6 +1,6 @@
 """A training run's configuration: data, labels, model, recipe (every hyper-parameter) and where outputs go.
 
-Defaults follow the Thalia benchmark (DESIGN.md): AdamW lr 1e-5, weight decay 1e-2, focal loss gamma 2 /
+Defaults follow the Thalia benchmark (the paper and its code): AdamW lr 1e-5, weight decay 1e-2, focal loss gamma 2 /
 alpha 0.25, 512 px crops, augmentation on, each epoch all positives plus as many random negatives.
 """
 
