@@ -414,7 +414,7 @@ def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
         where = folder if existing else other
         dirs = [folder, *others.directories]
         msg = f"model {config.out!r} already exists ({where}); training never replaces a model silently."
-        hint = f"Pick another out= (e.g. out={free_name(config.out, dirs)}), or pass overwrite=True (the old files are kept in {folder / BACKUP_DIR})."
+        hint = f"Pick another out= (e.g. out={free_name(config.out, dirs)!r}), or pass overwrite=True (the old files are kept in {folder / BACKUP_DIR})."
         if shadowed and not existing:
             hint = f"A card of that name in {folder} would replace it for every process. " + hint
         raise ModelExistsError(msg, hint)
