@@ -73,7 +73,9 @@ def test_channel_names_and_stats():
     ]
     for name, (mean, std) in inputs.NORMALISATION.items():
         key = next((f for f in ERA5 if name.endswith(f)), name)
-        assert mean == pytest.approx(STATS[key][0], rel=5e-4, abs=1e-5)  # the oracle above is rounded to 5 digits
+        assert mean == pytest.approx(
+            STATS[key][0], rel=5e-4, abs=1e-5
+        )  # the oracle above is rounded to 5 digits
         assert std == pytest.approx(STATS[key][1], rel=5e-4)
     with pytest.raises(InputError, match="unknown input setting 'weather'"):
         inputs.channel_names("weather")
