@@ -81,10 +81,19 @@ def test_cli_text_translates_arguments_to_flags():
     assert cli.cli_text("card.size=3 and x_crop=2 stay") == "card.size=3 and x_crop=2 stay"
 
 
-def test_unknown_splits_and_layers_suggest_a_name(tiny_root):
+def test_unknown_splits_layers_modes_and_models_suggest_a_name(tiny_root):
+    import thalia_viewer as tv
     from thalia_viewer.core.dataset import ThaliaDataset
+    from thalia_viewer.ml.training.samples import split_of
+    from thalia_viewer.ml.zoo import ModelZoo
 
     with pytest.raises(ThaliaError, match="Did you mean 'test'"):
         ThaliaDataset(tiny_root).pairs(split="tst")
+    with pytest.raises(ThaliaError, match=r"unknown split='tset'\. Did you mean 'test'"):
+        split_of("tset")
     with pytest.raises(ThaliaError, match="Did you mean 'phase'"):
         schema.layer("phse")
+    with pytest.raises(ThaliaError, match="Did you mean 'review'"):
+        tv.app(tiny_root, mode="reviw")
+    with pytest.raises(ThaliaError, match=f"Did you mean '{tv.DEFAULT_MODEL}'"):
+        ModelZoo().get(tv.DEFAULT_MODEL + "x")

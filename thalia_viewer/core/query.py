@@ -45,7 +45,6 @@ catalogue's columns: a query costs milliseconds on the real catalogue (``bench/b
 from __future__ import annotations
 
 import calendar
-import difflib
 import fnmatch
 import re
 from collections.abc import Callable
@@ -56,7 +55,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from . import schema
-from .errors import ThaliaError
+from .errors import ThaliaError, did_you_mean
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -327,8 +326,7 @@ SORT_ALIASES: Final = {
 
 
 def _unknown(word: str, options: list[str], what: str) -> str:
-    close = difflib.get_close_matches(word.lower(), options, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else f" {what.capitalize()}s: {', '.join(options)}."
+    return did_you_mean(word, options) or f" {what.capitalize()}s: {', '.join(options)}."
 
 
 # -------------------------------------------------------------------------------------------- terms

@@ -31,7 +31,6 @@ prove nothing. The app asks :class:`Identity` before every write (:meth:`Identit
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any, Final
 
 import yaml
 
-from .errors import ThaliaError
+from .errors import ThaliaError, did_you_mean
 
 ROLES_ENV: Final = "THALIA_ROLES"
 
@@ -93,9 +92,9 @@ def _role(value: Any, where: str) -> Role:
         return Role(str(value).strip().lower())
     except ValueError as exc:
         names = [r.value for r in Role]
-        close = difflib.get_close_matches(str(value), names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise RolesError(f"{where}: unknown role {value!r}.{hint}", f"Roles: {', '.join(names)}.") from exc
+        raise RolesError(
+            f"{where}: unknown role {value!r}.{did_you_mean(value, names)}", f"Roles: {', '.join(names)}."
+        ) from exc
 
 
 @dataclass(frozen=True)

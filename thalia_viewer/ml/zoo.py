@@ -26,7 +26,6 @@ a user card of the same name replaces the packaged one. Loading the zoo never im
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 import os
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from ..core import schema
+from ..core.errors import did_you_mean
 from ..core.filelock import exclusive_lock
 from ..resources import data_dir
 from .errors import (
@@ -188,9 +188,7 @@ class ModelCard:
         names = [f.name for f in dataclasses.fields(cls) if f.name != "path"]
         for key in data:
             if key not in names:
-                hint = difflib.get_close_matches(str(key), names, n=1)
-                suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-                msg = f"{source}: unknown field {key!r}.{suggestion}"
+                msg = f"{source}: unknown field {key!r}.{did_you_mean(key, names)}"
                 raise ModelCardError(msg, f"Fields are {', '.join(names)}.")
         for key in ("name", "architecture", "encoder"):
             if key not in data:
@@ -564,10 +562,8 @@ class ModelZoo:
         cards = self._load()
         if name in cards:
             return cards[name]
-        close = difflib.get_close_matches(name, list(cards), n=1)
-        suggestion = f" Did you mean {close[0]!r}?" if close else ""
         folders = ", ".join(str(d) for d in self.directories)
-        msg = f"no model {name!r} in the zoo ({folders}).{suggestion}"
+        msg = f"no model {name!r} in the zoo ({folders}).{did_you_mean(name, cards)}"
         raise UnknownModelError(msg, f"Models: {', '.join(sorted(cards)) or 'none'}.")
 
 

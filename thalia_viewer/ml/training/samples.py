@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ...core import schema
 from ...core.dataset import ThaliaDataset
+from ...core.errors import did_you_mean
 from ...core.pairs import Pair, group_by_primary, sequences
 from ...core.schema import Split
 from ..errors import InputError
@@ -40,8 +41,9 @@ def split_of(name: str | Split) -> Split:
     try:
         return Split(str(name).strip().lower())
     except ValueError as exc:
-        msg = f"unknown split {name!r}; expected one of {[s.value for s in Split]}."
-        raise InputError(msg, "Splits are temporal, by primary date (schema.SPLIT_RANGES).") from exc
+        splits = [s.value for s in Split]
+        msg = f"unknown split={name!r}.{did_you_mean(name, splits)}"
+        raise InputError(msg, f"Splits: {', '.join(splits)} (temporal, by primary date).") from exc
 
 
 def min_distinct(timesteps: int, positive_group: bool, training: bool) -> int:
