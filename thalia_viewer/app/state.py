@@ -5,7 +5,7 @@ tests drive it without a browser. The URL syncs ``frame`` and ``pair`` (``?frame
 
 Invariants, kept by :meth:`AppState.go`: ``primary`` offers the primary dates of ``frame`` that have a valid
 pair, ``secondary`` only the secondary dates of ``primary`` that form a valid pair, and ``pair`` is
-``f"{primary}_{secondary}"`` of a valid pair (or ``""`` when there is none). Errors never raise out of a
+``Pair.name`` (``PRIMARY_SECONDARY``) of a valid pair (or ``""`` when there is none). Errors never raise out of a
 parameter change: they become a :class:`Message` on ``message`` (the app shows it as a notification).
 
 One change per step: :meth:`AppState.go` sets frame, dates and pair in one batch, so every view is told

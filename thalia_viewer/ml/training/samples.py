@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ...core import schema
 from ...core.dataset import ThaliaDataset
 from ...core.errors import did_you_mean
-from ...core.pairs import Pair, group_by_primary, sequences
+from ...core.pairs import Pair, group_by_primary, pair_key, sequences
 from ...core.schema import Split
 from ..errors import InputError
 from .labels import Labels
@@ -33,7 +33,7 @@ class Sample:
     @property
     def key(self) -> str:
         """``FRAME/PRIMARY_S1+S2+...`` (a readable id)."""
-        return f"{self.frame}/{self.pairs[0].primary}_{'+'.join(p.secondary for p in self.pairs)}"
+        return pair_key(self.frame, self.pairs[0].primary, "+".join(p.secondary for p in self.pairs))
 
 
 def split_of(name: str | Split) -> Split:
