@@ -641,13 +641,13 @@ def load_model(
         msg = f"model {card.name!r} has no weights (its card says weights: null)."
         raise MissingWeightsError(
             msg,
-            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) with --weights PATH.",
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) as weights=PATH.",
         )
     if not path.is_file():
         msg = f"the weights file of model {card.name!r} does not exist: {path}."
         raise MissingWeightsError(
             msg,
-            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass --weights PATH.",
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass weights=PATH.",
         )
     model = build_model(card)
     load_state_dict(path, model)

@@ -149,9 +149,7 @@ def evaluate_model(
     pos, _ = counts(samples)
     if not samples:
         msg = f"the {split} split of {dataset.root} holds no pairs (primary dates outside its range)."
-        raise InputError(
-            msg, "Pick another split with --split, or check the dates with `thalia-viewer info ROOT`."
-        )
+        raise InputError(msg, "Pick another split=, or check the dates with `thalia-viewer info ROOT`.")
     if pos == 0:
         msg = f"the {split} split of {dataset.root} has no positive sample (labels: {labels.snapshot.describe()}): deformation scores are undefined."
         raise InputError(msg, "Evaluate on a split with labelled deformation, or label some in the app.")
