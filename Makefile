@@ -38,6 +38,7 @@ chromium:
 lint: venv
 	$(BIN)/ruff check thalia_viewer tests bench
 	$(BIN)/ruff format --check thalia_viewer tests bench setup.py
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 # The dataset users' stack (zarr-python 2.18.3, xarray 2025.1.2, numpy 1.26.4) in a side virtualenv reads back

@@ -51,7 +51,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, machine, write_results
+from bench.common import RESULTS_DIR, free_port, machine, write_results
 
 REPO: Final = Path(__file__).resolve().parents[1]
 PAGE_JS: Final = Path(__file__).with_name("browser_page.js")
@@ -131,12 +131,6 @@ def raw_read_ms(root: Path, keys: tuple[str, ...], repeats: int = 5) -> float:
 
 
 # ------------------------------------------------------------------------------------------ server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def export_ref(ref: str, into: Path) -> Path:
     """The files of git ``ref`` of this repository (``git archive``, no worktree metadata touched)."""
     into.mkdir(parents=True, exist_ok=True)
@@ -151,7 +145,7 @@ def export_ref(ref: str, into: Path) -> Path:
 @contextlib.contextmanager
 def served(root: Path, source: Path, store: Path, log: Path) -> Iterator[str]:
     """``thalia-viewer serve ROOT`` of the app in ``source`` (its package first on the path); yields the URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -305,9 +299,9 @@ def _positive_url(
     frame_id = ds.frames[frame_index]
     frame = ds.frame(frame_id)
     pair = (frame.positives or frame.pairs)[0]
-    keys = [f"{p.primary}_{p.secondary}" for p in frame.pairs]
-    query = f"?frame={frame_id}&pair={pair.primary}_{pair.secondary}" + (f"&mode={mode}" if mode else "")
-    return base + query, keys, keys.index(f"{pair.primary}_{pair.secondary}")
+    keys = [p.name for p in frame.pairs]
+    query = f"?frame={frame_id}&pair={pair.name}" + (f"&mode={mode}" if mode else "")
+    return base + query, keys, keys.index(pair.name)
 
 
 def explore_actions(

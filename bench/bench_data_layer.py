@@ -52,7 +52,7 @@ def bench_pairs(root: Path, ds: ThaliaDataset) -> list[Pair]:
     """Pairs with data: the written ones of a real-scale root, every pair of a generated one."""
     frame = ds.frame(ds.frames[0])
     if (root / "written.json").exists():
-        return [Pair.parse(f"{frame.frame_id}/{k}") for k in written_pairs(root)]
+        return [Pair.parse(k, frame=frame.frame_id) for k in written_pairs(root)]
     return frame.pairs
 
 

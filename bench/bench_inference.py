@@ -26,13 +26,13 @@ from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.ml import inputs, tiling
 from thalia_viewer.ml.inference import Predictor
 from thalia_viewer.ml.torch_env import default_device, import_torch
-from thalia_viewer.ml.zoo import PACKAGED_ZOO, ModelZoo, build_model
+from thalia_viewer.ml.zoo import DEFAULT_MODEL, PACKAGED_ZOO, ModelZoo, build_model
 
 NAME: Final = "inference"
 FRAME_PX: Final = 2048  # thalia-small end-to-end frame
 R50_PX: Final = 1024  # UNet-ResNet50 whole-input side
 TILE_PX: Final = 512
-SMALL: Final = "thalia-small"
+SMALL: Final = DEFAULT_MODEL
 R50: Final = "unet-resnet50-base-t1"
 REPEATS: Final = {"tile": 3, "frame": 2}
 

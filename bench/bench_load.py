@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import psutil
 
-from bench.common import RESULTS_DIR, write_results
+from bench.common import RESULTS_DIR, free_port, write_results
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
@@ -74,12 +74,6 @@ def default_root() -> Path:
         print(f"generating {root} (one-off) ...", flush=True)
         write_dataset(root, overwrite=True)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_rss_mb(pid: int) -> float:

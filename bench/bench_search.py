@@ -25,6 +25,7 @@ from bench.common import RESULTS_DIR, Timing, print_ratio, time_it, timing_dict,
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import Catalog
 from thalia_viewer.core.dataset import ThaliaDataset
+from thalia_viewer.core.pairs import pair_key
 
 NAME: Final = "search"
 REPEATS: Final = 5
@@ -169,7 +170,7 @@ def main() -> dict:
     for query, predicate in queries(volcano):
         found = set(cat.search(query)["key"])
         expected = {
-            f"{r['frameID']}/{r['primary_date']}_{r['secondary_date']}" for r in records if predicate(r)
+            pair_key(r["frameID"], r["primary_date"], r["secondary_date"]) for r in records if predicate(r)
         }
         if found != expected:
             raise AssertionError(

@@ -12,9 +12,9 @@ import torch
 from bench.common import print_ratio, time_it, timing_dict, write_results
 from thalia_viewer.ml.torch_env import default_device, import_torch
 from thalia_viewer.ml.training.loss import FocalLoss
-from thalia_viewer.ml.zoo import ModelZoo, build_model
+from thalia_viewer.ml.zoo import DEFAULT_MODEL, ModelZoo, build_model
 
-MODELS = ("thalia-small", "unet-resnet50-base-t1")
+MODELS = (DEFAULT_MODEL, "unet-resnet50-base-t1")
 
 
 def _step_timer(name: str, batch: int, crop: int, device: torch.device):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -80,6 +81,13 @@ def timing_dict(timing: Timing) -> dict[str, Any]:
     return {
         k: [round(v, 4) for v in x] if isinstance(x, list) else round(x, 4) for k, x in asdict(timing).items()
     }
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def machine() -> dict[str, Any]:

@@ -38,6 +38,7 @@ import zarr
 from bench.datasets import DATA_DIR
 from thalia_viewer.core import schema
 from thalia_viewer.core.io import compressor
+from thalia_viewer.core.pairs import pair_name
 from thalia_viewer.core.synth.generator import LABEL_MIN_FRINGES, FrameSimulator
 from thalia_viewer.core.synth.labels import PairFacts, Pattern, annotation_record
 from thalia_viewer.core.synth.scenario import FRAME_IDS, REVISIT_DAYS, FramePlan, plan_dataset
@@ -242,7 +243,7 @@ def generate(out: Path = ROOT_DIR, progress: bool = True) -> dict[str, Path]:
                     g[name][i, j - 1] = values
             say(f"pair {n}/{len(cells)} written ({len(written[(i, j)].patterns)} pattern(s))")
     records, quality = _records(plan, grid, written)
-    keys = [f"{schema.format_date(grid.dates[i])}_{schema.format_date(grid.dates[j])}" for i, j in cells]
+    keys = [pair_name(schema.format_date(grid.dates[i]), schema.format_date(grid.dates[j])) for i, j in cells]
     for root in roots.values():
         (root / schema.ANNOTATIONS_FILE).write_text(json.dumps(records, indent=1))
         (root / schema.QUALITY_FILE).write_text(json.dumps(quality, indent=1))

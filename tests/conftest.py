@@ -11,6 +11,13 @@ from thalia_viewer.core.synth.writer import write_dataset
 TINY = {"n_frames": 2, "shape": (160, 192), "n_dates": 12, "seed": 7}
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Tests never reach the network; loopback (local test servers) stays allowed."""

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from thalia_viewer.core.pairs import pair_key
 from thalia_viewer.core.synth.writer import write_dataset
 
 BASE = {"n_frames": 1, "shape": (128, 128), "n_dates": 8, "seed": 3}
@@ -70,7 +71,7 @@ class Target:
 
     @property
     def key(self) -> str:
-        return f"{FRAME}/{self.primary}_{self.secondary}"
+        return pair_key(FRAME, self.primary, self.secondary)
 
 
 @dataclass(frozen=True)

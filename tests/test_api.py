@@ -109,7 +109,7 @@ def test_pairs_are_reached_every_way(tiny_root):
     for key in (
         first,
         first.key,
-        f"{first.primary}_{first.secondary}",
+        first.name,
         (first.primary, first.secondary),
         0,
         np.int64(0),

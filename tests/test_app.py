@@ -132,18 +132,14 @@ def test_app_reads_and_writes_the_url(tiny_root):
     app = ExplorerApp(str(tiny_root))
     frame = app.state.dataset.frames[1]
     target = app.state.dataset.frame(frame).pairs[5]
-    location = Location(search=f"?frame={frame}&pair={target.primary}_{target.secondary}&other=1")
+    location = Location(search=f"?frame={frame}&pair={target.name}&other=1")
     app._read_url(location)
     assert app.state.pair == target
     app.state.step(1)
     app._write_url(location)
     query = dict(p.split("=") for p in location.search.lstrip("?").split("&"))
-    assert query == {
-        "frame": frame,
-        "pair": f"{app.state.pair.primary}_{app.state.pair.secondary}",
-        "other": "1",
-    }
-    assert Pair.parse(f"{query['frame']}/{query['pair']}") == app.state.pair
+    assert query == {"frame": frame, "pair": app.state.pair.name, "other": "1"}
+    assert Pair.parse(query["pair"], frame=query["frame"]) == app.state.pair
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -470,16 +466,16 @@ def test_timeseries_strip_lists_the_primary_dates_pairs(state):
     view = TimeseriesStrip(state=state)
     series = state.frame_obj.timeseries(state.pair.primary)
     items = view.strip.items
-    assert [i["key"] for i in items] == [f"{p.primary}_{p.secondary}" for p in series]
+    assert [i["key"] for i in items] == [p.name for p in series]
     assert set(view.sources) == {
         i["key"] for i in items
     }  # a short series: all drawn around the pair on screen
     assert all(src.startswith("data:image/webp;base64,") for src in view.sources.values())
-    here = f"{state.pair.primary}_{state.pair.secondary}"
+    here = state.pair.name
     other = next(i["key"] for i in items if i["key"] != here) if len(items) > 1 else None
     if other:
         view.strip.value = other  # a click
-        assert state.pair == Pair.parse(f"{state.frame}/{other}")
+        assert state.pair == Pair.parse(other, frame=state.frame)
 
 
 def test_serve_takes_port_and_address_out_of_the_extra_options():

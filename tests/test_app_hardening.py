@@ -144,7 +144,7 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     state.frame = BOGUS_FRAME  # picked by hand: refused, the view stays
     assert state.frame == pairs[0].frame and f"opening frame {BOGUS_FRAME}" in state.message.text
     picker = app.views["navigator"]._layout[0]
-    app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].primary}_{pairs[1].secondary}")  # a shared link
+    app.navigation.read(f"?frame={BOGUS_FRAME}&pair={pairs[1].name}")  # a shared link
     assert picker.value == state.frame == pairs[0].frame and state.pair == pairs[1]
     view: LayerMap = app.views["map"]
     messages = []  # the map and the strip's thumbnail both tell: the map's error is one of them
@@ -159,9 +159,9 @@ def test_a_damaged_frame_is_skipped_and_a_damaged_pair_is_named_above_the_map(da
     assert "thalia-caption" in label  # the card still shows the pair's labels
     items = {it["key"]: it for it in app.views["timeseries"].strip.items}
     strip = app.views["timeseries"].strip
-    assert f"{pairs[3].primary}_{pairs[3].secondary}" in items  # listed, with its labels
-    assert f"{pairs[3].primary}_{pairs[3].secondary}" in strip.failed  # its thumbnail says it cannot be read
-    assert f"{pairs[4].primary}_{pairs[4].secondary}" not in strip.failed
+    assert pairs[3].name in items  # listed, with its labels
+    assert pairs[3].name in strip.failed  # its thumbnail says it cannot be read
+    assert pairs[4].name not in strip.failed
     state.step(1)  # the next pair draws, the line goes
     assert not view._problem.visible and not view._failures
     state.go(pairs[6])
@@ -312,7 +312,7 @@ def test_the_address_bar_follows_each_pair_and_back_returns(tiny_root):
         "mode": "annotate",
         "extra": "1",
         "frame": app.state.frame,
-        "pair": f"{app.state.pair.primary}_{app.state.pair.secondary}",
+        "pair": app.state.pair.name,
     }
     nav.write()
     assert nav.history.search == first

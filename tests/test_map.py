@@ -146,7 +146,7 @@ def test_colour_and_opacity_changes_send_no_pixels_and_seen_images_are_not_resen
     assert view.shown()["relief"].key == relief  # the DEM does not depend on the pair
     view.client.sent.clear()
     state.go(first)  # back: every image is in the browser's pool already
-    assert puts(view) == [] and last_show(view)["pair"].endswith(f"{first.primary}_{first.secondary}")
+    assert puts(view) == [] and last_show(view)["pair"].endswith(first.name)
 
 
 def test_a_frame_switch_keeps_the_figure_moves_the_axes_at_once_then_shows_the_new_frame(state):
@@ -182,10 +182,10 @@ def test_the_next_and_previous_pairs_are_put_in_the_browser_before_a_step(state)
         state.pair
     )  # finished now: the neighbours' images go to the pool, their shows to the client
     nb = view.client.neighbours
-    assert nb["origin"].endswith(f"{state.pair.primary}_{state.pair.secondary}")
+    assert nb["origin"].endswith(state.pair.name)
     nxt, prev = state.pairs[2], state.pairs[0]
-    assert nb["next"]["pair"].endswith(f"{nxt.primary}_{nxt.secondary}")
-    assert nb["prev"]["pair"].endswith(f"{prev.primary}_{prev.secondary}")
+    assert nb["next"]["pair"].endswith(nxt.name)
+    assert nb["prev"]["pair"].endswith(prev.name)
     keys = [e["key"] for e in nb["next"]["layers"].values() if e is not None]
     assert keys and all(k in view.client.pool for k in keys)
     assert nb["keys"]["j"] == "next" and nb["keys"]["k"] == "prev" and nb["keys"]["m"] == "masks"

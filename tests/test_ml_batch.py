@@ -84,7 +84,7 @@ def test_dask_prediction_equals_single_process_and_resumes(tiny_root, zoo_dir, t
 
     # resume: only the pair whose marker is gone runs again; the others are left alone
     redo = pairs[2]
-    marker = out / "pairs" / frame_id / f"{redo.primary}_{redo.secondary}.json"
+    marker = out / "pairs" / frame_id / f"{redo.name}.json"
     marker.unlink()
     others = {p: p.stat().st_mtime_ns for p in (out / "pairs").rglob("*.json")}
     seen.clear()
@@ -206,7 +206,7 @@ def test_a_failed_pair_is_reported_and_retried_alone(capsys, tiny_root, zoo_dir,
     metrics = json.loads((tmp_path / "p" / "metrics.json").read_text())
     assert list(metrics["failed"]) == [bad.key] and metrics["predicted"] == len(pairs) - 1
     markers = {p.stem for p in (tmp_path / "p" / "pairs" / frame.frame_id).glob("*.json")}
-    assert markers == {f"{p.primary}_{p.secondary}" for p in pairs if p != bad}
+    assert markers == {p.name for p in pairs if p != bad}
     chunk.write_bytes(good_bytes)  # repaired: a second run predicts that pair only
     code, out, err = run(capsys, *argv)
     assert code == 0, err

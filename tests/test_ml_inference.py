@@ -17,7 +17,7 @@ from thalia_viewer.ml.inference import Predictor
 from thalia_viewer.ml.metrics import Confusion, ThresholdSweep, aggregate, confusion, mean_std
 from thalia_viewer.ml.zoo import ModelCard
 
-# The benchmark's statistics and channel order, spelt out from DESIGN.md on purpose (an independent oracle).
+# The benchmark's statistics and channel order, spelt out from the Thalia paper on purpose (an independent oracle).
 STATS = {
     "insar_difference": (0.00149, 1.6177),
     "insar_coherence": (69.347, 76.503),
@@ -36,7 +36,7 @@ def _day(text: str) -> np.datetime64:
 def hand_input(
     store, pairs, atmospheric: bool, coherence_scale: float = 1.0, zero_nodata: bool = False
 ) -> np.ndarray:
-    """(T*C, H, W) computed straight from ``xr.open_zarr`` with the names and statistics of DESIGN.md."""
+    """(T*C, H, W) computed straight from ``xr.open_zarr`` with the names and statistics of the Thalia benchmark."""
     ds = xr.open_zarr(store)
     steps = []
     for pair in pairs:
@@ -73,7 +73,9 @@ def test_channel_names_and_stats():
     ]
     for name, (mean, std) in inputs.NORMALISATION.items():
         key = next((f for f in ERA5 if name.endswith(f)), name)
-        assert mean == pytest.approx(STATS[key][0], rel=5e-4, abs=1e-5)  # DESIGN.md rounds to 5 digits
+        assert mean == pytest.approx(
+            STATS[key][0], rel=5e-4, abs=1e-5
+        )  # the oracle above is rounded to 5 digits
         assert std == pytest.approx(STATS[key][1], rel=5e-4)
     with pytest.raises(InputError, match="unknown input setting 'weather'"):
         inputs.channel_names("weather")

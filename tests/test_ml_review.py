@@ -72,7 +72,7 @@ def test_rank_puts_the_worst_first_and_filters():
     assert [r.pair for r in rank(rows, ReviewFilter.LOW_IOU)] == [p[1], p[2]]  # 0.5 is not below 0.5
     with pytest.raises(ValueError):
         rank(rows, "worst")
-    assert ReviewFilter.LOW_IOU.title == "IoU below 0.5"
+    assert ReviewFilter.LOW_IOU.shown_as == "IoU below 0.5"
     assert rows[0].as_record()["pair"] == "20190101_20190113" and rows[0].as_record()["labelled px"] == 10
 
 

@@ -147,7 +147,7 @@ def test_write_card_with_weights_round_trips_and_user_zoo_overrides(tmp_path, mo
 
 
 def test_cards_without_weights_say_what_to_do(tmp_path):
-    with pytest.raises(MissingWeightsError, match=r"has no weights .*thalia-viewer train .*--weights PATH"):
+    with pytest.raises(MissingWeightsError, match=r"has no weights .*thalia-viewer train .*weights=PATH"):
         load_model(ModelZoo([PACKAGED_ZOO]).get("unet-resnet50-base-t1"))
     card = load_card(
         _write(tmp_path / "z" / "thalia-small.yaml")

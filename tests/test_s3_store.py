@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from tests.conftest import free_port
 from thalia_viewer.core import schema
 from thalia_viewer.core.annotations import AnnotationStore, source_annotation
 from thalia_viewer.core.annotations.store import s3_options
@@ -30,18 +31,12 @@ BUCKET = "thalia-lab"
 START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory) -> Iterator[str]:
     """moto's S3 server on a free localhost port, with one bucket; the AWS variables point at it."""
     pytest.importorskip("moto.server", reason="moto[server] (the dev extra) runs the S3 server")
     boto3 = pytest.importorskip("boto3")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -137,8 +137,8 @@ def test_timeseries_strip_draws_only_the_thumbnails_asked_for(catalogue_root):
     state.go(series[len(series) // 2])
     view = TimeseriesStrip(state=state, prefetch=1)
     keys = [i["key"] for i in view.strip.items]
-    assert keys == [f"{p.primary}_{p.secondary}" for p in series]
-    here = keys.index(f"{state.pair.primary}_{state.pair.secondary}")
+    assert keys == [p.name for p in series]
+    here = keys.index(state.pair.name)
     assert set(view.sources) == set(keys[here - 1 : here + 2])  # the pair on screen and its neighbours only
     view.request(keys[-2:])  # the browser scrolled to the end
     assert set(view.sources) == set(keys[here - 1 : here + 2]) | set(keys[-2:])

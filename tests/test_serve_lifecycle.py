@@ -17,17 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from thalia_viewer.app import serve as serve_module
 from thalia_viewer.core.errors import DatasetNotFoundError, NotAThaliaStoreError
 
 START_TIMEOUT_S = 240.0  # a loaded 2-core machine starts two panel workers slowly
 STOP_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -107,7 +102,7 @@ def _start(root: Path, port: int, log: Path) -> tuple[subprocess.Popen, int]:
 
 @pytest.mark.slow
 def test_signals_stop_every_worker_and_free_the_port(tiny_root, tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):  # the second run reuses the port the first freed

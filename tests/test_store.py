@@ -140,7 +140,7 @@ def test_a_save_writes_only_the_changed_chunks(tmp_path, pairs, dataset):
     edited = paint(store.read_pair(pair).masks, slice(c + 50, c + 60), slice(c + 250, c + 260), activity=5)
     v2 = store.save_pair(pair, edited, record, "ana", "corner", base=v1)
     diff = store._repo.diff(from_snapshot_id=v1, to_snapshot_id=v2)
-    path = f"/{pair.frame}/{pair.primary}_{pair.secondary}"
+    path = f"/{pair.frame}/{pair.name}"
     assert {k: sorted(v) for k, v in diff.updated_chunks.items()} == {
         f"{path}/{m}": [[1, 1]] for m in schema.MASKS
     }

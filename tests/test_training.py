@@ -300,7 +300,7 @@ def test_resume_gives_the_uninterrupted_result(tiny_root, card_path, tmp_path):
         train(
             config(tiny_root, card_path, tmp_path, out="halves", epochs=3, augment=True, resume=True, lr=1e-2)
         )
-    with pytest.raises(InputError, match="already holds 2 epochs, more than --epochs 1"):
+    with pytest.raises(InputError, match="already holds 2 epochs, more than epochs=1"):
         train(config(tiny_root, card_path, tmp_path, out="halves", epochs=1, augment=True, resume=True))
     finished = train(
         config(tiny_root, card_path, tmp_path, out="halves", epochs=2, augment=True, resume=True)

@@ -14,7 +14,7 @@ used):
 >>> store = tv.AnnotationStore(store_path, dataset=ds)
 >>> ann = store.read_merged(pv.pair)                      # the correction if any, else the source
 >>> editor = tv.MaskEditor.from_masks(ann.masks)
->>> dyke = tv.MaskClass.from_names("Dyke", "High")             # activity type, intensity level
+>>> dyke = tv.MaskClass.from_names(tv.ActivityType.DYKE, tv.IntensityLevel.HIGH)
 >>> editor.fill_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], dyke)  # (row, col) vertices
 Box(row0=10, row1=40, col0=10, col1=40)
 >>> version = store.save_pair(pv.pair, editor.masks, ann.record, "ana", "a dyke", base=ann.version)
@@ -52,6 +52,8 @@ _LAZY: Final[dict[str, tuple[str, str | None]]] = {
     "schema": ("thalia_viewer.core.schema", None),
     "Label": ("thalia_viewer.core.schema", "Label"),
     "Phase": ("thalia_viewer.core.schema", "Phase"),
+    "ActivityType": ("thalia_viewer.core.schema", "ActivityType"),
+    "IntensityLevel": ("thalia_viewer.core.schema", "IntensityLevel"),
     "Split": ("thalia_viewer.core.schema", "Split"),
     "LayerKind": ("thalia_viewer.core.schema", "LayerKind"),
     # errors
@@ -79,9 +81,11 @@ _LAZY: Final[dict[str, tuple[str, str | None]]] = {
 # (``open_dataset`` is the same function).
 __all__ = [
     "DEFAULT_MODEL",
+    "ActivityType",
     "AnnotationStore",
     "ConflictError",
     "Frame",
+    "IntensityLevel",
     "Label",
     "LayerKind",
     "MaskClass",
@@ -111,8 +115,8 @@ def __getattr__(name: str) -> Any:
     """Load a public name on first use (PEP 562) and keep it in the module."""
     try:
         module_name, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    except KeyError as exc:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from exc
     module = importlib.import_module(module_name)
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value

@@ -203,9 +203,15 @@ def _history(args: argparse.Namespace) -> int:
     from .core.pairs import Pair
 
     if (args.primary is None) != (args.secondary is None) or (args.primary and not args.frame):
-        raise ValueError("a pair needs --frame, --primary and --secondary together")
+        raise ThaliaError(
+            "a pair needs --frame, --primary and --secondary together.",
+            "Give all three, or --frame alone for a frame's history, or none.",
+        )
+    try:
+        pair = Pair(args.frame, args.primary, args.secondary) if args.primary else None
+    except ValueError as exc:
+        raise ThaliaError(str(exc), "Dates are YYYYMMDD, e.g. 20190115.") from exc
     store = AnnotationStore(args.store, create=False)
-    pair = Pair(args.frame, args.primary, args.secondary) if args.primary else None
     versions = store.history(frame=args.frame, pair=pair)
     table = [("time (UTC)", "author", "pair", "message", "id")]
     table += [(f"{v.time:%Y-%m-%d %H:%M:%S}", v.author, v.pair.key, v.message, v.short_id) for v in versions]
@@ -390,7 +396,10 @@ def _predict(args: argparse.Namespace) -> int:
     from .ml.zoo import PACKAGED_ZOO, ModelZoo, user_zoo
 
     if args.scheduler and args.workers:
-        raise ValueError("give --scheduler ADDRESS or --workers N, not both")
+        raise ThaliaError(
+            "give --scheduler ADDRESS or --workers N, not both.",
+            "--scheduler uses a running Dask cluster; --workers starts a local one.",
+        )
     _require_root(args.root)
     start = time.perf_counter()
     width = 0
@@ -559,7 +568,11 @@ def _stats(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(prog="thalia-viewer", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="raise errors with their tracebacks (chained causes included) instead of one paragraph",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("info", help="frames, dates, pairs and positives of a dataset root")
@@ -801,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("root", help="dataset root")
     p.add_argument("--model", required=True, help="zoo name or card YAML (with weights)")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument("--split", default=schema.Split.TEST.value, choices=SPLITS)
     p.add_argument(
         "--seeds", type=int, nargs="+", default=[0, 1, 2], help="crop seeds (scores are mean ± std over them)"
     )
@@ -905,8 +918,83 @@ def _warning_printer(command: str) -> Callable[..., None]:
     return show
 
 
+#: Library errors name the API argument as ``name=VALUE`` (``name=True`` for a switch); the CLI reports its
+#: flag instead (``--flag VALUE``, ``--flag``). Arguments whose flag is not ``--`` + the name with dashes:
+API_FLAGS: dict[str, str] = {
+    "n_frames": "--frames",
+    "shape": "--size",
+    "n_dates": "--dates",
+    "n_workers": "--workers",
+    "model_name": "--model",
+}
+#: API arguments that library errors name (``name=``), translated for the CLI.
+API_ARGUMENTS = (
+    "n_frames",
+    "shape",
+    "n_dates",
+    "zarr_format",
+    "overwrite",
+    "size",
+    "crop",
+    "epochs",
+    "lr",
+    "lr_drop",
+    "out",
+    "n_workers",
+    "model_name",
+    "batch_size",
+    "num_workers",
+    "val_every",
+    "timesteps",
+    "resume",
+    "scratch",
+    "setting",
+    "split",
+    "weights",
+    "workers",
+    "scheduler",
+)
+
+
+def cli_text(text: str) -> str:
+    """``text`` of a library error with each API argument (``crop=256``, ``overwrite=True``) spelt as the CLI
+    flag that sets it (``--crop 256``, ``--overwrite``)."""
+    import re
+
+    def flag(match: re.Match[str]) -> str:
+        name, switch, pair = match.group(1), match.group(2), match.group(3)
+        option = API_FLAGS.get(name, "--" + name.replace("_", "-"))
+        if switch:
+            return option
+        if pair:
+            return f"{option} {pair.replace(',', '')}"
+        rest = match.string[match.end() : match.end() + 1]
+        return option + " " if rest and not rest.isspace() and rest not in ".,;:)" else option
+
+    names = "|".join(sorted(API_ARGUMENTS, key=len, reverse=True))
+    # name=True: a switch; name=(a, b): a flag of two values (--size H W)
+    return re.sub(rf"(?<![\w.-])({names})=(?:(True)\b|\((\d+, \d+)\))?", flag, text)
+
+
+def _write_bug_report(command: str, argv: Sequence[str] | None) -> str:
+    """Write the current exception's full traceback (chained causes included) to a new file; its path."""
+    import tempfile
+    import traceback
+
+    from . import __version__
+
+    fd, path = tempfile.mkstemp(prefix="thalia-viewer-bug-", suffix=".txt")
+    with open(fd, "w", encoding="utf-8") as out:
+        out.write(f"thalia-viewer {__version__}, command: {command}\n")
+        out.write(f"argv: {list(sys.argv[1:] if argv is None else argv)!r}\n\n")
+        out.write(traceback.format_exc())
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; exit 0 on success, 2 on bad input or an invalid dataset."""
+    """Run a command; exit 0 on success, 2 on bad input or an invalid dataset (a :class:`ThaliaError`, or a
+    file the system refuses), 3 on a bug (anything else: its traceback goes to a file), 130 when interrupted.
+    ``--debug`` raises instead, so the traceback shows every chained cause."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
@@ -917,13 +1005,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ThaliaError as exc:
         if args.debug:
             raise
-        print(f"thalia-viewer {args.command}: error: {exc}", file=sys.stderr)
+        print(f"thalia-viewer {args.command}: error: {cli_text(str(exc))}", file=sys.stderr)
         return EXIT_PROBLEM
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, PermissionError) as exc:
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    ) as exc:
+        # the system refused a path the user gave (or a disk is read-only): the user's to fix, not a bug
         if args.debug:
             raise
-        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"thalia-viewer {args.command}: error: {text}", file=sys.stderr)
+        print(f"thalia-viewer {args.command}: error: {cli_text(str(exc))}", file=sys.stderr)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         print(f"thalia-viewer {args.command}: interrupted", file=sys.stderr)
@@ -933,13 +1027,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # a bug, not bad input: say so, in one paragraph, with how to get the traceback
+    except Exception as exc:  # a bug, not bad input: say so, in one paragraph, with where the traceback is
         if args.debug:
             raise
+        try:
+            where = f"The full traceback is in {_write_bug_report(args.command, argv)}"
+        except OSError:
+            where = "Rerun with --debug for the full traceback"
         detail = (str(exc).splitlines() or [""])[0][:300]
         print(
-            f"thalia-viewer {args.command}: unexpected error (a bug, not your input): {type(exc).__name__}: {detail} "
-            f"Rerun with --debug for the traceback and report it.",
+            f"thalia-viewer {args.command}: internal error: {type(exc).__name__}: {detail}\n"
+            f"This is a bug in thalia-viewer, not a problem with your input; please report it. {where} "
+            f"(attach it to the report).",
             file=sys.stderr,
         )
         return EXIT_BUG

@@ -31,7 +31,7 @@ SAME_VIEW = 0.02  # fraction of map pixels that may differ between two rendering
 def current_pair(page) -> Pair:
     """The pair on screen, from the URL the app keeps in sync."""
     query = page.evaluate("() => Object.fromEntries(new URLSearchParams(window.location.search))")
-    return Pair.parse(f"{query['frame']}/{query['pair']}")
+    return Pair.parse(query["pair"], frame=query["frame"])
 
 
 def map_box(page) -> dict[str, float]:

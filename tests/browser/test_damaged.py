@@ -45,7 +45,7 @@ def shot(page, name: str) -> None:
 
 
 def at(url: str, pair: Pair, mode: str = "explore") -> str:
-    return f"{url}?mode={mode}&frame={pair.frame}&pair={pair.primary}_{pair.secondary}"
+    return f"{url}?mode={mode}&frame={pair.frame}&pair={pair.name}"
 
 
 def problem(page) -> str:

@@ -82,9 +82,9 @@ def test_a_shared_url_reopens_the_same_pair(page, app_url, tiny_root):
     frame = ds.frames[-1]
     pair = ds.frame(frame).pairs[4]
     record = ds.annotation(pair)
-    open_app(page, f"{app_url}?frame={frame}&pair={pair.primary}_{pair.secondary}")
+    open_app(page, f"{app_url}?frame={frame}&pair={pair.name}")
     wait_until(lambda: caption(page).strip() == record["caption"].strip(), "the shared pair's caption")
-    assert f"pair={pair.primary}_{pair.secondary}" in url(page) and f"frame={frame}" in url(page)
+    assert f"pair={pair.name}" in url(page) and f"frame={frame}" in url(page)
     assert page.locator("select").first.input_value() == frame
 
 

@@ -37,7 +37,7 @@ class Hostile:
         self.clean = clean  # for a save from the browser
 
     def at(self, pair: Pair, mode: str, **extra: str) -> str:
-        query = {"mode": mode, "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}", **extra}
+        query = {"mode": mode, "frame": pair.frame, "pair": pair.name, **extra}
         return f"{self.url}?{urllib.parse.urlencode(query)}"
 
 

@@ -46,7 +46,7 @@ class Served:
         self._log_at = 0
 
     def at(self, pair: Pair, mode: str = "explore") -> str:
-        return f"{self.url}?mode={mode}&frame={pair.frame}&pair={pair.primary}_{pair.secondary}"
+        return f"{self.url}?mode={mode}&frame={pair.frame}&pair={pair.name}"
 
     def mark_log(self) -> None:
         self._log_at = self.log.stat().st_size
@@ -85,7 +85,7 @@ def test_j_thirty_times_with_no_delay_every_view_agrees(page, nav):
     wait_for_views(page, nav.pairs[STEPS], EXPLORE_VIEWS)
     for i in range(STEPS - 1, STEPS - 11, -1):  # the next key as soon as the address bar shows the last step
         page.keyboard.press("k")
-        key = f"{nav.pairs[i].primary}_{nav.pairs[i].secondary}"
+        key = nav.pairs[i].name
         page.wait_for_function(
             f"() => window.location.search.includes('pair={key}')",
             polling=20,
@@ -139,7 +139,7 @@ def test_pair_keys_step_in_every_mode(page, nav, mode):
         lambda: query(page).get("pair", "") > f"{nav.pairs[9].primary}_~",
         f"] to step the primary date in {mode}",
     )
-    wait_for_views(page, Pair.parse(f"{nav.frame}/{query(page)['pair']}"), present)
+    wait_for_views(page, Pair.parse(query(page)["pair"], frame=nav.frame), present)
     assert query(page).get("mode") == mode
     assert scroll_offsets(page) == 0
 

@@ -120,7 +120,7 @@ def wait_for_views(
 
 def click_matrix_cell(page: Any, pair: Pair) -> None:
     """Click the dates matrix's cell of ``pair`` (a real mouse click at the cell's centre)."""
-    xy = page.evaluate(_CELL_JS, f"{pair.primary}_{pair.secondary}")
+    xy = page.evaluate(_CELL_JS, pair.name)
     assert xy is not None, "the dates matrix (with its marker) is not on the page"
     page.mouse.click(*xy)
 

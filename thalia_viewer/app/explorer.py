@@ -271,9 +271,7 @@ class ExplorerApp(Viewer):
 
         def update(*_: Any) -> None:
             pair = self.state.pair
-            where = (
-                {"frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"} if pair is not None else {}
-            )
+            where = {"frame": pair.frame, "pair": pair.name} if pair is not None else {}
             links = [
                 f"<b>{m.capitalize()}</b>"
                 if m == self.spec.mode

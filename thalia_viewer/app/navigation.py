@@ -138,7 +138,7 @@ class Navigation:
             updates.pop("frame")
         if "pair" in updates:  # P_S of the frame asked for (or the one on screen)
             try:
-                updates["pair"] = Pair.parse(f"{updates.get('frame', self.state.frame)}/{updates['pair']}")
+                updates["pair"] = Pair.parse(updates["pair"], frame=updates.get("frame", self.state.frame))
             except (ThaliaError, ValueError) as exc:
                 self.state.notify(Level.ERROR, str(exc))
                 updates.pop("pair")
@@ -159,7 +159,7 @@ class Navigation:
         query.update(
             {
                 URL_PARAMETERS["frame"]: str(self.state.frame or ""),
-                URL_PARAMETERS["pair"]: f"{pair.primary}_{pair.secondary}" if pair is not None else "",
+                URL_PARAMETERS["pair"]: pair.name if pair is not None else "",
             }
         )
         return query_string(query)

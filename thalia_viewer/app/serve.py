@@ -65,9 +65,9 @@ def split_extra(extra: list[str] | None, port: int, address: str) -> tuple[list[
     if "--port" in options:
         try:
             port = int(options["--port"])
-        except ValueError:
+        except ValueError as exc:
             msg = f"--port expects a number, got {options['--port']!r}"
-            raise ValueError(msg) from None
+            raise ValueError(msg) from exc
     return rest, port, options.get("--address", address)
 
 

@@ -298,12 +298,12 @@ def load_spec(name_or_path: str | Path) -> LayoutSpec:
         raise LayoutSpecError(
             msg,
             f"Specs shipped with the app: {', '.join(sorted(p.stem for p in LAYOUTS_DIR.glob('*.yaml')))}.",
-        ) from None
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         msg = f"{path} is not valid YAML: {exc}"
-        raise LayoutSpecError(msg, "Fix the indentation or quoting at the line shown.") from None
+        raise LayoutSpecError(msg, "Fix the indentation or quoting at the line shown.") from exc
     return validate_spec(data, text, str(path))
 
 

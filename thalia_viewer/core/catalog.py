@@ -39,7 +39,7 @@ import pandas as pd
 from . import schema
 from .dataset import ThaliaDataset
 from .errors import AnnotationFileError, DatasetNotFoundError
-from .pairs import Pair
+from .pairs import Pair, pair_key
 
 if TYPE_CHECKING:
     from .annotations.store import AnnotationStore
@@ -433,9 +433,7 @@ def build_table(
             cell = (str(rec["frameID"]), _date(str(rec["primary_date"])), _date(str(rec["secondary_date"])))
         except (KeyError, ValueError, TypeError) as exc:
             msg = f"{schema.ANNOTATIONS_FILE}: record {key!r} has no valid frameID / dates ({exc})."
-            raise AnnotationFileError(
-                msg, "Every record names its frame and both dates (YYYYMMDD)."
-            ) from None
+            raise AnnotationFileError(msg, "Every record names its frame and both dates (YYYYMMDD).") from exc
         rows[cell] = {"uid": _int(rec.get("uniqueID", key)), **_record_values(rec)}
     for cell in valid or ():
         rows.setdefault(cell, {"uid": -1, **_EMPTY_RECORD})
@@ -453,7 +451,7 @@ def build_table(
     volcano = {f: schema.volcanoes(f, dict(frame_names or {})) for f in frame_ids}
     table = pd.DataFrame(
         {
-            "key": [f"{f}/{p}_{s}" for f, p, s in cells],
+            "key": [pair_key(f, p, s) for f, p, s in cells],
             "frame": _category(frames, frame_ids),
             "volcano": _category([volcano[f] for f in frames], None),
             "uid": np.array([d["uid"] for d in data], dtype=np.int64),
@@ -559,7 +557,7 @@ def load_review(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
         msg = f"{file} is not the metrics.json of a prediction run ({type(exc).__name__}: {exc})."
         raise ThaliaError(
             msg, "Run `thalia-viewer predict ROOT --model NAME --out DIR` and give DIR."
-        ) from None
+        ) from exc
     out: dict[str, dict[str, Any]] = {}
     for key, entry in pairs.items():
         metrics = (entry or {}).get("metrics") or {}

@@ -1,7 +1,9 @@
 """A Thalia dataset root: ``<frame_id>.zarr`` stores plus ``annotations.json`` and ``quality_timeseries.json``.
 
 Dataset features: one Zarr store per Sentinel-1 frame, a dense primary x secondary grid of interferograms
-of which only real pairs are filled. Dataset format: DESIGN.md, "The data". Classes: ``schema``.
+of which only real pairs are filled (the others are NaN fill or unwritten chunks); ``quality_timeseries.json``
+lists the usable pairs (corrupted, processing-error and no-info pairs dropped), else the non-empty cells are.
+Names, codes and classes of the format: ``schema``.
 
 >>> ds = ThaliaDataset(root)                      # a folder, or an fsspec URL (s3://..., https://...)
 >>> ds.frames
@@ -159,7 +161,7 @@ class ThaliaDataset:
 
     # ------------------------------------------------------------------------------------- content
     @cached_property
-    def annotations(self) -> dict[str, dict]:
+    def annotations(self) -> dict[str, schema.AnnotationRecord]:
         """``annotations.json``: records keyed by ``str(uniqueID)`` (empty when the file is absent)."""
         data = self.location.read_json(schema.ANNOTATIONS_FILE, required=False)
         if data is None:
@@ -190,14 +192,14 @@ class ThaliaDataset:
         return data
 
     @cached_property
-    def _records_by_frame(self) -> dict[str, dict[tuple[str, str], dict]]:
-        index: dict[str, dict[tuple[str, str], dict]] = {}
+    def _records_by_frame(self) -> dict[str, dict[tuple[str, str], schema.AnnotationRecord]]:
+        index: dict[str, dict[tuple[str, str], schema.AnnotationRecord]] = {}
         for key, rec in self.annotations.items():
             try:
                 cell = (schema.format_date(rec["primary_date"]), schema.format_date(rec["secondary_date"]))
             except ValueError as exc:
                 msg = f"{self.location.join(schema.ANNOTATIONS_FILE)}: record {key!r}: {exc}."
-                raise AnnotationFileError(msg, "Dates are YYYYMMDD strings.") from None
+                raise AnnotationFileError(msg, "Dates are YYYYMMDD strings.") from exc
             index.setdefault(str(rec["frameID"]), {})[cell] = rec
         return index
 
@@ -270,7 +272,7 @@ class ThaliaDataset:
             out += [p for p in self.frame(f).pairs if split is None or p.split == split]
         return out
 
-    def annotation(self, pair: Pair) -> dict | None:
+    def annotation(self, pair: Pair) -> schema.AnnotationRecord | None:
         """The annotation record of ``pair``, if any."""
         return self._records_by_frame.get(pair.frame, {}).get((pair.primary, pair.secondary))
 

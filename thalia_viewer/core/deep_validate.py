@@ -31,6 +31,7 @@ import numpy as np
 from . import schema
 from .errors import MissingVariableError, SchemaError, ThaliaError
 from .frame import Frame, layer_variables
+from .io import CHUNK_ERRORS
 from .pairs import Pair
 
 CACHE_ENV: Final = "XDG_CACHE_HOME"
@@ -87,7 +88,7 @@ def _load(frame: Frame, pair: Pair, key: str, where: str) -> tuple[np.ndarray | 
         return np.asarray(frame.layer(pair, key).values), None
     except (MissingVariableError, SchemaError) as exc:
         return None, str(exc)
-    except Exception as exc:
+    except CHUNK_ERRORS as exc:
         variables = " / ".join(layer_variables(key))
         detail = (str(exc).splitlines() or [""])[0][:200]
         return (
@@ -248,7 +249,7 @@ def run_deep(
         try:
             frame.coherence_scale  # noqa: B018
             frame.zero_nodata  # noqa: B018
-        except Exception:  # the damaged chunk is reported by the read of its pair
+        except CHUNK_ERRORS:  # the damaged chunk is reported by the read of its pair
             pass
     total, count = len(reads), resumed
     if progress:

@@ -54,6 +54,11 @@ class AnnotationFileError(ThaliaError, ValueError):
     """``annotations.json`` or ``quality_timeseries.json`` is malformed."""
 
 
+class ArgumentError(ThaliaError, ValueError):
+    """An argument of a library call is out of range; the message names it as the call spells it
+    (``shape=``), which the CLI reports as its flag (``--size``)."""
+
+
 class PairNotFoundError(ThaliaError, KeyError):
     """A (frame, primary date, secondary date) pair that the dataset does not hold."""
 

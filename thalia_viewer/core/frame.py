@@ -1,6 +1,6 @@
 """One frame store (``<frame_id>.zarr``): lazy layers of its pairs, whatever the store's dialect.
 
-Tolerates what the real distribution leaves open (DESIGN.md): spatial dims ``y/x`` or ``lat/lon`` (the last
+Tolerates what the real distribution (1.7 TB, 38 frames) leaves open: spatial dims ``y/x`` or ``lat/lon`` (the last
 two dims of ``insar_difference``), Zarr 2 or 3, coherence 0-255 or 0-1, NaN or 0 no-data, integer or float
 masks, ERA5 variables with one date dim or both, the project's activity / intensity rasters absent.
 """
@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import dask
 import numpy as np
@@ -27,6 +27,7 @@ from .errors import (
     SchemaError,
     ThaliaError,
 )
+from .io import CHUNK_ERRORS
 from .pairs import Pair
 from .pairs import sequences as _sequences
 from .pairs import timeseries as _timeseries
@@ -57,7 +58,7 @@ class Frame:
         frame_id: str,
         ds: xr.Dataset,
         quality: Mapping[str, Any] | None = None,
-        records: Mapping[tuple[str, str], dict] | None = None,
+        records: Mapping[tuple[str, str], schema.AnnotationRecord] | None = None,
         source: str = "",
         stored_cells: Callable[[], set[tuple[int, int]] | None] | None = None,
     ) -> None:
@@ -66,7 +67,7 @@ class Frame:
         self.source = source or frame_id
         self._stored_cells = stored_cells
         self._quality = quality
-        self.records: dict[tuple[str, str], dict] = dict(records or {})
+        self.records: dict[tuple[str, str], schema.AnnotationRecord] = dict(records or {})
         if schema.PHASE not in ds.data_vars:
             msg = f"{self.source} has no variable {schema.PHASE!r} (it has {sorted(map(str, ds.data_vars))})."
             raise NotAThaliaStoreError(msg, "This store is not a Thalia frame cube.")
@@ -102,7 +103,7 @@ class Frame:
         if isinstance(pair, str):
             text = pair.strip()
             try:
-                pair = Pair.parse(text if "/" in text else f"{self.frame_id}/{text}")
+                pair = Pair.parse(text, frame=self.frame_id)
             except ValueError as exc:
                 raise PairNotFoundError(
                     str(exc), "Name a pair PRIMARY_SECONDARY, e.g. 20190101_20190113."
@@ -135,7 +136,7 @@ class Frame:
             pair = pair.pair
         if isinstance(pair, str):
             try:
-                pair = Pair.parse(pair if "/" in pair else f"{self.frame_id}/{pair}")
+                pair = Pair.parse(pair, frame=self.frame_id)
             except ValueError:
                 return False
         return isinstance(pair, Pair) and pair in set(self.pairs)
@@ -252,7 +253,10 @@ class Frame:
         rows, cols = (xr.DataArray(np.array(v), dims="cell") for v in zip(*cells, strict=True))
         sample = phase.isel({schema.PRIMARY: rows, schema.SECONDARY: cols, **window})
         sample = sample.chunk({"cell": 64}) if sample.chunks is None else sample  # read the cells in parallel
-        filled = (np.isfinite(sample) & (sample != 0)).any([self.y_dim, self.x_dim]).values
+        finite = cast(
+            xr.DataArray, np.isfinite(sample)
+        )  # a DataArray (__array_ufunc__); numpy's stubs say ndarray
+        filled = (finite & (sample != 0)).any([self.y_dim, self.x_dim]).values
         return [
             Pair(self.frame_id, p_dates[i], s_dates[j]) for (i, j), f in zip(cells, filled, strict=True) if f
         ]
@@ -285,7 +289,7 @@ class Frame:
         msg = f"frame {self.frame_id} has no valid pair {pair.primary} -> {pair.secondary} (secondary dates of {pair.primary}: {offered})."
         raise PairNotFoundError(msg, "List the pairs with `thalia-viewer info ROOT --frame FRAME`.")
 
-    def annotation(self, pair: Pair) -> dict | None:
+    def annotation(self, pair: Pair) -> schema.AnnotationRecord | None:
         """The ``annotations.json`` record of ``pair``, if any."""
         return self.records.get((pair.primary, pair.secondary))
 
@@ -450,8 +454,8 @@ class Frame:
             )  # only what is still lazy (a dask store)
         except ThaliaError:
             raise
-        except Exception as exc:
-            failure: Exception | None = exc
+        except CHUNK_ERRORS as exc:
+            failure: BaseException | None = exc
         else:
             failure = None
         finally:
@@ -468,7 +472,7 @@ class Frame:
                 out[key] = da.load()
             except (MissingVariableError, SchemaError):
                 raise
-            except Exception as exc:
+            except CHUNK_ERRORS as exc:
                 raise unreadable(self, pair, key, exc) from exc
         return out
 
@@ -516,7 +520,7 @@ def locate_unreadable(
             da.load()
         except (MissingVariableError, SchemaError):
             raise
-        except Exception as own:
+        except CHUNK_ERRORS as own:
             return unreadable(frame, pair, key, own)
     return unreadable(frame, pair, list(arrays), exc)
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import warnings
+import zlib
 from typing import Any
 
 import fsspec
@@ -18,6 +19,20 @@ from .errors import AnnotationFileError, DatasetNotFoundError, NotAThaliaStoreEr
 from .zarr_write import CHUNK_PX, compressor  # noqa: F401
 
 #: Files of a Zarr array's folder that are metadata, not chunks (Zarr 2 and 3).
+#: What reading a damaged chunk raises: a codec that cannot decode it (blosc, zstd, lz4: RuntimeError; zlib /
+#: gzip: zlib.error), a chunk of the wrong size (ValueError: cannot reshape), zarr's own errors (ValueError
+#: subclasses), a read that fails (OSError), a truncated stream (EOFError). Anything else is a bug: it
+#: propagates instead of being reported as a damaged store.
+CHUNK_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, OSError, EOFError, zlib.error)
+#: What opening a store with damaged metadata raises: the above, plus xarray's decoding of metadata of the
+#: wrong type or shape (a missing key, an attribute that is not a mapping, a short dimension list).
+METADATA_ERRORS: tuple[type[BaseException], ...] = (
+    *CHUNK_ERRORS,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
 METADATA_FILES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
 
 
@@ -70,10 +85,10 @@ class Location:
                 return json.loads(f.read().decode("utf-8"))
         except json.JSONDecodeError as exc:
             msg = f"{self.join(name)} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            raise AnnotationFileError(msg, "Fix or restore the file; the data were not changed.") from None
-        except UnicodeDecodeError:
+            raise AnnotationFileError(msg, "Fix or restore the file; the data were not changed.") from exc
+        except UnicodeDecodeError as exc:
             msg = f"{self.join(name)} is not UTF-8 text."
-            raise AnnotationFileError(msg, "Restore the file from the original distribution.") from None
+            raise AnnotationFileError(msg, "Restore the file from the original distribution.") from exc
 
     def open_zarr(self, name: str, chunks: dict[str, Any] | None = None) -> xr.Dataset:
         """The Zarr store ``name`` under the root, lazily.
@@ -96,15 +111,12 @@ class Location:
                 # stores without consolidated metadata (Zarr 3) make xarray warn before falling back
                 warnings.simplefilter("ignore")
                 return xr.open_zarr(target, **kwargs)
-        except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+        except METADATA_ERRORS as exc:
             msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
             raise NotAThaliaStoreError(
                 msg,
                 "A frame store is a Zarr group (format 2 or 3) written by xarray; re-extract or re-generate it.",
-            ) from None
-        except Exception as exc:  # zarr raises its own error types for broken metadata
-            msg = f"{target} is not a readable Zarr store ({type(exc).__name__}: {exc})."
-            raise NotAThaliaStoreError(msg, "Re-extract or re-generate this frame store.") from None
+            ) from exc
 
     def stored_cells(self, name: str, variable: str) -> set[tuple[int, int]] | None:
         """(primary, secondary) indices of the cells of pair ``variable`` in store ``name`` that hold at least one

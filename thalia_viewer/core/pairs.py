@@ -25,20 +25,30 @@ class Pair:
         object.__setattr__(self, "secondary", schema.format_date(self.secondary))
 
     @property
+    def name(self) -> str:
+        """``PRIMARY_SECONDARY``, the pair's name inside its frame (the app's ``pair=``, store groups, files)."""
+        return pair_name(self.primary, self.secondary)
+
+    @property
     def key(self) -> str:
         """``FRAME/PRIMARY_SECONDARY``, the pair's name in URLs, stores and the CLI."""
-        return f"{self.frame}/{self.primary}_{self.secondary}"
+        return pair_key(self.frame, self.primary, self.secondary)
 
     @classmethod
-    def parse(cls, key: str) -> Pair:
-        """The pair named by :attr:`key`."""
+    def parse(cls, key: str, frame: str | None = None) -> Pair:
+        """The pair named by :attr:`key` (``FRAME/PRIMARY_SECONDARY``), or by :attr:`name` of ``frame``
+        (``PRIMARY_SECONDARY``) when ``frame`` is given; :class:`ValueError` naming the text otherwise."""
+        text = key.strip()
         try:
-            frame, dates = key.strip().split("/")
+            if frame is not None and "/" not in text:
+                frame_id, dates = frame, text
+            else:
+                frame_id, dates = text.split("/")
             primary, secondary = dates.split("_")
-        except ValueError:
+        except ValueError as exc:
             msg = f"{key!r} is not a pair name; expected FRAME/PRIMARY_SECONDARY, e.g. 124D_05291_081406/20190101_20190113"
-            raise ValueError(msg) from None
-        return cls(frame, primary, secondary)
+            raise ValueError(msg) from exc
+        return cls(frame_id, primary, secondary)
 
     @property
     def baseline_days(self) -> int:
@@ -52,6 +62,18 @@ class Pair:
 
     def __str__(self) -> str:
         return self.key
+
+
+def pair_name(primary: str, secondary: str) -> str:
+    """``PRIMARY_SECONDARY`` of two ``YYYYMMDD`` dates: :attr:`Pair.name` without building a :class:`Pair`
+    (for tables of many cells)."""
+    return f"{primary}_{secondary}"
+
+
+def pair_key(frame: str, primary: str, secondary: str) -> str:
+    """``FRAME/PRIMARY_SECONDARY`` of a frame id and two ``YYYYMMDD`` dates: :attr:`Pair.key` without a
+    :class:`Pair`."""
+    return f"{frame}/{pair_name(primary, secondary)}"
 
 
 def timeseries(pairs: Iterable[Pair], frame: str, primary: str) -> list[Pair]:

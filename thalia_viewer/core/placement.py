@@ -22,7 +22,7 @@ uses owners to rewrite only the patterns an edit touched (``core.patterns``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
@@ -64,7 +64,7 @@ class Status(StrEnum):
 
 
 # -------------------------------------------------------------------------------------------- polygons
-def record_polygons(record: dict | None) -> list[np.ndarray] | None:
+def record_polygons(record: Mapping[str, Any] | None) -> list[np.ndarray] | None:
     """The record's ``segmentation_mask`` as ``(N, 2)`` float arrays of ``(x, y)``; ``None`` when it has none
     or they are malformed (not lists of at least 3 finite vertices)."""
     raw = (record or {}).get(schema.POLYGONS_FIELD)
@@ -279,7 +279,7 @@ class Entry:
         return f"{self.activity} / {self.intensity or '?'}"
 
 
-def record_entries(record: dict | None) -> list[Entry] | None:
+def record_entries(record: Mapping[str, Any] | None) -> list[Entry] | None:
     """The record's patterns (``activity_type`` with ``intensity_level``), or ``None`` if the lists are
     malformed (not lists, unknown names, different lengths)."""
     rec = record or {}
@@ -396,7 +396,7 @@ def _nearest_of(labels: np.ndarray, ok: np.ndarray, rows: np.ndarray, cols: np.n
         pad *= 2
 
 
-def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) -> Placement:
+def place(deformation: np.ndarray, record: Mapping[str, Any] | None, fit: FrameFit | None) -> Placement:
     """Activity / intensity rasters of a pair from its ``deformation_mask`` codes (0, 1, 2), its record and
     its frame's polygon fit (see the module docstring)."""
     deformation = np.asarray(deformation)
@@ -479,7 +479,7 @@ def place(deformation: np.ndarray, record: dict | None, fit: FrameFit | None) ->
 
 
 def _polygon_labels(
-    record: dict | None, entries: list[Entry], fit: FrameFit | None, mask: np.ndarray
+    record: Mapping[str, Any] | None, entries: list[Entry], fit: FrameFit | None, mask: np.ndarray
 ) -> tuple[np.ndarray | None, float | None, str]:
     """The pair's polygons rasterised on the cube (entry index per pixel), their IoU with the mask, and why
     they cannot be used when they cannot (``None``)."""

@@ -8,7 +8,7 @@ the gaps between them (up to the pattern gap), else only its largest piece is ou
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 import contourpy
 import numpy as np
@@ -52,7 +52,8 @@ def outline(mask: np.ndarray) -> np.ndarray | None:
     r0, c0 = int(rows[0]), int(cols[0])
     piece = _one_piece(mask[r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1])
     z = np.pad(piece, 1).astype(np.float64)
-    lines = contourpy.contour_generator(z=z, line_type="Separate").lines(0.5)
+    # line_type "Separate": a list of (N, 2) arrays (contourpy types the result as any of its line types)
+    lines = cast("list[np.ndarray]", contourpy.contour_generator(z=z, line_type="Separate").lines(0.5))
     if not lines:
         return None
     best = max(lines, key=lambda xy: abs(_area(xy)))  # the outer ring: holes are inner rings

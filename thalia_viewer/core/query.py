@@ -45,7 +45,6 @@ catalogue's columns: a query costs milliseconds on the real catalogue (``bench/b
 from __future__ import annotations
 
 import calendar
-import difflib
 import fnmatch
 import re
 from collections.abc import Callable
@@ -56,7 +55,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from . import schema
-from .errors import ThaliaError
+from .errors import ThaliaError, did_you_mean
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -126,20 +125,20 @@ def _date_interval(text: str) -> tuple[int, int]:
             lo = hi = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
         else:
             raise ValueError(t)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{text!r} is not a date."
         raise QueryError(
             msg, "Dates are YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD, e.g. primary:2018-06."
-        ) from None
+        ) from exc
     return (lo - _EPOCH).days, (hi - _EPOCH).days
 
 
 def _number(text: str, name: str) -> float:
     try:
         return float(text)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{name} takes a number, not {text!r}."
-        raise QueryError(msg, f"e.g. {name}>0.5 or {name}:1..3.") from None
+        raise QueryError(msg, f"e.g. {name}>0.5 or {name}:1..3.") from exc
 
 
 def _yes_no(text: str, name: str) -> bool:
@@ -327,8 +326,7 @@ SORT_ALIASES: Final = {
 
 
 def _unknown(word: str, options: list[str], what: str) -> str:
-    close = difflib.get_close_matches(word.lower(), options, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else f" {what.capitalize()}s: {', '.join(options)}."
+    return did_you_mean(word, options) or f" {what.capitalize()}s: {', '.join(options)}."
 
 
 # -------------------------------------------------------------------------------------------- terms

@@ -27,11 +27,14 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.metadata import ArrayV2Metadata
 
 from . import schema
 from .dataset import ThaliaDataset
 from .errors import DatasetNotFoundError, NotAThaliaStoreError, ThaliaError
-from .io import Location
+from .io import METADATA_ERRORS, Location
+from .pairs import pair_key
+from .zarr_write import array_of
 
 REPAIR_HINT = (
     "Repair it in place with `thalia-viewer repair ROOT`, or re-export the dataset with this version."
@@ -104,16 +107,34 @@ class _Gap:
     cells: list[tuple[int, int]]  # (primary, secondary) indices of the pairs they hit
 
 
+def _v2(array: zarr.Array) -> ArrayV2Metadata:
+    """The metadata of a Zarr 2 array (repair reads and writes Zarr 2 stores only)."""
+    meta = array.metadata
+    if not isinstance(meta, ArrayV2Metadata):
+        msg = f"array {array.path} is Zarr {meta.zarr_format}; only Zarr 2 stores have unwritten chunks to repair."
+        raise NotAThaliaStoreError(
+            msg, "Zarr 3 readers read missing chunks as the fill value: nothing to repair."
+        )
+    return meta
+
+
+def _dims(array: zarr.Array) -> list[Any]:
+    """The array's xarray dimension names (``_ARRAY_DIMENSIONS``), ``[]`` when absent or malformed."""
+    dims = array.attrs.get("_ARRAY_DIMENSIONS", [])
+    return list(dims) if isinstance(dims, list | tuple) else []
+
+
 def _needed_chunks(array: zarr.Array, cells: Sequence[tuple[int, int]]) -> dict[str, list[tuple[int, int]]]:
     """Keys of the chunks the given pair cells read in a Zarr 2 ``array``, each with the cells that read it.
 
     Arrays without date dims (DEM, coordinates) need every chunk; ERA5 arrays the chunks of their date.
     """
-    dims = [str(d) for d in array.attrs.get("_ARRAY_DIMENSIONS", [])]
-    chunks = array.metadata.chunks
-    sep = array.metadata.dimension_separator
+    dims = [str(d) for d in _dims(array)]
+    meta = _v2(array)
+    chunks = meta.chunks
+    sep = meta.dimension_separator
     if not chunks:  # a 0-d array: one chunk
-        return {array.metadata.encode_chunk_key(()): []}
+        return {meta.encode_chunk_key(()): []}
     spans = [[str(k) for k in range(math.ceil(n / c))] for n, c in zip(array.shape, chunks, strict=True)]
     date_axes = [
         (axis, k)
@@ -161,11 +182,11 @@ def _store_gaps(
     kwargs: dict[str, Any] = {} if location.is_local else {"storage_options": location.storage_options}
     try:
         group = zarr.open_group(url, mode="r", **kwargs)
-    except Exception as exc:  # zarr raises its own types for missing / broken metadata
+    except METADATA_ERRORS as exc:  # zarr's own errors for missing / broken metadata are ValueErrors
         msg = f"{url} is not a readable Zarr store ({type(exc).__name__}: {exc})."
         raise NotAThaliaStoreError(
             msg, "A frame store is a Zarr group written by xarray; re-extract or re-generate it."
-        ) from None
+        ) from exc
     if group.metadata.zarr_format != 2:
         return [], 0
     gaps, checked = [], 0
@@ -187,7 +208,7 @@ def _store_gaps(
 def _cell_keys(
     frame_id: str, primaries: Sequence[str], secondaries: Sequence[str], cells: Sequence[tuple[int, int]]
 ) -> list[str]:
-    return [f"{frame_id}/{primaries[i]}_{secondaries[j]}" for i, j in cells]
+    return [pair_key(frame_id, primaries[i], secondaries[j]) for i, j in cells]
 
 
 def _frame_cells(ds: ThaliaDataset, frame_id: str) -> tuple[list[tuple[int, int]], list[str], list[str]]:
@@ -231,7 +252,7 @@ def unwritten_chunk_problems(ds: ThaliaDataset) -> list[str]:
 # ------------------------------------------------------------------------------------------ repairing
 def _zero_chunk(array: zarr.Array) -> bytes:
     """The encoded Zarr 2 chunk that holds what zarr 3 reads for a missing one (zeros), full chunk shape."""
-    meta = array.metadata
+    meta = _v2(array)
     data: Any = np.zeros(meta.chunks, dtype=array.dtype).tobytes(order=meta.order)
     for codec in meta.filters or ():
         data = codec.encode(data)
@@ -263,7 +284,7 @@ def _repair_array(store: Path, array: zarr.Array, gap: _Gap) -> int:
             msg = f"cannot repair {store}: {store.parent} is not writable ({exc.strerror})."
             raise ReadOnlyRootError(
                 msg, "Run the repair where the dataset can be written (its owner), or on a copy."
-            ) from None
+            ) from exc
         for n in range(len(keys)):  # stage: all or nothing, the store is not touched
             with open(staging / str(n), "wb") as f:
                 f.write(chunk)
@@ -297,7 +318,7 @@ def _repair_gaps(target: StoreCells, gaps: list[_Gap]) -> list[UnwrittenChunks]:
     group = zarr.open_group(str(target.path), mode="r")
     out = []
     for gap in gaps:
-        written = _repair_array(target.path, group[gap.array], gap)  # type: ignore[arg-type]
+        written = _repair_array(target.path, array_of(group, gap.array), gap)
         keys = _cell_keys(target.frame, target.primaries, target.secondaries, gap.cells)
         out.append(
             UnwrittenChunks(

@@ -31,7 +31,6 @@ prove nothing. The app asks :class:`Identity` before every write (:meth:`Identit
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any, Final
 
 import yaml
 
-from .errors import ThaliaError
+from .errors import ThaliaError, did_you_mean
 
 ROLES_ENV: Final = "THALIA_ROLES"
 
@@ -91,11 +90,11 @@ class PermissionDenied(ThaliaError, PermissionError):
 def _role(value: Any, where: str) -> Role:
     try:
         return Role(str(value).strip().lower())
-    except ValueError:
+    except ValueError as exc:
         names = [r.value for r in Role]
-        close = difflib.get_close_matches(str(value), names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise RolesError(f"{where}: unknown role {value!r}.{hint}", f"Roles: {', '.join(names)}.") from None
+        raise RolesError(
+            f"{where}: unknown role {value!r}.{did_you_mean(value, names)}", f"Roles: {', '.join(names)}."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -163,13 +162,13 @@ def load_roles(path: str | os.PathLike[str]) -> RolesConfig:
     except OSError as exc:
         raise RolesError(
             f"roles file {p} cannot be read ({exc.strerror or exc}).", "Check the --roles path."
-        ) from None
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RolesError(
             f"roles file {p} is not valid YAML: {exc}", "Fix the indentation or quoting."
-        ) from None
+        ) from exc
     return RolesConfig.from_mapping(data, str(p))
 
 

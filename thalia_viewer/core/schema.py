@@ -1,18 +1,20 @@
 """The Thalia format in one place: variable names, dimensions, class codes, colours, statistics, splits.
 
 Every other module spells a format name, a code or a colour through this module, never by hand.
-Facts come from the public Thalia / Hephaestus code (see ``shared/reference/thalia_format.md``);
+Facts come from the public Thalia / Hephaestus code and annotation files (the authors' ``InSarDataset``
+loader, ``annotations.json``, ``quality_timeseries.json``, the paper's benchmark protocol);
 ``activity_type_mask`` and ``intensity_level_mask`` are this project's additions (Hephaestus codes).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
@@ -91,6 +93,38 @@ class ClassCode:
     description: str = ""
 
 
+class Label(StrEnum):
+    """Pair labels of ``annotations.json``."""
+
+    NON_DEFORMATION = "Non_Deformation"
+    DEFORMATION = "Deformation"
+    EARTHQUAKE = "Earthquake"
+
+
+class ActivityType(StrEnum):
+    """Activity types of ``annotations.json`` (one per deformation pattern), as spelt there."""
+
+    MOGI = "Mogi"
+    DYKE = "Dyke"
+    SILL = "Sill"
+    SPHEROID = "Spheroid"
+    EARTHQUAKE = "Earthquake"
+    UNIDENTIFIED = "Unidentified"
+
+
+class IntensityLevel(StrEnum):
+    """Intensity levels of ``annotations.json`` (one per pattern): Low = 1 fringe, Medium = 2-3, High = more
+    than 3; ``None`` (the string) is the level of an earthquake."""
+
+    LOW = "Low"
+    MEDIUM = "Medium"
+    HIGH = "High"
+    NONE = "None"
+
+
+NO_CLASS: Final = "none"  # name of code 0 of a class raster (no deformation)
+NOT_PLACED: Final = "Not_placed"  # name of the raster-only "not placed" codes
+
 #: Class colours: dark (CIELAB L* 16-50), so that a class never looks like a fringe of the wrapped phase (its
 #: cyclic map spans every hue at L* 54-84: each class is at least CIEDE2000 17 from all its colours), every
 #: class distinct from every other of the three tables (at least 20 apart; at least 10 for protanopes,
@@ -100,35 +134,35 @@ class ClassCode:
 EARTHQUAKE_COLOR: Final = "#c018f0"
 UNPLACED_COLOR: Final = "#302430"
 DEFORMATION_CLASSES: Final = (
-    ClassCode(0, "Non_Deformation", "#00000000", "no deformation"),
-    ClassCode(1, "Deformation", "#6c000c", "volcanic deformation"),
-    ClassCode(2, "Earthquake", EARTHQUAKE_COLOR, "earthquake deformation"),
+    ClassCode(0, Label.NON_DEFORMATION.value, "#00000000", "no deformation"),
+    ClassCode(1, Label.DEFORMATION.value, "#6c000c", "volcanic deformation"),
+    ClassCode(2, Label.EARTHQUAKE.value, EARTHQUAKE_COLOR, "earthquake deformation"),
 )
 ACTIVITY_TYPES: Final = (
-    ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Mogi", "#d82460", "point pressure source"),
-    ClassCode(2, "Dyke", "#844800", "vertical tensile dislocation"),
-    ClassCode(3, "Sill", "#847800", "horizontal tensile crack"),
-    ClassCode(4, "Spheroid", "#0c846c", "prolate spheroid"),
-    ClassCode(5, "Earthquake", EARTHQUAKE_COLOR, "fault slip"),
-    ClassCode(6, "Unidentified", "#48483c", "deformation of unidentified source"),
+    ClassCode(0, NO_CLASS, "#00000000", "no deformation"),
+    ClassCode(1, ActivityType.MOGI.value, "#d82460", "point pressure source"),
+    ClassCode(2, ActivityType.DYKE.value, "#844800", "vertical tensile dislocation"),
+    ClassCode(3, ActivityType.SILL.value, "#847800", "horizontal tensile crack"),
+    ClassCode(4, ActivityType.SPHEROID.value, "#0c846c", "prolate spheroid"),
+    ClassCode(5, ActivityType.EARTHQUAKE.value, EARTHQUAKE_COLOR, "fault slip"),
+    ClassCode(6, ActivityType.UNIDENTIFIED.value, "#48483c", "deformation of unidentified source"),
 )
 INTENSITY_LEVELS: Final = (
-    ClassCode(0, "none", "#00000000", "no deformation"),
-    ClassCode(1, "Low", "#786c90", "about 1 fringe"),
-    ClassCode(2, "Medium", "#005478", "2-3 fringes"),
-    ClassCode(3, "High", "#300090", "more than 3 fringes"),
-    ClassCode(4, "None", EARTHQUAKE_COLOR, "earthquake (no intensity level)"),
+    ClassCode(0, NO_CLASS, "#00000000", "no deformation"),
+    ClassCode(1, IntensityLevel.LOW.value, "#786c90", "about 1 fringe"),
+    ClassCode(2, IntensityLevel.MEDIUM.value, "#005478", "2-3 fringes"),
+    ClassCode(3, IntensityLevel.HIGH.value, "#300090", "more than 3 fringes"),
+    ClassCode(4, IntensityLevel.NONE.value, EARTHQUAKE_COLOR, "earthquake (no intensity level)"),
 )
 #: Raster-only codes (never names in a record): deformation whose classes the record gives, for several
 #: patterns, without saying which pixels are which (no polygons, or polygons that do not fit the cube).
 #: Both rasters carry them together; the record's ``activity_type`` / ``intensity_level`` lists hold the
 #: classes. Exports document them in ``flag_meanings``.
 UNPLACED_ACTIVITY_CLASS: Final = ClassCode(
-    7, "Not_placed", UNPLACED_COLOR, "classes from the record (several patterns), not placed on pixels"
+    7, NOT_PLACED, UNPLACED_COLOR, "classes from the record (several patterns), not placed on pixels"
 )
 UNPLACED_INTENSITY_CLASS: Final = ClassCode(
-    5, "Not_placed", UNPLACED_COLOR, "levels from the record (several patterns), not placed on pixels"
+    5, NOT_PLACED, UNPLACED_COLOR, "levels from the record (several patterns), not placed on pixels"
 )
 #: Class tables by mask variable: the record's classes plus the raster-only "not placed" codes.
 MASK_CLASSES: Final[dict[str, tuple[ClassCode, ...]]] = {
@@ -195,14 +229,6 @@ def intensity_level_from_fringes(fringes: float, earthquake: bool = False) -> in
 
 
 # ---------------------------------------------------------------------------------------- annotations
-class Label(StrEnum):
-    """Pair labels of ``annotations.json``."""
-
-    NON_DEFORMATION = "Non_Deformation"
-    DEFORMATION = "Deformation"
-    EARTHQUAKE = "Earthquake"
-
-
 class Phase(StrEnum):
     """Volcanic phase of a pair (``phase`` field)."""
 
@@ -288,6 +314,34 @@ ANNOTATION_FIELDS: Final = (
     "caption",
 )
 OPTIONAL_ANNOTATION_FIELDS: Final = ("segmentation_mask",)
+
+
+class AnnotationRecord(TypedDict, total=False):
+    """One record of ``annotations.json`` (the official fields, in :data:`ANNOTATION_FIELDS` order). Real files
+    are not always complete, hence ``total=False``: read a field with ``.get`` where it may be absent."""
+
+    uniqueID: int
+    frameID: str
+    primary_date: str  # YYYYMMDD
+    secondary_date: str  # YYYYMMDD
+    corrupted: int  # 0/1
+    processing_error: int  # 0, 2, 3
+    glacier_fringes: int  # 0-2
+    orbital_fringes: int  # 0/1
+    atmospheric_fringes: int  # 0-3: none, vertical stratification, turbulent mixing, both
+    low_coherence: int  # 0/1
+    no_info: int  # 0/1
+    image_artifacts: int  # 0/1
+    label: list[str]  # Label names
+    activity_type: list[str]  # ActivityType names, one per pattern
+    intensity_level: list[str | None]  # IntensityLevel names, one per pattern
+    phase: str  # Phase name
+    confidence: float  # 0-1
+    is_crowd: int  # 1 when more than one pattern
+    caption: str
+    segmentation_mask: list[list[float]]  # optional: one flat [x0, y0, x1, y1, ...] polygon per pattern
+
+
 #: Polygons of a record, one per pattern (flat ``[x0, y0, x1, y1, ...]``), in the source's pixel frame: the
 #: Hephaestus records' LiCSAR preview-PNG pixels (~333 m), not the cube's grid.
 POLYGONS_FIELD: Final = "segmentation_mask"
@@ -298,7 +352,7 @@ CUBE_POLYGONS_FIELD: Final = "segmentation_mask_cube_px"
 UNUSABLE_FLAGS: Final = ("corrupted", "processing_error", "no_info")
 
 
-def is_positive(record: dict) -> bool:
+def is_positive(record: Mapping[str, Any]) -> bool:
     """True when an annotation record labels deformation (volcanic or earthquake)."""
     return Label.NON_DEFORMATION.value not in record.get("label", [Label.NON_DEFORMATION.value])
 
@@ -315,9 +369,9 @@ def parse_date(value: str | date | np.datetime64) -> date:
     text = str(value).strip().replace("-", "")[:8]
     try:
         return _parse_text(text)
-    except ValueError:
+    except ValueError as exc:
         msg = f"{value!r} is not a date; expected YYYYMMDD (e.g. 20190115)"
-        raise ValueError(msg) from None
+        raise ValueError(msg) from exc
 
 
 @lru_cache(maxsize=1 << 16)

@@ -9,9 +9,11 @@ ERA5 fields, in parallel and resumably (:mod:`.deep_validate`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from .dataset import ThaliaDataset
 from .deep_validate import run_deep
 from .errors import ThaliaError
 from .frame import Frame
+from .pairs import pair_key
 from .repair import unwritten_chunk_problems
 from .store_checks import stale_variables, store_signature
 
@@ -74,20 +77,20 @@ class Report:
         )
 
 
-def validate_record(key: str, rec: dict) -> list[str]:
+def validate_record(key: str, rec: Mapping[str, Any]) -> list[str]:
     """Problems of one ``annotations.json`` record (empty when it is valid)."""
     where = f"annotations.json record {key!r}"
     problems = [f"{where}: missing field {f!r}" for f in schema.ANNOTATION_FIELDS if f not in rec]
     for name, allowed in schema.FLAG_FIELDS.items():
         if name in rec and rec[name] not in allowed:
             problems.append(f"{where}: {name}={rec[name]!r} is not one of {sorted(allowed)}")
-    for name, allowed in _LIST_VALUES.items():
+    for name, names in _LIST_VALUES.items():
         value = rec.get(name, [])
         if not isinstance(value, list):
             problems.append(f"{where}: {name} must be a list, got {value!r}")
             continue
         problems += [
-            f"{where}: {name} value {v!r} is not one of {sorted(allowed)}" for v in value if v not in allowed
+            f"{where}: {name} value {v!r} is not one of {sorted(names)}" for v in value if v not in names
         ]
     if "phase" in rec and rec["phase"] not in {p.value for p in schema.Phase}:
         problems.append(f"{where}: phase={rec['phase']!r} is not one of {[p.value for p in schema.Phase]}")
@@ -119,7 +122,7 @@ def _is_yyyymmdd(text: str) -> bool:
 
 @lru_cache(maxsize=65_536)
 def _yyyymmdd(value: object) -> str:
-    return schema.format_date(value)  # type: ignore[arg-type]
+    return schema.format_date(value if isinstance(value, str | date | np.datetime64) else str(value))
 
 
 def _check_frame_metadata(frame: Frame) -> list[str]:
@@ -135,7 +138,7 @@ def _check_frame_metadata(frame: Frame) -> list[str]:
             continue
         extra = set(da.dims) - {schema.PRIMARY, schema.SECONDARY, frame.y_dim, frame.x_dim}
         if extra:
-            problems.append(f"{frame.source}: {name} has unexpected dims {sorted(extra)}")
+            problems.append(f"{frame.source}: {name} has unexpected dims {sorted(map(str, extra))}")
         elif name in (schema.PHASE, schema.COHERENCE, *schema.MASKS) and da.dims[:2] != schema.DATE_DIMS:
             problems.append(
                 f"{frame.source}: {name} has dims {da.dims}; expected ({schema.PRIMARY}, {schema.SECONDARY}, Y, X)"
@@ -177,12 +180,12 @@ def _check_records(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
             foreign.setdefault(frame_id, []).append(key)
         elif frame_id in grids and not _in_grid(grids[frame_id], *cell):
             problems.append(
-                f"{where}: record {key!r} describes pair {frame_id}/{cell[0]}_{cell[1]}, which is not in the date grid of {grids[frame_id].source}"
+                f"{where}: record {key!r} describes pair {pair_key(frame_id, *cell)}, which is not in the date grid of {grids[frame_id].source}"
             )
         other = seen.setdefault((frame_id, *cell), key)
         if other != key:
             problems.append(
-                f"{where}: records {other!r} and {key!r} both describe pair {frame_id}/{cell[0]}_{cell[1]}; keep one"
+                f"{where}: records {other!r} and {key!r} both describe pair {pair_key(frame_id, *cell)}; keep one"
             )
     for frame_id, keys in sorted(foreign.items()):
         problems.append(
@@ -223,7 +226,9 @@ def _check_quality(ds: ThaliaDataset, grids: dict[str, Frame]) -> list[str]:
                 if not (isinstance(s, str) and _is_yyyymmdd(s) and _is_yyyymmdd(str(primary))):
                     problems.append(f"{name}: {s!r} is not a YYYYMMDD date")
                 elif frame_id in grids and not _in_grid(grids[frame_id], str(primary), s):
-                    problems.append(f"{where}: pair {frame_id}/{primary}_{s} is not in the store's date grid")
+                    problems.append(
+                        f"{where}: pair {pair_key(frame_id, str(primary), s)} is not in the store's date grid"
+                    )
             if records:
                 unknown = [u for u in uids if str(u) not in records]
                 if unknown:

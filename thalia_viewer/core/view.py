@@ -111,9 +111,10 @@ class PairView:
 
     # ------------------------------------------------------------------------------------------- labels
     @property
-    def record(self) -> dict[str, Any]:
+    def record(self) -> schema.AnnotationRecord:
         """The pair's ``annotations.json`` record (a copy; empty when it has none)."""
-        return dict(self.frame.annotation(self.pair) or {})
+        record = self.frame.annotation(self.pair)
+        return record.copy() if record is not None else {}
 
     @property
     def labels(self) -> list[schema.Label]:
@@ -267,14 +268,15 @@ class PairView:
         ]
         if rec is None:
             return [*rows, ("record", "none in annotations.json"), ("source", self.frame.source)]
+        row: Mapping[str, Any] = rec  # read by field names held in variables
         listed = {
-            f: ", ".join(map(str, rec.get(f) or [])) or "-"
+            f: ", ".join(map(str, row.get(f) or [])) or "-"
             for f in ("label", "activity_type", "intensity_level")
         }
         flags = [
-            f"{f.replace('_', ' ')}: {names.get(rec.get(f, 0), rec.get(f))}"
+            f"{f.replace('_', ' ')}: {names.get(row.get(f, 0), row.get(f))}"
             for f, names in schema.FLAG_FIELDS.items()
-            if rec.get(f)
+            if row.get(f)
         ]
         rows += [
             ("label", listed["label"]),

@@ -26,13 +26,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.core.array_spec import ArrayConfigParams
+
+from .errors import NotAThaliaStoreError
 
 #: Spatial chunk side of every raster the project writes (synthetic cubes, corrections, predictions), px:
 #: as the source cubes'. Pair variables are chunked (1, 1, CHUNK_PX, CHUNK_PX).
 CHUNK_PX = 1024
 
 
-def compressor(zarr_format: int) -> object:
+def compressor(zarr_format: int) -> Any:
     """The compressor of the Zarr arrays the project writes (Blosc zstd, bit-shuffled) for Zarr 2 or 3."""
     import numcodecs
     import zarr.codecs
@@ -42,7 +45,7 @@ def compressor(zarr_format: int) -> object:
     return zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
 
 
-def array_config(zarr_format: int) -> dict[str, Any]:
+def array_config(zarr_format: int) -> ArrayConfigParams:
     """zarr's runtime array config for writing: Zarr 2 writes every chunk it touches, zeros included."""
     return {"write_empty_chunks": zarr_format == 2}
 
@@ -52,6 +55,24 @@ def writable(array: zarr.Array) -> zarr.Array:
     return array.with_config(array_config(array.metadata.zarr_format))
 
 
+def array_of(group: zarr.Group, name: str) -> zarr.Array:
+    """The array ``name`` of ``group``; :class:`NotAThaliaStoreError` when it is missing or a group."""
+    node = group.get(name)
+    if not isinstance(node, zarr.Array):
+        msg = (
+            f"{name!r} in {group.store_path} is {'a group' if node is not None else 'missing'}, not an array."
+        )
+        raise NotAThaliaStoreError(
+            msg, "The store is damaged or not written by thalia-viewer; copy it again."
+        )
+    return node
+
+
+def attrs_of(node: zarr.Array | zarr.Group) -> dict[str, Any]:
+    """The attributes of a Zarr node, as a plain dict (JSON values)."""
+    return dict(node.attrs.asdict())
+
+
 def open_array(path: str | os.PathLike[str]) -> zarr.Array:
     """An existing array at ``path``, opened read-write with :func:`writable`'s config."""
     return writable(zarr.open_array(str(path), mode="r+"))
@@ -59,7 +80,7 @@ def open_array(path: str | os.PathLike[str]) -> zarr.Array:
 
 def writable_arrays(group: zarr.Group, names: Sequence[str]) -> dict[str, zarr.Array]:
     """The arrays ``names`` of ``group``, each :func:`writable`."""
-    return {name: writable(group[name]) for name in names}  # type: ignore[arg-type]
+    return {name: writable(array_of(group, name)) for name in names}
 
 
 def variable_encoding(

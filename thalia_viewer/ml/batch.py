@@ -25,22 +25,45 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
 from ..core import schema
 from ..core.dataset import ThaliaDataset
+from ..core.errors import did_you_mean
 from ..core.pairs import Pair
 from ..core.repair import RepairReport, StoreCells, repair_stores
 from ..core.zarr_write import CHUNK_PX, open_array, write_template
 from .errors import PredictionOutputError
 from .files import write_text
-from .metrics import Confusion, aggregate
+from .metrics import Aggregate, Confusion, Scores, aggregate
 from .zoo import ModelCard, ModelZoo, load_model, resolve_card
 
 RUN_FILE: Final = "run.json"
 METRICS_FILE: Final = "metrics.json"
+
+
+class PairSummary(TypedDict):
+    """One predicted pair (or sequence) in ``metrics.json``."""
+
+    pairs: list[str]  # Pair keys, FRAME/PRIMARY_SECONDARY
+    metrics: Scores | None  # None where the pair has no labels
+    deformation_pixels: int
+
+
+class PredictionSummary(TypedDict):
+    """What :func:`predict_dataset` returns and writes to ``OUT/metrics.json``."""
+
+    model: str
+    units: int  # pairs (or sequences) planned
+    predicted: int  # of them, predicted (this run or an earlier one)
+    failed: dict[str, str]  # unit key -> why it failed
+    aggregate: Aggregate  # over every labelled unit
+    frames: dict[str, Aggregate]  # per frame id
+    pairs: dict[str, PairSummary]  # per unit key
+
+
 PAIRS_DIR: Final = "pairs"
 DEFAULT_WORKERS: Final = 2
 #: The prediction stores' class codes: the deformation mask's none and deformation (model outputs are binary).
@@ -65,7 +88,7 @@ class Unit:
     def marker(self, out: Path) -> Path:
         """The unit's scores JSON (written last)."""
         p = self.pairs[-1]
-        return out / PAIRS_DIR / p.frame / f"{p.primary}_{p.secondary}.json"
+        return out / PAIRS_DIR / p.frame / f"{p.name}.json"
 
 
 # --------------------------------------------------------------------------------------- planning
@@ -74,12 +97,16 @@ def plan_units(
 ) -> list[Unit]:
     """The tasks of a run: each valid pair (1 time step) or each benchmark sequence (3), by frame and date."""
     if split is not None and split not in {s.value for s in schema.Split}:
-        msg = f"unknown split {split!r}; expected one of {[s.value for s in schema.Split]}."
-        raise PredictionOutputError(msg, "Leave --split out to predict every pair.")
+        splits = [s.value for s in schema.Split]
+        msg = f"unknown split={split!r}.{did_you_mean(split, splits)}"
+        raise PredictionOutputError(
+            msg, f"Splits: {', '.join(splits)}; leave split= out to predict every pair."
+        )
     units: list[Unit] = []
     for frame_id in frames or ds.frames:
         frame = ds.frame(frame_id)
         pairs = ds.pairs([frame_id], split=split)
+        seqs: list[tuple[Pair, ...]]
         if card.timesteps == 1:
             seqs = [(p,) for p in pairs]
         else:
@@ -108,10 +135,10 @@ def _ensure_store(ds: ThaliaDataset, frame_id: str, path: Path, card: ModelCard)
             ]  # metadata only: no graph over the grid
         except Exception as exc:
             msg = f"{path} exists but is not a prediction store ({type(exc).__name__}: {exc})."
-            raise PredictionOutputError(msg, "Remove it, or pick another --out folder.") from None
+            raise PredictionOutputError(msg, "Remove it, or pick another out= folder.") from exc
         if tuple(have.shape) != shape:
             msg = f"{path} holds a grid of {tuple(have.shape)}, not the frame's {shape}."
-            raise PredictionOutputError(msg, "Remove it, or pick another --out folder.")
+            raise PredictionOutputError(msg, "Remove it, or pick another out= folder.")
         return
     import dask.array as da
 
@@ -155,7 +182,7 @@ def _check_run(out: Path, card: ModelCard, root: str) -> None:
             if before.get(key) != run[key]:
                 msg = f"{out} holds predictions of another run ({key} {before.get(key)!r}, now {run[key]!r})."
                 raise PredictionOutputError(
-                    msg, "Pick another --out folder, or delete this one to start over."
+                    msg, "Pick another out= folder, or delete this one to start over."
                 )
         return
     _write_json(path, run)
@@ -240,8 +267,8 @@ def _client(client: Any, n_workers: int | None, processes: bool) -> tuple[Any, b
         except OSError as exc:
             msg = f"cannot reach the Dask scheduler at {client!r} ({exc})."
             raise PredictionOutputError(
-                msg, "Check the address (tcp://HOST:8786), or use --workers N for a local cluster."
-            ) from None
+                msg, "Check the address (tcp://HOST:8786), or pass n_workers= for a local cluster."
+            ) from exc
     workers = int(client) if isinstance(client, int) else (n_workers or DEFAULT_WORKERS)
     # worker processes share the cores; worker threads share this process's torch (leave its setting alone)
     threads = max(1, (os.cpu_count() or 1) // workers) if processes else None
@@ -271,7 +298,7 @@ def predict_dataset(
     weights: str | os.PathLike[str] | None = None,
     storage_options: dict[str, Any] | None = None,
     progress: BatchProgress | None = None,
-) -> dict[str, Any]:
+) -> PredictionSummary:
     """Predict the pairs of ``root`` (some ``frames``, one ``split``) with a model into ``out``.
 
     ``model_name``: a zoo name, a card YAML path or a card; ``weights`` replaces the card's weights file.
@@ -341,9 +368,9 @@ def predict_dataset(
 
 def write_metrics(
     out: Path, units: Sequence[Unit], card: ModelCard, failed: dict[str, str] | None = None
-) -> dict[str, Any]:
+) -> PredictionSummary:
     """Gather the markers of ``units`` into ``OUT/metrics.json``: per pair, per frame and overall."""
-    per_pair: dict[str, Any] = {}
+    per_pair: dict[str, PairSummary] = {}
     by_frame: dict[str, list[Confusion]] = {}
     for u in units:
         marker = u.marker(out)
@@ -358,7 +385,7 @@ def write_metrics(
         if record["metrics"] is not None:
             by_frame.setdefault(u.frame, []).append(Confusion.from_dict(record["metrics"]))
     everything = [c for cs in by_frame.values() for c in cs]
-    result = {
+    result: PredictionSummary = {
         "model": card.name,
         "units": len(units),
         "predicted": len(per_pair),
@@ -393,7 +420,11 @@ def repair_predictions(out: str | os.PathLike[str]) -> RepairReport:
             secondaries = [schema.format_date(d) for d in ds[schema.SECONDARY].values]
         cells = []
         for marker in sorted((folder / PAIRS_DIR / frame_id).glob("*.json")):
-            p, _, s = marker.stem.partition("_")
+            try:
+                pair = Pair.parse(marker.stem, frame=frame_id)
+            except ValueError:
+                continue  # not a marker of ours
+            p, s = pair.primary, pair.secondary
             if p in primaries and s in secondaries:
                 cells.append((primaries.index(p), secondaries.index(s)))
         stores.append(StoreCells(path, frame_id, cells, primaries, secondaries))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from ..core.frame import Frame
 from ..core.pairs import Pair
 from . import inputs, tiling
 from .errors import InputError
-from .metrics import Confusion, confusion
+from .metrics import Confusion, Scores, confusion
 from .torch_env import import_torch, resolve_device
 from .zoo import DEFAULT_MODEL, ModelCard, ModelZoo, load_model
 
@@ -58,7 +58,7 @@ class Prediction:
         return self.asked or self.pairs[-1]
 
     @property
-    def metrics(self) -> dict[str, Any] | None:
+    def metrics(self) -> Scores | None:
         """Counts and precision / recall / f1 / iou of the deformation class, or ``None`` without labels."""
         return None if self.confusion is None else self.confusion.to_dict()
 
@@ -102,7 +102,8 @@ class Predictor:
         self.amp = cuda if amp is None else amp and cuda
         self.amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format (it passes it on to Tensor.to); torch's overloads leave it out
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         encoder = getattr(module, "encoder", None)
         self.stride = int(getattr(encoder, "output_stride", DEFAULT_STRIDE) or 1)
 

@@ -24,6 +24,7 @@ import xarray as xr
 from ..core import schema
 from ..core.errors import MissingVariableError, SchemaError
 from ..core.frame import Frame, locate_unreadable
+from ..core.io import CHUNK_ERRORS
 from ..core.pairs import Pair
 from .errors import InputError
 
@@ -66,9 +67,9 @@ def setting_of(setting: str | Setting) -> Setting:
     """``setting`` checked: :class:`InputError` naming the valid ones otherwise."""
     try:
         return Setting(str(setting).strip().lower())
-    except ValueError:
+    except ValueError as exc:
         msg = f"unknown input setting {setting!r}; expected one of {[s.value for s in Setting]}."
-        raise InputError(msg, "Use 'base' (phase, coherence, DEM) or 'atmospheric' (plus ERA5).") from None
+        raise InputError(msg, "Use 'base' (phase, coherence, DEM) or 'atmospheric' (plus ERA5).") from exc
 
 
 def channel_names(setting: str | Setting) -> list[str]:
@@ -136,7 +137,7 @@ def _read(frame: Frame, pair: Pair, keys: Sequence[str], window: Window) -> dict
         loaded = xr.Dataset(arrays).compute()
     except (MissingVariableError, SchemaError):
         raise
-    except Exception as exc:
+    except CHUNK_ERRORS as exc:
         raise locate_unreadable(frame, pair, arrays, exc) from exc
     return {k: np.asarray(loaded[k].values) for k in keys}
 

@@ -15,7 +15,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
@@ -26,6 +26,27 @@ def _ratio(num: int, den: int, nothing_to_do: bool) -> float:
     if den == 0:
         return 1.0 if nothing_to_do else 0.0
     return num / den
+
+
+class Scores(TypedDict):
+    """A prediction's scores against the labels (deformation class): pixel counts and the four scores (0-1)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    precision: float
+    recall: float
+    f1: float
+    iou: float
+
+
+class Aggregate(TypedDict):
+    """Scores over a set of predictions: ``micro`` (of the summed counts), ``macro`` (mean of each score)."""
+
+    count: int
+    micro: Scores
+    macro: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -68,9 +89,18 @@ class Confusion:
         """precision, recall, f1, iou."""
         return {name: float(getattr(self, name)) for name in SCORES}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> Scores:
         """Counts and scores, JSON-ready."""
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn, **self.scores()}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "iou": self.iou,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Confusion:
@@ -101,7 +131,7 @@ def confusion(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | No
     return Confusion(tp, fp, fn, int(pred.size) - tp - fp - fn)
 
 
-def aggregate(confusions: Iterable[Confusion]) -> dict[str, Any]:
+def aggregate(confusions: Iterable[Confusion]) -> Aggregate:
     """Scores over a set: ``micro`` (summed confusion), ``macro`` (mean over items), item count."""
     items = list(confusions)
     total = sum(items, Confusion())

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core.dataset import ThaliaDataset
 from ..core.pairs import Pair
-from .metrics import Confusion, aggregate
+from .metrics import Aggregate, Confusion, aggregate
 
 KEPT_MASKS: Final = 256  # predicted masks a MaskCache keeps (bit-packed: rows * cols / 8 bytes each) ...
 KEPT_BYTES: Final = 32 * 2**20  # ... and at most this many bytes of them (16 masks of a 4096^2 frame)
@@ -38,7 +38,7 @@ class ReviewFilter(StrEnum):
     LOW_IOU = "low"  # IoU below 0.5
 
     @property
-    def title(self) -> str:
+    def shown_as(self) -> str:
         """How people name it."""
         return _FILTER_TITLES[self]
 
@@ -77,7 +77,7 @@ class ReviewRow:
         """The row as the review table shows it."""
         return {
             "frame": self.pair.frame,
-            "pair": f"{self.pair.primary}_{self.pair.secondary}",
+            "pair": self.pair.name,
             "split": self.pair.split.value if self.pair.split else "",
             "IoU": self.iou,
             "F1": self.f1,
@@ -101,7 +101,7 @@ def rank(rows: Iterable[ReviewRow], show: ReviewFilter | str = ReviewFilter.ALL)
     return sorted((r for r in rows if keep(r)), key=lambda r: (np.nan_to_num(r.iou, nan=1.0), -(r.fp + r.fn)))
 
 
-def aggregate_rows(rows: Iterable[ReviewRow]) -> dict[str, Any]:
+def aggregate_rows(rows: Iterable[ReviewRow]) -> Aggregate:
     """Micro (summed confusion, as in the Thalia paper's tables) and macro (mean per pair) scores."""
     return aggregate(r.confusion for r in rows)
 

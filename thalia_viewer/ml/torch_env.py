@@ -3,7 +3,9 @@
 PyPI's torchvision 0.28.0 is a CUDA build: with the CPU torch, ``import torchvision`` (hence timm and smp)
 fails with ``operator torchvision::nms does not exist``. :func:`ensure_torchvision` loads torchvision's
 ``_C.so`` when it matches torch (a CUDA box), else declares the two operator schemas torchvision's meta
-registrations need, before torchvision is first imported (DESIGN.md, "Stack, versions and traps").
+registrations need (``torchvision::nms`` and ``torchvision::qnms``, through ``torch.library``), before
+torchvision is first imported; ``torchvision.ops`` / ``torchvision.io`` stay unavailable on the CPU, and the
+smp models do not need them.
 Nothing here imports torch at module import time, so browsing works where the model stack cannot load.
 """
 
@@ -36,7 +38,7 @@ def import_torch() -> ModuleType:
         msg = f"the model stack is not installed ({exc})."
         raise ModelStackError(
             msg, "Install it with `pip install -c constraints.txt -e .` (torch, smp)."
-        ) from None
+        ) from exc
     ensure_torchvision()
     return torch
 
@@ -82,7 +84,7 @@ def import_smp() -> ModuleType:
         msg = f"segmentation-models-pytorch cannot be imported ({exc})."
         raise ModelStackError(
             msg, "Install the pinned stack: `pip install -c constraints.txt -e .`."
-        ) from None
+        ) from exc
     return smp
 
 
@@ -93,9 +95,9 @@ def default_device() -> torch.device:
     if wanted:
         try:
             device = torch.device(wanted)
-        except RuntimeError:
+        except RuntimeError as exc:
             msg = f"{DEVICE_ENV}={wanted!r} is not a torch device."
-            raise ModelStackError(msg, "Use cpu, cuda or cuda:N, or unset it.") from None
+            raise ModelStackError(msg, "Use cpu, cuda or cuda:N, or unset it.") from exc
         if device.type == "cuda" and not torch.cuda.is_available():
             msg = f"{DEVICE_ENV}={wanted!r} but CUDA is not available here."
             raise ModelStackError(msg, "Unset it to run on the CPU.")

@@ -104,7 +104,7 @@ def _read_checkpoint(path: Path) -> Any:
         raise ModelWeightsError(
             msg,
             "Only checkpoints of plain tensors load; re-save it as a state dict or safetensors where you trust it.",
-        ) from None
+        ) from exc
     except (
         RuntimeError,
         EOFError,
@@ -116,7 +116,7 @@ def _read_checkpoint(path: Path) -> Any:
         TypeError,
     ) as exc:
         msg = f"weights file {path} is truncated or damaged ({type(exc).__name__}: {_first_line(str(exc))})."
-        raise ModelWeightsError(msg, "Copy or download it again.") from None
+        raise ModelWeightsError(msg, "Copy or download it again.") from exc
 
 
 def _detail(text: str) -> str:
@@ -203,21 +203,21 @@ def load_state_dict(path: str | os.PathLike[str], model: nn.Module) -> nn.Module
 
 def check_finite(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
     """:class:`ModelWeightsError` naming the first tensor holding NaN or Inf (such a model predicts nonsense)."""
-    torch = import_torch()
+    th = import_torch()
 
     def finite(v: torch.Tensor) -> bool:
-        if v.dtype in (torch.float16, torch.float32, torch.float64):  # numpy: no per-op thread pool overhead
+        if v.dtype in (th.float16, th.float32, th.float64):  # numpy: no per-op thread pool overhead
             return bool(np.isfinite(v.detach().cpu().numpy()).all())
-        return bool(torch.isfinite(v).all())
+        return bool(th.isfinite(v).all())
 
     bad = [k for k, v in state.items() if v.is_floating_point() and not finite(v)]
     if bad:
         t = state[bad[0]]
-        n = int((~torch.isfinite(t)).sum())
+        n = int((~th.isfinite(t)).sum())
         msg = f"weights file {path} holds NaN or Inf values: {len(bad)} tensor(s), e.g. {bad[0]!r} ({n} of {t.numel()} values); it was not loaded."
         raise ModelWeightsError(
             msg,
-            "The training that wrote it diverged or the file is damaged: retrain (a lower --lr) or copy it again.",
+            "The training that wrote it diverged or the file is damaged: retrain (a lower lr=) or copy it again.",
         )
 
 

@@ -26,13 +26,11 @@ a user card of the same name replaces the packaged one. Loading the zoo never im
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 import os
 import re
 import shutil
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +42,8 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from ..core import schema
+from ..core.errors import did_you_mean
+from ..core.filelock import exclusive_lock
 from ..resources import data_dir
 from .errors import (
     InputError,
@@ -188,9 +188,7 @@ class ModelCard:
         names = [f.name for f in dataclasses.fields(cls) if f.name != "path"]
         for key in data:
             if key not in names:
-                hint = difflib.get_close_matches(str(key), names, n=1)
-                suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-                msg = f"{source}: unknown field {key!r}.{suggestion}"
+                msg = f"{source}: unknown field {key!r}.{did_you_mean(key, names)}"
                 raise ModelCardError(msg, f"Fields are {', '.join(names)}.")
         for key in ("name", "architecture", "encoder"):
             if key not in data:
@@ -220,10 +218,10 @@ class ModelCard:
             raise bad("encoder", f"is {self.encoder!r}; expected an smp encoder name such as resnet50.")
         try:
             self.setting = setting_of(self.setting).value
-        except InputError:
+        except InputError as exc:
             raise bad(
                 "setting", f"is {self.setting!r}; expected one of {[s.value for s in Setting]}."
-            ) from None
+            ) from exc
         if isinstance(self.timesteps, bool) or self.timesteps not in TIMESTEPS:
             raise bad("timesteps", f"is {self.timesteps!r}; expected one of {list(TIMESTEPS)}.")
         classes = self.classes
@@ -304,8 +302,8 @@ def _check_stats(value: Any, bad: Any) -> dict[str, tuple[float, float]]:
     for k, v in value.items():
         try:
             mean, std = (float(x) for x in v)
-        except (TypeError, ValueError):
-            raise bad("normalisation", f"gives {k!r} = {v!r}; expected [mean, std].") from None
+        except (TypeError, ValueError) as exc:
+            raise bad("normalisation", f"gives {k!r} = {v!r}; expected [mean, std].") from exc
         if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
             raise bad("normalisation", f"gives {k!r} = {v!r}; expected finite values and std > 0.")
         out[k] = (mean, std)
@@ -441,25 +439,13 @@ LOCK_FILE: Final = ".zoo.lock"
 @contextmanager
 def zoo_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
     """An exclusive ``flock`` on ``<directory>/.zoo.lock`` (released by the OS if its holder dies)."""
-    import fcntl
 
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o664)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() > deadline:
-                    msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
-                    raise ModelExistsError(
-                        msg, "Another process is writing a model there; retry in a moment."
-                    ) from exc
-                time.sleep(0.01)
+    def stuck() -> ModelExistsError:
+        msg = f"the zoo folder {directory} stayed locked by another writer for {timeout_s:.0f} s."
+        return ModelExistsError(msg, "Another process is writing a model there; retry in a moment.")
+
+    with exclusive_lock(directory / LOCK_FILE, timeout_s, stuck, poll_s=0.01):
         yield
-    finally:
-        os.close(fd)
 
 
 def model_files(directory: Path, name: str) -> list[Path]:
@@ -576,10 +562,8 @@ class ModelZoo:
         cards = self._load()
         if name in cards:
             return cards[name]
-        close = difflib.get_close_matches(name, list(cards), n=1)
-        suggestion = f" Did you mean {close[0]!r}?" if close else ""
         folders = ", ".join(str(d) for d in self.directories)
-        msg = f"no model {name!r} in the zoo ({folders}).{suggestion}"
+        msg = f"no model {name!r} in the zoo ({folders}).{did_you_mean(name, cards)}"
         raise UnknownModelError(msg, f"Models: {', '.join(sorted(cards)) or 'none'}.")
 
 
@@ -623,16 +607,16 @@ def build_model(card: ModelCard) -> nn.Module:
         raise ModelCardError(
             msg,
             "Pick an encoder smp supports offline, e.g. resnet18, resnet50, mobilenet_v2, efficientnet-b0, mit_b0.",
-        ) from None
+        ) from exc
     except TypeError as exc:
         msg = f"model card {card.name!r}: field 'options' does not fit {card.architecture} ({exc})."
         raise ModelCardError(
             msg, "Use constructor arguments of that smp architecture (e.g. decoder_channels)."
-        ) from None
+        ) from exc
     except ImportError as exc:
         raise ModelStackError(
             f"cannot build model {card.name!r}: {exc}", "Install the pinned stack."
-        ) from None
+        ) from exc
     return model
 
 
@@ -643,25 +627,27 @@ def load_model(
     from .torch_env import resolve_device
     from .weights import load_state_dict
 
+    path: Path | None
     if weights is not None:
         path = Path(weights).expanduser().resolve()
         if not path.is_file():
             msg = f"weights file {path} does not exist."
             raise MissingWeightsError(
-                msg, "Check the --weights path (a .safetensors file or a torch checkpoint)."
+                msg, "Check the weights= path (a .safetensors file or a torch checkpoint)."
             )
-    path = path if weights is not None else card.weights_path
+    else:
+        path = card.weights_path
     if path is None:
         msg = f"model {card.name!r} has no weights (its card says weights: null)."
         raise MissingWeightsError(
             msg,
-            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) with --weights PATH.",
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out NEW_NAME`, or pass a checkpoint (e.g. the official one) as weights=PATH.",
         )
     if not path.is_file():
         msg = f"the weights file of model {card.name!r} does not exist: {path}."
         raise MissingWeightsError(
             msg,
-            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass --weights PATH.",
+            f"Train weights with `thalia-viewer train ROOT --model {card.name} --out {card.name}`, or pass weights=PATH.",
         )
     model = build_model(card)
     load_state_dict(path, model)

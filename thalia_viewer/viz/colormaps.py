@@ -98,9 +98,9 @@ def class_table(mask_variable: str) -> tuple[schema.ClassCode, ...]:
         variable = schema.LAYERS[variable].variable
     try:
         return schema.MASK_CLASSES[variable]
-    except KeyError:
+    except KeyError as exc:
         msg = f"{mask_variable!r} is not a class mask; expected one of {sorted(schema.MASK_CLASSES)}"
-        raise KeyError(msg) from None
+        raise KeyError(msg) from exc
 
 
 def class_lut(mask_variable: str) -> np.ndarray:

@@ -254,17 +254,17 @@ def blank_rgb(extent: Extent, kdims: Sequence[hv.Dimension | str] | None = None,
 class PairStatus(StrEnum):
     """What a cell of the dates matrix holds."""
 
-    DEFORMATION = "Deformation"
-    EARTHQUAKE = "Earthquake"
-    NON_DEFORMATION = "Non_Deformation"
+    DEFORMATION = schema.Label.DEFORMATION.value
+    EARTHQUAKE = schema.Label.EARTHQUAKE.value
+    NON_DEFORMATION = schema.Label.NON_DEFORMATION.value
     UNLABELLED = "Unlabelled"  # a valid pair without an annotation record
     UNUSABLE = "Unusable"  # annotated but corrupted / processing error / no info: not a valid pair
 
 
 #: Matrix cell colours: the class colours of ``schema`` for deformation and earthquake, neutrals otherwise.
 STATUS_COLORS: Final[dict[PairStatus, str]] = {
-    PairStatus.DEFORMATION: schema.class_by_name(schema.DEFORMATION_CLASSES, "Deformation").color,
-    PairStatus.EARTHQUAKE: schema.class_by_name(schema.DEFORMATION_CLASSES, "Earthquake").color,
+    PairStatus.DEFORMATION: schema.class_by_name(schema.DEFORMATION_CLASSES, schema.Label.DEFORMATION).color,
+    PairStatus.EARTHQUAKE: schema.class_by_name(schema.DEFORMATION_CLASSES, schema.Label.EARTHQUAKE).color,
     PairStatus.NON_DEFORMATION: "#8fb3d9",  # quiet blue: a valid negative
     PairStatus.UNLABELLED: "#e6e9ed",
     PairStatus.UNUSABLE: "#6e7781",  # dark grey: cannot be opened

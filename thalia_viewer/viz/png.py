@@ -98,20 +98,25 @@ def fonts() -> Fonts:
     except OSError:
         pass
     try:
-        return Fonts(
-            *(ImageFont.load_default(size=s) for s in (FONT_SIZE, TITLE_FONT_SIZE, SMALL_FONT_SIZE)), False
+        normal, title, small = (
+            ImageFont.load_default(size=s) for s in (FONT_SIZE, TITLE_FONT_SIZE, SMALL_FONT_SIZE)
         )
+        return Fonts(normal, title, small, False)
     except TypeError:  # Pillow < 10.1: bitmap default font only
         font = ImageFont.load_default()
         return Fonts(font, font, font, unicode=False)
 
 
 # ------------------------------------------------------------------------------------------ text
-def _text_width(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont) -> int:
+def _text_width(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+) -> int:
     return int(np.ceil(draw.textlength(text, font=font)))
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, max_width: int) -> str:
+def _fit(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int
+) -> str:
     """``text`` shortened with an ellipsis to fit ``max_width`` px."""
     if _text_width(draw, text, font) <= max_width:
         return text
@@ -195,10 +200,14 @@ def _legend_items(mask: Shaded) -> list[tuple[str, tuple[int, int, int, int]]]:
     present = set(np.unique(mask.agg.values).tolist())
     lut = class_lut(mask.layer.variable)
     return [
-        (c.name, tuple(int(v) for v in lut[c.code]))
-        for c in class_table(mask.layer.variable)
-        if c.code and c.code in present
-    ]  # type: ignore[misc]
+        (c.name, _rgba(lut[c.code])) for c in class_table(mask.layer.variable) if c.code and c.code in present
+    ]
+
+
+def _rgba(values: np.ndarray) -> tuple[int, int, int, int]:
+    """An RGBA row of a colour table as four ints."""
+    r, g, b, a = (int(v) for v in values)
+    return r, g, b, a
 
 
 def _legend_heading(mask: Shaded) -> str:

@@ -21,7 +21,7 @@ visible; class codes stay codes). Arrays come back north-up (row 0 = largest y) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 import dask
 import datashader as ds
@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from thalia_viewer.core import schema
+from thalia_viewer.core.errors import SchemaError
 from thalia_viewer.core.schema import Layer, LayerKind
 from thalia_viewer.viz.colormaps import class_lut, class_table, colormap_for
 
@@ -101,8 +102,10 @@ def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
 
 def _axis_edges(coord: np.ndarray, name: str) -> tuple[float, float]:
     if coord.size < 2:
-        msg = f"coordinate {name!r} has {coord.size} value(s); a layer needs at least 2 pixels per axis"
-        raise ValueError(msg)
+        msg = f"coordinate {name!r} has {coord.size} value(s); a layer needs at least 2 pixels per axis."
+        raise SchemaError(
+            msg, "The frame is too small to draw; `thalia-viewer validate ROOT` checks its size."
+        )
     half = abs(float(coord[-1] - coord[0])) / (coord.size - 1) / 2
     return float(coord.min()) - half, float(coord.max()) + half
 
@@ -198,9 +201,10 @@ def aggregate_phase(da: xr.DataArray, canvas: ds.Canvas) -> xr.DataArray:
     """
     spatial_dims(da)
     phase = _as_float(da)
+    # numpy's ufuncs return a DataArray for a DataArray (__array_ufunc__); its stubs say ndarray
     cos_agg, sin_agg = _compute(
-        _raster(np.cos(phase), canvas, CONTINUOUS_REDUCTION),
-        _raster(np.sin(phase), canvas, CONTINUOUS_REDUCTION),
+        _raster(cast(xr.DataArray, np.cos(phase)), canvas, CONTINUOUS_REDUCTION),
+        _raster(cast(xr.DataArray, np.sin(phase)), canvas, CONTINUOUS_REDUCTION),
     )
     with np.errstate(invalid="ignore"):
         mean = np.arctan2(sin_agg.values, cos_agg.values).astype(np.float32)
@@ -208,15 +212,16 @@ def aggregate_phase(da: xr.DataArray, canvas: ds.Canvas) -> xr.DataArray:
 
 
 def check_codes(codes: np.ndarray, mask_variable: str) -> None:
-    """Raise ``ValueError`` naming the variable if ``codes`` holds a value that is not a class code."""
+    """Raise :class:`SchemaError` (a ``ValueError``) naming the variable if ``codes`` holds a value that is not a
+    class code (the store's data is damaged, or not in the Thalia codes)."""
     valid = np.array([c.code for c in class_table(mask_variable)])
     values = (
         np.unique(codes[np.isfinite(codes)]) if np.issubdtype(codes.dtype, np.floating) else np.unique(codes)
     )
     bad = values[~np.isin(values, valid)]
     if bad.size:
-        msg = f"{mask_variable}: values {bad[:10].tolist()} are not class codes; expected {valid.tolist()}"
-        raise ValueError(msg)
+        msg = f"{mask_variable}: values {bad[:10].tolist()} are not class codes; expected {valid.tolist()}."
+        raise SchemaError(msg, "`thalia-viewer validate ROOT --deep` lists every pair with such values.")
 
 
 def aggregate_classes(da: xr.DataArray, canvas: ds.Canvas, mask_variable: str | None = None) -> xr.DataArray:

@@ -13,7 +13,7 @@ import pandas as pd
 from bokeh.models import HoverTool
 
 from thalia_viewer.core import schema
-from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
+from thalia_viewer.core.catalog import BOTH_LABELS, NO_SPLIT, UNLABELLED
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus
 
 POSITIVE: Final = STATUS_COLORS[PairStatus.DEFORMATION]
@@ -25,7 +25,12 @@ LABEL_COLORS: Final = {
     schema.Label.NON_DEFORMATION.value: STATUS_COLORS[PairStatus.NON_DEFORMATION],
     UNLABELLED: STATUS_COLORS[PairStatus.UNLABELLED],
 }
-SPLIT_COLORS: Final = {"train": "#57606a", "val": "#8fb3d9", "test": "#1f6feb", "none": "#d0d7de"}
+SPLIT_COLORS: Final = {
+    schema.Split.TRAIN.value: "#57606a",
+    schema.Split.VAL.value: "#8fb3d9",
+    schema.Split.TEST.value: "#1f6feb",
+    NO_SPLIT: "#d0d7de",
+}
 HEAT_CMAP: Final = ["#ffffff", "#fde0d6", "#f9b49b", "#f08160", "#e4572e", "#b8371a", "#7f1d0a"]
 BASE_OPTS: Final = {
     "tools": ["hover"],

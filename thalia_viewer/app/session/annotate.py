@@ -133,13 +133,13 @@ class EditSession(param.Parameterized):
         doc="Brush and eraser radius in data pixels (~100 m each), whatever the zoom",
     )
     activity = param.Selector(
-        default="Mogi",
+        default=schema.ActivityType.MOGI.value,
         objects=ACTIVITY_NAMES,
         label="Activity type",
         doc="Activity type painted by brush, lasso, polygon and fill",
     )
     intensity = param.Selector(
-        default="Medium",
+        default=schema.IntensityLevel.MEDIUM.value,
         objects=VOLCANIC_LEVELS,
         label="Intensity level",
         doc="Intensity painted (earthquakes take 'None')",
@@ -259,7 +259,7 @@ class EditSession(param.Parameterized):
     @property
     def mask_class(self) -> MaskClass:
         """The class the painting tools paint now."""
-        intensity = None if self.activity == "Earthquake" else self.intensity
+        intensity = None if self.activity == schema.ActivityType.EARTHQUAKE else self.intensity
         return MaskClass.from_names(self.activity, intensity)
 
     def _pixels(self, xs: Any, ys: Any) -> np.ndarray:

@@ -39,7 +39,7 @@ from thalia_viewer.ml.review import (
 ALL: Final = "all pairs"
 FRAME: Final = "this frame"
 SPLITS: Final = tuple(s.value for s in Split)
-FILTERS: Final = {f.title: f for f in ReviewFilter}  # as shown -> filter
+FILTERS: Final = {f.shown_as: f for f in ReviewFilter}  # as shown -> filter
 
 
 class ReviewSession(param.Parameterized):

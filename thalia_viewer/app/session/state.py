@@ -30,7 +30,7 @@ from thalia_viewer.core import navigation, schema
 from thalia_viewer.core.dataset import ThaliaDataset
 from thalia_viewer.core.errors import DatasetNotFoundError, PairNotFoundError, ThaliaError
 from thalia_viewer.core.frame import Frame
-from thalia_viewer.core.pairs import Pair
+from thalia_viewer.core.pairs import Pair, pair_key
 from thalia_viewer.viz.elements import MaskStyle, PairStatus, pair_status, pretty_date
 
 NONE: Final = "none"  # an unused layer slot
@@ -396,7 +396,7 @@ class AppState(param.Parameterized):
     def go_key(self, key: str) -> bool:
         """Show the pair named ``FRAME/P_S`` or ``P_S`` (frame on screen); reports and returns False if invalid."""
         try:
-            pair = Pair.parse(key) if "/" in key else Pair.parse(f"{self.frame}/{key}")
+            pair = Pair.parse(key, frame=self.frame)
             if self.dataset is None:
                 raise DatasetNotFoundError("no dataset is open.", "Serve the app on a dataset root.")
             pair = self.dataset.resolve(pair.frame, pair.primary, pair.secondary)
@@ -493,7 +493,7 @@ class AppState(param.Parameterized):
             self.go(navigation.closest_baseline(series, old.baseline_days if old is not None else 0))
             return
         if self.primary and self.secondary:
-            self.go_key(f"{self.frame}/{self.primary}_{self.secondary}")
+            self.go_key(pair_key(self.frame, self.primary, self.secondary))
 
     def _on_pair(self, event: param.parameterized.Event) -> None:
         if self._moving or event.new is None or event.new == event.old:

@@ -60,13 +60,13 @@ def name_taken(name: str) -> str | None:
 
 def parent_models() -> list[str]:
     """Zoo models a fine-tune can start from (any card; ones with weights first, the default model first)."""
-    from thalia_viewer.ml.zoo import ModelZoo
+    from thalia_viewer.ml.zoo import DEFAULT_MODEL, ModelZoo
 
     zoo = ModelZoo()
     zoo.reload()
     return [
         c.name
-        for c in sorted(zoo.cards(), key=lambda c: (not c.has_weights, c.name != "thalia-small", c.name))
+        for c in sorted(zoo.cards(), key=lambda c: (not c.has_weights, c.name != DEFAULT_MODEL, c.name))
     ]
 
 

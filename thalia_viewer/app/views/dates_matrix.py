@@ -46,7 +46,7 @@ from panel.viewable import Viewer
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.frame import Frame
-from thalia_viewer.core.pairs import Pair
+from thalia_viewer.core.pairs import Pair, pair_name
 from thalia_viewer.viz.elements import (
     STATUS_COLORS,
     STATUS_DESCRIPTIONS,
@@ -196,7 +196,7 @@ def matrix_cells(
             {
                 "primary_key": p,
                 "secondary_key": s,
-                "pair": f"{p}_{s}",
+                "pair": pair_name(p, s),
                 "primary": _pretty(p),
                 "secondary": _pretty(s),
                 "status": status.value.replace("_", " "),

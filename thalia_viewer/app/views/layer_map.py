@@ -933,7 +933,7 @@ def _bounds(view: Extent) -> tuple[float, float, float, float]:
 
 
 def _pair_key(pair: Pair | None) -> str:
-    return f"{pair.frame}/{pair.primary}_{pair.secondary}" if pair is not None else ""
+    return pair.key if pair is not None else ""
 
 
 def _blank_data() -> dict[str, list]:

@@ -121,7 +121,7 @@ class ReviewTable(Viewer):
             formatters={"IoU": {"type": "money", "precision": 3}, "F1": {"type": "money", "precision": 3}},
             header_filters={
                 "frame": {"type": "input", "func": "like", "placeholder": "filter"},
-                "split": {"type": "list", "values": ["", "train", "val", "test"]},
+                "split": {"type": "list", "values": ["", *(s.value for s in schema.Split)]},
             },
             css_classes=["thalia-review-table"],
         )
@@ -296,9 +296,7 @@ class AcceptPrediction(Viewer):
     def _update_link(self) -> None:
         pair = self.state.pair
         if pair is not None:
-            href = "?" + urllib.parse.urlencode(
-                {"mode": "annotate", "frame": pair.frame, "pair": f"{pair.primary}_{pair.secondary}"}
-            )
+            href = "?" + urllib.parse.urlencode({"mode": "annotate", "frame": pair.frame, "pair": pair.name})
             self._link.object = (
                 f"<a href='{escape(href)}' target='_blank'>Open this pair in annotate mode ↗</a>"
             )

@@ -24,6 +24,7 @@ from thalia_viewer.app.session.search import URL_PARAMETER, prepare_catalog, sea
 from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.catalog import BOTH_LABELS, UNLABELLED
+from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.query import help_text
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus
 
@@ -32,10 +33,10 @@ PLACEHOLDER: Final = (
 )
 #: Label names of the results table: short text and the dates matrix's colour.
 LABEL_STYLE: Final = {
-    "Deformation": ("deformation", STATUS_COLORS[PairStatus.DEFORMATION]),
-    "Earthquake": ("earthquake", STATUS_COLORS[PairStatus.EARTHQUAKE]),
+    schema.Label.DEFORMATION: ("deformation", STATUS_COLORS[PairStatus.DEFORMATION]),
+    schema.Label.EARTHQUAKE: ("earthquake", STATUS_COLORS[PairStatus.EARTHQUAKE]),
     BOTH_LABELS: ("def. + eq.", STATUS_COLORS[PairStatus.DEFORMATION]),
-    "Non_Deformation": ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
+    schema.Label.NON_DEFORMATION: ("none", STATUS_COLORS[PairStatus.NON_DEFORMATION]),
     UNLABELLED: ("unlabelled", STATUS_COLORS[PairStatus.UNLABELLED]),
 }
 FACETS_SHOWN: Final = 6  # values per facet in the compact panel
@@ -62,10 +63,10 @@ STYLES: Final = """
 
 #: Label names of the compact (sidebar) table.
 LABEL_SHORT: Final = {
-    "Deformation": "def.",
-    "Earthquake": "eq.",
+    schema.Label.DEFORMATION: "def.",
+    schema.Label.EARTHQUAKE: "eq.",
     BOTH_LABELS: "def.+eq.",
-    "Non_Deformation": "neg.",
+    schema.Label.NON_DEFORMATION: "neg.",
     UNLABELLED: "—",
 }
 
@@ -111,9 +112,14 @@ def results_frame(t: pd.DataFrame, wide: bool, query: str = "") -> pd.DataFrame:
         out["disagree"] = np.where(t["disagree"].to_numpy(), "yes", "")
     links = []
     for key, valid in zip(t["key"], t["valid"], strict=True):
-        frame, pair = key.split("/")
+        pair = Pair.parse(key)
         href = "?" + urllib.parse.urlencode(
-            {"mode": "explore", "frame": frame, "pair": pair, **({URL_PARAMETER: query} if query else {})}
+            {
+                "mode": "explore",
+                "frame": pair.frame,
+                "pair": pair.name,
+                **({URL_PARAMETER: query} if query else {}),
+            }
         )
         links.append(
             f"<a href='{html.escape(href, quote=True)}'>open ↗</a>"

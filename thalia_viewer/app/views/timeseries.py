@@ -275,7 +275,7 @@ class TimeseriesStrip(Viewer):
             self.strip.param.update(items=[], value="", loaded={}, failed=[])
             self._title.object = ""
             return
-        key = f"{cur.primary}_{cur.secondary}"
+        key = cur.name
         if self._primary != (s.frame, cur.primary):
             self._primary = (s.frame, cur.primary)
             self._series = series = frame.timeseries(cur.primary)
@@ -293,14 +293,14 @@ class TimeseriesStrip(Viewer):
 
     def _prefetch(self, cur: Pair) -> None:
         """Ask for the thumbnails around the pair on screen (the browser asks for the rest as they scroll in)."""
-        keys = [f"{p.primary}_{p.secondary}" for p in self._series]
-        here = keys.index(f"{cur.primary}_{cur.secondary}") if f"{cur.primary}_{cur.secondary}" in keys else 0
+        keys = [p.name for p in self._series]
+        here = keys.index(cur.name) if cur.name in keys else 0
         self.request(keys[max(0, here - self.prefetch) : here + self.prefetch + 1])
 
     def request(self, keys: list[str]) -> None:
         """Push the images of ``keys`` (of the series on screen): cached ones at once, the others as they are drawn
         (here when not served, else on the worker, closest to the pair on screen first)."""
-        series = {f"{p.primary}_{p.secondary}": p for p in self._series}
+        series = {p.name: p for p in self._series}
         wanted = [k for k in keys if k in series and k not in self._requested]
         if not wanted:
             return
@@ -338,7 +338,7 @@ class TimeseriesStrip(Viewer):
         for p in pairs:
             if token != self._primary:
                 break
-            key = f"{p.primary}_{p.secondary}"
+            key = p.name
             try:
                 images[key] = thumbnail_uri(self.state.root, p.key, self.thumbnail_width)
             except ThaliaError as exc:
@@ -376,7 +376,7 @@ class TimeseriesStrip(Viewer):
             caption = str((record or {}).get("caption", "")) or "no annotation"
             items.append(
                 {
-                    "key": f"{p.primary}_{p.secondary}",
+                    "key": p.name,
                     "title": pretty_date(p.secondary),
                     "label": f"{status.value.replace('_', ' ')} · {p.baseline_days} d",
                     "color": STATUS_COLORS[status],
@@ -387,7 +387,7 @@ class TimeseriesStrip(Viewer):
 
     def _on_click(self, event: param.parameterized.Event) -> None:
         cur = self.state.current
-        if event.new and (cur is None or event.new != f"{cur.primary}_{cur.secondary}"):
+        if event.new and (cur is None or event.new != cur.name):
             self.state.go_key(f"{self.state.frame}/{event.new}")
 
     def __panel__(self) -> pn.viewable.Viewable:

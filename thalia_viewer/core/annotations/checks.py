@@ -137,7 +137,7 @@ def check_record(pair: Pair, record: Mapping[str, Any], source: Mapping[str, Any
         rec = json.loads(json.dumps(dict(record), allow_nan=False))
     except (TypeError, ValueError) as exc:
         msg = f"pair {pair}: the label record is not plain JSON ({exc})."
-        raise InvalidEditError(msg, _FIX) from None
+        raise InvalidEditError(msg, _FIX) from exc
     rec.pop("segmentation_mask", None)
     problems = validate_record(str(rec.get("uniqueID", pair)), rec)
     named = {"frameID": pair.frame, "primary_date": pair.primary, "secondary_date": pair.secondary}

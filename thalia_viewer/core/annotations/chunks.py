@@ -18,6 +18,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BytesCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 
 from ..errors import AnnotationStoreError
@@ -60,7 +61,7 @@ def _blocks(shape: tuple[int, ...], chunks: tuple[int, int]) -> Iterator[Block]:
 
 
 def _codec(array: zarr.Array) -> numcodecs.Zstd:
-    codecs = array.metadata.codecs
+    codecs = array.metadata.codecs if isinstance(array.metadata, ArrayV3Metadata) else ()
     if (
         len(codecs) == 2
         and isinstance(codecs[0], BytesCodec)
@@ -86,7 +87,8 @@ def read_arrays(arrays: list[zarr.Array]) -> list[np.ndarray]:
     for array in arrays:
         codec = _codec(array)
         outs.append(np.zeros(array.shape, np.uint8))
-        for block in _blocks(array.shape, array.chunks):
+        chunk_rows, chunk_cols = array.chunks
+        for block in _blocks(array.shape, (chunk_rows, chunk_cols)):
             places.append((outs[-1], block, array.chunks, codec))
             jobs.append(array.store.get(_key(array, *block), prototype))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,16 @@ from ..errors import AnnotationStoreError, MissingVariableError
 from ..frame import Frame
 from ..pairs import Pair
 from ..repair import repair_store
-from ..zarr_write import create_class_array, writable
+from ..zarr_write import array_of, create_class_array, writable
 from .annotation import MASK_LAYERS
-from .export_records import RecordChange, annotations_text, corrected_record, file_has_polygons, merge_records
+from .export_records import (
+    RecordChange,
+    annotations_text,
+    cell_of,
+    corrected_record,
+    file_has_polygons,
+    merge_records,
+)
 from .store import AnnotationStore
 
 
@@ -169,7 +176,7 @@ def _check_out(dataset: ThaliaDataset, out: Path, overwrite: bool) -> None:
         raise AnnotationStoreError(msg, "Export to a new folder outside the dataset root.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         msg = f"export target {out} already exists and is not empty."
-        raise FileExistsError(f"{msg} Choose a new folder, or pass overwrite=True (--overwrite).")
+        raise FileExistsError(f"{msg} Choose a new folder, or pass overwrite=True.")
 
 
 def _copy_store(dataset: ThaliaDataset, frame_id: str, target: Path) -> None:
@@ -190,7 +197,7 @@ def _add_missing_masks(target: Path, group: zarr.Group, frame: Frame, skip: Iter
     missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in group]
     if not missing:
         return
-    like = group[schema.DEFORMATION_MASK]
+    like = array_of(group, schema.DEFORMATION_MASK)
     arrays = {}
     for name in missing:
         meanings = " ".join(f"{c.code}={c.name}" for c in schema.MASK_CLASSES[name])
@@ -226,7 +233,7 @@ def _reconsolidate(target: Path, group: zarr.Group) -> None:
 def _check_shapes(group: zarr.Group, masks: dict[str, np.ndarray], where: str) -> None:
     """:class:`AnnotationStoreError` when a correction's masks do not fit the store's pair cells."""
     for name in schema.MASKS:
-        shape = tuple(group[name].shape)
+        shape = tuple(array_of(group, name).shape)
         if len(shape) != 4 or tuple(masks[name].shape) != shape[2:]:
             msg = (
                 f"{where}: the correction's {name} is {'x'.join(map(str, masks[name].shape))} px but the store's "
@@ -242,7 +249,7 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
     """Overwrite one pair's cell of the three masks; NaN no-data of a float source mask stays NaN."""
     i, j = cell
     for name in schema.MASKS:
-        array = writable(group[name])  # type: ignore[arg-type]  # a cleared pair's zero chunks are written
+        array = writable(array_of(group, name))  # a cleared pair's zero chunks are written
         values = masks[name].astype(array.dtype)
         if np.issubdtype(array.dtype, np.floating):
             before = array[i, j]
@@ -250,24 +257,18 @@ def _write_masks(group: zarr.Group, cell: tuple[int, int], masks: dict[str, np.n
         array[i, j] = values
 
 
-def _cell_of(rec: dict) -> tuple[str, str, str]:
-    return (
-        str(rec["frameID"]),
-        schema.format_date(rec["primary_date"]),
-        schema.format_date(rec["secondary_date"]),
-    )
-
-
-def _usable(rec: dict) -> bool:
+def _usable(rec: Mapping[str, Any]) -> bool:
     return not any(rec.get(flag) for flag in schema.UNUSABLE_FLAGS)
 
 
-def _quality(source: dict | None, records: dict[str, dict], corrected: Iterable[dict]) -> dict:
+def _quality(
+    source: dict | None, records: Mapping[str, Mapping[str, Any]], corrected: Iterable[Mapping[str, Any]]
+) -> dict:
     """``quality_timeseries.json``: the source's (or one built from the records), corrected pairs updated."""
     changed = list(records.values()) if source is None else list(corrected)
     quality: dict[str, dict[str, dict]] = json.loads(json.dumps(source or {}))
     for rec in changed:
-        frame, primary, secondary = _cell_of(rec)
+        frame, primary, secondary = cell_of(rec)
         groups = quality.setdefault(frame, {})
         group = groups.setdefault(primary, {"length": 0, "secondary_date": [], "uniqueID": []})
         entries = dict(zip(group["secondary_date"], group["uniqueID"], strict=True))

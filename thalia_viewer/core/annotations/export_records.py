@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -51,7 +52,7 @@ class RecordChange:
         return f"record {self.key} ({self.pair}): polygons under {self.polygons_key!r} in {self.system}{note}"
 
 
-def file_has_polygons(records: dict[str, dict]) -> bool:
+def file_has_polygons(records: Mapping[str, Mapping[str, Any]]) -> bool:
     """True when the source ``annotations.json`` carries polygons (the per-pair files' layout)."""
     return any(schema.POLYGONS_FIELD in rec for rec in records.values())
 
@@ -75,7 +76,7 @@ def corrected_record(
 
 
 def _polygons(
-    dataset: ThaliaDataset, pair: Pair, saved: PairAnnotation, source: dict, transform: Any
+    dataset: ThaliaDataset, pair: Pair, saved: PairAnnotation, source: Mapping[str, Any], transform: Any
 ) -> tuple[list[list[float]], str]:
     """One polygon per entry of the saved record, in the source frame (``transform``) or cube pixels."""
     kinds, levels = saved.record.get("activity_type") or [], saved.record.get("intensity_level") or []
@@ -109,7 +110,9 @@ def _polygons(
                     out.append(convert(owner == o.base))
                 else:
                     labels = np.full(saved.masks[schema.ACTIVITY_MASK].shape, -1, np.int32)
-                    labels[edit.after.window] = edit.after.labels  # type: ignore[union-attr]
+                    after = edit.after
+                    assert after is not None  # a pattern that is not kept comes from the edited masks
+                    labels[after.window] = after.labels
                     out.append(convert(labels == o.pattern))
             return out, ""
     # typed lists that do not follow from the strokes: outline the saved masks' patterns, matched by class
@@ -129,7 +132,7 @@ def _class_owners(entries: list, masks: dict[str, np.ndarray]) -> np.ndarray:
     return full
 
 
-def _ordered(record: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
+def _ordered(record: dict[str, Any], like: Mapping[str, Any]) -> dict[str, Any]:
     """``record`` in the key order of the source record ``like``; polygons where ``segmentation_mask`` goes
     (before ``is_crowd``), other new keys at the end."""
     polygon_keys = (schema.POLYGONS_FIELD, schema.CUBE_POLYGONS_FIELD)
@@ -141,21 +144,24 @@ def _ordered(record: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in order}
 
 
-def merge_records(records: dict[str, dict], corrected: dict[str, dict]) -> dict[str, dict]:
+def merge_records(
+    records: Mapping[str, Mapping[str, Any]], corrected: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
     """Source records with each corrected one in its place (same pair), new ones at the end."""
-    where = {_cell_of(rec): key for key, rec in records.items()}
-    replace = {where[c]: (key, rec) for key, rec in corrected.items() if (c := _cell_of(rec)) in where}
-    out: dict[str, dict] = {}
+    where = {cell_of(rec): key for key, rec in records.items()}
+    replace = {where[c]: (key, rec) for key, rec in corrected.items() if (c := cell_of(rec)) in where}
+    out: dict[str, Mapping[str, Any]] = {}
     for key, rec in records.items():
         new_key, new = replace.get(key, (key, rec))
         out[new_key] = new
     for key, rec in corrected.items():
-        if _cell_of(rec) not in where:
+        if cell_of(rec) not in where:
             out[key] = rec
     return out
 
 
-def _cell_of(rec: dict) -> tuple[str, str, str]:
+def cell_of(rec: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``(frameID, primary, secondary)`` of a record, dates as ``YYYYMMDD``."""
     return (
         str(rec["frameID"]),
         schema.format_date(rec["primary_date"]),
@@ -165,30 +171,37 @@ def _cell_of(rec: dict) -> tuple[str, str, str]:
 
 # ------------------------------------------------------------------------------------------- the file
 _WS = re.compile(r"\s*")
+_DECODER: Final = json.JSONDecoder()
+
+
+def _skip_space(text: str, i: int) -> int:
+    """The index of the first non-blank character of ``text`` from ``i``."""
+    match = _WS.match(text, i)
+    return match.end() if match else i
 
 
 def _spans(text: str) -> list[tuple[str, int, int]] | None:
     """``(key, start, end)`` of each top-level value of a JSON object's text; ``None`` if it is not one."""
     decoder = json.JSONDecoder()
-    i = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    i = _skip_space(text, 0)
     if text[i : i + 1] != "{":
         return None
-    i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    i = _skip_space(text, i + 1)
     spans: list[tuple[str, int, int]] = []
     try:
         while text[i : i + 1] != "}":
             if text[i : i + 1] != '"':
                 return None
-            key, i = json.decoder.scanstring(text, i + 1)
-            i = _WS.match(text, i).end()  # type: ignore[union-attr]
+            key, i = _DECODER.raw_decode(text, i)  # the quoted key at i
+            i = _skip_space(text, i)
             if text[i : i + 1] != ":":
                 return None
-            start = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+            start = _skip_space(text, i + 1)
             _, end = decoder.raw_decode(text, start)
             spans.append((key, start, end))
-            i = _WS.match(text, end).end()  # type: ignore[union-attr]
+            i = _skip_space(text, end)
             if text[i : i + 1] == ",":
-                i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+                i = _skip_space(text, i + 1)
             elif text[i : i + 1] != "}":
                 return None
     except (ValueError, IndexError):
@@ -208,7 +221,11 @@ def _dumps_like(value: Any, old: str) -> str:
     return text.replace("\n", "\n" + " " * outer)
 
 
-def annotations_text(source_text: str | None, merged: dict[str, dict], corrected: dict[str, dict]) -> str:
+def annotations_text(
+    source_text: str | None,
+    merged: Mapping[str, Mapping[str, Any]],
+    corrected: Mapping[str, Mapping[str, Any]],
+) -> str:
     """``annotations.json`` of an export: the source text with the corrected records spliced in their place
     (every other byte kept), new ones after the last; a fresh dump of ``merged`` when the source cannot be
     spliced (absent, not one JSON object, duplicate keys)."""
@@ -216,12 +233,12 @@ def annotations_text(source_text: str | None, merged: dict[str, dict], corrected
     fallback = json.dumps(merged, indent=1)
     if not spans or source_text is None or len({k for k, _, _ in spans}) != len(spans):
         return fallback
-    by_cell = {_cell_of(rec): key for key, rec in corrected.items()}
+    by_cell = {cell_of(rec): key for key, rec in corrected.items()}
     edits: list[tuple[int, int, str]] = []  # (start, end, new text) in the source
     placed: set[str] = set()
     for key, start, end in spans:
         old = json.loads(source_text[start:end])
-        new_key = by_cell.get(_cell_of(old)) if isinstance(old, dict) and _has_cell(old) else None
+        new_key = by_cell.get(cell_of(old)) if isinstance(old, dict) and _has_cell(old) else None
         if new_key is None:
             continue
         if new_key != key:
@@ -246,7 +263,7 @@ def annotations_text(source_text: str | None, merged: dict[str, dict], corrected
 
 def _has_cell(rec: dict) -> bool:
     try:
-        _cell_of(rec)
+        cell_of(rec)
     except (KeyError, ValueError):
         return False
     return True

@@ -9,14 +9,12 @@ The OS drops the lock when its holder dies, even by SIGKILL.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import AnnotationStoreError
+from ..filelock import exclusive_lock
 
 LOCK_SUFFIX = ".lock"
 LOCK_TIMEOUT_S = 30.0  # a commit holds the lock for milliseconds; this long means a stuck writer
@@ -29,20 +27,12 @@ def commit_lock(folder: Path | None, timeout_s: float = LOCK_TIMEOUT_S) -> Itera
     if folder is None:
         yield
         return
-    fd = os.open(folder.with_name(folder.name + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o664)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    msg = f"annotation store {folder} stayed locked by another writer for {timeout_s:.0f} s."
-                    raise AnnotationStoreError(
-                        msg, "Another process is stuck committing; stop it, or retry the save in a moment."
-                    ) from None
-                time.sleep(POLL_S)
+
+    def stuck() -> AnnotationStoreError:
+        msg = f"annotation store {folder} stayed locked by another writer for {timeout_s:.0f} s."
+        return AnnotationStoreError(
+            msg, "Another process is stuck committing; stop it, or retry the save in a moment."
+        )
+
+    with exclusive_lock(folder.with_name(folder.name + LOCK_SUFFIX), timeout_s, stuck, POLL_S):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock

@@ -42,6 +42,7 @@ from ..dataset import ThaliaDataset
 from ..errors import AnnotationStoreError, ConflictError, InvalidEditError
 from ..io import Location
 from ..pairs import Pair
+from ..zarr_write import array_of, attrs_of
 from .annotation import PairAnnotation, source_annotation
 from .checks import check_consistency, check_masks, check_record
 from .chunks import changed_blocks, create_mask_array, read_arrays, write_blocks
@@ -136,8 +137,14 @@ def s3_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return options
 
 
+def _plane(chunks: tuple[int, ...]) -> tuple[int, int]:
+    """The (rows, cols) chunk shape of a 2-D mask array."""
+    rows, cols = chunks
+    return rows, cols
+
+
 def _group_path(pair: Pair) -> str:
-    return f"{pair.frame}/{pair.primary}_{pair.secondary}"
+    return pair.key
 
 
 class AnnotationStore:
@@ -231,7 +238,7 @@ class AnnotationStore:
             with tempfile.TemporaryFile(dir=self._folder, prefix=".write-check-"):
                 pass
         except OSError as exc:
-            raise _not_writable(self.location, exc) from None
+            raise _not_writable(self.location, exc) from exc
 
     def _open(self, storage: icechunk.Storage, create: bool) -> icechunk.Repository:
         folder = self._folder
@@ -244,7 +251,7 @@ class AnnotationStore:
             try:
                 folder.mkdir(parents=True)
             except OSError as exc:
-                raise _not_writable(self.location, exc) from None
+                raise _not_writable(self.location, exc) from exc
         try:
             if not icechunk.Repository.exists(storage):
                 if not create:
@@ -264,9 +271,9 @@ class AnnotationStore:
             repo = icechunk.Repository.open(storage)
         except icechunk.IcechunkError as exc:
             msg = f"annotation store {self.location} cannot be opened ({_first_line(exc)})."
-            raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from None
+            raise AnnotationStoreError(msg, "Check the path or URL and your access rights.") from exc
         except OSError as exc:  # the commit lock or the repository's files cannot be written
-            raise _not_writable(self.location, exc) from None
+            raise _not_writable(self.location, exc) from exc
         if not _is_marked(repo):
             if len(list(repo.ancestry(branch=BRANCH))) > 1:
                 msg = f"{self.location} is an Icechunk repository but not a thalia-viewer annotation store."
@@ -343,7 +350,7 @@ class AnnotationStore:
             msg = f"tag {name!r} cannot be created ({_first_line(exc)})."
             raise AnnotationStoreError(
                 msg, "Another writer may have just created it; list tags and choose another name."
-            ) from None
+            ) from exc
         if author is not None:
             self.log_event(Kind.TAG, author, f"tag {name} at {snapshot[:8]}", tag=name, snapshot=snapshot)
         return snapshot
@@ -413,7 +420,7 @@ class AnnotationStore:
         for f in frames:
             group = root.get(f)
             if isinstance(group, zarr.Group):
-                out += [Pair(f, *name.split("_")) for name, _ in group.groups()]
+                out += [Pair.parse(name, frame=f) for name, _ in group.groups()]
         return sorted(out)
 
     def corrected_records(
@@ -425,8 +432,8 @@ class AnnotationStore:
         out: dict[Pair, tuple[dict[str, Any], dict[str, Any]]] = {}
         for frame, frame_group in root.groups():
             for name, group in frame_group.groups():
-                attrs = group.attrs.asdict()
-                out[Pair(frame, *name.split("_"))] = (
+                attrs = attrs_of(group)
+                out[Pair.parse(name, frame=frame)] = (
                     dict(attrs.get("record", {})),
                     dict(attrs.get("saved", {})),
                 )
@@ -464,10 +471,12 @@ class AnnotationStore:
         if cached:
             masks = {m: cached[m].copy() for m in schema.MASKS}
         else:
-            masks = dict(zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True))
+            masks = dict(
+                zip(schema.MASKS, read_arrays([array_of(group, m) for m in schema.MASKS]), strict=True)
+            )
             if version:
                 self._remember(pair, version, {m: a.copy() for m, a in masks.items()})
-        attrs = group.attrs.asdict()
+        attrs = attrs_of(group)
         saved = attrs.get("saved", {})
         when = datetime.fromisoformat(saved["time"]) if "time" in saved else None
         return PairAnnotation(
@@ -541,7 +550,7 @@ class AnnotationStore:
         group = self._root(self.resolve()).get(pair.frame)
         if not isinstance(group, zarr.Group):
             return None
-        rows, cols = group.attrs["shape"]  # type: ignore[misc]
+        rows, cols = attrs_of(group)["shape"]
         return int(rows), int(cols)
 
     def _commit(
@@ -611,21 +620,23 @@ class AnnotationStore:
         frame_group = root.get(pair.frame)
         if not isinstance(frame_group, zarr.Group):
             frame_group = root.create_group(pair.frame, attributes={"shape": list(shape)})
-        name = f"{pair.primary}_{pair.secondary}"
+        name = pair.name
         group = frame_group.get(name)
         previous: Mapping[str, np.ndarray | None]
         if isinstance(group, zarr.Group):
             cached = self._cache.get((pair.key, latest.id)) if latest else None
             previous = cached or dict(
-                zip(schema.MASKS, read_arrays([group[m] for m in schema.MASKS]), strict=True)
+                zip(schema.MASKS, read_arrays([array_of(group, m) for m in schema.MASKS]), strict=True)
             )
         else:
             group = frame_group.create_group(name)
             for m in schema.MASKS:
                 create_mask_array(group, m, shape)
             previous = dict.fromkeys(schema.MASKS)
+        arrays = {m: array_of(group, m) for m in schema.MASKS}
         writes = [
-            (group[m], masks[m], changed_blocks(previous[m], masks[m], group[m].chunks)) for m in schema.MASKS
+            (arrays[m], masks[m], changed_blocks(previous[m], masks[m], _plane(arrays[m].chunks)))
+            for m in schema.MASKS
         ]
         check_consistency(
             pair, masks, {(b[0].start, b[1].start): b for _, _, blocks in writes for b in blocks}.values()

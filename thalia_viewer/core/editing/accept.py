@@ -28,10 +28,15 @@ def record_class(record: Mapping[str, Any] | None) -> MaskClass | None:
         return None
     level = levels[0] if isinstance(levels, list | tuple) and levels else None
     try:
-        return MaskClass.from_names(str(types[0]), None if level in (None, "None") else str(level))
+        return MaskClass.from_names(
+            str(types[0]), None if level in (None, schema.IntensityLevel.NONE) else str(level)
+        )
     except ThaliaError:
         try:  # a known type with a missing / odd level: the type still says more than a guess
-            return MaskClass.from_names(str(types[0]), "Low" if str(types[0]) != "Earthquake" else None)
+            return MaskClass.from_names(
+                str(types[0]),
+                schema.IntensityLevel.LOW if str(types[0]) != schema.ActivityType.EARTHQUAKE else None,
+            )
         except ThaliaError:
             return None
 

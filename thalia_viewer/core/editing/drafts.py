@@ -75,9 +75,7 @@ def decode_draft(
     try:
         raw = zlib.decompress(base64.b64decode(str(draft["masks"]), validate=True))
     except (KeyError, binascii.Error, zlib.error) as exc:
-        raise DraftError(
-            f"the browser's draft of {pair_key} is damaged ({exc}).", "It was ignored."
-        ) from None
+        raise DraftError(f"the browser's draft of {pair_key} is damaged ({exc}).", "It was ignored.") from exc
     if len(raw) != shape[0] * shape[1]:
         raise DraftError(
             f"the browser's draft of {pair_key} holds {len(raw)} px, not {shape[0] * shape[1]}.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -19,6 +20,14 @@ from thalia_viewer.core.editing.footprints import (
 )
 from thalia_viewer.core.editing.history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, History, Step
 from thalia_viewer.core.errors import SchemaError
+
+
+class HistoryOptions(TypedDict, total=False):
+    """The undo history's limits, as :class:`MaskEditor` takes them."""
+
+    max_steps: int  # undo steps kept
+    max_history_bytes: int  # bytes of saved patches kept (the oldest steps go first)
+
 
 #: Changes are tracked on a grid of tiles this many pixels a side (chunks are reported at that precision).
 CHANGE_TILE_PX = 64
@@ -91,13 +100,13 @@ class MaskEditor:
         self.load(activity, intensity, deformation)
 
     @classmethod
-    def empty(cls, shape: tuple[int, int], **options: int) -> MaskEditor:
+    def empty(cls, shape: tuple[int, int], **options: Unpack[HistoryOptions]) -> MaskEditor:
         """An editor of blank rasters of ``shape`` (rows, cols)."""
         blank = np.zeros(shape, np.uint8)
         return cls(blank, blank, **options)
 
     @classmethod
-    def from_masks(cls, masks: Mapping[str, np.ndarray], **options: int) -> MaskEditor:
+    def from_masks(cls, masks: Mapping[str, np.ndarray], **options: Unpack[HistoryOptions]) -> MaskEditor:
         """An editor of the three rasters keyed by ``schema.MASKS`` names, as a :class:`PairAnnotation`, a
         pair view's ``masks`` or an annotation store read gives them."""
         missing = [m for m in (schema.ACTIVITY_MASK, schema.INTENSITY_MASK) if m not in masks]
@@ -112,7 +121,9 @@ class MaskEditor:
         )
 
     @classmethod
-    def from_deformation(cls, deformation: np.ndarray, intensity: int, **options: int) -> MaskEditor:
+    def from_deformation(
+        cls, deformation: np.ndarray, intensity: int, **options: Unpack[HistoryOptions]
+    ) -> MaskEditor:
         """An editor of a cube that only has ``deformation_mask`` (see :func:`masks_from_deformation`)."""
         return cls(*masks_from_deformation(deformation, intensity), **options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +113,9 @@ class History:
         self._nbytes = 0
 
 
-def _move(source: deque, target: deque) -> Step | None:
+def _move(
+    source: MutableSequence[tuple[int, Step]], target: MutableSequence[tuple[int, Step]]
+) -> Step | None:
     """Move the newest entry of ``source`` onto ``target``; its step, or None when ``source`` is empty."""
     if not source:
         return None

@@ -8,7 +8,7 @@ and nothing is written; :meth:`Workspace.reload` then opens the pair as stored n
 overwrites it. No Panel: the annotate mode is UI over one workspace, and a notebook can use one directly::
 
     ws = Workspace(store)
-    ws.editor(pair).brush(points, 5, MaskClass.from_names("Mogi", "Medium"))
+    ws.editor(pair).brush(points, 5, MaskClass.from_names(ActivityType.MOGI, IntensityLevel.MEDIUM))
     ws.set_field(pair, "caption", "uplift")
     version = ws.save(pair, author="ada", message="corrected").version
 """

@@ -143,7 +143,7 @@ def draw_weather(rng: np.random.Generator, day: date, latitude_deg: float) -> We
 
 # -------------------------------------------------------------------------------------- fields
 def _spacing(pixel_m: float | tuple[float, float]) -> tuple[float, float]:
-    dy, dx = (pixel_m, pixel_m) if np.isscalar(pixel_m) else pixel_m
+    dy, dx = pixel_m if isinstance(pixel_m, tuple | list) else (pixel_m, pixel_m)
     return abs(float(dy)), abs(float(dx))
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -38,9 +38,11 @@ import numpy as np
 import zarr
 
 from .. import schema
-from ..errors import PairNotFoundError
+from ..errors import ArgumentError, PairNotFoundError
 from ..io import CHUNK_PX, compressor
 from ..pairs import Pair
+from ..schema import ActivityType
+from ..zarr_write import array_of, attrs_of
 from .generator import LABEL_MIN_FRINGES, FrameSimulator
 from .labels import PairFacts, Pattern, annotation_record
 from .scenario import KNOWN_PLACES, PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, _event
@@ -59,8 +61,18 @@ ANNUAL_SHARE: Final = 0.03  # pairs replaced by a ~1 year pair
 NOMINAL_SIZE: Final = 512  # px: where episodes are placed (metres from the centre), whatever the cube size
 EARTHQUAKE_FRAMES: Final = 6
 #: Target share of positive pairs of a frame: quiet, moderate and active frames, with their probabilities.
-ACTIVITY_LEVELS: Final = (((0.005, 0.03), 0.3), ((0.04, 0.12), 0.5), ((0.15, 0.3), 0.2))
-VOLCANIC_WEIGHTS: Final = {"Mogi": 0.3, "Dyke": 0.15, "Sill": 0.15, "Spheroid": 0.1, "Unidentified": 0.3}
+ACTIVITY_LEVELS: Final[tuple[tuple[tuple[float, float], float], ...]] = (
+    ((0.005, 0.03), 0.3),
+    ((0.04, 0.12), 0.5),
+    ((0.15, 0.3), 0.2),
+)
+VOLCANIC_WEIGHTS: Final = {
+    ActivityType.MOGI: 0.3,
+    ActivityType.DYKE: 0.15,
+    ActivityType.SILL: 0.15,
+    ActivityType.SPHEROID: 0.1,
+    ActivityType.UNIDENTIFIED: 0.3,
+}
 COMPANION_SHARE: Final = 0.12  # episodes joined by a second source at the same time (several patterns)
 FLAG_SHARES: Final = {
     "corrupted": 0.03,
@@ -91,7 +103,7 @@ class CatalogueFrame:
     dates: tuple[date, ...]
     pairs: tuple[tuple[date, date], ...]
     events: tuple[Event, ...]
-    records: tuple[dict, ...]
+    records: tuple[schema.AnnotationRecord, ...]
 
     @property
     def primaries(self) -> list[date]:
@@ -199,7 +211,7 @@ def _episodes(
 
     if quake:
         onset = first + timedelta(days=int(rng.uniform(0.1, 0.9) * span))
-        add(replace(_event("Earthquake", onset, rng, radius_m), onset=onset))
+        add(replace(_event(ActivityType.EARTHQUAKE, onset, rng, radius_m), onset=onset))
     kinds, weights = list(VOLCANIC_WEIGHTS), np.array(list(VOLCANIC_WEIGHTS.values()))
     for _ in range(60):
         if positive.mean() >= target:
@@ -239,7 +251,7 @@ def _patterns(events: list[Event], shares: np.ndarray, k: int) -> list[Pattern]:
     for e in np.flatnonzero(np.abs(shares[:, k]) * [ev.fringes for ev in events] >= LABEL_MIN_FRINGES):
         event, share = events[e], float(shares[e, k])
         fringes = abs(share) * event.fringes
-        quake = event.kind == "Earthquake"
+        quake = event.kind == ActivityType.EARTHQUAKE
         out.append(
             Pattern(
                 event.kind,
@@ -254,7 +266,9 @@ def _patterns(events: list[Event], shares: np.ndarray, k: int) -> list[Pattern]:
     return out
 
 
-def _records(frame: CatalogueFrame, first_uid: int, rng: np.random.Generator) -> tuple[dict, ...]:
+def _records(
+    frame: CatalogueFrame, first_uid: int, rng: np.random.Generator
+) -> tuple[schema.AnnotationRecord, ...]:
     """Annotation records of every pair of ``frame``, from the episodes, per-date weather and the baseline."""
     strat_sigma = float(rng.uniform(0.2, 0.7))  # fringes of stratified delay per date (relief, climate)
     strat = {d: float(rng.normal(0.0, strat_sigma)) for d in frame.dates}
@@ -309,7 +323,8 @@ def plan_catalogue(seed: int = 0) -> tuple[CatalogueFrame, ...]:
     rng = np.random.default_rng([seed, 1938])
     sizes = _frame_sizes(rng)
     quake_frames = set(rng.choice(list(sizes), EARTHQUAKE_FRAMES, replace=False).tolist())
-    levels, probs = zip(*ACTIVITY_LEVELS, strict=True)
+    levels = [span for span, _ in ACTIVITY_LEVELS]
+    probs = [p for _, p in ACTIVITY_LEVELS]
     frames: list[CatalogueFrame] = []
     uid = 1
     for index, (frame_id, (n_pairs, n_primaries)) in enumerate(sizes.items()):
@@ -341,7 +356,7 @@ def plan_catalogue(seed: int = 0) -> tuple[CatalogueFrame, ...]:
     return tuple(frames)
 
 
-def _usable(record: dict) -> bool:
+def _usable(record: Mapping[str, Any]) -> bool:
     return not any(record[flag] for flag in schema.UNUSABLE_FLAGS)
 
 
@@ -371,7 +386,7 @@ def _write_store(path: Path, frame: CatalogueFrame, shape: tuple[int, int], seed
     primaries, secondaries = frame.primaries, frame.secondaries
     lat = frame.lat0 + PIXEL_DEG * (h / 2 - 0.5 - np.arange(h))
     lon = frame.lon0 + PIXEL_DEG * (np.arange(w) - w / 2 + 0.5)
-    attrs = {
+    attrs: dict[str, Any] = {
         "frame_id": frame.frame_id,
         "title": f"Catalogue stand-in cube of frame {frame.frame_id} ({frame.volcano})",
         "source": "thalia-viewer synth --catalogue (metadata only; filled pairs are physics-based)",
@@ -513,17 +528,19 @@ def write_catalogue(
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
+        msg = f"{out} already exists and is not empty; choose another folder or pass overwrite=True."
         raise FileExistsError(msg)
     if min(shape) < 64:
-        msg = f"--size must be at least 64 x 64 pixels for a catalogue, got {shape[0]} x {shape[1]}"
-        raise ValueError(msg)
+        msg = f"shape={tuple(shape)} is too small: a catalogue's cubes are at least 64 x 64 pixels."
+        raise ArgumentError(msg, "Pass shape=(64, 64) or more.")
     frames = plan_catalogue(seed)
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for frame in frames:
-        _write_store(partial / f"{frame.frame_id}{schema.STORE_SUFFIX}", frame, tuple(shape), seed)
+        _write_store(
+            partial / f"{frame.frame_id}{schema.STORE_SUFFIX}", frame, (int(shape[0]), int(shape[1])), seed
+        )
     records = {str(r["uniqueID"]): r for f in frames for r in f.records}
     (partial / schema.ANNOTATIONS_FILE).write_text(json.dumps(records))
     (partial / schema.QUALITY_FILE).write_text(json.dumps(quality_of(frames)))
@@ -582,11 +599,13 @@ def fill_pairs(root: str | Path, keys: Iterable[str], progress: Callable[[str], 
     for frame_id, pairs in by_frame.items():
         path = root / f"{frame_id}{schema.STORE_SUFFIX}"
         group = zarr.open_group(str(path), mode="r+", zarr_format=2)
-        seed, index = int(group.attrs["catalogue_seed"]), int(group.attrs["catalogue_index"])  # type: ignore[arg-type]
+        attrs = attrs_of(group)
+        seed, index = int(attrs["catalogue_seed"]), int(attrs["catalogue_index"])
         frame = plan_catalogue(seed)[index]
-        shape = tuple(int(n) for n in group[schema.DEM].shape)
-        sim = FrameSimulator(frame.plan(shape, seed))  # type: ignore[arg-type]
-        group[schema.DEM][:] = sim.dem
+        dem = array_of(group, schema.DEM)
+        rows, cols = dem.shape
+        sim = FrameSimulator(frame.plan((int(rows), int(cols)), seed))
+        dem[:] = sim.dem
         primaries, secondaries = _days(frame.primaries).tolist(), _days(frame.secondaries).tolist()
         for pair in pairs:
             p, s = schema.parse_date(pair.primary), schema.parse_date(pair.secondary)
@@ -596,10 +615,10 @@ def fill_pairs(root: str | Path, keys: Iterable[str], progress: Callable[[str], 
             i, j = primaries.index(_days([p])[0]), secondaries.index(_days([s])[0])
             fields, _ = sim.pair(p, s)
             for name, values in fields.items():
-                group[name][i, j] = values
+                array_of(group, name)[i, j] = values
             for which, k, day in ((schema.PRIMARY, i, p), (schema.SECONDARY, j, s)):
                 for field, values in sim.era5(day).items():
-                    group[schema.era5_variable(field, which)][k] = values
+                    array_of(group, schema.era5_variable(field, which))[k] = values
             written += 1
         if progress:
             progress(f"  {frame_id}: {len(pairs)} pair(s) filled")

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from .. import schema
+from ..schema import ActivityType
 from . import atmosphere, coherence, geometry, sources, terrain
 from .labels import PairFacts, Pattern
 from .scenario import PIXEL_DEG, Event, FramePlan
@@ -116,11 +117,11 @@ class FrameSimulator:
         """East, north, up displacement (m) of an event at an arbitrary reference amplitude."""
         east, north = self.grid
         p, x0, y0 = event.params, event.x0, event.y0
-        if event.kind == "Mogi":
+        if event.kind == ActivityType.MOGI:
             return sources.mogi(east, north, x0=x0, y0=y0, depth=p["depth"], dvolume=1e6)
-        if event.kind == "Sill":
+        if event.kind == ActivityType.SILL:
             return sources.sill(east, north, x0=x0, y0=y0, depth=p["depth"], radius=p["radius"], opening=1.0)
-        if event.kind == "Spheroid":
+        if event.kind == ActivityType.SPHEROID:
             return sources.prolate_spheroid(
                 east,
                 north,
@@ -131,7 +132,7 @@ class FrameSimulator:
                 semi_minor=p["semi_minor"],
                 dvolume=1e6,
             )
-        if event.kind == "Dyke":
+        if event.kind == ActivityType.DYKE:
             return sources.okada(
                 east,
                 north,
@@ -144,7 +145,7 @@ class FrameSimulator:
                 width=p["height"],
                 opening=1.0,
             )
-        if event.kind == "Earthquake":
+        if event.kind == ActivityType.EARTHQUAKE:
             return sources.okada(
                 east,
                 north,
@@ -214,7 +215,7 @@ class FrameSimulator:
             region = ndimage.binary_fill_holes(np.abs(phi) >= MASK_PHASE_RAD) & self.footprint
             if not region.any():
                 continue
-            quake = event.kind == "Earthquake"
+            quake = event.kind == ActivityType.EARTHQUAKE
             level = schema.intensity_level_from_fringes(fringes, earthquake=quake)
             activity[region] = schema.class_by_name(schema.ACTIVITY_TYPES, event.kind).code
             intensity[region] = level

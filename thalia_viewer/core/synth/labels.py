@@ -65,7 +65,7 @@ def _confidence(facts: PairFacts) -> float:
 
 
 def _phase(facts: PairFacts) -> str:
-    volcanic = [p for p in facts.patterns if p.kind != "Earthquake"]
+    volcanic = [p for p in facts.patterns if p.kind != schema.ActivityType.EARTHQUAKE]
     if not facts.patterns:
         return schema.Phase.REST.value
     if not volcanic:
@@ -77,9 +77,9 @@ def _phase(facts: PairFacts) -> str:
 def _labels(facts: PairFacts) -> list[str]:
     kinds = {p.kind for p in facts.patterns}
     out = []
-    if kinds - {"Earthquake"}:
+    if kinds - {schema.ActivityType.EARTHQUAKE}:
         out.append(schema.Label.DEFORMATION.value)
-    if "Earthquake" in kinds:
+    if schema.ActivityType.EARTHQUAKE in kinds:
         out.append(schema.Label.EARTHQUAKE.value)
     return out or [schema.Label.NON_DEFORMATION.value]
 
@@ -107,7 +107,7 @@ def caption(facts: PairFacts) -> str:
     parts = []
     intensity = {c.code: c.name for c in schema.INTENSITY_LEVELS}
     for p in sorted(facts.patterns, key=lambda p: -p.fringes):
-        if p.kind == "Earthquake":
+        if p.kind == schema.ActivityType.EARTHQUAKE:
             parts.append(
                 f"an earthquake deformation pattern ({p.fringes:.1f} fringes, about {p.area_km2:.0f} km2) {_where(p)}"
             )
@@ -136,11 +136,11 @@ def caption(facts: PairFacts) -> str:
     return head + body + tail
 
 
-def annotation_record(unique_id: int, frame_id: str, facts: PairFacts) -> dict:
+def annotation_record(unique_id: int, frame_id: str, facts: PairFacts) -> schema.AnnotationRecord:
     """The ``annotations.json`` record of a simulated pair (official field order)."""
     patterns = sorted(facts.patterns, key=lambda p: -p.fringes)
     intensity = {c.code: c.name for c in schema.INTENSITY_LEVELS}
-    record = {
+    record: schema.AnnotationRecord = {
         "uniqueID": unique_id,
         "frameID": frame_id,
         "primary_date": schema.format_date(facts.primary),

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import zarr
@@ -30,6 +30,7 @@ import zarr
 from .. import schema
 from ..placement import PolygonTransform
 from ..polygons import flat, outline, simplify
+from ..zarr_write import array_of
 from .scenario import PIXEL_DEG, VOLCANIC_KINDS, Event, FramePlan, event_at
 
 #: Cube pixels per preview-PNG pixel (~333 m / ~100 m), around which each frame's scale is drawn.
@@ -108,17 +109,19 @@ def record_polygons(
     return polygons
 
 
-def _with_polygons(record: dict, polygons: list[list[float]]) -> dict:
+def _with_polygons(record: schema.AnnotationRecord, polygons: list[list[float]]) -> schema.AnnotationRecord:
     """``record`` with ``segmentation_mask`` in its official place (between ``confidence`` and ``is_crowd``)."""
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key == "is_crowd":
             out[schema.POLYGONS_FIELD] = polygons
         out[key] = value
-    return out
+    return cast(schema.AnnotationRecord, out)  # the same fields, segmentation_mask added
 
 
-def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], style: RealStyle) -> None:
+def finish(
+    partial: Path, plans: Sequence[FramePlan], records: dict[str, schema.AnnotationRecord], style: RealStyle
+) -> None:
     """Outline every pattern in its frame's coarse pixels (into ``records`` when ``style.polygons``), then
     drop the activity / intensity rasters from the frame stores at ``partial``."""
     by_frame: dict[str, list[str]] = {}
@@ -137,7 +140,9 @@ def finish(partial: Path, plans: Sequence[FramePlan], records: dict[str, dict], 
             polygons: list[list[float]] = []
             if schema.is_positive(rec):
                 i, j = primaries.index(rec["primary_date"]), secondaries.index(rec["secondary_date"])
-                polygons = record_polygons(rec, np.asarray(group[schema.ACTIVITY_MASK][i, j]), frame)
+                polygons = record_polygons(
+                    rec, np.asarray(array_of(group, schema.ACTIVITY_MASK)[i, j]), frame
+                )
             if style.polygons:
                 records[key] = _with_polygons(rec, polygons)
         for name in () if style.keep_rasters else (schema.ACTIVITY_MASK, schema.INTENSITY_MASK):

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import schema
-from ..schema import Split
+from ..errors import ArgumentError
+from ..schema import ActivityType, IntensityLevel, Split
 
 REVISIT_DAYS = 12  # Sentinel-1 repeat cycle used for campaigns
 CAMPAIGN_SIZE = 4  # acquisitions per campaign
@@ -32,10 +33,20 @@ SPLIT_WINDOWS = {
     Split.TEST: (date(2020, 1, 1), date(2021, 10, 31)),
 }
 SPLIT_SHARE = {Split.TRAIN: 0.6, Split.VAL: 0.15, Split.TEST: 0.25}
-VOLCANIC_KINDS = ("Mogi", "Dyke", "Sill", "Spheroid", "Unidentified")
-EVENT_KINDS = ("Mogi", "Dyke", "Sill", "Spheroid", "Earthquake", "Unidentified")
+VOLCANIC_KINDS = (
+    ActivityType.MOGI,
+    ActivityType.DYKE,
+    ActivityType.SILL,
+    ActivityType.SPHEROID,
+    ActivityType.UNIDENTIFIED,
+)
+EVENT_KINDS = tuple(ActivityType)
 #: Peak-to-peak fringes of a whole event, by intensity the event is meant to reach.
-EVENT_FRINGES = {"Low": (1.2, 1.6), "Medium": (2.2, 3.2), "High": (4.0, 7.0)}
+EVENT_FRINGES = {
+    IntensityLevel.LOW: (1.2, 1.6),
+    IntensityLevel.MEDIUM: (2.2, 3.2),
+    IntensityLevel.HIGH: (4.0, 7.0),
+}
 #: A few frames placed at their real volcanoes (lon, lat, volcano); others get a plausible random place.
 KNOWN_PLACES = {
     "124D_05291_081406": (14.995, 37.750, "Etna"),
@@ -167,7 +178,7 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
     fringes = float(rng.uniform(*EVENT_FRINGES[intensity]))
     onset = first + timedelta(days=int(rng.integers(2, REVISIT_DAYS - 1)))
     angle = rng.uniform(0, 2 * math.pi)
-    if kind == "Earthquake":
+    if kind == ActivityType.EARTHQUAKE:
         dist = rng.uniform(1.3, 2.0) * radius_m
         params = {
             "depth": rng.uniform(4e3, 9e3),
@@ -179,28 +190,28 @@ def _event(kind: str, first: date, rng: np.random.Generator, radius_m: float) ->
         }
         return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, 0.0, fringes, 1, params)
     dist = rng.uniform(0.0, 0.25) * radius_m
-    sign = 1 if kind in ("Dyke", "Unidentified") or rng.random() < 0.7 else -1
+    sign = 1 if kind in (ActivityType.DYKE, ActivityType.UNIDENTIFIED) or rng.random() < 0.7 else -1
     duration = float(rng.uniform(18, 45))
     params = {
-        "Mogi": lambda: {"depth": rng.uniform(3e3, 7e3)},
-        "Sill": lambda: {"depth": rng.uniform(2.5e3, 5e3), "radius": rng.uniform(1.5e3, 3e3)},
-        "Spheroid": lambda: {
+        ActivityType.MOGI: lambda: {"depth": rng.uniform(3e3, 7e3)},
+        ActivityType.SILL: lambda: {"depth": rng.uniform(2.5e3, 5e3), "radius": rng.uniform(1.5e3, 3e3)},
+        ActivityType.SPHEROID: lambda: {
             "depth": rng.uniform(4e3, 7e3),
             "semi_major": rng.uniform(1.5e3, 2.5e3),
             "semi_minor": rng.uniform(0.4e3, 0.8e3),
         },
-        "Dyke": lambda: {
+        ActivityType.DYKE: lambda: {
             "top": rng.uniform(0.3e3, 1.5e3),
             "height": rng.uniform(2e3, 5e3),
             "length": rng.uniform(3e3, 8e3),
             "strike": rng.uniform(0, 180),
         },
-        "Unidentified": lambda: {
+        ActivityType.UNIDENTIFIED: lambda: {
             "depth": rng.uniform(2e3, 5e3),
             "elongation": rng.uniform(1.5, 2.5),
             "azimuth": rng.uniform(0, 180),
         },
-    }[kind]()
+    }[ActivityType(kind)]()
     return Event(kind, dist * math.cos(angle), dist * math.sin(angle), onset, duration, fringes, sign, params)
 
 
@@ -220,14 +231,16 @@ def plan_dataset(
 ) -> list[FramePlan]:
     """Plans of ``n_frames`` frames with ``n_dates`` acquisitions each; every event kind appears somewhere."""
     if not 1 <= n_frames <= len(FRAME_IDS):
-        msg = f"--frames must be between 1 and {len(FRAME_IDS)}, got {n_frames}"
-        raise ValueError(msg)
+        msg = f"n_frames={n_frames} is out of range: between 1 and {len(FRAME_IDS)} frames."
+        raise ArgumentError(
+            msg, f"Pass n_frames={min(max(n_frames, 1), len(FRAME_IDS))} or another in range."
+        )
     if min(shape) < 128:
-        msg = f"--size must be at least 128 x 128 pixels, got {shape[0]} x {shape[1]}"
-        raise ValueError(msg)
+        msg = f"shape={tuple(shape)} is too small: a synthetic frame is at least 128 x 128 pixels."
+        raise ArgumentError(msg, "Pass shape=(128, 128) or more.")
     if n_dates < CAMPAIGN_SIZE:
-        msg = f"--dates must be at least {CAMPAIGN_SIZE} (one campaign), got {n_dates}"
-        raise ValueError(msg)
+        msg = f"n_dates={n_dates} is too few: at least {CAMPAIGN_SIZE} acquisitions (one campaign)."
+        raise ArgumentError(msg, f"Pass n_dates={CAMPAIGN_SIZE} or more.")
     n_campaigns = n_dates // CAMPAIGN_SIZE
     # one slot per campaign over all frames; kinds dealt in turn, a third of the slots left quiet
     slots = n_frames * n_campaigns
@@ -270,7 +283,7 @@ def plan_dataset(
                 frame_id=frame_id,
                 index=index,
                 seed=seed,
-                shape=tuple(shape),
+                shape=(int(shape[0]), int(shape[1])),
                 lon0=lon0,
                 lat0=lat0,
                 volcano=volcano,

@@ -26,7 +26,7 @@ def wavenumbers(shape: tuple[int, int], pixel: float | tuple[float, float] = 1.0
 
     ``pixel`` is the spacing, one value or ``(dy, dx)``; 1 gives cycles per pixel.
     """
-    dy, dx = (pixel, pixel) if np.isscalar(pixel) else pixel
+    dy, dx = pixel if isinstance(pixel, tuple | list) else (pixel, pixel)
     ky = fft.fftfreq(shape[0], d=abs(float(dy))).astype(np.float32)
     kx = fft.rfftfreq(shape[1], d=abs(float(dx))).astype(np.float32)
     return np.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)

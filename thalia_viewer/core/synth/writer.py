@@ -21,6 +21,7 @@ import xarray as xr
 import zarr
 
 from .. import schema
+from ..errors import ArgumentError
 from ..zarr_write import CHUNK_PX, writable_arrays, write_template
 from .generator import FrameSimulator
 from .labels import PairFacts, annotation_record
@@ -112,7 +113,8 @@ def write_frame(
     write_template(template, path, zarr_format, chunks=chunking(template))
     # every chunk of every pair is written, all-zero mask chunks included (zarr_write explains why)
     arrays = writable_arrays(
-        zarr.open_group(str(path), mode="r+", zarr_format=zarr_format), list(template.data_vars)
+        zarr.open_group(str(path), mode="r+", zarr_format=2 if zarr_format == 2 else 3),
+        [str(name) for name in template.data_vars],
     )
     arrays[schema.DEM][:] = sim.dem
     for which, dates in ((schema.PRIMARY, primaries), (schema.SECONDARY, secondaries)):
@@ -145,18 +147,18 @@ def write_dataset(
     shaped like the real ones (``synth.realstyle``)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        msg = f"{out} already exists and is not empty; choose another folder or pass --overwrite."
+        msg = f"{out} already exists and is not empty; choose another folder or pass overwrite=True."
         raise FileExistsError(msg)
     if zarr_format not in (2, 3):
-        msg = f"--zarr-format must be 2 or 3, got {zarr_format}"
-        raise ValueError(msg)
+        msg = f"zarr_format={zarr_format} is not a Zarr format this project writes."
+        raise ArgumentError(msg, "Pass zarr_format=2 (like the real cubes) or zarr_format=3.")
     plans = plan_dataset(n_frames, shape, n_dates, seed)
     if real_style is not None:
         plans = adjust_plans(plans, real_style)
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    records: dict[str, dict] = {}
+    records: dict[str, schema.AnnotationRecord] = {}
     quality: dict[str, dict[str, dict]] = {}
     uid = 1
     for plan in plans:

@@ -1,6 +1,6 @@
 """A training run's configuration: data, labels, model, recipe (every hyper-parameter) and where outputs go.
 
-Defaults follow the Thalia benchmark (DESIGN.md): AdamW lr 1e-5, weight decay 1e-2, focal loss gamma 2 /
+Defaults follow the Thalia benchmark (the paper and its code): AdamW lr 1e-5, weight decay 1e-2, focal loss gamma 2 /
 alpha 0.25, 512 px crops, augmentation on, each epoch all positives plus as many random negatives.
 """
 
@@ -72,20 +72,20 @@ class TrainConfig:
         """:class:`InputError` naming the first bad field."""
         if not NAME_PATTERN.match(self.out or ""):
             msg = f"model name {self.out!r} is not usable as a card name."
-            raise InputError(msg, "Use letters, digits, '.', '_' or '-', e.g. --out thalia-small-ft.")
+            raise InputError(msg, "Use letters, digits, '.', '_' or '-', e.g. out=thalia-small-ft.")
         if self.timesteps is not None and self.timesteps not in TIMESTEPS:
             msg = f"timesteps must be one of {list(TIMESTEPS)}, got {self.timesteps}."
-            raise InputError(msg, "Use --timesteps 1 or 3.")
+            raise InputError(msg, "Use timesteps=1 or 3.")
         for name, low in (("epochs", 1), ("batch_size", 1), ("num_workers", 0), ("val_every", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 msg = f"{name} must be a whole number >= {low}, got {value!r}."
-                raise InputError(msg, f"Pass --{name.replace('_', '-')} {max(low, 1)} or more.")
+                raise InputError(msg, f"Pass {name}={max(low, 1)} or more.")
         if self.lr_drop is not None and (
             isinstance(self.lr_drop, bool) or not isinstance(self.lr_drop, int) or self.lr_drop < 2
         ):
             msg = f"lr_drop must be an epoch >= 2 (the first epoch at lr / 10), got {self.lr_drop!r}."
-            raise InputError(msg, "Pass --lr-drop 2 or more, or leave it out for a constant learning rate.")
+            raise InputError(msg, "Pass lr_drop=2 or more, or leave it out for a constant learning rate.")
         for name in ("lr", "weight_decay"):
             if not float(getattr(self, name)) >= 0:
                 msg = f"{name} must be >= 0, got {getattr(self, name)!r}."

@@ -25,12 +25,12 @@ STRIDE: Final = DEFAULT_STRIDE  # smp encoders downsample 5 times: crops are mul
 def check_crop(crop: int, shape: tuple[int, int], where: str = "") -> int:
     """``crop`` (px) validated against a frame of ``shape`` (rows, cols); :class:`InputError` otherwise."""
     if isinstance(crop, bool) or not isinstance(crop, int | np.integer) or crop < STRIDE or crop % STRIDE:
-        msg = f"crop size {crop!r} is not a positive multiple of {STRIDE} px."
-        raise InputError(msg, "Use e.g. --crop 256 or 512 (the benchmark's).")
+        msg = f"crop={crop!r} is not a positive multiple of {STRIDE} px."
+        raise InputError(msg, "Use e.g. crop=256 or 512 (the benchmark's).")
     if crop > min(shape):
-        msg = f"crop size {crop} px does not fit {where or 'a frame'} of {shape[0]} x {shape[1]} px."
+        msg = f"crop={crop} (px) does not fit {where or 'a frame'} of {shape[0]} x {shape[1]} px."
         fit = max(STRIDE, min(shape) // STRIDE * STRIDE)
-        raise InputError(msg, f"Use --crop {fit} or less.")
+        raise InputError(msg, f"Use crop={fit} or less.")
     return int(crop)
 
 

@@ -123,7 +123,7 @@ def _initial_weights(parent: ModelCard, card: ModelCard, config: TrainConfig) ->
             f"time step(s)), but the run asks for {card.in_channels} ({card.setting}, {card.timesteps})."
         )
         raise InputError(
-            msg, "Keep the parent's --setting and --timesteps to fine-tune it, or pass --scratch."
+            msg, "Keep the parent's setting= and timesteps= to fine-tune it, or pass scratch=True."
         )
     return parent.weights_path
 
@@ -136,19 +136,21 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, Any]:
     if not path.is_file():
         msg = f"there is no checkpoint to resume at {path}."
-        raise InputError(msg, "Run without --resume to start training (it writes a checkpoint every epoch).")
+        raise InputError(
+            msg, "Run without resume=True to start training (it writes a checkpoint every epoch)."
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         msg = f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})."
         raise InputError(
-            msg, "It is damaged or not from thalia-viewer: delete it and train without --resume."
-        ) from None
+            msg, "It is damaged or not from thalia-viewer: delete it and train without resume=True."
+        ) from exc
     if state.get("version") != CHECKPOINT_VERSION:
         msg = (
             f"checkpoint {path} has format {state.get('version')!r}, this version reads {CHECKPOINT_VERSION}."
         )
-        raise InputError(msg, "Train without --resume.")
+        raise InputError(msg, "Train without resume=True.")
     saved, now = state["recipe"], config.recipe()
     # a learning-rate drop may be added or moved as long as the epochs already run keep their rates
     done = int(state["epoch"])
@@ -168,11 +170,11 @@ def _load_checkpoint(path: Path, config: TrainConfig, labels: str) -> dict[str, 
         msg = f"checkpoint {path} was made with other settings ({what})."
         raise InputError(
             msg,
-            "Resume with the same settings (only --epochs may grow, and --lr-drop may name an epoch not yet run), or train without --resume.",
+            "Resume with the same settings (only epochs= may grow, and lr_drop= may name an epoch not yet run), or train without resume=True.",
         )
     if state["epoch"] > config.epochs:
-        msg = f"checkpoint {path} already holds {state['epoch']} epochs, more than --epochs {config.epochs}."
-        raise InputError(msg, f"Pass --epochs {state['epoch']} to finish that run, or more to train further.")
+        msg = f"checkpoint {path} already holds {state['epoch']} epochs, more than epochs={config.epochs}."
+        raise InputError(msg, f"Pass epochs={state['epoch']} to finish that run, or more to train further.")
     return state
 
 
@@ -411,16 +413,13 @@ def _check_name_free(config: TrainConfig, zoo: ModelZoo | None) -> None:
         return
     existing = model_files(folder.resolve(), config.out) if folder.is_dir() else []
     others = zoo or ModelZoo()
-    shadowed = (
-        config.out in others
-        and others.get(config.out).path is not None
-        and others.get(config.out).path.parent != folder.resolve()
-    )
+    other = others.get(config.out).path if config.out in others else None
+    shadowed = other is not None and other.parent != folder.resolve()
     if existing or shadowed:
-        where = folder if existing else others.get(config.out).path
+        where = folder if existing else other
         dirs = [folder, *others.directories]
         msg = f"model {config.out!r} already exists ({where}); training never replaces a model silently."
-        hint = f"Pick another --out (e.g. {free_name(config.out, dirs)!r}), or pass --overwrite (the old files are kept in {folder / BACKUP_DIR})."
+        hint = f"Pick another out= (e.g. out={free_name(config.out, dirs)!r}), or pass overwrite=True (the old files are kept in {folder / BACKUP_DIR})."
         if shadowed and not existing:
             hint = f"A card of that name in {folder} would replace it for every process. " + hint
         raise ModelExistsError(msg, hint)

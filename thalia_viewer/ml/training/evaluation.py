@@ -22,7 +22,7 @@ from ...core import schema
 from ...core.dataset import ThaliaDataset
 from ..errors import InputError
 from ..inference import DEFAULT_STRIDE, deformation_probability
-from ..metrics import SCORES, Confusion, ThresholdSweep, confusion, mean_std
+from ..metrics import SCORES, Confusion, Scores, ThresholdSweep, confusion, mean_std
 from ..torch_env import import_torch, resolve_device
 from ..zoo import ModelCard, ModelZoo, load_model, resolve_card
 from .config import DEFAULT_SEEDS
@@ -48,7 +48,7 @@ class Evaluation:
     samples: int
     positives: int
     seeds: list[int]
-    per_seed: list[dict[str, Any]]  # confusion counts and scores of each seed
+    per_seed: list[Scores]  # confusion counts and scores of each seed
     summary: dict[str, dict[str, float]] = field(default_factory=dict)  # score -> {mean, std, n}
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,9 +149,7 @@ def evaluate_model(
     pos, _ = counts(samples)
     if not samples:
         msg = f"the {split} split of {dataset.root} holds no pairs (primary dates outside its range)."
-        raise InputError(
-            msg, "Pick another split with --split, or check the dates with `thalia-viewer info ROOT`."
-        )
+        raise InputError(msg, "Pick another split=, or check the dates with `thalia-viewer info ROOT`.")
     if pos == 0:
         msg = f"the {split} split of {dataset.root} has no positive sample (labels: {labels.snapshot.describe()}): deformation scores are undefined."
         raise InputError(msg, "Evaluate on a split with labelled deformation, or label some in the app.")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ...core import schema
 from ...core.dataset import ThaliaDataset
-from ...core.pairs import Pair, group_by_primary, sequences
+from ...core.errors import did_you_mean
+from ...core.pairs import Pair, group_by_primary, pair_key, sequences
 from ...core.schema import Split
 from ..errors import InputError
 from .labels import Labels
@@ -32,16 +33,17 @@ class Sample:
     @property
     def key(self) -> str:
         """``FRAME/PRIMARY_S1+S2+...`` (a readable id)."""
-        return f"{self.frame}/{self.pairs[0].primary}_{'+'.join(p.secondary for p in self.pairs)}"
+        return pair_key(self.frame, self.pairs[0].primary, "+".join(p.secondary for p in self.pairs))
 
 
 def split_of(name: str | Split) -> Split:
     """``name`` as a :class:`Split`; :class:`InputError` naming the valid ones otherwise."""
     try:
         return Split(str(name).strip().lower())
-    except ValueError:
-        msg = f"unknown split {name!r}; expected one of {[s.value for s in Split]}."
-        raise InputError(msg, "Splits are temporal, by primary date (schema.SPLIT_RANGES).") from None
+    except ValueError as exc:
+        splits = [s.value for s in Split]
+        msg = f"unknown split={name!r}.{did_you_mean(name, splits)}"
+        raise InputError(msg, f"Splits: {', '.join(splits)} (temporal, by primary date).") from exc
 
 
 def min_distinct(timesteps: int, positive_group: bool, training: bool) -> int:
