@@ -4,35 +4,42 @@ Starts the app the way ``thalia-viewer serve`` does (same ``panel serve`` comman
 warm-up), waits until every process reports it is warm, then:
 
 1. the first page after start: one session loads the mode (time until the page is idle with its plot);
-2. for each level N (default 1, 8, 16) and each scenario, N sessions at once (one headless Chromium, one
-   context each) load the mode, then press ``j`` ``--steps`` times:
+2. for each scenario and level N (default 1, 8, 16): N sessions at once (one headless Chromium, one context
+   each) load the mode; once all have loaded (``--overlap``: each at once), each presses ``j`` ``--steps``
+   times:
 
-   - ``closed``: closed loop, every session presses the next key as soon as the page shows the new pair (the
-     most a server can be asked; a lab never types that fast, but it bounds what any pace sees);
+   - ``closed``: closed loop, every session presses the next key as soon as its page shows the new pair (the
+     most a server can be asked; nobody types that fast, but it bounds what any pace sees);
    - ``paced``: a human pace, one key every 1-2 s (uniformly random), each session starting at a random
-     offset (what a lab browsing together does).
+     offset (a lab browsing together).
 
-What a step costs, measured per step in the page (its own clock, from the ``keydown``):
+What a step costs, per step, in the page (the page's clock, from its ``keydown``) and around it:
 
-- ``pixels``: the new pair's map painted on the canvas (the map swaps prefetched neighbours in at once);
-- ``step``: the page's address names the new pair and the page is idle: the server has handled the key and
-  the page has applied every update the server sent before the address (the label card, the dates, the
-  strip, the matrix); this is the figure of the target;
-- ``settled``: the last update the server sent for the step (deferred ones included) applied in the page
-  (the last websocket message handled before the next key, or before a quiet 0.5 s after the last step).
+- ``step``: from the benchmark pressing the key until the page's address names the new pair and the page is
+  idle (the figure of the target, as before): the server has handled the key and the page has applied the
+  step's own patch (the map's show, the pair pickers, the address);
+- ``pixels``: the new pair's map painted on the canvas (instant when the map's prefetched neighbours are in
+  the page: they arrive with the previous step's patch, so a closed loop that presses again within
+  milliseconds often misses them, a person never does);
+- ``settled``: the last update the server sent for the step applied in the page (the label card, the
+  time-series strip and its thumbnails, the dates matrix, the mode links follow the step's own patch: the
+  last websocket message handled before the next key, or before a quiet 0.5 s after the last step);
 
-and on the server (``$THALIA_STEP_LOG``, :mod:`thalia_viewer.app.steplog`; same machine, same clock):
+on the server (``$THALIA_STEP_LOG``, :mod:`thalia_viewer.app.steplog`; one machine, one clock):
 
-- ``queue``: from the browser sending the key to the server starting to handle it (websocket, the
-  process's event loop busy with other sessions, the session's lock);
-- ``handler``: the key's handler, and its CPU time (the rest is waiting for the GIL);
-- ``server_done``: from the browser sending the key to the last frame the server wrote for the step.
+- ``queue``: from the browser sending the key to the server starting to handle it (the websocket, the
+  server process waiting for a core or for its event loop);
+- ``handler``: the key's handler, and its CPU time (the rest is waiting for the GIL or a core);
+- ``last frame``: from the browser sending the key to the last frame the server wrote for the step, and the
+  kB and websocket frames it sent for it;
 
-and the CPU seconds the server processes and the Chromium processes used during the level: on 2 cores
-both compete. Printed per level and scenario: p50 / p95 of each, errors (console errors, timeouts), the
-server's RSS (all its processes) before and after with the growth per session, and the p95 step against
-the single session's of the same scenario (target on 2 cores: 8 sessions within 2x, no error, RSS growth
-<= 150 MB a session). Figures go to ``bench/results/load.json``.
+and the CPU seconds the server's processes and the Chromium processes used while the sessions stepped (the
+benchmark's browsers share the server's cores; a lab's run on its people's machines), with a page's
+main-thread milliseconds per step (Chromium's own metrics: all tasks, scripts, style, layout). Printed per
+scenario and level: p50 / p95 of each, errors (console errors, timeouts), the server's RSS (all its
+processes) before and after with the growth per session, and the p95 step against the single session's of
+the same scenario (target on 2 cores: 8 sessions within 2x, no error, RSS growth <= 150 MB a session).
+Figures go to ``bench/results/load.json``.
 
     python -m bench.bench_load                            # 1, 8, 16 sessions, closed and paced, 10 steps
     python -m bench.bench_load --num-procs 1 2            # the same with 1 and with 2 server processes
@@ -95,10 +102,17 @@ SETTLE_CAP_S: Final = 10.0
 #: In every page before its scripts: key presses, address changes and websocket messages, timed (page clock).
 PROBE_JS: Final = """
 (() => {
-  const B = window.__bench = {keys: [], urls: [], msgs: []};
+  const B = window.__bench = {keys: [], urls: [], msgs: [], waiting: []};
   window.addEventListener('keydown', () => { B.keys.push(performance.now()); }, true);
   const push = history.pushState.bind(history);
-  history.pushState = (s, t, u) => { B.urls.push([performance.now(), String(u)]); return push(s, t, u); };
+  history.pushState = (s, t, u) => {
+    B.urls.push([performance.now(), String(u)]);
+    const out = push(s, t, u);
+    const waiting = B.waiting;
+    B.waiting = [];
+    waiting.forEach((fn) => fn());
+    return out;
+  };
   const WS = window.WebSocket;
   class Probe extends WS {
     set onmessage(fn) {
@@ -112,6 +126,14 @@ PROBE_JS: Final = """
   }
   window.WebSocket = Probe;
 })();
+"""
+#: Resolves once the address names another pair than ``before`` (no polling: the page's own work is measured).
+NEW_PAIR_JS: Final = """
+(before) => new Promise((resolve) => {
+  const pair = () => new URLSearchParams(window.location.search).get('pair');
+  const check = () => { if (pair() !== before) { resolve(pair()); } else { window.__bench.waiting.push(check); } };
+  check();
+})
 """
 #: The latest key press, the address naming ``pair`` and the map painting it (page clock, ms).
 STEP_JS: Final = """
@@ -447,12 +469,10 @@ async def one_session(
             before = await page.evaluate(PAIR_IN_URL)
             t0 = time.perf_counter()
             await page.keyboard.press("j")
-            await page.wait_for_function(
-                f"() => ({PAIR_IN_URL})() !== {json.dumps(before)}", timeout=STEP_TIMEOUT_S * 1000
-            )
+            pair = await asyncio.wait_for(page.evaluate(NEW_PAIR_JS, before), STEP_TIMEOUT_S)
             await wait_idle(page, STEP_TIMEOUT_S)
             wall = time.perf_counter() - t0
-            probe = await page.evaluate(STEP_JS, await page.evaluate(PAIR_IN_URL))
+            probe = await page.evaluate(STEP_JS, pair)
             probe["wall"] = wall
             if timings:  # the previous step's last message: the one handled last before this key
                 timings[-1]["last"] = await page.evaluate(LAST_BEFORE_JS, probe["key"])
