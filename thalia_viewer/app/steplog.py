@@ -6,7 +6,8 @@ With ``$THALIA_STEP_LOG=PATH`` every server process appends JSON lines to ``PATH
   (``C``: when the browser sent the key, ``S`` / ``E``: when the server began / finished handling it, all
   seconds since the epoch, so the browser's and the server's clocks agree on one machine; ``U``: CPU seconds
   the handler's thread spent in it, the rest of ``E - S`` being waits for the GIL);
-- ``{"k": "out", "s": session, "t": T, "n": bytes}``: every websocket frame the server wrote to the session.
+- ``{"k": "out", "s": session, "t": T, "n": bytes}``: every websocket frame the server wrote to the session
+  (with ``$THALIA_STEP_LOG_DETAIL=N``, ``"x"``: the first N characters of a text frame, to see what a step sends).
 
 A step's server work is its handler plus the frames it caused (the document patches, the map's show, the
 deferred updates), until the session's next key. Without the variable nothing is hooked.
@@ -19,6 +20,7 @@ with ``pyinstrument --load PATH.<pid>.pyisession`` (``-r html`` for a page).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import threading
@@ -28,11 +30,12 @@ from typing import Any, Final
 
 STEP_LOG_ENV: Final = "THALIA_STEP_LOG"
 PROFILE_ENV: Final = "THALIA_PROFILE"
+DETAIL_ENV: Final = "THALIA_STEP_LOG_DETAIL"
 
 _lock = threading.Lock()
 _file: Any = None
 _installed = False
-_detail = int(os.environ.get("THALIA_STEP_LOG_DETAIL", "0") or 0)  # characters of each text frame logged
+_detail = 0  # characters of each text frame logged
 
 
 def enabled() -> bool:
@@ -44,7 +47,7 @@ def _write(record: dict[str, Any]) -> None:
     if _file is None:
         return
     line = json.dumps(record, separators=(",", ":")) + "\n"
-    with _lock:
+    with _lock, contextlib.suppress(ValueError):  # closed at exit: frames written while the server stops
         _file.write(line)
 
 
@@ -102,12 +105,14 @@ def _hook_writes() -> None:
 
 def install(environ: dict[str, str] | os._Environ[str] | None = None) -> bool:
     """Start logging (and profiling) as the environment asks; once per process. Returns whether it logs."""
-    global _file, _installed
+    global _file, _installed, _detail
     env = os.environ if environ is None else environ
     if _installed:
         return enabled()
     _installed = True
     path = env.get(STEP_LOG_ENV, "").strip()
+    detail = env.get(DETAIL_ENV, "").strip()
+    _detail = int(detail) if detail.isdigit() else 0
     if path:
         _file = open(f"{path}.{os.getpid()}", "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (process-long)
         atexit.register(_file.close)
