@@ -4,18 +4,47 @@ Starts the app the way ``thalia-viewer serve`` does (same ``panel serve`` comman
 warm-up), waits until every process reports it is warm, then:
 
 1. the first page after start: one session loads the mode (time until the page is idle with its plot);
-2. for each level N (default 1, 8, 16): N sessions at once (one headless Chromium, one context each),
-   each loads the mode, then presses ``j`` ``--steps`` times, each step timed from the key press until the
-   URL names the next pair and the page is idle again;
+2. for each scenario and level N (default 1, 8, 16): N sessions at once (one headless Chromium, one context
+   each) load the mode; once all have loaded (``--overlap``: each at once), each presses ``j`` ``--steps``
+   times:
 
-and prints per level the load and step latency percentiles (p50 / p95), the errors (console errors,
-timeouts), the server's RSS (all its processes) before and after, and the growth per session. The
-comparison in one run: the p95 step at N sessions against the single session's (target on 2 cores: 8
-sessions within 2x, no error, RSS growth <= 150 MB a session). Figures go to ``bench/results/load.json``.
+   - ``closed``: closed loop, every session presses the next key as soon as its page shows the new pair (the
+     most a server can be asked; nobody types that fast, but it bounds what any pace sees);
+   - ``paced``: a human pace, one key every 1-2 s (uniformly random), each session starting at a random
+     offset (a lab browsing together).
 
-    python -m bench.bench_load                            # 1, 8, 16 sessions of explore, 10 steps each
-    python -m bench.bench_load --sessions 1 4 --steps 3   # a quick check
-    python -m bench.bench_load --num-procs 2 --mode annotate
+What a step costs, per step, in the page (the page's clock, from its ``keydown``) and around it:
+
+- ``step``: from the benchmark pressing the key until the page's address names the new pair and the page is
+  idle (the figure of the target, as before): the server has handled the key and the page has applied the
+  step's own patch (the map's show, the pair pickers, the address);
+- ``pixels``: the new pair's map painted on the canvas (instant when the map's prefetched neighbours are in
+  the page: they arrive with the previous step's patch, so a closed loop that presses again within
+  milliseconds often misses them, a person never does);
+- ``settled``: the last update the server sent for the step applied in the page (the label card, the
+  time-series strip and its thumbnails, the dates matrix, the mode links follow the step's own patch: the
+  last websocket message handled before the next key, or before a quiet 0.5 s after the last step);
+
+on the server (``$THALIA_STEP_LOG``, :mod:`thalia_viewer.app.steplog`; one machine, one clock):
+
+- ``queue``: from the browser sending the key to the server starting to handle it (the websocket, the
+  server process waiting for a core or for its event loop);
+- ``handler``: the key's handler, and its CPU time (the rest is waiting for the GIL or a core);
+- ``last frame``: from the browser sending the key to the last frame the server wrote for the step, and the
+  kB and websocket frames it sent for it;
+
+and the CPU seconds the server's processes and the Chromium processes used while the sessions stepped (the
+benchmark's browsers share the server's cores; a lab's run on its people's machines), with a page's
+main-thread milliseconds per step (Chromium's own metrics: all tasks, scripts, style, layout). Printed per
+scenario and level: p50 / p95 of each, errors (console errors, timeouts), the server's RSS (all its
+processes) before and after with the growth per session, and the p95 step against the single session's of
+the same scenario (target on 2 cores: 8 sessions within 2x, no error, RSS growth <= 150 MB a session).
+Figures go to ``bench/results/load.json``.
+
+    python -m bench.bench_load                            # 1, 8, 16 sessions, closed and paced, 10 steps
+    python -m bench.bench_load --num-procs 1 2            # the same with 1 and with 2 server processes
+    python -m bench.bench_load --sessions 1 4 --steps 3 --scenarios closed   # a quick check
+    python -m bench.bench_load --profile /tmp/prof        # + pyinstrument of the server (1 process)
 """
 
 from __future__ import annotations
@@ -24,6 +53,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -39,6 +70,7 @@ from bench.common import RESULTS_DIR, free_port, write_results
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
+from thalia_viewer.app.steplog import PROFILE_ENV, STEP_LOG_ENV
 from thalia_viewer.app.warm import READY_LINE
 from thalia_viewer.core.annotations import STORE_ENV
 
@@ -63,6 +95,68 @@ STEP_TIMEOUT_S: Final = (
 )
 TARGET_P95_RATIO: Final = 2.0
 TARGET_MB_PER_SESSION: Final = 150.0
+SCENARIOS: Final = ("closed", "paced")
+PACE_S: Final = (1.0, 2.0)  # a paced session's time between two keys, uniformly random
+QUIET_S: Final = 0.5  # after the last step: no message for this long and the step has settled
+SETTLE_CAP_S: Final = 10.0
+#: In every page before its scripts: key presses, address changes and websocket messages, timed (page clock).
+PROBE_JS: Final = """
+(() => {
+  const B = window.__bench = {keys: [], urls: [], msgs: [], waiting: []};
+  window.addEventListener('keydown', () => { B.keys.push(performance.now()); }, true);
+  const push = history.pushState.bind(history);
+  history.pushState = (s, t, u) => {
+    B.urls.push([performance.now(), String(u)]);
+    const out = push(s, t, u);
+    const waiting = B.waiting;
+    B.waiting = [];
+    waiting.forEach((fn) => fn());
+    return out;
+  };
+  const WS = window.WebSocket;
+  class Probe extends WS {
+    set onmessage(fn) {
+      super.onmessage = (e) => {
+        const t0 = performance.now();
+        try { return fn.call(this, e); }
+        finally { B.msgs.push([t0, performance.now() - t0]); if (B.msgs.length > 4000) { B.msgs.shift(); } }
+      };
+    }
+    get onmessage() { return super.onmessage; }
+  }
+  window.WebSocket = Probe;
+})();
+"""
+#: Resolves once the address names another pair than ``before`` (no polling: the page's own work is measured).
+NEW_PAIR_JS: Final = """
+(before) => new Promise((resolve) => {
+  const pair = () => new URLSearchParams(window.location.search).get('pair');
+  const check = () => { if (pair() !== before) { resolve(pair()); } else { window.__bench.waiting.push(check); } };
+  check();
+})
+"""
+#: The latest key press, the address naming ``pair`` and the map painting it (page clock, ms).
+STEP_JS: Final = """
+(pair) => {
+  const B = window.__bench;
+  const key = B.keys[B.keys.length - 1];
+  const url = B.urls.find(([t, u]) => t >= key && u.includes('pair=' + pair));
+  let painted = null;
+  for (const client of (window.__thaliaMaps || new Map()).values()) {
+    for (const [t, what, detail] of client.trace) {
+      if (what === 'painted' && t >= key && String(detail).endsWith('/' + pair)) { painted = t; break; }
+    }
+  }
+  return {key, url: url ? url[0] : null, painted};
+}
+"""
+#: When the last websocket message received before page time ``k`` (ms; null: now) was handled.
+LAST_BEFORE_JS: Final = """
+(k) => {
+  const m = window.__bench.msgs.filter(([t]) => k == null || t < k);
+  return m.length ? m[m.length - 1][0] + m[m.length - 1][1] : null;
+}
+"""
 
 
 def default_root() -> Path:
@@ -76,23 +170,70 @@ def default_root() -> Path:
     return root
 
 
-def server_rss_mb(pid: int) -> float:
-    """Resident memory of the server process and its children (``--num-procs`` forks), MB."""
+def _tree(pid: int) -> list[psutil.Process]:
     try:
         proc = psutil.Process(pid)
-        procs = [proc, *proc.children(recursive=True)]
+        return [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return float("nan")
+        return []
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (``--num-procs`` forks), MB."""
     total = 0
-    for p in procs:
+    for p in _tree(pid):
         try:
             total += p.memory_info().rss
         except psutil.NoSuchProcess:
             continue
-    return total / 2**20
+    return total / 2**20 if total else float("nan")
+
+
+class CpuMeter:
+    """CPU seconds (user + system) that the server's processes and the other processes of this benchmark (the
+    browser and its driver) use from now on, sampled every ``period_s`` (a page's process that exits between two
+    samples loses at most that much)."""
+
+    def __init__(self, server: Server, period_s: float = 0.5) -> None:
+        self.server, self.period_s = server, period_s
+        self._start: dict[int, float] = {}
+        self._last: dict[int, tuple[float, bool]] = {}  # pid -> (CPU seconds, whether a server process)
+        self._task: asyncio.Task | None = None
+        self._sample(first=True)
+
+    def _sample(self, first: bool = False) -> None:
+        server = {p.pid for p in self.server.procs()}
+        for p in psutil.Process().children(recursive=True):
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            cpu = t.user + t.system
+            if first:
+                self._start[p.pid] = cpu
+            self._last[p.pid] = (cpu, p.pid in server)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.period_s)
+            self._sample()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; CPU seconds of the server and of the browser since the start."""
+        if self._task is not None:
+            self._task.cancel()
+        self._sample()
+        used = {"server": 0.0, "browser": 0.0}
+        for pid, (cpu, is_server) in self._last.items():
+            used["server" if is_server else "browser"] += cpu - self._start.get(pid, 0.0)
+        return {k: round(v, 1) for k, v in used.items()}
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    values = [v for v in values if v is not None and v == v]
     if not values:
         return {"n": 0, "p50": float("nan"), "p95": float("nan"), "max": float("nan")}
     ordered = sorted(values)
@@ -106,13 +247,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Server:
-    """``panel serve`` of the app (the CLI's command line), its log, and when its processes are warm."""
+    """``panel serve`` of the app (the CLI's command line), its log, its step log, and when it is warm."""
 
-    def __init__(self, root: Path, num_procs: int, store: Path) -> None:
+    def __init__(self, root: Path, num_procs: int, store: Path, profile: str | None = None) -> None:
         self.port = free_port()
-        self.log_path = Path(tempfile.mkdtemp(prefix="thalia-load-")) / "panel.log"
+        folder = Path(tempfile.mkdtemp(prefix="thalia-load-"))
+        self.log_path = folder / "panel.log"
+        self.step_log = folder / "steps"
         extra = ["--num-procs", str(num_procs)] if num_procs != 1 else []
-        env = {**os.environ, ROOT_ENV: str(root), STORE_ENV: str(store), theme.STATIC_ENV: theme.STATIC_ROUTE}
+        env = {
+            **os.environ,
+            ROOT_ENV: str(root),
+            STORE_ENV: str(store),
+            theme.STATIC_ENV: theme.STATIC_ROUTE,
+            STEP_LOG_ENV: str(self.step_log),
+        }
+        if profile:
+            env[PROFILE_ENV] = profile
         self.started = time.perf_counter()
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
@@ -146,24 +297,144 @@ class Server:
             return False
 
     def rss_mb(self) -> float:
-        return server_rss_mb(self.proc.pid)
+        return tree_rss_mb(self.proc.pid)
+
+    def procs(self) -> list[psutil.Process]:
+        return _tree(self.proc.pid)
+
+    def step_records(self, since: float, until: float) -> list[dict[str, Any]]:
+        """The step log's records (every process) with times in [since, until] (epoch seconds)."""
+        out = []
+        for path in self.step_log.parent.glob(self.step_log.name + ".*"):
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line being written
+                    continue
+                t = rec.get("start", rec.get("t", 0.0))
+                if since <= t <= until:
+                    out.append(rec)
+        return out
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        """SIGINT first (a profiled process writes its report on a normal exit), then terminate / kill."""
+        for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10)):
+            if self.proc.poll() is not None:
+                break
+            for p in reversed(self.procs()):
+                try:
+                    p.send_signal(sig)
+                except psutil.NoSuchProcess:
+                    continue
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+        if self.proc.poll() is None:
             self.proc.kill()
         self._log.close()
+
+
+def server_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per step key handled by the server: queue, handler (and its CPU), last frame, bytes and frames sent."""
+    keys = sorted((r for r in records if r["k"] == "key"), key=lambda r: r["start"])
+    outs: dict[str, list[tuple[float, int]]] = {}
+    for r in records:
+        if r["k"] == "out":
+            outs.setdefault(r["s"], []).append((r["t"], r["n"]))
+    for frames in outs.values():
+        frames.sort()
+    by_session: dict[str, list[dict]] = {}
+    for r in keys:
+        by_session.setdefault(r["s"], []).append(r)
+    queue, handler, cpu, done, nbytes, nframes = [], [], [], [], [], []
+    for session, steps in by_session.items():
+        frames = outs.get(session, [])
+        for i, r in enumerate(steps):
+            end = steps[i + 1]["start"] if i + 1 < len(steps) else float("inf")
+            mine = [(t, n) for t, n in frames if r["start"] <= t < end]
+            handler.append(r["end"] - r["start"])
+            cpu.append(r["cpu"])
+            nbytes.append(sum(n for _, n in mine))
+            nframes.append(len(mine))
+            if r.get("client"):
+                queue.append(r["start"] - r["client"])
+                done.append((mine[-1][0] if mine else r["end"]) - r["client"])
+    return {
+        "queue": percentiles(queue),
+        "handler": percentiles(handler),
+        "handler_cpu": percentiles(cpu),
+        "server_done": percentiles(done),
+        "kb_sent": percentiles([n / 1000 for n in nbytes]),
+        "frames_sent": percentiles(nframes),
+    }
+
+
+#: Chromium's main-thread times of a page (seconds so far): all tasks, then scripts, layout and style.
+PAGE_METRICS: Final = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+async def page_metrics(cdp: Any) -> dict[str, float]:
+    got = await cdp.send("Performance.getMetrics")
+    return {m["name"]: m["value"] for m in got["metrics"] if m["name"] in PAGE_METRICS}
+
+
+def page_figures(samples: list[tuple[str, float]]) -> dict[str, float]:
+    """Median over the pages of their main-thread milliseconds per step, by kind."""
+    by: dict[str, list[float]] = {}
+    for name, ms in samples:
+        by.setdefault(name, []).append(ms)
+    return {name.removesuffix("Duration").lower(): round(statistics.median(v), 1) for name, v in by.items()}
 
 
 async def wait_idle(page: Any, timeout_s: float) -> None:
     await page.wait_for_function(IDLE, timeout=timeout_s * 1000)
 
 
-async def one_session(browser: Any, url: str, mode: str, steps: int, out: dict[str, list]) -> None:
-    """Load the mode, then press ``j`` ``steps`` times; appends load / step seconds and errors to ``out``."""
+async def settle(page: Any) -> None:
+    """Wait until no websocket message arrived for ``QUIET_S`` (at most ``SETTLE_CAP_S``)."""
+    deadline = time.monotonic() + SETTLE_CAP_S
+    while time.monotonic() < deadline:
+        quiet = await page.evaluate(
+            "(q) => { const m = window.__bench.msgs; return !m.length || performance.now() - m[m.length - 1][0] > q; }",
+            QUIET_S * 1000,
+        )
+        if quiet:
+            return
+        await asyncio.sleep(QUIET_S / 2)
+
+
+class Gate:
+    """Where every session of a level waits until all have loaded (``None`` in ``--overlap`` runs)."""
+
+    def __init__(self, sessions: int) -> None:
+        self.left = sessions
+        self.event = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.event.set()
+
+
+async def one_session(
+    browser: Any,
+    url: str,
+    mode: str,
+    steps: int,
+    scenario: str,
+    seed: int,
+    out: dict[str, list],
+    gate: Gate | None = None,
+) -> None:
+    """Load the mode, then press ``j`` ``steps`` times; appends load / step seconds and errors to ``out``.
+
+    ``gate``: once loaded (and quiet), wait for the other sessions to load before stepping, so that steps are
+    measured against steps, not against other pages being built."""
+    rng = random.Random(seed)
+    arrived = False
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_init_script(PROBE_JS)
     page = await context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text.splitlines()[0][:200]) if m.type == "error" else None)
@@ -175,76 +446,218 @@ async def one_session(browser: Any, url: str, mode: str, steps: int, out: dict[s
         await page.locator(PLOT.get(mode, ".thalia-map canvas")).first.wait_for(timeout=PAGE_TIMEOUT_S * 1000)
         await wait_idle(page, PAGE_TIMEOUT_S)
         out["load_s"].append(time.perf_counter() - t0)
-        await page.wait_for_function(
-            PAIR_IN_URL, timeout=PAGE_TIMEOUT_S * 1000
-        )  # the app has written the URL
+        await page.wait_for_function(PAIR_IN_URL, timeout=PAGE_TIMEOUT_S * 1000)  # the app wrote the URL
         await wait_idle(page, PAGE_TIMEOUT_S)  # and finished what its load started
+        if gate is not None:
+            await settle(page)
+            gate.arrive()
+            arrived = True
+            await gate.event.wait()
+        cdp = await context.new_cdp_session(page)  # the page's main-thread time by kind, over its steps
+        await cdp.send("Performance.enable")
+        metrics0 = await page_metrics(cdp)
+        if scenario == "paced":
+            await asyncio.sleep(rng.uniform(0, PACE_S[1]))  # sessions do not start in step
+        timings: list[dict] = []
         for _ in range(steps):
             before = await page.evaluate(PAIR_IN_URL)
             t0 = time.perf_counter()
             await page.keyboard.press("j")
-            await page.wait_for_function(
-                f"() => ({PAIR_IN_URL})() !== {json.dumps(before)}", timeout=STEP_TIMEOUT_S * 1000
-            )
+            pair = await asyncio.wait_for(page.evaluate(NEW_PAIR_JS, before), STEP_TIMEOUT_S)
             await wait_idle(page, STEP_TIMEOUT_S)
-            out["step_s"].append(time.perf_counter() - t0)
+            wall = time.perf_counter() - t0
+            probe = await page.evaluate(STEP_JS, pair)
+            probe["wall"] = wall
+            if timings:  # the previous step's last message: the one handled last before this key
+                timings[-1]["last"] = await page.evaluate(LAST_BEFORE_JS, probe["key"])
+            timings.append(probe)
+            if scenario == "paced":
+                await asyncio.sleep(max(0.0, rng.uniform(*PACE_S) - wall))
+        if timings:
+            await settle(page)
+            timings[-1]["last"] = await page.evaluate(LAST_BEFORE_JS, None)
+            metrics1 = await page_metrics(cdp)
+            for name, value in metrics1.items():
+                out["page_ms"].append((name, 1000 * (value - metrics0.get(name, 0.0)) / len(timings)))
+        for t in timings:
+            key = t["key"]
+            out["step_s"].append(t["wall"])
+            out["url_s"].append((t["url"] - key) / 1000 if t["url"] is not None else None)
+            out["pixels_s"].append((t["painted"] - key) / 1000 if t["painted"] is not None else None)
+            last = max(v for v in (t.get("last"), t["url"]) if v is not None) if t["url"] else t.get("last")
+            out["settled_s"].append((last - key) / 1000 if last is not None else None)
     except Exception as exc:  # a timeout or a crash is an error of this level, not of the benchmark
         out["errors"].append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     finally:
+        if gate is not None and not arrived:
+            gate.arrive()
         out["errors"].extend(errors)
         await context.close()
 
 
-async def run_level(browser: Any, url: str, mode: str, sessions: int, steps: int) -> dict[str, list]:
-    out: dict[str, list] = {"load_s": [], "step_s": [], "errors": []}
-    await asyncio.gather(*(one_session(browser, url, mode, steps, out) for _ in range(sessions)))
+MEASURES: Final = ("load_s", "step_s", "url_s", "pixels_s", "settled_s")
+
+
+async def run_level(
+    browser: Any,
+    url: str,
+    mode: str,
+    sessions: int,
+    steps: int,
+    scenario: str,
+    seed: int = 0,
+    gate: Gate | None = None,
+) -> dict[str, list]:
+    """``sessions`` sessions at once; with a ``gate`` they step once all have loaded, else each at once."""
+    out: dict[str, list] = {m: [] for m in MEASURES} | {"errors": [], "page_ms": []}
+    await asyncio.gather(
+        *(one_session(browser, url, mode, steps, scenario, seed + i, out, gate) for i in range(sessions))
+    )
     return out
 
 
-async def drive(server: Server, mode: str, levels: list[int], steps: int) -> dict[str, Any]:
+def _fmt(p: dict[str, float], unit: str = "s") -> str:
+    return f"{p['p50']}/{p['p95']} {unit}" if p["n"] else "-"
+
+
+async def drive(
+    server: Server, mode: str, levels: list[int], steps: int, scenarios: list[str], overlap: bool = False
+) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     figures: dict[str, Any] = {"levels": {}}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
-            first = await run_level(browser, server.url, mode, 1, 0)
+            first = await run_level(browser, server.url, mode, 1, 0, "closed")
             figures["first_page_s"] = round(first["load_s"][0], 3) if first["load_s"] else None
             figures["first_page_errors"] = first["errors"]
             print(
                 f"first page after start: {figures['first_page_s']} s, errors {first['errors'] or 'none'}",
                 flush=True,
             )
-            for n in levels:
-                rss0 = server.rss_mb()
-                t0 = time.perf_counter()
-                out = await run_level(browser, server.url, mode, n, steps)
-                wall = time.perf_counter() - t0
-                rss1 = server.rss_mb()
-                level = {
-                    "sessions": n,
-                    "steps_each": steps,
-                    "wall_s": round(wall, 1),
-                    "load": percentiles(out["load_s"]),
-                    "step": percentiles(out["step_s"]),
-                    "errors": len(out["errors"]),
-                    "error_samples": out["errors"][:5],
-                    "rss_before_mb": round(rss0, 1),
-                    "rss_after_mb": round(rss1, 1),
-                    "rss_growth_per_session_mb": round((rss1 - rss0) / n, 1),
-                }
-                figures["levels"][str(n)] = level
-                print(
-                    f"{n:3d} sessions: load p50 {level['load']['p50']} s p95 {level['load']['p95']} s | step p50 "
-                    f"{level['step']['p50']} s p95 {level['step']['p95']} s (n={level['step']['n']}) | errors "
-                    f"{level['errors']} | RSS {rss0:.0f} -> {rss1:.0f} MB ({level['rss_growth_per_session_mb']} MB a "
-                    f"session) | {wall:.0f} s",
-                    flush=True,
-                )
-                for sample in level["error_samples"]:
-                    print(f"      error: {sample}", flush=True)
+            for scenario in scenarios:
+                for n in levels:
+                    rss0 = server.rss_mb()
+                    gate = None if overlap else Gate(n)
+                    meter = CpuMeter(server)
+                    stepping = [time.perf_counter(), time.time()]  # when the steps began (wall, epoch)
+
+                    async def measure(
+                        gate: Gate | None = gate, meter: CpuMeter = meter, at: list = stepping
+                    ) -> None:
+                        if gate is not None:  # CPU of the steps, not of the loads
+                            await gate.event.wait()
+                            meter._sample(first=True)
+                            at[:] = [time.perf_counter(), time.time()]
+                        meter.start()
+
+                    task = asyncio.create_task(measure())
+                    out = await run_level(browser, server.url, mode, n, steps, scenario, seed=n, gate=gate)
+                    wall = time.perf_counter() - stepping[0]
+                    task.cancel()
+                    cpu = meter.stop()
+                    rss1 = server.rss_mb()
+                    epoch0 = stepping[1]
+                    level = {
+                        "scenario": scenario,
+                        "sessions": n,
+                        "steps_each": steps,
+                        "wall_s": round(wall, 1),
+                        **{m.removesuffix("_s"): percentiles(out[m]) for m in MEASURES},
+                        "server": server_figures(server.step_records(epoch0, time.time())),
+                        "cpu_s": cpu,
+                        "page_ms_per_step": page_figures(out["page_ms"]),
+                        "errors": len(out["errors"]),
+                        "error_samples": out["errors"][:5],
+                        "rss_before_mb": round(rss0, 1),
+                        "rss_after_mb": round(rss1, 1),
+                        "rss_growth_per_session_mb": round((rss1 - rss0) / n, 1),
+                    }
+                    figures["levels"][f"{scenario}:{n}"] = level
+                    print_level(level, wall)
         finally:
             await browser.close()
+    return figures
+
+
+def print_level(level: dict[str, Any], wall: float) -> None:
+    srv = level["server"]
+    print(
+        f"{level['scenario']:>6} {level['sessions']:3d} sessions: load {_fmt(level['load'])} | p50/p95 in the page: "
+        f"step {_fmt(level['step'])}, pixels {_fmt(level['pixels'])}, settled {_fmt(level['settled'])} "
+        f"(n={level['step']['n']}) | errors {level['errors']} | RSS {level['rss_before_mb']:.0f} -> "
+        f"{level['rss_after_mb']:.0f} MB ({level['rss_growth_per_session_mb']} MB a session) | {wall:.0f} s",
+        flush=True,
+    )
+    print(
+        f"{'':>19} server p50/p95: queue {_fmt(srv['queue'])}, handler {_fmt(srv['handler'])} "
+        f"(CPU {_fmt(srv['handler_cpu'])}), last frame {_fmt(srv['server_done'])}, "
+        f"{_fmt(srv['kb_sent'], 'kB')} in {_fmt(srv['frames_sent'], 'frames')} a step | CPU during the level: "
+        f"server {level['cpu_s']['server']} s, browsers {level['cpu_s']['browser']} s | a page's main thread a "
+        f"step (ms): {level['page_ms_per_step']}",
+        flush=True,
+    )
+    for sample in level["error_samples"]:
+        print(f"      error: {sample}", flush=True)
+
+
+def compare(figures: dict[str, Any], scenarios: list[str]) -> None:
+    """The ratio of each level's p95 step to the single session's of its scenario, and the target's verdict."""
+    levels = figures["levels"]
+    for scenario in scenarios:
+        single = levels.get(f"{scenario}:1", {}).get("step", {}).get("p95")
+        for level in levels.values():
+            if level["scenario"] != scenario or not single or level["step"]["p95"] != level["step"]["p95"]:
+                continue
+            level["p95_vs_single"] = round(level["step"]["p95"] / single, 2)
+            pix = levels[f"{scenario}:1"]["pixels"]["p95"]
+            if pix and level["pixels"]["p95"] == level["pixels"]["p95"]:
+                level["pixels_p95_vs_single"] = round(level["pixels"]["p95"] / pix, 2)
+        eight = levels.get(f"{scenario}:8")
+        if eight is not None and single and "p95_vs_single" in eight:
+            figures.setdefault("ratio", {})[scenario] = eight["p95_vs_single"]
+            ok = (
+                eight["p95_vs_single"] <= TARGET_P95_RATIO
+                and eight["errors"] == 0
+                and eight["rss_growth_per_session_mb"] <= TARGET_MB_PER_SESSION
+            )
+            print(
+                f"{scenario}, 8 sessions: p95 step {eight['step']['p95']} s = {eight['p95_vs_single']}x the single "
+                f"session's {single} s (target <= {TARGET_P95_RATIO}x; pixels "
+                f"{eight.get('pixels_p95_vs_single', '-')}x), {eight['errors']} errors, "
+                f"{eight['rss_growth_per_session_mb']} MB a session (target <= {TARGET_MB_PER_SESSION}): "
+                f"{'meets' if ok else 'misses'} the target",
+                flush=True,
+            )
+
+
+def run_server(args: argparse.Namespace, root: Path, num_procs: int) -> dict[str, Any]:
+    store = Path(tempfile.mkdtemp(prefix="thalia-load-store-")) / "annotations"
+    profile = args.profile if num_procs == 1 else None
+    server = Server(root, num_procs, store, profile=profile)
+    try:
+        warm_s = server.wait_warm()
+        print(
+            f"server: {num_procs} process(es), warm {warm_s:.1f} s after start, RSS {server.rss_mb():.0f} MB "
+            f"({server.url}, log {server.log_path})",
+            flush=True,
+        )
+        figures = asyncio.run(
+            drive(server, args.mode, args.sessions, args.steps, args.scenarios, overlap=args.overlap)
+        )
+    finally:
+        server.stop()
+    if profile:
+        print(f"profile: pyinstrument --load {profile}.{server.proc.pid}.pyisession", flush=True)
+    figures.update(
+        mode=args.mode,
+        num_procs=num_procs,
+        root=str(root),
+        warm_after_start_s=round(warm_s, 1),
+        overlap=args.overlap,
+    )
+    compare(figures, args.scenarios)
     return figures
 
 
@@ -258,43 +671,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--sessions", type=int, nargs="+", default=[1, 8, 16], help="concurrent sessions per level"
     )
     parser.add_argument("--steps", type=int, default=10, help="pairs each session steps through with j")
-    parser.add_argument("--num-procs", type=int, default=1, help="server processes (panel serve --num-procs)")
+    parser.add_argument(
+        "--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS, help="closed loop, human pace"
+    )
+    parser.add_argument(
+        "--num-procs",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server processes (panel serve --num-procs), each in turn",
+    )
+    parser.add_argument(
+        "--overlap",
+        action="store_true",
+        help="each session steps as soon as it loaded (steps then compete with other pages' loads)",
+    )
+    parser.add_argument("--profile", help="pyinstrument the server (1 process) into PATH.<pid>.pyisession")
     args = parser.parse_args(argv or [])  # python -m bench.run: the defaults
     root = Path(args.root) if args.root else default_root()
-    store = Path(tempfile.mkdtemp(prefix="thalia-load-store-")) / "annotations"
-    server = Server(root, args.num_procs, store)
-    try:
-        warm_s = server.wait_warm()
-        print(
-            f"server: {args.num_procs} process(es), warm {warm_s:.1f} s after start, RSS {server.rss_mb():.0f} MB "
-            f"({server.url}, log {server.log_path})",
-            flush=True,
-        )
-        figures = asyncio.run(drive(server, args.mode, args.sessions, args.steps))
-    finally:
-        server.stop()
-    figures.update(
-        mode=args.mode, num_procs=args.num_procs, root=str(root), warm_after_start_s=round(warm_s, 1)
-    )
-    levels = figures["levels"]
-    single = levels.get("1", {}).get("step", {}).get("p95")
-    for level in levels.values():
-        if single and level["step"]["p95"] == level["step"]["p95"]:
-            level["p95_vs_single"] = round(level["step"]["p95"] / single, 2)
-    eight = levels.get("8")
-    if eight is not None and single:
-        figures["ratio"] = eight.get("p95_vs_single")
-        ok = (
-            eight["p95_vs_single"] <= TARGET_P95_RATIO
-            and eight["errors"] == 0
-            and eight["rss_growth_per_session_mb"] <= TARGET_MB_PER_SESSION
-        )
-        print(
-            f"8 sessions: p95 step {eight['p95_vs_single']}x the single session's (target <= {TARGET_P95_RATIO}), "
-            f"{eight['errors']} errors, {eight['rss_growth_per_session_mb']} MB a session "
-            f"(target <= {TARGET_MB_PER_SESSION}): {'meets' if ok else 'misses'} the target",
-            flush=True,
-        )
+    runs = {}
+    for num_procs in args.num_procs:
+        runs[str(num_procs)] = run_server(args, root, num_procs)
+    figures = {"runs": runs, "cpu_count": os.cpu_count()}
     path = write_results("load", figures)
     print(f"figures: {path}")
     return figures

@@ -16,6 +16,7 @@ from thalia_viewer.app import messages, theme
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.identity import identity_or_viewer
 from thalia_viewer.app.keeper import BrowserKeeper
+from thalia_viewer.app.later import later
 from thalia_viewer.app.messages import NOTIFICATION_MS, Level, Message, escape, placeholder_html
 from thalia_viewer.app.navigation import URL_PARAMETERS, Navigation, parse_query
 from thalia_viewer.app.session.annotate import EditSession
@@ -257,6 +258,9 @@ class ExplorerApp(Viewer):
             font_url="",
             meta_description=self.spec.description,
             theme_toggle=False,
+            # Panel's busy indicator follows the whole process (every indicator of every session, kept for good):
+            # each event of any session re-rendered every open page twice (measured: bench/bench_load.py)
+            busy_indicator=None,
             design=theme.OfflineFast,
             header=[
                 self._mode_links(),
@@ -286,7 +290,8 @@ class ExplorerApp(Viewer):
             )
             pane.object = " · ".join(links) + user
 
-        self.state.watch(update, ["frame", "pair"], "the mode links")
+        # after the step's own patch (the map, the pickers, the address): app/later.py
+        self.state.watch(lambda *_: later((pane, "links"), update), ["frame", "pair"], "the mode links")
         update()
         return pane
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 import param
 from panel.custom import JSComponent
 
+from thalia_viewer.app.later import batched
 from thalia_viewer.app.messages import Level
 from thalia_viewer.app.session.state import AppState
 from thalia_viewer.app.shortcuts import NAVIGATION_SHORTCUTS, KeyboardShortcuts, dispatcher
@@ -104,11 +105,12 @@ class Navigation:
             "next_primary": lambda: s.step_primary(1),
             "previous_primary": lambda: s.step_primary(-1),
         }
-        on_key = s.guarded(dispatcher(actions, NAVIGATION_SHORTCUTS), "the step to another pair")
+        # one patch for the step's own updates (the rest follows on the next tick: app/later.py)
+        on_key = batched(s.guarded(dispatcher(actions, NAVIGATION_SHORTCUTS), "the step to another pair"))
         keys = [k for sc in NAVIGATION_SHORTCUTS for k in sc.keys]
         self.keys = KeyboardShortcuts(on_key=on_key, keys=keys, height=0, width=0, margin=0)
         self.history = BrowserHistory(
-            on_pop=s.guarded(self.read, "going back to a visited pair"), height=0, width=0, margin=0
+            on_pop=batched(s.guarded(self.read, "going back to a visited pair")), height=0, width=0, margin=0
         )
         self._query: dict[str, str] = {}  # what the page's URL carried besides frame and pair
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 import param
 from panel.custom import JSComponent
 
+from thalia_viewer.app import steplog
 from thalia_viewer.app.messages import escape
 
 
@@ -87,7 +88,7 @@ class KeyboardShortcuts(JSComponent):
         const key = (e.ctrlKey || e.metaKey) ? 'Ctrl+' + (e.shiftKey ? 'Shift+' : '') + e.key.toLowerCase() : e.key;
         if (!model.keys.includes(key) || editing(e)) { return; }
         e.preventDefault();  // no scrolling, no typing, no browser shortcut: the key is ours
-        model.send_msg({key});
+        model.send_msg({key, t: performance.timeOrigin + performance.now()});  // t: when sent, ms since the epoch
       }
       document.addEventListener('keydown', handler);
       // the keys some component forwards on this page (the map swaps a prefetched pair in on a step key it sees here)
@@ -111,7 +112,8 @@ class KeyboardShortcuts(JSComponent):
     def _handle_msg(self, msg: Any) -> None:
         key = msg.get("key") if isinstance(msg, dict) else None
         if key in self.keys and self.on_key is not None:
-            self.on_key(key)
+            sent = msg.get("t")
+            steplog.timed_key(self.on_key, sent / 1000 if isinstance(sent, (int, float)) else None, key)
 
 
 def dispatcher(

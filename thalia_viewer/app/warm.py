@@ -84,4 +84,7 @@ def start_in_background(environ: dict[str, str] | os._Environ[str] | None = None
 
 
 if __name__ == "panel_setup_module":  # panel serve --setup thalia_viewer/app/warm.py
+    from thalia_viewer.app import steplog
+
+    steplog.install()  # the load benchmark's timings ($THALIA_STEP_LOG, $THALIA_PROFILE); nothing otherwise
     start_in_background()

@@ -25,7 +25,9 @@ a user card of the same name replaces the packaged one. Loading the zoo never im
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import inspect
 import math
 import os
@@ -324,6 +326,17 @@ def _plain(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- files
+@functools.lru_cache(maxsize=256)
+def _yaml_of(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def _parsed_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, parsed once per process per text (every new page of a served app lists the
+    zoo: the cards' YAML was ~30 % of building a session); a copy, so a caller may change it."""
+    return copy.deepcopy(_yaml_of(text))
+
+
 def load_card(path: str | os.PathLike[str]) -> ModelCard:
     """Read and validate one card (YAML); :class:`ModelCardError` naming the file and field otherwise."""
     path = Path(path).expanduser().resolve()
@@ -339,7 +352,7 @@ def load_card(path: str | os.PathLike[str]) -> ModelCard:
             f"model card {path} cannot be read ({exc.strerror or type(exc).__name__}).", _FIX
         ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = _parsed_yaml(text)
     except (
         yaml.YAMLError
     ) as exc:  # its text quotes the offending line: name the place only, echo no file content

@@ -43,6 +43,7 @@ from bokeh.plotting import figure
 from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 
+from thalia_viewer.app.later import batched, later
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.frame import Frame
@@ -342,7 +343,9 @@ class DatesMatrix(Viewer):
             sizing_mode="stretch_width",
         )
         self.state.watch(lambda *_: self._rebuild(), "frame", "the dates matrix")
-        self.state.watch(lambda *_: self._on_pair(), "pair", "the dates matrix's marker")
+        marker = self.state.guarded(self._on_pair, "the dates matrix's marker")
+        # after the step's own patch (the map, the pickers, the address): app/later.py
+        self.state.watch(lambda *_: later((self, "marker"), marker), "pair", "the dates matrix's marker")
         self._rebuild()
 
     # ------------------------------------------------------------------------------------------ data
@@ -656,7 +659,11 @@ class DatesMatrix(Viewer):
     def _on_pair(self) -> None:
         if self.state.frame != self._frame:
             return  # the frame watcher rebuilds
-        self._after_tick(self._move_marker)
+        doc = self._fig.document if self._fig is not None else None
+        if doc is not None and doc.session_context is not None and pn.state.curdoc is not doc:
+            self._after_tick(self._move_marker)  # not from the session's own tick
+        else:
+            self._move_marker()
 
     def _move_marker(self) -> None:
         """Frame the pair on screen and bring it into view (run from the session's own tick)."""
@@ -712,7 +719,7 @@ class DatesMatrix(Viewer):
 
         def run() -> None:
             with set_curdoc(doc):
-                self.open_at(event.x, event.y)
+                batched(self.open_at)(event.x, event.y)
 
         doc.add_next_tick_callback(run)
 

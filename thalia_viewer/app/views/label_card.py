@@ -9,6 +9,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from thalia_viewer.app.later import later
 from thalia_viewer.app.messages import placeholder_html
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
@@ -95,7 +96,9 @@ class LabelCard(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._pane = pn.pane.HTML("", width=self.width, css_classes=["thalia-label-card"], margin=(5, 10))
-        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the label card")
+        update = self.state.guarded(self._update, "the label card")
+        # after the step's own patch (the map, the pickers, the address): app/later.py
+        self.state.watch(lambda *_: later((self, "card"), update), ["pair", "frame"], "the label card")
         self._update()
 
     def _update(self) -> None:

@@ -277,7 +277,7 @@ class MapClient {
     this.log('applied', msg.pair);
     this.stats.apply_ms = performance.now() - t0;
     this.stats.applied_at = t0;
-    requestAnimationFrame(() => { this.stats.frame_at = performance.now(); });
+    requestAnimationFrame(() => { this.stats.frame_at = performance.now(); this.log('painted', msg.pair); });
   }
 
   // ---------------------------------------------------------------------------------- instant steps

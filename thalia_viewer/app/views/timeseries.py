@@ -30,6 +30,7 @@ from panel.viewable import Viewer
 from PIL import Image
 
 from thalia_viewer.app.data import open_dataset
+from thalia_viewer.app.later import batched, later
 from thalia_viewer.app.messages import escape
 from thalia_viewer.app.state import AppState
 from thalia_viewer.core import schema
@@ -262,9 +263,13 @@ class TimeseriesStrip(Viewer):
             margin=(0, 10),
             styles={"--thumb-width": f"{self.thumbnail_width}px"},
         )
-        self.strip.param.watch(self._on_click, "value")
+        self.strip.param.watch(batched(self._on_click), "value")
         self._layout = pn.Column(self._title, self.strip, sizing_mode="stretch_width")
-        self.state.watch(lambda *_: self._update(), ["pair", "frame"], "the time-series strip")
+        update = self.state.guarded(self._update, "the time-series strip")
+        # after the step's own patch (the map, the pickers, the address): app/later.py
+        self.state.watch(
+            lambda *_: later((self, "strip"), update), ["pair", "frame"], "the time-series strip"
+        )
         self._update()
 
     def _update(self) -> None:
