@@ -63,6 +63,7 @@ from thalia_viewer.app.views.legend import legend_html
 from thalia_viewer.app.views.map_client import MapClient, put_item
 from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
+from thalia_viewer.core.frame import eager_reads
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
@@ -132,6 +133,7 @@ class Job:
     identity: tuple  # what the error of a failed layer is reported under (once)
     inline: bool = False  # computed at once in the session (a mask being edited: its box only)
     title: str = ""  # what the layer is called in the message of a failure (e.g. "wrapped phase")
+    drafts: bool = False  # ``compute`` takes ``on_draft``: a first image handed over before the exact one
 
 
 def image_key(*parts: Any) -> str:
@@ -202,6 +204,8 @@ class LayerMap(Viewer):
             tuple[Pair, str], tuple[int, Overview]
         ] = {}  # (pair, mask) -> (revision, overview)
         self._last_pair: Pair | None = None
+        self._refining: Future = Future()  # done once the images on screen are the exact ones
+        self._refining.set_result(None)
         self._last_masks = list(self.state.masks) or [MASK_LAYERS[0]]  # what "m" brings back
         self._direction = 1  # the way the user steps through the pairs
         self._doc = (
@@ -488,12 +492,16 @@ class LayerMap(Viewer):
                 key = image_key("value", identity, view, size)
                 compute = partial(self._value_image, key, pair, slot.layer, identity, view, size)
                 plan[value_slot(i)] = Job(
-                    key, compute, identity, title=schema.layer(slot.layer).title.lower()
+                    key, compute, identity, title=schema.layer(slot.layer).title.lower(), drafts=True
                 )
         if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
             key = image_key("relief", identity, view, size)
             plan[RELIEF] = Job(
-                key, partial(self._relief_image, key, pair, view, size), identity, title="relief (elevation)"
+                key,
+                partial(self._relief_image, key, pair, view, size),
+                identity,
+                title="relief (elevation)",
+                drafts=True,
             )
         edited = self._edited_pair() == pair
         shown_masks = state.masks if masks is None else masks
@@ -515,21 +523,64 @@ class LayerMap(Viewer):
         return plan
 
     # ----------------------------------------------------------------------- images (off-thread)
+    def _whole(self, layer_key: str, pair: Pair) -> xr.DataArray:
+        """Layer ``layer_key`` of ``pair`` read whole into memory (one Zarr read, no dask graph): what an
+        overview is built from."""
+        with eager_reads():
+            return self.state.layer(layer_key, pair).load()
+
     def _value_image(
-        self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]
+        self,
+        key: str,
+        pair: Pair,
+        layer_key: str,
+        identity: tuple,
+        view: Extent,
+        size: tuple[int, int],
+        on_draft: Callable[[MapImage], None] | None = None,
     ) -> MapImage:
         layer = schema.layer(layer_key)
-        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
-        values = np.asarray(agg.values, dtype=np.float32)
-        span = layer.span or _spans.get(identity, values, layer.delta)
-        return MapImage(key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1])))
 
-    def _relief_image(self, key: str, pair: Pair, view: Extent, size: tuple[int, int]) -> MapImage:
+        def image(agg: xr.DataArray, image_key: str) -> MapImage:
+            values = np.asarray(agg.values, dtype=np.float32)
+            span = layer.span or _spans.get(identity, values, layer.delta)
+            return MapImage(
+                image_key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1]))
+            )
+
         agg = compute_aggregate(
-            self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair)
+            self.state.layer(layer_key, pair),
+            layer_key,
+            view,
+            size,
+            identity,
+            load=partial(self._whole, layer_key, pair),
+            draft=_drafter(on_draft, key, image),
         )
-        alpha = elements.relief_rgba(agg)[..., 3]
-        return MapImage(key, encode_alpha(alpha), _bounds(view), alpha)
+        return image(agg, key)
+
+    def _relief_image(
+        self,
+        key: str,
+        pair: Pair,
+        view: Extent,
+        size: tuple[int, int],
+        on_draft: Callable[[MapImage], None] | None = None,
+    ) -> MapImage:
+        def image(agg: xr.DataArray, image_key: str) -> MapImage:
+            alpha = elements.relief_rgba(agg)[..., 3]
+            return MapImage(image_key, encode_alpha(alpha), _bounds(view), alpha)
+
+        agg = compute_aggregate(
+            self.state.layer("dem", pair),
+            "dem",
+            view,
+            size,
+            self.state.layer_identity("dem", pair),
+            load=partial(self._whole, "dem", pair),
+            draft=_drafter(on_draft, key, image),
+        )
+        return image(agg, key)
 
     def _mask_image(
         self,
@@ -544,7 +595,14 @@ class LayerMap(Viewer):
         layer = schema.layer(layer_key)
         agg = self._edited_aggregate(pair, layer_key, view, size)
         if agg is None:
-            agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
+            agg = compute_aggregate(
+                self.state.layer(layer_key, pair),
+                layer_key,
+                view,
+                size,
+                identity,
+                load=partial(self._whole, layer_key, pair),
+            )
         codes = np.asarray(agg.values, dtype=np.uint8)
         return MapImage(
             key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes
@@ -626,26 +684,64 @@ class LayerMap(Viewer):
             if job is not None and job.inline and job.key not in self._aggs:
                 with contextlib.suppress(Exception):  # reported with the others below
                     self._aggs.get(job.key, job.compute)
-        futures = {
-            name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None
-        }
+        futures: dict[str, Future] = {}  # each layer's exact image
+        firsts: dict[str, Future] = {}  # ... or its draft, whichever comes first
+        for name, job in plan.items():
+            if job is None:
+                continue
+            if (
+                job.drafts and self._aggs.future(job.key) is None
+            ):  # computed here, now: a draft may come first
+                first: Future = Future()
+                futures[name] = self._aggs.submit(
+                    job.key, partial(job.compute, on_draft=partial(_settle, first))
+                )
+                futures[name].add_done_callback(partial(_settle_from, first))
+                firsts[name] = first
+            else:
+                futures[name] = firsts[name] = self._aggs.submit(job.key, job.compute)
         self._inflight = True
+        refined: Future = Future()  # done once the exact images replaced the drafts (or need not)
+        self._refining = refined
+
+        def images_of(results: dict[str, Future]) -> dict[str, MapImage | None]:
+            return {
+                name: self._result(name, results[name], plan[name]) if name in results else None
+                for name in plan
+            }
+
+        def refine() -> None:
+            try:
+                if serial == self._serial:
+                    self._send_show(serial, images_of(futures))
+                    self._show_failures()
+                    self._prefetch(pair)
+            finally:
+                refined.set_result(None)
 
         def done() -> None:
             if serial != self._serial:
+                refined.set_result(None)
                 return
             if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
                 self._failures = {}  # what the layers of this show say, below
-            images = {
-                name: self._result(name, futures[name], plan[name]) if name in futures else None
-                for name in plan
-            }
+            images = images_of(firsts)
             self._inflight = False
             self._send_show(serial, images)
             self._show_failures()
+            if any(img is not None and img.key != plan[name].key for name, img in images.items()):  # type: ignore[union-attr]
+                # drafts on screen: the exact images follow by themselves (then the neighbours' prefetch)
+                self._when_all(list(futures.values()), refine, wait=False)
+                return
+            refined.set_result(None)
             self._prefetch(pair)
 
-        self._when_all(list(futures.values()), done)
+        self._when_all(list(firsts.values()), done)
+
+    def wait_refined(self, timeout: float | None = None) -> None:
+        """Block until the images on screen are the exact ones (a draft shown first was replaced): scripts,
+        tests and benchmarks; a served map replaces them by itself."""
+        self._refining.result(timeout)
 
     def _result(self, name: str, future: Future, job: Job | None) -> MapImage | None:
         """The image of a finished job; a failed layer is reported (once), named above the map and shown blank."""
@@ -656,12 +752,15 @@ class LayerMap(Viewer):
             self._layer_failed(name, job.identity, job.title or "layer", exc)
         return None
 
-    def _when_all(self, futures: list[Future], callback: Callable[[], None]) -> None:
-        """Run ``callback`` in the session (document locked) once every future is done; at once if they are."""
+    def _when_all(self, futures: list[Future], callback: Callable[[], None], wait: bool = True) -> None:
+        """Run ``callback`` in the session (document locked) once every future is done; at once if they are.
+
+        Without a served session (a script, a test) it waits for them here, unless ``wait`` is false: then
+        ``callback`` runs in the thread that finishes the last one."""
         if all(f.done() for f in futures):
             callback()
             return
-        if self._doc is None:  # a script or a test: wait here
+        if self._doc is None and wait:  # a script or a test: wait here
             for f in futures:
                 f.exception()
             callback()
@@ -926,6 +1025,38 @@ def _still_sharp(shown: tuple[Extent, tuple[int, int]], wanted: tuple[Extent, tu
     ratio_x = (w0 / (v0.x1 - v0.x0)) / (w1 / (v1.x1 - v1.x0))
     ratio_y = (h0 / (v0.y1 - v0.y0)) / (h1 / (v1.y1 - v1.y0))
     return min(ratio_x, ratio_y) >= SHARP_ENOUGH and max(ratio_x, ratio_y) <= 2.0
+
+
+_settled = threading.Lock()
+
+
+def _settle(first: Future, image: MapImage) -> None:
+    """Resolve a layer's first image with ``image`` unless it is resolved already."""
+    with _settled:
+        if not first.done():
+            first.set_result(image)
+
+
+def _settle_from(first: Future, exact: Future) -> None:
+    """Resolve a layer's first image with its exact one (or its error) unless a draft came before."""
+    with _settled:
+        if first.done():
+            return
+        if exact.cancelled() or exact.exception() is not None:
+            first.set_exception(exact.exception() if not exact.cancelled() else RuntimeError("cancelled"))
+        else:
+            first.set_result(exact.result())
+
+
+def _drafter(
+    on_draft: Callable[[MapImage], None] | None, key: str, image: Callable[[xr.DataArray, str], MapImage]
+) -> Callable[[xr.DataArray], None] | None:
+    """The ``draft`` callback of :func:`compute_aggregate`: the first aggregate made into an image under a key
+    of its own, handed to ``on_draft``."""
+    if on_draft is None:
+        return None
+    draft_key = image_key("draft", key)
+    return lambda agg: on_draft(image(agg, draft_key))
 
 
 def _bounds(view: Extent) -> tuple[float, float, float, float]:
