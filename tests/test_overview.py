@@ -179,8 +179,8 @@ def test_compiled_block_reductions_match_plain_numpy_with_nan_and_partial_blocks
                 np.testing.assert_allclose(g, w, atol=1e-6, err_msg=f"{kind} f={f}")
 
 
-def test_a_sampled_overview_aggregates_like_the_built_one_on_the_same_canvas():
-    from thalia_viewer.viz.overview import sample_overview
+def test_a_sampled_image_is_the_nearest_native_pixels_on_the_aggregates_canvas():
+    from thalia_viewer.viz.overview import sample_aggregate
 
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     smooth = {
@@ -192,11 +192,23 @@ def test_a_sampled_overview_aggregates_like_the_built_one_on_the_same_canvas():
         da = layer_da(values, key)
         layer = schema.layer(key)
         extent = data_extent(da)
-        exact = build_overview(da, layer, 2).aggregate(extent, size, layer).values
-        first = sample_overview(da, layer, 2).aggregate(extent, size, layer).values
-        assert first.shape == exact.shape == (260, 300)
-        diff = np.angle(np.exp(1j * (first - exact))) if key == "phase" else first - exact
+        exact = aggregate(da, key, size[0], extent.x_range, extent.y_range, height=size[1])
+        first = sample_aggregate(da, extent, size)
+        assert first.shape == exact.shape == (260, 300) and first.dims == exact.dims
+        np.testing.assert_allclose(first["x"], exact["x"], atol=1e-9)  # the same screen pixels, north-up
+        np.testing.assert_allclose(first["y"], exact["y"], atol=1e-9)
+        got, want = first.values, exact.values
+        diff = np.angle(np.exp(1j * (got - want))) if layer.kind is schema.LayerKind.CYCLIC else got - want
         assert np.nanmax(np.abs(diff)) < 0.05, key
+    da = layer_da(smooth["coherence"], "coherence")
+    e = data_extent(da)
+    step = 1e-3  # one native pixel a screen pixel: the native window itself; off the layer: NaN
+    view = Extent(e.x0 + 10 * step, e.x0 + 40 * step, e.y1 - 30 * step, e.y1 + 5 * step)
+    got = sample_aggregate(da, view, (30, 35)).values
+    assert np.isnan(got[:5]).all()
+    np.testing.assert_array_equal(got[5:], smooth["coherence"][:30, 10:40])
+    codes = layer_da((smooth["coherence"] > 0.5).astype(np.uint8), "deformation")
+    assert sample_aggregate(codes, view, (30, 35)).values[:5].max() == 0  # codes: 0 off the layer
 
 
 def test_a_draft_comes_before_the_overview_once_and_the_result_is_the_exact_aggregate(monkeypatch):

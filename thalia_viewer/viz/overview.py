@@ -108,28 +108,38 @@ def build_overview(da: xr.DataArray, layer: Layer, factor: int) -> Overview:
     return Overview(layer.kind, factor, planes, ys, xs, (ydim, xdim), str(da.name or layer.key), n_codes)
 
 
-def sample_overview(da: xr.DataArray, layer: Layer, factor: int) -> Overview:
-    """A stand-in for :func:`build_overview` at a small part of its cost, for a first image while the real
-    overview is built: one native pixel per block (the one nearest its centre) instead of the block's mean.
+def sample_aggregate(da: xr.DataArray, view: Extent, size: tuple[int, int]) -> xr.DataArray:
+    """A first image of ``view`` on a (width, height) px canvas at a small part of an aggregate's cost: the
+    native pixel nearest each screen pixel's centre (a nearest-neighbour decimation: no averaging, so
+    sharper and noisier than the block means it stands in for), north-up like :mod:`viz.shade`'s aggregates.
 
-    Aggregated with :meth:`Overview.aggregate` like the real one: the same grid of screen pixels, sharper and
-    noisier values (a nearest-neighbour decimation). ``da`` is best in memory (it is read here otherwise).
+    Screen pixels off the layer are NaN (class codes: 0). ``da`` is best in memory (it is read here otherwise).
     """
     ydim, xdim = (str(d) for d in da.dims[-2:])
-    o = factor // 2
-    values = np.asarray(da.values)[o::factor, o::factor]
-    n_codes = 0
-    if layer.kind is LayerKind.CLASSES:
-        planes: tuple[np.ndarray, ...] = (_codes(values),)
-        n_codes = max(int(planes[0].max(initial=0)) + 1, max(c.code for c in class_table(layer.variable)) + 1)
-    elif layer.kind is LayerKind.CYCLIC:
-        phase = values.astype(np.float32, copy=False)
-        planes = (np.cos(phase), np.sin(phase))
-    else:
-        planes = (np.ascontiguousarray(values, dtype=np.float32),)
-    ys = np.asarray(da[ydim].values, dtype=np.float64)[o::factor]
-    xs = np.asarray(da[xdim].values, dtype=np.float64)[o::factor]
-    return Overview(layer.kind, factor, planes, ys, xs, (ydim, xdim), str(da.name or layer.key), n_codes)
+    width, height = size
+    xs = view.x0 + (np.arange(width) + 0.5) * (view.x1 - view.x0) / width
+    ys = view.y1 - (np.arange(height) + 0.5) * (view.y1 - view.y0) / height  # north to south
+    rows, row_in = _nearest(np.asarray(da[ydim].values, dtype=np.float64), ys)
+    cols, col_in = _nearest(np.asarray(da[xdim].values, dtype=np.float64), xs)
+    values = np.asarray(da.values)[np.ix_(rows, cols)]
+    off = ~(row_in[:, None] & col_in[None, :])
+    if off.any():
+        values = (
+            values.astype(np.float32) if values.dtype.kind != "f" and values.dtype != np.uint8 else values
+        )
+        values[off] = 0 if values.dtype == np.uint8 else np.nan
+    return xr.DataArray(values, dims=(ydim, xdim), coords={ydim: ys, xdim: xs}, name=da.name)
+
+
+def _nearest(coord: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the pixel of a regular ``coord`` (pixel centres) nearest each target, and whether the target
+    lies on the grid at all (within half a pixel of its ends)."""
+    if coord.size < 2:
+        return np.zeros(targets.size, np.int64), np.ones(targets.size, bool)
+    step = (coord[-1] - coord[0]) / (coord.size - 1)
+    index = np.rint((targets - coord[0]) / step).astype(np.int64)
+    inside = (index >= 0) & (index < coord.size)
+    return np.clip(index, 0, coord.size - 1), inside
 
 
 def _block_centres(coord: np.ndarray, f: int) -> np.ndarray:

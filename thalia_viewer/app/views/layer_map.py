@@ -84,6 +84,8 @@ RANGE_DEBOUNCE_MS: Final = 60  # a wheel zoom sends a burst of range events: agg
 SHARP_ENOUGH: Final = 0.8
 #: Bokeh reports the new ranges this long after the last pan / zoom event (its default, 500 ms, is felt).
 LOD_TIMEOUT_MS: Final = 120
+#: A drafted layer's exact image waits at most this long for the switch's first images to be on screen.
+REFINE_AFTER_S: Final = 2.0
 KNOWN_IMAGES: Final = 96  # images kept to answer the browser's "missing" without recomputing
 SPAN_ITEMS: Final = 4096  # colour spans of data-scaled layers kept per process
 #: Shortcut actions whose outcome the browser shows at once (``neighbours`` entries of the map client).
@@ -686,6 +688,7 @@ class LayerMap(Viewer):
                     self._aggs.get(job.key, job.compute)
         futures: dict[str, Future] = {}  # each layer's exact image
         firsts: dict[str, Future] = {}  # ... or its draft, whichever comes first
+        shown = threading.Event()  # set once the first images are sent: the exact ones may take the cores
         for name, job in plan.items():
             if job is None:
                 continue
@@ -694,7 +697,7 @@ class LayerMap(Viewer):
             ):  # computed here, now: a draft may come first
                 first: Future = Future()
                 futures[name] = self._aggs.submit(
-                    job.key, partial(job.compute, on_draft=partial(_settle, first))
+                    job.key, partial(job.compute, on_draft=partial(_drafted, first, shown))
                 )
                 futures[name].add_done_callback(partial(_settle_from, first))
                 firsts[name] = first
@@ -720,6 +723,7 @@ class LayerMap(Viewer):
                 refined.set_result(None)
 
         def done() -> None:
+            shown.set()
             if serial != self._serial:
                 refined.set_result(None)
                 return
@@ -1035,6 +1039,14 @@ def _settle(first: Future, image: MapImage) -> None:
     with _settled:
         if not first.done():
             first.set_result(image)
+
+
+def _drafted(first: Future, shown: threading.Event, image: MapImage) -> None:
+    """A layer's draft is ready: it is the layer's first image (unless that came already); the exact image is
+    made once every layer's first image is on screen (the drafted layers' overviews would slow the others'
+    reads) or after ``REFINE_AFTER_S``, whatever happens to the session."""
+    _settle(first, image)
+    shown.wait(REFINE_AFTER_S)
 
 
 def _settle_from(first: Future, exact: Future) -> None:
