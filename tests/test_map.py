@@ -312,3 +312,17 @@ def test_layers_read_side_by_side_equal_the_ones_read_one_after_another(state, b
             np.testing.assert_array_equal(job.compute().values, together[name], err_msg=name)
     for key in ("phase", "coherence", "deformation"):  # the whole read is the lazy layer's values
         np.testing.assert_array_equal(view._whole(key, pair).values, state.layer(key, pair).values)
+
+
+def test_renderers_are_slots_whose_names_the_browser_knows(state):
+    from thalia_viewer.app.views.layer_map import Slot, SlotKind
+
+    view = LayerMap(state=state)
+    slots = view._image_slots()
+    assert [s.name for s in slots] == view._image_names() == list(view.renderers)
+    assert Slot(SlotKind.VALUE, 2).name == value_slot(2) == "value2"
+    assert Slot(SlotKind.MASK, mask="activity").name == mask_slot("activity") == "mask:activity"
+    assert Slot(SlotKind.OVERLAY, 1).name == overlay_slot(1) == "overlay1"
+    assert {s.kind for s in slots} == {SlotKind.VALUE, SlotKind.RELIEF, SlotKind.MASK}
+    entry = last_show(view)["layers"][mask_slot("deformation")]
+    assert entry["palette"] and entry["label"]  # a mask slot is shown with its palette
