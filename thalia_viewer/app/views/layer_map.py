@@ -736,19 +736,23 @@ class LayerMap(Viewer):
             if serial != self._serial:
                 refined.set_result(None)
                 return
-            if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
-                self._failures = {}  # what the layers of this show say, below
-            images = images_of(firsts)
-            self._inflight = False
-            self._send_show(serial, images)
-            self._show_failures()
-            exact = {name: job.key for name, job in plan.items() if job is not None}
-            if any(img is not None and img.key != exact.get(name) for name, img in images.items()):
-                # drafts on screen: the exact images follow by themselves (then the neighbours' prefetch)
+            drafted = False
+            try:
+                if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
+                    self._failures = {}  # what the layers of this show say, below
+                images = images_of(firsts)
+                self._inflight = False
+                self._send_show(serial, images)
+                self._show_failures()
+                exact = {name: job.key for name, job in plan.items() if job is not None}
+                drafted = any(img is not None and img.key != exact.get(name) for name, img in images.items())
+            finally:
+                if not drafted:
+                    refined.set_result(None)
+            if drafted:  # the exact images follow by themselves (then the neighbours' prefetch)
                 self._when_all(list(futures.values()), refine, wait=False)
-                return
-            refined.set_result(None)
-            self._prefetch(pair)
+            else:
+                self._prefetch(pair)
 
         self._when_all(list(firsts.values()), done)
 
