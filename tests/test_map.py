@@ -228,3 +228,101 @@ def test_overlay_slots_follow_the_overlays(state):
     shown = view.shown()[overlay_slot(0)]
     assert shown is not None and (shown.values == 1).all()
     assert last_show(view)["layers"][overlay_slot(0)]["palette"] == list(overlay.overlay_colors)
+
+
+# ------------------------------------------------------------------------------ cold switches, big frames
+@pytest.fixture
+def big_frame_map(state, monkeypatch):
+    """A map whose frame counts as big (an overview 4x coarser serves whole-frame views), with caches of its own."""
+    import thalia_viewer.app.aggregates as aggregates
+
+    monkeypatch.setattr(aggregates, "overview_factor", lambda shape, target=0: 4)
+    monkeypatch.setattr(aggregates, "overviews", aggregates.OverviewCache())
+    view = LayerMap(state=state)
+    view._aggs = aggregates.AggregateCache(aggregates.SharedAggregates(budget_bytes=2**30))
+    state.masks = ["deformation"]
+    view.set_screen_size(40, 32)  # 160 x 192 px frame: 4.8 native pixels a screen pixel
+    view.wait_refined(timeout=120)
+    view._aggs.wait_prefetch(timeout=120)
+    view._aggs.clear()
+    aggregates.overviews.clear()
+    return view
+
+
+def test_a_cold_pair_shows_first_images_then_the_exact_ones_replace_them(state, big_frame_map):
+    view = big_frame_map
+    view.client.sent.clear()
+    pair = state.pairs[3]
+    state.go(pair)
+    plan = view._plan(pair)
+    first = next(m for m in view.client.sent if m["op"] == "show")  # (the exact one may follow already)
+    assert first["pair"].endswith(f"{pair.primary}_{pair.secondary}")
+    exact_keys = {name: job.key for name, job in plan.items() if job is not None}
+    value0 = first["layers"][value_slot(0)]["key"]
+    assert value0 != exact_keys[value_slot(0)]  # a draft: one native pixel per overview block
+    assert first["layers"][mask_slot("deformation")]["key"] == exact_keys[mask_slot("deformation")]
+    view.wait_refined(timeout=120)  # no user action: the exact images follow by themselves
+    shows = [m for m in view.client.sent if m["op"] == "show"]
+    assert len(shows) == 2 and shows[1]["serial"] == shows[0]["serial"]
+    assert {n: e["key"] for n, e in shows[1]["layers"].items() if e is not None} == exact_keys
+    assert set(exact_keys.values()) <= set(puts(view)) and value0 in puts(view)
+    shown = view.shown()[value_slot(0)]
+    assert shown.key == exact_keys[value_slot(0)] and shown.values.shape == (32, 40)
+    # the next switch to it is served from the caches: the exact images at once, no draft
+    state.go(state.pairs[4])
+    view.wait_refined(timeout=120)
+    view.client.sent.clear()
+    state.go(pair)
+    view.wait_refined(timeout=120)
+    shows = [m for m in view.client.sent if m["op"] == "show"]
+    assert len(shows) == 1 and shows[0]["layers"][value_slot(0)]["key"] == exact_keys[value_slot(0)]
+
+
+def test_a_switch_away_before_the_exact_images_drops_them_and_shows_the_newest_pair(state, big_frame_map):
+    view = big_frame_map
+    state.go(state.pairs[5])
+    state.go(state.pairs[6])  # at once: pair 5's exact images must not come back over pair 6
+    view.wait_refined(timeout=120)
+    view._aggs.wait_prefetch(timeout=120)
+    want = state.pairs[6]
+    show = last_show(view)
+    assert show["pair"].endswith(f"{want.primary}_{want.secondary}")
+    assert show["layers"][value_slot(0)]["key"] == view._plan(want)[value_slot(0)].key
+
+
+def test_layers_read_side_by_side_equal_the_ones_read_one_after_another(state, big_frame_map):
+    import thalia_viewer.app.aggregates as aggregates
+
+    view = big_frame_map
+    state.set_layers(["phase", "coherence"], [1.0, 0.5])
+    view.wait_refined(timeout=120)
+    view._aggs.wait_prefetch(timeout=120)
+    view._aggs.clear()
+    aggregates.overviews.clear()
+    pair = state.pairs[2]
+    state.go(pair)  # the layers computed side by side, the big ones from one whole read each
+    view.wait_refined(timeout=120)
+    together = {n: img.values for n, img in view.shown().items() if img is not None}
+    assert set(together) == {value_slot(0), value_slot(1), mask_slot("deformation")}
+    view._aggs.wait_prefetch(timeout=120)
+    view._aggs.clear()
+    aggregates.overviews.clear()
+    for name, job in view._plan(pair).items():  # one after the other, here
+        if job is not None:
+            np.testing.assert_array_equal(job.compute().values, together[name], err_msg=name)
+    for key in ("phase", "coherence", "deformation"):  # the whole read is the lazy layer's values
+        np.testing.assert_array_equal(view._whole(key, pair).values, state.layer(key, pair).values)
+
+
+def test_renderers_are_slots_whose_names_the_browser_knows(state):
+    from thalia_viewer.app.views.layer_map import Slot, SlotKind
+
+    view = LayerMap(state=state)
+    slots = view._image_slots()
+    assert [s.name for s in slots] == view._image_names() == list(view.renderers)
+    assert Slot(SlotKind.VALUE, 2).name == value_slot(2) == "value2"
+    assert Slot(SlotKind.MASK, mask="activity").name == mask_slot("activity") == "mask:activity"
+    assert Slot(SlotKind.OVERLAY, 1).name == overlay_slot(1) == "overlay1"
+    assert {s.kind for s in slots} == {SlotKind.VALUE, SlotKind.RELIEF, SlotKind.MASK}
+    entry = last_show(view)["layers"][mask_slot("deformation")]
+    assert entry["palette"] and entry["label"]  # a mask slot is shown with its palette

@@ -2,8 +2,11 @@
 
 A pair switch needs one aggregate per visible layer; they are computed before the plot asks for them,
 each from the view's window read into memory (Datashader on an in-memory array is about 3x faster than
-on the dask graph), one after the other (each read already uses every core through dask; measured on 2
-cores, running the layers side by side was 5-10 % slower).
+on the dask graph), the layers side by side (decompression and the overview reductions release the GIL:
+on a 4096^2 frame a switch's reads take the longest layer's time, not their sum). A zoomed-out view of a
+big frame is aggregated from the layer's overview; the first time, the whole layer is read once into
+memory (:func:`thalia_viewer.core.frame.eager_reads`: one Zarr read, no dask graph), a first image is made
+from the native pixel nearest each screen pixel (``draft``) and the overview is built from the same array.
 Once a pair is on screen, the aggregates of the pairs a user most likely opens next (next and previous
 pair, at the same view and screen size) are computed by one background worker per process, so stepping
 with ``j`` / ``k`` finds them ready. Entries are futures: a request for an aggregate being prefetched
@@ -39,6 +42,7 @@ from thalia_viewer.viz.overview import (
     build_overview,
     native_per_screen,
     overview_factor,
+    sample_aggregate,
     view_window,
 )
 from thalia_viewer.viz.shade import Extent, aggregate, aggregate_classes, data_extent, make_canvas
@@ -47,7 +51,7 @@ CACHE_ITEMS: Final = 4096  # entries of the shared cache at most, whatever their
 CACHE_MB_ENV: Final = "THALIA_AGGREGATE_CACHE_MB"
 DEFAULT_CACHE_MB: Final = 256  # per process; a screen-size aggregate takes 1-8 MB
 SESSION_KEYS: Final = 256  # keys a session remembers as its own (for clear())
-FOREGROUND_WORKERS: Final = 1  # layers of one switch computed one after the other (see the module docstring)
+FOREGROUND_WORKERS: Final = 8  # layers computed side by side (a switch shows up to 7; see the docstring)
 BACKGROUND_WORKERS: Final = 1  # prefetch worker per process: never more than one core taken from the sessions
 #: Prefetches start this long after being queued, so they never compete with the update of the pair on screen.
 PREFETCH_DELAY_S: Final = 0.2
@@ -367,12 +371,23 @@ overviews = OverviewCache()
 
 
 def compute_aggregate(
-    da: xr.DataArray, key: str, view: Extent, size: tuple[int, int], identity: Hashable = None
+    da: xr.DataArray,
+    key: str,
+    view: Extent,
+    size: tuple[int, int],
+    identity: Hashable = None,
+    load: Callable[[], xr.DataArray] | None = None,
+    draft: Callable[[xr.DataArray], None] | None = None,
 ) -> xr.DataArray:
     """Layer ``key``'s aggregate at ``view`` on a (width, height) px canvas, by the rules of ``viz.shade``.
 
     With ``identity`` (what the layer's data depends on), a big layer is reduced once into a process-wide
     overview, and every view that needs no finer pixels aggregates from it instead of reading the frame.
+    ``load``: the whole layer in memory, read faster than ``da`` would be (used to build the overview).
+    ``draft``: called, before the overview is built, with a first image of the same canvas, the native pixel
+    nearest each screen pixel (:func:`sample_aggregate`; not for class rasters, whose overview is cheap and
+    whose thin regions a decimation would drop); never called when the overview is ready or being built by
+    someone else.
     """
     native = (int(da.shape[-2]), int(da.shape[-1]))
     factor = overview_factor(native)
@@ -382,9 +397,14 @@ def compute_aggregate(
         and native_per_screen(view, size, native, data_extent(da)) >= factor
     ):
         layer = schema.layer(key)
-        return overviews.get((identity, factor), lambda: build_overview(da, layer, factor)).aggregate(
-            view, size, layer
-        )
+
+        def build() -> Overview:
+            whole = load() if load is not None else da
+            if draft is not None and layer.kind is not schema.LayerKind.CLASSES:
+                draft(sample_aggregate(whole, view, size))
+            return build_overview(whole, layer, factor)
+
+        return overviews.get((identity, factor), build).aggregate(view, size, layer)
     return aggregate(load_view(da, view), key, size[0], view.x_range, view.y_range, height=size[1])
 
 

@@ -44,8 +44,10 @@ def warm(root: str, modes: Sequence[str] = WARM_MODES) -> float:
     import numpy as np
 
     from thalia_viewer.app.explorer import create_app
+    from thalia_viewer.viz.overview import compile_reductions
 
     start = time.perf_counter()
+    compile_reductions()  # big frames' overviews (a small root builds none)
     for mode in modes:
         create_app(root, mode)
     image = hv.Image(np.random.default_rng(0).random((16, 16)))

@@ -7,6 +7,7 @@ masks, ERA5 variables with one date dim or both, the project's activity / intens
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -42,6 +43,17 @@ SAMPLE_PX = 512
 PLACEMENT_CACHE = 3  # pairs whose placed class rasters are kept (activity and intensity are read apart)
 #: Set while :meth:`Frame.read` builds its layers: variables are then read into memory at once.
 _EAGER: ContextVar[bool] = ContextVar("thalia_frame_eager", default=False)
+
+
+@contextlib.contextmanager
+def eager_reads() -> Iterator[None]:
+    """Inside it, :meth:`Frame.layer` reads its variables into memory at once, as :meth:`Frame.read` does
+    (xarray's lazy backend indexing: one Zarr read of the chunks, no dask graph); for whole-layer reads."""
+    token = _EAGER.set(True)
+    try:
+        yield
+    finally:
+        _EAGER.reset(token)
 
 
 class Frame:

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -107,6 +108,40 @@ def build_overview(da: xr.DataArray, layer: Layer, factor: int) -> Overview:
     return Overview(layer.kind, factor, planes, ys, xs, (ydim, xdim), str(da.name or layer.key), n_codes)
 
 
+def sample_aggregate(da: xr.DataArray, view: Extent, size: tuple[int, int]) -> xr.DataArray:
+    """A first image of ``view`` on a (width, height) px canvas at a small part of an aggregate's cost: the
+    native pixel nearest each screen pixel's centre (a nearest-neighbour decimation: no averaging, so
+    sharper and noisier than the block means it stands in for), north-up like :mod:`viz.shade`'s aggregates.
+
+    Screen pixels off the layer are NaN (class codes: 0). ``da`` is best in memory (it is read here otherwise).
+    """
+    ydim, xdim = (str(d) for d in da.dims[-2:])
+    width, height = size
+    xs = view.x0 + (np.arange(width) + 0.5) * (view.x1 - view.x0) / width
+    ys = view.y1 - (np.arange(height) + 0.5) * (view.y1 - view.y0) / height  # north to south
+    rows, row_in = _nearest(np.asarray(da[ydim].values, dtype=np.float64), ys)
+    cols, col_in = _nearest(np.asarray(da[xdim].values, dtype=np.float64), xs)
+    values = np.asarray(da.values)[np.ix_(rows, cols)]
+    off = ~(row_in[:, None] & col_in[None, :])
+    if off.any():
+        values = (
+            values.astype(np.float32) if values.dtype.kind != "f" and values.dtype != np.uint8 else values
+        )
+        values[off] = 0 if values.dtype == np.uint8 else np.nan
+    return xr.DataArray(values, dims=(ydim, xdim), coords={ydim: ys, xdim: xs}, name=da.name)
+
+
+def _nearest(coord: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the pixel of a regular ``coord`` (pixel centres) nearest each target, and whether the target
+    lies on the grid at all (within half a pixel of its ends)."""
+    if coord.size < 2:
+        return np.zeros(targets.size, np.int64), np.ones(targets.size, bool)
+    step = (coord[-1] - coord[0]) / (coord.size - 1)
+    index = np.rint((targets - coord[0]) / step).astype(np.int64)
+    inside = (index >= 0) & (index < coord.size)
+    return np.clip(index, 0, coord.size - 1), inside
+
+
 def _block_centres(coord: np.ndarray, f: int) -> np.ndarray:
     """Centres of consecutive blocks of ``f`` pixels (the last block extended as if the grid went on)."""
     n = math.ceil(coord.size / f)
@@ -115,55 +150,83 @@ def _block_centres(coord: np.ndarray, f: int) -> np.ndarray:
     return coord[0] + (first + (f - 1) / 2) * step
 
 
-def _pad(values: np.ndarray, f: int, fill: float) -> np.ndarray:
+@numba.njit(nogil=True, cache=True)
+def _nanmean_kernel(values: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover (compiled)
     rows, cols = values.shape
-    pr, pc = (-rows) % f, (-cols) % f
-    if pr or pc:
-        values = np.pad(values, ((0, pr), (0, pc)), constant_values=fill)
-    return values
+    nr, nc = (rows + f - 1) // f, (cols + f - 1) // f
+    total = np.zeros((nr, nc), np.float64)
+    count = np.zeros((nr, nc), np.int64)
+    for i in range(rows):
+        bi = i // f
+        for j in range(cols):
+            v = values[i, j]
+            if np.isfinite(v):
+                total[bi, j // f] += v
+                count[bi, j // f] += 1
+    out = np.full((nr, nc), np.nan, np.float32)
+    for a in range(nr):
+        for b in range(nc):
+            if count[a, b] > 0:
+                out[a, b] = total[a, b] / count[a, b]
+    return out
 
 
-def _blocks(values: np.ndarray, f: int) -> np.ndarray:
-    rows, cols = values.shape
-    return values.reshape(rows // f, f, cols // f, f)
+@numba.njit(nogil=True, cache=True)
+def _mode_kernel(codes: np.ndarray, f: int, n_codes: int) -> np.ndarray:  # pragma: no cover (compiled)
+    rows, cols = codes.shape
+    nr, nc = (rows + f - 1) // f, (cols + f - 1) // f
+    counts = np.zeros((nr, nc, n_codes), np.int32)
+    for i in range(rows):
+        bi = i // f
+        for j in range(cols):
+            c = codes[i, j]
+            if c > 0:
+                counts[bi, j // f, min(c, n_codes - 1)] += 1
+    out = np.zeros((nr, nc), np.uint8)
+    for a in range(nr):
+        for b in range(nc):
+            best, most = 0, 0
+            for k in range(1, n_codes):
+                if counts[a, b, k] > most:  # strictly more: ties keep the lower code
+                    best, most = k, counts[a, b, k]
+            out[a, b] = best
+    return out
 
 
 def _nanmean_blocks(values: np.ndarray, f: int) -> np.ndarray:
-    values = _pad(values.astype(np.float32, copy=False), f, np.nan)
-    finite = np.isfinite(values)
-    total = _blocks(np.where(finite, values, 0.0), f).sum(axis=(1, 3), dtype=np.float64)
-    count = _blocks(finite, f).sum(axis=(1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan).astype(np.float32)
+    """Mean of the finite values of each ``f`` x ``f`` block (NaN where none; a partial last block counts
+    what it has), float32. One compiled pass that releases the GIL (layers reduce side by side)."""
+    return _nanmean_kernel(np.ascontiguousarray(values, dtype=np.float32), f)
 
 
 def _mode_blocks(codes: np.ndarray, f: int, n_codes: int) -> np.ndarray:
-    """Most frequent non-zero code of each block (ties: the lower code), 0 for blocks with none."""
-    codes = _pad(
-        np.where(np.isfinite(codes), codes, 0).astype(np.uint8)
-        if codes.dtype.kind == "f"
-        else codes.astype(np.uint8),
-        f,
-        0,
-    )
-    blocks = _blocks(codes, f).transpose(0, 2, 1, 3).reshape(codes.shape[0] // f, codes.shape[1] // f, f * f)
-    out = np.zeros(blocks.shape[:2], np.uint8)
-    labelled = blocks.max(axis=2) > 0
-    if not labelled.any():
-        return out
-    sub = blocks[labelled]
-    counts = np.stack([(sub == k).sum(axis=1) for k in range(1, max(n_codes, 2))], axis=1)
-    out[labelled] = (np.argmax(counts, axis=1) + 1).astype(np.uint8)
-    return out
+    """Most frequent non-zero code of each block (ties: the lower code), 0 for blocks with none.
+
+    Codes at or above ``n_codes`` count as ``n_codes - 1`` (the caller sizes ``n_codes`` from the data)."""
+    return _mode_kernel(_codes(codes), f, max(int(n_codes), 2))
+
+
+def _codes(codes: np.ndarray) -> np.ndarray:
+    """Class codes as contiguous uint8 (NaN -> 0)."""
+    if codes.dtype.kind == "f":
+        codes = np.where(np.isfinite(codes), codes, 0)
+    return np.ascontiguousarray(codes, dtype=np.uint8)
 
 
 def _reduce(values: np.ndarray, kind: LayerKind, f: int, n_codes: int) -> list[np.ndarray]:
     if kind is LayerKind.CLASSES:
         return [_mode_blocks(values, f, n_codes)]
     if kind is LayerKind.CYCLIC:
-        phase = values.astype(np.float32, copy=False)
+        phase = values.astype(np.float32, copy=False)  # numpy's cos / sin are vectorised (NaN stays NaN)
         return [_nanmean_blocks(np.cos(phase), f), _nanmean_blocks(np.sin(phase), f)]
     return [_nanmean_blocks(values, f)]
+
+
+def compile_reductions() -> None:
+    """Compile the block reductions (or load them from Numba's cache), so the first big layer never waits."""
+    tiny = np.zeros((4, 4), np.float32)
+    for kind in LayerKind:
+        _reduce(tiny, kind, 2, 2)
 
 
 def view_window(da: xr.DataArray, view: Extent) -> xr.DataArray:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import threading
 import uuid
 import warnings
@@ -31,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache, partial
 from typing import Any, ClassVar, Final
 
@@ -63,10 +63,12 @@ from thalia_viewer.app.views.legend import legend_html
 from thalia_viewer.app.views.map_client import MapClient, put_item
 from thalia_viewer.app.views.map_drawing import MapDrawing
 from thalia_viewer.core import schema
+from thalia_viewer.core.frame import eager_reads
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.core.schema import Layer
 from thalia_viewer.viz import elements
 from thalia_viewer.viz.encode import Encoded, encode_alpha, encode_codes, encode_values
+from thalia_viewer.viz.geometry import bounds, image_size, plot_area, still_sharp, visible_part
 from thalia_viewer.viz.overview import Overview, build_overview, native_per_screen, overview_factor
 from thalia_viewer.viz.shade import Extent, data_span, grid_extent
 
@@ -79,10 +81,10 @@ DEFAULT_DIGITS: Final = 3
 RELIEF: Final = "relief"
 HIDDEN_UNITS: Final = ("", "0-1")  # units not worth repeating after a value
 RANGE_DEBOUNCE_MS: Final = 60  # a wheel zoom sends a burst of range events: aggregate once it pauses
-#: A zoom keeps the images while they have this many of their pixels per screen pixel (the browser stretches them).
-SHARP_ENOUGH: Final = 0.8
 #: Bokeh reports the new ranges this long after the last pan / zoom event (its default, 500 ms, is felt).
 LOD_TIMEOUT_MS: Final = 120
+#: A drafted layer's exact image waits at most this long for the switch's first images to be on screen.
+REFINE_AFTER_S: Final = 2.0
 KNOWN_IMAGES: Final = 96  # images kept to answer the browser's "missing" without recomputing
 SPAN_ITEMS: Final = 4096  # colour spans of data-scaled layers kept per process
 #: Shortcut actions whose outcome the browser shows at once (``neighbours`` entries of the map client).
@@ -92,19 +94,45 @@ AHEAD_ACTIONS: Final = {"next_pair": "next", "previous_pair": "prev", "toggle_ma
 warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
 
 
+class SlotKind(Enum):
+    """What an image renderer of the map shows."""
+
+    VALUE = "value"  # a value layer slot of the state (phase, coherence, ...), by index (0 = bottom)
+    RELIEF = "relief"  # the hillshade of the DEM
+    MASK = "mask"  # a mask layer, by key
+    OVERLAY = "overlay"  # a code overlay (a version diff, a prediction vs the labels), by index
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One image renderer of the map; ``name`` is how the messages to the browser call it."""
+
+    kind: SlotKind
+    index: int = 0  # VALUE, OVERLAY
+    mask: str = ""  # MASK: the mask layer's key
+
+    @property
+    def name(self) -> str:
+        if self.kind is SlotKind.MASK:
+            return f"mask:{self.mask}"
+        if self.kind is SlotKind.RELIEF:
+            return RELIEF
+        return f"{self.kind.value}{self.index}"
+
+
 def value_slot(i: int) -> str:
     """Renderer name of the i-th value layer slot (0 = bottom)."""
-    return f"value{i}"
+    return Slot(SlotKind.VALUE, i).name
 
 
 def mask_slot(key: str) -> str:
     """Renderer name of a mask layer."""
-    return f"mask:{key}"
+    return Slot(SlotKind.MASK, mask=key).name
 
 
 def overlay_slot(i: int) -> str:
     """Renderer name of the i-th code overlay (a version diff, a prediction vs the labels)."""
-    return f"overlay{i}"
+    return Slot(SlotKind.OVERLAY, i).name
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,7 @@ class Job:
     identity: tuple  # what the error of a failed layer is reported under (once)
     inline: bool = False  # computed at once in the session (a mask being edited: its box only)
     title: str = ""  # what the layer is called in the message of a failure (e.g. "wrapped phase")
+    drafts: bool = False  # ``compute`` takes ``on_draft``: a first image handed over before the exact one
 
 
 def image_key(*parts: Any) -> str:
@@ -202,6 +231,8 @@ class LayerMap(Viewer):
             tuple[Pair, str], tuple[int, Overview]
         ] = {}  # (pair, mask) -> (revision, overview)
         self._last_pair: Pair | None = None
+        self._refining: Future = Future()  # done once the images on screen are the exact ones
+        self._refining.set_result(None)
         self._last_masks = list(self.state.masks) or [MASK_LAYERS[0]]  # what "m" brings back
         self._direction = 1  # the way the user steps through the pairs
         self._doc = (
@@ -339,16 +370,19 @@ class LayerMap(Viewer):
         if self.edit is not None:
             self._ids.update(MapDrawing.renderers(fig))
 
-    def _image_names(self) -> list[str]:
+    def _image_slots(self) -> list[Slot]:
         """Image renderers, bottom to top: value slot 0, the relief, the other value slots, masks, overlays."""
         n = len(self.state.slots)
         return [
-            value_slot(0),
-            RELIEF,
-            *(value_slot(i) for i in range(1, n)),
-            *(mask_slot(k) for k in MASK_LAYERS),
-            *(overlay_slot(i) for i in range(len(self.overlays))),
+            Slot(SlotKind.VALUE, 0),
+            Slot(SlotKind.RELIEF),
+            *(Slot(SlotKind.VALUE, i) for i in range(1, n)),
+            *(Slot(SlotKind.MASK, mask=k) for k in MASK_LAYERS),
+            *(Slot(SlotKind.OVERLAY, i) for i in range(len(self.overlays))),
         ]
+
+    def _image_names(self) -> list[str]:
+        return [slot.name for slot in self._image_slots()]
 
     # --------------------------------------------------------------------------------- geometry
     def _on_frame(self) -> None:
@@ -370,20 +404,13 @@ class LayerMap(Viewer):
                     what=f"frame {frame.frame_id}'s coordinates cannot be read",
                 )
         e = self._extent
-        lat = math.radians((e.y0 + e.y1) / 2)
-        aspect = (
-            (e.x1 - e.x0) * max(math.cos(lat), 0.05) / max(e.y1 - e.y0, 1e-12)
-        )  # width / height on screen
-        h = max(self.height - PLOT_CHROME_PX, 100)
-        w = round(h * aspect)
-        if w > MAX_FRAME_WIDTH:
-            w, h = MAX_FRAME_WIDTH, round(MAX_FRAME_WIDTH / aspect)
+        w, h, aspect_scale = plot_area(e, max(self.height - PLOT_CHROME_PX, 100), MAX_FRAME_WIDTH)
         fig = self.figure
-        fig.update(frame_width=max(w, 50), frame_height=max(h, 50), aspect_scale=1 / max(math.cos(lat), 0.05))
+        fig.update(frame_width=w, frame_height=h, aspect_scale=aspect_scale)
         fig.x_range.update(start=e.x0, end=e.x1, reset_start=e.x0, reset_end=e.x1)
         fig.y_range.update(start=e.y0, end=e.y1, reset_start=e.y0, reset_end=e.y1)
         self._empty.update(x=(e.x0 + e.x1) / 2, y=(e.y0 + e.y1) / 2)
-        self._screen = (max(w, 50), max(h, 50))
+        self._screen = (w, h)
         self._ranges = self._render = None
         if self._drawing is not None:
             self._drawing.sync_brush()
@@ -403,12 +430,12 @@ class LayerMap(Viewer):
         """Show this part of the map (data units), as a pan or zoom in the browser does.
 
         The images are made again only when the browser's stretched ones no longer do: the new view leaves
-        them, or they have fewer than ``SHARP_ENOUGH`` of their pixels per screen pixel (a small zoom keeps
+        them, or they have fewer than ``viz.geometry.SHARP_ENOUGH`` of their pixels per screen pixel (a small zoom keeps
         them, and with them the prefetched neighbours)."""
         shown = self.geometry()
         self._ranges = (tuple(sorted(x_range)), tuple(sorted(y_range))) if x_range and y_range else None  # type: ignore[assignment]
         wanted = self._wanted_geometry()
-        if shown is not None and wanted is not None and _still_sharp(shown, wanted):
+        if shown is not None and wanted is not None and still_sharp(shown, wanted):
             return
         self._render = wanted
         self._refresh()
@@ -436,25 +463,13 @@ class LayerMap(Viewer):
 
     def _view(self) -> Extent | None:
         """The visible part of the frame (``None`` when the view misses it)."""
-        e = self._extent
-        (x0, x1), (y0, y1) = self._ranges or ((e.x0, e.x1), (e.y0, e.y1))
-        x0, x1, y0, y1 = max(x0, e.x0), min(x1, e.x1), max(y0, e.y0), min(y1, e.y1)
-        if x1 <= x0 or y1 <= y0:
-            return None
-        return Extent(x0, x1, y0, y1)
+        return visible_part(self._extent, self._ranges)
 
     def _size(self, view: Extent) -> tuple[int, int]:
         """(width, height) px of the aggregate: the screen size of the visible part, at most native pixels."""
-        e = self._extent
         frame = self.state.frame_obj
-        rows, cols = frame.shape if frame is not None else self._screen[::-1]
-        (x0, x1), (y0, y1) = self._ranges or ((e.x0, e.x1), (e.y0, e.y1))
-        screen_w, screen_h = self._screen
-        w = screen_w * (view.x1 - view.x0) / max(x1 - x0, 1e-12)
-        h = screen_h * (view.y1 - view.y0) / max(y1 - y0, 1e-12)
-        w = min(w, cols * (view.x1 - view.x0) / (e.x1 - e.x0), self.max_side)
-        h = min(h, rows * (view.y1 - view.y0) / (e.y1 - e.y0), self.max_side)
-        return max(math.ceil(w), 2), max(math.ceil(h), 2)
+        native = frame.shape if frame is not None else self._screen[::-1]
+        return image_size(view, self._extent, self._ranges, self._screen, native, self.max_side)
 
     def _wanted_geometry(self) -> tuple[Extent, tuple[int, int]] | None:
         view = self._view()
@@ -488,12 +503,16 @@ class LayerMap(Viewer):
                 key = image_key("value", identity, view, size)
                 compute = partial(self._value_image, key, pair, slot.layer, identity, view, size)
                 plan[value_slot(i)] = Job(
-                    key, compute, identity, title=schema.layer(slot.layer).title.lower()
+                    key, compute, identity, title=schema.layer(slot.layer).title.lower(), drafts=True
                 )
         if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
             key = image_key("relief", identity, view, size)
             plan[RELIEF] = Job(
-                key, partial(self._relief_image, key, pair, view, size), identity, title="relief (elevation)"
+                key,
+                partial(self._relief_image, key, pair, view, size),
+                identity,
+                title="relief (elevation)",
+                drafts=True,
             )
         edited = self._edited_pair() == pair
         shown_masks = state.masks if masks is None else masks
@@ -515,21 +534,64 @@ class LayerMap(Viewer):
         return plan
 
     # ----------------------------------------------------------------------- images (off-thread)
+    def _whole(self, layer_key: str, pair: Pair) -> xr.DataArray:
+        """Layer ``layer_key`` of ``pair`` read whole into memory (one Zarr read, no dask graph): what an
+        overview is built from."""
+        with eager_reads():
+            return self.state.layer(layer_key, pair).load()
+
     def _value_image(
-        self, key: str, pair: Pair, layer_key: str, identity: tuple, view: Extent, size: tuple[int, int]
+        self,
+        key: str,
+        pair: Pair,
+        layer_key: str,
+        identity: tuple,
+        view: Extent,
+        size: tuple[int, int],
+        on_draft: Callable[[MapImage], None] | None = None,
     ) -> MapImage:
         layer = schema.layer(layer_key)
-        agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
-        values = np.asarray(agg.values, dtype=np.float32)
-        span = layer.span or _spans.get(identity, values, layer.delta)
-        return MapImage(key, encode_values(values), _bounds(view), values, (float(span[0]), float(span[1])))
 
-    def _relief_image(self, key: str, pair: Pair, view: Extent, size: tuple[int, int]) -> MapImage:
+        def image(agg: xr.DataArray, image_key: str) -> MapImage:
+            values = np.asarray(agg.values, dtype=np.float32)
+            span = layer.span or _spans.get(identity, values, layer.delta)
+            return MapImage(
+                image_key, encode_values(values), bounds(view), values, (float(span[0]), float(span[1]))
+            )
+
         agg = compute_aggregate(
-            self.state.layer("dem", pair), "dem", view, size, self.state.layer_identity("dem", pair)
+            self.state.layer(layer_key, pair),
+            layer_key,
+            view,
+            size,
+            identity,
+            load=partial(self._whole, layer_key, pair),
+            draft=_drafter(on_draft, key, image),
         )
-        alpha = elements.relief_rgba(agg)[..., 3]
-        return MapImage(key, encode_alpha(alpha), _bounds(view), alpha)
+        return image(agg, key)
+
+    def _relief_image(
+        self,
+        key: str,
+        pair: Pair,
+        view: Extent,
+        size: tuple[int, int],
+        on_draft: Callable[[MapImage], None] | None = None,
+    ) -> MapImage:
+        def image(agg: xr.DataArray, image_key: str) -> MapImage:
+            alpha = elements.relief_rgba(agg)[..., 3]
+            return MapImage(image_key, encode_alpha(alpha), bounds(view), alpha)
+
+        agg = compute_aggregate(
+            self.state.layer("dem", pair),
+            "dem",
+            view,
+            size,
+            self.state.layer_identity("dem", pair),
+            load=partial(self._whole, "dem", pair),
+            draft=_drafter(on_draft, key, image),
+        )
+        return image(agg, key)
 
     def _mask_image(
         self,
@@ -544,10 +606,17 @@ class LayerMap(Viewer):
         layer = schema.layer(layer_key)
         agg = self._edited_aggregate(pair, layer_key, view, size)
         if agg is None:
-            agg = compute_aggregate(self.state.layer(layer_key, pair), layer_key, view, size, identity)
+            agg = compute_aggregate(
+                self.state.layer(layer_key, pair),
+                layer_key,
+                view,
+                size,
+                identity,
+                load=partial(self._whole, layer_key, pair),
+            )
         codes = np.asarray(agg.values, dtype=np.uint8)
         return MapImage(
-            key, encode_codes(elements.mask_codes(codes, layer.variable, style)), _bounds(view), codes
+            key, encode_codes(elements.mask_codes(codes, layer.variable, style)), bounds(view), codes
         )
 
     def _code_image(self, key: str, overlay: Any, view: Extent, size: tuple[int, int]) -> MapImage:
@@ -557,7 +626,7 @@ class LayerMap(Viewer):
             codes = np.zeros(frame.shape if frame is not None else (2, 2), np.uint8)
         agg = code_aggregate(frame.raster(codes, "codes"), view, size) if frame is not None else codes
         agg = np.asarray(agg, dtype=np.uint8)
-        return MapImage(key, encode_codes(agg), _bounds(view), agg)
+        return MapImage(key, encode_codes(agg), bounds(view), agg)
 
     # ---------------------------------------------------------------------------- masks being edited
     def _edited_pair(self) -> Pair | None:
@@ -626,26 +695,71 @@ class LayerMap(Viewer):
             if job is not None and job.inline and job.key not in self._aggs:
                 with contextlib.suppress(Exception):  # reported with the others below
                     self._aggs.get(job.key, job.compute)
-        futures = {
-            name: self._aggs.submit(job.key, job.compute) for name, job in plan.items() if job is not None
-        }
+        futures: dict[str, Future] = {}  # each layer's exact image
+        firsts: dict[str, Future] = {}  # ... or its draft, whichever comes first
+        shown = threading.Event()  # set once the first images are sent: the exact ones may take the cores
+        for name, job in plan.items():
+            if job is None:
+                continue
+            if (
+                job.drafts and self._aggs.future(job.key) is None
+            ):  # computed here, now: a draft may come first
+                first: Future = Future()
+                futures[name] = self._aggs.submit(
+                    job.key, partial(job.compute, on_draft=partial(_drafted, first, shown))
+                )
+                futures[name].add_done_callback(partial(_settle_from, first))
+                firsts[name] = first
+            else:
+                futures[name] = firsts[name] = self._aggs.submit(job.key, job.compute)
         self._inflight = True
+        refined: Future = Future()  # done once the exact images replaced the drafts (or need not)
+        self._refining = refined
 
-        def done() -> None:
-            if serial != self._serial:
-                return
-            if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
-                self._failures = {}  # what the layers of this show say, below
-            images = {
-                name: self._result(name, futures[name], plan[name]) if name in futures else None
+        def images_of(results: dict[str, Future]) -> dict[str, MapImage | None]:
+            return {
+                name: self._result(name, results[name], plan[name]) if name in results else None
                 for name in plan
             }
-            self._inflight = False
-            self._send_show(serial, images)
-            self._show_failures()
-            self._prefetch(pair)
 
-        self._when_all(list(futures.values()), done)
+        def refine() -> None:
+            try:
+                if serial == self._serial:
+                    self._send_show(serial, images_of(futures))
+                    self._show_failures()
+                    self._prefetch(pair)
+            finally:
+                refined.set_result(None)
+
+        def done() -> None:
+            shown.set()
+            if serial != self._serial:
+                refined.set_result(None)
+                return
+            drafted = False
+            try:
+                if not self._frame_failed:  # (a damaged frame's line stays while it is on screen)
+                    self._failures = {}  # what the layers of this show say, below
+                images = images_of(firsts)
+                self._inflight = False
+                self._send_show(serial, images)
+                self._show_failures()
+                exact = {name: job.key for name, job in plan.items() if job is not None}
+                drafted = any(img is not None and img.key != exact.get(name) for name, img in images.items())
+            finally:
+                if not drafted:
+                    refined.set_result(None)
+            if drafted:  # the exact images follow by themselves (then the neighbours' prefetch)
+                self._when_all(list(futures.values()), refine, wait=False)
+            else:
+                self._prefetch(pair)
+
+        self._when_all(list(firsts.values()), done)
+
+    def wait_refined(self, timeout: float | None = None) -> None:
+        """Block until the images on screen are the exact ones (a draft shown first was replaced): scripts,
+        tests and benchmarks; a served map replaces them by itself."""
+        self._refining.result(timeout)
 
     def _result(self, name: str, future: Future, job: Job | None) -> MapImage | None:
         """The image of a finished job; a failed layer is reported (once), named above the map and shown blank."""
@@ -656,12 +770,15 @@ class LayerMap(Viewer):
             self._layer_failed(name, job.identity, job.title or "layer", exc)
         return None
 
-    def _when_all(self, futures: list[Future], callback: Callable[[], None]) -> None:
-        """Run ``callback`` in the session (document locked) once every future is done; at once if they are."""
+    def _when_all(self, futures: list[Future], callback: Callable[[], None], wait: bool = True) -> None:
+        """Run ``callback`` in the session (document locked) once every future is done; at once if they are.
+
+        Without a served session (a script, a test) it waits for them here, unless ``wait`` is false: then
+        ``callback`` runs in the thread that finishes the last one."""
         if all(f.done() for f in futures):
             callback()
             return
-        if self._doc is None:  # a script or a test: wait here
+        if self._doc is None and wait:  # a script or a test: wait here
             for f in futures:
                 f.exception()
             callback()
@@ -698,8 +815,10 @@ class LayerMap(Viewer):
     def _entry(self, name: str, image: MapImage) -> dict[str, Any]:
         """How renderer ``name`` shows ``image``: colours, span, opacity, readout label."""
         state = self.state
-        if name.startswith("value"):
-            i = int(name.removeprefix("value"))
+        slot = next((s for s in self._image_slots() if s.name == name), Slot(SlotKind.RELIEF))
+        kind = slot.kind
+        if kind is SlotKind.VALUE:
+            i = slot.index
             layer = schema.layer(state.slots[i].layer)
             span = image.span or (0.0, 1.0)
             units = "" if layer.units in HIDDEN_UNITS else layer.units
@@ -712,8 +831,8 @@ class LayerMap(Viewer):
                 "alpha": state.slots[i].opacity,
                 "label": label,
             }
-        if name.startswith("mask:"):
-            key = name.removeprefix("mask:")
+        if kind is SlotKind.MASK:
+            key = slot.mask
             layer = schema.layer(key)
             palette = elements.mask_palette(layer.variable, fill_alpha=state.mask_opacity)
             return {
@@ -723,8 +842,8 @@ class LayerMap(Viewer):
                 "high": len(palette) - 0.5,
                 "label": readout.mask_label(layer.title, key),
             }
-        if name.startswith("overlay"):
-            overlay = self.overlays[int(name.removeprefix("overlay"))]
+        if kind is SlotKind.OVERLAY:
+            overlay = self.overlays[slot.index]
             colors = list(overlay.overlay_colors)
             return {
                 "key": image.key,
@@ -916,20 +1035,44 @@ class LayerMap(Viewer):
             self._legend.object = html
 
 
-def _still_sharp(shown: tuple[Extent, tuple[int, int]], wanted: tuple[Extent, tuple[int, int]]) -> bool:
-    """Whether images made for ``shown`` serve ``wanted``: they cover it, with at least ``SHARP_ENOUGH`` of the
-    pixels per map unit it needs (and not more than twice: a zoom-out makes them again, smaller)."""
-    (v0, (w0, h0)), (v1, (w1, h1)) = shown, wanted
-    tol = 1e-9 * max(abs(v0.x1 - v0.x0), abs(v0.y1 - v0.y0))
-    if v1.x0 < v0.x0 - tol or v1.x1 > v0.x1 + tol or v1.y0 < v0.y0 - tol or v1.y1 > v0.y1 + tol:
-        return False
-    ratio_x = (w0 / (v0.x1 - v0.x0)) / (w1 / (v1.x1 - v1.x0))
-    ratio_y = (h0 / (v0.y1 - v0.y0)) / (h1 / (v1.y1 - v1.y0))
-    return min(ratio_x, ratio_y) >= SHARP_ENOUGH and max(ratio_x, ratio_y) <= 2.0
+_settled = threading.Lock()
 
 
-def _bounds(view: Extent) -> tuple[float, float, float, float]:
-    return view.x0, view.y0, view.x1, view.y1
+def _settle(first: Future, image: MapImage) -> None:
+    """Resolve a layer's first image with ``image`` unless it is resolved already."""
+    with _settled:
+        if not first.done():
+            first.set_result(image)
+
+
+def _drafted(first: Future, shown: threading.Event, image: MapImage) -> None:
+    """A layer's draft is ready: it is the layer's first image (unless that came already); the exact image is
+    made once every layer's first image is on screen (the drafted layers' overviews would slow the others'
+    reads) or after ``REFINE_AFTER_S``, whatever happens to the session."""
+    _settle(first, image)
+    shown.wait(REFINE_AFTER_S)
+
+
+def _settle_from(first: Future, exact: Future) -> None:
+    """Resolve a layer's first image with its exact one (or its error) unless a draft came before."""
+    with _settled:
+        if first.done():
+            return
+        if exact.cancelled() or exact.exception() is not None:
+            first.set_exception(exact.exception() if not exact.cancelled() else RuntimeError("cancelled"))
+        else:
+            first.set_result(exact.result())
+
+
+def _drafter(
+    on_draft: Callable[[MapImage], None] | None, key: str, image: Callable[[xr.DataArray, str], MapImage]
+) -> Callable[[xr.DataArray], None] | None:
+    """The ``draft`` callback of :func:`compute_aggregate`: the first aggregate made into an image under a key
+    of its own, handed to ``on_draft``."""
+    if on_draft is None:
+        return None
+    draft_key = image_key("draft", key)
+    return lambda agg: on_draft(image(agg, draft_key))
 
 
 def _pair_key(pair: Pair | None) -> str:
