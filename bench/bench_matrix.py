@@ -56,7 +56,7 @@ def main() -> dict:
             t0 = time.perf_counter()
             view.open_at(*view.cell_of(target))
             clicks.append(time.perf_counter() - t0)
-            assert state.current == target, f"click {k} did not open {target}"
+            assert state.pair == target, f"click {k} did not open {target}"
         window = abs(view._fig.x_range.end - view._fig.x_range.start)
         figures[frame] = {
             "dates": len(view._dates),

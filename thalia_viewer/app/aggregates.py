@@ -36,6 +36,8 @@ from typing import Final
 import numpy as np
 import xarray as xr
 
+from thalia_viewer.app import background
+from thalia_viewer.app.background import Lane
 from thalia_viewer.core import schema
 from thalia_viewer.viz.overview import (
     Overview,
@@ -51,14 +53,12 @@ CACHE_ITEMS: Final = 4096  # entries of the shared cache at most, whatever their
 CACHE_MB_ENV: Final = "THALIA_AGGREGATE_CACHE_MB"
 DEFAULT_CACHE_MB: Final = 256  # per process; a screen-size aggregate takes 1-8 MB
 SESSION_KEYS: Final = 256  # keys a session remembers as its own (for clear())
-FOREGROUND_WORKERS: Final = 8  # layers computed side by side (a switch shows up to 7; see the docstring)
-BACKGROUND_WORKERS: Final = 1  # prefetch worker per process: never more than one core taken from the sessions
 #: Prefetches start this long after being queued, so they never compete with the update of the pair on screen.
 PREFETCH_DELAY_S: Final = 0.2
 OVERVIEW_BYTES: Final = 384_000_000  # overviews kept per process (a 4096^2 frame's layer: 1-8 MB)
 
-_foreground = ThreadPoolExecutor(FOREGROUND_WORKERS, thread_name_prefix="thalia-aggregate")
-_background = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="thalia-prefetch")
+_foreground = background.executor(Lane.MAP)  # layers of the pair on screen, side by side
+_background = background.executor(Lane.PREFETCH)  # its neighbours: one core at most
 
 Job = tuple[Hashable, Callable[[], xr.DataArray]]  # (cache key, how to compute it)
 

@@ -3,9 +3,9 @@
 :func:`submit` runs a job on the process's worker threads, shared by every session, in a :class:`Lane`: jobs
 of one lane run one at a time, in order (one model on the GPU or CPU at a time; one catalogue build), and
 the lanes run side by side (a long review never holds up the Predict button; a training never blocks a
-search). :func:`in_session` wraps a callback so that, called from a worker, it runs on the session's next
-tick with the document locked and current. Views whose own worker pools are not moved here yet: the map's
-tile aggregates (``app/aggregates.py``) and the time-series thumbnails.
+search). The map's lanes are wider: the layers of one pair switch are computed side by side. :func:`in_session`
+wraps a callback so that, called from a worker, it runs on the session's next tick with the document locked
+and current. (Deferring work on the session's own thread to its next tick, one patch: :mod:`.later`.)
 """
 
 from __future__ import annotations
@@ -24,6 +24,15 @@ class Lane(StrEnum):
     REVIEW = "review"  # a review run over many pairs
     TRAIN = "train"  # fine-tuning
     CATALOGUE = "catalogue"  # building a dataset's search catalogue
+    MAP = "map"  # the map's layers of the pair on screen (app/aggregates.py)
+    PREFETCH = "prefetch"  # the map's neighbours of the pair on screen: never more than one core
+    THUMBNAILS = "thumbnails"  # the time-series strip's thumbnails
+
+    @property
+    def workers(self) -> int:
+        """Jobs of this lane that run at once (one, but the map's: a switch shows up to 7 layers, whose reads
+        and reductions release the GIL)."""
+        return 8 if self is Lane.MAP else 1
 
 
 _executors: dict[Lane, ThreadPoolExecutor] = {}
@@ -31,11 +40,13 @@ _lock = threading.Lock()
 
 
 def executor(lane: Lane) -> ThreadPoolExecutor:
-    """The process's worker of ``lane`` (started on first use)."""
+    """The process's workers of ``lane`` (started on first use)."""
     with _lock:
         pool = _executors.get(lane)
         if pool is None:
-            pool = _executors[lane] = ThreadPoolExecutor(1, thread_name_prefix=f"thalia-{lane.value}")
+            pool = _executors[lane] = ThreadPoolExecutor(
+                lane.workers, thread_name_prefix=f"thalia-{lane.value}"
+            )
         return pool
 
 

@@ -246,11 +246,6 @@ class AppState(param.Parameterized):
             return None
 
     @property
-    def current(self) -> Pair | None:
-        """The pair on screen, or ``None``: an alias of :attr:`pair`, for views that still read it."""
-        return self.pair
-
-    @property
     def pairs(self) -> list[Pair]:
         """Valid pairs of the frame on screen, sorted by (primary, secondary)."""
         return self._pairs_of(self.frame_obj)

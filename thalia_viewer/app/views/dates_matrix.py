@@ -44,7 +44,7 @@ from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 
 from thalia_viewer.app.later import batched, later
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.frame import Frame
 from thalia_viewer.core.pairs import Pair, pair_name
@@ -352,7 +352,7 @@ class DatesMatrix(Viewer):
     def _corrected_by(self) -> Callable[[Pair], str]:
         """Who corrected each pair, from the session's catalogue when it is built (else nobody)."""
         try:
-            from thalia_viewer.app.search import catalog_for, prepare_catalog
+            from thalia_viewer.app.session.search import catalog_for, prepare_catalog
 
             if not self.state.root or not prepare_catalog(self.state.root).done():
                 return lambda _: ""
@@ -426,7 +426,7 @@ class DatesMatrix(Viewer):
         return a, min(a + width, n - 0.5)
 
     def _current_xy(self) -> tuple[float | None, float | None]:
-        pair = self.state.current
+        pair = self.state.pair
         if (
             pair is None
             or pair.frame != self._frame
@@ -439,7 +439,7 @@ class DatesMatrix(Viewer):
     def _marker_data(self) -> dict[str, list]:
         """The marker's cell and the pair's dates (``YYYY-MM-DD``, what the hover says)."""
         x, y = self._current_xy()
-        pair = self.state.current
+        pair = self.state.pair
         if x is None or pair is None:
             return self._no_marker()
         return {
@@ -635,7 +635,7 @@ class DatesMatrix(Viewer):
         return fig
 
     def _overview_marker_data(self) -> dict[str, list[float]]:
-        pair = self.state.current
+        pair = self.state.pair
         if pair is None or pair.frame != self._frame:
             return {"x": [], "y": []}
         return {"x": [float(int(pair.primary[4:6]))], "y": [float(int(pair.primary[:4]))]}

@@ -11,7 +11,7 @@ from panel.viewable import Viewer
 
 from thalia_viewer.app.later import later
 from thalia_viewer.app.messages import placeholder_html
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.pairs import Pair
 from thalia_viewer.viz.elements import STATUS_COLORS, PairStatus, pair_status, pretty_date
@@ -102,7 +102,7 @@ class LabelCard(Viewer):
         self._update()
 
     def _update(self) -> None:
-        pair = self.state.current
+        pair = self.state.pair
         if pair is None:
             self._pane.object = "<p class='thalia-muted'>No pair selected.</p>"
             return

@@ -56,8 +56,8 @@ from panel.viewable import Viewer
 
 from thalia_viewer.app.aggregates import AggregateCache, code_aggregate, compute_aggregate
 from thalia_viewer.app.messages import describe, log_unexpected, placeholder_html
+from thalia_viewer.app.session.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.shortcuts import SHORTCUTS
-from thalia_viewer.app.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
 from thalia_viewer.app.views import readout
 from thalia_viewer.app.views.legend import legend_html
 from thalia_viewer.app.views.map_client import MapClient, put_item
@@ -482,7 +482,7 @@ class LayerMap(Viewer):
     # ------------------------------------------------------------------------------------- plan
     def active_names(self) -> list[str]:
         """The renderers showing something now, bottom to top."""
-        return [n for n, job in self._plan(self.state.current).items() if job is not None]
+        return [n for n, job in self._plan(self.state.pair).items() if job is not None]
 
     def _plan(self, pair: Pair | None, masks: list[str] | None = None) -> dict[str, Job | None]:
         """Every image renderer's job for ``pair`` at the current view (``None``: hidden); ``masks`` instead of
@@ -678,7 +678,7 @@ class LayerMap(Viewer):
             self._on_frame()
             return
         self._serial += 1
-        serial, pair = self._serial, self.state.current
+        serial, pair = self._serial, self.state.pair
         pairs = self.state.pairs
         if (
             pair is not None
@@ -886,7 +886,7 @@ class LayerMap(Viewer):
         clear: bool = False,
         extent: dict[str, Any] | None = None,
     ) -> None:
-        pair = None if clear else self.state.current
+        pair = None if clear else self.state.pair
         shown = {name: images.get(name) for name in self._image_names()}
         self._put([img for img in shown.values() if img is not None])
         msg = self._show_message(serial, pair, shown)
@@ -911,7 +911,7 @@ class LayerMap(Viewer):
             identity = state.layer_identity(slot.layer)
             if layer.key == "phase" and identity not in self._reported and not np.isfinite(img.values).any():
                 self._reported.add(identity)
-                state.notify("warning", f"pair {state.current} holds no phase data in this view.")
+                state.notify("warning", f"pair {state.pair} holds no phase data in this view.")
 
     def shown(self) -> dict[str, MapImage | None]:
         """What every image renderer shows now (as last sent to the browser)."""
@@ -920,7 +920,7 @@ class LayerMap(Viewer):
     def _on_ready(self) -> None:
         """A browser (re)mounted the map: its pool is empty; send what is on screen."""
         self._send_show(self._serial, self._shown)
-        self._prefetch(self.state.current)
+        self._prefetch(self.state.pair)
 
     def _on_missing(self, keys: list[str]) -> None:
         self._put([self._known[k] for k in keys if k in self._known])
@@ -944,7 +944,7 @@ class LayerMap(Viewer):
         notification once per identity (zooming must not repeat it), and a line above the map while it is
         on screen; the other layers still show."""
         if what is None:
-            pair = self.state.current
+            pair = self.state.pair
             what = f"{'this pair' if pair is None else pair}'s {title} cannot be read"
         text = describe(exc, what).replace(f"{what} failed:", f"{what}:")
         self._failures[name] = text

@@ -17,7 +17,6 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, ClassVar, Final
 
@@ -29,10 +28,12 @@ from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 from PIL import Image
 
+from thalia_viewer.app import background
+from thalia_viewer.app.background import Lane
 from thalia_viewer.app.data import open_dataset
 from thalia_viewer.app.later import batched, later
 from thalia_viewer.app.messages import escape
-from thalia_viewer.app.state import AppState
+from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
 from thalia_viewer.core.errors import ThaliaError
 from thalia_viewer.core.pairs import Pair
@@ -50,7 +51,6 @@ SCROLL_HINT: Final = 8  # series longer than this say "scroll for more"
 
 _cache: OrderedDict[tuple[str, str, int], str] = OrderedDict()
 _cache_lock = threading.Lock()
-_worker = ThreadPoolExecutor(1, thread_name_prefix="thalia-thumbnails")
 
 
 def cached_thumbnail(root: str, key: str, width: int) -> str | None:
@@ -273,7 +273,7 @@ class TimeseriesStrip(Viewer):
         self._update()
 
     def _update(self) -> None:
-        s, cur = self.state, self.state.current
+        s, cur = self.state, self.state.pair
         frame = s.frame_obj
         if cur is None or frame is None:
             self._series, self._primary, self._requested, self.sources = [], (None, None), set(), {}
@@ -333,7 +333,7 @@ class TimeseriesStrip(Viewer):
                 images, errors = self._render([pair], token)
                 doc.add_next_tick_callback(partial(self._push_in, doc, token, images, errors))
 
-        _worker.submit(job)
+        background.submit(Lane.THUMBNAILS, job)
 
     def _render(
         self, pairs: list[Pair], token: tuple[str | None, str | None]
@@ -391,7 +391,7 @@ class TimeseriesStrip(Viewer):
         return items
 
     def _on_click(self, event: param.parameterized.Event) -> None:
-        cur = self.state.current
+        cur = self.state.pair
         if event.new and (cur is None or event.new != cur.name):
             self.state.go_key(f"{self.state.frame}/{event.new}")
 
