@@ -64,6 +64,8 @@ _LAZY: Final[dict[str, tuple[str, str | None]]] = {
     "default_store_path": ("thalia_viewer.core.annotations.store", "default_store_path"),
     "MaskEditor": ("thalia_viewer.core.editing.editor", "MaskEditor"),
     "MaskClass": ("thalia_viewer.core.editing.classes", "MaskClass"),
+    "Workspace": ("thalia_viewer.core.editing.workspace", "Workspace"),
+    "navigation": ("thalia_viewer.core.navigation", None),
     # models (torch loads when a model is built)
     "Predictor": ("thalia_viewer.ml.inference", "Predictor"),
     "ModelZoo": ("thalia_viewer.ml.zoo", "ModelZoo"),
@@ -99,10 +101,12 @@ __all__ = [
     "ThaliaDataset",
     "ThaliaError",
     "TrainConfig",
+    "Workspace",
     "__version__",
     "app",
     "default_store_path",
     "evaluate",
+    "navigation",
     "open_dataset",
     "predict_dataset",
     "render",
@@ -138,12 +142,13 @@ def _render_view(arrays: Any, keys: Any, width: int = 800, x_range: Any = None, 
 _display.register_renderer(_render_view)
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from .core import schema
+    from .core import navigation, schema
     from .core.annotations.store import AnnotationStore, default_store_path
     from .core.dataset import ThaliaDataset, open_dataset
     from .core.dataset import open_dataset as open  # noqa: F401  (not in __all__, see above)
     from .core.editing.classes import MaskClass
     from .core.editing.editor import MaskEditor
+    from .core.editing.workspace import Workspace
     from .core.errors import ConflictError, ThaliaError
     from .core.frame import Frame
     from .core.pairs import Pair
