@@ -102,7 +102,7 @@ def test_the_wheel_holds_the_package_data(installed, tmp_path):
         "from thalia_viewer.ml.zoo import ModelZoo, PACKAGED_ZOO\n"
         "print(thalia_viewer.__file__)\n"
         "print(LAYOUTS_DIR, theme.ASSETS_DIR, PACKAGED_ZOO, sep='\\n')\n"
-        "print(sorted(load_spec(m).mode for m in ('explore', 'annotate', 'review', 'train')))\n"
+        "print(sorted(load_spec(m).mode.value for m in ('explore', 'annotate', 'review', 'train')))\n"
         "print(len(theme.css()) > 0, bool(theme.logo_uri()))\n"
         "print(ModelZoo().get('thalia-small').weights_path.is_file())\n"
         "from thalia_viewer.app.views.map_client import MapClient\n"
