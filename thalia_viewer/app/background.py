@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 
@@ -55,20 +56,31 @@ def submit(lane: Lane, fn: Callable[..., Any], *args: Any) -> Future:
     return executor(lane).submit(fn, *args)
 
 
+def on_next_tick(doc: Any, fn: Callable[[], Any]) -> None:
+    """Run ``fn`` on the session of Bokeh document ``doc`` at its next tick, with the document locked and
+    current, from any thread; an error is handled as Panel handles a callback's (the session lives on)."""
+    from panel.io.state import set_curdoc, state  # Panel only here: the session models import none
+
+    def run() -> None:
+        with set_curdoc(doc):
+            try:
+                fn()
+            except Exception as exc:
+                state._handle_exception(exc)
+
+    doc.add_next_tick_callback(run)  # thread-safe in Bokeh
+
+
 def in_session(fn: Callable[..., None]) -> Callable[..., None]:
     """``fn`` bound to the current session: called from a worker thread, it runs on the session's next tick
     with the document locked and current (at once outside a served session: scripts and tests)."""
-    from panel.io.state import set_curdoc, state  # Panel only here: the session models import none
+    from panel.io.state import state
 
     doc = state.curdoc
     if doc is None or doc.session_context is None:
         return fn
 
     def call(*args: Any) -> None:
-        def run() -> None:
-            with set_curdoc(doc):
-                fn(*args)
-
-        doc.add_next_tick_callback(run)  # thread-safe in Bokeh
+        on_next_tick(doc, partial(fn, *args))
 
     return call

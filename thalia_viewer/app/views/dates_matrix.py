@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -40,9 +41,9 @@ from bokeh.models import (
     WheelZoomTool,
 )
 from bokeh.plotting import figure
-from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 
+from thalia_viewer.app import background
 from thalia_viewer.app.later import batched, later
 from thalia_viewer.app.session.state import AppState
 from thalia_viewer.core import schema
@@ -700,12 +701,7 @@ class DatesMatrix(Viewer):
         if doc is None or doc.session_context is None:
             fn()
             return
-
-        def run() -> None:
-            with set_curdoc(doc):
-                fn()
-
-        doc.add_next_tick_callback(run)
+        background.on_next_tick(doc, fn)
 
     # ----------------------------------------------------------------------------------------- clicks
     def _on_tap_event(self, event: Tap) -> None:
@@ -716,12 +712,7 @@ class DatesMatrix(Viewer):
         if doc is None:
             self.open_at(event.x, event.y)
             return
-
-        def run() -> None:
-            with set_curdoc(doc):
-                batched(self.open_at)(event.x, event.y)
-
-        doc.add_next_tick_callback(run)
+        background.on_next_tick(doc, partial(batched(self.open_at), event.x, event.y))
 
     def open_at(self, x: float, y: float) -> bool:
         """Open the cell nearest to the data point (``x`` secondary, ``y`` primary date index) if it is close

@@ -54,6 +54,7 @@ from bokeh.plotting import figure
 from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 
+from thalia_viewer.app import background
 from thalia_viewer.app.aggregates import AggregateCache, code_aggregate, compute_aggregate
 from thalia_viewer.app.messages import describe, log_unexpected, placeholder_html
 from thalia_viewer.app.session.state import MASK_LAYERS, NONE, VALUE_LAYERS, AppState
@@ -802,15 +803,7 @@ class LayerMap(Viewer):
         if doc is None:
             callback()
             return
-
-        def run() -> None:
-            with set_curdoc(doc):
-                try:
-                    callback()
-                except Exception as exc:  # a failure must not kill the session's loop
-                    pn.state._handle_exception(exc)
-
-        doc.add_next_tick_callback(run)
+        background.on_next_tick(doc, callback)
 
     def _entry(self, name: str, image: MapImage) -> dict[str, Any]:
         """How renderer ``name`` shows ``image``: colours, span, opacity, readout label."""

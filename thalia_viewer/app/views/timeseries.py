@@ -24,7 +24,6 @@ import numpy as np
 import panel as pn
 import param
 from panel.custom import JSComponent
-from panel.io.state import set_curdoc
 from panel.viewable import Viewer
 from PIL import Image
 
@@ -331,7 +330,7 @@ class TimeseriesStrip(Viewer):
                 if token != self._primary:
                     return
                 images, errors = self._render([pair], token)
-                doc.add_next_tick_callback(partial(self._push_in, doc, token, images, errors))
+                background.on_next_tick(doc, partial(self._push, token, images, errors))
 
         background.submit(Lane.THUMBNAILS, job)
 
@@ -351,12 +350,6 @@ class TimeseriesStrip(Viewer):
             except Exception as exc:  # a worker thread: report, never lose it
                 errors[key] = f"thumbnail of {p} could not be drawn ({type(exc).__name__}: {exc})."
         return images, errors
-
-    def _push_in(
-        self, doc: Any, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]
-    ) -> None:
-        with set_curdoc(doc):
-            self._push(token, images, errors)
 
     def _push(
         self, token: tuple[str | None, str | None], images: dict[str, str], errors: dict[str, str]
