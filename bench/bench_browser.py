@@ -51,22 +51,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, free_port, machine, write_results
+from bench.common import CHROMIUM, FLAGS, RESULTS_DIR, free_port, machine, write_results
 
 REPO: Final = Path(__file__).resolve().parents[1]
 PAGE_JS: Final = Path(__file__).with_name("browser_page.js")
 DATA_DIR: Final = RESULTS_DIR / "data"
-CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT: Final = {"width": 1600, "height": 1000}
 IDLE: Final = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 DEFAULT_REPEATS: Final = 10

@@ -66,7 +66,7 @@ from typing import Any, Final
 
 import psutil
 
-from bench.common import RESULTS_DIR, free_port, write_results
+from bench.common import CHROMIUM, FLAGS, RESULTS_DIR, free_port, write_results
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
@@ -74,17 +74,6 @@ from thalia_viewer.app.steplog import PROFILE_ENV, STEP_LOG_ENV
 from thalia_viewer.app.warm import READY_LINE
 from thalia_viewer.core.annotations import STORE_ENV
 
-CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 IDLE: Final = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 PAIR_IN_URL: Final = "() => new URLSearchParams(window.location.search).get('pair')"
 PLOT: Final = {"review": ".thalia-section-sides canvas"}  # default: the map's canvas

@@ -21,6 +21,18 @@ RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 DEFAULT_REPEATS: Final = 5
 DEFAULT_WARMUP: Final = 1
 #: ``THALIA_BENCH_QUICK=1``: one timed run, no warm-up (for code so slow that repeats would take hours).
+#: Debian's chromium and the flags of a quiet headless browser, for the benchmarks that drive pages
+CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
+FLAGS: Final = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 QUICK: Final = os.environ.get("THALIA_BENCH_QUICK", "") not in ("", "0")
 
 
