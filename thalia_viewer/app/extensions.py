@@ -17,6 +17,7 @@ from panel.template.base import BaseTemplate
 from panel.viewable import Viewable
 
 from thalia_viewer.app import theme
+from thalia_viewer.app.panel_fixes import fix_write_queue
 
 #: Every Panel extension a view of any mode (layouts/*.yaml) needs; ``tabulator``: the review and search tables.
 PANEL_EXTENSIONS: Final = ("tabulator",)
@@ -25,6 +26,7 @@ PANEL_EXTENSIONS: Final = ("tabulator",)
 def load_extensions() -> None:
     """``pn.extension`` with every mode's extensions and the app's settings: at the top of a served page
     (``app/main.py``, any ``panel serve`` script) and in Jupyter before the app is shown (``tv.app``)."""
+    fix_write_queue()
     serve_local_stylesheets()
     pn.extension(
         *PANEL_EXTENSIONS,  # every mode's, for every session: a later session cannot load one lazily
