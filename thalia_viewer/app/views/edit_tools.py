@@ -55,14 +55,16 @@ class EditTools(Viewer):
         super().__init__(**params)
         e = self.edit
         undo = pn.widgets.Button(
-            name="↶ Undo", description="Undo the last edit (z or Ctrl+Z)", sizing_mode="stretch_width"
+            label="↶ Undo", description="Undo the last edit (z or Ctrl+Z)", sizing_mode="stretch_width"
         )
-        redo = pn.widgets.Button(name="↷ Redo", description="Redo (y or Ctrl+Y)", sizing_mode="stretch_width")
+        redo = pn.widgets.Button(
+            label="↷ Redo", description="Redo (y or Ctrl+Y)", sizing_mode="stretch_width"
+        )
         clear = pn.widgets.Button(
-            name="Clear",
+            label="Clear",
             description="Remove every mask pixel of this pair (undoable)",
-            button_type="danger",
-            button_style="outline",
+            color="danger",
+            variant="outline",
             sizing_mode="stretch_width",
         )
         undo.on_click(lambda _: e.undo())
@@ -80,8 +82,8 @@ class EditTools(Viewer):
             pn.widgets.RadioButtonGroup.from_param(
                 e.param.tool,
                 label="",
-                button_style="outline",
-                button_type="primary",
+                variant="outline",
+                color="primary",
                 sizing_mode="stretch_width",
                 css_classes=["thalia-tools"],
             ),

@@ -53,11 +53,11 @@ class PredictPanel(Viewer):
         super().__init__(**params)
         p = self.predict
         model = pn.widgets.Select.from_param(p.param.model, label="Model", sizing_mode="stretch_width")
-        reload = pn.widgets.Button(name="↻", width=40, align="end", description="Re-read the model zoo")
+        reload = pn.widgets.Button(label="↻", width=40, align="end", description="Re-read the model zoo")
         reload.on_click(lambda _: p.refresh_models())
         self._run = pn.widgets.Button(
-            name="Predict this pair",
-            button_type="primary",
+            label="Predict this pair",
+            color="primary",
             sizing_mode="stretch_width",
             description="Run the model on the pair on screen (in the background)",
         )
@@ -92,8 +92,8 @@ class PredictPanel(Viewer):
         ]
         if self.edit is not None:
             accept = pn.widgets.Button(
-                name="Use prediction as the mask",
-                button_style="outline",
+                label="Use prediction as the mask",
+                variant="outline",
                 sizing_mode="stretch_width",
                 description="Replace the masks by the prediction, in the class picked in the tools (undoable)",
             )
@@ -108,7 +108,7 @@ class PredictPanel(Viewer):
         self._bar.visible = p.running
         self._bar.value = p.progress
         self._run.disabled = p.running
-        self._run.name = f"Predicting… {p.progress}%" if p.running else "Predict this pair"
+        self._run.label = f"Predicting… {p.progress}%" if p.running else "Predict this pair"
         self._status.object = html.escape(p.status)
         self._scores.object = metrics_html(p.metrics())
 

@@ -59,9 +59,9 @@ class ReviewControls(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         r = self.review
-        self._run = pn.widgets.Button(name="Run review", button_type="primary", sizing_mode="stretch_width")
+        self._run = pn.widgets.Button(label="Run review", color="primary", sizing_mode="stretch_width")
         self._run.on_click(lambda _: r.start())
-        cancel = pn.widgets.Button(name="Cancel", sizing_mode="stretch_width")
+        cancel = pn.widgets.Button(label="Cancel", sizing_mode="stretch_width")
         cancel.on_click(lambda _: r.cancel())
         self._bar = pn.indicators.Progress(
             value=0, max=100, height=14, sizing_mode="stretch_width", visible=False
@@ -86,7 +86,7 @@ class ReviewControls(Viewer):
         r = self.review
         self._bar.visible, self._bar.value = r.running, r.progress
         self._run.disabled = r.running
-        self._run.name = f"Reviewing… {r.done}/{r.total}" if r.running else "Run review"
+        self._run.label = f"Reviewing… {r.done}/{r.total}" if r.running else "Run review"
         self._status.object = escape(r.status)
         self._scores.object = aggregate_html(r.aggregate())
 
@@ -127,7 +127,7 @@ class ReviewTable(Viewer):
         )
         self._table.on_click(self._clicked)
         show = pn.widgets.RadioButtonGroup.from_param(
-            r.param.show, button_style="outline", sizing_mode="stretch_width"
+            r.param.show, variant="outline", sizing_mode="stretch_width"
         )
         self._layout = pn.Column(show, self._table, sizing_mode="stretch_width")
         r.param.watch(lambda *_: self._update(), ["rows_revision", "show"])
@@ -269,8 +269,8 @@ class AcceptPrediction(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         accept = pn.widgets.Button(
-            name="Accept the model's mask as the starting mask",
-            button_type="primary",
+            label="Accept the model's mask as the starting mask",
+            color="primary",
             sizing_mode="stretch_width",
         )
         accept.on_click(lambda _: self.accept())

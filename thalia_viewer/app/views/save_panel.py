@@ -49,17 +49,15 @@ class SavePanel(Viewer):
             sizing_mode="stretch_width",
         )
         self._save = pn.widgets.Button(
-            name="Save version",
-            button_type="primary",
+            label="Save version",
+            color="primary",
             description="Commit this pair (s)",
             sizing_mode="stretch_width",
         )
         self._save.on_click(lambda _: e.save())
-        theirs = pn.widgets.Button(name="Reload theirs", button_type="default", sizing_mode="stretch_width")
-        overwrite = pn.widgets.Button(
-            name="Overwrite theirs", button_type="danger", sizing_mode="stretch_width"
-        )
-        keep = pn.widgets.Button(name="Keep editing", sizing_mode="stretch_width")
+        theirs = pn.widgets.Button(label="Reload theirs", color="default", sizing_mode="stretch_width")
+        overwrite = pn.widgets.Button(label="Overwrite theirs", color="danger", sizing_mode="stretch_width")
+        keep = pn.widgets.Button(label="Keep editing", sizing_mode="stretch_width")
         theirs.on_click(lambda _: e.reload())
         overwrite.on_click(lambda _: e.save(force=True))
         keep.on_click(lambda _: setattr(e, "conflict", None))
@@ -70,14 +68,14 @@ class SavePanel(Viewer):
         self._history = pn.Column(sizing_mode="stretch_width", css_classes=["thalia-history"])
         self._viewing = pn.pane.Alert("", alert_type="info", sizing_mode="stretch_width", margin=(2, 10))
         back = pn.widgets.Button(
-            name="Back to editing", button_type="primary", button_style="outline", sizing_mode="stretch_width"
+            label="Back to editing", color="primary", variant="outline", sizing_mode="stretch_width"
         )
         back.on_click(lambda _: e.back_to_edits())
         self._banner = pn.Column(self._viewing, back, visible=False, sizing_mode="stretch_width")
-        self._old = pn.widgets.Select(name="Compare", sizing_mode="stretch_width", margin=(2, 4))
-        self._new = pn.widgets.Select(name="with", sizing_mode="stretch_width", margin=(2, 4))
+        self._old = pn.widgets.Select(label="Compare", sizing_mode="stretch_width", margin=(2, 4))
+        self._new = pn.widgets.Select(label="with", sizing_mode="stretch_width", margin=(2, 4))
         compare = pn.widgets.Button(
-            name="Show diff", button_style="outline", align="end", width=90, margin=(2, 4)
+            label="Show diff", variant="outline", align="end", width=90, margin=(2, 4)
         )
         compare.on_click(lambda _: e.compare(self._old.value or None, self._new.value or None))
         self._compare = pn.Row(self._old, self._new, compare, sizing_mode="stretch_width", visible=False)
@@ -88,10 +86,10 @@ class SavePanel(Viewer):
         self.state.watch(lambda *_: self._update_history(), "pair", "the history of this pair")
         self._confirm_text = pn.pane.Alert("", alert_type="warning", sizing_mode="stretch_width")
         drop = pn.widgets.Button(
-            name="Revert and drop my edits", button_type="danger", sizing_mode="stretch_width"
+            label="Revert and drop my edits", color="danger", sizing_mode="stretch_width"
         )
         drop.on_click(lambda _: e.revert(e.pending_revert, confirmed=True))
-        cancel = pn.widgets.Button(name="Cancel", sizing_mode="stretch_width")
+        cancel = pn.widgets.Button(label="Cancel", sizing_mode="stretch_width")
         cancel.on_click(lambda _: setattr(e, "pending_revert", ""))
         self._confirm = pn.Column(
             self._confirm_text,
@@ -123,9 +121,9 @@ class SavePanel(Viewer):
     def _release_row(self) -> pn.viewable.Viewable:
         """Tag the store's latest version as a label release (reviewers and up)."""
         name = pn.widgets.TextInput(
-            name="Release tag", placeholder="e.g. labels-v2", sizing_mode="stretch_width"
+            label="Release tag", placeholder="e.g. labels-v2", sizing_mode="stretch_width"
         )
-        button = pn.widgets.Button(name="Tag release", button_style="outline", align="end", width=110)
+        button = pn.widgets.Button(label="Tag release", variant="outline", align="end", width=110)
 
         def tag(_: Any) -> None:
             if self.edit.tag_release(name.value) is not None:
@@ -155,7 +153,7 @@ class SavePanel(Viewer):
     def _update_save(self) -> None:
         e = self.edit
         self._save.disabled = not e.dirty
-        self._save.name = "Save version" if e.author.strip() else "Save version (set your name)"
+        self._save.label = "Save version" if e.author.strip() else "Save version (set your name)"
 
     def _update_conflict(self) -> None:
         conflict = self.edit.conflict
@@ -198,7 +196,7 @@ class SavePanel(Viewer):
                 )
             for name, tip, action in actions:
                 button = pn.widgets.Button(
-                    name=name, button_style="outline", width=74, margin=(2, 2), description=tip
+                    label=name, variant="outline", width=74, margin=(2, 2), description=tip
                 )
                 button.on_click(action)
                 buttons.append(button)

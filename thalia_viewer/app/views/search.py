@@ -177,7 +177,7 @@ class SearchPanel(Viewer):
         )
         self._quiet = False
         self.input.param.watch(lambda e: None if self._quiet else self.submit(e.new), "value")
-        search = pn.widgets.Button(label="Search", button_type="primary", width=72, margin=(5, 2))
+        search = pn.widgets.Button(label="Search", color="primary", width=72, margin=(5, 2))
         search.on_click(lambda _: self.submit(self.input.value_input or self.input.value))
         clear = pn.widgets.Button(label="✕", description="Clear the search", width=34, margin=(5, 5, 5, 2))
         clear.on_click(lambda _: self.submit(""))

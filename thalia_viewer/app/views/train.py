@@ -65,12 +65,12 @@ class TrainControls(Viewer):
         super().__init__(**params)
         t = self.train
         w = {"sizing_mode": "stretch_width"}
-        self._start = pn.widgets.Button(name="Start fine-tune", button_type="primary", **w)
+        self._start = pn.widgets.Button(label="Start fine-tune", color="primary", **w)
         self._start.on_click(lambda _: t.start())
-        cancel = pn.widgets.Button(name="Cancel", **w)
+        cancel = pn.widgets.Button(label="Cancel", **w)
         cancel.on_click(lambda _: t.cancel())
         refresh = pn.widgets.Button(
-            name="↻", width=40, align="end", description="Re-read the zoo and the store's tags"
+            label="↻", width=40, align="end", description="Re-read the zoo and the store's tags"
         )
         refresh.on_click(lambda _: t.refresh())
         self._bar = pn.indicators.Progress(value=0, max=100, height=14, visible=False, **w)
@@ -110,7 +110,7 @@ class TrainControls(Viewer):
         t = self.train
         self._bar.visible, self._bar.value = t.running, t.progress
         self._start.disabled = t.running
-        self._start.name = f"Training… {t.progress}%" if t.running else "Start fine-tune"
+        self._start.label = f"Training… {t.progress}%" if t.running else "Start fine-tune"
         self._phase.object = html.escape(t.phase)
         self._status.object = html.escape(t.status)
 
