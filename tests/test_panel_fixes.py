@@ -4,6 +4,7 @@ code, checks the fix, and fails once Panel no longer has the bug (time to drop t
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,11 +65,28 @@ def _replay(dispatch: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch) -> 
                     future.set_result(None)
 
     try:
-        asyncio.run(scenario())
+        _run_in_own_loop(scenario)
     finally:
         panel_document._WRITE_MSGS.pop(doc, None)
         panel_document._WRITE_BLOCK.pop(doc, None)
     return socket.written
+
+
+def _run_in_own_loop(scenario: Callable[[], Any]) -> None:
+    """``asyncio.run`` in a thread of its own: a browser test in the same worker may hold a running loop here."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    if errors:
+        raise errors[0]
 
 
 def _original() -> Callable[[Any], Any]:
