@@ -3,6 +3,9 @@ Ctrl+Z / Ctrl+Y, polygon vertices that stay editable until closed."""
 
 from __future__ import annotations
 
+import math
+import re
+
 import pytest
 
 from tests.browser.pages import caption, changed_fraction, map_pixels, open_app, wait_stable, wait_until
@@ -118,4 +121,28 @@ def test_j_swaps_in_the_next_pair_the_browser_already_holds(page, app_url):
     wait_stable(page)
     assert changed_fraction(map_pixels(page), before_map) > 0.05
     assert client(page, "c.pair === c.confirmed.pair")
+    assert not page.console_errors
+
+
+def readout(page) -> str:
+    """The readout line under the map (a Bokeh Div: its text is in its shadow root)."""
+    return page.locator(".thalia-readout").first.evaluate("e => (e.shadowRoot || e).textContent")
+
+
+def test_the_readout_under_the_cursor_prints_values_in_their_units(page, app_url):
+    """The browser keeps a value layer as its uint16 codes; the readout turns them back into values."""
+    open_app(page, app_url)
+    seen: set[float] = set()
+    for fx, fy in ((0.35, 0.40), (0.55, 0.55), (0.65, 0.35), (0.45, 0.65)):
+        page.mouse.move(*canvas_point(page, fx, fy), steps=4)
+        wait_until(lambda: "Wrapped phase" in readout(page), "the readout to name the phase")
+        text = readout(page)
+        match = re.search(r"Wrapped phase (-?[\d.,]+) rad", text)
+        if match is None:  # off the frame's footprint: no data there
+            assert "Wrapped phase no data" in text, text
+            continue
+        phase = float(match[1].replace(",", ""))
+        assert -math.pi - 1e-3 <= phase <= math.pi + 1e-3, text  # a value, not a code (up to 65,535)
+        seen.add(phase)
+    assert len(seen) > 1  # the readout follows the cursor
     assert not page.console_errors

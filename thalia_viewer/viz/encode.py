@@ -40,8 +40,9 @@ class Encoded:
 
     @property
     def decoded_nbytes(self) -> int:
-        """Bytes the browser counts for it once decoded (``value``: float32; ``codes``: 1 a pixel; ``alpha``: RGBA)."""
-        per_pixel = {"value": 4, "codes": 1, "alpha": 4}[self.kind]
+        """Bytes the browser counts for it once decoded (``value``: its uint16 codes; ``codes``: 1 a pixel;
+        ``alpha``: RGBA)."""
+        per_pixel = {"value": 2, "codes": 1, "alpha": 4}[self.kind]
         return self.shape[0] * self.shape[1] * per_pixel
 
 

@@ -326,10 +326,20 @@ class DatesMatrix(Viewer):
         self._overview_source = ColumnDataSource(data={})
         self._overview_marker = ColumnDataSource(data={"x": [], "y": []})
         self._row_span = Span(
-            location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+            location=-10,
+            dimension="width",
+            line_color=CURRENT_COLOR,
+            line_alpha=0.3,
+            line_width=1,
+            level="overlay",
         )
         self._col_span = Span(
-            location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+            location=-10,
+            dimension="height",
+            line_color=CURRENT_COLOR,
+            line_alpha=0.3,
+            line_width=1,
+            level="overlay",
         )
         self._pane = pn.pane.Bokeh(None, width=self.height, height=self.height, margin=(0, 10))
         self._overview = pn.pane.Bokeh(None, margin=(0, 10))
@@ -386,10 +396,20 @@ class DatesMatrix(Viewer):
         )
         self._marker = ColumnDataSource(data=self._marker_data(), name=MARKER_NAME)
         self._row_span = Span(
-            location=-10, dimension="width", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+            location=-10,
+            dimension="width",
+            line_color=CURRENT_COLOR,
+            line_alpha=0.3,
+            line_width=1,
+            level="overlay",
         )
         self._col_span = Span(
-            location=-10, dimension="height", line_color=CURRENT_COLOR, line_alpha=0.3, line_width=1
+            location=-10,
+            dimension="height",
+            line_color=CURRENT_COLOR,
+            line_alpha=0.3,
+            line_width=1,
+            level="overlay",
         )
         self._fig = self._matrix_figure()
         self._move_spans()
@@ -523,6 +543,7 @@ class DatesMatrix(Viewer):
             fill_alpha=0,
             line_color=CURRENT_COLOR,
             line_width=3,
+            level="overlay",  # a step repaints the marker's layer only, not the whole grid of cells
         )
         fig.add_layout(self._row_span)
         fig.add_layout(self._col_span)
@@ -611,6 +632,7 @@ class DatesMatrix(Viewer):
             fill_alpha=0,
             line_color=CURRENT_COLOR,
             line_width=2,
+            level="overlay",
         )
         fig.xaxis.ticker = list(range(1, 13))
         fig.xaxis.major_label_overrides = {m: "JFMAMJJASOND"[m - 1] for m in range(1, 13)}

@@ -61,11 +61,12 @@ function paletteLut(palette) {
   return lut;
 }
 
-/** Replace a data source's columns in this browser only (never sent back to the server), and redraw. */
+/** Replace a data source's columns in this browser only (never sent back to the server), and redraw.
+ *  No equality check: the columns are new (Bokeh would compare a whole image element by element), and
+ *  setv's own change signal redraws (one more emit would decode the images into the canvas twice). */
 function setData(source, data) {
   if (source == null) { return; }
-  source.setv({data}, {sync: false});
-  source.change.emit();
+  source.setv({data}, {sync: false, check_eq: false});
 }
 
 async function inflate(data) {
@@ -147,12 +148,10 @@ class MapClient {
     const [rows, cols] = item.shape;
     const n = rows * cols;
     const entry = {kind: item.kind, x: item.x, y: item.y, dw: item.dw, dh: item.dh, rgba: new Map()};
-    if (item.kind === 'value') {
-      const codes = new Uint16Array(raw);
-      const out = new Float32Array(n);
-      const v0 = item.v0, step = (item.v1 - item.v0) / VALUE_LEVELS;
-      for (let i = 0; i < n; i++) { const c = codes[i]; out[i] = c === 0 ? NaN : v0 + (c - 1) * step; }
-      entry.values = this.ndarray(out, {shape: [rows, cols]});
+    if (item.kind === 'value') {  // kept as its codes (value = v0 + (code - 1) * step; 0: no data)
+      entry.values = this.ndarray(new Uint16Array(raw), {shape: [rows, cols]});
+      entry.v0 = item.v0;
+      entry.step = (item.v1 - item.v0) / VALUE_LEVELS;
     } else if (item.kind === 'alpha') {
       const a = new Uint8Array(raw);
       const out = new Uint32Array(n);
@@ -161,7 +160,7 @@ class MapClient {
     } else {
       entry.values = this.ndarray(new Uint8Array(raw), {shape: [rows, cols]});
     }
-    entry.nbytes = rows * cols * (item.kind === 'codes' ? 1 : 4);
+    entry.nbytes = rows * cols * {value: 2, codes: 1, alpha: 4}[item.kind];
     return entry;
   }
 
@@ -173,15 +172,15 @@ class MapClient {
     if (cached != null) { return cached; }
     const lut = paletteLut(style.palette || (this.model.palettes || {})[style.cmap] || ['#000000']);
     const v = entry.values, n = v.length, out = new Uint32Array(n);
-    if (entry.kind === 'value') {
+    if (entry.kind === 'value') {  // the colour of every code first (65,536 of them), then one lookup a pixel
       const lo = style.low, k = lut.length / ((style.high - style.low) || 1), last = lut.length - 1;
-      for (let i = 0; i < n; i++) {
-        const x = v[i];
-        if (x !== x) { continue; }  // NaN: transparent
-        let j = Math.floor((x - lo) * k);
+      const byCode = new Uint32Array(VALUE_LEVELS + 2);  // code 0 (no data) stays transparent
+      for (let c = 1; c < byCode.length; c++) {
+        let j = Math.floor((entry.v0 + (c - 1) * entry.step - lo) * k);
         j = j < 0 ? 0 : (j > last ? last : j);
-        out[i] = lut[j];
+        byCode[c] = lut[j];
       }
+      for (let i = 0; i < n; i++) { out[i] = byCode[v[i]]; }
     } else {
       for (let i = 0; i < n; i++) { const c = v[i]; out[i] = c < lut.length ? lut[c] : 0; }
     }
@@ -264,7 +263,8 @@ class MapClient {
         && before.high === entry.high && JSON.stringify(before.palette) === JSON.stringify(entry.palette);
       if (!same) {
         const image = this.colorize(img, entry);
-        setData(this.get(ref.source), {image: [image], values: [img.values], x: [img.x], y: [img.y], dw: [img.dw], dh: [img.dh]});
+        const values = img.kind === 'value' ? {values: [img.values], v0: [img.v0], vstep: [img.step]} : {values: [img.values]};
+        setData(this.get(ref.source), {image: [image], ...values, x: [img.x], y: [img.y], dw: [img.dw], dh: [img.dh]});
       }
       const glyph = this.get(ref.glyph);
       if (glyph != null && entry.alpha != null) { glyph.setv({global_alpha: entry.alpha}, {sync: false}); }

@@ -32,7 +32,9 @@ function sample(r) {
   if (dw <= 0 || dh <= 0 || rows * cols <= 1) { return null; }
   const i = Math.floor((g.x - x0) / dw * cols), j = Math.floor((g.y - y0) / dh * rows);
   if (i < 0 || j < 0 || i >= cols || j >= rows) { return null; }
-  return img.shape ? img[j * cols + i] : img[j][i];
+  const v = img.shape ? img[j * cols + i] : img[j][i];
+  if (d.vstep == null || d.vstep.length == 0) { return v; }
+  return v === 0 ? NaN : d.v0[0] + (v - 1) * d.vstep[0];  // a value image's code (map_client.js)
 }
 function fmt(v, digits) {
   if (v == null || Number.isNaN(v)) { return '<i>no data</i>'; }
