@@ -126,14 +126,16 @@ def test_deep_can_be_interrupted_and_resumed(root, base, monkeypatch):
     monkeypatch.setattr(deep_validate, "check_read", flaky)
     with pytest.raises(DeepValidationInterrupted, match="--resume") as info:
         validate(str(root), deep=True, workers=1)
-    assert "interrupted after 11 of" in str(info.value)
     saved = json.loads(progress_path(str(root)).read_text())
-    assert len(saved["done"]) == 11
+    done = len(saved["done"])
+    # the 11 reads before the interrupted one, and any queued read the worker finished before it was seen
+    assert 11 <= done < _reads(root)
+    assert f"interrupted after {done} of" in str(info.value)
     monkeypatch.setattr(deep_validate, "check_read", real)
     report = validate(str(root), deep=True, workers=2, resume=True)
-    assert report.resumed == 11 and report.pairs_read + report.resumed == _reads(root)
+    assert report.resumed == done and report.pairs_read + report.resumed == _reads(root)
     assert any("exceeds [-pi, pi]" in p for p in report.problems), report.summary()
-    assert "resumed: 11 reads done before" in report.summary()
+    assert f"resumed: {done} reads done before" in report.summary()
     assert not progress_path(str(root)).exists()
 
 

@@ -302,6 +302,23 @@ def legend_html() -> str:
     )
 
 
+def _current_pair_spans() -> tuple[Span, Span]:
+    """The faint row and column lines through the pair on screen (hidden until placed), on the overlay level:
+    moving them repaints that level only, not the matrix's cells."""
+    row, col = (
+        Span(
+            location=-10,
+            dimension=dimension,
+            line_color=CURRENT_COLOR,
+            line_alpha=0.3,
+            line_width=1,
+            level="overlay",
+        )
+        for dimension in ("width", "height")
+    )
+    return row, col
+
+
 # ----------------------------------------------------------------------------------------------- view
 class DatesMatrix(Viewer):
     """Primary x secondary matrix of the frame's pairs (zoomable, with a year-by-month overview); a click opens a pair."""
@@ -325,22 +342,7 @@ class DatesMatrix(Viewer):
         self._marker = ColumnDataSource(data=self._no_marker(), name=MARKER_NAME)
         self._overview_source = ColumnDataSource(data={})
         self._overview_marker = ColumnDataSource(data={"x": [], "y": []})
-        self._row_span = Span(
-            location=-10,
-            dimension="width",
-            line_color=CURRENT_COLOR,
-            line_alpha=0.3,
-            line_width=1,
-            level="overlay",
-        )
-        self._col_span = Span(
-            location=-10,
-            dimension="height",
-            line_color=CURRENT_COLOR,
-            line_alpha=0.3,
-            line_width=1,
-            level="overlay",
-        )
+        self._row_span, self._col_span = _current_pair_spans()
         self._pane = pn.pane.Bokeh(None, width=self.height, height=self.height, margin=(0, 10))
         self._overview = pn.pane.Bokeh(None, margin=(0, 10))
         self._overview_box = pn.Column(self._overview, margin=0, visible=False)
@@ -395,22 +397,7 @@ class DatesMatrix(Viewer):
             }
         )
         self._marker = ColumnDataSource(data=self._marker_data(), name=MARKER_NAME)
-        self._row_span = Span(
-            location=-10,
-            dimension="width",
-            line_color=CURRENT_COLOR,
-            line_alpha=0.3,
-            line_width=1,
-            level="overlay",
-        )
-        self._col_span = Span(
-            location=-10,
-            dimension="height",
-            line_color=CURRENT_COLOR,
-            line_alpha=0.3,
-            line_width=1,
-            level="overlay",
-        )
+        self._row_span, self._col_span = _current_pair_spans()
         self._fig = self._matrix_figure()
         self._move_spans()
         zoomed = self._zoomed
