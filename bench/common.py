@@ -20,8 +20,7 @@ from typing import Any, Final
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 DEFAULT_REPEATS: Final = 5
 DEFAULT_WARMUP: Final = 1
-#: ``THALIA_BENCH_QUICK=1``: one timed run, no warm-up (for code so slow that repeats would take hours).
-#: Debian's chromium and the flags of a quiet headless browser, for the benchmarks that drive pages
+#: Debian's chromium and the flags of a quiet headless browser, for the benchmarks and browser tests
 CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
 FLAGS: Final = [
     "--headless",
@@ -33,6 +32,7 @@ FLAGS: Final = [
     "--no-first-run",
     "--disable-quic",
 ]
+#: ``THALIA_BENCH_QUICK=1``: one timed run, no warm-up (for code so slow that repeats would take hours).
 QUICK: Final = os.environ.get("THALIA_BENCH_QUICK", "") not in ("", "0")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import CHROMIUM, FLAGS  # one quiet headless Chromium for tests and benchmarks
 from tests.conftest import free_port
 from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
@@ -25,17 +26,6 @@ from thalia_viewer.app.serve import panel_command
 from thalia_viewer.core.annotations import STORE_ENV
 from thalia_viewer.ml.zoo import ZOO_ENV
 
-CHROMIUM = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 START_TIMEOUT_S = 60
 VIEWPORT = {"width": 1500, "height": 1100}

@@ -541,6 +541,30 @@ class LayerMap(Viewer):
         with eager_reads():
             return self.state.layer(layer_key, pair).load()
 
+    def _drafted_image(
+        self,
+        key: str,
+        pair: Pair,
+        layer_key: str,
+        identity: tuple,
+        view: Extent,
+        size: tuple[int, int],
+        image: Callable[[xr.DataArray, str], MapImage],
+        on_draft: Callable[[MapImage], None] | None,
+    ) -> MapImage:
+        """``image`` of layer ``layer_key``'s aggregate at ``view``, from its process-wide overview (read whole
+        when built); a first image goes to ``on_draft`` while the overview is built."""
+        agg = compute_aggregate(
+            self.state.layer(layer_key, pair),
+            layer_key,
+            view,
+            size,
+            identity,
+            load=partial(self._whole, layer_key, pair),
+            draft=_drafter(on_draft, key, image),
+        )
+        return image(agg, key)
+
     def _value_image(
         self,
         key: str,
@@ -560,16 +584,7 @@ class LayerMap(Viewer):
                 image_key, encode_values(values), bounds(view), values, (float(span[0]), float(span[1]))
             )
 
-        agg = compute_aggregate(
-            self.state.layer(layer_key, pair),
-            layer_key,
-            view,
-            size,
-            identity,
-            load=partial(self._whole, layer_key, pair),
-            draft=_drafter(on_draft, key, image),
-        )
-        return image(agg, key)
+        return self._drafted_image(key, pair, layer_key, identity, view, size, image, on_draft)
 
     def _relief_image(
         self,
@@ -583,16 +598,8 @@ class LayerMap(Viewer):
             alpha = elements.relief_rgba(agg)[..., 3]
             return MapImage(image_key, encode_alpha(alpha), bounds(view), alpha)
 
-        agg = compute_aggregate(
-            self.state.layer("dem", pair),
-            "dem",
-            view,
-            size,
-            self.state.layer_identity("dem", pair),
-            load=partial(self._whole, "dem", pair),
-            draft=_drafter(on_draft, key, image),
-        )
-        return image(agg, key)
+        identity = self.state.layer_identity("dem", pair)
+        return self._drafted_image(key, pair, "dem", identity, view, size, image, on_draft)
 
     def _mask_image(
         self,
