@@ -4,9 +4,9 @@ Starts the app the way ``thalia-viewer serve`` does (same ``panel serve`` comman
 warm-up), waits until every process reports it is warm, then:
 
 1. the first page after start: one session loads the mode (time until the page is idle with its plot);
-2. for each scenario and level N (default 1, 8, 16): N sessions at once (one headless Chromium, one context
-   each) load the mode; once all have loaded (``--overlap``: each at once), each presses ``j`` ``--steps``
-   times. A level of fewer than 16 sessions runs again with new sessions until 16 have stepped (the single
+2. for each scenario and level N (default 1, 8, 16): N sessions at once (each its own headless Chromium, as
+   each person of a lab has a browser; ``--shared-browser``: one Chromium, one context a session) load the
+   mode; once all have loaded (``--overlap``: each at once), each presses ``j`` ``--steps`` times. A level of fewer than 16 sessions runs again with new sessions until 16 have stepped (the single
    session: 16 rounds, 8 sessions: 2), so that every level's p95 is of as many steps (160 by default): not
    nearly the maximum of 10, and not decided by the few seconds of one busy spell of a shared machine;
 
@@ -73,7 +73,6 @@ from typing import Any, Final
 import psutil
 
 from bench.common import CHROMIUM, FLAGS, RESULTS_DIR, free_port, write_results
-from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.app.steplog import PROFILE_ENV, STEP_LOG_ENV
@@ -262,7 +261,6 @@ class Server:
             **os.environ,
             ROOT_ENV: str(root),
             STORE_ENV: str(store),
-            theme.STATIC_ENV: theme.STATIC_ROUTE,
             STEP_LOG_ENV: str(self.step_log),
         }
         if profile:
@@ -432,11 +430,20 @@ async def one_session(
 ) -> None:
     """Load the mode, then press ``j`` ``steps`` times; appends load / step seconds and errors to ``out``.
 
+    ``browser``: a launched browser (the session is a new context of it), or Playwright's ``chromium``: the
+    session launches a browser of its own (a person of a lab: its own browser process, GPU process and network
+    service, instead of one browser process that serialises every page's input, navigations and frames).
+
     ``gate``: once loaded (and quiet), wait for the other sessions to load before stepping, so that steps are
     measured against steps, not against other pages being built."""
     rng = random.Random(seed)
     arrived = False
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    own = (
+        await browser.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        if hasattr(browser, "launch")
+        else None
+    )
+    context = await (own or browser).new_context(viewport={"width": 1400, "height": 1000})
     await context.add_init_script(PROBE_JS)
     page = await context.new_page()
     errors: list[str] = []
@@ -496,6 +503,8 @@ async def one_session(
             gate.arrive()
         out["errors"].extend(errors)
         await context.close()
+        if own is not None:
+            await own.close()
 
 
 MEASURES: Final = ("load_s", "step_s", "driver_s", "url_s", "pixels_s", "settled_s")
@@ -532,7 +541,13 @@ def _fmt(p: dict[str, float], unit: str = "s") -> str:
 
 
 async def drive(
-    server: Server, mode: str, levels: list[int], steps: int, scenarios: list[str], overlap: bool = False
+    server: Server,
+    mode: str,
+    levels: list[int],
+    steps: int,
+    scenarios: list[str],
+    overlap: bool = False,
+    shared_browser: bool = False,
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
@@ -572,7 +587,14 @@ async def drive(
 
                         task = asyncio.create_task(measure())
                         got = await run_level(
-                            browser, server.url, mode, n, steps, scenario, seed=n + 1000 * r, gate=gate
+                            browser if shared_browser else p.chromium,
+                            server.url,
+                            mode,
+                            n,
+                            steps,
+                            scenario,
+                            seed=n + 1000 * r,
+                            gate=gate,
                         )
                         wall += time.perf_counter() - stepping[0]
                         epoch0 = min(epoch0, stepping[1])
@@ -668,7 +690,15 @@ def run_server(args: argparse.Namespace, root: Path, num_procs: int) -> dict[str
             flush=True,
         )
         figures = asyncio.run(
-            drive(server, args.mode, args.sessions, args.steps, args.scenarios, overlap=args.overlap)
+            drive(
+                server,
+                args.mode,
+                args.sessions,
+                args.steps,
+                args.scenarios,
+                overlap=args.overlap,
+                shared_browser=args.shared_browser,
+            )
         )
     finally:
         server.stop()
@@ -680,6 +710,7 @@ def run_server(args: argparse.Namespace, root: Path, num_procs: int) -> dict[str
         root=str(root),
         warm_after_start_s=round(warm_s, 1),
         overlap=args.overlap,
+        browsers="one shared" if args.shared_browser else "one a session",
     )
     compare(figures, args.scenarios)
     return figures
@@ -709,6 +740,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--overlap",
         action="store_true",
         help="each session steps as soon as it loaded (steps then compete with other pages' loads)",
+    )
+    parser.add_argument(
+        "--shared-browser",
+        action="store_true",
+        help="one Chromium for all sessions (a context each): its one browser and GPU process serialise them",
     )
     parser.add_argument("--profile", help="pyinstrument the server (1 process) into PATH.<pid>.pyisession")
     args = parser.parse_args(argv or [])  # python -m bench.run: the defaults

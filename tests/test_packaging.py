@@ -23,7 +23,7 @@ def test_the_modules_read_the_shipped_folders():
     assert data_dir("assets") == theme.ASSETS_DIR
     assert data_dir("model_zoo") == zoo.PACKAGED_ZOO
     assert {p.stem for p in spec.LAYOUTS_DIR.glob("*.yaml")} >= set(spec.MODES)
-    assert (theme.ASSETS_DIR / "thalia.css").is_file() and (theme.ASSETS_DIR / "logo.svg").is_file()
+    assert all((theme.ASSETS_DIR / name).is_file() for name in ("thalia.css", "logo.svg", theme.FAVICON))
     assert (zoo.PACKAGED_ZOO / f"{zoo.DEFAULT_MODEL}.yaml").is_file()
 
 

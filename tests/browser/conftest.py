@@ -20,7 +20,6 @@ import pytest
 
 from bench.common import CHROMIUM, FLAGS  # one quiet headless Chromium for tests and benchmarks
 from tests.conftest import free_port
-from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.core.annotations import STORE_ENV
@@ -39,7 +38,7 @@ def served(
     """``panel serve`` of the app on ``root`` at a free port (more environment: ``env``, more ``panel serve``
     options: ``extra``); yields the app's URL."""
     port = free_port()
-    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE, **(env or {})}
+    env = {**os.environ, ROOT_ENV: root, **(env or {})}
     with serving(panel_command(root, port=port, extra=extra), env, log, port) as url:
         yield url
 

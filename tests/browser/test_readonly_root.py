@@ -30,7 +30,6 @@ from tests.browser.pages import (
     wait_until,
 )
 from tests.browser.test_annotate import drag
-from thalia_viewer.app import theme
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.app.spec import MODES
@@ -69,7 +68,7 @@ def _thaw(root: Path) -> None:
 def served_read_only(root: Path, log: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != STORE_ENV}
-    env.update({ROOT_ENV: str(root), theme.STATIC_ENV: theme.STATIC_ROUTE})
+    env[ROOT_ENV] = str(root)
     cmd = _read_only_command(root, panel_command(str(root), port=port))
     _freeze(root)
     try:

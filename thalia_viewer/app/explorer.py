@@ -249,7 +249,7 @@ class ExplorerApp(Viewer):
             sidebar=self.sidebar(),
             main=self.main(),
             logo=theme.logo_uri(),
-            favicon=theme.favicon_url(),
+            favicon=theme.favicon(),
             header_background=theme.HEADER_BACKGROUND,
             accent_base_color=theme.ACCENT,
             sidebar_width=SIDEBAR_WIDTH,

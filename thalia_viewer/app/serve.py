@@ -210,7 +210,7 @@ def serve(
         extra, ("--store", *LAB_OPTIONS)
     )  # `serve ROOT --port N --store S` reaches here as extra
     store = ours.get("--store", store)
-    env = {**os.environ, ROOT_ENV: root, theme.STATIC_ENV: theme.STATIC_ROUTE}
+    env = {**os.environ, ROOT_ENV: root}
     if store:
         if "://" not in store:
             store = str(Path(store).expanduser().resolve())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from functools import cache
 from typing import Final
 
@@ -17,9 +16,9 @@ ASSETS_DIR: Final = data_dir("assets")
 HEADER_BACKGROUND: Final = "#13283d"  # the logo's slate
 ACCENT: Final = "#1f6feb"
 APP_NAME: Final = "Thalia viewer"
+FAVICON: Final = "logo-64.png"  # logo.svg as a PNG: see favicon()
 #: URL route of ``assets/`` when the server publishes it (``thalia-viewer serve`` passes ``--static-dirs``).
 STATIC_ROUTE: Final = "thalia-assets"
-STATIC_ENV: Final = "THALIA_ASSETS_ROUTE"
 
 
 @cache
@@ -38,13 +37,18 @@ def logo_uri() -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def favicon_url() -> str:
-    """The favicon's URL: ``assets/logo.svg`` where the server publishes ``assets/``, else ``""`` (Panel's).
+def favicon() -> str:
+    """The favicon for Panel's template: ``assets/logo-64.png``'s path (Panel embeds a file as a data URI), or
+    ``""`` when the assets are not installed (Panel's own icon).
 
-    Panel's templates only take a favicon path ending in ``.svg`` / ``.png`` ..., not a data URI.
+    Chromium loads a page's favicon again after every change of its address, so after every pair step. From a
+    URL, each of those loads (a request, its IPC, decoding) cost a page about 10 to 20 ms of CPU a step (its
+    processes' CPU over 16 paced steps, with and without an icon); from a data URI it costs nearly nothing. A PNG,
+    not ``logo.svg``: an SVG icon is parsed into a document each time. ``logo-64.png`` is ``logo.svg`` drawn by
+    headless Chromium; ``tests/browser/test_favicon.py`` checks that they still agree.
     """
-    route = os.environ.get(STATIC_ENV, "").strip("/")
-    return f"{route}/logo.svg" if route and (ASSETS_DIR / "logo.svg").exists() else ""
+    path = ASSETS_DIR / FAVICON
+    return str(path) if path.is_file() else ""
 
 
 class OfflineFast(Fast):
