@@ -153,6 +153,18 @@ class MapImage:
 
 
 @dataclass(frozen=True)
+class LayerRequest:
+    """One layer's image to compute: its key, the pair and layer, the layer's identity, the view and its size."""
+
+    key: str
+    pair: Pair
+    layer_key: str
+    identity: tuple
+    view: Extent
+    size: tuple[int, int]  # columns, rows (screen px)
+
+
+@dataclass(frozen=True)
 class Job:
     """How to get one renderer's image: its key and the function computing it (run off the session thread)."""
 
@@ -502,15 +514,19 @@ class LayerMap(Viewer):
         for i, slot in enumerate(state.slots):
             if slot.layer != NONE and (identity := state.layer_identity(slot.layer, pair)) is not None:
                 key = image_key("value", identity, view, size)
-                compute = partial(self._value_image, key, pair, slot.layer, identity, view, size)
+                request = LayerRequest(key, pair, slot.layer, identity, view, size)
                 plan[value_slot(i)] = Job(
-                    key, compute, identity, title=schema.layer(slot.layer).title.lower(), drafts=True
+                    key,
+                    partial(self._value_image, request),
+                    identity,
+                    title=schema.layer(slot.layer).title.lower(),
+                    drafts=True,
                 )
         if state.relief and (identity := state.layer_identity("dem", pair)) is not None:
             key = image_key("relief", identity, view, size)
             plan[RELIEF] = Job(
                 key,
-                partial(self._relief_image, key, pair, view, size),
+                partial(self._relief_image, LayerRequest(key, pair, "dem", identity, view, size)),
                 identity,
                 title="relief (elevation)",
                 drafts=True,
@@ -520,7 +536,8 @@ class LayerMap(Viewer):
         for k in MASK_LAYERS:
             if k in shown_masks and (identity := state.layer_identity(k, pair)) is not None:
                 key = image_key("mask", identity, state.mask_style, view, size)
-                compute = partial(self._mask_image, key, pair, k, identity, state.mask_style, view, size)
+                request = LayerRequest(key, pair, k, identity, view, size)
+                compute = partial(self._mask_image, request, state.mask_style)
                 plan[mask_slot(k)] = Job(
                     key, compute, identity, inline=edited, title=schema.layer(k).title.lower()
                 )
@@ -541,90 +558,64 @@ class LayerMap(Viewer):
         with eager_reads():
             return self.state.layer(layer_key, pair).load()
 
+    def _aggregate(
+        self, request: LayerRequest, draft: Callable[[xr.DataArray], None] | None = None
+    ) -> xr.DataArray:
+        """The requested layer's aggregate at its view, from the layer's process-wide overview (read whole when
+        built); ``draft`` gets a first aggregate while the overview is built."""
+        r = request
+        return compute_aggregate(
+            self.state.layer(r.layer_key, r.pair),
+            r.layer_key,
+            r.view,
+            r.size,
+            r.identity,
+            load=partial(self._whole, r.layer_key, r.pair),
+            draft=draft,
+        )
+
     def _drafted_image(
         self,
-        key: str,
-        pair: Pair,
-        layer_key: str,
-        identity: tuple,
-        view: Extent,
-        size: tuple[int, int],
+        request: LayerRequest,
         image: Callable[[xr.DataArray, str], MapImage],
         on_draft: Callable[[MapImage], None] | None,
     ) -> MapImage:
-        """``image`` of layer ``layer_key``'s aggregate at ``view``, from its process-wide overview (read whole
-        when built); a first image goes to ``on_draft`` while the overview is built."""
-        agg = compute_aggregate(
-            self.state.layer(layer_key, pair),
-            layer_key,
-            view,
-            size,
-            identity,
-            load=partial(self._whole, layer_key, pair),
-            draft=_drafter(on_draft, key, image),
-        )
-        return image(agg, key)
+        """``image`` of the requested aggregate; a first image goes to ``on_draft`` while the overview is built."""
+        return image(self._aggregate(request, _drafter(on_draft, request.key, image)), request.key)
 
     def _value_image(
-        self,
-        key: str,
-        pair: Pair,
-        layer_key: str,
-        identity: tuple,
-        view: Extent,
-        size: tuple[int, int],
-        on_draft: Callable[[MapImage], None] | None = None,
+        self, request: LayerRequest, on_draft: Callable[[MapImage], None] | None = None
     ) -> MapImage:
-        layer = schema.layer(layer_key)
+        layer = schema.layer(request.layer_key)
+        view = request.view
 
         def image(agg: xr.DataArray, image_key: str) -> MapImage:
             values = np.asarray(agg.values, dtype=np.float32)
-            span = layer.span or _spans.get(identity, values, layer.delta)
+            span = layer.span or _spans.get(request.identity, values, layer.delta)
             return MapImage(
                 image_key, encode_values(values), bounds(view), values, (float(span[0]), float(span[1]))
             )
 
-        return self._drafted_image(key, pair, layer_key, identity, view, size, image, on_draft)
+        return self._drafted_image(request, image, on_draft)
 
     def _relief_image(
-        self,
-        key: str,
-        pair: Pair,
-        view: Extent,
-        size: tuple[int, int],
-        on_draft: Callable[[MapImage], None] | None = None,
+        self, request: LayerRequest, on_draft: Callable[[MapImage], None] | None = None
     ) -> MapImage:
         def image(agg: xr.DataArray, image_key: str) -> MapImage:
             alpha = elements.relief_rgba(agg)[..., 3]
-            return MapImage(image_key, encode_alpha(alpha), bounds(view), alpha)
+            return MapImage(image_key, encode_alpha(alpha), bounds(request.view), alpha)
 
-        identity = self.state.layer_identity("dem", pair)
-        return self._drafted_image(key, pair, "dem", identity, view, size, image, on_draft)
+        return self._drafted_image(request, image, on_draft)
 
-    def _mask_image(
-        self,
-        key: str,
-        pair: Pair,
-        layer_key: str,
-        identity: tuple,
-        style: str,
-        view: Extent,
-        size: tuple[int, int],
-    ) -> MapImage:
-        layer = schema.layer(layer_key)
-        agg = self._edited_aggregate(pair, layer_key, view, size)
+    def _mask_image(self, request: LayerRequest, style: str) -> MapImage:
+        r = request
+        agg = self._edited_aggregate(r.pair, r.layer_key, r.view, r.size)
         if agg is None:
-            agg = compute_aggregate(
-                self.state.layer(layer_key, pair),
-                layer_key,
-                view,
-                size,
-                identity,
-                load=partial(self._whole, layer_key, pair),
-            )
+            agg = self._aggregate(r)
         codes = np.asarray(agg.values, dtype=np.uint8)
+        variable = schema.layer(r.layer_key).variable
         return MapImage(
-            key, encode_codes(elements.mask_codes(codes, layer.variable, style)), bounds(view), codes
+            r.key, encode_codes(elements.mask_codes(codes, variable, style)), bounds(r.view), codes
         )
 
     def _code_image(self, key: str, overlay: Any, view: Extent, size: tuple[int, int]) -> MapImage:
