@@ -9,8 +9,9 @@ PORT   ?= 5006
 ADDRESS ?= 127.0.0.1
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+HEADLESS_SHELL ?= /usr/bin/chromium-headless-shell
 
-.PHONY: venv data serve test lint chromium bench clean default-model compat
+.PHONY: venv data serve test lint chromium headless-shell bench clean default-model compat
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@test -x $(CHROMIUM) && echo "chromium: $(CHROMIUM)"
+
+# The load benchmark's browsers (bench/bench_load.py): the same Blink and V8 without the full browser's services
+headless-shell:
+	@test -x $(HEADLESS_SHELL) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium-headless-shell >/dev/null; }
+	@test -x $(HEADLESS_SHELL) && echo "headless shell: $(HEADLESS_SHELL)"
 
 lint: venv
 	$(BIN)/ruff check thalia_viewer tests bench
@@ -59,7 +67,7 @@ TEST_WORKERS ?= 2
 test: venv chromium lint compat
 	THALIA_COMPAT_RAN=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: venv
+bench: venv chromium headless-shell
 	$(BIN)/python -m bench.run
 
 # The default model: thalia-small trained by this project's own `train` on a larger synthetic root (20 frames x

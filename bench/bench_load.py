@@ -5,7 +5,8 @@ warm-up), waits until every process reports it is warm, then:
 
 1. the first page after start: one session loads the mode (time until the page is idle with its plot);
 2. for each scenario and level N (default 1, 8, 16): N sessions at once (each its own headless Chromium, as
-   each person of a lab has a browser; ``--shared-browser``: one Chromium, one context a session) load the
+   each person of a lab has a browser; ``--shared-browser``: one Chromium, one context a session; Debian's
+   headless shell where installed, ``make headless-shell``, else Chromium, ``--browser PATH``) load the
    mode; once all have loaded (``--overlap``: each at once), each presses ``j`` ``--steps`` times. A level of fewer than 16 sessions runs again with new sessions until 16 have stepped (the single
    session: 16 rounds, 8 sessions: 2), so that every level's p95 is of as many steps (160 by default): not
    nearly the maximum of 10, and not decided by the few seconds of one busy spell of a shared machine;
@@ -72,7 +73,7 @@ from typing import Any, Final
 
 import psutil
 
-from bench.common import CHROMIUM, FLAGS, RESULTS_DIR, free_port, write_results
+from bench.common import CHROMIUM, FLAGS, HEADLESS_SHELL, RESULTS_DIR, free_port, write_results
 from thalia_viewer.app.data import ROOT_ENV
 from thalia_viewer.app.serve import panel_command
 from thalia_viewer.app.steplog import PROFILE_ENV, STEP_LOG_ENV
@@ -159,6 +160,12 @@ LAST_BEFORE_JS: Final = """
   return m.length ? m[m.length - 1][0] + m[m.length - 1][1] : null;
 }
 """
+
+
+def default_browser() -> str:
+    """The headless shell where installed (a fifth less CPU a step than the full Chromium, on the cores the
+    browsers share with the server: see :data:`bench.common.HEADLESS_SHELL`), else Chromium."""
+    return HEADLESS_SHELL if Path(HEADLESS_SHELL).exists() else CHROMIUM
 
 
 def default_root() -> Path:
@@ -427,19 +434,21 @@ async def one_session(
     seed: int,
     out: dict[str, list],
     gate: Gate | None = None,
+    executable: str = CHROMIUM,
 ) -> None:
     """Load the mode, then press ``j`` ``steps`` times; appends load / step seconds and errors to ``out``.
 
     ``browser``: a launched browser (the session is a new context of it), or Playwright's ``chromium``: the
     session launches a browser of its own (a person of a lab: its own browser process, GPU process and network
-    service, instead of one browser process that serialises every page's input, navigations and frames).
+    service, instead of one browser process that serialises every page's input, navigations and frames), the
+    Chromium at ``executable``.
 
     ``gate``: once loaded (and quiet), wait for the other sessions to load before stepping, so that steps are
     measured against steps, not against other pages being built."""
     rng = random.Random(seed)
     arrived = False
     own = (
-        await browser.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        await browser.launch(executable_path=executable, headless=True, args=FLAGS)
         if hasattr(browser, "launch")
         else None
     )
@@ -527,11 +536,15 @@ async def run_level(
     scenario: str,
     seed: int = 0,
     gate: Gate | None = None,
+    executable: str = CHROMIUM,
 ) -> dict[str, list]:
     """``sessions`` sessions at once; with a ``gate`` they step once all have loaded, else each at once."""
     out: dict[str, list] = {m: [] for m in MEASURES} | {"errors": [], "page_ms": []}
     await asyncio.gather(
-        *(one_session(browser, url, mode, steps, scenario, seed + i, out, gate) for i in range(sessions))
+        *(
+            one_session(browser, url, mode, steps, scenario, seed + i, out, gate, executable)
+            for i in range(sessions)
+        )
     )
     return out
 
@@ -548,14 +561,15 @@ async def drive(
     scenarios: list[str],
     overlap: bool = False,
     shared_browser: bool = False,
+    executable: str = CHROMIUM,
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     figures: dict[str, Any] = {"levels": {}}
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = await p.chromium.launch(executable_path=executable, headless=True, args=FLAGS)
         try:
-            first = await run_level(browser, server.url, mode, 1, 0, "closed")
+            first = await run_level(browser, server.url, mode, 1, 0, "closed", executable=executable)
             figures["first_page_s"] = round(first["load_s"][0], 3) if first["load_s"] else None
             figures["first_page_errors"] = first["errors"]
             print(
@@ -595,6 +609,7 @@ async def drive(
                             scenario,
                             seed=n + 1000 * r,
                             gate=gate,
+                            executable=executable,
                         )
                         wall += time.perf_counter() - stepping[0]
                         epoch0 = min(epoch0, stepping[1])
@@ -698,6 +713,7 @@ def run_server(args: argparse.Namespace, root: Path, num_procs: int) -> dict[str
                 args.scenarios,
                 overlap=args.overlap,
                 shared_browser=args.shared_browser,
+                executable=args.browser,
             )
         )
     finally:
@@ -711,6 +727,7 @@ def run_server(args: argparse.Namespace, root: Path, num_procs: int) -> dict[str
         warm_after_start_s=round(warm_s, 1),
         overlap=args.overlap,
         browsers="one shared" if args.shared_browser else "one a session",
+        browser=args.browser,
     )
     compare(figures, args.scenarios)
     return figures
@@ -746,8 +763,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="one Chromium for all sessions (a context each): its one browser and GPU process serialise them",
     )
+    parser.add_argument(
+        "--browser",
+        default=default_browser(),
+        help="the Chromium the sessions run in (default: Debian's headless shell where installed, "
+        f"{HEADLESS_SHELL}, else {CHROMIUM})",
+    )
     parser.add_argument("--profile", help="pyinstrument the server (1 process) into PATH.<pid>.pyisession")
     args = parser.parse_args(argv or [])  # python -m bench.run: the defaults
+    print(f"browsers: {args.browser}", flush=True)
     root = Path(args.root) if args.root else default_root()
     runs = {}
     for num_procs in args.num_procs:

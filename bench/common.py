@@ -22,6 +22,11 @@ DEFAULT_REPEATS: Final = 5
 DEFAULT_WARMUP: Final = 1
 #: Debian's chromium and the flags of a quiet headless browser, for the benchmarks and browser tests
 CHROMIUM: Final = os.environ.get("THALIA_CHROMIUM", "/usr/bin/chromium")
+#: Debian's headless shell (``apt-get install chromium-headless-shell``, ``make headless-shell``): Chromium's
+#: own Blink and V8 without the full browser's services (the headless browser Playwright itself ships). Pages
+#: cost the same; the browser process costs a third (10 vs 27 ms of CPU a pair step), so the load benchmark's
+#: many browsers, which share the server's cores, take a fifth less of them.
+HEADLESS_SHELL: Final = os.environ.get("THALIA_HEADLESS_SHELL", "/usr/bin/chromium-headless-shell")
 FLAGS: Final = [
     "--headless",
     "--no-sandbox",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 from tests.browser.pages import caption, changed_fraction, map_pixels, open_app, wait_stable, wait_until
@@ -121,6 +122,41 @@ def test_j_swaps_in_the_next_pair_the_browser_already_holds(page, app_url):
     wait_stable(page)
     assert changed_fraction(map_pixels(page), before_map) > 0.05
     assert client(page, "c.pair === c.confirmed.pair")
+    assert not page.console_errors
+
+
+UPLOADS = """() => {
+  const proto = Bokeh.require('models/glyphs/image_base').ImageBaseView.prototype;
+  const bokeh = proto.__bokehUpload;
+  if (bokeh == null || bokeh === proto._set_image_data_from_buffer) { return null; }
+  const w = 7, h = 5;
+  const view = () => ({image_data: [null], image_width: new Uint32Array([w]), image_height: new Uint32Array([h]),
+                       _get_or_create_canvas: proto._get_or_create_canvas});
+  const pixels = (v) => Array.from(v.image_data[0].getContext('2d').getImageData(0, 0, w, h).data);
+  const rgba = new Uint8Array(4 * w * h).map((_, i) => (i % 4 === 3 ? 255 - 7 * (i % 9) : (37 * i) % 256));
+  const out = {};
+  for (const [name, buf] of [['uint8', rgba], ['clamped', new Uint8ClampedArray(rgba.buffer)]]) {
+    const ours = view(), theirs = view();
+    proto._set_image_data_from_buffer.call(ours, 0, buf);
+    bokeh.call(theirs, 0, buf);
+    out[name] = [pixels(ours), pixels(theirs)];
+  }
+  return out;
+}"""
+
+
+def test_image_layers_reach_the_canvas_with_bokehs_own_pixels_without_its_readback(page, app_url):
+    """The map writes an image glyph's RGBA into its canvas as it is (no getImageData readback and copy):
+    the canvas holds exactly what Bokeh's own upload would have put there, and the map still draws."""
+    open_app(page, app_url)
+    wait_stable(page)
+    got = page.evaluate(UPLOADS)
+    assert got is not None, "the map's image upload is not installed"
+    for name, (ours, theirs) in got.items():
+        assert ours == theirs, name
+        assert len(set(ours)) > 10, name  # not a blank canvas on both sides
+    shown = map_pixels(page).reshape(-1, 3)
+    assert len(np.unique(shown, axis=0)) > 50  # the phase drawn through it, not a blank plot
     assert not page.console_errors
 
 

@@ -69,28 +69,48 @@ function setData(source, data) {
   source.setv({data}, {sync: false, check_eq: false});
 }
 
-/** zlib bytes inflated to an ArrayBuffer. Written into the stream directly: a Blob's stream is registered with
- *  the browser process and read back through a loader (2 to 3 ms of a page's main thread a step, in a trace). */
-async function inflate(data) {
+/** zlib bytes inflated to an ArrayBuffer of `size` bytes (what the image's shape and kind say it holds).
+ *  Written into the stream directly: a Blob's stream is registered with the browser process and read back
+ *  through a loader (2 to 3 ms of a page's main thread a step, in a trace). The stream's chunks are copied
+ *  into one buffer of the known size, not gathered and then joined (one copy of the image, not two). */
+async function inflate(data, size) {
   const bytes = ArrayBuffer.isView(data) ? data : new Uint8Array(toBuffer(data));
   const stream = new DecompressionStream('deflate');
   const writer = stream.writable.getWriter();
   writer.write(bytes).catch(() => {});  // a failure shows on the reading side
   writer.close().catch(() => {});
   const reader = stream.readable.getReader();
-  const chunks = [];
-  let size = 0;
+  const out = new Uint8Array(size);
+  let at = 0;
   for (;;) {
     const {done, value} = await reader.read();
     if (done) { break; }
-    chunks.push(value);
-    size += value.byteLength;
+    if (at + value.byteLength > size) { throw new Error(`thalia map: image larger than its shape (${size} bytes)`); }
+    out.set(value, at);
+    at += value.byteLength;
   }
-  if (chunks.length === 1) { return chunks[0].buffer.byteLength === size ? chunks[0].buffer : chunks[0].slice().buffer; }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  if (at !== size) { throw new Error(`thalia map: image of ${at} bytes, its shape says ${size}`); }
   return out.buffer;
+}
+
+/** Bokeh puts an image glyph's pixels on its canvas by reading the canvas back (getImageData: a new RGBA
+ *  buffer and a copy each time, 1 ms and a megabyte of garbage a layer a step), copying the pixels in and
+ *  writing them back. An ImageData made on the pixels themselves is written as it is: the same canvas, no
+ *  readback, no copy, and a renderer's GC that marks a heap a few megabytes smaller each step (one major
+ *  collection every few steps, of 10 to 20 ms of a core each). Installed once a page, for every image glyph:
+ *  the arrays given are RGBA of width x height (any other falls back to Bokeh's own). */
+function uploadImagesWithoutReadback() {
+  const proto = window.Bokeh.require('models/glyphs/image_base').ImageBaseView.prototype;
+  if (proto.__bokehUpload) { return; }
+  const original = proto.__bokehUpload = proto._set_image_data_from_buffer;  // kept: the tests compare them
+  proto._set_image_data_from_buffer = function (i, buf8) {
+    const w = this.image_width[i], h = this.image_height[i];
+    if (buf8 == null || buf8.length !== 4 * w * h || w === 0 || h === 0) { return original.call(this, i, buf8); }
+    const px = buf8 instanceof Uint8ClampedArray ? buf8 : new Uint8ClampedArray(buf8.buffer, buf8.byteOffset, buf8.length);
+    const canvas = this._get_or_create_canvas(i);
+    canvas.getContext('2d', {willReadFrequently: true}).putImageData(new ImageData(px, w, h), 0, 0);
+    this.image_data[i] = canvas;
+  };
 }
 
 class MapClient {
@@ -148,7 +168,8 @@ class MapClient {
 
   put(item) {
     if (this.pool.has(item.key) || this.pending.has(item.key)) { return; }
-    const promise = inflate(item.data).then((raw) => {
+    const [rows, cols] = item.shape;
+    const promise = inflate(item.data, rows * cols * {value: 2, codes: 1, alpha: 1}[item.kind]).then((raw) => {
       const entry = this.decode(item, raw);
       this.pending.delete(item.key);
       this.pool.set(item.key, entry);
@@ -195,7 +216,9 @@ class MapClient {
     const v = entry.values, n = v.length, out = new Uint32Array(n);
     if (entry.kind === 'value') {  // the colour of every code first (65,536 of them), then one lookup a pixel
       const lo = style.low, k = lut.length / ((style.high - style.low) || 1), last = lut.length - 1;
-      const byCode = new Uint32Array(VALUE_LEVELS + 2);  // code 0 (no data) stays transparent
+      // one table per client, reused: a new one a step (256 kB) was garbage the renderer's GC had to mark
+      const byCode = this.byCode || (this.byCode = new Uint32Array(VALUE_LEVELS + 2));
+      byCode[0] = 0;  // code 0 (no data) stays transparent
       for (let c = 1; c < byCode.length; c++) {
         let j = Math.floor((entry.v0 + (c - 1) * entry.step - lo) * k);
         j = j < 0 ? 0 : (j > last ? last : j);
@@ -582,6 +605,7 @@ class MapClient {
 }
 
 export function render({ model }) {
+  uploadImagesWithoutReadback();
   const client = new MapClient(model);
   model.on('msg:custom', (msg) => client.message(msg));
   model.on('brush', () => client.toolChanged());
